@@ -1,0 +1,41 @@
+# wirebuf - the user's entry point. CMake does the building underneath.
+#   make        build everything into build/ (CLI: build/wirebuf)
+#   make deps   install missing Debian packages (as root)
+#   make run    deps + build + the main job (convert the shipped sample)
+#   make test   deps + build + all tests
+#   make bench  the benchmarks (results go to bench/results.md)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all build deps run test bench asan fuzz clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@./scripts/deps.sh
+
+run: deps build
+	@./scripts/run.sh $(BUILD)/wirebuf
+
+test: deps build
+	@cd $(BUILD) && ctest --output-on-failure
+
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure
+
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON -DWB_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@./scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: deps build
+	@./bench/bench.sh $(BUILD)/wirebuf
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,227 @@
+/* wirebuf/marc.h - MARC 21 / ISO 2709 records: framing, parsing, MARC-8,
+ * and the ISO 2709, MARCXML, MARC-in-JSON and mnemonic (.mrk) formats.
+ *
+ * Sources: ISO 2709:2008; "MARC 21 Specifications for Record Structure,
+ * Character Sets, and Exchange Media" (Library of Congress), in particular
+ * "Record Structure" (leader, directory, field and record terminators) and
+ * "Character Sets: MARC-8 encoding environment"; MARC 21 XML schema (MARCXML
+ * slim); MARC-in-JSON (Ross Singer's proposal, as written by pymarc's
+ * JSONWriter and marc4j); MarcEdit/MARCMaker mnemonic text format.
+ *
+ * Shape of a record in memory. A data field's bytes are kept exactly as in
+ * ISO 2709, without the field terminator: two indicator bytes, then
+ * subfields, each 0x1F + subfield code + value. Control fields (tags 001-009)
+ * are their value. Every reader (ISO 2709, .mrk, MARCXML, JSON) produces this
+ * shape and every writer consumes it, so every format converts to every other.
+ *
+ * Ownership. A record returned by wb_marc_next() is a view: its leader and
+ * field pointers point into the stream's read buffer (ISO 2709) or into the
+ * reader's own storage (other formats, or records that had to be converted),
+ * and stay valid until the next wb_marc_next() or wb_marc_reader_free().
+ * wb_marc_record_copy() makes a record that owns its bytes.
+ *
+ * Errors are values. Every function that can fail fills a wb_marc_error with
+ * the record number (1-based), the absolute byte offset in the input and a
+ * message; a bad record never stops the reader from reading the next one.
+ */
+#ifndef WIREBUF_MARC_H
+#define WIREBUF_MARC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wirebuf/buf.h"
+#include "wirebuf/stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WB_MARC_RT 0x1D /* record terminator */
+#define WB_MARC_FT 0x1E /* field terminator */
+#define WB_MARC_SD 0x1F /* subfield delimiter */
+#define WB_MARC_LEADER_LEN 24
+#define WB_MARC_DIRENT_LEN 12
+
+/* One field: tag (3 bytes + NUL) and its bytes (see the shape above). data is
+ * borrowed from the record's storage; len is in bytes. */
+typedef struct wb_marc_field {
+    char tag[4];
+    uint32_t len;
+    const uint8_t *data;
+} wb_marc_field;
+
+/* 1 for control fields (tag 001-009 and other tags starting "00"). */
+static inline int wb_marc_is_control(const wb_marc_field *f)
+{
+    return f->tag[0] == '0' && f->tag[1] == '0';
+}
+
+/* A record. Zero-initialise ({0}) before first use; wb_marc_record_free()
+ * frees what it owns. leader points at 24 bytes. fields[0..nfields). */
+typedef struct wb_marc_record {
+    const uint8_t *leader;
+    wb_marc_field *fields;
+    size_t nfields;
+    uint64_t number;  /* 1-based position in the input */
+    uint64_t offset;  /* absolute byte offset of the record in the input */
+    size_t raw_len;   /* ISO 2709 input: the record's length in bytes */
+    /* private */
+    size_t fields_cap;
+    wb_buf store;     /* bytes the record owns (converted or rebuilt data) */
+    wb_buf scratch;   /* second buffer, swapped with store by conversions */
+    uint8_t leader_buf[WB_MARC_LEADER_LEN];
+} wb_marc_record;
+
+void wb_marc_record_free(wb_marc_record *r);
+/* Make dst an owning deep copy of src (dst's previous contents are freed).
+ * Returns 0, or -1 when out of memory. */
+int wb_marc_record_copy(wb_marc_record *dst, const wb_marc_record *src);
+
+/* Subfield iteration over a data field: start with *pos = 0. Returns 1 and
+ * sets code / value / len (value borrowed from the field), or 0 at the end.
+ * Bytes between the indicators and the first 0x1F are skipped. */
+int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, uint8_t *code,
+                          const uint8_t **value, size_t *len);
+
+typedef struct wb_marc_error {
+    uint64_t record;  /* 1-based record number, 0 if not within a record */
+    uint64_t offset;  /* absolute byte offset of the problem */
+    char msg[240];
+} wb_marc_error;
+
+/* ---- Sans-I/O framing and parsing of ISO 2709 -------------------------- */
+
+enum {
+    WB_MARC_STRICT = 1u << 0,      /* any structural defect is an error */
+    WB_MARC_KEEP_MARC8 = 1u << 1,  /* do not convert MARC-8 records to UTF-8 */
+};
+
+enum wb_marc_frame_kind {
+    WB_FRAME_RECORD, /* a record is buf[skip, skip + len) */
+    WB_FRAME_NEED,   /* need more bytes: at least `need` in total if known */
+    WB_FRAME_JUNK,   /* buf[0, skip) is not a record: report msg, skip it */
+    WB_FRAME_END     /* nothing (or only blank bytes) left and eof */
+};
+
+typedef struct wb_marc_frame {
+    size_t skip;   /* blank bytes (CR, LF, NUL, space) before the record, or junk */
+    size_t len;    /* record length in bytes, terminator included */
+    size_t need;   /* WB_FRAME_NEED: total bytes wanted (0: unknown, any more) */
+    int resynced;  /* the leader's length was wrong; the record ends at the
+                      first record terminator (permissive mode only) */
+    char msg[160];
+} wb_marc_frame;
+
+/* Find the next record in buf[0, n). eof says no more bytes will come.
+ * The length in the leader (5 ASCII digits) must land on a record terminator
+ * (0x1D). Strict mode: anything else is JUNK up to and including the next
+ * 0x1D. Permissive mode: skip junk before a leader, and when the length is
+ * wrong (or is 99999 for a longer record, or is garbage) end the record at the
+ * next 0x1D and set resynced. Never reads outside buf[0, n). */
+enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof,
+                                           unsigned flags, wb_marc_frame *out);
+
+/* Parse one framed record buf[0, len) into rec (a view into buf). Returns 0
+ * (clean), 1 (permissive mode repaired something: message in *warn), or -1
+ * (bad record: message in *err; rec is unusable). err->offset and
+ * warn->offset are relative to buf. Does not convert character sets. */
+int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
+                  unsigned flags, wb_marc_error *err);
+
+/* ---- Character sets ------------------------------------------------------ */
+
+/* Convert MARC-8 bytes to UTF-8, appending to out. Escape sequences switch
+ * G0/G1 sets (ISO 2022 as MARC-8 uses it: ESC ( , ) - $ designations and the
+ * ESC g/b/p/s shortcuts); combining marks, which MARC-8 puts before their
+ * base character, are moved after it. Unmapped codes become U+FFFD.
+ * Returns the number of unmapped codes or bad escapes (0 = clean), -1 if
+ * out of memory. */
+long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n);
+
+/* Number of bytes at the start of buf[0, n) that are valid UTF-8 (n if all
+ * of it is). */
+size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n);
+
+/* Append buf to out with each invalid UTF-8 sequence replaced by U+FFFD.
+ * Returns the number of replacements, -1 if out of memory. */
+long wb_utf8_repair(wb_buf *out, const uint8_t *buf, size_t n);
+
+/* Bring a record to UTF-8 in place (its fields then point into rec->store):
+ * MARC-8 (leader/09 = ' ') is converted and leader/09 set to 'a'; UTF-8
+ * (leader/09 = 'a') is validated: in strict mode invalid bytes are an error
+ * (-1), in permissive mode they become U+FFFD (returns 1 and a warning).
+ * Returns 0 when nothing needed to change or the conversion was clean. */
+int wb_marc_to_utf8(wb_marc_record *rec, unsigned flags, wb_marc_error *err);
+
+/* ---- Writers: append one record to out ---------------------------------- */
+
+/* ISO 2709: leader record length / base address recomputed, directory
+ * rebuilt. Byte-exact for well-formed input. Record length over 99,999 bytes
+ * is written as 99999 (as others do). Returns 0 or -1 (out of memory). */
+int wb_marc_write_iso2709(wb_buf *out, const wb_marc_record *rec);
+
+/* MARCXML (MARC 21 slim). Use wb_marc_xml_begin/end around the records for
+ * one <collection>. Control characters not allowed in XML 1.0 are written as
+ * U+FFFD's bytes; &, <, >, " are escaped. */
+int wb_marc_xml_begin(wb_buf *out);
+int wb_marc_write_marcxml(wb_buf *out, const wb_marc_record *rec);
+int wb_marc_xml_end(wb_buf *out);
+
+/* MARC-in-JSON; wb_marc_json_begin/end write the enclosing array, and
+ * `first` says whether a separating comma is needed. */
+int wb_marc_json_begin(wb_buf *out);
+int wb_marc_write_json(wb_buf *out, const wb_marc_record *rec, int first);
+int wb_marc_json_end(wb_buf *out);
+
+/* MarcEdit mnemonic text: "=LDR  ...", "=245  10$aTitle", blank line after
+ * each record. Blanks in the leader, control fields and indicators are '\';
+ * '$', '{', '}' and '\' in data are {dollar}, {lcub}, {rcub}, {bsol}. */
+int wb_marc_write_mrk(wb_buf *out, const wb_marc_record *rec);
+
+/* Human-readable dump (the CLI's `dump`): leader, then "245 10 $a ..." */
+int wb_marc_write_text(wb_buf *out, const wb_marc_record *rec);
+
+/* ---- Readers ------------------------------------------------------------- */
+
+typedef enum wb_marc_format {
+    WB_MARC_ISO2709,
+    WB_MARC_MARCXML,
+    WB_MARC_JSON,
+    WB_MARC_MRK
+} wb_marc_format;
+
+/* Name <-> format ("iso2709", "marcxml", "json", "mrk"). -1 if unknown. */
+int wb_marc_format_from_name(const char *name);
+const char *wb_marc_format_name(wb_marc_format f);
+
+typedef struct wb_marc_reader wb_marc_reader;
+
+/* A reader of records in `format` from stream s. The reader borrows s (the
+ * caller closes it after wb_marc_reader_free). flags: WB_MARC_STRICT,
+ * WB_MARC_KEEP_MARC8 (otherwise every record comes out as UTF-8). Returns
+ * NULL when out of memory. */
+wb_marc_reader *wb_marc_reader_new(wb_stream *s, wb_marc_format format, unsigned flags);
+void wb_marc_reader_free(wb_marc_reader *r);
+
+enum wb_marc_status {
+    WB_MARC_OK = 0,        /* *rec is a clean record */
+    WB_MARC_RECOVERED = 1, /* *rec is usable; *err says what was repaired */
+    WB_MARC_BAD = 2,       /* a bad record was skipped; *err says where/why */
+    WB_MARC_EOF = 3,       /* no more records */
+    WB_MARC_FATAL = 4      /* I/O or memory error, or unparseable document
+                              (XML/JSON syntax); *err says what. Final. */
+};
+
+/* Next record. On OK/RECOVERED *rec points to a record owned by the reader,
+ * valid until the next call. Reading goes on after BAD and RECOVERED. */
+enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **rec, wb_marc_error *err);
+
+/* Records returned so far (OK + RECOVERED) and bad ones skipped. */
+uint64_t wb_marc_reader_count(const wb_marc_reader *r);
+uint64_t wb_marc_reader_bad(const wb_marc_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

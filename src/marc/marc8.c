@@ -1,0 +1,364 @@
+/* MARC-8 -> UTF-8 and UTF-8 validation ("MARC 21 Specifications, Character
+ * Sets and Encoding Options", Part 2 "MARC-8 Encoding Environment").
+ *
+ * MARC-8 is ISO 2022-like: G0 (bytes 0x21-0x7E) starts as Basic Latin,
+ * G1 (0xA1-0xFE) as Extended Latin (ANSEL). Escape sequences designate other
+ * sets; EACC (CJK) uses 3 bytes per character. Combining diacritics come
+ * BEFORE their base character in MARC-8 and AFTER it in Unicode, so they are
+ * held back until the base character has been written. */
+#include "internal.h"
+#include "marc8_tables.h"
+
+#include <string.h>
+
+#define SET_EACC (-2)
+#define SET_NONE (-1)
+#define MAX_PENDING 16
+
+static int set_index(uint8_t final)
+{
+    for (int i = 0; i < WB_MARC8_NSETS; i++)
+        if (wb_marc8_set_finals[i] == final)
+            return i;
+    return SET_NONE;
+}
+
+static uint32_t eacc_lookup(uint32_t code)
+{
+    size_t lo = 0, hi = wb_marc8_eacc_count;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (wb_marc8_eacc[mid][0] < code)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < wb_marc8_eacc_count && wb_marc8_eacc[lo][0] == code)
+        return wb_marc8_eacc[lo][1];
+    return 0;
+}
+
+uint32_t wb_marc8_lookup_ansel(uint8_t b)
+{
+    return wb_marc8_single[1][b & 0x7F];
+}
+
+static inline size_t put_utf8(uint8_t *p, uint32_t c)
+{
+    if (c < 0x80) {
+        p[0] = (uint8_t)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        p[0] = (uint8_t)(0xC0 | (c >> 6));
+        p[1] = (uint8_t)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        p[0] = (uint8_t)(0xE0 | (c >> 12));
+        p[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+        p[2] = (uint8_t)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    p[0] = (uint8_t)(0xF0 | (c >> 18));
+    p[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+    p[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+    p[3] = (uint8_t)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* Append code point c. Reserve is done by the caller (4 bytes per code point
+ * plus pending marks). */
+static inline void emit(wb_buf *o, uint32_t c)
+{
+    o->len += put_utf8(o->p + o->len, c);
+}
+
+long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
+{
+    /* Worst case: each input byte becomes one 4-byte UTF-8 sequence (U+FFFD
+     * is 3 bytes, EACC 3 bytes in -> one code point). */
+    if (n > SIZE_MAX / 4 || wb_buf_reserve(out, n * 4 + 4 * MAX_PENDING) != 0)
+        return -1;
+    int g0 = 0, g1 = 1;  /* Basic Latin, ANSEL */
+    long problems = 0;
+    uint32_t pending[MAX_PENDING];
+    int npending = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = in[i];
+        uint32_t u;
+        if (b == 0x1B) {
+            /* Escape sequence: ESC [$] [(,)-] [!] F, or ESC g/b/p/s. */
+            size_t j = i + 1;
+            if (j < n && (in[j] == 'g' || in[j] == 'b' || in[j] == 'p')) {
+                g0 = set_index(in[j]);
+                i = j + 1;
+                continue;
+            }
+            if (j < n && in[j] == 's') {
+                g0 = 0;
+                i = j + 1;
+                continue;
+            }
+            int multi = 0;
+            if (j < n && in[j] == '$') {
+                multi = 1;
+                j++;
+            }
+            int target = 0; /* 0: G0, 1: G1 */
+            if (j < n && (in[j] == '(' || in[j] == ',')) {
+                j++;
+            } else if (j < n && (in[j] == ')' || in[j] == '-')) {
+                target = 1;
+                j++;
+            } else if (!multi) {
+                problems++; /* lone or unknown escape: drop the ESC */
+                i++;
+                continue;
+            }
+            if (j < n && in[j] == '!')
+                j++;
+            if (j >= n) {
+                problems++;
+                i = n;
+                break;
+            }
+            uint8_t f = in[j];
+            int set = (multi || f == '1') ? (f == '1' ? SET_EACC : SET_NONE) : set_index(f);
+            if (set == SET_NONE) {
+                problems++;
+                i++;  /* unknown set: drop the ESC, keep the rest as text */
+                continue;
+            }
+            if (target)
+                g1 = set;
+            else
+                g0 = set;
+            i = j + 1;
+            continue;
+        }
+        if (b < 0x20 || b == 0x7F) {
+            /* C0 controls (subfield delimiter, field/record terminator):
+             * flush held marks first, they have no base to attach to. */
+            for (int k = 0; k < npending; k++)
+                emit(out, pending[k]);
+            npending = 0;
+            out->p[out->len++] = b;
+            i++;
+            continue;
+        }
+        if (b == 0x20) {
+            u = 0x20;
+            i++;
+        } else if (b >= 0x80 && b < 0xA0) {
+            u = wb_marc8_single[1][b & 0x7F];
+            i++;
+        } else {
+            int set = b < 0x80 ? g0 : g1;
+            if (set == SET_EACC) {
+                if (i + 3 <= n) {
+                    uint32_t code = ((uint32_t)(in[i] & 0x7F) << 16) | ((uint32_t)(in[i + 1] & 0x7F) << 8) |
+                                    (uint32_t)(in[i + 2] & 0x7F);
+                    u = eacc_lookup(code);
+                    i += 3;
+                } else {
+                    u = 0;
+                    i = n;
+                }
+            } else if (set < 0) {
+                u = 0;
+                i++;
+            } else {
+                u = wb_marc8_single[set][b & 0x7F];
+                i++;
+            }
+        }
+        if (u == 0) {
+            problems++;
+            u = 0xFFFD;
+        }
+        if (u & WB_MARC8_COMBINING) {
+            if (npending < MAX_PENDING)
+                pending[npending++] = u & ~WB_MARC8_COMBINING;
+            else
+                problems++;
+            continue;
+        }
+        emit(out, u);
+        for (int k = 0; k < npending; k++)
+            emit(out, pending[k]);
+        npending = 0;
+    }
+    for (int k = 0; k < npending; k++)
+        emit(out, pending[k]);
+    return problems;
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
+static inline size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && p[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && p[1] >= 0xA0)
+            return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && p[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII fast path, 8 bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, buf + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if (buf[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = utf8_seq(buf + i, n - i);
+        if (!l)
+            return i;
+        i += l;
+    }
+    return n;
+}
+
+long wb_utf8_repair(wb_buf *out, const uint8_t *buf, size_t n)
+{
+    if (n > SIZE_MAX / 3 || wb_buf_reserve(out, n * 3) != 0)
+        return -1;
+    long bad = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t v = wb_utf8_valid_prefix(buf + i, n - i);
+        memcpy(out->p + out->len, buf + i, v);
+        out->len += v;
+        i += v;
+        if (i < n) {
+            emit(out, 0xFFFD);
+            bad++;
+            i++;
+        }
+    }
+    return bad;
+}
+
+/* Rebuild every field into rec->scratch with conv(), then swap buffers. */
+static long rebuild(wb_marc_record *rec, int marc8)
+{
+    wb_buf *o = &rec->scratch;
+    o->len = 0;
+    long problems = 0;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        wb_marc_field *f = &rec->fields[i];
+        size_t start = o->len;
+        const uint8_t *d = f->data;
+        size_t len = f->len, k = 0;
+        if (!wb_marc_is_control(f)) {
+            /* indicators and each delimiter + subfield code stay as they are;
+             * the escape state starts afresh in each subfield, as in yaz */
+            size_t ind = len < 2 ? len : 2;
+            if (wb_buf_append(o, d, ind) != 0)
+                return -1;
+            k = ind;
+        }
+        while (k < len) {
+            size_t seg_end = k;
+            if (d[k] == WB_MARC_SD && !wb_marc_is_control(f)) {
+                size_t hdr = k + 2 <= len ? 2 : 1;
+                if (wb_buf_append(o, d + k, hdr) != 0)
+                    return -1;
+                k += hdr;
+                seg_end = k;
+            }
+            const uint8_t *nx = wb_marc_is_control(f) ? NULL : memchr(d + seg_end, WB_MARC_SD, len - seg_end);
+            size_t e = nx ? (size_t)(nx - d) : len;
+            long p = marc8 ? wb_marc8_to_utf8(o, d + seg_end, e - seg_end)
+                           : wb_utf8_repair(o, d + seg_end, e - seg_end);
+            if (p < 0)
+                return -1;
+            problems += p;
+            k = e;
+        }
+        f->data = (const uint8_t *)(uintptr_t)start;
+        f->len = (uint32_t)(o->len - start);
+    }
+    wb_buf tmp = rec->store;
+    rec->store = rec->scratch;
+    rec->scratch = tmp;
+    for (size_t i = 0; i < rec->nfields; i++)
+        rec->fields[i].data = rec->store.p + (size_t)(uintptr_t)rec->fields[i].data;
+    return problems;
+}
+
+int wb_marc_to_utf8(wb_marc_record *rec, unsigned flags, wb_marc_error *err)
+{
+    uint8_t enc = rec->leader[9];
+    if (enc == ' ') {
+        if (rec->leader != rec->leader_buf) {
+            memcpy(rec->leader_buf, rec->leader, WB_MARC_LEADER_LEN);
+            rec->leader = rec->leader_buf;
+        }
+        rec->leader_buf[9] = 'a';
+        long p = rebuild(rec, 1);
+        if (p < 0) {
+            wb_marc_errorf(err, 0, "out of memory converting MARC-8");
+            return -1;
+        }
+        if (p > 0) {
+            if (flags & WB_MARC_STRICT) {
+                wb_marc_errorf(err, 0, "%ld MARC-8 codes or escape sequences could not be converted", p);
+                return -1;
+            }
+            wb_marc_errorf(err, 0, "%ld MARC-8 codes or escape sequences could not be converted (U+FFFD)", p);
+            return 1;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const wb_marc_field *f = &rec->fields[i];
+        size_t v = wb_utf8_valid_prefix(f->data, f->len);
+        if (v == f->len)
+            continue;
+        if (flags & WB_MARC_STRICT) {
+            wb_marc_errorf(err, 0, "field %s: invalid UTF-8 at byte %zu of the field", f->tag, v);
+            return -1;
+        }
+        long p = rebuild(rec, 0);
+        if (p < 0) {
+            wb_marc_errorf(err, 0, "out of memory repairing UTF-8");
+            return -1;
+        }
+        wb_marc_errorf(err, 0, "field %s: invalid UTF-8 at byte %zu of the field; %ld sequences replaced by U+FFFD",
+                       f->tag, v, p);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,176 @@
+/* The record reader: a wb_stream plus a format's parser. For ISO 2709 the
+ * record handed out is a view into the stream's buffer (zero copy): its bytes
+ * are consumed from the stream only when the caller asks for the next
+ * record, so the pointer stays valid until then. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wb_marc_reader {
+    wb_stream *s;
+    wb_marc_format format;
+    unsigned flags;
+    wb_marc_record rec;
+    size_t pending; /* bytes of the last ISO 2709 record still to consume */
+    uint64_t number, count, bad;
+    int done;
+    wb_xml_reader *xml;
+    wb_json_reader *json;
+};
+
+static const char *const names[] = {"iso2709", "marcxml", "json", "mrk"};
+
+int wb_marc_format_from_name(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    if (strcmp(name, "xml") == 0)
+        return WB_MARC_MARCXML;
+    if (strcmp(name, "marc") == 0 || strcmp(name, "mrc") == 0)
+        return WB_MARC_ISO2709;
+    return -1;
+}
+
+const char *wb_marc_format_name(wb_marc_format f) { return (unsigned)f < 4 ? names[f] : "?"; }
+
+wb_marc_reader *wb_marc_reader_new(wb_stream *s, wb_marc_format format, unsigned flags)
+{
+    wb_marc_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->s = s;
+    r->format = format;
+    r->flags = flags;
+    if (format == WB_MARC_MARCXML && !(r->xml = wb_xml_reader_new())) {
+        free(r);
+        return NULL;
+    }
+    if (format == WB_MARC_JSON && !(r->json = wb_json_reader_new())) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void wb_marc_reader_free(wb_marc_reader *r)
+{
+    if (!r)
+        return;
+    wb_marc_record_free(&r->rec);
+    wb_xml_reader_free(r->xml);
+    wb_json_reader_free(r->json);
+    free(r);
+}
+
+uint64_t wb_marc_reader_count(const wb_marc_reader *r) { return r->count; }
+uint64_t wb_marc_reader_bad(const wb_marc_reader *r) { return r->bad; }
+
+static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
+{
+    wb_stream *s = r->s;
+    int eof = 0;
+    for (;;) {
+        size_t avail;
+        const uint8_t *p = wb_stream_peek(s, &avail);
+        wb_marc_frame fr;
+        enum wb_marc_frame_kind k = wb_marc_frame_next(p, avail, eof, r->flags, &fr);
+        if (k == WB_FRAME_NEED) {
+            size_t want = fr.need > avail ? fr.need : avail + 1;
+            if (!wb_stream_need(s, want, NULL)) {
+                if (wb_stream_error(s)) {
+                    wb_marc_errorf(err, wb_stream_offset(s), "%s", wb_stream_error(s));
+                    return WB_MARC_FATAL;
+                }
+                eof = 1;
+            }
+            continue;
+        }
+        if (k == WB_FRAME_END) {
+            wb_stream_consume(s, fr.skip);
+            return WB_MARC_EOF;
+        }
+        err->record = ++r->number;
+        if (k == WB_FRAME_JUNK) {
+            uint64_t at = wb_stream_offset(s);
+            wb_marc_errorf(err, at, "%s", fr.msg);
+            wb_stream_consume(s, fr.skip);
+            return WB_MARC_BAD;
+        }
+        wb_stream_consume(s, fr.skip);
+        uint64_t at = wb_stream_offset(s);
+        r->pending = fr.len;
+        wb_marc_record *rec = &r->rec;
+        rec->number = r->number;
+        rec->offset = at;
+        int rc = wb_marc_parse(rec, p + fr.skip, fr.len, r->flags, err);
+        if (rc < 0) {
+            err->offset += at;
+            return WB_MARC_BAD;
+        }
+        int recovered = rc > 0 || fr.resynced;
+        if (rc > 0)
+            err->offset += at;
+        else if (fr.resynced)
+            wb_marc_errorf(err, at, "%s", fr.msg);
+        return recovered ? WB_MARC_RECOVERED : WB_MARC_OK;
+    }
+}
+
+enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_marc_error *err)
+{
+    wb_marc_error local;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    if (r->pending) {
+        wb_stream_consume(r->s, r->pending);
+        r->pending = 0;
+    }
+    if (r->done)
+        return WB_MARC_EOF;
+    enum wb_marc_status st;
+    switch (r->format) {
+    case WB_MARC_ISO2709: st = next_iso2709(r, err); break;
+    case WB_MARC_MARCXML: st = wb_xml_next(r->xml, r->s, &r->rec, err); break;
+    case WB_MARC_JSON: st = wb_json_next(r->json, r->s, &r->rec, err); break;
+    case WB_MARC_MRK: st = wb_mrk_next(r->s, &r->rec, err); break;
+    default: st = WB_MARC_FATAL; break;
+    }
+    if (r->format != WB_MARC_ISO2709 && (st == WB_MARC_OK || st == WB_MARC_RECOVERED || st == WB_MARC_BAD)) {
+        err->record = r->rec.number = ++r->number;
+        if (r->format == WB_MARC_MARCXML || r->format == WB_MARC_JSON)
+            err->offset = r->rec.offset; /* the parsers know only the document */
+    }
+    if (st == WB_MARC_EOF || st == WB_MARC_FATAL) {
+        r->done = 1;
+        return st;
+    }
+    if (st == WB_MARC_BAD) {
+        r->bad++;
+        return st;
+    }
+    /* Bring the record to UTF-8 unless asked not to. MARCXML and JSON are
+     * Unicode by definition; MARC-8 applies to ISO 2709 and .mrk. */
+    if (!(r->flags & WB_MARC_KEEP_MARC8)) {
+        wb_marc_error cerr = {0};
+        int c;
+        if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a')
+            c = wb_marc_to_utf8(&r->rec, r->flags, &cerr);
+        else
+            c = 0;
+        if (c < 0) {
+            r->bad++;
+            wb_marc_errorf(err, r->rec.offset, "%s", cerr.msg);
+            return WB_MARC_BAD;
+        }
+        if (c > 0 && st == WB_MARC_OK) {
+            wb_marc_errorf(err, r->rec.offset, "%s", cerr.msg);
+            st = WB_MARC_RECOVERED;
+        }
+    }
+    r->count++;
+    *out = &r->rec;
+    return st;
+}

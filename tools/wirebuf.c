@@ -1,0 +1,319 @@
+/* wirebuf - the command-line tool.
+ *
+ *   wirebuf marc count FILE...
+ *   wirebuf marc validate [--strict] FILE...
+ *   wirebuf marc convert --to FMT [--from FMT] [--strict] [-o OUT] [FILE|-]
+ *   wirebuf marc dump FILE
+ *
+ * Exit status: 0 clean, 1 some records had errors (count on stderr),
+ * 2 usage error or a file that cannot be opened/read. */
+#include "wirebuf/buf.h"
+#include "wirebuf/marc.h"
+#include "wirebuf/stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct opts {
+    int strict, keep_marc8, quiet, from, to;
+    const char *out;
+    size_t refill;
+} opts;
+
+static const char *const usage_top =
+    "usage: wirebuf marc <count|validate|convert|dump> [options] [FILE...]\n"
+    "       wirebuf <command> --help\n";
+
+static const char *const usage_count =
+    "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
+    "Count the readable records in each file (stdin when FILE is - or absent).\n";
+static const char *const usage_validate =
+    "usage: wirebuf marc validate [--strict] [--from FMT] FILE...\n"
+    "Check structure (leader, directory, terminators) and character encoding;\n"
+    "report every problem with record number and byte offset. Exit 1 if any.\n"
+    "  --strict   any structural defect is an error (default: permissive, repair\n"
+    "             what can be recovered and report it)\n";
+static const char *const usage_convert =
+    "usage: wirebuf marc convert --to iso2709|marcxml|json|mrk [--from FMT]\n"
+    "                            [--strict] [--keep-marc8] [-o OUT] [FILE|-]\n"
+    "Convert records. Input format is detected from the first byte unless\n"
+    "--from is given. MARC-8 records are converted to UTF-8 (leader/09 = 'a')\n"
+    "unless --keep-marc8. Output goes to stdout unless -o OUT.\n";
+static const char *const usage_dump =
+    "usage: wirebuf marc dump [--from FMT] FILE\n"
+    "Print records in a human-readable form (tag, indicators, $-subfields).\n";
+
+static int usage(const char *text, int rc)
+{
+    fputs(text, rc ? stderr : stdout);
+    return rc;
+}
+
+static int open_input(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Sniff the format from the first non-blank byte. */
+static int sniff(wb_stream *s)
+{
+    size_t avail;
+    wb_stream_need(s, 64, &avail);
+    const uint8_t *p = wb_stream_peek(s, &avail);
+    for (size_t i = 0; i < avail; i++) {
+        uint8_t c = p[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == 0xEF && i + 2 < avail && p[i + 1] == 0xBB && p[i + 2] == 0xBF) { /* BOM */
+            i += 2;
+            continue;
+        }
+        if (c == '<')
+            return WB_MARC_MARCXML;
+        if (c == '[' || c == '{')
+            return WB_MARC_JSON;
+        if (c == '=')
+            return WB_MARC_MRK;
+        break;
+    }
+    return WB_MARC_ISO2709;
+}
+
+/* Progress bar on stderr for large regular files when stderr is a terminal. */
+typedef struct progress {
+    int on;
+    uint64_t total;
+    struct timespec last;
+} progress;
+
+static void progress_init(progress *pg, int fd)
+{
+    struct stat st;
+    memset(pg, 0, sizeof *pg);
+    if (isatty(2) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (32 << 20)) {
+        pg->on = 1;
+        pg->total = (uint64_t)st.st_size;
+    }
+}
+
+static void progress_show(progress *pg, uint64_t done, int final)
+{
+    if (!pg->on)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = (double)(now.tv_sec - pg->last.tv_sec) + (double)(now.tv_nsec - pg->last.tv_nsec) / 1e9;
+    if (!final && dt < 0.2)
+        return;
+    pg->last = now;
+    int pct = pg->total ? (int)(done * 100 / pg->total) : 100;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stderr, "\r[%s] %3d%% %llu MB", bar, pct, (unsigned long long)(done >> 20));
+    if (final)
+        fputc('\n', stderr);
+}
+
+typedef enum { CMD_COUNT, CMD_VALIDATE, CMD_CONVERT, CMD_DUMP } command;
+
+/* Run one input through the reader; write records when out != NULL.
+ * Returns the number of bad/recovered records, or -1 on a fatal error. */
+static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out, int *first, uint64_t *nrec)
+{
+    const char *name = path && strcmp(path, "-") ? path : "<stdin>";
+    int fd = open_input(path);
+    if (fd < 0) {
+        fprintf(stderr, "wirebuf: cannot open %s: %s\n", name, strerror(errno));
+        return -1;
+    }
+    wb_stream *s = wb_stream_from_fd(fd, o->refill);
+    if (!s) {
+        fprintf(stderr, "wirebuf: out of memory\n");
+        return -1;
+    }
+    int fmt = o->from >= 0 ? o->from : sniff(s);
+    unsigned flags = (o->strict ? WB_MARC_STRICT : 0) | (o->keep_marc8 ? WB_MARC_KEEP_MARC8 : 0);
+    wb_marc_reader *r = wb_marc_reader_new(s, (wb_marc_format)fmt, flags);
+    progress pg;
+    progress_init(&pg, fd);
+    long problems = 0;
+    int fatal = 0;
+    wb_marc_record *rec;
+    wb_marc_error err;
+    for (;;) {
+        enum wb_marc_status st = wb_marc_next(r, &rec, &err);
+        if (st == WB_MARC_EOF)
+            break;
+        if (st == WB_MARC_FATAL) {
+            fprintf(stderr, "wirebuf: %s: at byte %llu: %s\n", name, (unsigned long long)err.offset, err.msg);
+            fatal = 1;
+            break;
+        }
+        if (st != WB_MARC_OK) {
+            problems++;
+            if (!o->quiet)
+                fprintf(stderr, "wirebuf: %s: record %llu at byte %llu: %s%s\n", name,
+                        (unsigned long long)err.record, (unsigned long long)err.offset, err.msg,
+                        st == WB_MARC_RECOVERED ? " (recovered)" : " (skipped)");
+            if (st == WB_MARC_BAD)
+                continue;
+        }
+        (*nrec)++;
+        if (out) {
+            int rc = 0;
+            wb_buf *b = &out->buf;
+            switch (cmd == CMD_DUMP ? -1 : o->to) {
+            case WB_MARC_ISO2709: rc = wb_marc_write_iso2709(b, rec); break;
+            case WB_MARC_MARCXML: rc = wb_marc_write_marcxml(b, rec); break;
+            case WB_MARC_JSON: rc = wb_marc_write_json(b, rec, *first); break;
+            case WB_MARC_MRK: rc = wb_marc_write_mrk(b, rec); break;
+            default: rc = wb_marc_write_text(b, rec); break;
+            }
+            *first = 0;
+            if (rc != 0 || wb_wbuf_maybe_flush(out) != 0) {
+                fprintf(stderr, "wirebuf: %s\n", rc ? "out of memory" : out->err);
+                fatal = 1;
+                break;
+            }
+        }
+        if (pg.on && ((*nrec) & 1023) == 0)
+            progress_show(&pg, wb_stream_offset(s), 0);
+    }
+    progress_show(&pg, wb_stream_offset(s), 1);
+    if (cmd == CMD_COUNT)
+        printf("%llu\t%s\n", (unsigned long long)wb_marc_reader_count(r), name);
+    wb_marc_reader_free(r);
+    wb_stream_close(s);
+    if (fd > 0)
+        close(fd);
+    return fatal ? -1 : problems;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return usage(usage_top, argc < 2 ? 2 : 0);
+    if (strcmp(argv[1], "marc") != 0 || argc < 3) {
+        fprintf(stderr, "wirebuf: unknown command '%s'\n", argv[1]);
+        return usage(usage_top, 2);
+    }
+    const char *sub = argv[2];
+    command cmd;
+    const char *help;
+    if (strcmp(sub, "count") == 0) {
+        cmd = CMD_COUNT;
+        help = usage_count;
+    } else if (strcmp(sub, "validate") == 0) {
+        cmd = CMD_VALIDATE;
+        help = usage_validate;
+    } else if (strcmp(sub, "convert") == 0) {
+        cmd = CMD_CONVERT;
+        help = usage_convert;
+    } else if (strcmp(sub, "dump") == 0) {
+        cmd = CMD_DUMP;
+        help = usage_dump;
+    } else {
+        fprintf(stderr, "wirebuf marc: unknown subcommand '%s'\n", sub);
+        return usage(usage_top, 2);
+    }
+    opts o = {.from = -1, .to = -1, .refill = WB_STREAM_DEFAULT_REFILL};
+    static const struct option longopts[] = {
+        {"to", required_argument, 0, 't'},      {"from", required_argument, 0, 'f'},
+        {"strict", no_argument, 0, 's'},        {"keep-marc8", no_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
+        {"refill", required_argument, 0, 'r'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    optind = 3;
+    while ((c = getopt_long(argc, argv, "t:f:o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if ((o.to = wb_marc_format_from_name(optarg)) < 0) {
+                fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'f':
+            if ((o.from = wb_marc_format_from_name(optarg)) < 0) {
+                fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': o.strict = 1; break;
+        case 'k': o.keep_marc8 = 1; break;
+        case 'o': o.out = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'r': o.refill = (size_t)strtoull(optarg, NULL, 10); break;
+        case 'h': return usage(help, 0);
+        default: return usage(help, 2);
+        }
+    }
+    if (cmd == CMD_CONVERT && o.to < 0) {
+        fprintf(stderr, "wirebuf marc convert: --to is required\n");
+        return usage(help, 2);
+    }
+    int nfiles = argc - optind;
+    if ((cmd == CMD_CONVERT || cmd == CMD_DUMP) && nfiles > 1) {
+        fprintf(stderr, "wirebuf marc %s: one input at a time\n", sub);
+        return usage(help, 2);
+    }
+    int outfd = -1;
+    wb_wbuf w;
+    wb_wbuf *out = NULL;
+    if (cmd == CMD_CONVERT || cmd == CMD_DUMP) {
+        outfd = 1;
+        if (o.out && strcmp(o.out, "-") != 0) {
+            outfd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (outfd < 0) {
+                fprintf(stderr, "wirebuf: cannot create %s: %s\n", o.out, strerror(errno));
+                return 2;
+            }
+        }
+        wb_wbuf_init_fd(&w, outfd, 0);
+        out = &w;
+        if (cmd == CMD_CONVERT && o.to == WB_MARC_MARCXML)
+            wb_marc_xml_begin(&w.buf);
+        if (cmd == CMD_CONVERT && o.to == WB_MARC_JSON)
+            wb_marc_json_begin(&w.buf);
+    }
+    long problems = 0;
+    int failed = 0, first = 1;
+    uint64_t nrec = 0;
+    for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
+        long p = run_file(nfiles ? argv[optind + i] : NULL, &o, cmd, out, &first, &nrec);
+        if (p < 0)
+            failed = 1;
+        else
+            problems += p;
+    }
+    if (out) {
+        if (cmd == CMD_CONVERT && o.to == WB_MARC_MARCXML)
+            wb_marc_xml_end(&w.buf);
+        if (cmd == CMD_CONVERT && o.to == WB_MARC_JSON)
+            wb_marc_json_end(&w.buf);
+        if (wb_wbuf_flush(&w) != 0) {
+            fprintf(stderr, "wirebuf: %s\n", w.err);
+            failed = 1;
+        }
+        wb_wbuf_free(&w);
+        if (outfd > 1)
+            close(outfd);
+    }
+    if (cmd == CMD_VALIDATE || problems)
+        fprintf(stderr, "wirebuf: %llu records, %ld with errors\n", (unsigned long long)nrec, problems);
+    if (failed)
+        return 2;
+    return problems ? 1 : 0;
+}
