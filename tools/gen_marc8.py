@@ -11,8 +11,10 @@ library ships, the generator is how anyone can check or refresh it.
 Mapping choices:
 - single-byte sets are keyed by the low 7 bits of the code, so a set works
   whether it is designated as G0 (0x21-0x7E) or G1 (0xA1-0xFE);
-- a code with an empty <ucs> uses its <alt> (the two ligature/double-tilde
-  second halves, EC and FB, map to U+FE21 and U+FE23);
+- a code with an empty <ucs> maps to nothing (0x40000000, "ignore"): these
+  are the second halves of the ligature and double tilde (EC, FB), whose
+  preferred Unicode form is one combining mark (U+0361, U+0360) written after
+  the first half; the table's own note says so, and yaz does the same;
 - EACC (ISOcode 31) codes are 3 bytes, kept as one sorted 24-bit key table
   for binary search.
 """
@@ -30,11 +32,11 @@ def main(path):
         iso = cs.get("ISOcode")
         for code in cs.iter("code"):
             marc = int(code.findtext("marc").strip(), 16)
-            ucs = (code.findtext("ucs") or "").strip() or (code.findtext("alt") or "").strip()
-            if not ucs:
-                continue
+            ucs = (code.findtext("ucs") or "").strip()
             comb = (code.findtext("isCombining") or "").strip() == "true"
-            u = int(ucs, 16)
+            u = int(ucs, 16) if ucs else 0x40000000
+            if not ucs:
+                comb = False
             if iso == "31":
                 eacc.append((marc & 0x7F7F7F, u, comb))
             else:

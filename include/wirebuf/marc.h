@@ -78,11 +78,21 @@ void wb_marc_record_free(wb_marc_record *r);
  * Returns 0, or -1 when out of memory. */
 int wb_marc_record_copy(wb_marc_record *dst, const wb_marc_record *src);
 
+/* One subfield, borrowed from its field. The subfield code is one byte in
+ * ISO 2709 (identifier length 2); when that byte starts a valid multi-byte
+ * UTF-8 character the whole character is the code (code_len 2-4), as yaz and
+ * pymarc read it, so no writer ever splits a character. */
+typedef struct wb_marc_subfield {
+    const uint8_t *code;
+    size_t code_len;
+    const uint8_t *value;
+    size_t len;
+} wb_marc_subfield;
+
 /* Subfield iteration over a data field: start with *pos = 0. Returns 1 and
- * sets code / value / len (value borrowed from the field), or 0 at the end.
- * Bytes between the indicators and the first 0x1F are skipped. */
-int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, uint8_t *code,
-                          const uint8_t **value, size_t *len);
+ * fills *sf, or 0 at the end. Bytes between the indicators and the first 0x1F
+ * are skipped. */
+int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, wb_marc_subfield *sf);
 
 typedef struct wb_marc_error {
     uint64_t record;  /* 1-based record number, 0 if not within a record */
@@ -134,7 +144,8 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
 /* Convert MARC-8 bytes to UTF-8, appending to out. Escape sequences switch
  * G0/G1 sets (ISO 2022 as MARC-8 uses it: ESC ( , ) - $ designations and the
  * ESC g/b/p/s shortcuts); combining marks, which MARC-8 puts before their
- * base character, are moved after it. Unmapped codes become U+FFFD.
+ * base character, are moved after it. Unmapped codes are dropped (as yaz
+ * and the LoC tables' notes do) and counted.
  * Returns the number of unmapped codes or bad escapes (0 = clean), -1 if
  * out of memory. */
 long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n);

@@ -30,6 +30,21 @@ size_t wb_mrk_mnemonic_to_marc8(const char *name, size_t len, uint8_t out[8]);
 /* MARC-8 ANSEL byte -> mnemonic name, or NULL. */
 const char *wb_mrk_marc8_to_mnemonic(uint8_t b);
 
+/* Bytes of the first character of s (a UTF-8 string): 1-4, 1 for an
+ * invalid lead byte, 0 for "". Subfield codes read from MARCXML/JSON are one
+ * character, which may be several bytes. */
+static inline size_t wb_first_char_len(const char *s)
+{
+    size_t n = 0;
+    if (!s[0])
+        return 0;
+    uint8_t c = (uint8_t)s[0];
+    size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    while (n < want && s[n])
+        n++;
+    return n == want ? n : 1;
+}
+
 /* Lookup of one MARC-8 code in the generated tables (for the mrk reader). */
 uint32_t wb_marc8_lookup_ansel(uint8_t b);
 

@@ -141,6 +141,29 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
         wb_marc_errorf(err, 0, "record of %zu bytes is too short or does not end in 0x1D", len);
         return -1;
     }
+    /* Leader positions with fixed MARC 21 values: indicator count (10),
+     * subfield code length (11), entry map (20-23). Non-digits there are
+     * repaired to the MARC 21 values (as yaz does). */
+    static const char fixed_pos[6] = {10, 11, 20, 21, 22, 23};
+    static const char fixed_val[6] = {'2', '2', '4', '5', '0', '0'};
+    for (int k = 0; k < 6; k++) {
+        uint8_t c = rec->leader[(int)fixed_pos[k]];
+        if (c >= '0' && c <= '9')
+            continue;
+        if (strict) {
+            wb_marc_errorf(err, (uint64_t)fixed_pos[k], "leader/%02d is not a digit (0x%02x)", fixed_pos[k], c);
+            return -1;
+        }
+        if (rec->leader != rec->leader_buf) {
+            memcpy(rec->leader_buf, buf, WB_MARC_LEADER_LEN);
+            rec->leader = rec->leader_buf;
+        }
+        if (!repaired)
+            wb_marc_errorf(err, (uint64_t)fixed_pos[k], "leader/%02d is not a digit (0x%02x); set to '%c'",
+                           fixed_pos[k], c, fixed_val[k]);
+        rec->leader_buf[(int)fixed_pos[k]] = (uint8_t)fixed_val[k];
+        repaired = 1;
+    }
     size_t end = len - 1; /* data ends before the record terminator */
     const uint8_t *ft = memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
     if (!ft) {
@@ -220,6 +243,19 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
         f->data = buf + a;
         f->len = (uint32_t)(buf[a + flen - 1] == WB_MARC_FT ? flen - 1 : flen);
         next = a + flen;
+        /* A data field is two indicators, then subfields. Anything else
+         * cannot be written to MARCXML/JSON: say so. */
+        if (!wb_marc_is_control(f) && (f->len < 2 || (f->len > 2 && f->data[2] != WB_MARC_SD))) {
+            if (strict) {
+                wb_marc_errorf(err, a, "data field %.3s does not start with two indicators and a subfield delimiter",
+                               f->tag);
+                return -1;
+            }
+            if (!repaired)
+                wb_marc_errorf(err, a, "data field %.3s does not start with two indicators and a subfield delimiter",
+                               f->tag);
+            repaired = 1;
+        }
     }
     return repaired;
 }

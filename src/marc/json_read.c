@@ -36,8 +36,30 @@ static int load(wb_json_reader *j, wb_stream *s, wb_marc_error *err)
         return -1;
     }
     const uint8_t *p = wb_stream_peek(s, &avail);
+    /* Raw control characters inside strings are not JSON, but real files
+     * (pymarc's test.json) have them and pymarc reads them (strict=False):
+     * escape them before parsing. */
+    wb_buf fixed = {0};
+    int in_str = 0;
+    for (size_t i = 0; i < avail; i++) {
+        uint8_t c = p[i];
+        if (in_str && c < 0x20) {
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            wb_buf_append(&fixed, esc, 6);
+            continue;
+        }
+        if (c == '"')
+            in_str = !in_str;
+        else if (c == '\\' && in_str && i + 1 < avail) {
+            wb_buf_putc(&fixed, c);
+            c = p[++i];
+        }
+        wb_buf_putc(&fixed, c);
+    }
     json_error_t e;
-    j->root = json_loadb((const char *)p, avail, JSON_ALLOW_NUL, &e);
+    j->root = json_loadb((const char *)fixed.p, fixed.len, JSON_ALLOW_NUL, &e);
+    wb_buf_free(&fixed);
     wb_stream_consume(s, avail);
     if (!j->root) {
         wb_marc_errorf(err, (uint64_t)e.position, "MARC-in-JSON: %s at line %d, column %d", e.text, e.line,
@@ -89,7 +111,11 @@ static enum wb_marc_status build(json_t *obj, wb_marc_record *rec, wb_marc_error
                     json_t *sv;
                     json_object_foreach(sf, code, sv) {
                         wb_buf_putc(&rec->store, WB_MARC_SD);
-                        wb_buf_putc(&rec->store, (uint8_t)(code[0] ? code[0] : ' '));
+                        size_t cl = wb_first_char_len(code);
+                        if (cl)
+                            wb_buf_append(&rec->store, code, cl);
+                        else
+                            wb_buf_putc(&rec->store, ' ');
                         if (json_is_string(sv))
                             wb_buf_append(&rec->store, json_string_value(sv), json_string_length(sv));
                         else

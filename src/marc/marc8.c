@@ -161,7 +161,9 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
                     uint32_t code = ((uint32_t)(in[i] & 0x7F) << 16) | ((uint32_t)(in[i + 1] & 0x7F) << 8) |
                                     (uint32_t)(in[i + 2] & 0x7F);
                     u = eacc_lookup(code);
-                    i += 3;
+                    /* a code not in EACC: skip one byte and resynchronise
+                     * (mangled multibyte data often lost a byte) */
+                    i += u ? 3 : 1;
                 } else {
                     u = 0;
                     i = n;
@@ -175,9 +177,11 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
             }
         }
         if (u == 0) {
-            problems++;
-            u = 0xFFFD;
+            problems++; /* unmapped: dropped (and reported), as yaz does */
+            continue;
         }
+        if (u == WB_MARC8_IGNORE)
+            continue;
         if (u & WB_MARC8_COMBINING) {
             if (npending < MAX_PENDING)
                 pending[npending++] = u & ~WB_MARC8_COMBINING;
@@ -289,19 +293,41 @@ static long rebuild(wb_marc_record *rec, int marc8)
                 return -1;
             k = ind;
         }
+        if (!marc8) { /* UTF-8 repair: delimiters are ASCII, do it in one go */
+            long p = wb_utf8_repair(o, d + k, len - k);
+            if (p < 0)
+                return -1;
+            problems += p;
+            k = len;
+        }
         while (k < len) {
             size_t seg_end = k;
             if (d[k] == WB_MARC_SD && !wb_marc_is_control(f)) {
-                size_t hdr = k + 2 <= len ? 2 : 1;
-                if (wb_buf_append(o, d + k, hdr) != 0)
+                if (wb_buf_putc(o, WB_MARC_SD) != 0)
                     return -1;
-                k += hdr;
+                k++;
+                if (k < len && d[k] != WB_MARC_SD) {
+                    /* the subfield code: ASCII as is, anything else is
+                     * converted on its own (never dropped: that would make
+                     * the value's first character the code) */
+                    if (d[k] < 0x80) {
+                        if (wb_buf_putc(o, d[k]) != 0)
+                            return -1;
+                    } else {
+                        size_t before = o->len;
+                        if (wb_marc8_to_utf8(o, d + k, 1) < 0)
+                            return -1;
+                        if (o->len == before && wb_buf_append(o, "\xEF\xBF\xBD", 3) != 0)
+                            return -1;
+                        problems++;
+                    }
+                    k++;
+                }
                 seg_end = k;
             }
             const uint8_t *nx = wb_marc_is_control(f) ? NULL : memchr(d + seg_end, WB_MARC_SD, len - seg_end);
             size_t e = nx ? (size_t)(nx - d) : len;
-            long p = marc8 ? wb_marc8_to_utf8(o, d + seg_end, e - seg_end)
-                           : wb_utf8_repair(o, d + seg_end, e - seg_end);
+            long p = wb_marc8_to_utf8(o, d + seg_end, e - seg_end);
             if (p < 0)
                 return -1;
             problems += p;
@@ -337,7 +363,7 @@ int wb_marc_to_utf8(wb_marc_record *rec, unsigned flags, wb_marc_error *err)
                 wb_marc_errorf(err, 0, "%ld MARC-8 codes or escape sequences could not be converted", p);
                 return -1;
             }
-            wb_marc_errorf(err, 0, "%ld MARC-8 codes or escape sequences could not be converted (U+FFFD)", p);
+            wb_marc_errorf(err, 0, "%ld MARC-8 codes or escape sequences could not be converted (dropped)", p);
             return 1;
         }
         return 0;

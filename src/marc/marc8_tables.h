@@ -6,6 +6,7 @@
 
 #define WB_MARC8_NSETS 11
 #define WB_MARC8_COMBINING 0x80000000u
+#define WB_MARC8_IGNORE 0x40000000u /* maps to nothing */
 
 /* ISO 2022 final bytes of the single-byte sets, index = table row. */
 extern const uint8_t wb_marc8_set_finals[WB_MARC8_NSETS];

@@ -156,10 +156,13 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     if (!(r->flags & WB_MARC_KEEP_MARC8)) {
         wb_marc_error cerr = {0};
         int c;
-        if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a')
+        if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
             c = wb_marc_to_utf8(&r->rec, r->flags, &cerr);
-        else
+        } else {
+            /* MARCXML and JSON are Unicode whatever leader/09 says */
+            r->rec.leader_buf[9] = 'a';
             c = 0;
+        }
         if (c < 0) {
             r->bad++;
             wb_marc_errorf(err, r->rec.offset, "%s", cerr.msg);

@@ -17,8 +17,7 @@ void wb_marc_errorf(wb_marc_error *e, uint64_t offset, const char *fmt, ...)
     va_end(ap);
 }
 
-int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, uint8_t *code,
-                          const uint8_t **value, size_t *len)
+int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, wb_marc_subfield *sf)
 {
     size_t i = *pos;
     if (i == 0) {
@@ -30,21 +29,21 @@ int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, uint8_t *code,
     }
     if (i >= f->len)
         return 0;
-    /* f->data[i] is a subfield delimiter */
-    i++;
-    if (i >= f->len) { /* lone delimiter at the end: empty code */
-        *code = ' ';
-        *value = f->data + i;
-        *len = 0;
-        *pos = i;
-        return 1;
-    }
-    *code = f->data[i++];
-    const uint8_t *start = f->data + i;
-    const uint8_t *d = memchr(start, WB_MARC_SD, f->len - i);
+    i++; /* f->data[i - 1] is a subfield delimiter */
+    const uint8_t *d = i < f->len ? memchr(f->data + i, WB_MARC_SD, f->len - i) : NULL;
     size_t end = d ? (size_t)(d - f->data) : f->len;
-    *value = start;
-    *len = end - i;
+    size_t cl = end > i ? 1 : 0;
+    if (cl && f->data[i] >= 0xC2) {
+        size_t want = f->data[i] >= 0xF0 ? 4 : f->data[i] >= 0xE0 ? 3 : 2;
+        if (i + want <= end && wb_utf8_valid_prefix(f->data + i, want) == want)
+            cl = want;
+    }
+    sf->code = cl ? f->data + i : (const uint8_t *)" ";
+    sf->code_len = 1;
+    if (cl)
+        sf->code_len = cl;
+    sf->value = f->data + i + cl;
+    sf->len = end - i - cl;
     *pos = end;
     return 1;
 }

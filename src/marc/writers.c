@@ -129,14 +129,13 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
         TRY(LIT(o, "\" ind2=\""));
         TRY(put_xml(o, ind + 1, 1));
         TRY(LIT(o, "\">\n"));
-        size_t pos = 0, len;
-        uint8_t code;
-        const uint8_t *v;
-        while (wb_marc_subfield_next(f, &pos, &code, &v, &len)) {
+        size_t pos = 0;
+        wb_marc_subfield sf;
+        while (wb_marc_subfield_next(f, &pos, &sf)) {
             TRY(LIT(o, "    <subfield code=\""));
-            TRY(put_xml(o, &code, 1));
+            TRY(put_xml(o, sf.code, sf.code_len));
             TRY(LIT(o, "\">"));
-            TRY(put_xml(o, v, len));
+            TRY(put_xml(o, sf.value, sf.len));
             TRY(LIT(o, "</subfield>\n"));
         }
         TRY(LIT(o, "  </datafield>\n"));
@@ -169,17 +168,16 @@ int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
             continue;
         }
         TRY(LIT(o, "{\"subfields\":["));
-        size_t pos = 0, len;
-        uint8_t code;
-        const uint8_t *v;
+        size_t pos = 0;
+        wb_marc_subfield sf;
         int n = 0;
-        while (wb_marc_subfield_next(f, &pos, &code, &v, &len)) {
+        while (wb_marc_subfield_next(f, &pos, &sf)) {
             if (n++)
                 TRY(wb_buf_putc(o, ','));
             TRY(wb_buf_putc(o, '{'));
-            TRY(put_json_str(o, &code, 1));
+            TRY(put_json_str(o, sf.code, sf.code_len));
             TRY(wb_buf_putc(o, ':'));
-            TRY(put_json_str(o, v, len));
+            TRY(put_json_str(o, sf.value, sf.len));
             TRY(wb_buf_putc(o, '}'));
         }
         uint8_t ind[2] = {' ', ' '};
@@ -280,14 +278,13 @@ int wb_marc_write_text(wb_buf *o, const wb_marc_record *r)
         } else {
             for (size_t k = 0; k < 2; k++)
                 TRY(wb_buf_putc(o, k < f->len && f->data[k] != WB_MARC_SD ? f->data[k] : ' '));
-            size_t pos = 0, len;
-            uint8_t code;
-            const uint8_t *v;
-            while (wb_marc_subfield_next(f, &pos, &code, &v, &len)) {
+            size_t pos = 0;
+            wb_marc_subfield sf;
+            while (wb_marc_subfield_next(f, &pos, &sf)) {
                 TRY(LIT(o, " $"));
-                TRY(wb_buf_putc(o, code));
+                TRY(wb_buf_append(o, sf.code, sf.code_len));
                 TRY(wb_buf_putc(o, ' '));
-                TRY(wb_buf_append(o, v, len));
+                TRY(wb_buf_append(o, sf.value, sf.len));
             }
         }
         TRY(wb_buf_putc(o, '\n'));

@@ -80,7 +80,11 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
     } else if (strcmp(n, "subfield") == 0 && x->in_field) {
         const char *code = attr(atts, "code");
         wb_buf_putc(&x->build.store, WB_MARC_SD);
-        wb_buf_putc(&x->build.store, (uint8_t)(code && code[0] ? code[0] : ' '));
+        size_t cl = code ? wb_first_char_len(code) : 0;
+        if (cl)
+            wb_buf_append(&x->build.store, code, cl);
+        else
+            wb_buf_putc(&x->build.store, ' ');
         x->text = IN_TEXT;
     }
 }
@@ -194,5 +198,8 @@ enum wb_marc_status wb_xml_next(wb_xml_reader *x, wb_stream *s, wb_marc_record *
     wb_marc_record tmp = *rec;
     *rec = *q;
     *q = tmp;
+    /* leader points into the struct itself: follow the move */
+    rec->leader = rec->leader_buf;
+    q->leader = q->leader_buf;
     return WB_MARC_OK;
 }
