@@ -1,1 +1,189 @@
-int main(void){return 0;}
+/* Unit tests of the sans-I/O MARC codec: framing answers (record / need more
+ * / junk), permissive resync, MARC-8 conversion cases from the LoC tables,
+ * UTF-8 validation, subfield iteration, writer escaping, records over
+ * 99,999 bytes. Real files are covered by test_real_data.py. */
+#include "check.h"
+#include "wirebuf/marc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t build(wb_buf *out, const char *tag, const char *data, size_t len, char enc)
+{
+    uint8_t leader[24];
+    memcpy(leader, "00000nam a2200000 a 4500", 24);
+    leader[9] = (uint8_t)enc;
+    wb_marc_field f = {.len = (uint32_t)len, .data = (const uint8_t *)data};
+    memcpy(f.tag, tag, 4);
+    wb_marc_record r = {.leader = leader, .fields = &f, .nfields = 1};
+    size_t before = out->len;
+    CHECK(wb_marc_write_iso2709(out, &r) == 0);
+    return out->len - before;
+}
+
+static void test_framing(void)
+{
+    wb_buf b = {0};
+    size_t n = build(&b, "245", "10\x1f" "aTitle", 9, 'a');
+    wb_marc_frame fr;
+    CHECK(wb_marc_frame_next(b.p, n, 0, 0, &fr) == WB_FRAME_RECORD && fr.len == n && fr.skip == 0);
+    CHECK(wb_marc_frame_next(b.p, 3, 0, 0, &fr) == WB_FRAME_NEED && fr.need == 5);
+    CHECK(wb_marc_frame_next(b.p, 10, 0, 0, &fr) == WB_FRAME_NEED && fr.need == n);
+    CHECK(wb_marc_frame_next(b.p, 10, 1, 0, &fr) == WB_FRAME_JUNK && strstr(fr.msg, "truncated"));
+    CHECK(wb_marc_frame_next((const uint8_t *)"\r\n", 2, 1, 0, &fr) == WB_FRAME_END);
+    /* wrong length in the leader: strict = junk, permissive = resync */
+    wb_buf w = {0};
+    wb_buf_append(&w, b.p, n);
+    memcpy(w.p, "00999", 5);
+    CHECK(wb_marc_frame_next(w.p, n, 1, WB_MARC_STRICT, &fr) == WB_FRAME_JUNK && fr.skip == n);
+    CHECK(wb_marc_frame_next(w.p, n, 1, 0, &fr) == WB_FRAME_RECORD && fr.len == n && fr.resynced);
+    /* junk before a leader is skipped in permissive mode */
+    wb_buf j = {0};
+    wb_buf_append(&j, "garbage!", 8);
+    wb_buf_append(&j, b.p, n);
+    CHECK(wb_marc_frame_next(j.p, j.len, 1, 0, &fr) == WB_FRAME_JUNK && fr.skip == 8);
+    CHECK(wb_marc_frame_next(j.p + 8, j.len - 8, 1, 0, &fr) == WB_FRAME_RECORD);
+    wb_buf_free(&b);
+    wb_buf_free(&w);
+    wb_buf_free(&j);
+}
+
+static void test_parse_and_subfields(void)
+{
+    wb_buf b = {0};
+    static const char d[] = "10\x1f" "aTitle :\x1f" "bsub\x1f" "c";
+    size_t n = build(&b, "245", d, sizeof d - 1, 'a');
+    wb_marc_record r = {0};
+    wb_marc_error e;
+    CHECK(wb_marc_parse(&r, b.p, n, WB_MARC_STRICT, &e) == 0);
+    CHECK(r.nfields == 1 && strcmp(r.fields[0].tag, "245") == 0);
+    size_t pos = 0;
+    wb_marc_subfield sf;
+    CHECK(wb_marc_subfield_next(&r.fields[0], &pos, &sf) && sf.code[0] == 'a' && sf.len == 7 &&
+          memcmp(sf.value, "Title :", 7) == 0);
+    CHECK(wb_marc_subfield_next(&r.fields[0], &pos, &sf) && sf.code[0] == 'b' && sf.len == 3);
+    CHECK(wb_marc_subfield_next(&r.fields[0], &pos, &sf) && sf.code[0] == 'c' && sf.len == 0);
+    CHECK(!wb_marc_subfield_next(&r.fields[0], &pos, &sf));
+    /* a bad directory entry: strict error naming the entry, permissive repair */
+    b.p[24 + 3] = 'x';
+    CHECK(wb_marc_parse(&r, b.p, n, WB_MARC_STRICT, &e) == -1 && strstr(e.msg, "directory entry 1"));
+    CHECK(wb_marc_parse(&r, b.p, n, 0, &e) == 1 && r.nfields == 1 && r.fields[0].len == sizeof d - 1);
+    wb_marc_record_free(&r);
+    wb_buf_free(&b);
+}
+
+static int marc8(const char *in, const char *want)
+{
+    wb_buf o = {0};
+    long p = wb_marc8_to_utf8(&o, (const uint8_t *)in, strlen(in));
+    int ok = p == 0 && o.len == strlen(want) && memcmp(o.p, want, o.len) == 0;
+    if (!ok)
+        fprintf(stderr, "marc8(%s): got %.*s (%ld problems)\n", in, (int)o.len, o.p ? (char *)o.p : "", p);
+    wb_buf_free(&o);
+    return ok;
+}
+
+static void test_marc8(void)
+{
+    CHECK(marc8("plain ASCII", "plain ASCII"));
+    CHECK(marc8("\xE2" "e", "e\xCC\x81"));                      /* acute before base -> after */
+    CHECK(marc8("Bront\xE8" "e", "Bronte\xCC\x88"));            /* umlaut */
+    CHECK(marc8("\xE2\xE3" "a", "a\xCC\x81\xCC\x82"));         /* two marks keep their order */
+    CHECK(marc8("\xA1\xB1", "\xC5\x81\xC5\x82"));               /* L/l with stroke */
+    CHECK(marc8("\xEB" "i\xEC" "a", "i\xCD\xA1" "a"));         /* ligature: second half maps to nothing */
+    CHECK(marc8("\x1B(N" "KOT\x1B(B", "\xD0\xBA\xD0\xBE\xD1\x82")); /* кот */ /* Basic Cyrillic in G0 */
+    CHECK(marc8("\x1Bg" "a\x1Bs" "b", "\xCE\xB1" "b"));          /* Greek symbol shortcut */
+    CHECK(marc8("\x1B$1" "\x21\x30\x21", "\xE4\xB8\x80"));      /* EACC 213021 -> U+4E00 */
+    CHECK(marc8("\x1Bp" "2\x1Bs", "\xC2\xB2"));                  /* superscript two */
+    wb_buf o = {0};
+    CHECK(wb_marc8_to_utf8(&o, (const uint8_t *)"a\x1B(Zb", 6) == 1); /* unknown set reported */
+    wb_buf_free(&o);
+}
+
+static void test_utf8(void)
+{
+    CHECK(wb_utf8_valid_prefix((const uint8_t *)"h\xC3\xA9llo w\xE2\x82\xAC" "rld!!", 15) == 15);
+    CHECK(wb_utf8_valid_prefix((const uint8_t *)"ab\xC0\xAF", 4) == 2);   /* overlong */
+    CHECK(wb_utf8_valid_prefix((const uint8_t *)"ab\xED\xA0\x80", 5) == 2); /* surrogate */
+    CHECK(wb_utf8_valid_prefix((const uint8_t *)"abcdefgh\xF4\x90\x80\x80", 12) == 8);
+    wb_buf o = {0};
+    CHECK(wb_utf8_repair(&o, (const uint8_t *)"a\xFF" "b", 3) == 1);
+    CHECK(o.len == 5 && memcmp(o.p, "a\xEF\xBF\xBD" "b", 5) == 0);
+    wb_buf_free(&o);
+}
+
+static void test_writers_escape(void)
+{
+    wb_buf b = {0};
+    static const char d[] = "10\x1f" "aA & B <c> \"q\" $ {x} \\";
+    size_t n = build(&b, "245", d, sizeof d - 1, 'a');
+    wb_marc_record r = {0};
+    wb_marc_error e;
+    CHECK(wb_marc_parse(&r, b.p, n, 0, &e) == 0);
+    wb_buf o = {0};
+    wb_marc_write_marcxml(&o, &r);
+    wb_buf_putc(&o, 0);
+    CHECK(strstr((char *)o.p, "A &amp; B &lt;c&gt; &quot;q&quot; $ {x} \\</subfield>") != NULL);
+    o.len = 0;
+    wb_marc_write_json(&o, &r, 1);
+    wb_buf_putc(&o, 0);
+    CHECK(strstr((char *)o.p, "{\"a\":\"A & B <c> \\\"q\\\" $ {x} \\\\\"}") != NULL);
+    o.len = 0;
+    wb_marc_write_mrk(&o, &r);
+    wb_buf_putc(&o, 0);
+    CHECK(strstr((char *)o.p, "=245  10$aA & B <c> \"q\" {dollar} {lcub}x{rcub} \\\n") != NULL);
+    /* .mrk back to the same record */
+    wb_stream *s = wb_stream_from_mem(o.p, o.len - 1);
+    wb_marc_reader *rd = wb_marc_reader_new(s, WB_MARC_MRK, 0);
+    wb_marc_record *rec;
+    CHECK(wb_marc_next(rd, &rec, &e) == WB_MARC_OK);
+    CHECK(rec->nfields == 1 && rec->fields[0].len == sizeof d - 1 &&
+          memcmp(rec->fields[0].data, d, sizeof d - 1) == 0);
+    wb_marc_reader_free(rd);
+    wb_stream_close(s);
+    wb_buf_free(&o);
+    wb_buf_free(&b);
+    wb_marc_record_free(&r);
+}
+
+static void test_oversize(void)
+{
+    /* 3 fields of 40,000 bytes: 120 KB, leader length written as 99999 */
+    size_t fl = 40000;
+    char *big = malloc(fl);
+    memcpy(big, "  \x1f" "a", 4);
+    memset(big + 4, 'x', fl - 4);
+    uint8_t leader[24];
+    memcpy(leader, "00000nam a2200000 a 4500", 24);
+    wb_marc_field f[3];
+    for (int i = 0; i < 3; i++) {
+        memcpy(f[i].tag, "500", 4);
+        f[i].data = (const uint8_t *)big;
+        f[i].len = (uint32_t)fl;
+    }
+    wb_marc_record r = {.leader = leader, .fields = f, .nfields = 3};
+    wb_buf b = {0};
+    wb_marc_write_iso2709(&b, &r);
+    CHECK(b.len > 99999 && memcmp(b.p, "99999", 5) == 0);
+    wb_stream *s = wb_stream_from_mem(b.p, b.len);
+    wb_marc_reader *rd = wb_marc_reader_new(s, WB_MARC_ISO2709, 0);
+    wb_marc_record *rec;
+    wb_marc_error e;
+    CHECK(wb_marc_next(rd, &rec, &e) == WB_MARC_RECOVERED && rec->nfields == 3 && rec->raw_len == b.len);
+    CHECK(wb_marc_next(rd, &rec, &e) == WB_MARC_EOF);
+    wb_marc_reader_free(rd);
+    wb_stream_close(s);
+    wb_buf_free(&b);
+    free(big);
+}
+
+int main(void)
+{
+    test_framing();
+    test_parse_and_subfields();
+    test_marc8();
+    test_utf8();
+    test_writers_escape();
+    test_oversize();
+    return check_report("test_marc");
+}

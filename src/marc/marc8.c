@@ -339,8 +339,9 @@ static long rebuild(wb_marc_record *rec, int marc8)
     wb_buf tmp = rec->store;
     rec->store = rec->scratch;
     rec->scratch = tmp;
+    const uint8_t *base = rec->store.p ? rec->store.p : (const uint8_t *)"";
     for (size_t i = 0; i < rec->nfields; i++)
-        rec->fields[i].data = rec->store.p + (size_t)(uintptr_t)rec->fields[i].data;
+        rec->fields[i].data = base + (size_t)(uintptr_t)rec->fields[i].data;
     return problems;
 }
 

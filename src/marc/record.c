@@ -99,8 +99,10 @@ void wb_rec_end_field(wb_marc_record *r)
 
 void wb_rec_finish(wb_marc_record *r)
 {
+    /* never NULL, even for a record of empty fields (no store allocated) */
+    const uint8_t *base = r->store.p ? r->store.p : (const uint8_t *)"";
     for (size_t i = 0; i < r->nfields; i++)
-        r->fields[i].data = r->store.p + (size_t)(uintptr_t)r->fields[i].data;
+        r->fields[i].data = base + (size_t)(uintptr_t)r->fields[i].data;
 }
 
 int wb_marc_record_copy(wb_marc_record *dst, const wb_marc_record *src)
