@@ -33,8 +33,14 @@ int wb_buf_reserve(wb_buf *b, size_t extra);
 int wb_buf_append(wb_buf *b, const void *data, size_t n);
 /* Append a NUL-terminated string (without the NUL). */
 int wb_buf_puts(wb_buf *b, const char *s);
-/* Append one byte. */
-int wb_buf_putc(wb_buf *b, uint8_t c);
+/* Append one byte (inline: the writers call it per punctuation mark). */
+static inline int wb_buf_putc(wb_buf *b, uint8_t c)
+{
+    if (b->len == b->cap && wb_buf_reserve(b, 1) != 0)
+        return -1;
+    b->p[b->len++] = c;
+    return 0;
+}
 /* Forget the contents (len = 0), keep the allocation for reuse. */
 static inline void wb_buf_clear(wb_buf *b) { b->len = 0; }
 /* Free the allocation and zero the struct. */

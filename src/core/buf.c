@@ -34,14 +34,6 @@ int wb_buf_puts(wb_buf *b, const char *s)
     return wb_buf_append_fast(b, s, strlen(s));
 }
 
-int wb_buf_putc(wb_buf *b, uint8_t c)
-{
-    if (b->len == b->cap && wb_buf_reserve(b, 1) != 0)
-        return -1;
-    b->p[b->len++] = c;
-    return 0;
-}
-
 void wb_buf_free(wb_buf *b)
 {
     free(b->p);

@@ -1,0 +1,59 @@
+#!/bin/sh
+# MARC benchmark: wirebuf vs yaz-marcdump on the same >= 100 MB corpus, in the
+# same run. Corpus: ../shared/data/marc/records/* concatenated, repeated.
+# Prints a Markdown table (also written to bench/results.md). Each command is
+# run RUNS times (default 3); the best wall time counts.
+set -eu
+WB=${1:-build/wirebuf}
+RUNS=${RUNS:-3}
+cd "$(dirname "$0")/.."
+DATA=../shared/data/marc/records
+[ -d "$DATA" ] || { echo "bench: $DATA not found" >&2; exit 1; }
+corpus=bench/corpus.mrc
+if [ ! -f "$corpus" ] || [ "$(stat -c %s "$corpus")" -lt 100000000 ]; then
+  cat "$DATA"/* > bench/one.mrc
+  : > "$corpus"
+  while [ "$(stat -c %s "$corpus")" -lt 100000000 ]; do cat bench/one.mrc >> "$corpus"; done
+  rm -f bench/one.mrc
+fi
+bytes=$(stat -c %s "$corpus")
+records=$("$WB" marc count -q "$corpus" | cut -f1)
+
+best() { # best wall seconds of RUNS runs of "$@" (stdout discarded)
+  b=""
+  i=0
+  while [ $i -lt "$RUNS" ]; do
+    s=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || true
+    e=$(date +%s.%N)
+    t=$(echo "$e - $s" | bc -l)
+    if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t; fi
+    i=$((i + 1))
+  done
+  echo "$b"
+}
+mbs() { echo "scale=0; $bytes / $1 / 1000000" | bc -l; }
+ratio() { echo "scale=1; $2 / $1" | bc -l; }
+
+cat "$corpus" > /dev/null # warm the page cache
+v_wb=$(best "$WB" marc validate -q "$corpus")
+v_yaz=$(best yaz-marcdump -n "$corpus")
+x_wb=$(best "$WB" marc convert --to marcxml -q "$corpus")
+x_yaz=$(best yaz-marcdump -o marcxml "$corpus")
+j_wb=$(best "$WB" marc convert --to json -q "$corpus")
+j_yaz=$(best yaz-marcdump -o json "$corpus")
+i_wb=$(best "$WB" marc convert --to iso2709 -q "$corpus")
+i_yaz=$(best yaz-marcdump -o marc "$corpus")
+
+out=bench/results.md
+{
+  echo "Corpus: $bytes bytes, $records records ($DATA/* repeated), best of $RUNS, $(nproc) cores, single-threaded."
+  echo
+  echo "| job | wirebuf | yaz-marcdump | wirebuf / yaz |"
+  echo "|---|---|---|---|"
+  echo "| validate (parse only) vs \`yaz-marcdump -n\` | $(mbs "$v_wb") MB/s | $(mbs "$v_yaz") MB/s | $(ratio "$v_wb" "$v_yaz")x |"
+  echo "| ISO 2709 -> MARCXML vs \`-o marcxml\` | $(mbs "$x_wb") MB/s | $(mbs "$x_yaz") MB/s | $(ratio "$x_wb" "$x_yaz")x |"
+  echo "| ISO 2709 -> MARC-in-JSON vs \`-o json\` | $(mbs "$j_wb") MB/s | $(mbs "$j_yaz") MB/s | $(ratio "$j_wb" "$j_yaz")x |"
+  echo "| ISO 2709 -> ISO 2709 vs \`-o marc\` | $(mbs "$i_wb") MB/s | $(mbs "$i_yaz") MB/s | $(ratio "$i_wb" "$i_yaz")x |"
+} > "$out"
+cat "$out"
