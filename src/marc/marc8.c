@@ -232,7 +232,15 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        /* ASCII fast path, 8 bytes at a time */
+        /* ASCII fast path, 16 then 8 bytes at a time */
+        while (i + 16 <= n) {
+            uint64_t w1, w2;
+            memcpy(&w1, buf + i, 8);
+            memcpy(&w2, buf + i + 8, 8);
+            if ((w1 | w2) & 0x8080808080808080ull)
+                break;
+            i += 16;
+        }
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, buf + i, 8);

@@ -13,6 +13,7 @@ struct wb_marc_reader {
     unsigned flags;
     wb_marc_record rec;
     size_t pending; /* bytes of the last ISO 2709 record still to consume */
+    const uint8_t *raw; /* the last ISO 2709 record's bytes (in the stream) */
     uint64_t number, count, bad;
     int done;
     wb_xml_reader *xml;
@@ -101,6 +102,7 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
         wb_stream_consume(s, fr.skip);
         uint64_t at = wb_stream_offset(s);
         r->pending = fr.len;
+        r->raw = p + fr.skip;
         wb_marc_record *rec = &r->rec;
         rec->number = r->number;
         rec->offset = at;
@@ -156,7 +158,12 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     if (!(r->flags & WB_MARC_KEEP_MARC8)) {
         wb_marc_error cerr = {0};
         int c;
-        if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
+        if (r->format == WB_MARC_ISO2709 && r->rec.leader[9] == 'a' &&
+            wb_utf8_valid_prefix(r->raw, r->pending) == r->pending) {
+            /* hot path: the whole record is valid UTF-8 in one scan, no
+             * per-field calls */
+            c = 0;
+        } else if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
             c = wb_marc_to_utf8(&r->rec, r->flags, &cerr);
         } else {
             /* MARCXML and JSON are Unicode whatever leader/09 says */
