@@ -45,6 +45,9 @@ static inline size_t wb_first_char_len(const char *s)
     return n == want ? n : 1;
 }
 
+/* Append code point c as UTF-8. Returns 0 or -1 (out of memory). */
+int wb_utf8_append(wb_buf *o, uint32_t c);
+
 /* Lookup of one MARC-8 code in the generated tables (for the mrk reader). */
 uint32_t wb_marc8_lookup_ansel(uint8_t b);
 

@@ -67,6 +67,14 @@ static inline size_t put_utf8(uint8_t *p, uint32_t c)
     return 4;
 }
 
+int wb_utf8_append(wb_buf *o, uint32_t c)
+{
+    if (wb_buf_reserve(o, 4) != 0)
+        return -1;
+    o->len += put_utf8(o->p + o->len, c);
+    return 0;
+}
+
 /* Append code point c. Reserve is done by the caller (4 bytes per code point
  * plus pending marks). */
 static inline void emit(wb_buf *o, uint32_t c)

@@ -60,31 +60,7 @@ const char *wb_mrk_marc8_to_mnemonic(uint8_t b)
     return NULL;
 }
 
-static void put_cp(wb_buf *o, uint32_t c)
-{
-    uint8_t t[4];
-    size_t n;
-    if (c < 0x80) {
-        t[0] = (uint8_t)c;
-        n = 1;
-    } else if (c < 0x800) {
-        t[0] = (uint8_t)(0xC0 | (c >> 6));
-        t[1] = (uint8_t)(0x80 | (c & 0x3F));
-        n = 2;
-    } else if (c < 0x10000) {
-        t[0] = (uint8_t)(0xE0 | (c >> 12));
-        t[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-        t[2] = (uint8_t)(0x80 | (c & 0x3F));
-        n = 3;
-    } else {
-        t[0] = (uint8_t)(0xF0 | (c >> 18));
-        t[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-        t[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-        t[3] = (uint8_t)(0x80 | (c & 0x3F));
-        n = 4;
-    }
-    wb_buf_append(o, t, n);
-}
+static void put_cp(wb_buf *o, uint32_t c) { wb_utf8_append(o, c); }
 
 enum { M_LEADER, M_CONTROL, M_INDICATORS, M_DATA };
 
