@@ -165,6 +165,14 @@ long wb_utf8_repair(wb_buf *out, const uint8_t *buf, size_t n);
  * Returns 0 when nothing needed to change or the conversion was clean. */
 int wb_marc_to_utf8(wb_marc_record *rec, unsigned flags, wb_marc_error *err);
 
+/* wb_marc_to_utf8() with a fast path for ISO 2709: when raw[0, len) (the
+ * record's framed bytes, or NULL) is all valid UTF-8 and leader/09 is 'a',
+ * nothing is done (one scan, no per-field work). Returns as wb_marc_to_utf8();
+ * on a non-zero return err->msg says what and err->offset = rec->offset
+ * (err->record is left as it was). */
+int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, unsigned flags,
+                          wb_marc_error *err);
+
 /* ---- Writers: append one record to out ---------------------------------- */
 
 /* ISO 2709: leader record length / base address recomputed, directory

@@ -156,31 +156,40 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     /* Bring the record to UTF-8 unless asked not to. MARCXML and JSON are
      * Unicode by definition; MARC-8 applies to ISO 2709 and .mrk. */
     if (!(r->flags & WB_MARC_KEEP_MARC8)) {
-        wb_marc_error cerr = {0};
         int c;
-        if (r->format == WB_MARC_ISO2709 && r->rec.leader[9] == 'a' &&
-            wb_utf8_valid_prefix(r->raw, r->pending) == r->pending) {
-            /* hot path: the whole record is valid UTF-8 in one scan, no
-             * per-field calls */
-            c = 0;
-        } else if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
-            c = wb_marc_to_utf8(&r->rec, r->flags, &cerr);
+        wb_marc_error cerr = *err;
+        if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
+            c = wb_marc_bring_to_utf8(&r->rec, r->format == WB_MARC_ISO2709 ? r->raw : NULL,
+                                      r->pending, r->flags, &cerr);
         } else {
             /* MARCXML and JSON are Unicode whatever leader/09 says */
             r->rec.leader_buf[9] = 'a';
             c = 0;
         }
+        if (c < 0 || (c > 0 && st == WB_MARC_OK))
+            *err = cerr;
         if (c < 0) {
             r->bad++;
-            wb_marc_errorf(err, r->rec.offset, "%s", cerr.msg);
             return WB_MARC_BAD;
         }
-        if (c > 0 && st == WB_MARC_OK) {
-            wb_marc_errorf(err, r->rec.offset, "%s", cerr.msg);
+        if (c > 0 && st == WB_MARC_OK)
             st = WB_MARC_RECOVERED;
-        }
     }
     r->count++;
     *out = &r->rec;
     return st;
+}
+
+int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, unsigned flags,
+                          wb_marc_error *err)
+{
+    /* hot path: the whole record is valid UTF-8 in one scan, no per-field
+     * calls */
+    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len)
+        return 0;
+    wb_marc_error cerr = {0};
+    int c = wb_marc_to_utf8(rec, flags, &cerr);
+    if (c != 0)
+        wb_marc_errorf(err, rec->offset, "%s", cerr.msg);
+    return c;
 }
