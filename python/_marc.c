@@ -1,0 +1,1409 @@
+/* wirebuf._marc — the CPython veneer over the C MARC codec and pipeline.
+ *
+ * What is here and why:
+ * - Reader: picks a source by type (path -> fd reads without the GIL; bytes-
+ *   like -> the caller's memory, zero copy, buffer held; .read() -> called in
+ *   256 KiB requests with the GIL held only around the call), runs the C
+ *   pipeline (wirebuf/pipeline.h) one batch at a time with the GIL released,
+ *   and hands out one Record per next() from the finished batch.
+ * - Workers (no GIL) turn each record into a "payload": a compact bytes
+ *   object the Python Record keeps and decodes lazily, field by field, only
+ *   when the caller touches a field. Shape of a payload (all integers are
+ *   little-endian uint32):
+ *       nfields | nfields * (tag[3], kind, offset, length) | leader[24] | data
+ *   offset/length locate the field's bytes (indicators + subfields, no field
+ *   terminator) inside the payload; kind says how to decode values (MODE_*).
+ * - Field/Record building from a payload, ISO 2709 assembly for as_marc(),
+ *   and MARCXML/JSON/text via the C writers.
+ * The pymarc-compatible classes themselves are Python (the wirebuf/marc package);
+ * they register with setup() so that C can create their instances without
+ * running __init__. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "wirebuf/marc.h"
+#include "wirebuf/pipeline.h"
+#include "wirebuf/stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    MODE_UTF8 = 0,    /* valid UTF-8: decode strictly */
+    MODE_REPLACE = 1, /* invalid UTF-8 kept: decode with errors="replace" */
+    MODE_IGNORE = 2,  /* invalid UTF-8 kept: decode with errors="ignore" */
+    MODE_MARC8 = 3,   /* converted from MARC-8 by C: UTF-8, NFC-normalise non-ASCII */
+    MODE_BYTES = 4,   /* to_unicode=False: values are bytes */
+    MODE_OTHER = 5,   /* decode with the reader's file_encoding */
+    MODE_BAD_UTF8 = 6 /* (item only) invalid UTF-8 with utf8_handling="strict" */
+};
+
+/* Classes and helpers registered by wirebuf.marc at import (setup()). Module
+ * level because every Record/Field built anywhere needs them; set once. */
+static struct {
+    PyObject *Record, *Field, *Subfield, *Indicators;
+    PyObject *exc_base, *exc_length, *exc_leader, *exc_directory, *exc_base_address, *exc_nofields,
+        *exc_eor, *exc_truncated, *exc_fatal;
+    PyObject *normalize; /* unicodedata.normalize */
+    PyObject *s_raw, *s_mode, *s_enc, *s_fields, *s_cache, *s_tag, *s_data, *s_subfields,
+        *s_indicators, *s_control, *s_nfc, *s_force_utf8, *s_leader, *s_latin1, *empty;
+    int ready;
+} G;
+
+/* ---- payloads ------------------------------------------------------------ */
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Append rec as a payload; leader24 is the leader to keep (the original
+ * bytes for ISO 2709). Returns 0 or -1 (out of memory or > 4 GiB). */
+static int payload_write(wb_buf *out, const wb_marc_record *rec, const uint8_t *leader24, unsigned kind)
+{
+    size_t n = rec->nfields, head = 4 + 12 * n + WB_MARC_LEADER_LEN, total = head;
+    for (size_t i = 0; i < n; i++)
+        total += rec->fields[i].len;
+    if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0)
+        return -1;
+    uint8_t *base = out->p + out->len, *d = base + 4;
+    put32(base, (uint32_t)n);
+    size_t off = head;
+    uint8_t *data = base + head;
+    for (size_t i = 0; i < n; i++, d += 12) {
+        const wb_marc_field *f = &rec->fields[i];
+        memcpy(d, f->tag, 3);
+        d[3] = (uint8_t)kind;
+        put32(d + 4, (uint32_t)off);
+        put32(d + 8, f->len);
+        if (f->len)
+            memcpy(data, f->data, f->len);
+        data += f->len;
+        off += f->len;
+    }
+    memcpy(base + 4 + 12 * n, leader24, WB_MARC_LEADER_LEN);
+    out->len += total;
+    return 0;
+}
+
+typedef struct pl_view {
+    const uint8_t *p;
+    size_t n, nfields;
+} pl_view;
+
+static int pl_open(PyObject *raw, pl_view *v)
+{
+    if (!PyBytes_Check(raw) || PyBytes_GET_SIZE(raw) < 4 + WB_MARC_LEADER_LEN) {
+        PyErr_SetString(PyExc_ValueError, "record payload is missing or damaged");
+        return -1;
+    }
+    v->p = (const uint8_t *)PyBytes_AS_STRING(raw);
+    v->n = (size_t)PyBytes_GET_SIZE(raw);
+    v->nfields = get32(v->p);
+    if (4 + 12 * v->nfields + WB_MARC_LEADER_LEN > v->n) {
+        PyErr_SetString(PyExc_ValueError, "record payload is damaged");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- configuration shared by the workers (read-only while running) ------ */
+
+typedef struct cfg {
+    int to_unicode, force_utf8, marc8; /* marc8: file_encoding is iso8859-1 (pymarc: MARC-8) */
+    int handling;                      /* MODE_UTF8 (strict), MODE_REPLACE, MODE_IGNORE */
+    unsigned flags;
+} cfg;
+
+/* The per-record work: bring the record to what Python will decode and
+ * write its payload. Runs on worker threads without the GIL. */
+static enum wb_marc_status py_work(void *arg, wb_marc_record *rec, const uint8_t *raw, size_t len,
+                                   wb_buf *out, uint32_t *user, wb_marc_error *err)
+{
+    const cfg *c = arg;
+    const uint8_t *leader = raw && len >= WB_MARC_LEADER_LEN ? raw : rec->leader;
+    uint8_t l9 = rec->leader[9];
+    unsigned kind;
+    enum wb_marc_status st = WB_MARC_OK;
+    if (!c->to_unicode) {
+        kind = MODE_BYTES;
+    } else if (l9 == 'a' || c->force_utf8) {
+        kind = MODE_UTF8;
+        for (size_t i = 0; i < rec->nfields; i++) {
+            const wb_marc_field *f = &rec->fields[i];
+            size_t ok = wb_utf8_valid_prefix(f->data, f->len);
+            if (ok != f->len) {
+                if (c->handling == MODE_UTF8) {
+                    *user = MODE_BAD_UTF8;
+                    snprintf(err->msg, sizeof err->msg,
+                             "field %.3s: invalid UTF-8 at byte %zu of the field (utf8_handling='strict')",
+                             f->tag, ok);
+                    return WB_MARC_BAD;
+                }
+                kind = (unsigned)c->handling;
+                break;
+            }
+        }
+    } else if (c->marc8) {
+        wb_marc_error ce = {0};
+        int rc = wb_marc_to_utf8(rec, c->flags & ~(unsigned)WB_MARC_STRICT, &ce);
+        if (rc < 0) {
+            snprintf(err->msg, sizeof err->msg, "%s", ce.msg);
+            return WB_MARC_BAD;
+        }
+        if (rc > 0) {
+            snprintf(err->msg, sizeof err->msg, "%s", ce.msg);
+            st = WB_MARC_RECOVERED;
+        }
+        kind = MODE_MARC8;
+    } else {
+        kind = MODE_OTHER;
+    }
+    if (payload_write(out, rec, leader, kind) != 0) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return WB_MARC_BAD;
+    }
+    *user = kind;
+    return st;
+}
+
+/* ---- exceptions ---------------------------------------------------------- */
+
+static PyObject *exc_class_for(const char *msg)
+{
+    if (strncmp(msg, "truncated", 9) == 0)
+        return G.exc_truncated;
+    if (strncmp(msg, "record length", 13) == 0 || strstr(msg, "too short"))
+        return G.exc_length;
+    if (strstr(msg, "does not end in 0x1D"))
+        return G.exc_eor;
+    if (strstr(msg, "base address"))
+        return G.exc_base_address;
+    if (strstr(msg, "directory"))
+        return G.exc_directory;
+    if (strncmp(msg, "leader", 6) == 0)
+        return G.exc_leader;
+    if (strstr(msg, "no fields"))
+        return G.exc_nofields;
+    return G.exc_fatal;
+}
+
+/* A new exception instance for a bad record (not raised). */
+static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const uint8_t *raw, size_t rawlen)
+{
+    if (user == MODE_BAD_UTF8) {
+        return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "utf-8", (const char *)raw,
+                                     (Py_ssize_t)rawlen, (Py_ssize_t)0, (Py_ssize_t)(rawlen ? 1 : 0), e->msg);
+    }
+    PyObject *cls = strcmp(e->msg, "out of memory") == 0 ? PyExc_MemoryError : exc_class_for(e->msg);
+    PyObject *ex = PyObject_CallFunction(cls, "s", e->msg);
+    if (ex) {
+        PyObject *v;
+        if ((v = PyLong_FromUnsignedLongLong(e->record))) {
+            PyObject_SetAttrString(ex, "record", v);
+            Py_DECREF(v);
+        }
+        if ((v = PyLong_FromUnsignedLongLong(e->offset))) {
+            PyObject_SetAttrString(ex, "offset", v);
+            Py_DECREF(v);
+        }
+        PyErr_Clear();
+    }
+    return ex;
+}
+
+/* ---- building Records and Fields ----------------------------------------- */
+
+static PyObject *new_instance(PyObject *cls)
+{
+    PyTypeObject *t = (PyTypeObject *)cls;
+    return t->tp_new(t, G.empty, NULL);
+}
+
+static PyObject *make_record(PyObject *payload, unsigned kind, PyObject *enc, int force_utf8)
+{
+    PyObject *r = new_instance(G.Record);
+    if (!r)
+        return NULL;
+    PyObject *m = PyLong_FromLong((long)kind);
+    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 || PyObject_GenericSetAttr(r, G.s_mode, m) < 0 ||
+        (kind == MODE_OTHER && PyObject_GenericSetAttr(r, G.s_enc, enc) < 0) ||
+        (force_utf8 && PyObject_GenericSetAttr(r, G.s_force_utf8, Py_True) < 0)) {
+        Py_XDECREF(m);
+        Py_DECREF(r);
+        return NULL;
+    }
+    Py_DECREF(m);
+    return r;
+}
+
+static PyObject *decode_value(const uint8_t *s, size_t n, unsigned kind, PyObject *enc)
+{
+    switch (kind) {
+    case MODE_UTF8: return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "strict");
+    case MODE_REPLACE: return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "replace");
+    case MODE_IGNORE: return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "ignore");
+    case MODE_BYTES: return PyBytes_FromStringAndSize((const char *)s, (Py_ssize_t)n);
+    case MODE_OTHER: {
+        const char *e = enc && PyUnicode_Check(enc) ? PyUnicode_AsUTF8(enc) : "iso8859-1";
+        return e ? PyUnicode_Decode((const char *)s, (Py_ssize_t)n, e, "strict") : NULL;
+    }
+    case MODE_MARC8: {
+        PyObject *u = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "replace");
+        if (!u || PyUnicode_IS_ASCII(u))
+            return u;
+        PyObject *v = PyObject_CallFunctionObjArgs(G.normalize, G.s_nfc, u, NULL);
+        Py_DECREF(u);
+        return v;
+    }
+    default: PyErr_SetString(PyExc_ValueError, "unknown payload kind"); return NULL;
+    }
+}
+
+static PyObject *make_pair(PyObject *cls, PyObject *a, PyObject *b)
+{
+    PyTypeObject *t = (PyTypeObject *)cls;
+    PyObject *o = t->tp_alloc(t, 2);
+    if (!o) {
+        Py_DECREF(a);
+        Py_DECREF(b);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(o, 0, a);
+    PyTuple_SET_ITEM(o, 1, b);
+    return o;
+}
+
+static inline int is_control_tag(const uint8_t *t)
+{
+    /* pymarc: tag < "010" and tag.isdigit() */
+    return t[0] == '0' && t[1] == '0' && t[2] >= '0' && t[2] <= '9';
+}
+
+/* Length of the subfield code at s[0..n): one UTF-8 character (1 byte for
+ * ASCII, the common case). */
+static size_t code_len(const uint8_t *s, size_t n)
+{
+    if (!n)
+        return 0;
+    size_t want = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+    return want <= n && wb_utf8_valid_prefix(s, want) == want ? want : 1;
+}
+
+static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
+{
+    const uint8_t *d = v->p + 4 + 12 * i;
+    unsigned kind = d[3];
+    size_t off = get32(d + 4), len = get32(d + 8);
+    if (off > v->n || len > v->n - off) {
+        PyErr_SetString(PyExc_ValueError, "record payload is damaged");
+        return NULL;
+    }
+    const uint8_t *s = v->p + off;
+    PyObject *f = new_instance(G.Field);
+    if (!f)
+        return NULL;
+    PyObject *tag = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
+    if (!tag || PyObject_GenericSetAttr(f, G.s_tag, tag) < 0)
+        goto fail_tag;
+    Py_DECREF(tag);
+    if (is_control_tag(d)) {
+        PyObject *data = decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
+        if (!data)
+            goto fail;
+        int rc = PyObject_GenericSetAttr(f, G.s_data, data);
+        Py_DECREF(data);
+        if (rc < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_True) < 0)
+            goto fail;
+        return f;
+    }
+    /* indicators: what comes before the first subfield delimiter (pymarc's
+     * rules: none -> blanks, one -> it and a blank, more -> the first two) */
+    const uint8_t *sd = memchr(s, WB_MARC_SD, len);
+    size_t ilen = sd ? (size_t)(sd - s) : len;
+    PyObject *i1, *i2;
+    if (kind == MODE_BYTES) {
+        i1 = PyBytes_FromStringAndSize(ilen > 0 ? (const char *)s : " ", 1);
+        i2 = PyBytes_FromStringAndSize(ilen > 1 ? (const char *)s + 1 : " ", 1);
+    } else {
+        i1 = PyUnicode_DecodeLatin1(ilen > 0 ? (const char *)s : " ", 1, NULL);
+        i2 = PyUnicode_DecodeLatin1(ilen > 1 ? (const char *)s + 1 : " ", 1, NULL);
+    }
+    if (!i1 || !i2) {
+        Py_XDECREF(i1);
+        Py_XDECREF(i2);
+        goto fail;
+    }
+    PyObject *ind = make_pair(G.Indicators, i1, i2);
+    if (!ind)
+        goto fail;
+    int rc = PyObject_GenericSetAttr(f, G.s_indicators, ind);
+    Py_DECREF(ind);
+    if (rc < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_False) < 0)
+        goto fail;
+    PyObject *subs = PyList_New(0);
+    if (!subs)
+        goto fail;
+    size_t pos = ilen;
+    while (pos < len) {
+        /* s[pos] is a subfield delimiter */
+        size_t start = pos + 1;
+        const uint8_t *nx = memchr(s + start, WB_MARC_SD, len - start);
+        size_t end = nx ? (size_t)(nx - s) : len;
+        pos = end;
+        if (end == start)
+            continue; /* empty subfield: pymarc skips it */
+        size_t cl = code_len(s + start, end - start);
+        PyObject *code = kind == MODE_BYTES ? PyUnicode_DecodeLatin1((const char *)s + start, (Py_ssize_t)cl, NULL)
+                                            : PyUnicode_DecodeUTF8((const char *)s + start, (Py_ssize_t)cl, "replace");
+        PyObject *val = code ? decode_value(s + start + cl, end - start - cl, kind, enc) : NULL;
+        if (!code || !val) {
+            Py_XDECREF(code);
+            Py_XDECREF(val);
+            Py_DECREF(subs);
+            goto fail;
+        }
+        PyObject *sf = make_pair(G.Subfield, code, val);
+        if (!sf || PyList_Append(subs, sf) < 0) {
+            Py_XDECREF(sf);
+            Py_DECREF(subs);
+            goto fail;
+        }
+        Py_DECREF(sf);
+    }
+    rc = PyObject_GenericSetAttr(f, G.s_subfields, subs);
+    Py_DECREF(subs);
+    if (rc < 0)
+        goto fail;
+    return f;
+fail_tag:
+    Py_XDECREF(tag);
+fail:
+    Py_DECREF(f);
+    return NULL;
+}
+
+/* The field at index i of record r's payload, from r._cache or new (and
+ * then cached, so the same Field object comes back every time). */
+static PyObject *cached_field(PyObject *r, PyObject **cache, const pl_view *v, size_t i, PyObject *enc)
+{
+    PyObject *key = PyLong_FromSize_t(i);
+    if (!key)
+        return NULL;
+    if (*cache == NULL || *cache == Py_None) {
+        PyObject *d = PyDict_New();
+        if (!d || PyObject_GenericSetAttr(r, G.s_cache, d) < 0) {
+            Py_XDECREF(d);
+            Py_DECREF(key);
+            return NULL;
+        }
+        Py_DECREF(d); /* the record holds it */
+        *cache = d;
+    }
+    PyObject *f = PyDict_GetItemWithError(*cache, key);
+    if (f) {
+        Py_DECREF(key);
+        Py_INCREF(f);
+        return f;
+    }
+    if (PyErr_Occurred() || !(f = build_field(v, i, enc)) || PyDict_SetItem(*cache, key, f) < 0) {
+        Py_DECREF(key);
+        Py_XDECREF(f);
+        return NULL;
+    }
+    Py_DECREF(key);
+    return f;
+}
+
+typedef struct rec_view {
+    PyObject *raw, *cache, *enc;
+    pl_view v;
+} rec_view;
+
+/* Borrowed references to r's payload state. */
+static int rec_open(PyObject *r, rec_view *rv)
+{
+    rv->raw = PyObject_GetAttr(r, G.s_raw);
+    if (!rv->raw)
+        return -1;
+    Py_DECREF(rv->raw); /* kept alive by r */
+    rv->cache = PyObject_GetAttr(r, G.s_cache);
+    if (!rv->cache)
+        return -1;
+    Py_DECREF(rv->cache);
+    rv->enc = PyObject_GetAttr(r, G.s_enc);
+    if (!rv->enc) {
+        PyErr_Clear();
+        rv->enc = NULL;
+    } else {
+        Py_DECREF(rv->enc);
+    }
+    return pl_open(rv->raw, &rv->v);
+}
+
+/* get_fields(record, tags) -> list of Fields with those tags (all if tags
+ * is empty), in record order, without building the others. */
+static PyObject *py_get_fields(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *r, *tags;
+    if (!PyArg_ParseTuple(args, "OO!", &r, &PyTuple_Type, &tags))
+        return NULL;
+    rec_view rv;
+    if (rec_open(r, &rv) < 0)
+        return NULL;
+    Py_ssize_t nt = PyTuple_GET_SIZE(tags);
+    char want[16][3];
+    if (nt > 16)
+        nt = -1; /* many tags: compare by string below */
+    for (Py_ssize_t k = 0; k < nt; k++) {
+        PyObject *t = PyTuple_GET_ITEM(tags, k);
+        Py_ssize_t tl;
+        const char *ts = PyUnicode_Check(t) ? PyUnicode_AsUTF8AndSize(t, &tl) : NULL;
+        if (!ts) {
+            PyErr_Clear();
+            tl = 0;
+        }
+        if (tl != 3)
+            memset(want[k], 0xFF, 3); /* matches no tag */
+        else
+            memcpy(want[k], ts, 3);
+    }
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < rv.v.nfields; i++) {
+        const uint8_t *d = rv.v.p + 4 + 12 * i;
+        int hit = nt == 0;
+        if (nt > 0) {
+            for (Py_ssize_t k = 0; k < nt && !hit; k++)
+                hit = memcmp(d, want[k], 3) == 0;
+        } else if (nt < 0) {
+            PyObject *t = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
+            hit = t ? PySequence_Contains(tags, t) : -1;
+            Py_XDECREF(t);
+            if (hit < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        if (!hit)
+            continue;
+        PyObject *f = cached_field(r, &rv.cache, &rv.v, i, rv.enc);
+        if (!f || PyList_Append(out, f) < 0) {
+            Py_XDECREF(f);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(f);
+    }
+    return out;
+}
+
+/* first_field(record, tag) -> the first Field with tag, or None. */
+static PyObject *py_first_field(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *r;
+    const char *tag;
+    Py_ssize_t tl;
+    if (!PyArg_ParseTuple(args, "Os#", &r, &tag, &tl))
+        return NULL;
+    rec_view rv;
+    if (rec_open(r, &rv) < 0)
+        return NULL;
+    if (tl == 3)
+        for (size_t i = 0; i < rv.v.nfields; i++)
+            if (memcmp(rv.v.p + 4 + 12 * i, tag, 3) == 0)
+                return cached_field(r, &rv.cache, &rv.v, i, rv.enc);
+    Py_RETURN_NONE;
+}
+
+/* leader(record) -> the payload's leader as str. */
+static PyObject *py_leader(PyObject *self, PyObject *r)
+{
+    (void)self;
+    rec_view rv;
+    if (rec_open(r, &rv) < 0)
+        return NULL;
+    return PyUnicode_DecodeLatin1((const char *)rv.v.p + 4 + 12 * rv.v.nfields, WB_MARC_LEADER_LEN, NULL);
+}
+
+/* ---- serialising Python records ------------------------------------------ */
+
+static int put_str(wb_buf *b, PyObject *o, const char *encoding, const char *what)
+{
+    if (PyBytes_Check(o))
+        return wb_buf_append(b, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o)) ? (PyErr_NoMemory(), -1) : 0;
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be str, not %.80s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (strcmp(encoding, "utf-8") == 0) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+        if (!s)
+            return -1;
+        return wb_buf_append(b, s, (size_t)n) ? (PyErr_NoMemory(), -1) : 0;
+    }
+    PyObject *e = PyUnicode_AsEncodedString(o, encoding, "strict");
+    if (!e)
+        return -1;
+    int rc = wb_buf_append(b, PyBytes_AS_STRING(e), (size_t)PyBytes_GET_SIZE(e));
+    Py_DECREF(e);
+    return rc ? (PyErr_NoMemory(), -1) : 0;
+}
+
+/* Assemble ISO 2709 from a leader (str) and a sequence of pymarc Fields, as
+ * pymarc's Record.as_marc() does: directory rebuilt, record length and base
+ * address recomputed, values encoded with `encoding`. */
+static int assemble(wb_buf *out, PyObject *leader, PyObject *fields, const char *encoding)
+{
+    PyObject *seq = PySequence_Fast(fields, "fields must be a sequence");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    wb_buf dir = {0}, data = {0};
+    int rc = -1;
+    char ent[16];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PySequence_Fast_GET_ITEM(seq, i);
+        size_t start = data.len;
+        PyObject *tag = PyObject_GetAttr(f, G.s_tag);
+        if (!tag)
+            goto done;
+        Py_ssize_t tl = 0;
+        const char *ts = PyUnicode_Check(tag) ? PyUnicode_AsUTF8AndSize(tag, &tl) : NULL;
+        if (!ts || tl != 3) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "field tag must be 3 characters, got %R", tag);
+            Py_DECREF(tag);
+            goto done;
+        }
+        memcpy(ent, ts, 3);
+        Py_DECREF(tag);
+        PyObject *ctl = PyObject_GetAttr(f, G.s_control);
+        int is_ctl = ctl ? PyObject_IsTrue(ctl) : -1;
+        Py_XDECREF(ctl);
+        if (is_ctl < 0)
+            goto done;
+        if (is_ctl) {
+            PyObject *d = PyObject_GetAttr(f, G.s_data);
+            int r2 = !d ? -1 : d == Py_None ? 0 : put_str(&data, d, encoding, "control field data");
+            Py_XDECREF(d);
+            if (r2 < 0)
+                goto done;
+        } else {
+            PyObject *ind = PyObject_GetAttr(f, G.s_indicators);
+            PyObject *iseq = ind ? PySequence_Fast(ind, "indicators must be a sequence of two") : NULL;
+            Py_XDECREF(ind);
+            if (!iseq)
+                goto done;
+            for (Py_ssize_t k = 0; k < 2; k++) {
+                PyObject *c = k < PySequence_Fast_GET_SIZE(iseq) ? PySequence_Fast_GET_ITEM(iseq, k) : NULL;
+                int r2 = !c || c == Py_None ? wb_buf_putc(&data, ' ') : put_str(&data, c, encoding, "indicator");
+                if (r2 < 0) {
+                    Py_DECREF(iseq);
+                    goto done;
+                }
+            }
+            Py_DECREF(iseq);
+            PyObject *subs = PyObject_GetAttr(f, G.s_subfields);
+            PyObject *sseq = subs ? PySequence_Fast(subs, "subfields must be a list") : NULL;
+            Py_XDECREF(subs);
+            if (!sseq)
+                goto done;
+            for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(sseq); k++) {
+                PyObject *sf = PySequence_Fast_GET_ITEM(sseq, k);
+                if (!PyTuple_Check(sf) || PyTuple_GET_SIZE(sf) != 2) {
+                    PyErr_SetString(PyExc_TypeError, "subfields must be Subfield(code, value) items");
+                    Py_DECREF(sseq);
+                    goto done;
+                }
+                if (wb_buf_putc(&data, WB_MARC_SD) < 0 ||
+                    put_str(&data, PyTuple_GET_ITEM(sf, 0), encoding, "subfield code") < 0 ||
+                    put_str(&data, PyTuple_GET_ITEM(sf, 1), encoding, "subfield value") < 0) {
+                    Py_DECREF(sseq);
+                    goto done;
+                }
+            }
+            Py_DECREF(sseq);
+        }
+        if (wb_buf_putc(&data, WB_MARC_FT) < 0)
+            goto nomem;
+        snprintf(ent + 3, sizeof ent - 3, "%04zu%05zu", (data.len - start) % 10000, start % 100000);
+        if (wb_buf_append(&dir, ent, 12) < 0)
+            goto nomem;
+    }
+    if (wb_buf_putc(&dir, WB_MARC_FT) < 0 || wb_buf_putc(&data, WB_MARC_RT) < 0)
+        goto nomem;
+    {
+        wb_buf lb = {0};
+        if (put_str(&lb, leader, "utf-8", "leader") < 0) {
+            wb_buf_free(&lb);
+            goto done;
+        }
+        char l[WB_MARC_LEADER_LEN + 1];
+        memset(l, ' ', WB_MARC_LEADER_LEN);
+        memcpy(l, lb.p, lb.len < WB_MARC_LEADER_LEN ? lb.len : WB_MARC_LEADER_LEN);
+        wb_buf_free(&lb);
+        size_t base = WB_MARC_LEADER_LEN + dir.len, total = base + data.len;
+        char num[8];
+        snprintf(num, sizeof num, "%05zu", total > 99999 ? (size_t)99999 : total);
+        memcpy(l, num, 5);
+        snprintf(num, sizeof num, "%05zu", base > 99999 ? (size_t)99999 : base);
+        memcpy(l + 12, num, 5);
+        if (wb_buf_append(out, l, WB_MARC_LEADER_LEN) < 0 || wb_buf_append(out, dir.p, dir.len) < 0 ||
+            wb_buf_append(out, data.p, data.len) < 0)
+            goto nomem;
+    }
+    rc = 0;
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    Py_DECREF(seq);
+    wb_buf_free(&dir);
+    wb_buf_free(&data);
+    return rc;
+}
+
+/* serialize(leader, fields, fmt, encoding) -> bytes. fmt: "marc" (ISO 2709,
+ * values in `encoding`), "xml" (one MARCXML <record>), "json" (one
+ * MARC-in-JSON object), "mrk" (MARCMaker), "text" (dump). The non-ISO
+ * formats assemble UTF-8 ISO 2709 and run the C writers over it. */
+static PyObject *py_serialize(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *leader, *fields;
+    const char *fmt, *encoding = "utf-8";
+    if (!PyArg_ParseTuple(args, "OOs|s", &leader, &fields, &fmt, &encoding))
+        return NULL;
+    int marc = strcmp(fmt, "marc") == 0;
+    wb_buf iso = {0}, out = {0};
+    if (assemble(&iso, leader, fields, marc ? encoding : "utf-8") < 0) {
+        wb_buf_free(&iso);
+        return NULL;
+    }
+    if (marc) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)iso.p, (Py_ssize_t)iso.len);
+        wb_buf_free(&iso);
+        return b;
+    }
+    wb_marc_record rec = {0};
+    wb_marc_error e = {0};
+    PyObject *res = NULL;
+    if (wb_marc_parse(&rec, iso.p, iso.len, 0, &e) < 0) {
+        PyErr_Format(PyExc_ValueError, "record cannot be serialised: %s", e.msg);
+        goto out;
+    }
+    rec.leader_buf[9] = 'a';
+    memcpy(rec.leader_buf, rec.leader, WB_MARC_LEADER_LEN);
+    int rc;
+    if (strcmp(fmt, "xml") == 0)
+        rc = wb_marc_write_marcxml(&out, &rec);
+    else if (strcmp(fmt, "json") == 0)
+        rc = wb_marc_write_json(&out, &rec, 1);
+    else if (strcmp(fmt, "mrk") == 0)
+        rc = wb_marc_write_mrk(&out, &rec);
+    else if (strcmp(fmt, "text") == 0)
+        rc = wb_marc_write_text(&out, &rec);
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown format %s (marc, xml, json, mrk, text)", fmt);
+        goto out;
+    }
+    if (rc)
+        PyErr_NoMemory();
+    else
+        res = PyBytes_FromStringAndSize((const char *)out.p, (Py_ssize_t)out.len);
+out:
+    wb_marc_record_free(&rec);
+    wb_buf_free(&iso);
+    wb_buf_free(&out);
+    return res;
+}
+
+/* ---- configuration from Python arguments --------------------------------- */
+
+static int parse_cfg(cfg *c, int to_unicode, int force_utf8, const char *handling, PyObject *file_encoding,
+                     int strict)
+{
+    memset(c, 0, sizeof *c);
+    c->to_unicode = to_unicode;
+    c->force_utf8 = force_utf8;
+    if (strcmp(handling, "strict") == 0)
+        c->handling = MODE_UTF8;
+    else if (strcmp(handling, "replace") == 0)
+        c->handling = MODE_REPLACE;
+    else if (strcmp(handling, "ignore") == 0)
+        c->handling = MODE_IGNORE;
+    else {
+        PyErr_Format(PyExc_ValueError, "utf8_handling must be 'strict', 'replace' or 'ignore', not %R",
+                     PyUnicode_FromString(handling));
+        return -1;
+    }
+    if (!PyUnicode_Check(file_encoding)) {
+        PyErr_SetString(PyExc_TypeError, "file_encoding must be a str");
+        return -1;
+    }
+    const char *fe = PyUnicode_AsUTF8(file_encoding);
+    if (!fe)
+        return -1;
+    c->marc8 = strcmp(fe, "iso8859-1") == 0;
+    c->flags = strict ? WB_MARC_STRICT : 0;
+    return 0;
+}
+
+/* decode(data, to_unicode, force_utf8, utf8_handling, file_encoding)
+ * -> (payload, kind): one record, as Record(data) / decode_marc() need. */
+static PyObject *py_decode(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer buf;
+    int to_unicode = 1, force_utf8 = 0;
+    const char *handling = "strict";
+    PyObject *fe = NULL;
+    if (!PyArg_ParseTuple(args, "y*|ppsU", &buf, &to_unicode, &force_utf8, &handling, &fe))
+        return NULL;
+    cfg c;
+    PyObject *res = NULL;
+    if (parse_cfg(&c, to_unicode, force_utf8, handling, fe ? fe : G.s_latin1, 0) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    wb_marc_record rec = {0};
+    wb_marc_error e = {0};
+    wb_buf out = {0};
+    const uint8_t *p = buf.buf;
+    size_t n = (size_t)buf.len;
+    if (wb_marc_parse(&rec, p, n, 0, &e) < 0) {
+        PyObject *ex = make_record_error(&e, 0, p, n);
+        if (ex) {
+            PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
+            Py_DECREF(ex);
+        }
+        goto out;
+    }
+    uint32_t kind = 0;
+    e = (wb_marc_error){0};
+    if (py_work(&c, &rec, p, n, &out, &kind, &e) == WB_MARC_BAD) {
+        PyObject *ex = make_record_error(&e, kind, p, n);
+        if (ex) {
+            PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
+            Py_DECREF(ex);
+        }
+        goto out;
+    }
+    res = Py_BuildValue("y#I", (const char *)out.p, (Py_ssize_t)out.len, (unsigned)kind);
+out:
+    wb_marc_record_free(&rec);
+    wb_buf_free(&out);
+    PyBuffer_Release(&buf);
+    return res;
+}
+
+/* marc8_to_unicode(data) -> str, NFC-normalised (as pymarc). */
+static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    PyObject *b = NULL;
+    if (PyUnicode_Check(arg)) {
+        b = PyUnicode_AsEncodedString(arg, "latin-1", "replace");
+        if (!b)
+            return NULL;
+        arg = b;
+    }
+    Py_buffer buf;
+    if (PyObject_GetBuffer(arg, &buf, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(b);
+        return NULL;
+    }
+    wb_buf out = {0};
+    long rc = wb_marc8_to_utf8(&out, buf.buf, (size_t)buf.len);
+    PyBuffer_Release(&buf);
+    Py_XDECREF(b);
+    if (rc < 0) {
+        wb_buf_free(&out);
+        return PyErr_NoMemory();
+    }
+    PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
+    wb_buf_free(&out);
+    return u;
+}
+
+/* ---- the Reader type ----------------------------------------------------- */
+
+typedef struct Reader {
+    PyObject_HEAD
+    wb_stream *s;
+    int fd;
+    Py_buffer view;
+    int have_view;
+    PyObject *file;          /* object with .read() */
+    PyObject *read_exc;      /* exception raised by .read() (set by the framer) */
+    wb_marc_pipeline *p;
+    wb_marc_batch *b;
+    size_t i;
+    wb_marc_reader *seq;     /* MARCXML / JSON / MRK: the sequential C reader */
+    int format;
+    cfg c;
+    PyObject *enc;
+    int permissive, done;
+    PyObject *cur_exc, *cur_chunk;
+    const char *backend;
+    unsigned threads;
+} Reader;
+
+static ssize_t py_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size_t errlen)
+{
+    Reader *r = ctx;
+    ssize_t n = -1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *res = PyObject_CallMethod(r->file, "read", "n", (Py_ssize_t)cap);
+    if (!res) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        if (v && tb)
+            PyException_SetTraceback(v, tb);
+        Py_XDECREF(t);
+        Py_XDECREF(tb);
+        Py_XDECREF(r->read_exc);
+        r->read_exc = v;
+        snprintf(errbuf, errlen, "read() raised an exception");
+    } else if (PyUnicode_Check(res)) {
+        snprintf(errbuf, errlen, "read() returned str: open the file in binary mode ('rb')");
+        Py_XDECREF(r->read_exc);
+        r->read_exc = PyObject_CallFunction(PyExc_TypeError, "s", errbuf);
+    } else {
+        Py_buffer v;
+        if (PyObject_GetBuffer(res, &v, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            snprintf(errbuf, errlen, "read() returned %.60s, not bytes", Py_TYPE(res)->tp_name);
+            Py_XDECREF(r->read_exc);
+            r->read_exc = PyObject_CallFunction(PyExc_TypeError, "s", errbuf);
+        } else {
+            if ((size_t)v.len > cap) {
+                snprintf(errbuf, errlen, "read(%zu) returned %zd bytes", cap, v.len);
+            } else {
+                memcpy(buf, v.buf, (size_t)v.len);
+                n = v.len;
+            }
+            PyBuffer_Release(&v);
+        }
+    }
+    Py_XDECREF(res);
+    PyGILState_Release(g);
+    return n;
+}
+
+static void reader_stop(Reader *r)
+{
+    if (r->p || r->seq) {
+        wb_marc_pipeline *p = r->p;
+        wb_marc_reader *sq = r->seq;
+        r->p = NULL;
+        r->seq = NULL;
+        r->b = NULL;
+        /* workers may be waiting for the GIL inside .read(): let them go */
+        Py_BEGIN_ALLOW_THREADS
+        wb_marc_pipeline_free(p);
+        wb_marc_reader_free(sq);
+        Py_END_ALLOW_THREADS
+    }
+    if (r->s) {
+        wb_stream_close(r->s);
+        r->s = NULL;
+    }
+    if (r->fd >= 0) {
+        close(r->fd);
+        r->fd = -1;
+    }
+    if (r->have_view) {
+        PyBuffer_Release(&r->view);
+        r->have_view = 0;
+    }
+    r->done = 1;
+}
+
+static int reader_traverse(Reader *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->file);
+    Py_VISIT(r->read_exc);
+    Py_VISIT(r->cur_exc);
+    Py_VISIT(r->cur_chunk);
+    Py_VISIT(r->enc);
+    return 0;
+}
+
+static int reader_clear(Reader *r)
+{
+    Py_CLEAR(r->file);
+    Py_CLEAR(r->read_exc);
+    Py_CLEAR(r->cur_exc);
+    Py_CLEAR(r->cur_chunk);
+    Py_CLEAR(r->enc);
+    return 0;
+}
+
+static void reader_dealloc(Reader *r)
+{
+    PyObject_GC_UnTrack(r);
+    reader_stop(r);
+    reader_clear(r);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+static PyObject *reader_new(PyTypeObject *t, PyObject *args, PyObject *kw)
+{
+    (void)args;
+    (void)kw;
+    Reader *r = (Reader *)t->tp_alloc(t, 0);
+    if (r) {
+        r->fd = -1;
+        r->backend = "none";
+        r->done = 1;
+    }
+    return (PyObject *)r;
+}
+
+static int reader_init(Reader *r, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"source", "format", "threads", "batch_size", "batch_bytes", "to_unicode",
+                             "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill", NULL};
+    PyObject *src, *threads = Py_None, *fe = NULL;
+    const char *format = "iso2709", *handling = "strict";
+    Py_ssize_t batch = 100, batch_bytes = 300000, refill = WB_STREAM_DEFAULT_REFILL;
+    int to_unicode = 1, force_utf8 = 0, permissive = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|sOnnppsUpn", kwlist, &src, &format, &threads, &batch,
+                                     &batch_bytes, &to_unicode, &force_utf8, &handling, &fe, &permissive,
+                                     &refill))
+        return -1;
+    if (!G.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "wirebuf._marc.setup() was not called (import wirebuf.marc)");
+        return -1;
+    }
+    reader_stop(r);
+    reader_clear(r);
+    int fmt = wb_marc_format_from_name(format);
+    if (fmt < 0) {
+        PyErr_Format(PyExc_ValueError, "unknown format %R (iso2709, marcxml, json, mrk)", PyTuple_GET_ITEM(args, 0));
+        return -1;
+    }
+    r->format = fmt;
+    if (batch < 1 || batch > WB_PIPELINE_MAX_BATCH) {
+        PyErr_Format(PyExc_ValueError, "batch_size must be 1..%d records, not %zd", WB_PIPELINE_MAX_BATCH, batch);
+        return -1;
+    }
+    if (batch_bytes < 1) {
+        PyErr_SetString(PyExc_ValueError, "batch_bytes must be >= 1");
+        return -1;
+    }
+    long nthreads;
+    if (threads == Py_None) {
+        nthreads = (long)wb_marc_default_threads();
+    } else {
+        nthreads = PyLong_AsLong(threads);
+        if (nthreads == -1 && PyErr_Occurred())
+            return -1;
+        if (nthreads < 1 || nthreads > WB_PIPELINE_MAX_THREADS) {
+            PyErr_Format(PyExc_ValueError, "threads must be 1..%d or None, not %ld", WB_PIPELINE_MAX_THREADS,
+                         nthreads);
+            return -1;
+        }
+    }
+    r->threads = (unsigned)nthreads;
+    if (parse_cfg(&r->c, to_unicode, force_utf8, handling, fe ? fe : G.s_latin1, !permissive) < 0)
+        return -1;
+    r->enc = fe ? fe : G.s_latin1;
+    Py_INCREF(r->enc);
+    r->permissive = permissive;
+    /* pick the source by type, fail fast */
+    if (PyUnicode_Check(src) || PyObject_HasAttrString(src, "__fspath__")) {
+        PyObject *path = PyOS_FSPath(src);
+        PyObject *enc_path = path ? PyUnicode_EncodeFSDefault(path) : NULL;
+        Py_XDECREF(path);
+        if (!enc_path)
+            return -1;
+        const char *ps = PyBytes_AS_STRING(enc_path);
+        int fd;
+        Py_BEGIN_ALLOW_THREADS
+        fd = open(ps, O_RDONLY | O_CLOEXEC);
+        Py_END_ALLOW_THREADS
+        if (fd < 0) {
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, src);
+            Py_DECREF(enc_path);
+            return -1;
+        }
+        Py_DECREF(enc_path);
+        r->fd = fd;
+        r->s = wb_stream_from_fd(fd, (size_t)refill);
+        r->backend = "file";
+    } else if (PyObject_CheckBuffer(src)) {
+        if (PyObject_GetBuffer(src, &r->view, PyBUF_SIMPLE) < 0)
+            return -1;
+        r->have_view = 1;
+        r->s = wb_stream_from_mem(r->view.buf, (size_t)r->view.len);
+        r->backend = "memory";
+    } else if (PyObject_HasAttrString(src, "read")) {
+        r->file = src;
+        Py_INCREF(src);
+        r->s = wb_stream_from_fn(py_read, r, refill < 65536 && refill > 1 ? 65536 : (size_t)refill);
+        r->backend = "python";
+    } else {
+        PyErr_Format(PyExc_TypeError,
+                     "MARCReader: unsupported source type %.80s; expected a path (str or os.PathLike), "
+                     "a bytes-like object (bytes, bytearray, memoryview) or a binary file object with .read()",
+                     Py_TYPE(src)->tp_name);
+        return -1;
+    }
+    if (!r->s) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (fmt == WB_MARC_ISO2709) {
+        wb_marc_pipeline_opts po = {.threads = r->threads > 1 ? r->threads : 0,
+                                    .flags = r->c.flags,
+                                    .batch_records = (size_t)batch,
+                                    .batch_bytes = (size_t)batch_bytes,
+                                    .work = py_work,
+                                    .arg = &r->c};
+        char why[120];
+        if (!(r->p = wb_marc_pipeline_new(r->s, &po, why))) {
+            PyErr_SetString(PyExc_RuntimeError, why);
+            return -1;
+        }
+    } else if (!(r->seq = wb_marc_reader_new(r->s, (wb_marc_format)fmt, r->c.flags))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->done = 0;
+    return 0;
+}
+
+/* Raise (or, permissive, remember and return None for) a bad record. */
+static PyObject *bad_record(Reader *r, const wb_marc_error *e, uint32_t user, const uint8_t *raw, size_t rawlen)
+{
+    PyObject *ex = make_record_error(e, user, raw, rawlen);
+    if (!ex)
+        return NULL;
+    Py_XSETREF(r->cur_exc, ex);
+    if (r->permissive)
+        Py_RETURN_NONE;
+    Py_INCREF(ex);
+    PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
+    Py_DECREF(ex);
+    return NULL;
+}
+
+static PyObject *end_of_input(Reader *r, enum wb_marc_status st, const wb_marc_error *e)
+{
+    r->done = 1;
+    if (st != WB_MARC_FATAL)
+        return NULL; /* StopIteration */
+    if (r->read_exc) {
+        PyObject *ex = r->read_exc;
+        r->read_exc = NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
+        Py_DECREF(ex);
+        return NULL;
+    }
+    PyErr_Format(PyExc_OSError, "reading MARC records: at byte %llu: %s", (unsigned long long)e->offset, e->msg);
+    return NULL;
+}
+
+static PyObject *next_sequential(Reader *r)
+{
+    wb_marc_record *rec = NULL;
+    wb_marc_error e;
+    enum wb_marc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = wb_marc_next(r->seq, &rec, &e);
+    Py_END_ALLOW_THREADS
+    if (st == WB_MARC_EOF || st == WB_MARC_FATAL)
+        return end_of_input(r, st, &e);
+    Py_CLEAR(r->cur_chunk);
+    if (st == WB_MARC_BAD)
+        return bad_record(r, &e, 0, NULL, 0);
+    wb_buf out = {0};
+    if (payload_write(&out, rec, rec->leader, MODE_UTF8) != 0) {
+        wb_buf_free(&out);
+        return PyErr_NoMemory();
+    }
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)out.p, (Py_ssize_t)out.len);
+    wb_buf_free(&out);
+    if (!payload)
+        return NULL;
+    Py_CLEAR(r->cur_exc);
+    PyObject *res = make_record(payload, MODE_UTF8, r->enc, 0);
+    Py_DECREF(payload);
+    return res;
+}
+
+static void drop_batch(Reader *r)
+{
+    if (!r->b)
+        return;
+    /* keep the last record's bytes for current_chunk */
+    if (r->i > 0 && !r->cur_chunk) {
+        const wb_marc_item *it = &r->b->items[r->i - 1];
+        r->cur_chunk = PyBytes_FromStringAndSize((const char *)r->b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+        if (!r->cur_chunk)
+            PyErr_Clear();
+    }
+    wb_marc_pipeline_release(r->p, r->b);
+    r->b = NULL;
+}
+
+static PyObject *reader_next(Reader *r)
+{
+    for (;;) {
+        if (r->b && r->i < r->b->n) {
+            const wb_marc_item *it = &r->b->items[r->i++];
+            Py_CLEAR(r->cur_chunk);
+            if (it->status == WB_MARC_BAD)
+                return bad_record(r, &it->err, it->user, r->b->raw.p + it->raw_off, it->raw_len);
+            Py_CLEAR(r->cur_exc);
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)r->b->out.p + it->out_off,
+                                                          (Py_ssize_t)it->out_len);
+            if (!payload)
+                return NULL;
+            PyObject *rec = make_record(payload, it->user, r->enc, r->c.force_utf8);
+            Py_DECREF(payload);
+            return rec;
+        }
+        drop_batch(r);
+        if (r->done)
+            return NULL;
+        if (r->seq)
+            return next_sequential(r);
+        wb_marc_batch *b = NULL;
+        wb_marc_error e;
+        enum wb_marc_status st;
+        Py_BEGIN_ALLOW_THREADS
+        st = wb_marc_pipeline_next(r->p, &b, &e);
+        Py_END_ALLOW_THREADS
+        if (st != WB_MARC_OK)
+            return end_of_input(r, st, &e);
+        r->b = b;
+        r->i = 0;
+    }
+}
+
+static PyObject *reader_get_chunk(Reader *r, void *c)
+{
+    (void)c;
+    if (r->cur_chunk) {
+        Py_INCREF(r->cur_chunk);
+        return r->cur_chunk;
+    }
+    if (r->b && r->i > 0) {
+        const wb_marc_item *it = &r->b->items[r->i - 1];
+        return PyBytes_FromStringAndSize((const char *)r->b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *reader_get_exc(Reader *r, void *c)
+{
+    (void)c;
+    PyObject *e = r->cur_exc ? r->cur_exc : Py_None;
+    Py_INCREF(e);
+    return e;
+}
+
+static PyObject *reader_get_backend(Reader *r, void *c)
+{
+    (void)c;
+    return PyUnicode_FromString(r->backend);
+}
+
+static PyObject *reader_get_threads(Reader *r, void *c)
+{
+    (void)c;
+    return PyLong_FromUnsignedLong(r->threads);
+}
+
+static PyObject *reader_close(Reader *r, PyObject *unused)
+{
+    (void)unused;
+    drop_batch(r);
+    reader_stop(r);
+    Py_RETURN_NONE;
+}
+
+static PyGetSetDef reader_getset[] = {
+    {"current_chunk", (getter)reader_get_chunk, NULL, "bytes of the record last returned or rejected", NULL},
+    {"current_exception", (getter)reader_get_exc, NULL, "the exception for the last bad record, or None", NULL},
+    {"backend", (getter)reader_get_backend, NULL, "'file', 'memory' or 'python' (.read())", NULL},
+    {"threads", (getter)reader_get_threads, NULL, "decode threads (1 = the calling thread)", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef reader_methods[] = {
+    {"close", (PyCFunction)reader_close, METH_NOARGS, "Stop reading and free the buffers and threads."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "wirebuf._marc.Reader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Reader(source, format='iso2709', threads=None, batch_size=100, batch_bytes=300000, "
+              "to_unicode=True, force_utf8=False, utf8_handling='strict', file_encoding='iso8859-1', "
+              "permissive=False, refill=262144)\n\n"
+              "Iterate Records from a path, a bytes-like object or a binary file object.",
+    .tp_new = reader_new,
+    .tp_init = (initproc)reader_init,
+    .tp_dealloc = (destructor)reader_dealloc,
+    .tp_traverse = (traverseproc)reader_traverse,
+    .tp_clear = (inquiry)reader_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)reader_next,
+    .tp_getset = reader_getset,
+    .tp_methods = reader_methods,
+};
+
+/* ---- module functions ---------------------------------------------------- */
+
+/* count(path) -> number of readable ISO 2709 records (GIL released). */
+static PyObject *py_count(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    PyObject *path = PyOS_FSPath(arg);
+    PyObject *enc = path ? PyUnicode_EncodeFSDefault(path) : NULL;
+    Py_XDECREF(path);
+    if (!enc)
+        return NULL;
+    int fd;
+    uint64_t n = 0;
+    int failed = 0;
+    char msg[240] = "";
+    Py_BEGIN_ALLOW_THREADS
+    fd = open(PyBytes_AS_STRING(enc), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        wb_stream *s = wb_stream_from_fd(fd, WB_STREAM_DEFAULT_REFILL);
+        wb_marc_reader *rd = s ? wb_marc_reader_new(s, WB_MARC_ISO2709, WB_MARC_KEEP_MARC8) : NULL;
+        wb_marc_record *rec;
+        wb_marc_error e;
+        enum wb_marc_status st;
+        if (!rd)
+            failed = 1;
+        while (rd && (st = wb_marc_next(rd, &rec, &e)) != WB_MARC_EOF) {
+            if (st == WB_MARC_FATAL) {
+                failed = 1;
+                snprintf(msg, sizeof msg, "%s", e.msg);
+                break;
+            }
+        }
+        if (rd)
+            n = wb_marc_reader_count(rd);
+        wb_marc_reader_free(rd);
+        wb_stream_close(s);
+        close(fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (fd < 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        Py_DECREF(enc);
+        return NULL;
+    }
+    Py_DECREF(enc);
+    if (failed)
+        return PyErr_Format(PyExc_OSError, "count: %s", msg[0] ? msg : "out of memory");
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    (void)args;
+    struct {
+        const char *name;
+        PyObject **slot;
+    } want[] = {{"Record", &G.Record},
+                {"Field", &G.Field},
+                {"Subfield", &G.Subfield},
+                {"Indicators", &G.Indicators},
+                {"PymarcException", &G.exc_base},
+                {"RecordLengthInvalid", &G.exc_length},
+                {"RecordLeaderInvalid", &G.exc_leader},
+                {"RecordDirectoryInvalid", &G.exc_directory},
+                {"BaseAddressInvalid", &G.exc_base_address},
+                {"NoFieldsFound", &G.exc_nofields},
+                {"EndOfRecordNotFound", &G.exc_eor},
+                {"TruncatedRecord", &G.exc_truncated},
+                {"FatalReaderError", &G.exc_fatal}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        PyObject *o = kw ? PyDict_GetItemString(kw, want[i].name) : NULL;
+        if (!o || !PyType_Check(o)) {
+            PyErr_Format(PyExc_TypeError, "setup: %s must be a class", want[i].name);
+            return NULL;
+        }
+        Py_INCREF(o);
+        Py_XSETREF(*want[i].slot, o);
+    }
+    G.ready = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"setup", (PyCFunction)(void (*)(void))py_setup, METH_VARARGS | METH_KEYWORDS,
+     "Register the pymarc-compatible classes (called by wirebuf.marc)."},
+    {"get_fields", py_get_fields, METH_VARARGS, "get_fields(record, tags) -> list of Field"},
+    {"first_field", py_first_field, METH_VARARGS, "first_field(record, tag) -> Field or None"},
+    {"leader", py_leader, METH_O, "leader(record) -> the record's leader as read"},
+    {"serialize", py_serialize, METH_VARARGS, "serialize(leader, fields, fmt, encoding='utf-8') -> bytes"},
+    {"decode", py_decode, METH_VARARGS, "decode(data, to_unicode, force_utf8, utf8_handling, file_encoding)"},
+    {"marc8_to_unicode", py_marc8_to_unicode, METH_O, "MARC-8 bytes -> NFC str"},
+    {"count", py_count, METH_O, "count(path) -> number of ISO 2709 records"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._marc",
+                                    "C core of wirebuf.marc (see wirebuf/marc/__init__.py).", -1, module_methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__marc(void)
+{
+    if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    PyObject *ud = PyImport_ImportModule("unicodedata");
+    if (!ud)
+        return NULL;
+    G.normalize = PyObject_GetAttrString(ud, "normalize");
+    Py_DECREF(ud);
+    if (!G.normalize)
+        return NULL;
+#define INTERN(var, text) if (!(G.var = PyUnicode_InternFromString(text))) return NULL
+    INTERN(s_raw, "_raw");
+    INTERN(s_mode, "_mode");
+    INTERN(s_enc, "_enc");
+    INTERN(s_fields, "_fields");
+    INTERN(s_cache, "_cache");
+    INTERN(s_tag, "tag");
+    INTERN(s_data, "data");
+    INTERN(s_subfields, "subfields");
+    INTERN(s_indicators, "_indicators");
+    INTERN(s_control, "control_field");
+    INTERN(s_nfc, "NFC");
+    INTERN(s_force_utf8, "force_utf8");
+    INTERN(s_leader, "_leader");
+    INTERN(s_latin1, "iso8859-1");
+#undef INTERN
+    if (!(G.empty = PyTuple_New(0)))
+        return NULL;
+    Py_INCREF(&ReaderType);
+    if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0)
+        return NULL;
+    return m;
+}

@@ -1,0 +1,36 @@
+"""wirebuf.marc: a pymarc-compatible MARC 21 API over the wirebuf C core.
+
+``import wirebuf.marc as pymarc`` and pymarc 5 code runs unchanged: the same
+classes, functions, submodules (leader, field, record, reader, writer,
+exceptions, marcxml, marcjson, marc8, constants), arguments and exceptions.
+Parsing, MARC-8 conversion and I/O are in C; readers decode in batches with
+the GIL released, and optionally in parallel (``MARCReader(...,
+threads=N)``), and fields become Python objects only when touched.
+Beyond pymarc: ``count(path)``, ``MARCReader(threads=, batch_size=)``,
+``reader.backend``.
+"""
+
+from .. import _marc
+from . import constants, exceptions, field, leader, marc8, marcjson, marcxml, reader, record, writer
+from .constants import *  # noqa: F401,F403
+from .exceptions import *  # noqa: F401,F403
+from .field import Field, Indicators, RawField, Subfield
+from .leader import Leader
+from .marc8 import MARC8ToUnicode, marc8_to_unicode
+from .marcjson import JSONHandler, parse_json_to_array
+from .marcxml import (XmlHandler, map_xml, parse_xml, parse_xml_to_array, record_to_xml,
+                      record_to_xml_node)
+from .reader import JSONReader, MARCReader, Reader, map_records
+from .record import Record, map_marc8_record
+from .writer import JSONWriter, MARCWriter, TextWriter, Writer, XMLWriter
+
+_marc.setup(Record=Record, Field=Field, Subfield=Subfield, Indicators=Indicators,
+            **{name: getattr(exceptions, name) for name in (
+                "PymarcException", "RecordLengthInvalid", "RecordLeaderInvalid",
+                "RecordDirectoryInvalid", "BaseAddressInvalid", "NoFieldsFound",
+                "EndOfRecordNotFound", "TruncatedRecord", "FatalReaderError")})
+
+
+def count(path):
+    """Number of readable ISO 2709 records in the file at `path` (C, no GIL)."""
+    return _marc.count(path)

@@ -1,0 +1,85 @@
+"""Writers (pymarc.writer): MARCWriter (ISO 2709), XMLWriter (MARCXML),
+JSONWriter (MARC-in-JSON), TextWriter (mnemonic text, as str(record))."""
+
+import json
+
+from .. import _marc
+from .exceptions import WriteNeedsRecord
+from .record import Record
+
+
+class Writer:
+    def __init__(self, file_handle):
+        self.file_handle = file_handle
+
+    def write(self, record):
+        if not isinstance(record, Record):
+            raise WriteNeedsRecord()
+
+    def close(self, close_fh=True):
+        if close_fh and self.file_handle is not None:
+            self.file_handle.close()
+        self.file_handle = None
+
+
+class MARCWriter(Writer):
+    """Write ISO 2709 records to a binary file object."""
+
+    def write(self, record):
+        Writer.write(self, record)
+        self.file_handle.write(record.as_marc())
+
+
+class TextWriter(Writer):
+    """Write records as text (str(record)), separated by a blank line."""
+
+    def __init__(self, file_handle):
+        super().__init__(file_handle)
+        self.write_count = 0
+
+    def write(self, record):
+        Writer.write(self, record)
+        if self.write_count > 0:
+            self.file_handle.write("\n")
+        self.file_handle.write(str(record))
+        self.write_count += 1
+
+
+class XMLWriter(Writer):
+    """Write a MARCXML collection to a binary file object; close() ends it."""
+
+    def __init__(self, file_handle):
+        super().__init__(file_handle)
+        self.file_handle.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        self.file_handle.write(b'<collection xmlns="http://www.loc.gov/MARC21/slim">\n')
+
+    def write(self, record):
+        Writer.write(self, record)
+        self.file_handle.write(_marc.serialize(str(record.leader), record.fields, "xml"))
+
+    def close(self, close_fh=True):
+        self.file_handle.write(b"</collection>\n")
+        super().close(close_fh)
+
+
+class JSONWriter(Writer):
+    """Write a JSON array of MARC-in-JSON records to a text file object."""
+
+    def __init__(self, file_handle):
+        super().__init__(file_handle)
+        self.write_count = 0
+        self.file_handle.write("[")
+
+    def write(self, record):
+        Writer.write(self, record)
+        if self.write_count > 0:
+            self.file_handle.write(",")
+        json.dump(record.as_dict(), self.file_handle, separators=(",", ":"))
+        self.write_count += 1
+
+    def close(self, close_fh=True):
+        self.file_handle.write("]")
+        super().close(close_fh)
+
+
+__all__ = ["Writer", "MARCWriter", "TextWriter", "XMLWriter", "JSONWriter"]
