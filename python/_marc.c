@@ -143,7 +143,10 @@ static enum wb_marc_status py_work(void *arg, wb_marc_record *rec, const uint8_t
             size_t ok = wb_utf8_valid_prefix(f->data, f->len);
             if (ok != f->len) {
                 if (c->handling == MODE_UTF8) {
-                    *user = MODE_BAD_UTF8;
+                    /* the bad byte's position in the record rides in the
+                     * high bits, for UnicodeDecodeError.start */
+                    size_t at = raw && f->data >= raw && f->data < raw + len ? (size_t)(f->data - raw) + ok : 0;
+                    *user = MODE_BAD_UTF8 | (uint32_t)(at << 4);
                     snprintf(err->msg, sizeof err->msg,
                              "field %.3s: invalid UTF-8 at byte %zu of the field (utf8_handling='strict')",
                              f->tag, ok);
@@ -200,9 +203,12 @@ static PyObject *exc_class_for(const char *msg)
 /* A new exception instance for a bad record (not raised). */
 static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const uint8_t *raw, size_t rawlen)
 {
-    if (user == MODE_BAD_UTF8) {
+    if ((user & 15) == MODE_BAD_UTF8) {
+        Py_ssize_t at = (Py_ssize_t)(user >> 4);
+        if ((size_t)at >= rawlen)
+            at = 0;
         return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "utf-8", (const char *)raw,
-                                     (Py_ssize_t)rawlen, (Py_ssize_t)0, (Py_ssize_t)(rawlen ? 1 : 0), e->msg);
+                                     (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), e->msg);
     }
     PyObject *cls = strcmp(e->msg, "out of memory") == 0 ? PyExc_MemoryError : exc_class_for(e->msg);
     PyObject *ex = PyObject_CallFunction(cls, "s", e->msg);
@@ -759,7 +765,10 @@ static int parse_cfg(cfg *c, int to_unicode, int force_utf8, const char *handlin
     if (!fe)
         return -1;
     c->marc8 = strcmp(fe, "iso8859-1") == 0;
-    c->flags = strict ? WB_MARC_STRICT : 0;
+    /* pymarc's default mode raises on framing errors but reads records whose
+     * leader or directory has defects it does not check: frame strictly,
+     * parse permissively (repairs). permissive=True also resyncs framing. */
+    c->flags = strict ? WB_MARC_STRICT_FRAMING : 0;
     return 0;
 }
 

@@ -105,6 +105,9 @@ typedef struct wb_marc_error {
 enum {
     WB_MARC_STRICT = 1u << 0,      /* any structural defect is an error */
     WB_MARC_KEEP_MARC8 = 1u << 1,  /* do not convert MARC-8 records to UTF-8 */
+    WB_MARC_STRICT_FRAMING = 1u << 2, /* frame strictly (the leader's length must
+                                         land on 0x1D, no resync) but parse
+                                         permissively: pymarc's default */
 };
 
 enum wb_marc_frame_kind {

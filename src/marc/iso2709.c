@@ -84,7 +84,7 @@ enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof
     size_t rlen = (size_t)(rt - p) + 1;
     size_t lv = 0;
     int numeric = avail >= 5 && digits(p, 5, &lv);
-    if (flags & WB_MARC_STRICT) {
+    if (flags & (WB_MARC_STRICT | WB_MARC_STRICT_FRAMING)) {
         out->skip = s + rlen;
         if (numeric)
             snprintf(out->msg, sizeof out->msg,
