@@ -1091,7 +1091,9 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_RuntimeError, why);
             return -1;
         }
-    } else if (!(r->seq = wb_marc_reader_new(r->s, (wb_marc_format)fmt, r->c.flags))) {
+    } else if (!(r->seq = wb_marc_reader_new(r->s, (wb_marc_format)fmt, r->c.flags | WB_MARC_KEEP_MARC8))) {
+        /* KEEP_MARC8: MARCXML and JSON are Unicode already; keep leader/09 as
+         * the document says (pymarc does) */
         PyErr_NoMemory();
         return -1;
     }

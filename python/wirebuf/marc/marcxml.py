@@ -80,7 +80,7 @@ def record_to_xml(record, quiet=False, namespace=False):
 
 def record_to_xml_node(record, quiet=False, namespace=False):
     """One record as an ElementTree element."""
-    return ET.fromstring(record_to_xml(record, quiet, namespace=True if namespace else False))
+    return ET.fromstring(record_to_xml(record, quiet, namespace))
 
 
 __all__ = ["XmlHandler", "parse_xml", "parse_xml_to_array", "map_xml", "record_to_xml",
