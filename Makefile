@@ -30,7 +30,7 @@ asan: deps
 	@cd build-asan && ctest --output-on-failure
 
 fuzz: deps
-	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON -DWB_FUZZ=ON >/dev/null
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON -DWB_FUZZ=ON -DWB_PYTHON=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@./scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
