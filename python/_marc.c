@@ -1160,6 +1160,12 @@ static PyObject *next_sequential(Reader *r)
     return res;
 }
 
+/* An item's framed bytes (an empty string when none were kept, e.g. junk). */
+static const uint8_t *item_raw(const wb_marc_batch *b, const wb_marc_item *it)
+{
+    return b->raw.p ? b->raw.p + it->raw_off : (const uint8_t *)"";
+}
+
 static void drop_batch(Reader *r)
 {
     if (!r->b)
@@ -1167,7 +1173,7 @@ static void drop_batch(Reader *r)
     /* keep the last record's bytes for current_chunk */
     if (r->i > 0 && !r->cur_chunk) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
-        r->cur_chunk = PyBytes_FromStringAndSize((const char *)r->b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+        r->cur_chunk = PyBytes_FromStringAndSize((const char *)item_raw(r->b, it), (Py_ssize_t)it->raw_len);
         if (!r->cur_chunk)
             PyErr_Clear();
     }
@@ -1182,7 +1188,7 @@ static PyObject *reader_next(Reader *r)
             const wb_marc_item *it = &r->b->items[r->i++];
             Py_CLEAR(r->cur_chunk);
             if (it->status == WB_MARC_BAD)
-                return bad_record(r, &it->err, it->user, r->b->raw.p + it->raw_off, it->raw_len);
+                return bad_record(r, &it->err, it->user, item_raw(r->b, it), it->raw_len);
             Py_CLEAR(r->cur_exc);
             PyObject *payload = PyBytes_FromStringAndSize((const char *)r->b->out.p + it->out_off,
                                                           (Py_ssize_t)it->out_len);
@@ -1219,7 +1225,7 @@ static PyObject *reader_get_chunk(Reader *r, void *c)
     }
     if (r->b && r->i > 0) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
-        return PyBytes_FromStringAndSize((const char *)r->b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+        return PyBytes_FromStringAndSize((const char *)item_raw(r->b, it), (Py_ssize_t)it->raw_len);
     }
     Py_RETURN_NONE;
 }
