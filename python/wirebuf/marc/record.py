@@ -232,9 +232,9 @@ class Record:
         f = self.get(tag)
         return f.get(code) if f is not None and not f.control_field else None
 
-    @property
-    def title(self):
-        f = self.get("245")
+    def _title_of(self, tag):
+        """$a, plus ' ' and $b when both are present (pymarc's rule)."""
+        f = self.get(tag)
         if f is None:
             return None
         title = f.get("a")
@@ -245,16 +245,12 @@ class Record:
         return title
 
     @property
+    def title(self):
+        return self._title_of("245")
+
+    @property
     def issn_title(self):
-        f = self.get("222")
-        if f is None:
-            return None
-        title = f.get("a")
-        if title:
-            sub = f.get("b")
-            if sub:
-                title += " " + sub
-        return title
+        return self._title_of("222")
 
     @property
     def isbn(self):
