@@ -49,6 +49,8 @@ void wb_buf_free(wb_buf *b);
 /* Inline fast path for appends that already fit (the writers' hot path). */
 static inline int wb_buf_append_fast(wb_buf *b, const void *data, size_t n)
 {
+    if (n == 0)
+        return 0; /* b->p may still be NULL: NULL + 0 is undefined in C */
     if (b->cap - b->len < n && wb_buf_reserve(b, n) != 0)
         return -1;
     memcpy(b->p + b->len, data, n);
