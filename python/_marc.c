@@ -753,8 +753,8 @@ static int parse_cfg(cfg *c, int to_unicode, int force_utf8, const char *handlin
     else if (strcmp(handling, "ignore") == 0)
         c->handling = MODE_IGNORE;
     else {
-        PyErr_Format(PyExc_ValueError, "utf8_handling must be 'strict', 'replace' or 'ignore', not %R",
-                     PyUnicode_FromString(handling));
+        PyErr_Format(PyExc_ValueError, "utf8_handling must be 'strict', 'replace' or 'ignore', not '%s'",
+                     handling);
         return -1;
     }
     if (!PyUnicode_Check(file_encoding)) {
@@ -1005,7 +1005,7 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
     reader_clear(r);
     int fmt = wb_marc_format_from_name(format);
     if (fmt < 0) {
-        PyErr_Format(PyExc_ValueError, "unknown format %R (iso2709, marcxml, json, mrk)", PyTuple_GET_ITEM(args, 0));
+        PyErr_Format(PyExc_ValueError, "unknown format '%s' (iso2709, marcxml, json, mrk)", format);
         return -1;
     }
     r->format = fmt;

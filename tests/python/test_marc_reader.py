@@ -82,7 +82,7 @@ def test_eight_input_types_and_unknown(tmp_path, marc_bytes):
     with pytest.raises(TypeError, match="bytes-like object"):
         MARCReader(12345)
     with pytest.raises(TypeError):
-        MARCReader(io.StringIO("text"))  .__next__()
+        next(MARCReader(io.StringIO("text")))
 
 
 def test_eof_is_idempotent_without_io(marc_bytes):
