@@ -223,8 +223,8 @@ static ssize_t conn_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size
             return -1;
         }
         int timeout = c->query_timeout_ms > 0 ? c->query_timeout_ms : -1;
-        if (c->cancel_sent)
-            timeout = timeout < 5000 ? 5000 : timeout;
+        if (c->cancel_sent) /* a live server answers a cancel within milliseconds */
+            timeout = timeout < 2000 ? 2000 : timeout;
         int r = wait_fd(c->fd, want_write ? POLLOUT : POLLIN, timeout);
         if (r < 0) {
             snprintf(errbuf, errlen, "poll failed: %s", strerror(errno));
@@ -988,7 +988,7 @@ static int send_cancel_request(const struct sockaddr_storage *addr, socklen_t ad
         snprintf(msg, msglen, "could not create socket: %s", strerror(errno));
         return -1;
     }
-    struct timeval tv = {5, 0};
+    struct timeval tv = {2, 0}; /* bounds the wait for the server's EOF */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     uint8_t pkt[16];

@@ -633,16 +633,16 @@ static int put_float(wb_buf *out, double f, int is4)
 
 static int put_interval(wb_buf *out, const wb_pg_value *v)
 {
-    char t[128];
+    char t[128] = "";
     int n = 0;
     int32_t years = v->months / 12, mons = v->months % 12;
     if (years)
-        n += snprintf(t + n, sizeof t - (size_t)n, "%s%d year%s", n ? " " : "", years, years == 1 || years == -1 ? "" : "s");
+        n += snprintf(t + n, sizeof t - (size_t)n, "%s%d year%s", n ? " " : "", years, years == 1 ? "" : "s");
     if (mons)
-        n += snprintf(t + n, sizeof t - (size_t)n, "%s%d mon%s", n ? " " : "", mons, mons == 1 || mons == -1 ? "" : "s");
+        n += snprintf(t + n, sizeof t - (size_t)n, "%s%d mon%s", n ? " " : "", mons, mons == 1 ? "" : "s");
     if (v->days)
         n += snprintf(t + n, sizeof t - (size_t)n, "%s%d day%s", n ? " " : "", v->days,
-                      v->days == 1 || v->days == -1 ? "" : "s");
+                      v->days == 1 ? "" : "s");
     int rc = wb_buf_append(out, t, (size_t)n);
     if (v->i != 0 || n == 0) {
         int neg = v->i < 0;
