@@ -6,13 +6,21 @@ B=$1
 SECS=${2:-30}
 cd "$(dirname "$0")/.."
 DATA=../shared/data/marc
-for t in fuzz_iso2709 fuzz_mrk; do
+for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend; do
   corpus=$(mktemp -d)
   if [ -d "$DATA" ]; then
     case $t in
       fuzz_iso2709) cp $DATA/records/* $DATA/broken/* $DATA/encodings/*.mrc $DATA/encodings/*.dat "$corpus"/ ;;
       fuzz_mrk) cp $DATA/encodings/*.mrk* "$corpus"/; cp examples/sample.mrk "$corpus"/ ;;
     esac
+  fi
+  if [ $t = fuzz_pg_backend ]; then
+    # seeds: a result set (RowDescription int4 + DataRow + CommandComplete +
+    # ReadyForQuery), an ErrorResponse, SASL and MD5 requests, a binary array
+    printf 'T\000\000\000\032\000\001a\000\000\000\000\000\000\000\000\000\000\027\000\004\377\377\377\377\000\001D\000\000\000\016\000\001\000\000\000\004\000\000\000\052C\000\000\000\015SELECT 1\000Z\000\000\000\005I' >"$corpus/rows"
+    printf 'E\000\000\000\054SERROR\000VERROR\000C22012\000Mdivision by zero\000\000' >"$corpus/error"
+    printf 'R\000\000\000\027\000\000\000\012SCRAM-SHA-256\000\000R\000\000\000\014\000\000\000\005salt' >"$corpus/auth"
+    printf 'D\000\000\000\046\000\001\000\000\000\034\000\000\000\001\000\000\000\000\000\000\000\027\000\000\000\001\000\000\000\001\000\000\000\004\000\000\000\007' >"$corpus/array"
   fi
   echo "fuzz: $t for ${SECS}s"
   "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" 2>&1 | tail -3

@@ -4,6 +4,7 @@
  *   wirebuf marc validate [--strict] FILE...
  *   wirebuf marc convert --to FMT [--from FMT] [--strict] [-o OUT] [FILE|-]
  *   wirebuf marc dump FILE
+ *   wirebuf pg export|import ...   (tools/pg_cmd.c)
  *
  * ISO 2709 input goes through the parallel ordered pipeline
  * (wirebuf/pipeline.h) when --threads (else WIREBUF_THREADS, else the core
@@ -35,7 +36,10 @@ typedef struct opts {
 
 static const char *const usage_top =
     "usage: wirebuf marc <count|validate|convert|dump> [options] [FILE...]\n"
+    "       wirebuf pg <export|import> [options] CONNINFO ...\n"
     "       wirebuf <command> --help\n";
+
+int wb_cli_pg(int argc, char **argv); /* tools/pg_cmd.c */
 
 static const char *const usage_count =
     "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
@@ -320,6 +324,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return usage(usage_top, argc < 2 ? 2 : 0);
+    if (strcmp(argv[1], "pg") == 0)
+        return wb_cli_pg(argc - 1, argv + 1);
     if (strcmp(argv[1], "marc") != 0 || argc < 3) {
         fprintf(stderr, "wirebuf: unknown command '%s'\n", argv[1]);
         return usage(usage_top, 2);

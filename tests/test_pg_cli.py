@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""`wirebuf pg export|import` against the real PostgreSQL started by
+scripts/with_pg.sh, with psql as the oracle: export --format csv must be
+byte-identical to COPY (QUERY) TO STDOUT WITH (FORMAT csv, HEADER), tsv to
+COPY's text format with HEADER; import must load exactly what export wrote.
+Usage: test_pg_cli.py BUILD/wirebuf   (exit 77 without WB_PG_HOST)."""
+import json
+import os
+import subprocess
+import sys
+
+if "WB_PG_HOST" not in os.environ:
+    print("test_pg_cli: no PostgreSQL (run under scripts/with_pg.sh); skipped")
+    sys.exit(77)
+
+WB = sys.argv[1]
+ENV = os.environ
+CONN = "host=%s port=%s dbname=%s user=wb_trust" % (ENV["WB_PG_HOST"], ENV["WB_PG_PORT"], ENV["WB_PG_DB"])
+PSQL = os.path.join(ENV.get("WB_PG_BIN", "/usr/bin"), "psql")
+if not os.path.exists(PSQL):
+    PSQL = "psql"
+failures = 0
+checks = 0
+
+
+def check(cond, what):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def psql(sql, stdin=None):
+    r = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", CONN, "-c", sql], input=stdin,
+                       capture_output=True)
+    if r.returncode:
+        raise RuntimeError(r.stderr.decode())
+    return r.stdout
+
+
+def psql_copy_out(query, opts):
+    r = subprocess.run([PSQL, "-X", "-q", CONN, "-c", "COPY (%s) TO STDOUT WITH (%s)" % (query, opts)],
+                       capture_output=True, check=True)
+    return r.stdout
+
+
+def wb(*args, stdin=None):
+    return subprocess.run([WB, "pg"] + list(args), input=stdin, capture_output=True)
+
+
+psql("""
+drop table if exists tricky;
+create table tricky(id int4, t text, n numeric, f float8, b bool, ts timestamptz, j jsonb, a int4[], by bytea, d date);
+insert into tricky values
+ (1, 'plain', 1.50, 0.1, true, '2024-01-02 03:04:05.678+00', '{"k": [1, "x"]}', '{1,2,NULL}', '\\x00ff', '2024-02-29'),
+ (2, '', -0.000, 1e300, false, '1999-12-31 23:59:59+00', '"str"', '{}', '', '0044-03-15 BC'),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (4, 'comma, "quote" and
+newline', 'NaN', 'NaN', true, 'infinity', 'null', '{3}', '\\x5c2e', 'infinity'),
+ (5, 'tab	back\\slash \\. cr' || chr(13) || 'end', 123456789.123456789, '-Infinity', false, '-infinity', '[]', '{-1}', '\\x22', '2000-01-01'),
+ (6, '\\.', 0, -0.0, true, '2000-01-01 00:00:00+00', '{}', '{0}', '\\x2c', '1970-01-01'),
+ (7, 'Grüße 日本語 🎉', 1e-20, 3.14159, true, '2024-06-01 12:00:00+00', '{"ü": "é"}', '{7,8}', '\\xe29c93', '2024-06-01');
+""")
+
+queries = ["select * from tricky order by id", "select t from tricky order by id",
+           "select id, t as \"weird, name\", t as \"q\"\"uote\" from tricky order by id",
+           "select 1 as x where false"]
+for q in queries:
+    for fmt, opts in (("csv", "FORMAT csv, HEADER"), ("tsv", "FORMAT text, HEADER")):
+        want = psql_copy_out(q, opts)
+        r = wb("export", "--format", fmt, CONN, q)
+        check(r.returncode == 0, "export %s exit %d: %s" % (fmt, r.returncode, r.stderr))
+        check(r.stdout == want, "export --format %s of %r differs from COPY:\n%r\n%r" % (fmt, q, r.stdout, want))
+    # without a header
+    want = psql_copy_out(q, "FORMAT csv")
+    r = wb("export", "--no-header", CONN, q)
+    check(r.stdout == want, "export --no-header of %r differs" % q)
+
+# jsonl: one valid object per row, types kept
+r = wb("export", "--format", "jsonl", CONN, "select id, t, n, f, b, j, a from tricky order by id")
+check(r.returncode == 0, "jsonl exit")
+rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+check(len(rows) == 7, "jsonl row count")
+check(rows[0] == {"id": 1, "t": "plain", "n": 1.5, "f": 0.1, "b": True, "j": {"k": [1, "x"]}, "a": "{1,2,NULL}"},
+      "jsonl row 1: %r" % rows[0])
+check(rows[2]["t"] is None and rows[2]["j"] is None, "jsonl NULLs")
+check(rows[3]["n"] == "NaN" and rows[3]["f"] == "NaN" and rows[3]["j"] is None, "jsonl NaN / json null: %r" % rows[3])
+check(rows[6]["t"] == "Grüße 日本語 🎉" and rows[6]["j"] == {"ü": "é"}, "jsonl unicode")
+
+# -o FILE, and the row count on stderr
+out = "/tmp/wb_cli_export.csv"
+r = wb("export", "-o", out, CONN, "select * from tricky order by id")
+check(r.returncode == 0 and b"7 rows" in r.stderr, "export -o: %r" % r.stderr)
+
+# import what export wrote (csv and tsv) and compare the tables
+for fmt in ("csv", "tsv"):
+    psql("drop table if exists tricky2; create table tricky2 (like tricky)")
+    data = wb("export", "--format", fmt, CONN, "select * from tricky order by id").stdout
+    r = wb("import", "--format", fmt, CONN, "tricky2", "-", stdin=data)
+    check(r.returncode == 0 and b"7 rows into tricky2" in r.stderr, "import %s: %r" % (fmt, r.stderr))
+    diff = psql("select count(*) from ((table tricky except all table tricky2) union all "
+                "(table tricky2 except all table tricky)) x").split()
+    check(b"0" in diff, "import %s round trip differs: %r" % (fmt, diff))
+
+# --columns, a file argument, a larger load
+psql("drop table if exists big; create table big(id int8, name text, extra text default 'd')")
+path = "/tmp/wb_cli_big.csv"
+with open(path, "w") as f:
+    f.write("id,name\n")
+    for i in range(200000):
+        f.write("%d,name %d\n" % (i, i))
+r = wb("import", "--columns", "id,name", CONN, "big", path)
+check(r.returncode == 0 and b"200000 rows" in r.stderr, "big import: %r" % r.stderr)
+s = psql("select count(*), sum(id), count(*) filter (where extra = 'd') from big").decode()
+check("200000 | 19999900000 | 200000" in s, "big import contents: %s" % s)
+
+# bad data: exit 1, the server's error with the line, nothing committed
+with open("/tmp/wb_cli_bad.csv", "w") as f:
+    f.write("id,name\n1,a\n2,b\nthree,c\n")
+r = wb("import", "--columns", "id,name", CONN, "big", "/tmp/wb_cli_bad.csv")
+check(r.returncode == 1 and b"invalid input syntax" in r.stderr and b"line 4" in r.stderr
+      and b"0 rows committed" in r.stderr, "bad import: %r" % r.stderr)
+s = psql("select count(*) from big").decode()
+check("200000" in s, "bad import committed rows")
+# errors: bad query, missing table, unreachable server, usage
+r = wb("export", CONN, "select nope")
+check(r.returncode == 1 and b"column \"nope\" does not exist" in r.stderr, "export bad query: %r" % r.stderr)
+r = wb("import", CONN, "no_such_table", "/tmp/wb_cli_bad.csv")
+check(r.returncode == 1 and b"does not exist" in r.stderr, "import missing table: %r" % r.stderr)
+r = wb("export", "host=127.0.0.1 port=1", "select 1")
+check(r.returncode == 1 and b"refused" in r.stderr, "export unreachable: %r" % r.stderr)
+r = wb("export", "--format", "xml", CONN, "select 1")
+check(r.returncode == 2, "bad format usage")
+r = wb("import", CONN, "big", "/nonexistent/file.csv")
+check(r.returncode == 2 and b"cannot open" in r.stderr, "import missing file")
+for p in (out, path, "/tmp/wb_cli_bad.csv"):
+    os.unlink(p)
+print("test_pg_cli: %d checks, %d failed" % (checks, failures))
+sys.exit(1 if failures else 0)
