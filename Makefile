@@ -3,7 +3,7 @@
 #   make deps   install missing Debian packages (as root)
 #   make run    deps + build + the main job (convert the shipped sample)
 #   make test   deps + build + all tests
-#   make bench  the benchmarks (results go to bench/results.md)
+#   make bench  the benchmarks (results go to bench/results.md, bench/results_pg.md)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
@@ -36,6 +36,7 @@ fuzz: deps
 
 bench: deps build
 	@./bench/bench.sh $(BUILD)/wirebuf
+	@./bench/bench_pg.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
