@@ -42,6 +42,8 @@ struct wb_pg_conn {
     size_t read_buffer, copy_flush;
     int query_timeout_ms, connect_timeout_ms;
     int bad;
+    int blocking; /* plain socket switched to blocking mode after startup:
+                     a wait is then one recv(2), not recv+poll+recv */
     char tx;
     int32_t pid, key;
     struct sockaddr_storage addr;
@@ -127,7 +129,7 @@ static const char *ssl_errstr(void)
 /* raw socket / TLS reads and writes (non-blocking)                   */
 
 /* >0 bytes, 0 would block, -1 error/EOF (message in c->errbuf; eof=1 for EOF) */
-static ssize_t raw_read(wb_pg_conn *c, uint8_t *buf, size_t cap, int *eof, int *want_write)
+static ssize_t raw_read(wb_pg_conn *c, uint8_t *buf, size_t cap, int *eof, int *want_write, int wait)
 {
     *eof = 0;
     *want_write = 0;
@@ -153,7 +155,7 @@ static ssize_t raw_read(wb_pg_conn *c, uint8_t *buf, size_t cap, int *eof, int *
         return -1;
     }
     for (;;) {
-        ssize_t n = recv(c->fd, buf, cap, 0);
+        ssize_t n = recv(c->fd, buf, cap, wait && c->blocking ? 0 : MSG_DONTWAIT);
         if (n > 0)
             return n;
         if (n == 0) {
@@ -190,7 +192,7 @@ static ssize_t raw_write(wb_pg_conn *c, const uint8_t *buf, size_t n, int *want_
         return -1;
     }
     for (;;) {
-        ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL);
+        ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w >= 0)
             return w;
         if (errno == EINTR)
@@ -213,7 +215,9 @@ static ssize_t conn_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size
     wb_pg_conn *c = ctx;
     for (;;) {
         int eof, want_write;
-        ssize_t n = raw_read(c, buf, cap, &eof, &want_write);
+        /* without a timeout to watch, a blocking socket waits inside recv */
+        int wait = c->query_timeout_ms == 0 && !c->cancel_sent;
+        ssize_t n = raw_read(c, buf, cap, &eof, &want_write, wait);
         if (n > 0) {
             c->stats.bytes_in += (uint64_t)n;
             return n;
@@ -914,6 +918,11 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
         return NULL;
     }
     c->query_timeout_ms = qt;
+    if (!c->ssl) {
+        int fl = fcntl(c->fd, F_GETFL);
+        if (fl >= 0 && fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+            c->blocking = 1;
+    }
     c->stmt = 0;
     return c;
 }
