@@ -3,6 +3,7 @@
  * Also a fake server (a thread on a Unix socket) for protocol faults. */
 #include "check.h"
 #include "wirebuf/pg.h"
+#include <openssl/evp.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -13,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +164,11 @@ static void test_auth(void)
     unsetenv("PGPORT");
     unsetenv("PGUSER");
     unsetenv("PGDATABASE");
+    /* options= reaches the server */
+    snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=wb_trust options='-c search_path=wb_opt_test'", HOST, PORT, DB);
+    c = conn_opts(ci, NULL);
+    CHECK(c && strcmp(scalar(c, "show search_path"), "wb_opt_test") == 0);
+    wb_pg_finish(c);
     /* URI form, with a second host that is tried after the first fails */
     snprintf(ci, sizeof ci, "postgresql://wb_scram:wb%%20secret@127.0.0.1:1,127.0.0.1:%s/%s?sslmode=disable", PORT,
              DB);
@@ -572,7 +580,8 @@ static void test_pipeline(size_t read_buffer)
 
 static void test_copy(size_t read_buffer, int64_t nrows)
 {
-    wb_pg_options o = {read_buffer, 0, 0};
+    /* with the 1-byte read buffer also a tiny COPY flush size (100 bytes) */
+    wb_pg_options o = {read_buffer, read_buffer == 1 ? 100 : 0, 0};
     wb_pg_conn *c = conn_opts(TRUST, &o);
     if (!c)
         return;
@@ -604,17 +613,37 @@ static void test_copy(size_t read_buffer, int64_t nrows)
     snprintf(server_md5, sizeof server_md5, "%s",
              scalar(c, "select md5(string_agg(id || ':' || name, ',' order by id)) from cp"));
     CHECK(strlen(server_md5) == 32);
-    /* COPY OUT streams the rows back */
+    /* COPY OUT streams the rows back; the client-side md5 of the same
+     * "id:name,id:name,..." string must equal the server's */
     CHECK(wb_pg_copy_out_start(c, "copy (select id, name from cp order by id) to stdout", &e) == 0);
     const uint8_t *d;
     size_t len;
     int64_t got = 0, outrows = -1, bytes = 0;
     int r;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_md5(), NULL);
     while ((r = wb_pg_copy_get(c, &d, &len, &outrows, &e)) == 1) {
+        /* one CopyData per row: "id\tname\n" */
+        const uint8_t *tab = memchr(d, '\t', len);
+        if (got)
+            EVP_DigestUpdate(md, ",", 1);
+        if (tab && len >= 1 && d[len - 1] == '\n') {
+            EVP_DigestUpdate(md, d, (size_t)(tab - d));
+            EVP_DigestUpdate(md, ":", 1);
+            EVP_DigestUpdate(md, tab + 1, (size_t)(d + len - 1 - tab - 1));
+        }
         got++;
         bytes += (int64_t)len;
     }
+    unsigned char dig[16];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, dig, &dl);
+    EVP_MD_CTX_free(md);
+    char client_md5[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(client_md5 + 2 * i, 3, "%02x", dig[i]);
     CHECK(r == 0 && got == nrows && outrows == nrows && bytes > nrows * 8);
+    CHECK(strcmp(client_md5, server_md5) == 0);
     /* malformed COPY data: error naming the line, connection usable */
     CHECK(wb_pg_copy_in_start(c, "copy cp from stdin (format csv)", &e) == 0);
     CHECK(wb_pg_copy_put(c, "1,a,1.0\n2,b,notafloat\n", 22, &e) == 0);
@@ -848,6 +877,50 @@ static void fake_case(const char *name, const void *reply, size_t len, int close
     rmdir(dir);
 }
 
+/* a TCP server that answers SSLRequest with 'N' (no TLS) */
+static void *no_tls_server(void *arg)
+{
+    int ls = *(int *)arg;
+    for (int k = 0; k < 2; k++) {
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        uint8_t buf[64];
+        if (read(fd, buf, sizeof buf) == 8 && write(fd, "N", 1) == 1) {
+            /* sslmode=prefer goes on without TLS: answer the startup with an error */
+            ssize_t n = read(fd, buf, sizeof buf);
+            if (n > 0) {
+                static const char em[] = "E\0\0\0\x1eSFATAL\0C28000\0Mno thanks\0\0";
+                if (write(fd, em, sizeof em - 1) < 0)
+                    k = 2;
+            }
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void test_no_tls_server(void)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    CHECK(bind(ls, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(ls, 4) == 0);
+    getsockname(ls, (struct sockaddr *)&sa, &sl);
+    pthread_t t;
+    pthread_create(&t, NULL, no_tls_server, &ls);
+    char ci[128];
+    wb_pg_error e;
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=x sslmode=require", ntohs(sa.sin_port));
+    CHECK(wb_pg_connect(ci, NULL, &e) == NULL && e.kind == WB_PG_ERR_TLS && strstr(e.message, "does not support SSL"));
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=x sslmode=prefer", ntohs(sa.sin_port));
+    CHECK(wb_pg_connect(ci, NULL, &e) == NULL && e.kind == WB_PG_ERR_AUTH && strcmp(e.message, "no thanks") == 0);
+    pthread_join(t, NULL);
+    close(ls);
+}
+
 static void test_fake_server(void)
 {
     /* the connection closes inside a DataRow */
@@ -871,6 +944,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     test_conninfo();
     test_fake_server();
+    test_no_tls_server();
     HOST = getenv("WB_PG_HOST");
     PORT = getenv("WB_PG_PORT");
     DB = getenv("WB_PG_DB");
