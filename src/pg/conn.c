@@ -1261,24 +1261,56 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
     }
 }
 
-int wb_pg_drain(wb_pg_conn *c, wb_pg_error *first_error, wb_pg_error *err)
+/* Read the rest of the request(s) in progress. Returns -1 only when the
+ * connection fails; a statement error goes to *first (kind NONE if none).
+ * *rows gets the sum of the row counts (sum != 0) or the last
+ * CommandComplete's count. A COPY FROM STDIN nobody feeds is refused. */
+static int read_rest(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *first, wb_pg_error *err)
 {
-    if (first_error)
-        first_error->kind = WB_PG_ERR_NONE;
+    int64_t n = sum ? 0 : -1;
+    first->kind = WB_PG_ERR_NONE;
     for (;;) {
         wb_pg_event ev;
         int r = wb_pg_step(c, &ev, err);
-        if (r <= 0)
-            return r;
-        if (ev.type == WB_PG_EV_ERROR && first_error && first_error->kind == WB_PG_ERR_NONE)
-            *first_error = *ev.error;
-        if (ev.type == WB_PG_EV_COPY_IN) {
-            /* nobody will send data for this COPY: refuse it */
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        if (ev.type == WB_PG_EV_COMMAND_COMPLETE) {
+            if (!sum)
+                n = ev.rows;
+            else if (ev.rows > 0)
+                n += ev.rows;
+        } else if (ev.type == WB_PG_EV_ERROR && first->kind == WB_PG_ERR_NONE) {
+            *first = *ev.error;
+        } else if (ev.type == WB_PG_EV_COPY_IN) {
             if (wb_pg_put_copy_fail(&c->out, "COPY FROM STDIN is not expected here") || conn_flush(c, err))
                 return -1;
             c->copy_in = 0;
         }
     }
+    if (rows)
+        *rows = n;
+    return 0;
+}
+
+/* read_rest, with a statement error reported as failure */
+static int finish_request(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *err)
+{
+    wb_pg_error first;
+    if (read_rest(c, sum, rows, &first, err))
+        return -1;
+    if (first.kind) {
+        *err = first;
+        return -1;
+    }
+    return 0;
+}
+
+int wb_pg_drain(wb_pg_conn *c, wb_pg_error *first_error, wb_pg_error *err)
+{
+    wb_pg_error tmp;
+    return read_rest(c, 0, NULL, first_error ? first_error : &tmp, err);
 }
 
 int wb_pg_send_query(wb_pg_conn *c, const char *sql, wb_pg_error *err)
@@ -1602,14 +1634,8 @@ int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
             rc = -1;
         else if (wb_pg_put_close(&c->out, 'S', st->name) || wb_pg_put_sync(&c->out) || push_sync(c, -1))
             rc = oom(c, err);
-        else {
-            wb_pg_error first;
-            rc = conn_flush(c, err) || wb_pg_drain(c, &first, err) ? -1 : 0;
-            if (rc == 0 && first.kind) {
-                *err = first;
-                rc = -1;
-            }
-        }
+        else
+            rc = conn_flush(c, err) || finish_request(c, 0, NULL, err) ? -1 : 0;
     }
     wb_pg_stmt_free(st);
     return rc;
@@ -1695,24 +1721,8 @@ int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_
     if (wb_pg_pipeline_sync(c, err))
         goto out;
     int64_t total = 0;
-    wb_pg_error first;
-    first.kind = WB_PG_ERR_NONE;
-    for (;;) {
-        wb_pg_event ev;
-        int s = wb_pg_step(c, &ev, err);
-        if (s < 0)
-            goto out;
-        if (s == 0)
-            break;
-        if (ev.type == WB_PG_EV_COMMAND_COMPLETE && ev.rows > 0)
-            total += ev.rows;
-        else if (ev.type == WB_PG_EV_ERROR && first.kind == WB_PG_ERR_NONE)
-            first = *ev.error;
-    }
-    if (first.kind) {
-        *err = first;
+    if (finish_request(c, 1, &total, err))
         goto out;
-    }
     if (affected)
         *affected = total;
     rc = 0;
@@ -1898,21 +1908,14 @@ int64_t wb_pg_result_affected(const wb_pg_result *r) { return r->affected; }
 
 int wb_pg_command(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
-    if (wb_pg_send_query(c, sql, err))
-        return -1;
-    wb_pg_error first;
-    if (wb_pg_drain(c, &first, err))
-        return -1;
-    if (first.kind) {
-        *err = first;
-        return -1;
-    }
-    return 0;
+    return wb_pg_send_query(c, sql, err) ? -1 : finish_request(c, 0, NULL, err);
 }
 
 /* ---- COPY ---- */
-int wb_pg_copy_in_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
+/* Send a COPY and wait for CopyInResponse / CopyOutResponse (want). */
+static int copy_start(wb_pg_conn *c, const char *sql, int want, wb_pg_error *err)
 {
+    const char *what = want == WB_PG_EV_COPY_IN ? "COPY ... FROM STDIN" : "COPY ... TO STDOUT";
     if (wb_pg_send_query(c, sql, err))
         return -1;
     for (;;) {
@@ -1921,23 +1924,35 @@ int wb_pg_copy_in_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
         if (s < 0)
             return -1;
         if (s == 0)
-            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is not a COPY ... FROM STDIN");
-        if (ev.type == WB_PG_EV_COPY_IN) {
+            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is not a %s", what);
+        if (ev.type == want) {
             wb_buf_clear(&c->copybuf);
             return 0;
         }
-        if (ev.type == WB_PG_EV_ERROR) {
-            wb_pg_error saved = *ev.error;
+        if (ev.type == WB_PG_EV_ERROR || ev.type == WB_PG_EV_COPY_IN || ev.type == WB_PG_EV_COPY_OUT) {
+            wb_pg_error saved;
+            if (ev.type == WB_PG_EV_ERROR)
+                saved = *ev.error;
+            else
+                pg_errf(&saved, WB_PG_ERR_USAGE, "the statement is a COPY in the other direction, not a %s", what);
+            /* read_rest refuses an unexpected COPY FROM STDIN and skips a
+             * COPY TO STDOUT's data */
+            if (ev.type == WB_PG_EV_COPY_IN) {
+                if (wb_pg_put_copy_fail(&c->out, "wrong COPY direction") || conn_flush(c, err))
+                    return -1;
+                c->copy_in = 0;
+            }
             if (wb_pg_drain(c, NULL, err))
                 return -1;
             *err = saved;
             return -1;
         }
-        if (ev.type == WB_PG_EV_COPY_OUT) {
-            wb_pg_drain(c, NULL, err);
-            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is a COPY ... TO STDOUT, not FROM STDIN");
-        }
     }
+}
+
+int wb_pg_copy_in_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
+{
+    return copy_start(c, sql, WB_PG_EV_COPY_IN, err);
 }
 
 static int copy_send(wb_pg_conn *c, wb_pg_error *err)
@@ -1989,58 +2004,12 @@ int wb_pg_copy_end(wb_pg_conn *c, const char *reason, int64_t *rows, wb_pg_error
     c->copy_in = 0;
     if (conn_flush(c, err))
         return -1;
-    int64_t n = -1;
-    wb_pg_error first;
-    first.kind = WB_PG_ERR_NONE;
-    for (;;) {
-        wb_pg_event ev;
-        int s = wb_pg_step(c, &ev, err);
-        if (s < 0)
-            return -1;
-        if (s == 0)
-            break;
-        if (ev.type == WB_PG_EV_COMMAND_COMPLETE)
-            n = ev.rows;
-        else if (ev.type == WB_PG_EV_ERROR && first.kind == WB_PG_ERR_NONE)
-            first = *ev.error;
-    }
-    if (first.kind) {
-        *err = first;
-        return -1;
-    }
-    if (rows)
-        *rows = n;
-    return 0;
+    return finish_request(c, 0, rows, err);
 }
 
 int wb_pg_copy_out_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
-    if (wb_pg_send_query(c, sql, err))
-        return -1;
-    for (;;) {
-        wb_pg_event ev;
-        int s = wb_pg_step(c, &ev, err);
-        if (s < 0)
-            return -1;
-        if (s == 0)
-            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is not a COPY ... TO STDOUT");
-        if (ev.type == WB_PG_EV_COPY_OUT)
-            return 0;
-        if (ev.type == WB_PG_EV_ERROR) {
-            wb_pg_error saved = *ev.error;
-            if (wb_pg_drain(c, NULL, err))
-                return -1;
-            *err = saved;
-            return -1;
-        }
-        if (ev.type == WB_PG_EV_COPY_IN) {
-            if (wb_pg_put_copy_fail(&c->out, "expected COPY TO STDOUT") || conn_flush(c, err))
-                return -1;
-            c->copy_in = 0;
-            wb_pg_drain(c, NULL, err);
-            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is a COPY ... FROM STDIN, not TO STDOUT");
-        }
-    }
+    return copy_start(c, sql, WB_PG_EV_COPY_OUT, err);
 }
 
 int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err)
@@ -2065,28 +2034,7 @@ int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *ro
          * buffer position) */
         c->consume = 0;
         c->stats.messages_in--;
-        int64_t n = -1;
-        wb_pg_error first;
-        first.kind = WB_PG_ERR_NONE;
-        for (;;) {
-            wb_pg_event ev;
-            int s = wb_pg_step(c, &ev, err);
-            if (s < 0)
-                return -1;
-            if (s == 0)
-                break;
-            if (ev.type == WB_PG_EV_COMMAND_COMPLETE)
-                n = ev.rows;
-            else if (ev.type == WB_PG_EV_ERROR && first.kind == WB_PG_ERR_NONE)
-                first = *ev.error;
-        }
-        if (first.kind) {
-            *err = first;
-            return -1;
-        }
-        if (rows)
-            *rows = n;
-        return 0;
+        return finish_request(c, 0, rows, err) ? -1 : 0;
     }
 }
 
