@@ -1,0 +1,1964 @@
+/* wirebuf._pg — the CPython veneer over the C PostgreSQL client (pg.h).
+ *
+ * What is here and why:
+ * - Conn wraps one wb_pg_conn plus a lock (one call at a time per
+ *   connection, from any thread: DB-API threadsafety 2).
+ * - execute(): Python values -> parameters (text format with a type OID for
+ *   non-str values, bytes in binary), a per-connection prepared statement
+ *   cache keyed by (SQL, parameter OIDs) so repeated queries skip Parse and
+ *   get binary results for known types without an extra round trip.
+ * - fetch(n): with the GIL released, reads up to n rows from the socket and
+ *   copies their bytes into a batch buffer (the read buffer's views die at
+ *   the next message); then, with the GIL, turns the batch into tuples of
+ *   Python objects (int, float, Decimal, str, bytes, date/time/datetime,
+ *   timedelta, UUID, json, lists for arrays).
+ * - executemany(): encodes every row's parameters first (GIL held), then runs
+ *   the C pipeline (one Parse, N Bind/Execute, one Sync) with the GIL released.
+ * - COPY: copy_in from bytes chunks, copy_out to a write callable, and
+ *   copy_records: binary COPY built here from Python tuples.
+ * Errors are raised through a factory the Python package registers
+ * (wirebuf.pg maps SQLSTATE classes to the PEP 249 exception classes). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <pythread.h>
+
+#include "wirebuf/pg.h"
+
+#include <string.h>
+
+/* Registered by wirebuf.pg at import (setup()). */
+static struct {
+    PyObject *error_factory; /* (kind, sqlstate, message, fields: dict, statement) -> exception */
+    PyObject *Decimal, *UUID, *json_loads, *json_dumps, *utc, *timezone;
+    PyObject *s_isoformat, *s_bytes;
+    int ready;
+} G;
+
+static PyObject *raise_err(const wb_pg_error *e)
+{
+    if (!G.ready || !G.error_factory) {
+        PyErr_SetString(PyExc_RuntimeError, e->message);
+        return NULL;
+    }
+    PyObject *fields = Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "severity", e->severity,
+                                     "detail", e->detail, "hint", e->hint, "where", e->where, "position", e->position,
+                                     "schema", e->schema, "table", e->table, "column", e->column, "datatype",
+                                     e->datatype, "constraint", e->constraint, "sqlstate", e->sqlstate);
+    if (!fields)
+        return NULL;
+    PyObject *exc = PyObject_CallFunction(G.error_factory, "isssOL", e->kind, e->sqlstate, e->message,
+                                          e->severity, fields, (long long)e->statement);
+    Py_DECREF(fields);
+    if (!exc)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Python -> parameter                                                */
+
+/* Encoded parameters of one execute: values live in `arena` (offsets), so
+ * many rows can be encoded before sending. */
+typedef struct pbuf {
+    wb_buf arena;
+    size_t *off;
+    int32_t *len;
+    int16_t *fmt;
+    uint32_t *oid;
+    size_t n, cap;
+} pbuf;
+
+static void pbuf_free(pbuf *p)
+{
+    wb_buf_free(&p->arena);
+    PyMem_Free(p->off);
+    PyMem_Free(p->len);
+    PyMem_Free(p->fmt);
+    PyMem_Free(p->oid);
+    memset(p, 0, sizeof *p);
+}
+
+static int pbuf_slot(pbuf *p)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        size_t *o = PyMem_Realloc(p->off, cap * sizeof *o);
+        if (o)
+            p->off = o;
+        int32_t *l = PyMem_Realloc(p->len, cap * sizeof *l);
+        if (l)
+            p->len = l;
+        int16_t *f = PyMem_Realloc(p->fmt, cap * sizeof *f);
+        if (f)
+            p->fmt = f;
+        uint32_t *d = PyMem_Realloc(p->oid, cap * sizeof *d);
+        if (d)
+            p->oid = d;
+        if (!o || !l || !f || !d) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->cap = cap;
+    }
+    return 0;
+}
+
+static int put_bytes(pbuf *p, const void *data, Py_ssize_t n, int16_t fmt, uint32_t oid)
+{
+    if (pbuf_slot(p))
+        return -1;
+    if (n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "parameter larger than 2 GiB");
+        return -1;
+    }
+    p->off[p->n] = p->arena.len;
+    p->len[p->n] = (int32_t)n;
+    p->fmt[p->n] = fmt;
+    p->oid[p->n] = oid;
+    if (wb_buf_append(&p->arena, data, (size_t)n)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    p->n++;
+    return 0;
+}
+
+static int put_null(pbuf *p, uint32_t oid)
+{
+    if (pbuf_slot(p))
+        return -1;
+    p->off[p->n] = 0;
+    p->len[p->n] = -1;
+    p->fmt[p->n] = 0;
+    p->oid[p->n] = oid;
+    p->n++;
+    return 0;
+}
+
+static int put_str_obj(pbuf *p, PyObject *s, uint32_t oid)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    return u ? put_bytes(p, u, n, 0, oid) : -1;
+}
+
+/* text via a method/func result (str) */
+static int put_call(pbuf *p, PyObject *obj, PyObject *(*fn)(PyObject *), uint32_t oid)
+{
+    PyObject *s = fn(obj);
+    if (!s)
+        return -1;
+    int rc = put_str_obj(p, s, oid);
+    Py_DECREF(s);
+    return rc;
+}
+
+static PyObject *isoformat(PyObject *o) { return PyObject_CallMethodNoArgs(o, G.s_isoformat); }
+
+/* array literal for a list/tuple: {a,"b c",NULL,{1,2}} */
+static int array_literal(PyObject *seq, wb_buf *out)
+{
+    if (wb_buf_putc(out, '{'))
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(seq, i);
+        if (i && wb_buf_putc(out, ','))
+            return -1;
+        if (o == Py_None) {
+            if (wb_buf_puts(out, "NULL"))
+                return -1;
+            continue;
+        }
+        if (PyList_Check(o) || PyTuple_Check(o)) {
+            PyObject *f = PySequence_Fast(o, "");
+            int rc = f ? array_literal(f, out) : -1;
+            Py_XDECREF(f);
+            if (rc)
+                return -1;
+            continue;
+        }
+        PyObject *s;
+        if (PyBool_Check(o))
+            s = PyUnicode_FromString(o == Py_True ? "t" : "f");
+        else if (PyDateTime_Check(o) || PyDate_Check(o) || PyTime_Check(o))
+            s = isoformat(o);
+        else if (PyDict_Check(o))
+            s = PyObject_CallOneArg(G.json_dumps, o);
+        else
+            s = PyObject_Str(o);
+        if (!s)
+            return -1;
+        Py_ssize_t len;
+        const char *u = PyUnicode_AsUTF8AndSize(s, &len);
+        int rc = u ? wb_buf_putc(out, '"') : -1;
+        for (Py_ssize_t k = 0; rc == 0 && k < len; k++) {
+            if (u[k] == '"' || u[k] == '\\')
+                rc |= wb_buf_putc(out, '\\');
+            rc |= wb_buf_putc(out, (uint8_t)u[k]);
+        }
+        rc = rc ? rc : wb_buf_putc(out, '"');
+        Py_DECREF(s);
+        if (rc)
+            return -1;
+    }
+    return wb_buf_putc(out, '}');
+}
+
+/* array type from the first non-None (innermost) element; 0 = let the
+ * server infer (empty or all-NULL lists, other element types) */
+static uint32_t array_oid(PyObject *seq)
+{
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(seq, i);
+        if (o == Py_None)
+            continue;
+        if (PyList_Check(o) || PyTuple_Check(o)) {
+            PyObject *f = PySequence_Fast(o, "");
+            uint32_t r = f ? array_oid(f) : 0;
+            Py_XDECREF(f);
+            if (r)
+                return r;
+            continue;
+        }
+        if (PyBool_Check(o))
+            return WB_PG_OID_BOOL_ARRAY;
+        if (PyLong_Check(o))
+            return WB_PG_OID_INT8_ARRAY;
+        if (PyFloat_Check(o))
+            return WB_PG_OID_FLOAT8_ARRAY;
+        if (PyUnicode_Check(o))
+            return WB_PG_OID_TEXT_ARRAY;
+        if (PyDateTime_Check(o))
+            return ((PyDateTime_DateTime *)o)->hastzinfo ? WB_PG_OID_TIMESTAMPTZ_ARRAY : WB_PG_OID_TIMESTAMP_ARRAY;
+        if (PyDate_Check(o))
+            return WB_PG_OID_DATE_ARRAY;
+        if (G.Decimal && PyObject_IsInstance(o, G.Decimal) == 1)
+            return WB_PG_OID_NUMERIC_ARRAY;
+        if (G.UUID && PyObject_IsInstance(o, G.UUID) == 1)
+            return WB_PG_OID_UUID_ARRAY;
+        return 0;
+    }
+    return 0;
+}
+
+/* one Python value -> one parameter */
+static int encode_param(pbuf *p, PyObject *o)
+{
+    if (o == Py_None)
+        return put_null(p, 0);
+    if (PyBool_Check(o))
+        return put_bytes(p, o == Py_True ? "t" : "f", 1, 0, WB_PG_OID_BOOL);
+    if (PyLong_Check(o)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow)
+            return put_call(p, o, PyObject_Str, WB_PG_OID_NUMERIC);
+        char t[24];
+        int n = snprintf(t, sizeof t, "%lld", v);
+        /* int4 when it fits (like a literal: functions taking integer
+         * resolve), else int8 */
+        return put_bytes(p, t, n, 0, v >= INT32_MIN && v <= INT32_MAX ? WB_PG_OID_INT4 : WB_PG_OID_INT8);
+    }
+    if (PyFloat_Check(o)) {
+        double d = PyFloat_AS_DOUBLE(o);
+        if (d != d)
+            return put_bytes(p, "NaN", 3, 0, WB_PG_OID_FLOAT8);
+        if (d > 1.7976931348623157e308)
+            return put_bytes(p, "Infinity", 8, 0, WB_PG_OID_FLOAT8);
+        if (d < -1.7976931348623157e308)
+            return put_bytes(p, "-Infinity", 9, 0, WB_PG_OID_FLOAT8);
+        char *s = PyOS_double_to_string(d, 'r', 0, 0, NULL);
+        if (!s)
+            return -1;
+        int rc = put_bytes(p, s, (Py_ssize_t)strlen(s), 0, WB_PG_OID_FLOAT8);
+        PyMem_Free(s);
+        return rc;
+    }
+    if (PyUnicode_Check(o))
+        return put_str_obj(p, o, 0);
+    if (PyBytes_Check(o))
+        return put_bytes(p, PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), 1, WB_PG_OID_BYTEA);
+    if (PyByteArray_Check(o) || PyMemoryView_Check(o)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(o, &view, PyBUF_CONTIG_RO))
+            return -1;
+        int rc = put_bytes(p, view.buf, view.len, 1, WB_PG_OID_BYTEA);
+        PyBuffer_Release(&view);
+        return rc;
+    }
+    if (PyDateTime_Check(o))
+        return put_call(p, o, isoformat,
+                        ((PyDateTime_DateTime *)o)->hastzinfo && ((PyDateTime_DateTime *)o)->tzinfo != Py_None
+                            ? WB_PG_OID_TIMESTAMPTZ
+                            : WB_PG_OID_TIMESTAMP);
+    if (PyDate_Check(o))
+        return put_call(p, o, isoformat, WB_PG_OID_DATE);
+    if (PyTime_Check(o))
+        return put_call(p, o, isoformat,
+                        ((PyDateTime_Time *)o)->hastzinfo && ((PyDateTime_Time *)o)->tzinfo != Py_None
+                            ? WB_PG_OID_TIMETZ
+                            : WB_PG_OID_TIME);
+    if (PyDelta_Check(o)) {
+        char t[96];
+        int n = snprintf(t, sizeof t, "%d days %d seconds %d microseconds", PyDateTime_DELTA_GET_DAYS(o),
+                         PyDateTime_DELTA_GET_SECONDS(o), PyDateTime_DELTA_GET_MICROSECONDS(o));
+        return put_bytes(p, t, n, 0, WB_PG_OID_INTERVAL);
+    }
+    if (PyObject_IsInstance(o, G.Decimal) == 1)
+        return put_call(p, o, PyObject_Str, WB_PG_OID_NUMERIC);
+    if (PyObject_IsInstance(o, G.UUID) == 1)
+        return put_call(p, o, PyObject_Str, WB_PG_OID_UUID);
+    if (PyDict_Check(o)) {
+        PyObject *s = PyObject_CallOneArg(G.json_dumps, o);
+        if (!s)
+            return -1;
+        int rc = put_str_obj(p, s, 0);
+        Py_DECREF(s);
+        return rc;
+    }
+    if (PyList_Check(o) || PyTuple_Check(o)) {
+        PyObject *f = PySequence_Fast(o, "");
+        wb_buf lit = {0};
+        uint32_t aoid = f ? array_oid(f) : 0;
+        int rc = f && array_literal(f, &lit) == 0 ? put_bytes(p, lit.p, (Py_ssize_t)lit.len, 0, aoid) : -1;
+        if (rc && !PyErr_Occurred())
+            PyErr_NoMemory();
+        Py_XDECREF(f);
+        wb_buf_free(&lit);
+        return rc;
+    }
+    return put_call(p, o, PyObject_Str, 0);
+}
+
+static int encode_params(pbuf *p, PyObject *params)
+{
+    if (params == Py_None)
+        return 0;
+    PyObject *f = PySequence_Fast(params, "query parameters must be a sequence");
+    if (!f)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(f);
+    if (n > 65535) {
+        Py_DECREF(f);
+        PyErr_SetString(PyExc_ValueError, "more than 65535 query parameters");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (encode_param(p, PySequence_Fast_GET_ITEM(f, i))) {
+            Py_DECREF(f);
+            return -1;
+        }
+    }
+    Py_DECREF(f);
+    return 0;
+}
+
+static void pbuf_params(const pbuf *p, size_t first, size_t n, wb_pg_param *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t k = first + i;
+        out[i].val = p->len[k] < 0 ? NULL : (const void *)(p->arena.p ? p->arena.p + p->off[k] : (const uint8_t *)"");
+        out[i].len = p->len[k];
+        out[i].format = p->fmt[k];
+        out[i].oid = p->oid[k];
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* value -> Python                                                    */
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468 + 10957; /* days since 1970-01-01 -> since 0000-03-01; PG epoch is 2000-01-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+static PyObject *text_fallback(uint32_t oid, const wb_pg_value *v)
+{
+    wb_buf t = {0};
+    if (wb_pg_value_to_text(oid, v, &t)) {
+        wb_buf_free(&t);
+        return PyErr_Format(PyExc_ValueError, "cannot convert a value of type OID %u", oid);
+    }
+    PyObject *r = PyUnicode_DecodeUTF8(t.p ? (const char *)t.p : "", (Py_ssize_t)t.len, "replace");
+    wb_buf_free(&t);
+    return r;
+}
+
+static PyObject *to_py(uint32_t oid, int fmt, const uint8_t *v, int32_t len);
+
+static PyObject *from_text(uint32_t oid, const uint8_t *v, int32_t len)
+{
+    /* text format (unknown types, or the simple-query path) */
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)v, len, "replace");
+    if (!s)
+        return NULL;
+    PyObject *r = NULL;
+    switch (oid) {
+    case WB_PG_OID_INT2: case WB_PG_OID_INT4: case WB_PG_OID_INT8: case WB_PG_OID_OID:
+        r = PyLong_FromUnicodeObject(s, 10);
+        break;
+    case WB_PG_OID_FLOAT4: case WB_PG_OID_FLOAT8:
+        r = PyFloat_FromString(s);
+        break;
+    case WB_PG_OID_NUMERIC:
+        r = PyObject_CallOneArg(G.Decimal, s);
+        break;
+    case WB_PG_OID_BOOL:
+        r = PyBool_FromLong(len > 0 && v[0] == 't');
+        break;
+    case WB_PG_OID_JSON: case WB_PG_OID_JSONB:
+        r = PyObject_CallOneArg(G.json_loads, s);
+        break;
+    default:
+        return s;
+    }
+    Py_DECREF(s);
+    return r;
+}
+
+static PyObject *make_datetime(int64_t us, int tz)
+{
+    if (us == INT64_MAX || us == INT64_MIN) {
+        PyObject *dt = PyObject_GetAttrString((PyObject *)PyDateTimeAPI->DateTimeType, us > 0 ? "max" : "min");
+        if (dt && tz) {
+            PyObject *r = PyObject_CallMethod(dt, "replace", NULL);
+            Py_DECREF(dt);
+            if (!r)
+                return NULL;
+            PyObject *kw = Py_BuildValue("{s:O}", "tzinfo", G.utc);
+            PyObject *meth = PyObject_GetAttrString(r, "replace");
+            PyObject *r2 = meth && kw ? PyObject_Call(meth, PyTuple_New(0), kw) : NULL;
+            Py_XDECREF(meth);
+            Py_XDECREF(kw);
+            Py_DECREF(r);
+            return r2;
+        }
+        return dt;
+    }
+    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 1 || y > 9999)
+        return NULL; /* caller falls back to text */
+    return PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, (int)(rem / 3600000000LL), (int)(rem / 60000000 % 60),
+                                                   (int)(rem / 1000000 % 60), (int)(rem % 1000000),
+                                                   tz ? G.utc : Py_None, PyDateTimeAPI->DateTimeType);
+}
+
+static PyObject *to_py(uint32_t oid, int fmt, const uint8_t *v, int32_t len)
+{
+    if (len < 0)
+        Py_RETURN_NONE;
+    if (fmt == 0)
+        return from_text(oid, v, len);
+    wb_pg_value x;
+    char err[160];
+    if (wb_pg_decode(oid, v, len, &x, err, sizeof err)) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    switch (x.kind) {
+    case WB_PG_K_BOOL: return PyBool_FromLong((long)x.i);
+    case WB_PG_K_INT: return PyLong_FromLongLong(x.i);
+    case WB_PG_K_FLOAT: return PyFloat_FromDouble(x.f);
+    case WB_PG_K_TEXT:
+        if (oid == WB_PG_OID_JSON || oid == WB_PG_OID_JSONB) {
+            PyObject *s = PyUnicode_DecodeUTF8((const char *)x.p, (Py_ssize_t)x.len, "strict");
+            if (!s)
+                return NULL;
+            PyObject *r = PyObject_CallOneArg(G.json_loads, s);
+            Py_DECREF(s);
+            return r;
+        }
+        return PyUnicode_DecodeUTF8((const char *)x.p, (Py_ssize_t)x.len, "replace");
+    case WB_PG_K_BYTES: return PyBytes_FromStringAndSize((const char *)x.p, (Py_ssize_t)x.len);
+    case WB_PG_K_NUMERIC: {
+        wb_buf t = {0};
+        if (wb_pg_numeric_to_text(x.p, x.len, &t)) {
+            wb_buf_free(&t);
+            PyErr_SetString(PyExc_ValueError, "malformed numeric value");
+            return NULL;
+        }
+        PyObject *s = PyUnicode_FromStringAndSize((const char *)t.p, (Py_ssize_t)t.len);
+        wb_buf_free(&t);
+        if (!s)
+            return NULL;
+        PyObject *r = PyObject_CallOneArg(G.Decimal, s);
+        Py_DECREF(s);
+        return r;
+    }
+    case WB_PG_K_DATE: {
+        if (x.i == INT32_MAX || x.i == INT32_MIN)
+            return PyObject_GetAttrString((PyObject *)PyDateTimeAPI->DateType, x.i > 0 ? "max" : "min");
+        int y, m, d;
+        civil_from_days(x.i, &y, &m, &d);
+        if (y < 1 || y > 9999)
+            return text_fallback(oid, &x);
+        return PyDate_FromDate(y, m, d);
+    }
+    case WB_PG_K_TIME:
+    case WB_PG_K_TIMETZ: {
+        int64_t us = x.i;
+        PyObject *tz = Py_None, *delta = NULL;
+        if (x.kind == WB_PG_K_TIMETZ) {
+            delta = PyDelta_FromDSU(0, -x.tz_offset, 0);
+            tz = delta ? PyObject_CallOneArg(G.timezone, delta) : NULL;
+            Py_XDECREF(delta);
+            if (!tz)
+                return NULL;
+        }
+        PyObject *r = us >= 86400000000LL ? text_fallback(oid, &x)
+                                          : PyDateTimeAPI->Time_FromTime((int)(us / 3600000000LL),
+                                                                         (int)(us / 60000000 % 60),
+                                                                         (int)(us / 1000000 % 60),
+                                                                         (int)(us % 1000000), tz,
+                                                                         PyDateTimeAPI->TimeType);
+        if (tz != Py_None)
+            Py_DECREF(tz);
+        return r;
+    }
+    case WB_PG_K_TIMESTAMP:
+    case WB_PG_K_TIMESTAMPTZ: {
+        PyObject *r = make_datetime(x.i, x.kind == WB_PG_K_TIMESTAMPTZ);
+        if (!r && !PyErr_Occurred())
+            return text_fallback(oid, &x);
+        return r;
+    }
+    case WB_PG_K_INTERVAL: {
+        long long days = (long long)x.days + (long long)x.months * 30 + x.i / 86400000000LL;
+        long long rem = x.i % 86400000000LL;
+        return PyDelta_FromDSU((int)days, (int)(rem / 1000000), (int)(rem % 1000000));
+    }
+    case WB_PG_K_UUID: {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)x.p, 16);
+        if (!b)
+            return NULL;
+        PyObject *kw = Py_BuildValue("{s:O}", "bytes", b);
+        Py_DECREF(b);
+        PyObject *args = PyTuple_New(0);
+        PyObject *r = kw && args ? PyObject_Call(G.UUID, args, kw) : NULL;
+        Py_XDECREF(kw);
+        Py_XDECREF(args);
+        return r;
+    }
+    case WB_PG_K_ARRAY: {
+        wb_pg_array a;
+        if (wb_pg_array_open(x.p, x.len, &a, err, sizeof err)) {
+            PyErr_SetString(PyExc_ValueError, err);
+            return NULL;
+        }
+        PyObject *list = PyList_New(0);
+        const uint8_t *ev;
+        int32_t el;
+        int r;
+        while (list && (r = wb_pg_array_next(&a, &ev, &el)) == 1) {
+            PyObject *item = to_py(a.elem_oid, 1, ev, el);
+            if (!item || PyList_Append(list, item)) {
+                Py_XDECREF(item);
+                Py_CLEAR(list);
+                break;
+            }
+            Py_DECREF(item);
+        }
+        return list;
+    }
+    default: return text_fallback(oid, &x);
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* the connection                                                     */
+
+typedef struct {
+    PyObject_HEAD
+    wb_pg_conn *c;
+    PyThread_type_lock lock;
+    /* current result */
+    int active;          /* rows may still come */
+    uint16_t ncols;
+    uint32_t *oids;
+    int16_t *fmts;
+    PyObject *description; /* tuple of (name, type_code, ...) or None */
+    long long rowcount;
+    PyObject *statusmessage;
+    /* fetch batch: cell offsets into data; pre_rows > 0: a whole result
+     * read ahead (simple-query path), served from pre_pos */
+    size_t pre_rows, pre_pos;
+    wb_buf data;
+    int64_t *cell_off;
+    int32_t *cell_len;
+    size_t cells_cap;
+    /* prepared statement cache: key -> capsule(wb_pg_stmt*) */
+    PyObject *cache;
+    unsigned long stmt_seq;
+    PyObject *notices; /* list of str (psycopg2's connection.notices) */
+    wb_buf notice_buf;  /* notices gathered without the GIL, NUL-separated */
+} Conn;
+
+static PyTypeObject ConnType;
+
+#define RELEASE Py_BEGIN_ALLOW_THREADS
+#define ACQUIRE Py_END_ALLOW_THREADS
+
+/* take the connection lock without holding the GIL while waiting */
+static void conn_lock(Conn *self)
+{
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        RELEASE
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        ACQUIRE
+    }
+}
+static void conn_unlock(Conn *self)
+{
+    /* GIL held: publish the notices gathered during the call */
+    if (self->notice_buf.len) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        const char *p = (const char *)self->notice_buf.p, *end = p + self->notice_buf.len;
+        while (p < end) {
+            size_t n = strlen(p);
+            PyObject *s = PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "replace");
+            if (s) {
+                PyList_Append(self->notices, s);
+                Py_DECREF(s);
+            }
+            p += n + 1;
+        }
+        PyErr_Clear();
+        PyErr_Restore(t, v, tb);
+        wb_buf_clear(&self->notice_buf);
+    }
+    PyThread_release_lock(self->lock);
+}
+
+static int check_open(Conn *self)
+{
+    if (!self->c) {
+        wb_pg_error e = {0};
+        e.kind = WB_PG_ERR_USAGE;
+        e.statement = -1;
+        snprintf(e.message, sizeof e.message, "connection already closed");
+        raise_err(&e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Called from inside the C client with the GIL released: keep the text in
+ * a C buffer; conn_unlock moves it to self->notices. */
+static void on_notice(void *ctx, const wb_pg_fields *f)
+{
+    Conn *self = ctx;
+    const char *sev = f->severity ? f->severity : "NOTICE";
+    const char *msg = f->message ? f->message : "";
+    if (self->notice_buf.len < 1024 * 1024) { /* bounded */
+        wb_buf_puts(&self->notice_buf, sev);
+        wb_buf_puts(&self->notice_buf, ":  ");
+        wb_buf_puts(&self->notice_buf, msg);
+        wb_buf_append(&self->notice_buf, "\n", 2);
+    }
+}
+
+static void stmt_capsule_free(PyObject *cap)
+{
+    wb_pg_stmt_free(PyCapsule_GetPointer(cap, "wirebuf.pg.stmt"));
+}
+
+static PyObject *Conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    const char *conninfo = "";
+    int read_buffer = 0;
+    static char *kwlist[] = {"conninfo", "read_buffer", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|si", kwlist, &conninfo, &read_buffer))
+        return NULL;
+    Conn *self = (Conn *)type->tp_alloc(type, 0);
+    if (!self)
+        return NULL;
+    self->lock = PyThread_allocate_lock();
+    self->cache = PyDict_New();
+    self->notices = PyList_New(0);
+    self->description = Py_None;
+    Py_INCREF(Py_None);
+    self->statusmessage = Py_None;
+    Py_INCREF(Py_None);
+    self->rowcount = -1;
+    if (!self->lock || !self->cache || !self->notices) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    wb_pg_error e;
+    wb_pg_options o = {(size_t)(read_buffer > 0 ? read_buffer : 0), 0, 0};
+    RELEASE
+    self->c = wb_pg_connect(conninfo, &o, &e);
+    ACQUIRE
+    if (!self->c) {
+        Py_DECREF(self);
+        return raise_err(&e);
+    }
+    wb_pg_set_notice_handler(self->c, on_notice, self);
+    return (PyObject *)self;
+}
+
+static void free_result(Conn *self)
+{
+    PyMem_Free(self->oids);
+    PyMem_Free(self->fmts);
+    self->oids = NULL;
+    self->fmts = NULL;
+    self->ncols = 0;
+    Py_CLEAR(self->description);
+    self->description = Py_None;
+    Py_INCREF(Py_None);
+}
+
+static void Conn_dealloc(Conn *self)
+{
+    if (self->c) {
+        wb_pg_conn *c = self->c;
+        self->c = NULL;
+        RELEASE
+        wb_pg_finish(c);
+        ACQUIRE
+    }
+    free_result(self);
+    Py_CLEAR(self->description);
+    Py_CLEAR(self->statusmessage);
+    Py_CLEAR(self->cache);
+    Py_CLEAR(self->notices);
+    wb_buf_free(&self->data);
+    wb_buf_free(&self->notice_buf);
+    PyMem_Free(self->cell_off);
+    PyMem_Free(self->cell_len);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Skip whatever is left of the current request (cursor re-executed early). */
+static int finish_active(Conn *self)
+{
+    if (!self->active)
+        return 0;
+    wb_pg_error e;
+    int rc;
+    RELEASE
+    rc = wb_pg_drain(self->c, NULL, &e);
+    ACQUIRE
+    self->active = 0;
+    if (rc) {
+        raise_err(&e);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_description(Conn *self, uint16_t n, const wb_pg_column *cols)
+{
+    free_result(self);
+    self->oids = PyMem_Malloc(sizeof *self->oids * (n ? n : 1));
+    self->fmts = PyMem_Malloc(sizeof *self->fmts * (n ? n : 1));
+    PyObject *d = PyTuple_New(n);
+    if (!self->oids || !self->fmts || !d) {
+        Py_XDECREF(d);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->ncols = n;
+    for (uint16_t i = 0; i < n; i++) {
+        self->oids[i] = cols[i].type_oid;
+        self->fmts[i] = cols[i].format;
+        int32_t size = cols[i].typlen;
+        PyObject *item = Py_BuildValue("(sIOiOOO)", cols[i].name, cols[i].type_oid, Py_None, (int)size, Py_None,
+                                       Py_None, Py_None);
+        if (!item) {
+            Py_DECREF(d);
+            return -1;
+        }
+        PyTuple_SET_ITEM(d, i, item);
+    }
+    Py_DECREF(self->description);
+    self->description = d;
+    return 0;
+}
+
+static int read_batch(Conn *self, size_t batch, size_t *nrows);
+
+/* after sending: read events up to the first row set / command result */
+static PyObject *read_header(Conn *self)
+{
+    for (;;) {
+        wb_pg_event ev;
+        wb_pg_error e;
+        int r;
+        RELEASE
+        r = wb_pg_step(self->c, &ev, &e);
+        ACQUIRE
+        if (r < 0) {
+            self->active = 0;
+            return raise_err(&e);
+        }
+        if (r == 0) {
+            self->active = 0;
+            Py_RETURN_NONE;
+        }
+        switch (ev.type) {
+        case WB_PG_EV_ROW_DESCRIPTION: {
+            if (set_description(self, ev.ncols, ev.cols))
+                return NULL;
+            self->active = 1;
+            self->rowcount = -1;
+            /* read the first rows now: a query that fails at once (or is
+             * cancelled) raises here, in execute, and small results need no
+             * further round trip */
+            size_t rows;
+            if (read_batch(self, 1000, &rows))
+                return NULL;
+            self->pre_rows = rows;
+            self->pre_pos = 0;
+            Py_RETURN_NONE;
+        }
+        case WB_PG_EV_COMMAND_COMPLETE:
+            self->rowcount = ev.rows;
+            Py_XSETREF(self->statusmessage, PyUnicode_FromString(ev.tag));
+            break;
+        case WB_PG_EV_ERROR: {
+            wb_pg_error saved = *ev.error;
+            int rc;
+            RELEASE
+            rc = wb_pg_drain(self->c, NULL, &e);
+            ACQUIRE
+            self->active = 0;
+            return raise_err(rc ? &e : &saved);
+        }
+        case WB_PG_EV_COPY_IN:
+        case WB_PG_EV_COPY_OUT: {
+            int rc;
+            RELEASE
+            rc = wb_pg_drain(self->c, NULL, &e);
+            ACQUIRE
+            self->active = 0;
+            if (rc)
+                return raise_err(&e);
+            PyErr_SetString(PyExc_ValueError, "COPY statements need copy_from/copy_to/copy_expert");
+            return NULL;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+/* 1 when sql holds more than one statement: a ';' followed by more than
+ * blanks/';', outside quotes, dollar quotes and comments. Such text cannot be
+ * prepared (and a failed Parse would abort the caller's transaction), so it
+ * goes as a simple Query. */
+static int multiple_statements(const char *q)
+{
+    int seen_semicolon = 0;
+    for (const char *p = q; *p; p++) {
+        char c = *p;
+        if (seen_semicolon && c != ';' && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return 1;
+        if (c == ';') {
+            seen_semicolon = 1;
+        } else if (c == '\'' || c == '"') {
+            for (p++; *p && *p != c; p++)
+                ;
+            if (!*p)
+                return 0;
+        } else if (c == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+            if (!*p)
+                return 0;
+        } else if (c == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return 0;
+            p = e + 1;
+        } else if (c == '$') {
+            /* $tag$ ... $tag$ */
+            const char *t = p + 1;
+            while (*t == '_' || (*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9'))
+                t++;
+            if (*t != '$' || (t > p + 1 && p[1] >= '0' && p[1] <= '9'))
+                continue; /* $1 parameter or a lone $ */
+            size_t taglen = (size_t)(t - p) + 1;
+            const char *e = t + 1;
+            for (;;) {
+                e = strchr(e, '$');
+                if (!e)
+                    return 0;
+                if (strncmp(e, p, taglen) == 0)
+                    break;
+                e++;
+            }
+            p = e + taglen - 1;
+        }
+    }
+    return 0;
+}
+
+static int ensure_cells(Conn *self, size_t n);
+
+/* Simple Query with several statements: read every result, keep the last
+ * result set in the batch buffer (DB-API shows the last one). */
+static PyObject *read_all_simple(Conn *self)
+{
+    wb_pg_error e, first;
+    first.kind = WB_PG_ERR_NONE;
+    int rc = 0, nomem = 0;
+    size_t rows = 0;
+    for (;;) {
+        wb_pg_event ev;
+        int r;
+        RELEASE
+        r = wb_pg_step(self->c, &ev, &e);
+        ACQUIRE
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0)
+            break;
+        if (ev.type == WB_PG_EV_ROW_DESCRIPTION) {
+            if (set_description(self, ev.ncols, ev.cols))
+                return NULL;
+            rows = 0;
+            wb_buf_clear(&self->data);
+            self->rowcount = -1;
+        } else if (ev.type == WB_PG_EV_ROW && ev.ncols == self->ncols) {
+            if (ensure_cells(self, (rows + 1) * (self->ncols ? self->ncols : 1))) {
+                nomem = 1;
+                continue;
+            }
+            for (size_t i = 0; i < self->ncols; i++) {
+                self->cell_len[rows * self->ncols + i] = ev.lens[i];
+                self->cell_off[rows * self->ncols + i] = (int64_t)self->data.len;
+                if (ev.lens[i] > 0 && wb_buf_append_fast(&self->data, ev.vals[i], (size_t)ev.lens[i]))
+                    nomem = 1;
+            }
+            rows++;
+        } else if (ev.type == WB_PG_EV_COMMAND_COMPLETE) {
+            self->rowcount = ev.rows;
+            Py_XSETREF(self->statusmessage, PyUnicode_FromString(ev.tag));
+            if (self->ncols == 0)
+                free_result(self);
+        } else if (ev.type == WB_PG_EV_ERROR && first.kind == WB_PG_ERR_NONE) {
+            first = *ev.error;
+        }
+    }
+    self->active = 0;
+    if (rc)
+        return raise_err(&e);
+    if (first.kind)
+        return raise_err(&first);
+    if (nomem)
+        return PyErr_NoMemory();
+    self->pre_rows = rows;
+    self->pre_pos = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p, int *uncached)
+{
+    /* key: (sql, oids) */
+    PyObject *oids = PyBytes_FromStringAndSize((const char *)p->oid, (Py_ssize_t)(p->n * sizeof(uint32_t)));
+    if (!oids)
+        return NULL;
+    PyObject *key = PyTuple_Pack(2, sql, oids);
+    Py_DECREF(oids);
+    if (!key)
+        return NULL;
+    PyObject *cap = PyDict_GetItemWithError(self->cache, key);
+    if (cap) {
+        Py_INCREF(cap);
+        Py_DECREF(key);
+        return cap;
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    char name[32] = "";
+    int cache = PyDict_GET_SIZE(self->cache) < 256;
+    if (cache)
+        snprintf(name, sizeof name, "wbpy_%lu", ++self->stmt_seq);
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (p->n == 0 && multiple_statements(text)) {
+        Py_DECREF(key);
+        *uncached = 1;
+        Py_RETURN_NONE; /* the caller runs it as a simple query */
+    }
+    wb_pg_error e;
+    wb_pg_stmt *st;
+    RELEASE
+    st = wb_pg_prepare(self->c, name, text, (uint16_t)p->n, p->oid, &e);
+    ACQUIRE
+    if (!st) {
+        Py_DECREF(key);
+        return raise_err(&e);
+    }
+    cap = PyCapsule_New(st, "wirebuf.pg.stmt", stmt_capsule_free);
+    if (!cap) {
+        wb_pg_stmt_free(st);
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (cache && PyDict_SetItem(self->cache, key, cap)) {
+        Py_DECREF(key);
+        Py_DECREF(cap);
+        return NULL;
+    }
+    Py_DECREF(key);
+    *uncached = !cache;
+    return cap;
+}
+
+/* execute(sql: str, params: sequence | None) -> None. sql uses $n. */
+static PyObject *Conn_execute(Conn *self, PyObject *args)
+{
+    PyObject *sql, *params = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O", &sql, &params))
+        return NULL;
+    conn_lock(self);
+    PyObject *result = NULL;
+    pbuf p = {0};
+    if (check_open(self) || finish_active(self))
+        goto out;
+    free_result(self);
+    self->pre_rows = self->pre_pos = 0;
+    self->rowcount = -1;
+    Py_XSETREF(self->statusmessage, Py_NewRef(Py_None));
+    if (encode_params(&p, params))
+        goto out;
+    int uncached = 0;
+    PyObject *cap = stmt_for(self, sql, &p, &uncached);
+    if (!cap)
+        goto out;
+    wb_pg_error e;
+    int rc;
+    if (cap == Py_None) {
+        /* several statements: simple query (text results) */
+        Py_DECREF(cap);
+        if (p.n) {
+            PyErr_SetString(PyExc_ValueError, "parameters cannot be used with several statements in one query");
+            goto out;
+        }
+        const char *text = PyUnicode_AsUTF8(sql);
+        RELEASE
+        rc = wb_pg_send_query(self->c, text, &e);
+        ACQUIRE
+        if (rc) {
+            raise_err(&e);
+            goto out;
+        }
+        result = read_all_simple(self);
+        goto out;
+    } else {
+        wb_pg_stmt *st = PyCapsule_GetPointer(cap, "wirebuf.pg.stmt");
+        wb_pg_param small[32], *pp = p.n <= 32 ? small : PyMem_Malloc(sizeof *pp * p.n);
+        if (!pp) {
+            Py_DECREF(cap);
+            PyErr_NoMemory();
+            goto out;
+        }
+        pbuf_params(&p, 0, p.n, pp);
+        /* a bytes value bound to a parameter the server typed otherwise goes as text hex */
+        for (size_t i = 0; i < p.n; i++)
+            if (pp[i].format == 1 && i < st->nparams && st->param_oids[i] != WB_PG_OID_BYTEA)
+                pp[i].format = 0;
+        RELEASE
+        rc = wb_pg_send_prepared(self->c, st, (int)p.n, pp, 0, &e);
+        ACQUIRE
+        if (pp != small)
+            PyMem_Free(pp);
+        Py_DECREF(cap); /* an uncached (unnamed) statement is freed here */
+    }
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    self->active = 1;
+    result = read_header(self);
+out:
+    pbuf_free(&p);
+    conn_unlock(self);
+    return result;
+}
+
+static int ensure_cells(Conn *self, size_t n)
+{
+    if (n <= self->cells_cap)
+        return 0;
+    size_t cap = self->cells_cap ? self->cells_cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    int64_t *o = PyMem_Realloc(self->cell_off, cap * sizeof *o);
+    if (o)
+        self->cell_off = o;
+    int32_t *l = PyMem_Realloc(self->cell_len, cap * sizeof *l);
+    if (l)
+        self->cell_len = l;
+    if (!o || !l)
+        return -1;
+    self->cells_cap = cap;
+    return 0;
+}
+
+/* Read up to `batch` rows of the current result into the batch buffer with
+ * the GIL released (*rows = how many). The end of the request clears
+ * self->active; a statement error (even after some rows) is raised after the
+ * request is drained: returns -1 with the exception set, else 0. */
+static int read_batch(Conn *self, size_t batch, size_t *nrows)
+{
+    size_t rows = 0, ncols = self->ncols;
+    int rc = 0, nomem = 0, ended = 0;
+    wb_pg_error e, stmt_err;
+    stmt_err.kind = WB_PG_ERR_NONE;
+    *nrows = 0;
+    if (ensure_cells(self, (batch ? batch : 1) * (ncols ? ncols : 1))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    wb_buf_clear(&self->data);
+    long long tagrows = -1;
+    char tag[64] = "";
+    RELEASE
+    while (rows < batch) {
+        wb_pg_event ev;
+        int r = wb_pg_step(self->c, &ev, &e);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 0) {
+            ended = 1;
+            break;
+        }
+        if (ev.type == WB_PG_EV_ROW) {
+            if (ev.ncols != ncols)
+                continue;
+            int64_t *co = self->cell_off + rows * ncols;
+            int32_t *cl = self->cell_len + rows * ncols;
+            for (size_t i = 0; i < ncols; i++) {
+                cl[i] = ev.lens[i];
+                co[i] = (int64_t)self->data.len;
+                if (ev.lens[i] > 0 && wb_buf_append_fast(&self->data, ev.vals[i], (size_t)ev.lens[i]))
+                    nomem = 1;
+            }
+            rows++;
+        } else if (ev.type == WB_PG_EV_COMMAND_COMPLETE) {
+            tagrows = ev.rows;
+            snprintf(tag, sizeof tag, "%s", ev.tag);
+        } else if (ev.type == WB_PG_EV_ERROR && stmt_err.kind == WB_PG_ERR_NONE) {
+            stmt_err = *ev.error;
+        }
+    }
+    if (rc == 0 && stmt_err.kind && !ended)
+        rc = wb_pg_drain(self->c, NULL, &e) ? -1 : 0, ended = 1;
+    ACQUIRE
+    if (ended || rc)
+        self->active = 0;
+    if (rc) {
+        raise_err(&e);
+        return -1;
+    }
+    if (tag[0]) {
+        self->rowcount = tagrows;
+        Py_XSETREF(self->statusmessage, PyUnicode_FromString(tag));
+    }
+    if (stmt_err.kind) {
+        raise_err(&stmt_err);
+        return -1;
+    }
+    if (nomem) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *nrows = rows;
+    return 0;
+}
+
+/* batch rows [first, first + count) -> tuples appended to out */
+static int build_rows(Conn *self, size_t first, size_t count, PyObject *out)
+{
+    size_t ncols = self->ncols;
+    for (size_t r = first; r < first + count; r++) {
+        PyObject *t = PyTuple_New((Py_ssize_t)ncols);
+        if (!t)
+            return -1;
+        for (size_t i = 0; i < ncols; i++) {
+            int32_t len = self->cell_len[r * ncols + i];
+            const uint8_t *v = len < 0 ? NULL : self->data.p ? self->data.p + self->cell_off[r * ncols + i]
+                                                             : (const uint8_t *)"";
+            PyObject *o = to_py(self->oids[i], self->fmts[i], v, len);
+            if (!o) {
+                Py_DECREF(t);
+                return -1;
+            }
+            PyTuple_SET_ITEM(t, (Py_ssize_t)i, o);
+        }
+        if (PyList_Append(out, t)) {
+            Py_DECREF(t);
+            return -1;
+        }
+        Py_DECREF(t);
+    }
+    return 0;
+}
+
+/* fetch(n) -> list of up to n tuples (n < 0: all); [] at the end */
+static PyObject *Conn_fetch(Conn *self, PyObject *args)
+{
+    Py_ssize_t want = -1;
+    if (!PyArg_ParseTuple(args, "|n", &want))
+        return NULL;
+    conn_lock(self);
+    PyObject *out = PyList_New(0);
+    if (!out || check_open(self)) {
+        Py_CLEAR(out);
+        goto done;
+    }
+    if (self->pre_pos < self->pre_rows) { /* a result read ahead */
+        size_t n = self->pre_rows - self->pre_pos;
+        if (want >= 0 && (size_t)want < n)
+            n = (size_t)want;
+        self->pre_pos += n;
+        if (build_rows(self, self->pre_pos - n, n, out)) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+    while (self->active && (want < 0 || PyList_GET_SIZE(out) < want)) {
+        /* 1. without the GIL: up to a batch of rows into self->data */
+        size_t batch = 2000;
+        if (want >= 0 && (size_t)(want - PyList_GET_SIZE(out)) < batch)
+            batch = (size_t)(want - PyList_GET_SIZE(out));
+        size_t rows = 0;
+        if (read_batch(self, batch, &rows) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        /* 2. with the GIL: tuples */
+        if (build_rows(self, 0, rows, out)) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        if (rows == 0 && !self->active)
+            break;
+    }
+done:
+    conn_unlock(self);
+    return out;
+}
+
+/* executemany(sql, seq_of_params) -> rows affected */
+typedef struct many_ctx {
+    pbuf *p;
+    size_t nparams;
+} many_ctx;
+static int many_fill(void *ctx, int64_t row, wb_pg_param *params)
+{
+    many_ctx *m = ctx;
+    pbuf_params(m->p, (size_t)row * m->nparams, m->nparams, params);
+    return 0;
+}
+
+static PyObject *Conn_executemany(Conn *self, PyObject *args)
+{
+    PyObject *sql, *seq;
+    if (!PyArg_ParseTuple(args, "UO", &sql, &seq))
+        return NULL;
+    PyObject *rows = PySequence_Fast(seq, "executemany needs a sequence of parameter sequences");
+    if (!rows)
+        return NULL;
+    conn_lock(self);
+    PyObject *result = NULL;
+    pbuf p = {0};
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
+    size_t nparams = 0;
+    if (check_open(self) || finish_active(self))
+        goto out;
+    free_result(self);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        size_t before = p.n;
+        if (encode_params(&p, PySequence_Fast_GET_ITEM(rows, i)))
+            goto out;
+        if (i == 0)
+            nparams = p.n - before;
+        else if (p.n - before != nparams) {
+            PyErr_Format(PyExc_ValueError, "executemany: row %zd has %zu parameters, row 0 has %zu", i,
+                         p.n - before, nparams);
+            goto out;
+        }
+    }
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text)
+        goto out;
+    /* parameter types from the first row with a non-NULL value per column */
+    uint32_t *types = PyMem_Calloc(nparams ? nparams : 1, sizeof *types);
+    if (!types) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (size_t k = 0; k < nparams; k++) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t o = p.oid[(size_t)i * nparams + k];
+            /* integers: the widest any row needs (int4 < int8 < numeric) */
+            if (!types[k] || (types[k] == WB_PG_OID_INT4 && (o == WB_PG_OID_INT8 || o == WB_PG_OID_NUMERIC)) ||
+                (types[k] == WB_PG_OID_INT8 && o == WB_PG_OID_NUMERIC))
+                types[k] = o;
+        }
+    }
+    for (size_t i = 0; i < p.n; i++)
+        if (p.fmt[i] == 1 && types[i % (nparams ? nparams : 1)] != WB_PG_OID_BYTEA)
+            p.fmt[i] = 0;
+    many_ctx m = {&p, nparams};
+    int64_t affected = 0;
+    wb_pg_error e;
+    int rc;
+    RELEASE
+    rc = wb_pg_executemany(self->c, text, (int)nparams, types, (int64_t)n, many_fill, &m, &affected, &e);
+    ACQUIRE
+    PyMem_Free(types);
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    self->rowcount = affected;
+    result = PyLong_FromLongLong(affected);
+out:
+    pbuf_free(&p);
+    Py_DECREF(rows);
+    conn_unlock(self);
+    return result;
+}
+
+/* copy_in(sql, chunks_iterable) -> rows. Each chunk: bytes-like or str. */
+static PyObject *Conn_copy_in(Conn *self, PyObject *args)
+{
+    PyObject *sql, *chunks;
+    if (!PyArg_ParseTuple(args, "UO", &sql, &chunks))
+        return NULL;
+    PyObject *it = PyObject_GetIter(chunks);
+    if (!it)
+        return NULL;
+    conn_lock(self);
+    PyObject *result = NULL;
+    wb_pg_error e;
+    int rc;
+    if (check_open(self) || finish_active(self))
+        goto out;
+    free_result(self);
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text)
+        goto out;
+    RELEASE
+    rc = wb_pg_copy_in_start(self->c, text, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        Py_buffer view;
+        int ok;
+        if (PyUnicode_Check(item)) {
+            Py_ssize_t n;
+            const char *u = PyUnicode_AsUTF8AndSize(item, &n);
+            ok = u != NULL;
+            if (ok) {
+                RELEASE
+                rc = wb_pg_copy_put(self->c, u, (size_t)n, &e);
+                ACQUIRE
+            }
+        } else {
+            ok = PyObject_GetBuffer(item, &view, PyBUF_CONTIG_RO) == 0;
+            if (ok) {
+                RELEASE
+                rc = wb_pg_copy_put(self->c, view.buf, (size_t)view.len, &e);
+                ACQUIRE
+                PyBuffer_Release(&view);
+            }
+        }
+        Py_DECREF(item);
+        if (!ok || rc)
+            break;
+    }
+    if (PyErr_Occurred()) {
+        /* the caller's iterator failed: abort the COPY, keep its exception */
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        RELEASE
+        wb_pg_copy_end(self->c, "the client's data source failed", NULL, &e);
+        ACQUIRE
+        PyErr_Restore(t, v, tb);
+        goto out;
+    }
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    int64_t rows = 0;
+    RELEASE
+    rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    self->rowcount = rows;
+    result = PyLong_FromLongLong(rows);
+out:
+    Py_DECREF(it);
+    conn_unlock(self);
+    return result;
+}
+
+/* copy_out(sql, write) -> rows; write(bytes) per chunk of up to ~256 KiB */
+static PyObject *Conn_copy_out(Conn *self, PyObject *args)
+{
+    PyObject *sql, *write;
+    if (!PyArg_ParseTuple(args, "UO", &sql, &write))
+        return NULL;
+    conn_lock(self);
+    PyObject *result = NULL;
+    wb_pg_error e;
+    int rc;
+    wb_buf acc = {0};
+    if (check_open(self) || finish_active(self))
+        goto out;
+    free_result(self);
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text)
+        goto out;
+    RELEASE
+    rc = wb_pg_copy_out_start(self->c, text, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    int64_t rows = -1;
+    for (;;) {
+        int r = 1, nomem = 0;
+        wb_buf_clear(&acc);
+        RELEASE
+        while (acc.len < 256 * 1024) {
+            const uint8_t *d;
+            size_t len;
+            r = wb_pg_copy_get(self->c, &d, &len, &rows, &e);
+            if (r != 1)
+                break;
+            nomem |= wb_buf_append_fast(&acc, d, len);
+        }
+        ACQUIRE
+        if (nomem) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        if (acc.len) {
+            PyObject *res = PyObject_CallFunction(write, "y#", (const char *)acc.p, (Py_ssize_t)acc.len);
+            if (!res) {
+                if (r == 1) { /* stop reading: skip the rest */
+                    PyObject *t, *v, *tb;
+                    PyErr_Fetch(&t, &v, &tb);
+                    RELEASE
+                    wb_pg_drain(self->c, NULL, &e);
+                    ACQUIRE
+                    PyErr_Restore(t, v, tb);
+                }
+                goto out;
+            }
+            Py_DECREF(res);
+        }
+        if (r < 0) {
+            raise_err(&e);
+            goto out;
+        }
+        if (r == 0)
+            break;
+    }
+    self->rowcount = rows;
+    result = PyLong_FromLongLong(rows);
+out:
+    wb_buf_free(&acc);
+    conn_unlock(self);
+    return result;
+}
+
+/* binary COPY encoding of one Python value for column type oid */
+static int copy_value(wb_buf *out, uint32_t oid, PyObject *o)
+{
+    uint8_t b[16];
+    if (o == Py_None)
+        return wb_buf_append(out, "\377\377\377\377", 4);
+    size_t lenpos = out->len;
+    if (wb_buf_append(out, "\0\0\0\0", 4))
+        return -1;
+    int rc = 0;
+    switch (oid) {
+    case WB_PG_OID_BOOL:
+        rc = wb_buf_putc(out, PyObject_IsTrue(o) ? 1 : 0);
+        break;
+    case WB_PG_OID_INT2: case WB_PG_OID_INT4: case WB_PG_OID_INT8: {
+        long long v = PyLong_AsLongLong(o);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (oid == WB_PG_OID_INT2) {
+            if (v < INT16_MIN || v > INT16_MAX)
+                goto range;
+            wb_pg_put_i16(b, (int16_t)v);
+            rc = wb_buf_append(out, b, 2);
+        } else if (oid == WB_PG_OID_INT4) {
+            if (v < INT32_MIN || v > INT32_MAX)
+                goto range;
+            wb_pg_put_i32(b, (int32_t)v);
+            rc = wb_buf_append(out, b, 4);
+        } else {
+            wb_pg_put_i64(b, v);
+            rc = wb_buf_append(out, b, 8);
+        }
+        break;
+    }
+    case WB_PG_OID_FLOAT4: case WB_PG_OID_FLOAT8: {
+        double d = PyFloat_AsDouble(o);
+        if (d == -1 && PyErr_Occurred())
+            return -1;
+        if (oid == WB_PG_OID_FLOAT4) {
+            wb_pg_put_f32(b, (float)d);
+            rc = wb_buf_append(out, b, 4);
+        } else {
+            wb_pg_put_f64(b, d);
+            rc = wb_buf_append(out, b, 8);
+        }
+        break;
+    }
+    case WB_PG_OID_BYTEA: {
+        Py_buffer v;
+        if (PyObject_GetBuffer(o, &v, PyBUF_CONTIG_RO))
+            return -1;
+        rc = wb_buf_append(out, v.buf, (size_t)v.len);
+        PyBuffer_Release(&v);
+        break;
+    }
+    case WB_PG_OID_NUMERIC: {
+        PyObject *s = PyObject_Str(o);
+        Py_ssize_t n;
+        const char *u = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+        rc = u ? wb_pg_numeric_from_text(u, (size_t)n, out) : -1;
+        if (rc && u)
+            PyErr_Format(PyExc_ValueError, "copy_records: %R is not a numeric", o);
+        Py_XDECREF(s);
+        if (rc)
+            return -1;
+        break;
+    }
+    case WB_PG_OID_DATE:
+    case WB_PG_OID_TIMESTAMP:
+    case WB_PG_OID_TIMESTAMPTZ: {
+        if (!PyDate_Check(o)) {
+            PyErr_Format(PyExc_TypeError, "copy_records: %R is not a date/datetime", o);
+            return -1;
+        }
+        /* days since 2000-01-01 from the proleptic Gregorian ordinal */
+        PyObject *ord = PyObject_CallMethod(o, "toordinal", NULL);
+        if (!ord)
+            return -1;
+        long long days = PyLong_AsLongLong(ord) - 730120;
+        Py_DECREF(ord);
+        if (oid == WB_PG_OID_DATE) {
+            wb_pg_put_i32(b, (int32_t)days);
+            rc = wb_buf_append(out, b, 4);
+            break;
+        }
+        long long us = days * 86400000000LL;
+        if (PyDateTime_Check(o)) {
+            us += (long long)PyDateTime_DATE_GET_HOUR(o) * 3600000000LL +
+                  (long long)PyDateTime_DATE_GET_MINUTE(o) * 60000000LL +
+                  (long long)PyDateTime_DATE_GET_SECOND(o) * 1000000LL + PyDateTime_DATE_GET_MICROSECOND(o);
+            PyObject *off = PyObject_CallMethod(o, "utcoffset", NULL);
+            if (!off)
+                return -1;
+            if (off != Py_None && oid == WB_PG_OID_TIMESTAMPTZ)
+                us -= ((long long)PyDateTime_DELTA_GET_DAYS(off) * 86400 + PyDateTime_DELTA_GET_SECONDS(off)) *
+                          1000000LL +
+                      PyDateTime_DELTA_GET_MICROSECONDS(off);
+            Py_DECREF(off);
+        }
+        wb_pg_put_i64(b, us);
+        rc = wb_buf_append(out, b, 8);
+        break;
+    }
+    case WB_PG_OID_UUID: {
+        PyObject *by = PyObject_GetAttr(o, G.s_bytes);
+        if (!by || !PyBytes_Check(by) || PyBytes_GET_SIZE(by) != 16) {
+            Py_XDECREF(by);
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "copy_records: %R is not a UUID", o);
+            return -1;
+        }
+        rc = wb_buf_append(out, PyBytes_AS_STRING(by), 16);
+        Py_DECREF(by);
+        break;
+    }
+    case WB_PG_OID_JSONB:
+    case WB_PG_OID_JSON: {
+        PyObject *s = PyUnicode_Check(o) ? Py_NewRef(o) : PyObject_CallOneArg(G.json_dumps, o);
+        Py_ssize_t n;
+        const char *u = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+        rc = u ? ((oid == WB_PG_OID_JSONB ? wb_buf_putc(out, 1) : 0) | wb_buf_append(out, u, (size_t)n)) : -1;
+        Py_XDECREF(s);
+        if (!u)
+            return -1;
+        break;
+    }
+    case WB_PG_OID_TEXT: case WB_PG_OID_VARCHAR: case WB_PG_OID_BPCHAR: case WB_PG_OID_NAME: {
+        PyObject *s = PyUnicode_Check(o) ? Py_NewRef(o) : PyObject_Str(o);
+        Py_ssize_t n;
+        const char *u = s ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+        rc = u ? wb_buf_append(out, u, (size_t)n) : -1;
+        Py_XDECREF(s);
+        if (!u)
+            return -1;
+        break;
+    }
+    default:
+        PyErr_Format(PyExc_TypeError, "copy_records: columns of type OID %u are not supported (use copy_from)", oid);
+        return -1;
+    }
+    if (rc) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    wb_pg_put_i32(out->p + lenpos, (int32_t)(out->len - lenpos - 4));
+    return 0;
+range:
+    PyErr_Format(PyExc_OverflowError, "copy_records: %R out of range for type OID %u", o, oid);
+    return -1;
+}
+
+/* copy_records(sql, oids: tuple[int], records: iterable) -> rows.
+ * sql is the COPY ... FROM STDIN (FORMAT binary) statement. */
+static PyObject *Conn_copy_records(Conn *self, PyObject *args)
+{
+    PyObject *sql, *oidt, *records;
+    if (!PyArg_ParseTuple(args, "UO!O", &sql, &PyTuple_Type, &oidt, &records))
+        return NULL;
+    Py_ssize_t ncols = PyTuple_GET_SIZE(oidt);
+    uint32_t small[64], *oids = ncols <= 64 ? small : PyMem_Malloc(sizeof *oids * (size_t)ncols);
+    if (!oids)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < ncols; i++)
+        oids[i] = (uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(oidt, i));
+    if (PyErr_Occurred()) {
+        if (oids != small)
+            PyMem_Free(oids);
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(records);
+    if (!it) {
+        if (oids != small)
+            PyMem_Free(oids);
+        return NULL;
+    }
+    conn_lock(self);
+    PyObject *result = NULL;
+    wb_buf buf = {0};
+    wb_pg_error e;
+    int rc, started = 0;
+    if (check_open(self) || finish_active(self))
+        goto out;
+    free_result(self);
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text)
+        goto out;
+    RELEASE
+    rc = wb_pg_copy_in_start(self->c, text, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    started = 1;
+    static const uint8_t header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    wb_buf_append(&buf, header, 19);
+    PyObject *rec;
+    long long n = 0;
+    while ((rec = PyIter_Next(it)) != NULL) {
+        PyObject *f = PySequence_Fast(rec, "copy_records: each record must be a sequence");
+        Py_DECREF(rec);
+        if (!f)
+            break;
+        if (PySequence_Fast_GET_SIZE(f) != ncols) {
+            PyErr_Format(PyExc_ValueError, "copy_records: record %lld has %zd values for %zd columns", n,
+                         PySequence_Fast_GET_SIZE(f), ncols);
+            Py_DECREF(f);
+            break;
+        }
+        uint8_t c2[2];
+        wb_pg_put_i16(c2, (int16_t)ncols);
+        int bad = wb_buf_append(&buf, c2, 2);
+        for (Py_ssize_t i = 0; !bad && i < ncols; i++)
+            bad = copy_value(&buf, oids[i], PySequence_Fast_GET_ITEM(f, i));
+        Py_DECREF(f);
+        if (bad) {
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
+            break;
+        }
+        n++;
+        if (buf.len >= 1024 * 1024) {
+            RELEASE
+            rc = wb_pg_copy_put(self->c, buf.p, buf.len, &e);
+            ACQUIRE
+            buf.len = 0;
+            if (rc) {
+                raise_err(&e);
+                break;
+            }
+        }
+    }
+    if (PyErr_Occurred()) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        if (wb_pg_status(self->c) == WB_PG_OK) {
+            RELEASE
+            wb_pg_copy_end(self->c, "copy_records failed on the client", NULL, &e);
+            ACQUIRE
+        }
+        PyErr_Restore(t, v, tb);
+        goto out;
+    }
+    wb_buf_append(&buf, "\377\377", 2);
+    int64_t rows = 0;
+    RELEASE
+    rc = wb_pg_copy_put(self->c, buf.p, buf.len, &e);
+    if (rc == 0)
+        rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    self->rowcount = rows;
+    result = PyLong_FromLongLong(rows);
+out:
+    (void)started;
+    wb_buf_free(&buf);
+    Py_DECREF(it);
+    if (oids != small)
+        PyMem_Free(oids);
+    conn_unlock(self);
+    return result;
+}
+
+static PyObject *Conn_cancel(Conn *self, PyObject *unused)
+{
+    (void)unused;
+    /* no lock: cancel is for another thread's running query */
+    if (check_open(self))
+        return NULL;
+    wb_pg_error e;
+    int rc;
+    RELEASE
+    rc = wb_pg_cancel(self->c, &e);
+    ACQUIRE
+    if (rc)
+        return raise_err(&e);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Conn_close(Conn *self, PyObject *unused)
+{
+    (void)unused;
+    conn_lock(self);
+    if (self->c) {
+        wb_pg_conn *c = self->c;
+        self->c = NULL;
+        self->active = 0;
+        RELEASE
+        wb_pg_finish(c);
+        ACQUIRE
+    }
+    PyDict_Clear(self->cache);
+    conn_unlock(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Conn_parameter(Conn *self, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name))
+        return NULL;
+    if (check_open(self))
+        return NULL;
+    const char *v = wb_pg_parameter(self->c, name);
+    if (!v)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(v);
+}
+
+static PyObject *Conn_get_tx(Conn *self, void *closure)
+{
+    (void)closure;
+    if (!self->c)
+        Py_RETURN_NONE;
+    char t = wb_pg_transaction_status(self->c);
+    return PyUnicode_FromStringAndSize(t ? &t : "", t ? 1 : 0);
+}
+static PyObject *Conn_get_closed(Conn *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(!self->c || wb_pg_status(self->c) != WB_PG_OK);
+}
+static PyObject *Conn_get_version(Conn *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong(self->c ? wb_pg_server_version(self->c) : 0);
+}
+static PyObject *Conn_get_pid(Conn *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong(self->c ? wb_pg_backend_pid(self->c) : 0);
+}
+static PyObject *Conn_get_description(Conn *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(self->description);
+}
+static PyObject *Conn_get_rowcount(Conn *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLongLong(self->rowcount);
+}
+static PyObject *Conn_get_status(Conn *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(self->statusmessage);
+}
+static PyObject *Conn_get_active(Conn *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->active || self->pre_pos < self->pre_rows);
+}
+
+static PyObject *Conn_get_notices(Conn *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(self->notices);
+}
+
+static PyMethodDef Conn_methods[] = {
+    {"execute", (PyCFunction)Conn_execute, METH_VARARGS,
+     "execute(sql, params=None): run one statement ($1.. placeholders); rows via fetch()."},
+    {"fetch", (PyCFunction)Conn_fetch, METH_VARARGS, "fetch(n=-1) -> list of up to n row tuples ([] at the end)."},
+    {"executemany", (PyCFunction)Conn_executemany, METH_VARARGS,
+     "executemany(sql, rows) -> rows affected: one Parse, N Bind/Execute, one Sync."},
+    {"copy_in", (PyCFunction)Conn_copy_in, METH_VARARGS, "copy_in(copy_sql, chunks) -> rows copied."},
+    {"copy_out", (PyCFunction)Conn_copy_out, METH_VARARGS, "copy_out(copy_sql, write) -> rows copied."},
+    {"copy_records", (PyCFunction)Conn_copy_records, METH_VARARGS,
+     "copy_records(copy_binary_sql, column_oids, records) -> rows copied (binary COPY)."},
+    {"cancel", (PyCFunction)Conn_cancel, METH_NOARGS, "Cancel the running query (any thread)."},
+    {"close", (PyCFunction)Conn_close, METH_NOARGS, "Close the connection."},
+    {"parameter", (PyCFunction)Conn_parameter, METH_VARARGS, "A ParameterStatus value, or None."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Conn_getset[] = {
+    {"transaction_status", (getter)Conn_get_tx, NULL, "'I', 'T', 'E' or '' while busy", NULL},
+    {"closed", (getter)Conn_get_closed, NULL, "True once closed or broken", NULL},
+    {"server_version", (getter)Conn_get_version, NULL, "e.g. 150018", NULL},
+    {"backend_pid", (getter)Conn_get_pid, NULL, "server process ID", NULL},
+    {"description", (getter)Conn_get_description, NULL, "columns of the current result", NULL},
+    {"rowcount", (getter)Conn_get_rowcount, NULL, "rows of the last command (-1 unknown)", NULL},
+    {"statusmessage", (getter)Conn_get_status, NULL, "the last command tag", NULL},
+    {"active", (getter)Conn_get_active, NULL, "rows may still be fetched", NULL},
+    {"notices", (getter)Conn_get_notices, NULL, "list of notice strings (appended to)", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject ConnType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "wirebuf._pg.Conn",
+    .tp_basicsize = sizeof(Conn),
+    .tp_dealloc = (destructor)Conn_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Conn(conninfo='', read_buffer=0): one PostgreSQL connection (wirebuf/pg.h).",
+    .tp_methods = Conn_methods,
+    .tp_getset = Conn_getset,
+    .tp_new = Conn_new,
+};
+
+static PyObject *mod_setup(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *factory, *dec, *uuid, *loads, *dumps, *utc, *tz;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &factory, &dec, &uuid, &loads, &dumps, &utc, &tz))
+        return NULL;
+    Py_XSETREF(G.error_factory, Py_NewRef(factory));
+    Py_XSETREF(G.Decimal, Py_NewRef(dec));
+    Py_XSETREF(G.UUID, Py_NewRef(uuid));
+    Py_XSETREF(G.json_loads, Py_NewRef(loads));
+    Py_XSETREF(G.json_dumps, Py_NewRef(dumps));
+    Py_XSETREF(G.utc, Py_NewRef(utc));
+    Py_XSETREF(G.timezone, Py_NewRef(tz));
+    G.ready = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef mod_methods[] = {
+    {"setup", mod_setup, METH_VARARGS,
+     "setup(error_factory, Decimal, UUID, json.loads, json.dumps, timezone.utc, timezone): called by wirebuf.pg"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._pg",
+                                    "PostgreSQL client (C veneer; use wirebuf.pg)", -1, mod_methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__pg(void)
+{
+    PyDateTime_IMPORT;
+    if (!PyDateTimeAPI)
+        return NULL;
+    if (PyType_Ready(&ConnType) < 0)
+        return NULL;
+    G.s_isoformat = PyUnicode_InternFromString("isoformat");
+    G.s_bytes = PyUnicode_InternFromString("bytes");
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ConnType);
+    if (PyModule_AddObject(m, "Conn", (PyObject *)&ConnType) < 0) {
+        Py_DECREF(&ConnType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "ERR_SERVER", WB_PG_ERR_SERVER);
+    PyModule_AddIntConstant(m, "ERR_TIMEOUT", WB_PG_ERR_TIMEOUT);
+    return m;
+}
