@@ -72,4 +72,10 @@ for i in 1 2 3; do
   p=$(echo "($t1 - $t0) * 1000" | bc); [ $(echo "$p < $bp" | bc) = 1 ] && bp=$p
 done
 printf '```\nwirebuf pg import %.0f ms | psql \\copy %.0f ms | wirebuf/psql time %.2fx\n```\n' "$bw" "$bp" "$(echo "$bw / $bp" | bc -l)"
+echo
+echo "## Python: wirebuf.pg vs psycopg2, asyncpg, psycopg 3 (bench/bench_pg_py.py)"
+echo
+echo '```'
+/usr/bin/python3 bench/bench_pg_py.py "$B"
+echo '```'
 } | tee "$OUT"
