@@ -49,7 +49,8 @@ ROUND_TRIP = [
     ("float4", 1.5), ("float8", 0.1), ("float8", float("inf")), ("numeric", Decimal("-12.340")),
     ("numeric", Decimal("123456789012345678901234567890.000000001")), ("text", "Grüße 日本語 🎉"),
     ("varchar(10)", "abc"), ("bytea", b"\x00\xff\x10" * 100), ("date", dt.date(2024, 2, 29)),
-    ("time", dt.time(13, 45, 1, 500000)), ("timestamp", dt.datetime(2024, 2, 29, 23, 59, 59, 999999)),
+    ("time", dt.time(13, 45, 1, 500000)), ("timetz", dt.time(1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
+    ("char(4)", "abcd"), ("int8", -5), ("oid", 4000000000), ("timestamp", dt.datetime(2024, 2, 29, 23, 59, 59, 999999)),
     ("timestamptz", dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.timezone.utc)),
     ("interval", dt.timedelta(days=3, seconds=14706, microseconds=700000)),
     ("uuid", uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")), ("jsonb", {"a": [1, 2.5, None], "b": "ü"}),
@@ -289,6 +290,15 @@ def test_copy(conn):
     assert buf.getvalue() == b"id,name\n0,name 0\n1,a\n1,name 1\n2,b\n2,name 2\n"
     cur.copy_expert("copy cp (id, name) from stdin with (format csv)", io.StringIO("7,seven\n8,eight\n"))
     assert cur.rowcount == 2
+    # binary format both ways: out of one table, into another
+    cur.execute("create temp table cp2 (like cp)")
+    bin_out = io.BytesIO()
+    cur.copy_expert("copy cp to stdout with (format binary)", bin_out)
+    assert bin_out.getvalue().startswith(b"PGCOPY\n\xff\r\n\0")
+    bin_out.seek(0)
+    cur.copy_expert("copy cp2 from stdin with (format binary)", bin_out)
+    cur.execute("select count(*) from (table cp except all table cp2) x")
+    assert cur.fetchone() == (0,)
     with pytest.raises(pg.DataError):
         cur.copy_expert("copy cp from stdin with (format csv)", io.StringIO("x,y,z\n"))
     conn.rollback()
