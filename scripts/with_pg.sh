@@ -20,6 +20,11 @@
 # The cluster is stopped and removed on exit, also on failure or signal.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 COMMAND [ARGS...]" >&2; exit 2; }
+# A sanitizer runtime preloaded for the command (make asan) must not reach
+# initdb, postgres, psql or openssl: keep it aside and give it back to the
+# command only.
+WB_SAVED_PRELOAD=${LD_PRELOAD:-}
+unset LD_PRELOAD
 
 PGBIN=""
 for v in 15 16 17; do
@@ -127,7 +132,11 @@ SQL
 export WB_PG_HOST="$DIR" WB_PG_PORT="$PORT" WB_PG_DB=wirebuf WB_PG_SUPER="$SUPER" \
   WB_PG_CA="$DIR/ca.crt" WB_PG_PASSWORD="wb secret" WB_PG_DATA="$DIR/data" WB_PG_BIN="$PGBIN"
 set +e
-"$@"
+if [ -n "$WB_SAVED_PRELOAD" ]; then
+  LD_PRELOAD="$WB_SAVED_PRELOAD" "$@"
+else
+  "$@"
+fi
 rc=$?
 set -e
 exit $rc
