@@ -59,17 +59,26 @@ echo '```'
 "$B/bench_pg" "$CI" many 10000 7
 echo '```'
 echo
-printf '%s\n' "## COPY 1,000,000 rows (CSV file, 7 columns): wirebuf pg import vs psql \\copy (best of 3)"
+printf '%s\n' "## COPY 1,000,000 rows (CSV file, 7 columns): wirebuf pg import vs psql \\copy (best of 4, alternating order)"
 echo
 "$PSQL" -X -q "$CI" -c "\\copy (SELECT g, 'name ' || g, g * 0.5, '2024-01-01'::timestamptz + g * interval '1 second', g % 2 = 0, g * 1000, 'note ' || (g % 97) FROM generate_series(1, 1000000) g) TO '$TMP/copy.csv' WITH (FORMAT csv)"
 bw=999999; bp=999999
-for i in 1 2 3; do
-  q "TRUNCATE bench_copy"
-  t0=$(date +%s.%N); "$B/wirebuf" pg import --no-header "$CI" bench_copy "$TMP/copy.csv" 2>/dev/null; t1=$(date +%s.%N)
-  w=$(echo "($t1 - $t0) * 1000" | bc); [ $(echo "$w < $bw" | bc) = 1 ] && bw=$w
-  q "TRUNCATE bench_copy"
-  t0=$(date +%s.%N); "$PSQL" -X -q "$CI" -c "\\copy bench_copy FROM '$TMP/copy.csv' WITH (FORMAT csv)"; t1=$(date +%s.%N)
-  p=$(echo "($t1 - $t0) * 1000" | bc); [ $(echo "$p < $bp" | bc) = 1 ] && bp=$p
+# alternate which client goes first (the server's state after a TRUNCATE
+# favours whoever runs second otherwise)
+for i in 1 2 3 4; do
+  for who in $( [ $((i % 2)) = 1 ] && echo "wb psql" || echo "psql wb" ); do
+    q "TRUNCATE bench_copy"
+    q "CHECKPOINT"
+    t0=$(date +%s.%N)
+    if [ $who = wb ]; then
+      "$B/wirebuf" pg import --no-header "$CI" bench_copy "$TMP/copy.csv" 2>/dev/null
+    else
+      "$PSQL" -X -q "$CI" -c "\\copy bench_copy FROM '$TMP/copy.csv' WITH (FORMAT csv)"
+    fi
+    t1=$(date +%s.%N)
+    t=$(echo "($t1 - $t0) * 1000" | bc)
+    if [ $who = wb ]; then [ $(echo "$t < $bw" | bc) = 1 ] && bw=$t; else [ $(echo "$t < $bp" | bc) = 1 ] && bp=$t; fi
+  done
 done
 printf '```\nwirebuf pg import %.0f ms | psql \\copy %.0f ms | wirebuf/psql time %.2fx\n```\n' "$bw" "$bp" "$(echo "$bw / $bp" | bc -l)"
 echo
