@@ -773,6 +773,17 @@ static int finish_active(Conn *self)
     return 0;
 }
 
+/* Every request starts here: the connection is open, the previous result
+ * (rows still on the wire, rows read ahead, description) is discarded. */
+static int begin_request(Conn *self)
+{
+    if (check_open(self) || finish_active(self))
+        return -1;
+    free_result(self);
+    self->pre_rows = self->pre_pos = 0;
+    return 0;
+}
+
 static int set_description(Conn *self, uint16_t n, const wb_pg_column *cols)
 {
     free_result(self);
@@ -1049,10 +1060,8 @@ static PyObject *Conn_execute(Conn *self, PyObject *args)
     conn_lock(self);
     PyObject *result = NULL;
     pbuf p = {0};
-    if (check_open(self) || finish_active(self))
+    if (begin_request(self))
         goto out;
-    free_result(self);
-    self->pre_rows = self->pre_pos = 0;
     self->rowcount = -1;
     Py_XSETREF(self->statusmessage, Py_NewRef(Py_None));
     if (encode_params(&p, params))
@@ -1303,9 +1312,8 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
     pbuf p = {0};
     Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
     size_t nparams = 0;
-    if (check_open(self) || finish_active(self))
+    if (begin_request(self))
         goto out;
-    free_result(self);
     for (Py_ssize_t i = 0; i < n; i++) {
         size_t before = p.n;
         if (encode_params(&p, PySequence_Fast_GET_ITEM(rows, i)))
@@ -1373,9 +1381,8 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
     PyObject *result = NULL;
     wb_pg_error e;
     int rc;
-    if (check_open(self) || finish_active(self))
+    if (begin_request(self))
         goto out;
-    free_result(self);
     const char *text = PyUnicode_AsUTF8(sql);
     if (!text)
         goto out;
@@ -1453,9 +1460,8 @@ static PyObject *Conn_copy_out(Conn *self, PyObject *args)
     wb_pg_error e;
     int rc;
     wb_buf acc = {0};
-    if (check_open(self) || finish_active(self))
+    if (begin_request(self))
         goto out;
-    free_result(self);
     const char *text = PyUnicode_AsUTF8(sql);
     if (!text)
         goto out;
@@ -1694,9 +1700,8 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     wb_buf buf = {0};
     wb_pg_error e;
     int rc, started = 0;
-    if (check_open(self) || finish_active(self))
+    if (begin_request(self))
         goto out;
-    free_result(self);
     const char *text = PyUnicode_AsUTF8(sql);
     if (!text)
         goto out;
