@@ -390,3 +390,16 @@ def test_shutdown_with_open_connections(dsn):
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(pg.__file__)))), dsn, dsn)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_interleaved_cursors_keep_their_rows(conn):
+    a, b = conn.cursor(), conn.cursor()
+    a.execute("select generate_series(1, 5000)")  # more rows than execute reads ahead
+    assert a.fetchone() == (1,)
+    b.execute("create temp table il(x int)")
+    b.executemany("insert into il values (%s)", [(1,), (2,)])
+    b.copy_from(io.StringIO("3\n"), "il")
+    b.execute("select count(*) from il")
+    assert b.fetchone() == (3,)
+    rest = a.fetchall()
+    assert len(rest) == 4999 and rest[-1] == (5000,)
