@@ -465,6 +465,8 @@ static PyObject *make_datetime(int64_t us, int tz)
                                                    tz ? G.utc : Py_None, PyDateTimeAPI->DateTimeType);
 }
 
+static PyObject *value_to_py(uint32_t oid, const wb_pg_value *xp);
+
 static PyObject *to_py(uint32_t oid, int fmt, const uint8_t *v, int32_t len)
 {
     if (len < 0)
@@ -477,7 +479,16 @@ static PyObject *to_py(uint32_t oid, int fmt, const uint8_t *v, int32_t len)
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
+    return value_to_py(oid, &x);
+}
+
+/* a decoded binary value (wb_pg_decode, done without the GIL) -> Python */
+static PyObject *value_to_py(uint32_t oid, const wb_pg_value *xp)
+{
+    wb_pg_value x = *xp;
+    char err[160];
     switch (x.kind) {
+    case WB_PG_K_NULL: Py_RETURN_NONE;
     case WB_PG_K_BOOL: return PyBool_FromLong((long)x.i);
     case WB_PG_K_INT: return PyLong_FromLongLong(x.i);
     case WB_PG_K_FLOAT: return PyFloat_FromDouble(x.f);
@@ -604,9 +615,11 @@ typedef struct {
     /* fetch batch: cell offsets into data; pre_rows > 0: a whole result
      * read ahead (simple-query path), served from pre_pos */
     size_t pre_rows, pre_pos;
+    int decoded; /* cell_val holds the batch's binary cells */
     wb_buf data;
     int64_t *cell_off;
     int32_t *cell_len;
+    wb_pg_value *cell_val; /* binary cells decoded without the GIL */
     size_t cells_cap;
     /* prepared statement cache: key -> capsule(wb_pg_stmt*) */
     PyObject *cache;
@@ -750,6 +763,7 @@ static void Conn_dealloc(Conn *self)
     wb_buf_free(&self->notice_buf);
     PyMem_Free(self->cell_off);
     PyMem_Free(self->cell_len);
+    PyMem_Free(self->cell_val);
     if (self->lock)
         PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -989,6 +1003,7 @@ static PyObject *read_all_simple(Conn *self)
         return PyErr_NoMemory();
     self->pre_rows = rows;
     self->pre_pos = 0;
+    self->decoded = 0; /* simple-query results are text */
     Py_RETURN_NONE;
 }
 
@@ -1134,7 +1149,10 @@ static int ensure_cells(Conn *self, size_t n)
     int32_t *l = PyMem_Realloc(self->cell_len, cap * sizeof *l);
     if (l)
         self->cell_len = l;
-    if (!o || !l)
+    wb_pg_value *v = PyMem_Realloc(self->cell_val, cap * sizeof *v);
+    if (v)
+        self->cell_val = v;
+    if (!o || !l || !v)
         return -1;
     self->cells_cap = cap;
     return 0;
@@ -1158,6 +1176,7 @@ static int read_batch(Conn *self, size_t batch, size_t *nrows)
     wb_buf_clear(&self->data);
     long long tagrows = -1;
     char tag[64] = "";
+    char decode_err[160] = "";
     RELEASE
     while (rows < batch) {
         wb_pg_event ev;
@@ -1191,6 +1210,22 @@ static int read_batch(Conn *self, size_t batch, size_t *nrows)
     }
     if (rc == 0 && stmt_err.kind && !ended)
         rc = wb_pg_drain(self->c, NULL, &e) ? -1 : 0, ended = 1;
+    /* still without the GIL: decode the binary cells into C values (the
+     * data buffer no longer moves) */
+    for (size_t r = 0; rc == 0 && !nomem && r < rows; r++) {
+        for (size_t i = 0; i < ncols; i++) {
+            size_t k = r * ncols + i;
+            if (self->fmts[i] != 1 || self->cell_len[k] < 0) {
+                self->cell_val[k].kind = WB_PG_K_NULL;
+                continue;
+            }
+            if (wb_pg_decode(self->oids[i], self->data.p + self->cell_off[k], self->cell_len[k], &self->cell_val[k],
+                             decode_err, sizeof decode_err)) {
+                nomem = 2; /* reported below */
+                break;
+            }
+        }
+    }
     ACQUIRE
     if (ended || rc)
         self->active = 0;
@@ -1206,10 +1241,15 @@ static int read_batch(Conn *self, size_t batch, size_t *nrows)
         raise_err(&stmt_err);
         return -1;
     }
+    if (nomem == 2) {
+        PyErr_Format(PyExc_ValueError, "bad value from the server: %s", decode_err);
+        return -1;
+    }
     if (nomem) {
         PyErr_NoMemory();
         return -1;
     }
+    self->decoded = 1;
     *nrows = rows;
     return 0;
 }
@@ -1223,10 +1263,16 @@ static int build_rows(Conn *self, size_t first, size_t count, PyObject *out)
         if (!t)
             return -1;
         for (size_t i = 0; i < ncols; i++) {
-            int32_t len = self->cell_len[r * ncols + i];
-            const uint8_t *v = len < 0 ? NULL : self->data.p ? self->data.p + self->cell_off[r * ncols + i]
-                                                             : (const uint8_t *)"";
-            PyObject *o = to_py(self->oids[i], self->fmts[i], v, len);
+            size_t k = r * ncols + i;
+            int32_t len = self->cell_len[k];
+            PyObject *o;
+            if (len >= 0 && self->fmts[i] == 1 && self->decoded) {
+                o = value_to_py(self->oids[i], &self->cell_val[k]);
+            } else {
+                const uint8_t *v = len < 0 ? NULL : self->data.p ? self->data.p + self->cell_off[k]
+                                                                 : (const uint8_t *)"";
+                o = to_py(self->oids[i], self->fmts[i], v, len);
+            }
             if (!o) {
                 Py_DECREF(t);
                 return -1;
