@@ -30,7 +30,7 @@
 /* Registered by wirebuf.pg at import (setup()). */
 static struct {
     PyObject *error_factory; /* (kind, sqlstate, message, fields: dict, statement) -> exception */
-    PyObject *Decimal, *UUID, *json_loads, *json_dumps, *utc, *timezone;
+    PyObject *Decimal, *UUID, *json_loads, *json_dumps, *utc, *timezone, *Json;
     PyObject *s_isoformat, *s_bytes;
     int ready;
 } G;
@@ -246,92 +246,126 @@ static uint32_t array_oid(PyObject *seq)
     return 0;
 }
 
-/* one Python value -> one parameter */
-static int encode_param(pbuf *p, PyObject *o)
+/* The type OID a Python value is sent with (0 = untyped, like a literal:
+ * str, dict/Json as JSON text, lists of unknown elements, other objects). */
+static uint32_t param_oid(PyObject *o)
 {
-    if (o == Py_None)
-        return put_null(p, 0);
+    if (o == Py_None || PyUnicode_Check(o))
+        return 0;
     if (PyBool_Check(o))
-        return put_bytes(p, o == Py_True ? "t" : "f", 1, 0, WB_PG_OID_BOOL);
+        return WB_PG_OID_BOOL;
     if (PyLong_Check(o)) {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow)
+            return WB_PG_OID_NUMERIC;
+        /* int4 when it fits (so functions taking integer resolve), else int8 */
+        return v >= INT32_MIN && v <= INT32_MAX ? WB_PG_OID_INT4 : WB_PG_OID_INT8;
+    }
+    if (PyFloat_Check(o))
+        return WB_PG_OID_FLOAT8;
+    if (PyBytes_Check(o) || PyByteArray_Check(o) || PyMemoryView_Check(o))
+        return WB_PG_OID_BYTEA;
+    if (PyDateTime_Check(o))
+        return ((PyDateTime_DateTime *)o)->hastzinfo && ((PyDateTime_DateTime *)o)->tzinfo != Py_None
+                   ? WB_PG_OID_TIMESTAMPTZ
+                   : WB_PG_OID_TIMESTAMP;
+    if (PyDate_Check(o))
+        return WB_PG_OID_DATE;
+    if (PyTime_Check(o))
+        return ((PyDateTime_Time *)o)->hastzinfo && ((PyDateTime_Time *)o)->tzinfo != Py_None ? WB_PG_OID_TIMETZ
+                                                                                               : WB_PG_OID_TIME;
+    if (PyDelta_Check(o))
+        return WB_PG_OID_INTERVAL;
+    if (PyList_Check(o) || PyTuple_Check(o)) {
+        PyObject *f = PySequence_Fast(o, "");
+        uint32_t r = f ? array_oid(f) : 0;
+        Py_XDECREF(f);
+        PyErr_Clear();
+        return r;
+    }
+    if (PyObject_IsInstance(o, G.Decimal) == 1)
+        return WB_PG_OID_NUMERIC;
+    if (PyObject_IsInstance(o, G.UUID) == 1)
+        return WB_PG_OID_UUID;
+    PyErr_Clear();
+    return 0;
+}
+
+/* one Python value -> one parameter (text format, bytes binary) with
+ * param_oid's type */
+static int encode_param(pbuf *p, PyObject *o)
+{
+    uint32_t oid = param_oid(o);
+    if (o == Py_None)
+        return put_null(p, 0);
+    switch (oid) {
+    case WB_PG_OID_BOOL:
+        return put_bytes(p, o == Py_True ? "t" : "f", 1, 0, oid);
+    case WB_PG_OID_INT4:
+    case WB_PG_OID_INT8: {
+        long long v = PyLong_AsLongLong(o);
         if (v == -1 && PyErr_Occurred())
             return -1;
-        if (overflow)
-            return put_call(p, o, PyObject_Str, WB_PG_OID_NUMERIC);
         char t[24];
-        int n = snprintf(t, sizeof t, "%lld", v);
-        /* int4 when it fits (like a literal: functions taking integer
-         * resolve), else int8 */
-        return put_bytes(p, t, n, 0, v >= INT32_MIN && v <= INT32_MAX ? WB_PG_OID_INT4 : WB_PG_OID_INT8);
+        return put_bytes(p, t, snprintf(t, sizeof t, "%lld", v), 0, oid);
     }
-    if (PyFloat_Check(o)) {
+    case WB_PG_OID_FLOAT8: {
         double d = PyFloat_AS_DOUBLE(o);
         if (d != d)
-            return put_bytes(p, "NaN", 3, 0, WB_PG_OID_FLOAT8);
+            return put_bytes(p, "NaN", 3, 0, oid);
         if (d > 1.7976931348623157e308)
-            return put_bytes(p, "Infinity", 8, 0, WB_PG_OID_FLOAT8);
+            return put_bytes(p, "Infinity", 8, 0, oid);
         if (d < -1.7976931348623157e308)
-            return put_bytes(p, "-Infinity", 9, 0, WB_PG_OID_FLOAT8);
+            return put_bytes(p, "-Infinity", 9, 0, oid);
         char *s = PyOS_double_to_string(d, 'r', 0, 0, NULL);
         if (!s)
             return -1;
-        int rc = put_bytes(p, s, (Py_ssize_t)strlen(s), 0, WB_PG_OID_FLOAT8);
+        int rc = put_bytes(p, s, (Py_ssize_t)strlen(s), 0, oid);
         PyMem_Free(s);
         return rc;
     }
-    if (PyUnicode_Check(o))
-        return put_str_obj(p, o, 0);
-    if (PyBytes_Check(o))
-        return put_bytes(p, PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o), 1, WB_PG_OID_BYTEA);
-    if (PyByteArray_Check(o) || PyMemoryView_Check(o)) {
+    case WB_PG_OID_BYTEA: {
         Py_buffer view;
         if (PyObject_GetBuffer(o, &view, PyBUF_CONTIG_RO))
             return -1;
-        int rc = put_bytes(p, view.buf, view.len, 1, WB_PG_OID_BYTEA);
+        int rc = put_bytes(p, view.buf, view.len, 1, oid);
         PyBuffer_Release(&view);
         return rc;
     }
-    if (PyDateTime_Check(o))
-        return put_call(p, o, isoformat,
-                        ((PyDateTime_DateTime *)o)->hastzinfo && ((PyDateTime_DateTime *)o)->tzinfo != Py_None
-                            ? WB_PG_OID_TIMESTAMPTZ
-                            : WB_PG_OID_TIMESTAMP);
-    if (PyDate_Check(o))
-        return put_call(p, o, isoformat, WB_PG_OID_DATE);
-    if (PyTime_Check(o))
-        return put_call(p, o, isoformat,
-                        ((PyDateTime_Time *)o)->hastzinfo && ((PyDateTime_Time *)o)->tzinfo != Py_None
-                            ? WB_PG_OID_TIMETZ
-                            : WB_PG_OID_TIME);
-    if (PyDelta_Check(o)) {
+    case WB_PG_OID_TIMESTAMP: case WB_PG_OID_TIMESTAMPTZ: case WB_PG_OID_DATE: case WB_PG_OID_TIME:
+    case WB_PG_OID_TIMETZ:
+        return put_call(p, o, isoformat, oid);
+    case WB_PG_OID_INTERVAL: {
         char t[96];
         int n = snprintf(t, sizeof t, "%d days %d seconds %d microseconds", PyDateTime_DELTA_GET_DAYS(o),
                          PyDateTime_DELTA_GET_SECONDS(o), PyDateTime_DELTA_GET_MICROSECONDS(o));
-        return put_bytes(p, t, n, 0, WB_PG_OID_INTERVAL);
+        return put_bytes(p, t, n, 0, oid);
     }
-    if (PyObject_IsInstance(o, G.Decimal) == 1)
-        return put_call(p, o, PyObject_Str, WB_PG_OID_NUMERIC);
-    if (PyObject_IsInstance(o, G.UUID) == 1)
-        return put_call(p, o, PyObject_Str, WB_PG_OID_UUID);
-    if (PyDict_Check(o)) {
-        PyObject *s = PyObject_CallOneArg(G.json_dumps, o);
-        if (!s)
-            return -1;
-        int rc = put_str_obj(p, s, 0);
-        Py_DECREF(s);
-        return rc;
+    case WB_PG_OID_NUMERIC: case WB_PG_OID_UUID:
+        return put_call(p, o, PyObject_Str, oid);
+    default:
+        break;
     }
-    if (PyList_Check(o) || PyTuple_Check(o)) {
+    if (PyUnicode_Check(o))
+        return put_str_obj(p, o, 0);
+    if (PyList_Check(o) || PyTuple_Check(o)) { /* oid: a typed array, or 0 */
         PyObject *f = PySequence_Fast(o, "");
         wb_buf lit = {0};
-        uint32_t aoid = f ? array_oid(f) : 0;
-        int rc = f && array_literal(f, &lit) == 0 ? put_bytes(p, lit.p, (Py_ssize_t)lit.len, 0, aoid) : -1;
+        int rc = f && array_literal(f, &lit) == 0 ? put_bytes(p, lit.p, (Py_ssize_t)lit.len, 0, oid) : -1;
         if (rc && !PyErr_Occurred())
             PyErr_NoMemory();
         Py_XDECREF(f);
         wb_buf_free(&lit);
+        return rc;
+    }
+    if (PyDict_Check(o) || (G.Json && PyObject_TypeCheck(o, (PyTypeObject *)G.Json))) {
+        /* JSON text, untyped so json and jsonb columns both take it */
+        PyObject *s = PyDict_Check(o) ? PyObject_CallOneArg(G.json_dumps, o) : PyObject_CallMethod(o, "getquoted", NULL);
+        if (!s)
+            return -1;
+        int rc = put_str_obj(p, s, 0);
+        Py_DECREF(s);
         return rc;
     }
     return put_call(p, o, PyObject_Str, 0);
@@ -1333,17 +1367,11 @@ done:
     return out;
 }
 
-/* executemany(sql, seq_of_params) -> rows affected */
-typedef struct many_ctx {
-    pbuf *p;
-    size_t nparams;
-} many_ctx;
-static int many_fill(void *ctx, int64_t row, wb_pg_param *params)
-{
-    many_ctx *m = ctx;
-    pbuf_params(m->p, (size_t)row * m->nparams, m->nparams, params);
-    return 0;
-}
+/* executemany(sql, rows) -> rows affected. One Parse (types from a scan of
+ * every row: the widest integer type a column needs), then Bind/Execute per
+ * row sent in chunks of 1,000 rows as they are encoded (the server works
+ * on chunk k while chunk k+1 is encoded), one Sync. */
+#define MANY_CHUNK 1000
 
 static PyObject *Conn_executemany(Conn *self, PyObject *args)
 {
@@ -1353,61 +1381,150 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
     PyObject *rows = PySequence_Fast(seq, "executemany needs a sequence of parameter sequences");
     if (!rows)
         return NULL;
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text) {
+        Py_DECREF(rows);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
+    PyObject **fast = PyMem_Calloc((size_t)(n ? n : 1), sizeof *fast);
+    uint32_t *types = NULL;
+    Py_ssize_t nparams = -1;
     conn_lock(self);
     PyObject *result = NULL;
     pbuf p = {0};
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
-    size_t nparams = 0;
-    if (begin_request(self))
-        goto out;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        size_t before = p.n;
-        if (encode_params(&p, PySequence_Fast_GET_ITEM(rows, i)))
-            goto out;
-        if (i == 0)
-            nparams = p.n - before;
-        else if (p.n - before != nparams) {
-            PyErr_Format(PyExc_ValueError, "executemany: row %zd has %zu parameters, row 0 has %zu", i,
-                         p.n - before, nparams);
-            goto out;
-        }
-    }
-    const char *text = PyUnicode_AsUTF8(sql);
-    if (!text)
-        goto out;
-    /* parameter types from the first row with a non-NULL value per column */
-    uint32_t *types = PyMem_Calloc(nparams ? nparams : 1, sizeof *types);
-    if (!types) {
+    wb_pg_error e;
+    int rc = 0, sent_parse = 0;
+    if (!fast) {
         PyErr_NoMemory();
         goto out;
     }
-    for (size_t k = 0; k < nparams; k++) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint32_t o = p.oid[(size_t)i * nparams + k];
-            /* integers: the widest any row needs (int4 < int8 < numeric) */
+    if (begin_request(self))
+        goto out;
+    /* 1. shapes and types */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fast[i] = PySequence_Fast(PySequence_Fast_GET_ITEM(rows, i), "executemany: each row must be a sequence");
+        if (!fast[i])
+            goto out;
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(fast[i]);
+        if (i == 0) {
+            nparams = m;
+            if (m > 65535) {
+                PyErr_SetString(PyExc_ValueError, "more than 65535 query parameters");
+                goto out;
+            }
+            types = PyMem_Calloc((size_t)(m ? m : 1), sizeof *types);
+            if (!types) {
+                PyErr_NoMemory();
+                goto out;
+            }
+        } else if (m != nparams) {
+            PyErr_Format(PyExc_ValueError, "executemany: row %zd has %zd parameters, row 0 has %zd", i, m, nparams);
+            goto out;
+        }
+        for (Py_ssize_t k = 0; k < m; k++) {
+            uint32_t o = param_oid(PySequence_Fast_GET_ITEM(fast[i], k));
             if (!types[k] || (types[k] == WB_PG_OID_INT4 && (o == WB_PG_OID_INT8 || o == WB_PG_OID_NUMERIC)) ||
                 (types[k] == WB_PG_OID_INT8 && o == WB_PG_OID_NUMERIC))
-                types[k] = o;
+                types[k] = o ? o : types[k];
         }
     }
-    for (size_t i = 0; i < p.n; i++)
-        if (p.fmt[i] == 1 && types[i % (nparams ? nparams : 1)] != WB_PG_OID_BYTEA)
-            p.fmt[i] = 0;
-    many_ctx m = {&p, nparams};
-    int64_t affected = 0;
-    wb_pg_error e;
-    int rc;
+    if (n == 0) {
+        self->rowcount = 0;
+        result = PyLong_FromLong(0);
+        goto out;
+    }
+    /* 2. Parse, then chunks of Bind/Execute */
     RELEASE
-    rc = wb_pg_executemany(self->c, text, (int)nparams, types, (int64_t)n, many_fill, &m, &affected, &e);
+    rc = wb_pg_pipeline_parse(self->c, "", text, (uint16_t)nparams, types, &e);
     ACQUIRE
-    PyMem_Free(types);
     if (rc) {
         raise_err(&e);
         goto out;
     }
+    sent_parse = 1;
+    wb_pg_param small[32], *pp = nparams <= 32 ? small : PyMem_Malloc(sizeof *pp * (size_t)nparams);
+    if (!pp) {
+        PyErr_NoMemory();
+        goto abort;
+    }
+    for (Py_ssize_t start = 0; start < n && rc == 0; start += MANY_CHUNK) {
+        Py_ssize_t end = start + MANY_CHUNK < n ? start + MANY_CHUNK : n;
+        p.n = 0;
+        wb_buf_clear(&p.arena);
+        for (Py_ssize_t i = start; i < end; i++)
+            for (Py_ssize_t k = 0; k < nparams; k++)
+                if (encode_param(&p, PySequence_Fast_GET_ITEM(fast[i], k))) {
+                    if (pp != small)
+                        PyMem_Free(pp);
+                    goto abort;
+                }
+        for (size_t i = 0; i < p.n; i++) /* bytes bound to a non-bytea parameter: never binary */
+            if (p.fmt[i] == 1 && types[i % (size_t)nparams] != WB_PG_OID_BYTEA)
+                p.fmt[i] = 0;
+        RELEASE
+        for (Py_ssize_t i = 0; i < end - start && rc == 0; i++) {
+            pbuf_params(&p, (size_t)(i * nparams), (size_t)nparams, pp);
+            rc = wb_pg_pipeline_exec(self->c, "", (int)nparams, pp, 0, NULL, &e);
+        }
+        ACQUIRE
+    }
+    if (pp != small)
+        PyMem_Free(pp);
+    if (rc) { /* the connection failed */
+        raise_err(&e);
+        goto out;
+    }
+    /* 3. Sync and the answers: total rows, the first error (its row) */
+    int64_t affected = 0;
+    wb_pg_error first;
+    first.kind = WB_PG_ERR_NONE;
+    RELEASE
+    rc = wb_pg_pipeline_sync(self->c, &e);
+    for (;;) {
+        wb_pg_event ev;
+        int r = rc ? -1 : wb_pg_step(self->c, &ev, &e);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (ev.type == WB_PG_EV_COMMAND_COMPLETE && ev.rows > 0)
+            affected += ev.rows;
+        else if (ev.type == WB_PG_EV_ERROR && first.kind == WB_PG_ERR_NONE)
+            first = *ev.error;
+    }
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        goto out;
+    }
+    if (first.kind) {
+        raise_err(&first);
+        goto out;
+    }
     self->rowcount = affected;
     result = PyLong_FromLongLong(affected);
+    goto out;
+abort:
+    /* a row could not be encoded: make the server skip and roll back what
+     * was sent (a statement that fails before the Sync), keep the exception */
+    if (sent_parse && wb_pg_status(self->c) == WB_PG_OK) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        RELEASE
+        if (wb_pg_pipeline_parse(self->c, "", "wirebuf executemany aborted by a bad parameter", 0, NULL, &e) == 0 &&
+            wb_pg_pipeline_sync(self->c, &e) == 0)
+            wb_pg_drain(self->c, NULL, &e);
+        ACQUIRE
+        PyErr_Restore(t, v, tb);
+    }
 out:
+    if (fast) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_XDECREF(fast[i]);
+        PyMem_Free(fast);
+    }
+    PyMem_Free(types);
     pbuf_free(&p);
     Py_DECREF(rows);
     conn_unlock(self);
@@ -1968,9 +2085,11 @@ static PyTypeObject ConnType = {
 static PyObject *mod_setup(PyObject *m, PyObject *args)
 {
     (void)m;
-    PyObject *factory, *dec, *uuid, *loads, *dumps, *utc, *tz;
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &factory, &dec, &uuid, &loads, &dumps, &utc, &tz))
+    PyObject *factory, *dec, *uuid, *loads, *dumps, *utc, *tz, *json_cls;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO!", &factory, &dec, &uuid, &loads, &dumps, &utc, &tz, &PyType_Type,
+                          &json_cls))
         return NULL;
+    Py_XSETREF(G.Json, Py_NewRef(json_cls));
     Py_XSETREF(G.error_factory, Py_NewRef(factory));
     Py_XSETREF(G.Decimal, Py_NewRef(dec));
     Py_XSETREF(G.UUID, Py_NewRef(uuid));
@@ -1984,7 +2103,7 @@ static PyObject *mod_setup(PyObject *m, PyObject *args)
 
 static PyMethodDef mod_methods[] = {
     {"setup", mod_setup, METH_VARARGS,
-     "setup(error_factory, Decimal, UUID, json.loads, json.dumps, timezone.utc, timezone): called by wirebuf.pg"},
+     "setup(error_factory, Decimal, UUID, json.loads, json.dumps, timezone.utc, timezone, Json): called by wirebuf.pg"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._pg",

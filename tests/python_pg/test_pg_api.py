@@ -403,3 +403,27 @@ def test_interleaved_cursors_keep_their_rows(conn):
     assert b.fetchone() == (3,)
     rest = a.fetchall()
     assert len(rest) == 4999 and rest[-1] == (5000,)
+
+
+def test_executemany_types_across_rows(conn):
+    cur = conn.cursor()
+    cur.execute("create temp table mt(a int8, j jsonb, b bytea)")
+    # row 0 fits int4, a later row needs int8; Json and None in later rows
+    cur.executemany("insert into mt values (%s, %s, %s)",
+                    [(1, None, None), (2 ** 40, pg.Json([1, 2]), b"\x00"), (None, {"k": 1}, None)])
+    cur.execute("select a, j, b from mt order by a nulls last")
+    assert cur.fetchall() == [(1, None, None), (2 ** 40, [1, 2], b"\x00"), (None, {"k": 1}, None)]
+    conn.commit()
+
+    class Bad:
+        def __str__(self):
+            raise RuntimeError("cannot print")
+
+    rows = [(i, None, None) for i in range(3000)] + [(Bad(), None, None)]
+    with pytest.raises(RuntimeError):
+        cur.executemany("insert into mt values (%s, %s, %s)", rows)
+    conn.rollback()
+    cur.execute("select count(*) from mt")
+    assert cur.fetchone() == (3,)  # the 3,000 rows sent before the bad one were rolled back
+    with pytest.raises(pg.ProgrammingError):
+        cur.executemany("insert into mt values (%s, %s, %s)", [(1, None, None), (2, None)])

@@ -130,8 +130,6 @@ def _make_error(kind, sqlstate, message, severity, fields, statement):
     return cls(message, sqlstate, severity, fields, statement if statement is not None and statement >= 0 else None)
 
 
-_pg.setup(_make_error, _decimal.Decimal, _uuid.UUID, _json.loads,
-          lambda o: _json.dumps(o, separators=(",", ":")), _dt.timezone.utc, _dt.timezone)
 
 # PEP 249 type objects and constructors
 Date = _dt.date
@@ -184,10 +182,8 @@ class Json:
         return self.dumps(self.adapted)
 
 
-def _unwrap(args):
-    if any(type(a) is Json for a in args):
-        return tuple(a.dumps(a.adapted) if type(a) is Json else a for a in args)
-    return args
+_pg.setup(_make_error, _decimal.Decimal, _uuid.UUID, _json.loads,
+          lambda o: _json.dumps(o, separators=(",", ":")), _dt.timezone.utc, _dt.timezone, Json)
 
 
 # ---- pyformat -> $n -------------------------------------------------------
@@ -238,14 +234,14 @@ def _convert(query, params):
     sql, order = conv
     if named:
         try:
-            return sql, _unwrap(tuple(params[n] for n in order))
+            return sql, tuple(params[n] for n in order)
         except KeyError as e:
             raise ProgrammingError("missing query parameter %s" % e) from None
     params = tuple(params)
     if len(params) != len(order):
         raise ProgrammingError("the query has %d placeholders but %d parameters were given"
                                % (len(order), len(params)))
-    return sql, _unwrap(params)
+    return sql, params
 
 
 def _quote_ident(name):
@@ -436,20 +432,24 @@ class Cursor:
         """Pipelined: one Parse, one Bind/Execute per row, one Sync. A bad row
         raises with .statement = its index (the batch is one transaction)."""
         self._check()
-        seq = list(seq_of_params)
+        seq = seq_of_params if isinstance(seq_of_params, (list, tuple)) else list(seq_of_params)
         if not seq:
             self.rowcount = 0
             return
-        sql = None
-        rows = []
-        for p in seq:
-            s, a = _convert(query, p)
-            sql = s
-            rows.append(a)
+        if isinstance(seq[0], dict):
+            sql = _convert(query, seq[0])[0]
+            rows = [_convert(query, p)[1] for p in seq]
+        else:
+            # positional: the rows go to C as they are (it checks every row's length)
+            sql, first = _convert(query, seq[0])
+            rows = seq
         with self.connection._lock:
             self.connection._claim(None)
             self.connection._begin_if_needed()
-            self.rowcount = self.connection._c.executemany(sql, rows)
+            try:
+                self.rowcount = self.connection._c.executemany(sql, rows)
+            except (ValueError, TypeError) as e:
+                raise ProgrammingError(str(e)) from e
         self.description = None
 
     def callproc(self, procname, params=()):
