@@ -1041,7 +1041,7 @@ static PyObject *read_all_simple(Conn *self)
     Py_RETURN_NONE;
 }
 
-static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p, int *uncached)
+static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p)
 {
     /* key: (sql, oids) */
     PyObject *oids = PyBytes_FromStringAndSize((const char *)p->oid, (Py_ssize_t)(p->n * sizeof(uint32_t)));
@@ -1072,7 +1072,6 @@ static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p, int *uncache
     }
     if (p->n == 0 && multiple_statements(text)) {
         Py_DECREF(key);
-        *uncached = 1;
         Py_RETURN_NONE; /* the caller runs it as a simple query */
     }
     wb_pg_error e;
@@ -1096,7 +1095,6 @@ static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p, int *uncache
         return NULL;
     }
     Py_DECREF(key);
-    *uncached = !cache;
     return cap;
 }
 
@@ -1115,8 +1113,7 @@ static PyObject *Conn_execute(Conn *self, PyObject *args)
     Py_XSETREF(self->statusmessage, Py_NewRef(Py_None));
     if (encode_params(&p, params))
         goto out;
-    int uncached = 0;
-    PyObject *cap = stmt_for(self, sql, &p, &uncached);
+    PyObject *cap = stmt_for(self, sql, &p);
     if (!cap)
         goto out;
     wb_pg_error e;
@@ -1531,6 +1528,42 @@ out:
     return result;
 }
 
+/* Begin a request and start a COPY (FROM STDIN when in, else TO STDOUT):
+ * 0, or -1 with the exception set. */
+static int copy_start(Conn *self, PyObject *sql, int in)
+{
+    if (begin_request(self))
+        return -1;
+    const char *text = PyUnicode_AsUTF8(sql);
+    if (!text)
+        return -1;
+    wb_pg_error e;
+    int rc;
+    RELEASE
+    rc = in ? wb_pg_copy_in_start(self->c, text, &e) : wb_pg_copy_out_start(self->c, text, &e);
+    ACQUIRE
+    if (rc) {
+        raise_err(&e);
+        return -1;
+    }
+    return 0;
+}
+
+/* A Python exception stopped a COPY FROM STDIN: send CopyFail (the server
+ * rolls the COPY back) and keep the caller's exception. */
+static void copy_abort(Conn *self, const char *reason)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    if (wb_pg_status(self->c) == WB_PG_OK) {
+        wb_pg_error e;
+        RELEASE
+        wb_pg_copy_end(self->c, reason, NULL, &e);
+        ACQUIRE
+    }
+    PyErr_Restore(t, v, tb);
+}
+
 /* copy_in(sql, chunks_iterable) -> rows. Each chunk: bytes-like or str. */
 static PyObject *Conn_copy_in(Conn *self, PyObject *args)
 {
@@ -1543,19 +1576,9 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
     conn_lock(self);
     PyObject *result = NULL;
     wb_pg_error e;
-    int rc;
-    if (begin_request(self))
+    int rc = 0;
+    if (copy_start(self, sql, 1))
         goto out;
-    const char *text = PyUnicode_AsUTF8(sql);
-    if (!text)
-        goto out;
-    RELEASE
-    rc = wb_pg_copy_in_start(self->c, text, &e);
-    ACQUIRE
-    if (rc) {
-        raise_err(&e);
-        goto out;
-    }
     PyObject *item;
     while ((item = PyIter_Next(it)) != NULL) {
         Py_buffer view;
@@ -1582,14 +1605,8 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
         if (!ok || rc)
             break;
     }
-    if (PyErr_Occurred()) {
-        /* the caller's iterator failed: abort the COPY, keep its exception */
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        RELEASE
-        wb_pg_copy_end(self->c, "the client's data source failed", NULL, &e);
-        ACQUIRE
-        PyErr_Restore(t, v, tb);
+    if (PyErr_Occurred()) { /* the caller's iterator or a chunk failed */
+        copy_abort(self, "the client's data source failed");
         goto out;
     }
     if (rc) {
@@ -1621,20 +1638,9 @@ static PyObject *Conn_copy_out(Conn *self, PyObject *args)
     conn_lock(self);
     PyObject *result = NULL;
     wb_pg_error e;
-    int rc;
     wb_buf acc = {0};
-    if (begin_request(self))
+    if (copy_start(self, sql, 0))
         goto out;
-    const char *text = PyUnicode_AsUTF8(sql);
-    if (!text)
-        goto out;
-    RELEASE
-    rc = wb_pg_copy_out_start(self->c, text, &e);
-    ACQUIRE
-    if (rc) {
-        raise_err(&e);
-        goto out;
-    }
     int64_t rows = -1;
     for (;;) {
         int r = 1, nomem = 0;
@@ -1862,20 +1868,9 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     PyObject *result = NULL;
     wb_buf buf = {0};
     wb_pg_error e;
-    int rc, started = 0;
-    if (begin_request(self))
+    int rc;
+    if (copy_start(self, sql, 1))
         goto out;
-    const char *text = PyUnicode_AsUTF8(sql);
-    if (!text)
-        goto out;
-    RELEASE
-    rc = wb_pg_copy_in_start(self->c, text, &e);
-    ACQUIRE
-    if (rc) {
-        raise_err(&e);
-        goto out;
-    }
-    started = 1;
     static const uint8_t header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
     wb_buf_append(&buf, header, 19);
     PyObject *rec;
@@ -1915,14 +1910,7 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
         }
     }
     if (PyErr_Occurred()) {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        if (wb_pg_status(self->c) == WB_PG_OK) {
-            RELEASE
-            wb_pg_copy_end(self->c, "copy_records failed on the client", NULL, &e);
-            ACQUIRE
-        }
-        PyErr_Restore(t, v, tb);
+        copy_abort(self, "copy_records failed on the client");
         goto out;
     }
     wb_buf_append(&buf, "\377\377", 2);
@@ -1939,7 +1927,6 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     self->rowcount = rows;
     result = PyLong_FromLongLong(rows);
 out:
-    (void)started;
     wb_buf_free(&buf);
     Py_DECREF(it);
     if (oids != small)

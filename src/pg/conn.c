@@ -488,13 +488,7 @@ static int unix_connect(wb_pg_conn *c, const char *dir, const char *port, char *
     return fd;
 }
 
-/* blocking-style helpers for the startup phase (poll with the deadline) */
-static int startup_write(wb_pg_conn *c, int64_t deadline, wb_pg_error *err)
-{
-    (void)deadline;
-    return conn_flush(c, err);
-}
-
+/* the startup phase reads with the connect deadline as the wait limit */
 static int startup_msg(wb_pg_conn *c, wb_pg_msg *m, int64_t deadline, wb_pg_error *err)
 {
     int save = c->query_timeout_ms;
@@ -723,7 +717,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
                     a.code);
             goto out;
         }
-        if (w || startup_write(c, deadline, err)) {
+        if (w || conn_flush(c, err)) {
             if (w)
                 io_fail(c, err, WB_PG_ERR_NOMEM, "out of memory");
             goto out;
@@ -801,7 +795,7 @@ static int try_host(wb_pg_conn *c, const pg_cfg *cfg, const char *host, const ch
     int want_tls = strcmp(mode, "disable") != 0;
     int need_tls = want_tls && strcmp(mode, "prefer") != 0;
     if (want_tls && host[0] != '/') {
-        if (wb_pg_put_ssl_request(&c->out) || startup_write(c, deadline, err))
+        if (wb_pg_put_ssl_request(&c->out) || conn_flush(c, err))
             return -1;
         /* the answer is one unframed byte: read it without buffering more
          * (anything after it belongs to the TLS handshake) */
@@ -852,7 +846,7 @@ static int try_host(wb_pg_conn *c, const pg_cfg *cfg, const char *host, const ch
         kv[n++] = cfg->v[KW_CLIENT_ENCODING];
     }
     kv[n] = NULL;
-    if (wb_pg_put_startup(&c->out, kv) || startup_write(c, deadline, err))
+    if (wb_pg_put_startup(&c->out, kv) || conn_flush(c, err))
         return -1;
     char *password = cfg->v[KW_PASSWORD] ? strdup(cfg->v[KW_PASSWORD]) : pg_pgpass_lookup(cfg, host, port);
     int rc = authenticate(c, cfg, password, deadline, err);
