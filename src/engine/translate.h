@@ -1,0 +1,140 @@
+/* src/engine/translate.h - PostgreSQL SQL to SQLite, through libpg_query.
+ *
+ * The contract between the translator (src/engine/translate*.c: the
+ * PostgreSQL 15 parser from libpg_query, a walk over its parse tree, SQLite
+ * SQL out; the SQL functions and catalog views it relies on) and the engine
+ * session (src/engine/session*.c: executes what comes out on SQLite, speaks
+ * the protocol through src/server/engine.h). Never regular expressions.
+ *
+ * Sans-I/O and SQLite-free except where stated: wb_sql_translate only reads
+ * the schema through the caller's lookup callbacks, so it can be tested and
+ * fuzzed without a database. wb_sql_register() is the one place that
+ * touches a sqlite3 handle (functions, collations, virtual tables).
+ *
+ * Threads: any thread; no global mutable state (a translation cache is an
+ * object the caller owns and locks).
+ */
+#ifndef WIREBUF_ENGINE_TRANSLATE_H
+#define WIREBUF_ENGINE_TRANSLATE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+
+/* What a statement is; the engine runs WB_SQL_RUN statements on SQLite and
+ * implements the others itself (session and transaction control). */
+typedef enum wb_sql_kind {
+    WB_SQL_EMPTY = 0,  /* only comments/whitespace: EmptyQueryResponse */
+    WB_SQL_RUN,        /* SELECT, INSERT, UPDATE, DELETE, DDL, ...: run sqlite[] */
+    WB_SQL_BEGIN, WB_SQL_COMMIT, WB_SQL_ROLLBACK,
+    WB_SQL_SAVEPOINT, WB_SQL_RELEASE, WB_SQL_ROLLBACK_TO, /* name */
+    WB_SQL_SET, WB_SQL_RESET, WB_SQL_SHOW, /* name (lower case; "all" for RESET ALL / SHOW ALL), value (SET; NULL = DEFAULT), is_local */
+    WB_SQL_COPY,       /* copy */
+    WB_SQL_DECLARE,    /* name, inner (the cursor's query), cursor_flags */
+    WB_SQL_FETCH, WB_SQL_MOVE, /* name, fetch_direction, fetch_count */
+    WB_SQL_CLOSE_CURSOR, /* name (NULL = CLOSE ALL) */
+    WB_SQL_PREPARE,    /* name, inner, nparams/param_oids = declared types */
+    WB_SQL_EXECUTE,    /* name, nargs/args (SQL expressions translated to SQLite) */
+    WB_SQL_DEALLOCATE, /* name (NULL = ALL) */
+    WB_SQL_DISCARD,    /* name: "all", "plans", "sequences", "temp" */
+    WB_SQL_LISTEN, WB_SQL_UNLISTEN, /* name (NULL = UNLISTEN *) */
+    WB_SQL_NOTIFY,     /* name = channel, value = payload (may be NULL) */
+    WB_SQL_CREATE_DATABASE, WB_SQL_DROP_DATABASE, /* name, if_exists */
+    WB_SQL_NOOP        /* accepted and does nothing on SQLite (VACUUM, ANALYZE,
+                          CHECKPOINT, CREATE EXTENSION of a built-in, ...): tag only */
+} wb_sql_kind;
+
+/* A result column as PostgreSQL describes it (RowDescription, §55.7).
+ * type_oid 0 = not known from the query alone: the engine takes it from
+ * the SQLite declared type of the source column, else from the value. */
+typedef struct wb_sql_col {
+    char *name;        /* PostgreSQL's column name ("?column?", "count", ...) */
+    uint32_t table_oid; int16_t attnum; /* 0 when not a plain column */
+    uint32_t type_oid; int32_t typmod;  /* typmod -1 when none */
+} wb_sql_col;
+
+typedef struct wb_sql_copy {
+    int from;             /* 1 = COPY ... FROM STDIN, 0 = TO STDOUT */
+    char *table;          /* NULL for COPY (query) TO */
+    char **columns; int ncolumns;        /* NULL/0 = all, in table order */
+    struct wb_sql_stmt *query;           /* COPY (query) TO */
+    int format;           /* 0 text, 1 csv, 2 binary */
+    char delimiter, quote, escape; char *null_string; int header; /* header: 0, 1, 2 = MATCH */
+    char **force_quote; int nforce_quote; int force_quote_all;
+    char **force_not_null; int nforce_not_null;
+    char **force_null; int nforce_null;
+} wb_sql_copy;
+
+typedef struct wb_sql_stmt {
+    wb_sql_kind kind;
+    char *tag;            /* command tag as PostgreSQL writes it before any
+                             count: "SELECT", "INSERT", "UPDATE", "DELETE",
+                             "CREATE TABLE", "DROP INDEX", "BEGIN", ... The
+                             engine adds the counts ("INSERT 0 n", "SELECT n"). */
+    char **sqlite; int nsqlite; /* WB_SQL_RUN: SQLite statements run in order
+                             inside one savepoint; the last one's rows (if it
+                             returns any) are the result, and its changes()
+                             the count. Parameters are SQLite ?NNN = $NNN. */
+    int returns_rows;     /* RowDescription (1) or NoData (0) */
+    wb_sql_col *cols; int ncols; /* when returns_rows, if known at translation */
+    uint32_t *param_oids; int nparams; /* inferred ($n compared/assigned to a
+                             column of known type, casts); 0 = unknown (text) */
+    /* utility arguments, by kind (see above); strings owned by the stmt */
+    char *name, *value; int is_local, if_exists;
+    struct wb_sql_stmt *inner;
+    char **args; int nargs;
+    int cursor_flags;     /* 1 BINARY, 2 SCROLL, 4 WITH HOLD */
+    int fetch_direction;  /* 0 FORWARD, 1 BACKWARD, 2 ABSOLUTE, 3 RELATIVE */
+    int64_t fetch_count;  /* INT64_MAX = ALL */
+    wb_sql_copy *copy;
+    int location;         /* byte offset of the statement in the source */
+} wb_sql_stmt;
+
+/* Several statements (a simple Query may hold many). */
+typedef struct wb_sql_list {
+    wb_sql_stmt **stmts; int n;
+} wb_sql_list;
+
+/* An error as an ErrorResponse wants it. */
+typedef struct wb_sql_error {
+    char sqlstate[6];     /* 42601 syntax error, 0A000 not supported, 42P01, 42703, ... */
+    char message[512];
+    int position;         /* 1-based character position in the source, 0 = none */
+} wb_sql_error;
+
+/* The schema as the translator sees it, answered by the engine from SQLite
+ * (PRAGMA table_info and the declared types, which keep PostgreSQL's type
+ * names). Return 1 found / 0 not. */
+typedef struct wb_sql_schema {
+    void *ctx;
+    /* type of table.column: OID and typmod of the declared type */
+    int (*column_type)(void *ctx, const char *table, const char *column, uint32_t *oid, int32_t *typmod);
+    /* the columns of a table in order (for *, COPY without a list, INSERT without one) */
+    int (*table_columns)(void *ctx, const char *table, char ***names, uint32_t **oids, int32_t **typmods, int *n);
+} wb_sql_schema;
+
+/* Translate sql (NUL-terminated, PostgreSQL 15 dialect) into *out.
+ * given_oids/ngiven: parameter types from a Parse message (0 = infer).
+ * Returns 0, or -1 with *err (no statement is returned then). */
+int wb_sql_translate(const char *sql, const uint32_t *given_oids, int ngiven, const wb_sql_schema *schema,
+                     wb_sql_list *out, wb_sql_error *err);
+void wb_sql_list_free(wb_sql_list *l);
+void wb_sql_stmt_free(wb_sql_stmt *s);
+
+/* A translation cache keyed by the statement's token stream with literals
+ * lifted out (pg_query_normalize / scan), so pgbench -S with a new literal
+ * each time costs a lookup; the literals are passed as extra parameters.
+ * The engine owns one per database and invalidates it after DDL
+ * (wb_sql_cache_clear). */
+typedef struct wb_sql_cache wb_sql_cache;
+wb_sql_cache *wb_sql_cache_new(size_t max_entries);
+void wb_sql_cache_free(wb_sql_cache *c);
+void wb_sql_cache_clear(wb_sql_cache *c);
+
+/* Register the SQL functions, operators-as-functions, collations and
+ * virtual tables the translated SQL relies on (now(), generate_series,
+ * regex match, ILIKE, pg_catalog views, ...) on one SQLite connection.
+ * Returns SQLITE_OK or an SQLite error code. */
+int wb_sql_register(struct sqlite3 *db);
+
+#endif
