@@ -797,6 +797,162 @@ static void test_cancel_timeout_kill(void)
     rmdir(dir);
 }
 
+/* ---- issue 13: the suspended-portal life cycle, pipeline usage errors,
+ * threads ---- */
+static void test_portal(void)
+{
+    wb_pg_conn *c = conn();
+    if (!c)
+        return;
+    wb_pg_error e, first;
+    wb_pg_event ev;
+    /* suspend after 10 of 100 rows, then drain: drain closes the portal
+     * (Close + Sync) and returns; the connection is usable */
+    CHECK(wb_pg_send_query_params(c, "select g from generate_series(1, 100) g", 0, NULL, WB_PG_TEXT, 10, &e) == 0);
+    int rows = 0, r;
+    while ((r = wb_pg_step(c, &ev, &e)) == 1 && ev.type != WB_PG_EV_SUSPENDED)
+        rows += ev.type == WB_PG_EV_ROW;
+    CHECK(r == 1 && ev.type == WB_PG_EV_SUSPENDED && rows == 10);
+    /* stepping on would wait forever: a usage error, nothing changed */
+    CHECK(wb_pg_step(c, &ev, &e) == -1 && e.kind == WB_PG_ERR_USAGE && wb_pg_status(c) == WB_PG_OK);
+    CHECK(wb_pg_transaction_status(c) == 0);
+    CHECK(wb_pg_send_query(c, "select 1", &e) == -1 && e.kind == WB_PG_ERR_USAGE);
+    double t0 = now_s();
+    CHECK(wb_pg_drain(c, &first, &e) == 0 && first.kind == WB_PG_ERR_NONE);
+    CHECK(now_s() - t0 < 2);
+    CHECK(wb_pg_transaction_status(c) == 'I');
+    CHECK(strcmp(scalar(c, "select 'after drain'"), "after drain") == 0);
+    /* close explicitly, then step to READY */
+    CHECK(wb_pg_send_query_params(c, "select g from generate_series(1, 100) g", 0, NULL, WB_PG_TEXT, 10, &e) == 0);
+    while ((r = wb_pg_step(c, &ev, &e)) == 1 && ev.type != WB_PG_EV_SUSPENDED) {
+    }
+    CHECK(wb_pg_close_portal(c, &e) == 0);
+    int ready = 0, more_rows = 0;
+    while (wb_pg_step(c, &ev, &e) == 1) {
+        ready += ev.type == WB_PG_EV_READY;
+        more_rows += ev.type == WB_PG_EV_ROW;
+    }
+    CHECK(ready == 1 && more_rows == 0 && wb_pg_transaction_status(c) == 'I');
+    /* resume: another Execute fetches the rest */
+    CHECK(wb_pg_send_query_params(c, "select g from generate_series(1, 100) g", 0, NULL, WB_PG_TEXT, 10, &e) == 0);
+    rows = 0;
+    while ((r = wb_pg_step(c, &ev, &e)) == 1) {
+        rows += ev.type == WB_PG_EV_ROW;
+        if (ev.type == WB_PG_EV_SUSPENDED)
+            CHECK(wb_pg_send_more(c, 0, &e) == 0);
+    }
+    CHECK(r == 0 && rows == 100);
+    CHECK(wb_pg_close_portal(c, &e) == -1 && e.kind == WB_PG_ERR_USAGE);
+    /* inside a transaction the portal's close keeps the transaction */
+    CHECK(cmd(c, "begin") == 0);
+    CHECK(wb_pg_send_query_params(c, "select g from generate_series(1, 100) g", 0, NULL, WB_PG_TEXT, 5, &e) == 0);
+    CHECK(wb_pg_drain(c, NULL, &e) == 0 && wb_pg_transaction_status(c) == 'T');
+    CHECK(cmd(c, "commit") == 0);
+    wb_pg_finish(c);
+}
+
+static void test_pipeline_usage(void)
+{
+    wb_pg_conn *c = conn();
+    if (!c)
+        return;
+    wb_pg_error e;
+    CHECK(cmd(c, "drop table if exists pu; create table pu(a int4)") == 0);
+    CHECK(wb_pg_pipeline_parse(c, "pu_ins", "insert into pu values ($1)", 0, NULL, &e) == 0);
+    wb_pg_param p1 = {"1", -1, 0, 0}, p2 = {"2", -1, 0, 0};
+    CHECK(wb_pg_pipeline_exec(c, "pu_ins", 1, &p1, 0, NULL, &e) == 0);
+    CHECK(wb_pg_pipeline_exec(c, "pu_ins", 1, &p2, 0, NULL, &e) == 0);
+    /* a usage error: reported as such, the two queued inserts survive */
+    CHECK(wb_pg_pipeline_exec(c, "pu_ins", -1, &p1, 0, NULL, &e) == -1 && e.kind == WB_PG_ERR_USAGE);
+    CHECK(wb_pg_pipeline_exec(c, "pu_ins", 1, NULL, 0, NULL, &e) == -1 && e.kind == WB_PG_ERR_USAGE);
+    CHECK(wb_pg_pipeline_exec(c, "pu_ins", 70000, &p1, 0, NULL, &e) == -1 && e.kind == WB_PG_ERR_USAGE);
+    CHECK(wb_pg_status(c) == WB_PG_OK);
+    CHECK(wb_pg_pipeline_sync(c, &e) == 0);
+    wb_pg_error first;
+    CHECK(wb_pg_drain(c, &first, &e) == 0 && first.kind == WB_PG_ERR_NONE);
+    CHECK(strcmp(scalar(c, "select string_agg(a::text, ',' order by a) from pu"), "1,2") == 0);
+    /* NULL arguments: answered, never dereferenced */
+    CHECK(wb_pg_status(NULL) == WB_PG_BAD && wb_pg_transaction_status(NULL) == 0 && wb_pg_parameter(NULL, "x") == NULL);
+    CHECK(wb_pg_parameter(c, NULL) == NULL && wb_pg_socket(NULL) == -1 && wb_pg_server_version(NULL) == 0);
+    CHECK(wb_pg_send_query(NULL, "select 1", NULL) == -1 && wb_pg_step(c, NULL, NULL) == -1);
+    CHECK(wb_pg_result_rows(NULL) == 0 && wb_pg_result_value(NULL, 0, 0, NULL) == NULL);
+    CHECK(wb_pg_command(c, "select 1", NULL) == 0);
+    wb_pg_finish(c);
+}
+
+/* Thread safety (run under TSAN by `make tsan`): one thread runs queries
+ * that change ParameterStatus values; another reads them with
+ * wb_pg_parameter_copy and cancels; a third cancels with a key copied out of
+ * the connection and keeps cancelling after the connection is closed. */
+typedef struct tsafe {
+    wb_pg_conn *c;
+    wb_pg_cancel_key key;
+    volatile int stop; /* read/written under mu */
+    pthread_mutex_t mu;
+    int reads, cancels;
+} tsafe;
+static int tsafe_stopped(tsafe *t)
+{
+    pthread_mutex_lock(&t->mu);
+    int s = t->stop;
+    pthread_mutex_unlock(&t->mu);
+    return s;
+}
+static void *tsafe_reader(void *arg)
+{
+    tsafe *t = arg;
+    while (!tsafe_stopped(t)) {
+        char buf[128];
+        if (wb_pg_parameter_copy(t->c, "application_name", buf, sizeof buf) >= 0)
+            t->reads++;
+        wb_pg_error e;
+        if (wb_pg_cancel(t->c, &e) == 0)
+            t->cancels++;
+        usleep(2000);
+    }
+    return NULL;
+}
+static void *tsafe_key_canceller(void *arg)
+{
+    tsafe *t = arg;
+    for (int i = 0; i < 30; i++) {
+        wb_pg_error e;
+        wb_pg_cancel_send(&t->key, &e); /* after finish: the backend is gone, harmless */
+        usleep(5000);
+    }
+    return NULL;
+}
+static void test_threads(void)
+{
+    tsafe t = {0};
+    pthread_mutex_init(&t.mu, NULL);
+    t.c = conn();
+    if (!t.c)
+        return;
+    CHECK(wb_pg_get_cancel_key(t.c, &t.key) == 0 && t.key.pid == wb_pg_backend_pid(t.c));
+    pthread_t r, k;
+    pthread_create(&r, NULL, tsafe_reader, &t);
+    pthread_create(&k, NULL, tsafe_key_canceller, &t);
+    int done = 0;
+    for (int i = 0; i < 60; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "set application_name = 'wb_thread_%d'", i);
+        wb_pg_error e;
+        /* a cancel may hit a statement: that is a server error, never a broken connection */
+        if (wb_pg_command(t.c, sql, &e) == 0 || e.kind == WB_PG_ERR_SERVER)
+            done++;
+    }
+    CHECK(done == 60 && wb_pg_status(t.c) == WB_PG_OK);
+    pthread_mutex_lock(&t.mu);
+    t.stop = 1;
+    pthread_mutex_unlock(&t.mu);
+    pthread_join(r, NULL);
+    CHECK(t.reads > 0);
+    wb_pg_finish(t.c); /* the key canceller goes on without the connection */
+    pthread_join(k, NULL);
+    pthread_mutex_destroy(&t.mu);
+}
+
 /* ---- a fake server for protocol faults ---- */
 typedef struct fake {
     int listen_fd;
@@ -921,6 +1077,102 @@ static void test_no_tls_server(void)
     close(ls);
 }
 
+/* A fake server for COPY FROM STDIN: CopyInResponse, then read the
+ * client's CopyData up to CopyDone ('c'), then either close at once (the
+ * commit point may have passed: nothing says whether it did) or send
+ * `after` and close. */
+typedef struct fake_copy {
+    int listen_fd;
+    const char *after;
+    size_t after_len;
+    int64_t bytes;
+} fake_copy;
+static int read_full(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+static void *fake_copy_server(void *arg)
+{
+    fake_copy *f = arg;
+    int fd = accept(f->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    uint8_t buf[65536];
+    ssize_t n = read(fd, buf, sizeof buf); /* StartupMessage */
+    (void)n;
+    static const uint8_t hello[] = "R\0\0\0\x08\0\0\0\0K\0\0\0\x0c\0\0\0\1\0\0\0\2Z\0\0\0\x05I";
+    if (write(fd, hello, sizeof hello - 1) < 0)
+        goto out;
+    for (;;) { /* frame the client's messages */
+        uint8_t h[5];
+        if (read_full(fd, h, 5))
+            goto out;
+        uint32_t len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+        for (uint32_t left = len - 4; left;) {
+            uint32_t k = left < sizeof buf ? left : (uint32_t)sizeof buf;
+            if (read_full(fd, buf, k))
+                goto out;
+            left -= k;
+        }
+        if (h[0] == 'Q') {
+            static const uint8_t cin[] = "G\0\0\0\x07\0\0\0"; /* CopyInResponse text, 0 columns */
+            if (write(fd, cin, sizeof cin - 1) < 0)
+                goto out;
+        } else if (h[0] == 'd') {
+            f->bytes += len - 4;
+        } else if (h[0] == 'c') {
+            if (f->after_len && write(fd, f->after, f->after_len) < 0)
+                goto out;
+            break;
+        }
+    }
+out:
+    close(fd);
+    return NULL;
+}
+static void fake_copy_case(const char *after, size_t after_len, int64_t want_rows, int want_kind, const char *want)
+{
+    char dir[] = "/tmp/wb_fakecopy_XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    struct sockaddr_un sa = {0};
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", dir);
+    fake_copy f = {socket(AF_UNIX, SOCK_STREAM, 0), after, after_len, 0};
+    CHECK(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(f.listen_fd, 1) == 0);
+    pthread_t t;
+    pthread_create(&t, NULL, fake_copy_server, &f);
+    char ci[256];
+    snprintf(ci, sizeof ci, "host=%s port=5432 user=x dbname=x", dir);
+    wb_pg_error e;
+    wb_pg_conn *c = wb_pg_connect(ci, NULL, &e);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(wb_pg_copy_in_start(c, "copy t from stdin", &e) == 0);
+        CHECK(wb_pg_copy_put(c, "1\n2\n3\n", 6, &e) == 0);
+        int64_t rows = 99;
+        CHECK(wb_pg_copy_end(c, NULL, &rows, &e) == -1);
+        CHECK(rows == want_rows && e.kind == want_kind);
+        if (!strstr(e.message, want)) {
+            CHECK(!"copy fake: message");
+            fprintf(stderr, "  got \"%s\"\n", e.message);
+        }
+        wb_pg_finish(c);
+    }
+    pthread_join(t, NULL);
+    CHECK(f.bytes == 6);
+    close(f.listen_fd);
+    unlink(sa.sun_path);
+    rmdir(dir);
+}
+
 static void test_fake_server(void)
 {
     /* the connection closes inside a DataRow */
@@ -937,6 +1189,21 @@ static void test_fake_server(void)
     fake_case("badrfq", "Z\0\0\0\x05Q", 6, 0, 0, "unknown transaction status");
     /* silence: the query timeout sends a CancelRequest, then gives up */
     fake_case("silent", "", 0, 0, 1, "no answer from the server");
+    /* an ErrorResponse with no fields at all: the message says so */
+    fake_case("fieldless", "E\0\0\0\x05\0Z\0\0\0\x05I", 12, 0, 0, "ErrorResponse without any fields");
+    /* a DataRow with 2 columns after a RowDescription of 1: protocol violation */
+    static const char cols[] = "T\0\0\0\x1a\0\1a\0\0\0\0\0\0\0\0\0\0\x17\0\4\xff\xff\xff\xff\0\0"
+                               "D\0\0\0\x10\0\2\0\0\0\1" "1\0\0\0\1" "2";
+    fake_case("columns", cols, sizeof cols - 1, 0, 0, "DataRow has 2 columns but the RowDescription has 1");
+    /* COPY: the connection drops after CopyDone, before CommandComplete: the
+     * outcome is unknown (rows -1), not "nothing committed" */
+    fake_copy_case(NULL, 0, -1, WB_PG_ERR_IO, "server closed the connection");
+    /* ... a FATAL after CopyDone: unknown as well */
+    static const char fatal[] = "E\0\0\0\x32SFATAL\0VFATAL\0C57P01\0Mterminating connection\0\0";
+    fake_copy_case(fatal, sizeof fatal - 1, -1, WB_PG_ERR_FATAL, "terminating connection");
+    /* ... an ERROR (bad data): the COPY rolled back, 0 rows for certain */
+    static const char bad[] = "E\0\0\0\x29SERROR\0VERROR\0C22P02\0Minvalid input\0\0Z\0\0\0\x05I";
+    fake_copy_case(bad, sizeof bad - 1, 0, WB_PG_ERR_SERVER, "invalid input");
 }
 
 int main(void)
@@ -975,5 +1242,8 @@ int main(void)
     RUN("copy-1byte", test_copy(1, 2000));
     RUN("big", test_big_values());
     RUN("cancel", test_cancel_timeout_kill());
+    RUN("portal", test_portal());
+    RUN("pipeline-usage", test_pipeline_usage());
+    RUN("threads", test_threads());
     return check_report("test_pg");
 }

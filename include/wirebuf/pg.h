@@ -13,16 +13,45 @@
  * Connection parameters: §34.1.2 Parameter Key Words, §34.15 environment
  * variables, §34.16 the password file (libpq's rules).
  *
- * Threads: one connection is used by one thread at a time, except
- * wb_pg_cancel(), which may be called from any thread while another thread
- * waits in a call on the same connection.
+ * Threads: the library has no global mutable state; different connections
+ * may be used from different threads freely. One connection is used by one
+ * thread at a time (the caller serialises), with two exceptions that may
+ * run on any thread at any time while another thread is inside a call on
+ * the same connection: wb_pg_cancel() and wb_pg_parameter_copy(). Neither
+ * may race wb_pg_finish() (it frees the connection); a thread that must
+ * cancel independently of the connection's life takes a wb_pg_cancel_key
+ * (wb_pg_get_cancel_key) and calls wb_pg_cancel_send(), which never touches
+ * the connection.
+ *
+ * NULL: every function accepts err == NULL (the error is then not
+ * reported). A NULL connection makes the accessors answer as for a closed
+ * connection (WB_PG_BAD, 0, NULL, -1 for the socket) and every request fail
+ * with WB_PG_ERR_USAGE; wb_pg_finish(NULL) and the *_free(NULL) functions do
+ * nothing. Other pointer arguments are stated per function.
  *
  * Errors: functions that can fail return -1 (or NULL) and fill a
  * wb_pg_error, which names the kind of failure, carries the server's
  * ErrorResponse fields when the server sent one, and for pipelines the index
- * of the statement that failed. A server error (WB_PG_ERR_SERVER) leaves the
- * connection usable; the other kinds close it (wb_pg_status() then returns
- * WB_PG_BAD).
+ * of the statement that failed. The state each kind leaves:
+ *   SERVER, TIMEOUT  a statement failed (or was cancelled by the query
+ *                    timeout, SQLSTATE 57014): the connection stays usable
+ *                    (WB_PG_OK); calls that read their own answers have read
+ *                    to ReadyForQuery, the event stream reports it as an
+ *                    event (WB_PG_EV_ERROR) and goes on to READY.
+ *   USAGE            a bad argument or a call in the wrong state: nothing
+ *                    was sent or queued, the connection is as before.
+ *   NOMEM            while queuing a request (send_*, pipeline_*, copy_put,
+ *                    copy_end before its write): this call's bytes are
+ *                    removed, earlier queued work is kept, the connection is
+ *                    as before the call. While reading a response: the
+ *                    connection is closed (WB_PG_BAD).
+ *   FATAL, PROTOCOL, IO   the connection is closed (WB_PG_BAD); later calls
+ *                    fail with IO ("the connection is broken").
+ *   CONNINFO, CONNECT, TLS, AUTH   only from wb_pg_connect (no connection).
+ * Every ErrorResponse is classified in one place: during startup class 28
+ * is AUTH and the rest FATAL; afterwards severity FATAL or PANIC is FATAL,
+ * anything else (ERROR, or no severity) is SERVER. An ErrorResponse without
+ * a message gets one saying so.
  */
 #ifndef WIREBUF_PG_H
 #define WIREBUF_PG_H
@@ -98,7 +127,9 @@ typedef struct wb_pg_options {
  * wb_pg_finish(), or NULL with *err filled. */
 wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg_error *err);
 
-/* Send Terminate, close the socket, free everything. NULL is allowed. */
+/* Send Terminate, close the socket, free everything. NULL is allowed. Must
+ * not run while another thread is inside any call on c (wb_pg_cancel and
+ * wb_pg_parameter_copy included). */
 void wb_pg_finish(wb_pg_conn *c);
 
 /* Parse a conninfo string or URI into a NULL-terminated array of keyword,
@@ -108,42 +139,75 @@ void wb_pg_finish(wb_pg_conn *c);
 char **wb_pg_conninfo_parse(const char *conninfo, wb_pg_error *err);
 void wb_pg_conninfo_free(char **kv);
 
+/* Accessors: the connection's thread only (except wb_pg_parameter_copy);
+ * never fail; NULL c answers as a closed connection. */
 enum wb_pg_status { WB_PG_OK = 0, WB_PG_BAD = 1 };
+/* WB_PG_OK, or WB_PG_BAD once an error closed the connection (or c NULL). */
 int wb_pg_status(const wb_pg_conn *c);
 /* 'I' idle, 'T' in a transaction block, 'E' failed transaction block, from
- * the last ReadyForQuery; 0 while a request is in progress. */
+ * the last ReadyForQuery; 0 while a request is in progress (or c NULL). */
 char wb_pg_transaction_status(const wb_pg_conn *c);
 /* A ParameterStatus value the server reported (server_version,
- * client_encoding, TimeZone, ...), or NULL. Valid until the server changes
- * it or the connection is freed. */
+ * client_encoding, TimeZone, ...), or NULL (also for c or name NULL). The
+ * string belongs to the connection, valid until the next call on c that
+ * reads from the server (it may change the value) or wb_pg_finish. */
 const char *wb_pg_parameter(const wb_pg_conn *c, const char *name);
-/* Server version as 150018-style integer (from server_version). */
+/* The same, copied into buf (cap bytes, NUL-terminated, truncated): safe
+ * from any thread while another thread uses c (not during wb_pg_finish).
+ * Returns the value's full length, or -1 when unknown (or c/name NULL);
+ * buf may be NULL (cap 0) to ask for the length. */
+int wb_pg_parameter_copy(wb_pg_conn *c, const char *name, char *buf, size_t cap);
+/* Server version as 150018-style integer (from server_version); 0 unknown. */
 int wb_pg_server_version(const wb_pg_conn *c);
+/* The backend's process ID (BackendKeyData); 0 unknown. */
 int wb_pg_backend_pid(const wb_pg_conn *c);
+/* 1 when the connection runs over TLS. */
 int wb_pg_tls_in_use(const wb_pg_conn *c);
+/* The socket (for poll/select on wb_pg_consume_input); -1 when closed. */
 int wb_pg_socket(const wb_pg_conn *c);
-/* Change the query timeout (milliseconds, 0 = none). */
+/* Change the query timeout (milliseconds, 0 = none); NULL c: no effect. */
 void wb_pg_set_query_timeout(wb_pg_conn *c, int ms);
 
-/* NoticeResponse (and NotificationResponse) handlers; called from inside
- * wb_pg_step/whatever call is reading. The fields are views valid during the
- * call. Without a handler notices are dropped. */
+/* NoticeResponse (and NotificationResponse) handlers; called on the thread
+ * of whatever call is reading (wb_pg_step, ...), which must not be
+ * re-entered from the handler. The fields are views valid during the call.
+ * Without a handler (fn NULL) they are dropped. NULL c: no effect. */
 typedef void (*wb_pg_notice_fn)(void *ctx, const wb_pg_fields *notice);
 typedef void (*wb_pg_notify_fn)(void *ctx, int32_t pid, const char *channel, const char *payload);
 void wb_pg_set_notice_handler(wb_pg_conn *c, wb_pg_notice_fn fn, void *ctx);
 void wb_pg_set_notify_handler(wb_pg_conn *c, wb_pg_notify_fn fn, void *ctx);
 /* While idle: wait up to timeout_ms (-1 = forever) for asynchronous messages
  * (NotificationResponse, NoticeResponse, ParameterStatus) and dispatch them.
- * Returns the number of messages handled, or -1 with *err. */
+ * Returns the number of messages handled, or -1 with *err: USAGE when a
+ * request is in progress; an ErrorResponse while idle ends the session
+ * (FATAL, e.g. pg_terminate_backend). */
 int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err);
 
 /* Ask the server to cancel the request in progress (§55.2.8): a new
- * connection carrying CancelRequest. Safe from any thread. Returns 0 once
- * the request is delivered (the cancelled call then fails with SQLSTATE
- * 57014), -1 with *err if it could not be sent. */
+ * connection carrying CancelRequest (blocking, at most ~2 s per step).
+ * Safe from any thread while another thread uses c, but not concurrently
+ * with wb_pg_finish(c). Returns 0 once the request is delivered (the
+ * cancelled call then fails with SQLSTATE 57014: WB_PG_ERR_SERVER, the
+ * connection stays usable), -1 with *err (USAGE: c NULL or not connected;
+ * IO: could not be sent). The connection itself is never changed. */
 int wb_pg_cancel(wb_pg_conn *c, wb_pg_error *err);
 
-/* Counters for tests and benchmarks. */
+/* What a CancelRequest needs (the server's address, BackendKeyData),
+ * copied out of the connection: a self-contained value that outlives the
+ * connection, for a watchdog thread or a pooler. */
+typedef struct wb_pg_cancel_key {
+    unsigned char addr[128]; /* a struct sockaddr_storage */
+    uint32_t addrlen;
+    int32_t pid, key;
+} wb_pg_cancel_key;
+/* Fill *out (connection's thread, or any thread while c is alive). 0, or
+ * -1 when c is NULL / not connected / out NULL. */
+int wb_pg_get_cancel_key(const wb_pg_conn *c, wb_pg_cancel_key *out);
+/* Send the CancelRequest for k (any thread, any time). 0, or -1 with *err
+ * (USAGE: k NULL or empty; IO). */
+int wb_pg_cancel_send(const wb_pg_cancel_key *k, wb_pg_error *err);
+
+/* Counters for tests and benchmarks (zeroes for NULL c; out NULL: no-op). */
 typedef struct wb_pg_stats {
     uint64_t reads, writes;             /* socket read/write calls */
     uint64_t bytes_in, bytes_out;
@@ -203,15 +267,21 @@ typedef struct wb_pg_event {
 } wb_pg_event;
 
 /* Read the next event of the request(s) in progress. Returns 1 with *ev, 0
- * when nothing is in progress (every request answered by READY), -1 on a
- * connection failure (*err; the connection is then WB_PG_BAD). A statement
- * error is an event (WB_PG_EV_ERROR), not a -1. */
+ * when nothing is in progress (every request answered by READY), -1 with
+ * *err: USAGE (ev NULL, or a portal is suspended: the server waits for
+ * wb_pg_send_more or wb_pg_close_portal, so nothing would come; the
+ * connection is unchanged), otherwise a connection failure (the connection
+ * is then WB_PG_BAD). A statement error is an event (WB_PG_EV_ERROR), not a
+ * -1. A DataRow whose column count differs from the RowDescription is a
+ * protocol error. */
 int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err);
 
 /* Skip the rest of the current request(s) up to and including the last
- * ReadyForQuery. Returns 0, or -1 on a connection failure. If a statement
- * failed on the way, its error is copied to *first_error when not NULL
- * (first_error->kind stays WB_PG_ERR_NONE otherwise). */
+ * ReadyForQuery; a suspended portal is closed (Close + Sync) on the way.
+ * Returns 0 (the connection is then idle and usable), or -1 on a
+ * connection failure. If a statement failed on the way, its error is
+ * copied to *first_error when not NULL (first_error->kind stays
+ * WB_PG_ERR_NONE otherwise). */
 int wb_pg_drain(wb_pg_conn *c, wb_pg_error *first_error, wb_pg_error *err);
 
 /* Simple Query (§55.2.2): one or more statements separated by ';', results
@@ -221,13 +291,25 @@ int wb_pg_send_query(wb_pg_conn *c, const char *sql, wb_pg_error *err);
 /* Extended Query with the unnamed statement and portal (Parse, Bind,
  * Describe portal, Execute, Sync). result_format WB_PG_AUTO first asks the
  * server for the column types (Parse + Describe statement + Flush, one extra
- * round trip) and then binds binary for known types. max_rows 0 = all rows;
- * otherwise the portal suspends (WB_PG_EV_SUSPENDED) and wb_pg_send_more()
- * fetches the next max_rows; the request ends (Sync is sent) when the
- * portal completes or fails, or with wb_pg_send_sync(). */
+ * round trip) and then binds binary for known types. sql must not be NULL;
+ * params may be NULL only when nparams is 0 (USAGE otherwise).
+ *
+ * The suspended-portal life cycle (§55.2.3 Execute row limit): max_rows 0
+ * = all rows; otherwise Execute is followed by Flush (no Sync) and the
+ * portal suspends after max_rows rows (WB_PG_EV_SUSPENDED). The server then
+ * waits: resume with wb_pg_send_more() (another Execute) or end it with
+ * wb_pg_close_portal() (Close + Sync), then step to READY. wb_pg_drain()
+ * closes a suspended portal itself. When the portal completes or fails the
+ * client sends the Sync itself. Until READY, wb_pg_transaction_status()
+ * is 0 and other requests are refused (USAGE). */
 int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                             int result_format, int32_t max_rows, wb_pg_error *err);
+/* Another Execute of the suspended portal (max_rows 0 = the rest). USAGE
+ * (nothing sent) unless the last event was WB_PG_EV_SUSPENDED. */
 int wb_pg_send_more(wb_pg_conn *c, int32_t max_rows, wb_pg_error *err);
+/* Close the suspended portal and end the request (Close portal + Sync);
+ * step on to READY. USAGE (nothing sent) unless a portal is suspended. */
+int wb_pg_close_portal(wb_pg_conn *c, wb_pg_error *err);
 
 /* ---- prepared statements ---- */
 typedef struct wb_pg_stmt {
@@ -241,7 +323,10 @@ typedef struct wb_pg_stmt {
 /* Parse + Describe statement + Sync, waiting for the answer. name NULL or ""
  * means the unnamed statement. types may be NULL (server infers). Returns a
  * statement the caller frees with wb_pg_stmt_free (which does not close it
- * on the server: wb_pg_stmt_close does both), or NULL with *err. */
+ * on the server: wb_pg_stmt_close does both), or NULL with *err (SERVER:
+ * e.g. a syntax error, the connection is usable; NOMEM after the answer was
+ * read: usable). wb_pg_stmt_free(NULL) does nothing; wb_pg_stmt_close with
+ * st NULL or unnamed only frees. */
 wb_pg_stmt *wb_pg_prepare(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                           wb_pg_error *err);
 /* Bind + Execute (+ Sync) of a prepared statement: results in binary for
@@ -259,11 +344,15 @@ void wb_pg_stmt_free(wb_pg_stmt *st);
  * server's answers into the read buffer, so a batch of any size cannot
  * deadlock. Results come from wb_pg_step with ev->statement counting the
  * Executes since the pipeline started. After an error the server skips the
- * rest up to the Sync (§55.2.3); the connection is usable after READY. */
+ * rest up to the Sync (§55.2.3); the connection is usable after READY.
+ * Each call checks its arguments before queuing anything: USAGE or NOMEM
+ * leaves everything queued by earlier successful calls in place (nothing of
+ * the failed call is queued), so the pipeline can go on or be synced. */
 int wb_pg_pipeline_parse(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                          wb_pg_error *err);
-/* Bind statement `name` with the parameters and Execute it. ncols/formats
- * are the result format codes (0, 1 or one per column; NULL = text). */
+/* Bind statement `name` with the parameters and Execute it. nformats /
+ * formats are the result format codes (0, 1 or one per column; NULL =
+ * text). nparams must be 0..65535, params non-NULL when nparams > 0. */
 int wb_pg_pipeline_exec(wb_pg_conn *c, const char *name, int nparams, const wb_pg_param *params, uint16_t nformats,
                         const int16_t *formats, wb_pg_error *err);
 int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err);
@@ -273,7 +362,11 @@ int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err);
  * 0, or -1 to abort) + Execute, then one Sync: all pipelined. Returns 0 with
  * *affected (sum of the row counts) or -1: err->statement is the row index
  * the server rejected (the rest of the batch is skipped by the server; in
- * autocommit the whole batch is one implicit transaction and rolls back). */
+ * autocommit the whole batch is one implicit transaction and rolls back).
+ * A fill failure or a row that cannot be queued (USAGE/NOMEM) ends the
+ * batch with a failing statement before the Sync, so nothing of it
+ * commits, and reports err->statement = that row; the connection is
+ * usable afterwards. */
 typedef int (*wb_pg_fill_fn)(void *ctx, int64_t row, wb_pg_param *params);
 int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_t *types, int64_t nrows,
                       wb_pg_fill_fn fill, void *ctx, int64_t *affected, wb_pg_error *err);
@@ -283,7 +376,9 @@ typedef struct wb_pg_result wb_pg_result;
 /* Run sql (simple query; with nparams > 0 or result_format != WB_PG_TEXT the
  * extended protocol) and collect the last result set into memory owned by
  * the result (free with wb_pg_result_free). NULL with *err on failure
- * (server errors included; the connection stays usable after them). */
+ * (server errors included; the connection stays usable after them). The
+ * result accessors accept NULL r (0 rows/cols, NULL values, tag NULL,
+ * affected -1); wb_pg_result_free(NULL) does nothing. */
 wb_pg_result *wb_pg_exec(wb_pg_conn *c, const char *sql, wb_pg_error *err);
 wb_pg_result *wb_pg_exec_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                                 int result_format, wb_pg_error *err);
@@ -309,13 +404,19 @@ int wb_pg_copy_in_start(wb_pg_conn *c, const char *sql, wb_pg_error *err);
 int wb_pg_copy_put(wb_pg_conn *c, const void *data, size_t len, wb_pg_error *err);
 /* Finish: CopyDone (reason NULL) or CopyFail(reason), then wait for the
  * result. Returns 0 with *rows (rows copied), -1 with *err (bad data:
- * WB_PG_ERR_SERVER, the connection stays usable). */
+ * WB_PG_ERR_SERVER, the connection stays usable). On failure *rows says
+ * what is known about the commit: 0 when nothing was committed for
+ * certain (a statement error, CopyFail, or CopyDone never got out whole),
+ * -1 when the outcome is unknown: CopyDone was sent whole and then the
+ * connection failed (IO, FATAL, PROTOCOL) before CommandComplete, so the
+ * server may have committed every row. rows may be NULL. */
 int wb_pg_copy_end(wb_pg_conn *c, const char *reason, int64_t *rows, wb_pg_error *err);
 /* Start COPY ... TO STDOUT. 0 or -1. */
 int wb_pg_copy_out_start(wb_pg_conn *c, const char *sql, wb_pg_error *err);
 /* Next chunk (one CopyData message: usually one row) as a view valid until
  * the next call. Returns 1 with data/len, 0 at the end (then *rows holds the
- * row count if rows is not NULL), -1 with *err. */
+ * row count if rows is not NULL), -1 with *err. data and len must not be
+ * NULL (USAGE). */
 int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err);
 
 /* ---- binary value codecs (§ "binary" send/recv functions of each type) ----

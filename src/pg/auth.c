@@ -29,7 +29,7 @@ static int md5_of(const void *a, size_t alen, const void *b, size_t blen, uint8_
     return ok && n == 16 ? 0 : -1;
 }
 
-int pg_md5_password(const char *user, const char *password, const uint8_t salt[4], char out[36])
+int wb_pg_md5_password(const char *user, const char *password, const uint8_t salt[4], char out[36])
 {
     uint8_t d[16];
     char h[33];
@@ -72,19 +72,19 @@ static int hmac256(const uint8_t *key, size_t klen, const void *d, size_t n, uin
     return HMAC(EVP_sha256(), key, (int)klen, d, n, out, &len) && len == 32 ? 0 : -1;
 }
 
-int pg_scram_first(pg_scram *s, const char *password, int plus, const uint8_t *cb, size_t cblen, char **out,
+int wb_pg_scram_first(wb_pg_scram *s, const char *password, int plus, const uint8_t *cb, size_t cblen, char **out,
                    wb_pg_error *err)
 {
     memset(s, 0, sizeof *s);
     uint8_t raw[18];
     if (RAND_bytes(raw, sizeof raw) != 1)
-        return pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: could not generate a random nonce");
+        return wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: could not generate a random nonce");
     EVP_EncodeBlock((unsigned char *)s->nonce, raw, sizeof raw);
     s->password = strdup(password);
     if (plus) {
         s->cbind_flag = "p=tls-server-end-point,,";
         if (cblen > sizeof s->cbind_data)
-            return pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: channel binding data too long");
+            return wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: channel binding data too long");
         memcpy(s->cbind_data, cb, cblen);
         s->cbind_len = cblen;
     } else {
@@ -95,7 +95,7 @@ int pg_scram_first(pg_scram *s, const char *password, int plus, const uint8_t *c
     s->client_first_bare = malloc(n);
     *out = malloc(n + strlen(s->cbind_flag));
     if (!s->password || !s->client_first_bare || !*out)
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     snprintf(s->client_first_bare, n, "n=,r=%s", s->nonce);
     sprintf(*out, "%s%s", s->cbind_flag, s->client_first_bare);
     return 0;
@@ -116,32 +116,32 @@ static char *attr(const char *msg, char a)
     return NULL;
 }
 
-int pg_scram_final(pg_scram *s, const uint8_t *server_first, size_t len, char **out, wb_pg_error *err)
+int wb_pg_scram_final(wb_pg_scram *s, const uint8_t *server_first, size_t len, char **out, wb_pg_error *err)
 {
     s->server_first = strndup((const char *)server_first, len);
     if (!s->server_first)
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     char *r = attr(s->server_first, 'r'), *salt64 = attr(s->server_first, 's'), *iters = attr(s->server_first, 'i');
     int rc = -1;
     uint8_t salt[256], salted[32], ckey[32], skey[32], stored[32], sig[32], proof[32];
     int saltlen;
     long it = iters ? strtol(iters, NULL, 10) : 0;
     if (!r || !salt64 || !iters || it < 1 || it > 100000000) {
-        pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: malformed server-first-message \"%.200s\"", s->server_first);
+        wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: malformed server-first-message \"%.200s\"", s->server_first);
         goto out;
     }
     if (strncmp(r, s->nonce, strlen(s->nonce)) != 0 || strlen(r) <= strlen(s->nonce)) {
-        pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server nonce does not extend the client nonce");
+        wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server nonce does not extend the client nonce");
         goto out;
     }
     if ((saltlen = unb64(salt64, strlen(salt64), salt, sizeof salt)) <= 0) {
-        pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server sent an invalid salt");
+        wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server sent an invalid salt");
         goto out;
     }
     if (PKCS5_PBKDF2_HMAC(s->password, (int)strlen(s->password), salt, saltlen, (int)it, EVP_sha256(), 32, salted) !=
             1 ||
         hmac256(salted, 32, "Client Key", 10, ckey) || hmac256(salted, 32, "Server Key", 10, skey)) {
-        pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: key derivation failed");
+        wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: key derivation failed");
         goto out;
     }
     unsigned int slen = 0;
@@ -156,7 +156,7 @@ int pg_scram_final(pg_scram *s, const uint8_t *server_first, size_t len, char **
     s->client_final_wo_proof = malloc(wlen);
     if (!c64 || !s->client_final_wo_proof) {
         free(c64);
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         goto out;
     }
     snprintf(s->client_final_wo_proof, wlen, "c=%s,r=%s", c64, r);
@@ -165,7 +165,7 @@ int pg_scram_final(pg_scram *s, const uint8_t *server_first, size_t len, char **
     size_t alen = strlen(s->client_first_bare) + strlen(s->server_first) + strlen(s->client_final_wo_proof) + 3;
     char *auth = malloc(alen);
     if (!auth) {
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         goto out;
     }
     snprintf(auth, alen, "%s,%s,%s", s->client_first_bare, s->server_first, s->client_final_wo_proof);
@@ -179,7 +179,7 @@ int pg_scram_final(pg_scram *s, const uint8_t *server_first, size_t len, char **
     *out = malloc(olen);
     if (!p64 || !*out) {
         free(p64);
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         goto out;
     }
     snprintf(*out, olen, "%s,p=%s", s->client_final_wo_proof, p64);
@@ -194,19 +194,19 @@ out:
     return rc;
 }
 
-int pg_scram_verify(pg_scram *s, const uint8_t *server_final, size_t len, wb_pg_error *err)
+int wb_pg_scram_verify(wb_pg_scram *s, const uint8_t *server_final, size_t len, wb_pg_error *err)
 {
     char *msg = strndup((const char *)server_final, len);
     if (!msg)
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     char *e = attr(msg, 'e'), *v = attr(msg, 'v');
     int rc;
     uint8_t sig[64];
     int n;
     if (e)
-        rc = pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server reported error \"%s\"", e);
+        rc = wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: server reported error \"%s\"", e);
     else if (!v || (n = unb64(v, strlen(v), sig, sizeof sig)) != 32 || CRYPTO_memcmp(sig, s->server_signature, 32))
-        rc = pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: the server's signature is wrong: it does not know the password");
+        rc = wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: the server's signature is wrong: it does not know the password");
     else
         rc = 0;
     free(e);
@@ -215,7 +215,7 @@ int pg_scram_verify(pg_scram *s, const uint8_t *server_final, size_t len, wb_pg_
     return rc;
 }
 
-void pg_scram_free(pg_scram *s)
+void wb_pg_scram_free(wb_pg_scram *s)
 {
     if (s->password)
         OPENSSL_cleanse(s->password, strlen(s->password));

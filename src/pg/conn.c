@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,12 @@
 #define DEFAULT_READ_BUFFER (128u * 1024u)
 #define DEFAULT_COPY_FLUSH (1024u * 1024u)
 #define WRITE_THRESHOLD (64u * 1024u)
+
+/* every public function accepts err == NULL (the error is then not reported) */
+#define ERR_OR_LOCAL(e)                                                                                                \
+    wb_pg_error e##_local_;                                                                                            \
+    if (!(e))                                                                                                          \
+    (e) = &e##_local_
 
 struct wb_pg_conn {
     int fd;
@@ -51,6 +58,7 @@ struct wb_pg_conn {
     /* ParameterStatus: name, value pairs */
     char **params;
     size_t nparams;
+    pthread_mutex_t params_mu; /* guards params/nparams (see wb_pg_parameter_copy) */
     wb_pg_notice_fn notice_fn;
     void *notice_ctx;
     wb_pg_notify_fn notify_fn;
@@ -59,6 +67,9 @@ struct wb_pg_conn {
     size_t consume; /* bytes of the message last returned, consumed lazily */
     int64_t pending;  /* ReadyForQuery messages still to come */
     int portal_open;  /* Execute with a row limit sent without Sync */
+    int have_rowdesc; /* a RowDescription describes the rows that follow */
+    int portal_suspended; /* PortalSuspended read: the server waits for
+                             Execute (wb_pg_send_more) or Close + Sync */
     int64_t stmt;     /* statement index of the next result */
     int64_t execs;    /* Executes queued in the current pipeline */
     int64_t *sync_execs; /* per queued Sync: Executes before it (-1: simple Query) */
@@ -115,7 +126,7 @@ static int io_fail(wb_pg_conn *c, wb_pg_error *err, int kind, const char *fmt, .
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     set_bad(c);
-    return pg_errf(err, kind, "%s", msg);
+    return wb_pg_errf(err, kind, "%s", msg);
 }
 
 static const char *ssl_errstr(void)
@@ -342,7 +353,13 @@ static void fill_error(wb_pg_error *e, const wb_pg_fields *f, int kind)
     e->statement = -1;
     copy_field(e->sqlstate, sizeof e->sqlstate, f->sqlstate);
     copy_field(e->severity, sizeof e->severity, f->severity_nonlocal ? f->severity_nonlocal : f->severity);
-    copy_field(e->message, sizeof e->message, f->message);
+    if (f->message && f->message[0])
+        copy_field(e->message, sizeof e->message, f->message);
+    else if (e->sqlstate[0]) /* §55.8: M "always present"; say so, never print nothing */
+        snprintf(e->message, sizeof e->message, "the server sent an ErrorResponse without a message (SQLSTATE %s)",
+                 e->sqlstate);
+    else
+        snprintf(e->message, sizeof e->message, "the server sent an ErrorResponse without any fields");
     copy_field(e->detail, sizeof e->detail, f->detail);
     copy_field(e->hint, sizeof e->hint, f->hint);
     copy_field(e->where, sizeof e->where, f->where);
@@ -354,7 +371,46 @@ static void fill_error(wb_pg_error *e, const wb_pg_fields *f, int kind)
     copy_field(e->constraint, sizeof e->constraint, f->constraint);
 }
 
+/* The one ErrorResponse classifier of src/pg (§55.8 Severity, §55.2.1).
+ * During startup and authentication every ErrorResponse ends the attempt:
+ * class 28 (invalid authorization) is WB_PG_ERR_AUTH, the rest FATAL.
+ * Afterwards FATAL and PANIC end the session (the server closes the
+ * connection: WB_PG_ERR_FATAL); ERROR (or a missing severity) is a
+ * statement error (WB_PG_ERR_SERVER), the connection stays usable. */
+static int error_kind(const wb_pg_fields *f, int startup)
+{
+    const char *sev = f->severity_nonlocal ? f->severity_nonlocal : f->severity ? f->severity : "";
+    if (startup)
+        return f->sqlstate && strncmp(f->sqlstate, "28", 2) == 0 ? WB_PG_ERR_AUTH : WB_PG_ERR_FATAL;
+    if (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)
+        return WB_PG_ERR_FATAL;
+    return WB_PG_ERR_SERVER;
+}
+
+/* Parse ErrorResponse m into *e with error_kind's verdict; anything but a
+ * statement error (SERVER) marks the connection bad. Returns the kind, or -1
+ * (malformed: *err filled, the connection bad). */
+static int take_error(wb_pg_conn *c, const wb_pg_msg *m, int startup, wb_pg_error *e, wb_pg_error *err)
+{
+    wb_pg_fields f;
+    if (wb_pg_parse_fields(m, &f, c->errbuf, sizeof c->errbuf))
+        return proto_fail(c, err, m, c->errbuf);
+    int kind = error_kind(&f, startup);
+    fill_error(e, &f, kind);
+    if (kind != WB_PG_ERR_SERVER)
+        set_bad(c);
+    return kind;
+}
+
+static int set_param_locked(wb_pg_conn *c, const char *name, const char *value);
 static int set_param(wb_pg_conn *c, const char *name, const char *value)
+{
+    pthread_mutex_lock(&c->params_mu);
+    int rc = set_param_locked(c, name, value);
+    pthread_mutex_unlock(&c->params_mu);
+    return rc;
+}
+static int set_param_locked(wb_pg_conn *c, const char *name, const char *value)
 {
     for (size_t i = 0; i < c->nparams; i++) {
         if (strcmp(c->params[2 * i], name) == 0) {
@@ -499,7 +555,7 @@ static int startup_msg(wb_pg_conn *c, wb_pg_msg *m, int64_t deadline, wb_pg_erro
     int rc = next_msg(c, m, err);
     c->query_timeout_ms = save;
     if (rc && deadline && now_ms() >= deadline)
-        pg_errf(err, WB_PG_ERR_CONNECT, "timeout expired waiting for the server during startup");
+        wb_pg_errf(err, WB_PG_ERR_CONNECT, "timeout expired waiting for the server during startup");
     return rc;
 }
 
@@ -524,7 +580,7 @@ static int cert_hash(SSL *ssl, uint8_t *out, size_t *len)
     return ok ? 0 : -1;
 }
 
-static int tls_start(wb_pg_conn *c, const pg_cfg *cfg, const char *host, int64_t deadline, wb_pg_error *err)
+static int tls_start(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, int64_t deadline, wb_pg_error *err)
 {
     const char *mode = cfg->v[KW_SSLMODE];
     int verify = strcmp(mode, "verify-ca") == 0 || strcmp(mode, "verify-full") == 0;
@@ -585,24 +641,17 @@ static int tls_start(wb_pg_conn *c, const pg_cfg *cfg, const char *host, int64_t
 
 /* Authentication exchange (§55.2.1, §55.3): answers every request until
  * AuthenticationOk. */
-static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, int64_t deadline, wb_pg_error *err)
+static int authenticate(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *password, int64_t deadline, wb_pg_error *err)
 {
     const char *user = cfg->v[KW_USER];
-    pg_scram scram = {0};
+    wb_pg_scram scram = {0};
     int in_sasl = 0, rc = -1;
     for (;;) {
         wb_pg_msg m;
         if (startup_msg(c, &m, deadline, err))
             goto out;
         if (m.type == 'E') {
-            wb_pg_fields f;
-            if (wb_pg_parse_fields(&m, &f, c->errbuf, sizeof c->errbuf)) {
-                proto_fail(c, err, &m, c->errbuf);
-                goto out;
-            }
-            int auth = f.sqlstate && (strcmp(f.sqlstate, "28P01") == 0 || strcmp(f.sqlstate, "28000") == 0);
-            fill_error(err, &f, auth ? WB_PG_ERR_AUTH : WB_PG_ERR_FATAL);
-            set_bad(c);
+            take_error(c, &m, 1, err, err);
             goto out;
         }
         if (m.type == 'N' || m.type == 'S') {
@@ -650,7 +699,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
             break;
         case WB_PG_AUTH_MD5: {
             char hash[36];
-            if (pg_md5_password(user, password, a.data, hash)) {
+            if (wb_pg_md5_password(user, password, a.data, hash)) {
                 io_fail(c, err, WB_PG_ERR_AUTH, "MD5 hashing failed");
                 goto out;
             }
@@ -680,7 +729,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
                 goto out;
             }
             char *first = NULL;
-            if (pg_scram_first(&scram, password, plus, c->ssl ? hash : NULL, hlen, &first, err)) {
+            if (wb_pg_scram_first(&scram, password, plus, c->ssl ? hash : NULL, hlen, &first, err)) {
                 free(first);
                 set_bad(c);
                 goto out;
@@ -692,7 +741,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
         }
         case WB_PG_AUTH_SASL_CONTINUE: {
             char *final = NULL;
-            if (in_sasl != 1 || pg_scram_final(&scram, a.data, a.len, &final, err)) {
+            if (in_sasl != 1 || wb_pg_scram_final(&scram, a.data, a.len, &final, err)) {
                 free(final);
                 if (in_sasl != 1)
                     io_fail(c, err, WB_PG_ERR_AUTH, "unexpected SASLContinue");
@@ -704,7 +753,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
             break;
         }
         case WB_PG_AUTH_SASL_FINAL:
-            if (in_sasl != 1 || pg_scram_verify(&scram, a.data, a.len, err)) {
+            if (in_sasl != 1 || wb_pg_scram_verify(&scram, a.data, a.len, err)) {
                 if (in_sasl != 1)
                     io_fail(c, err, WB_PG_ERR_AUTH, "unexpected SASLFinal");
                 set_bad(c);
@@ -724,7 +773,7 @@ static int authenticate(wb_pg_conn *c, const pg_cfg *cfg, const char *password, 
         }
     }
 out:
-    pg_scram_free(&scram);
+    wb_pg_scram_free(&scram);
     return rc;
 }
 
@@ -748,11 +797,7 @@ static int finish_startup(wb_pg_conn *c, int64_t deadline, wb_pg_error *err)
                 return proto_fail(c, err, &m, c->errbuf);
             return 0;
         } else if (m.type == 'E') {
-            wb_pg_fields f;
-            if (wb_pg_parse_fields(&m, &f, c->errbuf, sizeof c->errbuf))
-                return proto_fail(c, err, &m, c->errbuf);
-            fill_error(err, &f, WB_PG_ERR_FATAL);
-            set_bad(c);
+            take_error(c, &m, 1, err, err);
             return -1;
         } else {
             return proto_fail(c, err, &m, "unexpected message during startup");
@@ -780,17 +825,17 @@ static void conn_close_socket(wb_pg_conn *c)
 }
 
 /* One attempt at one host. */
-static int try_host(wb_pg_conn *c, const pg_cfg *cfg, const char *host, const char *port, int64_t deadline,
+static int try_host(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, const char *port, int64_t deadline,
                     wb_pg_error *err)
 {
     char msg[512] = "";
     c->bad = 0;
     c->fd = host[0] == '/' ? unix_connect(c, host, port, msg, sizeof msg) : tcp_connect(c, host, port, deadline, msg, sizeof msg);
     if (c->fd < 0)
-        return pg_errf(err, WB_PG_ERR_CONNECT, "%s", msg);
+        return wb_pg_errf(err, WB_PG_ERR_CONNECT, "%s", msg);
     c->in = wb_stream_from_fn(conn_read, c, c->read_buffer);
     if (!c->in)
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     const char *mode = cfg->v[KW_SSLMODE];
     int want_tls = strcmp(mode, "disable") != 0;
     int need_tls = want_tls && strcmp(mode, "prefer") != 0;
@@ -848,7 +893,7 @@ static int try_host(wb_pg_conn *c, const pg_cfg *cfg, const char *host, const ch
     kv[n] = NULL;
     if (wb_pg_put_startup(&c->out, kv) || conn_flush(c, err))
         return -1;
-    char *password = cfg->v[KW_PASSWORD] ? strdup(cfg->v[KW_PASSWORD]) : pg_pgpass_lookup(cfg, host, port);
+    char *password = cfg->v[KW_PASSWORD] ? strdup(cfg->v[KW_PASSWORD]) : wb_pg_pgpass_lookup(cfg, host, port);
     int rc = authenticate(c, cfg, password, deadline, err);
     if (password) {
         memset(password, 0, strlen(password));
@@ -861,21 +906,23 @@ static int try_host(wb_pg_conn *c, const pg_cfg *cfg, const char *host, const ch
 
 wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     wb_pg_error dummy;
     if (!err)
         err = &dummy;
     memset(err, 0, sizeof *err);
     err->statement = -1;
-    pg_cfg cfg;
-    if (pg_cfg_resolve(&cfg, conninfo, err))
+    wb_pg_cfg cfg;
+    if (wb_pg_cfg_resolve(&cfg, conninfo, err))
         return NULL;
     wb_pg_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        pg_cfg_free(&cfg);
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        wb_pg_cfg_free(&cfg);
+        wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         return NULL;
     }
     c->fd = -1;
+    pthread_mutex_init(&c->params_mu, NULL);
     c->read_buffer = opts && opts->read_buffer ? opts->read_buffer : DEFAULT_READ_BUFFER;
     c->copy_flush = opts && opts->copy_flush ? opts->copy_flush : DEFAULT_COPY_FLUSH;
     int qt = opts ? opts->query_timeout_ms : 0;
@@ -906,7 +953,7 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
         if (rc == 0 || err->kind == WB_PG_ERR_AUTH || err->kind == WB_PG_ERR_NOMEM)
             break;
     }
-    pg_cfg_free(&cfg);
+    wb_pg_cfg_free(&cfg);
     if (rc) {
         wb_pg_finish(c);
         return NULL;
@@ -945,43 +992,79 @@ void wb_pg_finish(wb_pg_conn *c)
     free(c->lens);
     wb_buf_free(&c->out);
     wb_buf_free(&c->copybuf);
+    pthread_mutex_destroy(&c->params_mu);
     free(c);
 }
 
 int wb_pg_status(const wb_pg_conn *c) { return !c || c->bad ? WB_PG_BAD : WB_PG_OK; }
-char wb_pg_transaction_status(const wb_pg_conn *c) { return c->pending || c->portal_open ? 0 : c->tx; }
+char wb_pg_transaction_status(const wb_pg_conn *c) { return !c || c->pending || c->portal_open ? 0 : c->tx; }
+
+/* ParameterStatus values: written by the thread reading the connection,
+ * read by wb_pg_parameter (same thread) or wb_pg_parameter_copy (any
+ * thread): params_mu guards the array. */
 const char *wb_pg_parameter(const wb_pg_conn *c, const char *name)
 {
+    if (!c || !name)
+        return NULL;
     for (size_t i = 0; i < c->nparams; i++)
         if (strcmp(c->params[2 * i], name) == 0)
             return c->params[2 * i + 1];
     return NULL;
 }
-int wb_pg_server_version(const wb_pg_conn *c)
+int wb_pg_parameter_copy(wb_pg_conn *c, const char *name, char *buf, size_t cap)
 {
-    const char *v = wb_pg_parameter(c, "server_version");
-    if (!v)
-        return 0;
+    if (!c || !name)
+        return -1;
+    int n = -1;
+    pthread_mutex_lock(&c->params_mu);
+    const char *v = wb_pg_parameter(c, name);
+    if (v) {
+        n = (int)strlen(v);
+        if (buf && cap)
+            snprintf(buf, cap, "%s", v);
+    }
+    pthread_mutex_unlock(&c->params_mu);
+    return n;
+}
+static int version_number(const char *v)
+{
     int major = 0, minor = 0;
-    if (sscanf(v, "%d.%d", &major, &minor) < 1)
+    if (!v || sscanf(v, "%d.%d", &major, &minor) < 1)
         return 0;
     return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100;
 }
-int wb_pg_backend_pid(const wb_pg_conn *c) { return c->pid; }
-int wb_pg_tls_in_use(const wb_pg_conn *c) { return c->ssl != NULL; }
-int wb_pg_socket(const wb_pg_conn *c) { return c->fd; }
-void wb_pg_set_query_timeout(wb_pg_conn *c, int ms) { c->query_timeout_ms = ms > 0 ? ms : 0; }
+int wb_pg_server_version(const wb_pg_conn *c) { return version_number(wb_pg_parameter(c, "server_version")); }
+int wb_pg_backend_pid(const wb_pg_conn *c) { return c ? c->pid : 0; }
+int wb_pg_tls_in_use(const wb_pg_conn *c) { return c && c->ssl != NULL; }
+int wb_pg_socket(const wb_pg_conn *c) { return c ? c->fd : -1; }
+void wb_pg_set_query_timeout(wb_pg_conn *c, int ms)
+{
+    if (c)
+        c->query_timeout_ms = ms > 0 ? ms : 0;
+}
 void wb_pg_set_notice_handler(wb_pg_conn *c, wb_pg_notice_fn fn, void *ctx)
 {
+    if (!c)
+        return;
     c->notice_fn = fn;
     c->notice_ctx = ctx;
 }
 void wb_pg_set_notify_handler(wb_pg_conn *c, wb_pg_notify_fn fn, void *ctx)
 {
+    if (!c)
+        return;
     c->notify_fn = fn;
     c->notify_ctx = ctx;
 }
-void wb_pg_get_stats(const wb_pg_conn *c, wb_pg_stats *out) { *out = c->stats; }
+void wb_pg_get_stats(const wb_pg_conn *c, wb_pg_stats *out)
+{
+    if (!out)
+        return;
+    if (c)
+        *out = c->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
 
 static int send_cancel_request(const struct sockaddr_storage *addr, socklen_t addrlen, int32_t pid, int32_t key,
                                char *msg, size_t msglen)
@@ -1015,11 +1098,38 @@ static int send_cancel_request(const struct sockaddr_storage *addr, socklen_t ad
 
 int wb_pg_cancel(wb_pg_conn *c, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    wb_pg_cancel_key k;
+    if (wb_pg_get_cancel_key(c, &k))
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "cancel: not connected");
+    return wb_pg_cancel_send(&k, err);
+}
+
+int wb_pg_get_cancel_key(const wb_pg_conn *c, wb_pg_cancel_key *out)
+{
+    if (!out)
+        return -1;
+    memset(out, 0, sizeof *out);
+    if (!c || !c->addrlen || !c->pid)
+        return -1;
+    _Static_assert(sizeof out->addr >= sizeof c->addr, "wb_pg_cancel_key.addr holds a sockaddr_storage");
+    memcpy(out->addr, &c->addr, sizeof c->addr);
+    out->addrlen = (uint32_t)c->addrlen;
+    out->pid = c->pid;
+    out->key = c->key;
+    return 0;
+}
+
+int wb_pg_cancel_send(const wb_pg_cancel_key *k, wb_pg_error *err)
+{
+    ERR_OR_LOCAL(err);
     char msg[256];
-    if (!c || !c->addrlen)
-        return pg_errf(err, WB_PG_ERR_USAGE, "cancel: not connected");
-    if (send_cancel_request(&c->addr, c->addrlen, c->pid, c->key, msg, sizeof msg))
-        return pg_errf(err, WB_PG_ERR_IO, "%s", msg);
+    if (!k || !k->addrlen || k->addrlen > sizeof(struct sockaddr_storage))
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "cancel: no cancel key (not connected)");
+    struct sockaddr_storage a;
+    memcpy(&a, k->addr, sizeof a);
+    if (send_cancel_request(&a, (socklen_t)k->addrlen, k->pid, k->key, msg, sizeof msg))
+        return wb_pg_errf(err, WB_PG_ERR_IO, "%s", msg);
     return 0;
 }
 
@@ -1029,9 +1139,9 @@ int wb_pg_cancel(wb_pg_conn *c, wb_pg_error *err)
 static int usable(wb_pg_conn *c, wb_pg_error *err)
 {
     if (!c)
-        return pg_errf(err, WB_PG_ERR_USAGE, "no connection");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "no connection");
     if (c->bad)
-        return pg_errf(err, WB_PG_ERR_IO, "the connection is broken (an earlier error closed it)");
+        return wb_pg_errf(err, WB_PG_ERR_IO, "the connection is broken (an earlier error closed it)");
     return 0;
 }
 
@@ -1040,7 +1150,7 @@ static int idle(wb_pg_conn *c, wb_pg_error *err)
     if (usable(c, err))
         return -1;
     if (c->pending || c->portal_open || c->copy_in)
-        return pg_errf(err, WB_PG_ERR_USAGE,
+        return wb_pg_errf(err, WB_PG_ERR_USAGE,
                        "a previous request is still in progress: read its results (wb_pg_step/wb_pg_drain) first");
     return 0;
 }
@@ -1067,10 +1177,22 @@ static int push_sync(wb_pg_conn *c, int64_t execs)
     return 0;
 }
 
-static int oom(wb_pg_conn *c, wb_pg_error *err)
+/* Out of memory while queuing a request: drop only what this call added to
+ * the write buffer (everything before `mark` was queued by earlier calls
+ * that reported success and is kept), so the connection is as it was
+ * before the call. */
+static int oom_at(wb_pg_conn *c, size_t mark, wb_pg_error *err)
 {
-    c->out.len = 0;
-    return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory (or a value too large for the protocol)");
+    if (c->out.len > mark)
+        c->out.len = mark;
+    return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory (or a value too large for the protocol)");
+}
+
+/* Out of memory while reading a response: the rest of the response cannot
+ * be followed, the connection is closed. */
+static int oom_bad(wb_pg_conn *c, wb_pg_error *err)
+{
+    return io_fail(c, err, WB_PG_ERR_NOMEM, "out of memory");
 }
 
 /* remember a RowDescription: copy the body so names outlive the message */
@@ -1117,18 +1239,44 @@ static int close_portal(wb_pg_conn *c, wb_pg_error *err)
     if (!c->portal_open)
         return 0;
     c->portal_open = 0;
+    c->portal_suspended = 0;
     if (wb_pg_put_sync(&c->out) || push_sync(c, -1))
-        return oom(c, err);
+        return oom_bad(c, err);
+    return conn_flush(c, err);
+}
+
+int wb_pg_close_portal(wb_pg_conn *c, wb_pg_error *err)
+{
+    ERR_OR_LOCAL(err);
+    if (usable(c, err))
+        return -1;
+    if (!c->portal_open)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "no open portal to close");
+    if (!c->portal_suspended)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE,
+                          "the portal is still sending rows: read up to WB_PG_EV_SUSPENDED before closing it");
+    size_t mark = c->out.len;
+    if (wb_pg_put_close(&c->out, 'P', "") || wb_pg_put_sync(&c->out) || push_sync(c, -1))
+        return oom_at(c, mark, err);
+    c->portal_open = 0;
+    c->portal_suspended = 0;
     return conn_flush(c, err);
 }
 
 int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     if (usable(c, err))
         return -1;
+    if (!ev)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_step: ev is NULL");
     memset(ev, 0, sizeof *ev);
     if (!c->pending && !c->portal_open)
         return 0;
+    if (c->portal_suspended && !c->pending) /* the server waits for us: nothing will come */
+        return wb_pg_errf(err, WB_PG_ERR_USAGE,
+                          "the portal is suspended: continue it with wb_pg_send_more() or end it with "
+                          "wb_pg_close_portal() (or wb_pg_drain())");
     for (;;) {
         wb_pg_msg m;
         if (next_msg(c, &m, err))
@@ -1143,6 +1291,14 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 return io_fail(c, err, WB_PG_ERR_NOMEM, "out of memory");
             if (wb_pg_parse_datarow(&m, c->vals_cap, c->vals, c->lens, &ev->ncols, c->errbuf, sizeof c->errbuf))
                 return proto_fail(c, err, &m, c->errbuf);
+            if (c->have_rowdesc && ev->ncols != c->ncols) {
+                char what[96];
+                snprintf(what, sizeof what, "DataRow has %u columns but the RowDescription has %u", ev->ncols,
+                         c->ncols);
+                proto_fail(c, err, &m, what);
+                snprintf(err->sqlstate, sizeof err->sqlstate, "08P01"); /* protocol_violation */
+                return -1;
+            }
             ev->type = WB_PG_EV_ROW;
             ev->cols = c->ncols == ev->ncols ? c->cols : NULL;
             ev->vals = c->vals;
@@ -1152,6 +1308,7 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
         case 'T':
             if (set_rowdesc(c, &m, err))
                 return -1;
+            c->have_rowdesc = 1;
             if (ensure_vals(c, c->ncols))
                 return io_fail(c, err, WB_PG_ERR_NOMEM, "out of memory");
             ev->type = WB_PG_EV_ROW_DESCRIPTION;
@@ -1165,6 +1322,7 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
             ev->rows = wb_pg_tag_rows(ev->tag);
             c->stmt++;
             c->ncols = 0;
+            c->have_rowdesc = 0;
             if (close_portal(c, err))
                 return -1;
             return 1;
@@ -1175,21 +1333,22 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 return -1;
             return 1;
         case 's':
+            if (!c->portal_open)
+                return proto_fail(c, err, &m, "PortalSuspended without a row-limited Execute");
+            c->portal_suspended = 1;
             ev->type = WB_PG_EV_SUSPENDED;
             return 1;
         case 'E': {
-            wb_pg_fields f;
-            if (wb_pg_parse_fields(&m, &f, c->errbuf, sizeof c->errbuf))
-                return proto_fail(c, err, &m, c->errbuf);
-            const char *sev = f.severity_nonlocal ? f.severity_nonlocal : f.severity ? f.severity : "";
-            if (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0) {
-                fill_error(err, &f, WB_PG_ERR_FATAL);
-                set_bad(c);
+            int kind = take_error(c, &m, 0, &c->error, err);
+            if (kind < 0)
+                return -1;
+            if (kind != WB_PG_ERR_SERVER) {
+                *err = c->error;
                 return -1;
             }
-            int timeout = c->timed_out && f.sqlstate && strcmp(f.sqlstate, "57014") == 0;
-            fill_error(&c->error, &f, timeout ? WB_PG_ERR_TIMEOUT : WB_PG_ERR_SERVER);
+            int timeout = c->timed_out && strcmp(c->error.sqlstate, "57014") == 0;
             if (timeout) {
+                c->error.kind = WB_PG_ERR_TIMEOUT;
                 char m2[sizeof c->error.message + 64];
                 snprintf(m2, sizeof m2, "query timeout (%d ms): %s", c->query_timeout_ms, c->error.message);
                 snprintf(c->error.message, sizeof c->error.message, "%.1000s", m2);
@@ -1197,6 +1356,7 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
             c->error.statement = c->stmt;
             c->stmt++;
             c->ncols = 0;
+            c->have_rowdesc = 0;
             ev->type = WB_PG_EV_ERROR;
             ev->error = &c->error;
             if (close_portal(c, err))
@@ -1221,6 +1381,7 @@ int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 c->timed_out = c->cancel_sent = 0;
             }
             c->copy_in = 0;
+            c->have_rowdesc = 0;
             ev->type = WB_PG_EV_READY;
             ev->tx_status = st;
             return 1;
@@ -1265,6 +1426,8 @@ static int read_rest(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *first, 
     first->kind = WB_PG_ERR_NONE;
     for (;;) {
         wb_pg_event ev;
+        if (c->portal_suspended && wb_pg_close_portal(c, err)) /* drain ends a suspended portal */
+            return -1;
         int r = wb_pg_step(c, &ev, err);
         if (r < 0)
             return -1;
@@ -1303,18 +1466,21 @@ static int finish_request(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *er
 
 int wb_pg_drain(wb_pg_conn *c, wb_pg_error *first_error, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     wb_pg_error tmp;
     return read_rest(c, 0, NULL, first_error ? first_error : &tmp, err);
 }
 
 int wb_pg_send_query(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (idle(c, err))
         return -1;
     if (!sql)
-        return pg_errf(err, WB_PG_ERR_USAGE, "query is NULL");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "query is NULL");
     if (wb_pg_put_query(&c->out, sql) || push_sync(c, -1))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     c->stmt = 0;
     c->ncols = 0;
     return conn_flush(c, err);
@@ -1438,14 +1604,11 @@ static int read_describe(wb_pg_conn *c, uint16_t *nparams, uint32_t **oids, wb_p
             c->ncols = 0;
             return 0;
         case 'E': {
-            wb_pg_fields f;
-            if (wb_pg_parse_fields(&m, &f, c->errbuf, sizeof c->errbuf))
-                return proto_fail(c, err, &m, c->errbuf);
-            fill_error(&c->error, &f, WB_PG_ERR_SERVER);
-            if (f.severity_nonlocal && strcmp(f.severity_nonlocal, "FATAL") == 0) {
+            int kind = take_error(c, &m, 0, &c->error, err);
+            if (kind < 0)
+                return -1;
+            if (kind != WB_PG_ERR_SERVER) {
                 *err = c->error;
-                err->kind = WB_PG_ERR_FATAL;
-                set_bad(c);
                 return -1;
             }
             return 1;
@@ -1467,7 +1630,7 @@ static int sync_and_fail(wb_pg_conn *c, wb_pg_error *err)
 {
     wb_pg_error saved = c->error;
     if (wb_pg_put_sync(&c->out) || push_sync(c, -1))
-        return oom(c, err);
+        return oom_bad(c, err);
     if (conn_flush(c, err) || wb_pg_drain(c, NULL, err))
         return -1;
     *err = saved;
@@ -1477,21 +1640,24 @@ static int sync_and_fail(wb_pg_conn *c, wb_pg_error *err)
 int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                             int result_format, int32_t max_rows, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (idle(c, err))
         return -1;
     if (!sql || nparams < 0 || nparams > 65535 || (nparams && !params) || max_rows < 0)
-        return pg_errf(err, WB_PG_ERR_USAGE, "bad arguments to wb_pg_send_query_params");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "bad arguments to wb_pg_send_query_params");
     c->stmt = 0;
     if (put_parse_params(c, "", sql, nparams, params))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     int16_t one = (int16_t)(result_format == WB_PG_BINARY), *fmts = &one;
     uint16_t nfmts = 1;
     int16_t *heap = NULL;
     if (result_format == WB_PG_AUTO) {
         if (wb_pg_put_describe(&c->out, 'S', "") || wb_pg_put_flush(&c->out))
-            return oom(c, err);
+            return oom_at(c, mark, err);
         if (conn_flush(c, err))
             return -1;
+        mark = c->out.len;
         int r = read_describe(c, NULL, NULL, err);
         if (r < 0)
             return -1;
@@ -1500,7 +1666,7 @@ int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const w
         nfmts = c->ncols;
         heap = malloc(sizeof *heap * (nfmts ? nfmts : 1));
         if (!heap)
-            return oom(c, err);
+            return oom_at(c, mark, err);
         auto_formats(c->cols, c->ncols, heap);
         fmts = heap;
     }
@@ -1508,27 +1674,32 @@ int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const w
              wb_pg_put_execute(&c->out, "", max_rows);
     free(heap);
     if (rc)
-        return oom(c, err);
+        return oom_at(c, mark, err);
     if (max_rows > 0) {
         if (wb_pg_put_flush(&c->out))
-            return oom(c, err);
+            return oom_at(c, mark, err);
         c->portal_open = 1;
     } else if (wb_pg_put_sync(&c->out) || push_sync(c, -1)) {
-        return oom(c, err);
+        return oom_at(c, mark, err);
     }
     return conn_flush(c, err);
 }
 
 int wb_pg_send_more(wb_pg_conn *c, int32_t max_rows, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
     if (!c->portal_open)
-        return pg_errf(err, WB_PG_ERR_USAGE, "no suspended portal to continue");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "no suspended portal to continue");
     if (max_rows < 0)
-        return pg_errf(err, WB_PG_ERR_USAGE, "negative row limit");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "negative row limit");
+    if (!c->portal_suspended)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "the portal is still sending rows: read up to WB_PG_EV_SUSPENDED first");
     if (wb_pg_put_execute(&c->out, "", max_rows) || wb_pg_put_flush(&c->out))
-        return oom(c, err);
+        return oom_at(c, mark, err);
+    c->portal_suspended = 0;
     return conn_flush(c, err);
 }
 
@@ -1536,7 +1707,7 @@ void wb_pg_stmt_free(wb_pg_stmt *st)
 {
     if (!st)
         return;
-    for (uint16_t i = 0; i < st->ncols; i++)
+    for (uint16_t i = 0; st->cols && i < st->ncols; i++)
         free((char *)st->cols[i].name);
     free(st->cols);
     free(st->formats);
@@ -1548,23 +1719,26 @@ void wb_pg_stmt_free(wb_pg_stmt *st)
 wb_pg_stmt *wb_pg_prepare(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                           wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (idle(c, err))
         return NULL;
     if (!sql) {
-        pg_errf(err, WB_PG_ERR_USAGE, "query is NULL");
+        wb_pg_errf(err, WB_PG_ERR_USAGE, "query is NULL");
         return NULL;
     }
     name = name ? name : "";
     if (wb_pg_put_parse(&c->out, name, sql, ntypes, types) || wb_pg_put_describe(&c->out, 'S', name) ||
         wb_pg_put_sync(&c->out) || push_sync(c, -1)) {
-        oom(c, err);
+        oom_at(c, mark, err);
         return NULL;
     }
     if (conn_flush(c, err))
         return NULL;
     wb_pg_stmt *st = calloc(1, sizeof *st);
     if (!st) {
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        if (wb_pg_drain(c, NULL, err) == 0) /* the request is answered: the connection stays usable */
+            wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         return NULL;
     }
     int r = read_describe(c, &st->nparams, &st->param_oids, err);
@@ -1578,20 +1752,23 @@ wb_pg_stmt *wb_pg_prepare(wb_pg_conn *c, const char *name, const char *sql, uint
         return NULL;
     }
     st->name = strdup(name);
-    st->ncols = c->ncols;
     st->cols = calloc(c->ncols ? c->ncols : 1, sizeof *st->cols);
     st->formats = calloc(c->ncols ? c->ncols : 1, sizeof *st->formats);
     int bad = !st->name || !st->cols || !st->formats;
+    /* st->ncols counts the columns whose name is owned (wb_pg_stmt_free
+     * walks exactly those) */
     for (uint16_t i = 0; !bad && i < c->ncols; i++) {
         st->cols[i] = c->cols[i];
         st->cols[i].name = strdup(c->cols[i].name);
         bad |= !st->cols[i].name;
+        if (!bad)
+            st->ncols = (uint16_t)(i + 1);
     }
     if (!bad)
         auto_formats(st->cols, st->ncols, st->formats);
     if (wb_pg_drain(c, NULL, err) || bad) {
         if (bad)
-            pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+            wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         wb_pg_stmt_free(st);
         return NULL;
     }
@@ -1601,33 +1778,37 @@ wb_pg_stmt *wb_pg_prepare(wb_pg_conn *c, const char *name, const char *sql, uint
 int wb_pg_send_prepared(wb_pg_conn *c, const wb_pg_stmt *st, int nparams, const wb_pg_param *params, int32_t max_rows,
                         wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (idle(c, err))
         return -1;
     if (!st || nparams != st->nparams || (nparams && !params) || max_rows < 0)
-        return pg_errf(err, WB_PG_ERR_USAGE, "statement \"%s\" takes %u parameters, %d given", st ? st->name : "",
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "statement \"%s\" takes %u parameters, %d given", st ? st->name : "",
                        st ? st->nparams : 0, nparams);
     c->stmt = 0;
     if (put_bind(c, st->name, nparams, params, st->ncols, st->formats) || wb_pg_put_describe(&c->out, 'P', "") ||
         wb_pg_put_execute(&c->out, "", max_rows))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     if (max_rows > 0) {
         if (wb_pg_put_flush(&c->out))
-            return oom(c, err);
+            return oom_at(c, mark, err);
         c->portal_open = 1;
     } else if (wb_pg_put_sync(&c->out) || push_sync(c, -1)) {
-        return oom(c, err);
+        return oom_at(c, mark, err);
     }
     return conn_flush(c, err);
 }
 
 int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     int rc = 0;
     if (st && st->name && st->name[0]) {
+        size_t mark = c ? c->out.len : 0;
         if (idle(c, err))
             rc = -1;
         else if (wb_pg_put_close(&c->out, 'S', st->name) || wb_pg_put_sync(&c->out) || push_sync(c, -1))
-            rc = oom(c, err);
+            rc = oom_at(c, mark, err);
         else
             rc = conn_flush(c, err) || finish_request(c, 0, NULL, err) ? -1 : 0;
     }
@@ -1639,48 +1820,70 @@ int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
 int wb_pg_pipeline_parse(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                          wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
     if (c->portal_open || c->copy_in)
-        return pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    if (!sql)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_pipeline_parse: sql is NULL");
+    if (ntypes > 0 && !types)
+        ntypes = 0;
     if (!c->pending)
         c->stmt = 0;
     if (wb_pg_put_parse(&c->out, name ? name : "", sql, ntypes, types))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     return maybe_flush(c, err);
 }
 
 int wb_pg_pipeline_exec(wb_pg_conn *c, const char *name, int nparams, const wb_pg_param *params, uint16_t nformats,
                         const int16_t *formats, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
-    if (put_bind(c, name ? name : "", nparams, params, formats ? nformats : 0, formats) ||
-        wb_pg_put_execute(&c->out, "", 0))
-        return oom(c, err);
+    /* every argument is checked before a byte is queued: a refused call
+     * leaves the pipeline exactly as the earlier calls built it */
+    if (c->portal_open || c->copy_in)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params))
+        return wb_pg_errf(err, WB_PG_ERR_USAGE,
+                          "wb_pg_pipeline_exec: nparams must be 0..65535 with params for nparams > 0 (got %d%s)",
+                          nparams, nparams > 0 && !params ? ", params NULL" : "");
+    if (nformats > 0 && !formats)
+        nformats = 0;
+    if (put_bind(c, name ? name : "", nparams, params, nformats, formats) || wb_pg_put_execute(&c->out, "", 0))
+        return oom_at(c, mark, err);
     c->execs++;
     return maybe_flush(c, err);
 }
 
 int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
+    if (c->portal_open || c->copy_in)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (wb_pg_put_sync(&c->out) || push_sync(c, c->execs))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     return conn_flush(c, err);
 }
 
 int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_t *types, int64_t nrows,
                       wb_pg_fill_fn fill, void *ctx, int64_t *affected, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     if (idle(c, err))
         return -1;
     if (!sql || !fill || nparams < 0 || nparams > 65535 || nrows < 0)
-        return pg_errf(err, WB_PG_ERR_USAGE, "bad arguments to wb_pg_executemany");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "bad arguments to wb_pg_executemany");
     wb_pg_param small[16], *params = nparams <= 16 ? small : calloc((size_t)nparams, sizeof *params);
     if (!params)
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     int rc = -1;
     c->stmt = 0;
     c->execs = 0;
@@ -1691,12 +1894,17 @@ int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_
         memset(params, 0, sizeof *params * (size_t)nparams);
         if (fill(ctx, r, params) != 0) {
             aborted = 1;
-            pg_errf(err, WB_PG_ERR_USAGE, "executemany: the fill callback failed at row %lld", (long long)r);
+            wb_pg_errf(err, WB_PG_ERR_USAGE, "executemany: the fill callback failed at row %lld", (long long)r);
             err->statement = r;
             break;
         }
-        if (wb_pg_pipeline_exec(c, "", nparams, params, 0, NULL, err))
-            goto out;
+        if (wb_pg_pipeline_exec(c, "", nparams, params, 0, NULL, err)) {
+            if (c->bad)
+                goto out;
+            aborted = 1; /* a bad row (USAGE) or no memory: end the batch, roll it back */
+            err->statement = r;
+            break;
+        }
     }
     if (aborted) {
         /* rows already sent must not commit: a statement that fails before
@@ -1704,7 +1912,7 @@ int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_
         wb_pg_error saved = *err;
         if (wb_pg_put_parse(&c->out, "", "wirebuf executemany aborted by its fill callback", 0, NULL) ||
             wb_pg_put_sync(&c->out) || push_sync(c, c->execs)) {
-            oom(c, err);
+            oom_bad(c, err); /* rows already went out: the batch cannot be ended */
             goto out;
         }
         if (conn_flush(c, err) || wb_pg_drain(c, NULL, err))
@@ -1861,7 +2069,7 @@ static wb_pg_result *collect(wb_pg_conn *c, wb_pg_error *err)
         return NULL;
     }
     if (nomem) {
-        pg_errf(err, WB_PG_ERR_NOMEM, "out of memory collecting the result");
+        wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory collecting the result");
         wb_pg_result_free(r);
         return NULL;
     }
@@ -1870,24 +2078,26 @@ static wb_pg_result *collect(wb_pg_conn *c, wb_pg_error *err)
 
 wb_pg_result *wb_pg_exec(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     return wb_pg_send_query(c, sql, err) ? NULL : collect(c, err);
 }
 
 wb_pg_result *wb_pg_exec_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                                 int result_format, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     return wb_pg_send_query_params(c, sql, nparams, params, result_format, 0, err) ? NULL : collect(c, err);
 }
 
-int64_t wb_pg_result_rows(const wb_pg_result *r) { return r->nrows; }
-uint16_t wb_pg_result_cols(const wb_pg_result *r) { return r->ncols; }
+int64_t wb_pg_result_rows(const wb_pg_result *r) { return r ? r->nrows : 0; }
+uint16_t wb_pg_result_cols(const wb_pg_result *r) { return r ? r->ncols : 0; }
 const wb_pg_column *wb_pg_result_column(const wb_pg_result *r, uint16_t col)
 {
-    return col < r->ncols ? &r->cols[col] : NULL;
+    return r && col < r->ncols ? &r->cols[col] : NULL;
 }
 const uint8_t *wb_pg_result_value(const wb_pg_result *r, int64_t row, uint16_t col, int32_t *len)
 {
-    if (row < 0 || row >= r->nrows || col >= r->ncols) {
+    if (!r || row < 0 || row >= r->nrows || col >= r->ncols) {
         if (len)
             *len = -1;
         return NULL;
@@ -1897,11 +2107,12 @@ const uint8_t *wb_pg_result_value(const wb_pg_result *r, int64_t row, uint16_t c
         *len = x->len;
     return x->len < 0 ? NULL : r->data.p + x->off;
 }
-const char *wb_pg_result_tag(const wb_pg_result *r) { return r->tag; }
-int64_t wb_pg_result_affected(const wb_pg_result *r) { return r->affected; }
+const char *wb_pg_result_tag(const wb_pg_result *r) { return r ? r->tag : NULL; }
+int64_t wb_pg_result_affected(const wb_pg_result *r) { return r ? r->affected : -1; }
 
 int wb_pg_command(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     return wb_pg_send_query(c, sql, err) ? -1 : finish_request(c, 0, NULL, err);
 }
 
@@ -1918,7 +2129,7 @@ static int copy_start(wb_pg_conn *c, const char *sql, int want, wb_pg_error *err
         if (s < 0)
             return -1;
         if (s == 0)
-            return pg_errf(err, WB_PG_ERR_USAGE, "the statement is not a %s", what);
+            return wb_pg_errf(err, WB_PG_ERR_USAGE, "the statement is not a %s", what);
         if (ev.type == want) {
             wb_buf_clear(&c->copybuf);
             return 0;
@@ -1928,7 +2139,7 @@ static int copy_start(wb_pg_conn *c, const char *sql, int want, wb_pg_error *err
             if (ev.type == WB_PG_EV_ERROR)
                 saved = *ev.error;
             else
-                pg_errf(&saved, WB_PG_ERR_USAGE, "the statement is a COPY in the other direction, not a %s", what);
+                wb_pg_errf(&saved, WB_PG_ERR_USAGE, "the statement is a COPY in the other direction, not a %s", what);
             /* read_rest refuses an unexpected COPY FROM STDIN and skips a
              * COPY TO STDOUT's data */
             if (ev.type == WB_PG_EV_COPY_IN) {
@@ -1946,14 +2157,16 @@ static int copy_start(wb_pg_conn *c, const char *sql, int want, wb_pg_error *err
 
 int wb_pg_copy_in_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     return copy_start(c, sql, WB_PG_EV_COPY_IN, err);
 }
 
 static int copy_send(wb_pg_conn *c, wb_pg_error *err)
 {
+    size_t mark = c ? c->out.len : 0;
     if (c->copybuf.len) {
         if (wb_pg_put_copy_data(&c->out, c->copybuf.p, c->copybuf.len))
-            return oom(c, err);
+            return oom_at(c, mark, err);
         wb_buf_clear(&c->copybuf);
     }
     return conn_flush(c, err);
@@ -1961,53 +2174,72 @@ static int copy_send(wb_pg_conn *c, wb_pg_error *err)
 
 int wb_pg_copy_put(wb_pg_conn *c, const void *data, size_t len, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
     if (!c->copy_in)
-        return pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
+    if (!data && len)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_copy_put: data is NULL");
     /* large pieces go straight out as their own CopyData */
     if (len >= c->copy_flush) {
         if (copy_send(c, err))
             return -1;
         if (wb_pg_put_copy_data(&c->out, data, len))
-            return oom(c, err);
+            return oom_at(c, mark, err);
         return conn_flush(c, err);
     }
     if (wb_buf_append_fast(&c->copybuf, data, len))
-        return oom(c, err);
+        return oom_at(c, mark, err);
     return c->copybuf.len >= c->copy_flush ? copy_send(c, err) : 0;
 }
 
 int wb_pg_copy_end(wb_pg_conn *c, const char *reason, int64_t *rows, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    size_t mark = c ? c->out.len : 0;
+    if (rows)
+        *rows = 0;
     if (usable(c, err))
         return -1;
     if (!c->copy_in)
-        return pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
     if (reason) {
-        wb_buf_clear(&c->copybuf);
         if (wb_pg_put_copy_fail(&c->out, reason))
-            return oom(c, err);
+            return oom_at(c, mark, err);
     } else {
-        if (c->copybuf.len && wb_pg_put_copy_data(&c->out, c->copybuf.p, c->copybuf.len))
-            return oom(c, err);
-        wb_buf_clear(&c->copybuf);
-        if (wb_pg_put_copy_done(&c->out))
-            return oom(c, err);
+        if ((c->copybuf.len && wb_pg_put_copy_data(&c->out, c->copybuf.p, c->copybuf.len)) ||
+            wb_pg_put_copy_done(&c->out))
+            return oom_at(c, mark, err);
     }
+    wb_buf_clear(&c->copybuf);
     c->copy_in = 0;
+    /* A failed write means CopyDone did not reach the server whole: nothing
+     * can have been committed. */
     if (conn_flush(c, err))
         return -1;
-    return finish_request(c, 0, rows, err);
+    if (finish_request(c, 0, rows, err) == 0)
+        return 0;
+    /* CopyDone went out whole. Only a statement error (the server rolled
+     * the COPY back) is certain; after a lost connection or a FATAL the
+     * commit point may have passed. */
+    if (rows)
+        *rows = !reason && err->kind != WB_PG_ERR_SERVER && err->kind != WB_PG_ERR_TIMEOUT ? -1 : 0;
+    return -1;
 }
 
 int wb_pg_copy_out_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     return copy_start(c, sql, WB_PG_EV_COPY_OUT, err);
 }
 
 int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
+    if (!data || !len)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_copy_get: data and len must not be NULL");
     if (usable(c, err))
         return -1;
     if (!c->pending)
@@ -2034,6 +2266,7 @@ int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *ro
 
 int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err)
 {
+    ERR_OR_LOCAL(err);
     if (idle(c, err))
         return -1;
     if (c->consume) {
@@ -2068,12 +2301,11 @@ int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err)
         } else {
             c->consume = 5 + (size_t)m.len;
         }
-        if (m.type == 'E') {
-            wb_pg_fields f;
-            if (wb_pg_parse_fields(&m, &f, c->errbuf, sizeof c->errbuf))
-                return proto_fail(c, err, &m, c->errbuf);
-            fill_error(err, &f, WB_PG_ERR_FATAL);
-            set_bad(c);
+        if (m.type == 'E') { /* while idle only a session-ending error can come */
+            if (take_error(c, &m, 0, err, err) >= 0) {
+                err->kind = WB_PG_ERR_FATAL;
+                set_bad(c);
+            }
             return -1;
         }
         int h = handle_async(c, &m, err);

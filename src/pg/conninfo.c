@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pg_errf(wb_pg_error *err, int kind, const char *fmt, ...)
+int wb_pg_errf(wb_pg_error *err, int kind, const char *fmt, ...)
 {
     if (!err)
         return -1;
@@ -136,10 +136,10 @@ static int kv_add_decoded(kvlist *l, const char *key, const char *v, size_t n, w
 {
     char *d = pct_decode(v, n);
     if (!d)
-        return pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded token in URI: \"%.*s\"", (int)n, v);
+        return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded token in URI: \"%.*s\"", (int)n, v);
     int rc = kv_add(l, key, strlen(key), d, strlen(d));
     free(d);
-    return rc ? pg_errf(err, WB_PG_ERR_NOMEM, "out of memory") : 0;
+    return rc ? wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory") : 0;
 }
 
 /* postgresql://[user[:password]@][host][:port][,host[:port]...][/dbname][?k=v&...] */
@@ -170,7 +170,7 @@ static int parse_uri(kvlist *l, const char *s, wb_pg_error *err)
             if (*q == '[') {
                 item_end = memchr(q, ']', (size_t)(end - q));
                 if (!item_end)
-                    return pg_errf(err, WB_PG_ERR_CONNINFO, "missing ']' in IPv6 host address in URI \"%s\"", s);
+                    return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "missing ']' in IPv6 host address in URI \"%s\"", s);
                 item_end++;
             }
             while (item_end < end && *item_end != ',' && *item_end != ':')
@@ -182,7 +182,7 @@ static int parse_uri(kvlist *l, const char *s, wb_pg_error *err)
             }
             char *hd = pct_decode(h, (size_t)(he - h));
             if (!hd)
-                return pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded host in URI \"%s\"", s);
+                return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded host in URI \"%s\"", s);
             hl += (size_t)snprintf(hosts + hl, sizeof hosts - hl, "%s%s", first ? "" : ",", hd);
             free(hd);
             const char *portv = "", *porte = portv;
@@ -198,14 +198,14 @@ static int parse_uri(kvlist *l, const char *s, wb_pg_error *err)
             first = 0;
             q = item_end < end ? item_end + 1 : end;
             if (hl >= sizeof hosts || pl >= sizeof ports)
-                return pg_errf(err, WB_PG_ERR_CONNINFO, "host list too long in URI");
+                return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "host list too long in URI");
         }
         if (hosts[0] || strchr(hosts, ','))
             if (kv_add(l, "host", 4, hosts, strlen(hosts)))
-                return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+                return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         if (ports[strspn(ports, ",")])
             if (kv_add(l, "port", 4, ports, strlen(ports)))
-                return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+                return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     }
     p = end;
     if (*p == '/') {
@@ -221,15 +221,15 @@ static int parse_uri(kvlist *l, const char *s, wb_pg_error *err)
             size_t n = strcspn(p, "&");
             const char *eq = memchr(p, '=', n);
             if (!eq)
-                return pg_errf(err, WB_PG_ERR_CONNINFO, "missing '=' in URI query parameter \"%.*s\"", (int)n, p);
+                return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "missing '=' in URI query parameter \"%.*s\"", (int)n, p);
             char *k = pct_decode(p, (size_t)(eq - p));
             if (!k)
-                return pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded URI parameter name");
+                return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "invalid percent-encoded URI parameter name");
             /* libpq maps ssl=true to sslmode=require */
             const char *key = strcmp(k, "ssl") == 0 ? "sslmode" : k;
             int rc;
             if (strcmp(k, "ssl") == 0)
-                rc = kv_add(l, "sslmode", 7, "require", 7) ? pg_errf(err, WB_PG_ERR_NOMEM, "out of memory") : 0;
+                rc = kv_add(l, "sslmode", 7, "require", 7) ? wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory") : 0;
             else
                 rc = kv_add_decoded(l, key, eq + 1, (size_t)(p + n - eq - 1), err);
             free(k);
@@ -259,20 +259,20 @@ static int parse_kv(kvlist *l, const char *s, wb_pg_error *err)
         while (isspace((unsigned char)*p))
             p++;
         if (*p != '=')
-            return pg_errf(err, WB_PG_ERR_CONNINFO, "missing \"=\" after \"%.*s\" in connection info string",
+            return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "missing \"=\" after \"%.*s\" in connection info string",
                            (int)klen, k);
         p++;
         while (isspace((unsigned char)*p))
             p++;
         char *v = malloc(strlen(p) + 1), *o = v;
         if (!v)
-            return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+            return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         if (*p == '\'') {
             p++;
             for (;;) {
                 if (!*p) {
                     free(v);
-                    return pg_errf(err, WB_PG_ERR_CONNINFO, "unterminated quoted string in connection info string");
+                    return wb_pg_errf(err, WB_PG_ERR_CONNINFO, "unterminated quoted string in connection info string");
                 }
                 if (*p == '\\' && p[1]) {
                     *o++ = p[1];
@@ -295,7 +295,7 @@ static int parse_kv(kvlist *l, const char *s, wb_pg_error *err)
         int rc = kv_add(l, k, klen, v, (size_t)(o - v));
         free(v);
         if (rc)
-            return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+            return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     }
 }
 
@@ -303,7 +303,7 @@ char **wb_pg_conninfo_parse(const char *conninfo, wb_pg_error *err)
 {
     kvlist l = {0};
     if (kv_add(&l, "", 0, "", 0)) /* ensure an array exists */
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory"), NULL;
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory"), NULL;
     free(l.kv[0]);
     free(l.kv[1]);
     l.n = 0;
@@ -313,7 +313,7 @@ char **wb_pg_conninfo_parse(const char *conninfo, wb_pg_error *err)
                                                                                             : parse_kv(&l, s, err);
     for (size_t i = 0; rc == 0 && i < l.n; i += 2) {
         if (find_keyword(l.kv[i]) < 0)
-            rc = pg_errf(err, WB_PG_ERR_CONNINFO, "invalid connection option \"%s\"", l.kv[i]);
+            rc = wb_pg_errf(err, WB_PG_ERR_CONNINFO, "invalid connection option \"%s\"", l.kv[i]);
     }
     if (rc) {
         wb_pg_conninfo_free(l.kv);
@@ -322,7 +322,7 @@ char **wb_pg_conninfo_parse(const char *conninfo, wb_pg_error *err)
     return l.kv;
 }
 
-void pg_cfg_free(pg_cfg *cfg)
+void wb_pg_cfg_free(wb_pg_cfg *cfg)
 {
     for (int i = 0; i < KW_COUNT; i++) {
         free(cfg->v[i]);
@@ -330,7 +330,7 @@ void pg_cfg_free(pg_cfg *cfg)
     }
 }
 
-static int set(pg_cfg *cfg, int kw, const char *v)
+static int set(wb_pg_cfg *cfg, int kw, const char *v)
 {
     char *d = strdup(v);
     if (!d)
@@ -340,7 +340,7 @@ static int set(pg_cfg *cfg, int kw, const char *v)
     return 0;
 }
 
-int pg_cfg_resolve(pg_cfg *cfg, const char *conninfo, wb_pg_error *err)
+int wb_pg_cfg_resolve(wb_pg_cfg *cfg, const char *conninfo, wb_pg_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
     char **kv = wb_pg_conninfo_parse(conninfo, err);
@@ -376,20 +376,20 @@ int pg_cfg_resolve(pg_cfg *cfg, const char *conninfo, wb_pg_error *err)
     if (rc == 0 && !cfg->v[KW_SSLMODE])
         rc = set(cfg, KW_SSLMODE, "prefer");
     if (rc) {
-        pg_cfg_free(cfg);
-        return pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+        wb_pg_cfg_free(cfg);
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
     }
     static const char *const modes[] = {"disable", "prefer", "require", "verify-ca", "verify-full"};
     int ok = 0;
     for (size_t i = 0; i < 5; i++)
         ok |= strcmp(cfg->v[KW_SSLMODE], modes[i]) == 0;
     if (!ok) {
-        pg_errf(err, WB_PG_ERR_CONNINFO,
+        wb_pg_errf(err, WB_PG_ERR_CONNINFO,
                 strcmp(cfg->v[KW_SSLMODE], "allow") == 0
                     ? "sslmode value \"%s\" is not supported (use disable, prefer or require)"
                     : "invalid sslmode value: \"%s\"",
                 cfg->v[KW_SSLMODE]);
-        pg_cfg_free(cfg);
+        wb_pg_cfg_free(cfg);
         return -1;
     }
     return 0;
@@ -415,7 +415,7 @@ static int pgpass_field(const char **pp, const char *want, char *copy, size_t ca
     return want == NULL || strcmp(copy, "*") == 0 || strcmp(copy, want) == 0;
 }
 
-char *pg_pgpass_lookup(const pg_cfg *cfg, const char *host, const char *port)
+char *wb_pg_pgpass_lookup(const wb_pg_cfg *cfg, const char *host, const char *port)
 {
     char path[4096];
     if (cfg->v[KW_PASSFILE]) {

@@ -13,26 +13,26 @@ enum {
 
 /* Settings after conninfo, environment and defaults are applied: each value
  * malloc'd (NULL when unset). */
-typedef struct pg_cfg {
+typedef struct wb_pg_cfg {
     char *v[KW_COUNT];
-} pg_cfg;
+} wb_pg_cfg;
 
 /* Resolve conninfo + PG* environment + defaults into cfg. 0 or -1 (*err). */
-int pg_cfg_resolve(pg_cfg *cfg, const char *conninfo, wb_pg_error *err);
-void pg_cfg_free(pg_cfg *cfg);
+int wb_pg_cfg_resolve(wb_pg_cfg *cfg, const char *conninfo, wb_pg_error *err);
+void wb_pg_cfg_free(wb_pg_cfg *cfg);
 /* Password from the password file for this host/port/db/user, malloc'd, or
  * NULL. `host` is the host entry being tried. */
-char *pg_pgpass_lookup(const pg_cfg *cfg, const char *host, const char *port);
+char *wb_pg_pgpass_lookup(const wb_pg_cfg *cfg, const char *host, const char *port);
 
 /* Fill err with kind and a formatted message; returns -1. */
-int pg_errf(wb_pg_error *err, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int wb_pg_errf(wb_pg_error *err, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* MD5 password hash: "md5" + md5hex(md5hex(password + user) + salt) into
  * out (36 bytes incl. NUL). 0 or -1. */
-int pg_md5_password(const char *user, const char *password, const uint8_t salt[4], char out[36]);
+int wb_pg_md5_password(const char *user, const char *password, const uint8_t salt[4], char out[36]);
 
 /* SCRAM-SHA-256 client state (§55.3.1, RFC 5802 / RFC 7677). */
-typedef struct pg_scram {
+typedef struct wb_pg_scram {
     char nonce[64];        /* client nonce (base64 of 18 random bytes) */
     char *client_first_bare;
     char *server_first;
@@ -42,14 +42,14 @@ typedef struct pg_scram {
     const char *cbind_flag; /* "n,,", "y,," or "p=tls-server-end-point,," */
     uint8_t cbind_data[64]; /* tls-server-end-point hash */
     size_t cbind_len;
-} pg_scram;
+} wb_pg_scram;
 /* Build client-first-message into out (malloc'd). */
-int pg_scram_first(pg_scram *s, const char *password, int plus, const uint8_t *cb, size_t cblen, char **out,
+int wb_pg_scram_first(wb_pg_scram *s, const char *password, int plus, const uint8_t *cb, size_t cblen, char **out,
                    wb_pg_error *err);
 /* From server-first-message build client-final-message (malloc'd). */
-int pg_scram_final(pg_scram *s, const uint8_t *server_first, size_t len, char **out, wb_pg_error *err);
+int wb_pg_scram_final(wb_pg_scram *s, const uint8_t *server_first, size_t len, char **out, wb_pg_error *err);
 /* Check server-final-message. 0 or -1. */
-int pg_scram_verify(pg_scram *s, const uint8_t *server_final, size_t len, wb_pg_error *err);
-void pg_scram_free(pg_scram *s);
+int wb_pg_scram_verify(wb_pg_scram *s, const uint8_t *server_final, size_t len, wb_pg_error *err);
+void wb_pg_scram_free(wb_pg_scram *s);
 
 #endif
