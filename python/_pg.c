@@ -35,21 +35,48 @@ static struct {
     int ready;
 } G;
 
+/* Server text is not always UTF-8 (a server localised in Latin-1 sends
+ * FATALs during startup in its own encoding; SCRAM garbage is echoed in our
+ * messages): decode with replacement so the message and SQLSTATE survive. */
+static PyObject *text_or_replace(const char *s)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
 static PyObject *raise_err(const wb_pg_error *e)
 {
     if (!G.ready || !G.error_factory) {
-        PyErr_SetString(PyExc_RuntimeError, e->message);
+        PyObject *m = text_or_replace(e->message);
+        if (m) {
+            PyErr_SetObject(PyExc_RuntimeError, m);
+            Py_DECREF(m);
+        }
         return NULL;
     }
-    PyObject *fields = Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "severity", e->severity,
-                                     "detail", e->detail, "hint", e->hint, "where", e->where, "position", e->position,
-                                     "schema", e->schema, "table", e->table, "column", e->column, "datatype",
-                                     e->datatype, "constraint", e->constraint, "sqlstate", e->sqlstate);
-    if (!fields)
-        return NULL;
-    PyObject *exc = PyObject_CallFunction(G.error_factory, "isssOL", e->kind, e->sqlstate, e->message,
-                                          e->severity, fields, (long long)e->statement);
-    Py_DECREF(fields);
+    static const char *const names[] = {"severity", "detail", "hint", "where", "position", "schema",
+                                        "table", "column", "datatype", "constraint", "sqlstate"};
+    const char *vals[] = {e->severity, e->detail, e->hint, e->where, e->position, e->schema,
+                          e->table, e->column, e->datatype, e->constraint, e->sqlstate};
+    PyObject *fields = PyDict_New();
+    for (size_t i = 0; fields && i < sizeof names / sizeof *names; i++) {
+        PyObject *v = text_or_replace(vals[i]);
+        if (!v || PyDict_SetItemString(fields, names[i], v)) {
+            Py_XDECREF(v);
+            Py_CLEAR(fields);
+            break;
+        }
+        Py_DECREF(v);
+    }
+    PyObject *sqlstate = text_or_replace(e->sqlstate), *message = text_or_replace(e->message),
+             *severity = text_or_replace(e->severity);
+    PyObject *exc = NULL;
+    if (fields && sqlstate && message && severity)
+        exc = PyObject_CallFunction(G.error_factory, "iOOOOL", e->kind, sqlstate, message, severity, fields,
+                                    (long long)e->statement);
+    Py_XDECREF(fields);
+    Py_XDECREF(sqlstate);
+    Py_XDECREF(message);
+    Py_XDECREF(severity);
     if (!exc)
         return NULL;
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -368,7 +395,10 @@ static int encode_param(pbuf *p, PyObject *o)
         Py_DECREF(s);
         return rc;
     }
-    return put_call(p, o, PyObject_Str, 0);
+    /* never str() an arbitrary object into a parameter (psycopg2: "can't
+     * adapt"): wirebuf.pg raises ProgrammingError */
+    PyErr_Format(PyExc_TypeError, "can't adapt type '%.100s'", Py_TYPE(o)->tp_name);
+    return -1;
 }
 
 static int encode_params(pbuf *p, PyObject *params)
@@ -477,7 +507,9 @@ static PyObject *make_datetime(int64_t us, int tz)
                 return NULL;
             PyObject *kw = Py_BuildValue("{s:O}", "tzinfo", G.utc);
             PyObject *meth = PyObject_GetAttrString(r, "replace");
-            PyObject *r2 = meth && kw ? PyObject_Call(meth, PyTuple_New(0), kw) : NULL;
+            PyObject *noargs = PyTuple_New(0);
+            PyObject *r2 = meth && kw && noargs ? PyObject_Call(meth, noargs, kw) : NULL;
+            Py_XDECREF(noargs);
             Py_XDECREF(meth);
             Py_XDECREF(kw);
             Py_DECREF(r);
@@ -590,8 +622,15 @@ static PyObject *value_to_py(uint32_t oid, const wb_pg_value *xp)
         return r;
     }
     case WB_PG_K_INTERVAL: {
+        /* exact in 64 bits: |months * 30| < 2^37, |µs / day| < 2^37 */
         long long days = (long long)x.days + (long long)x.months * 30 + x.i / 86400000000LL;
         long long rem = x.i % 86400000000LL;
+        if (rem < 0) {
+            rem += 86400000000LL;
+            days--;
+        }
+        if (days > 999999999LL || days < -999999999LL) /* datetime.timedelta's range */
+            return PyErr_Format(PyExc_OverflowError, "%lld days is outside datetime.timedelta's range", days);
         return PyDelta_FromDSU((int)days, (int)(rem / 1000000), (int)(rem % 1000000));
     }
     case WB_PG_K_UUID: {
@@ -660,6 +699,10 @@ typedef struct {
     unsigned long stmt_seq;
     PyObject *notices; /* list of str (psycopg2's connection.notices) */
     wb_buf notice_buf;  /* notices gathered without the GIL, NUL-separated */
+    wb_pg_error last_err; /* the statement error read_header raised */
+    int has_last_err;
+    wb_pg_cancel_key cancel_key; /* copied at connect: cancel never touches c */
+    int server_version;          /* from the startup ParameterStatus */
 } Conn;
 
 static PyTypeObject ConnType;
@@ -764,6 +807,8 @@ static PyObject *Conn_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return raise_err(&e);
     }
     wb_pg_set_notice_handler(self->c, on_notice, self);
+    wb_pg_get_cancel_key(self->c, &self->cancel_key);
+    self->server_version = wb_pg_server_version(self->c);
     return (PyObject *)self;
 }
 
@@ -908,6 +953,10 @@ static PyObject *read_header(Conn *self)
             rc = wb_pg_drain(self->c, NULL, &e);
             ACQUIRE
             self->active = 0;
+            if (rc == 0) {
+                self->last_err = saved;
+                self->has_last_err = 1;
+            }
             return raise_err(rc ? &e : &saved);
         }
         case WB_PG_EV_COPY_IN:
@@ -1098,7 +1147,82 @@ static PyObject *stmt_for(Conn *self, PyObject *sql, const pbuf *p)
     return cap;
 }
 
-/* execute(sql: str, params: sequence | None) -> None. sql uses $n. */
+/* A cached statement the server no longer matches: its result type changed
+ * (DDL since it was prepared: 0A000 "cached plan must not change result
+ * type") or it is gone (26000, e.g. after DISCARD ALL). */
+static int stale_statement(const wb_pg_error *e)
+{
+    return (strcmp(e->sqlstate, "0A000") == 0 && strstr(e->message, "cached plan must not change result type")) ||
+           strcmp(e->sqlstate, "26000") == 0;
+}
+
+static void cache_forget(Conn *self, PyObject *sql, const pbuf *p)
+{
+    PyObject *oids = PyBytes_FromStringAndSize((const char *)p->oid, (Py_ssize_t)(p->n * sizeof(uint32_t)));
+    PyObject *key = oids ? PyTuple_Pack(2, sql, oids) : NULL;
+    if (key && PyDict_DelItem(self->cache, key) != 0)
+        PyErr_Clear(); /* not cached (or already gone) */
+    Py_XDECREF(key);
+    Py_XDECREF(oids);
+}
+
+/* One attempt: prepare (or take from the cache), bind, execute, read the
+ * first rows. NULL with the exception set. */
+static PyObject *execute_once(Conn *self, PyObject *sql, pbuf *p)
+{
+    self->has_last_err = 0;
+    PyObject *cap = stmt_for(self, sql, p);
+    if (!cap)
+        return NULL;
+    wb_pg_error e;
+    int rc;
+    if (cap == Py_None) {
+        /* several statements: simple query (text results) */
+        Py_DECREF(cap);
+        if (p->n) {
+            PyErr_SetString(PyExc_ValueError, "parameters cannot be used with several statements in one query");
+            return NULL;
+        }
+        const char *text = PyUnicode_AsUTF8(sql);
+        if (!text)
+            return NULL;
+        RELEASE
+        rc = wb_pg_send_query(self->c, text, &e);
+        ACQUIRE
+        if (rc)
+            return raise_err(&e);
+        return read_all_simple(self);
+    }
+    wb_pg_stmt *st = PyCapsule_GetPointer(cap, "wirebuf.pg.stmt");
+    wb_pg_param small[32], *pp = p->n <= 32 ? small : PyMem_Malloc(sizeof *pp * p->n);
+    if (!pp) {
+        Py_DECREF(cap);
+        return PyErr_NoMemory();
+    }
+    pbuf_params(p, 0, p->n, pp);
+    /* a bytes value bound to a parameter the server typed otherwise goes as text hex */
+    for (size_t i = 0; i < p->n; i++)
+        if (pp[i].format == 1 && i < st->nparams && st->param_oids[i] != WB_PG_OID_BYTEA)
+            pp[i].format = 0;
+    RELEASE
+    rc = wb_pg_send_prepared(self->c, st, (int)p->n, pp, 0, &e);
+    ACQUIRE
+    if (pp != small)
+        PyMem_Free(pp);
+    Py_DECREF(cap); /* an uncached (unnamed) statement is freed here */
+    if (rc)
+        return raise_err(&e);
+    self->active = 1;
+    return read_header(self);
+}
+
+/* execute(sql: str, params: sequence | None) -> None. sql uses $n.
+ * A cached statement that went stale (stale_statement) is dropped from the
+ * cache and, when no transaction work can be lost (the failed statement
+ * ran in its own implicit transaction: status 'I' afterwards), re-prepared
+ * and run once more, as asyncpg does. Inside a transaction block the error
+ * names the cause; wirebuf.pg retries when the statement was the first of
+ * its transaction. */
 static PyObject *Conn_execute(Conn *self, PyObject *args)
 {
     PyObject *sql, *params = Py_None;
@@ -1113,54 +1237,27 @@ static PyObject *Conn_execute(Conn *self, PyObject *args)
     Py_XSETREF(self->statusmessage, Py_NewRef(Py_None));
     if (encode_params(&p, params))
         goto out;
-    PyObject *cap = stmt_for(self, sql, &p);
-    if (!cap)
-        goto out;
-    wb_pg_error e;
-    int rc;
-    if (cap == Py_None) {
-        /* several statements: simple query (text results) */
-        Py_DECREF(cap);
-        if (p.n) {
-            PyErr_SetString(PyExc_ValueError, "parameters cannot be used with several statements in one query");
-            goto out;
+    for (int attempt = 0;; attempt++) {
+        result = execute_once(self, sql, &p);
+        if (result || !self->has_last_err || !stale_statement(&self->last_err))
+            break;
+        cache_forget(self, sql, &p);
+        if (attempt == 0 && self->c && wb_pg_transaction_status(self->c) == 'I') {
+            PyErr_Clear();
+            continue;
         }
-        const char *text = PyUnicode_AsUTF8(sql);
-        RELEASE
-        rc = wb_pg_send_query(self->c, text, &e);
-        ACQUIRE
-        if (rc) {
-            raise_err(&e);
-            goto out;
-        }
-        result = read_all_simple(self);
-        goto out;
-    } else {
-        wb_pg_stmt *st = PyCapsule_GetPointer(cap, "wirebuf.pg.stmt");
-        wb_pg_param small[32], *pp = p.n <= 32 ? small : PyMem_Malloc(sizeof *pp * p.n);
-        if (!pp) {
-            Py_DECREF(cap);
-            PyErr_NoMemory();
-            goto out;
-        }
-        pbuf_params(&p, 0, p.n, pp);
-        /* a bytes value bound to a parameter the server typed otherwise goes as text hex */
-        for (size_t i = 0; i < p.n; i++)
-            if (pp[i].format == 1 && i < st->nparams && st->param_oids[i] != WB_PG_OID_BYTEA)
-                pp[i].format = 0;
-        RELEASE
-        rc = wb_pg_send_prepared(self->c, st, (int)p.n, pp, 0, &e);
-        ACQUIRE
-        if (pp != small)
-            PyMem_Free(pp);
-        Py_DECREF(cap); /* an uncached (unnamed) statement is freed here */
+        wb_pg_error e2 = self->last_err;
+        char msg[sizeof e2.message];
+        snprintf(msg, sizeof msg,
+                 "%.700s (the statement was prepared before the table or type it uses changed, e.g. by ALTER "
+                 "TABLE; it is re-prepared on the next execute, but this transaction is aborted: roll back and "
+                 "run it again)",
+                 e2.message);
+        memcpy(e2.message, msg, sizeof msg);
+        PyErr_Clear();
+        raise_err(&e2);
+        break;
     }
-    if (rc) {
-        raise_err(&e);
-        goto out;
-    }
-    self->active = 1;
-    result = read_header(self);
 out:
     pbuf_free(&p);
     conn_unlock(self);
@@ -1286,6 +1383,50 @@ static int read_batch(Conn *self, size_t batch, size_t *nrows)
 }
 
 /* batch rows [first, first + count) -> tuples appended to out */
+/* A value Python cannot hold (an interval beyond timedelta's range, ...):
+ * DataError naming the column and the value, as PostgreSQL prints it. */
+static void convert_error(Conn *self, size_t k, size_t col)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyObject *why = v ? PyObject_Str(v) : NULL;
+    const char *whys = why ? PyUnicode_AsUTF8(why) : NULL;
+    if (!whys)
+        PyErr_Clear();
+    const char *name = "?";
+    if (PyTuple_Check(self->description) && (Py_ssize_t)col < PyTuple_GET_SIZE(self->description)) {
+        PyObject *d = PyTuple_GET_ITEM(self->description, (Py_ssize_t)col);
+        const char *n = PyTuple_Check(d) && PyTuple_GET_SIZE(d) > 0 ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(d, 0)) : NULL;
+        if (n)
+            name = n;
+        else
+            PyErr_Clear();
+    }
+    wb_buf text = {0};
+    int32_t len = self->cell_len[k];
+    if (self->fmts[col] == 1 && self->decoded) {
+        if (wb_pg_value_to_text(self->oids[col], &self->cell_val[k], &text))
+            wb_buf_clear(&text);
+    } else if (len > 0 && self->data.p) {
+        wb_buf_append(&text, self->data.p + self->cell_off[k], (size_t)len);
+    }
+    wb_pg_error e = {0};
+    e.kind = WB_PG_ERR_SERVER; /* reported like the server's own data errors */
+    e.statement = -1;
+    snprintf(e.sqlstate, sizeof e.sqlstate, "22008"); /* datetime_field_overflow / out of range */
+    snprintf(e.severity, sizeof e.severity, "ERROR");
+    snprintf(e.message, sizeof e.message, "column \"%.100s\" (type OID %u): value \"%.*s\" cannot be represented in Python: %.300s",
+             name, self->oids[col], (int)(text.len > 200 ? 200 : text.len), text.p ? (const char *)text.p : "",
+             whys ? whys : "out of range");
+    snprintf(e.column, sizeof e.column, "%.63s", name);
+    wb_buf_free(&text);
+    Py_XDECREF(why);
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+    raise_err(&e);
+}
+
 static int build_rows(Conn *self, size_t first, size_t count, PyObject *out)
 {
     size_t ncols = self->ncols;
@@ -1306,6 +1447,8 @@ static int build_rows(Conn *self, size_t first, size_t count, PyObject *out)
             }
             if (!o) {
                 Py_DECREF(t);
+                if (PyErr_ExceptionMatches(PyExc_OverflowError) || PyErr_ExceptionMatches(PyExc_ValueError))
+                    convert_error(self, k, i);
                 return -1;
             }
             PyTuple_SET_ITEM(t, (Py_ssize_t)i, o);
@@ -1370,6 +1513,22 @@ done:
  * on chunk k while chunk k+1 is encoded), one Sync. */
 #define MANY_CHUNK 1000
 
+/* The parameter type of a column of values: the widest any row needs, as the
+ * server would infer for literals (int4 < int8 < numeric; int with float is
+ * float8, unless an int needs numeric; float with Decimal is numeric). Two
+ * unrelated types (a date and an int, a str and anything): 0, the server
+ * infers the type from the statement, every value goes as text. */
+static uint32_t widest_type(uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return a;
+    int ra = a == WB_PG_OID_INT4 ? 1 : a == WB_PG_OID_INT8 ? 2 : a == WB_PG_OID_FLOAT8 ? 3 : a == WB_PG_OID_NUMERIC ? 4 : 0;
+    int rb = b == WB_PG_OID_INT4 ? 1 : b == WB_PG_OID_INT8 ? 2 : b == WB_PG_OID_FLOAT8 ? 3 : b == WB_PG_OID_NUMERIC ? 4 : 0;
+    if (!ra || !rb)
+        return 0;
+    return ra > rb ? a : b;
+}
+
 static PyObject *Conn_executemany(Conn *self, PyObject *args)
 {
     PyObject *sql, *seq;
@@ -1386,6 +1545,7 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
     Py_ssize_t n = PySequence_Fast_GET_SIZE(rows);
     PyObject **fast = PyMem_Calloc((size_t)(n ? n : 1), sizeof *fast);
     uint32_t *types = NULL;
+    char *seen = NULL; /* per column: a non-NULL value was typed */
     Py_ssize_t nparams = -1;
     conn_lock(self);
     PyObject *result = NULL;
@@ -1411,7 +1571,8 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
                 goto out;
             }
             types = PyMem_Calloc((size_t)(m ? m : 1), sizeof *types);
-            if (!types) {
+            seen = PyMem_Calloc((size_t)(m ? m : 1), 1);
+            if (!types || !seen) {
                 PyErr_NoMemory();
                 goto out;
             }
@@ -1420,10 +1581,14 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
             goto out;
         }
         for (Py_ssize_t k = 0; k < m; k++) {
-            uint32_t o = param_oid(PySequence_Fast_GET_ITEM(fast[i], k));
-            if (!types[k] || (types[k] == WB_PG_OID_INT4 && (o == WB_PG_OID_INT8 || o == WB_PG_OID_NUMERIC)) ||
-                (types[k] == WB_PG_OID_INT8 && o == WB_PG_OID_NUMERIC))
-                types[k] = o ? o : types[k];
+            PyObject *v = PySequence_Fast_GET_ITEM(fast[i], k);
+            if (v == Py_None)
+                continue; /* NULL fits every type */
+            uint32_t o = param_oid(v);
+            if (PyErr_Occurred())
+                goto out;
+            types[k] = i == 0 || !seen[k] ? o : widest_type(types[k], o);
+            seen[k] = 1;
         }
     }
     if (n == 0) {
@@ -1522,6 +1687,7 @@ out:
         PyMem_Free(fast);
     }
     PyMem_Free(types);
+    PyMem_Free(seen);
     pbuf_free(&p);
     Py_DECREF(rows);
     conn_unlock(self);
@@ -1701,8 +1867,13 @@ static int copy_value(wb_buf *out, uint32_t oid, PyObject *o)
     int rc = 0;
     switch (oid) {
     case WB_PG_OID_BOOL:
-        rc = wb_buf_putc(out, PyObject_IsTrue(o) ? 1 : 0);
+    {
+        int t = PyObject_IsTrue(o);
+        if (t < 0)
+            return -1;
+        rc = wb_buf_putc(out, t ? 1 : 0);
         break;
+    }
     case WB_PG_OID_INT2: case WB_PG_OID_INT4: case WB_PG_OID_INT8: {
         long long v = PyLong_AsLongLong(o);
         if (v == -1 && PyErr_Occurred())
@@ -1872,10 +2043,11 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     if (copy_start(self, sql, 1))
         goto out;
     static const uint8_t header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-    wb_buf_append(&buf, header, 19);
+    if (wb_buf_append(&buf, header, 19))
+        PyErr_NoMemory();
     PyObject *rec;
     long long n = 0;
-    while ((rec = PyIter_Next(it)) != NULL) {
+    while (!PyErr_Occurred() && (rec = PyIter_Next(it)) != NULL) {
         PyObject *f = PySequence_Fast(rec, "copy_records: each record must be a sequence");
         Py_DECREF(rec);
         if (!f)
@@ -1913,7 +2085,11 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
         copy_abort(self, "copy_records failed on the client");
         goto out;
     }
-    wb_buf_append(&buf, "\377\377", 2);
+    if (wb_buf_append(&buf, "\377\377", 2)) {
+        PyErr_NoMemory();
+        copy_abort(self, "copy_records: out of memory on the client");
+        goto out;
+    }
     int64_t rows = 0;
     RELEASE
     rc = wb_pg_copy_put(self->c, buf.p, buf.len, &e);
@@ -1938,13 +2114,16 @@ out:
 static PyObject *Conn_cancel(Conn *self, PyObject *unused)
 {
     (void)unused;
-    /* no lock: cancel is for another thread's running query */
+    /* no lock: cancel is for another thread's running query. It uses the
+     * cancel key copied at connect, never self->c, which close() may free
+     * while the request is on its way. */
     if (check_open(self))
         return NULL;
+    wb_pg_cancel_key key = self->cancel_key;
     wb_pg_error e;
     int rc;
     RELEASE
-    rc = wb_pg_cancel(self->c, &e);
+    rc = wb_pg_cancel_send(&key, &e);
     ACQUIRE
     if (rc)
         return raise_err(&e);
@@ -1975,10 +2154,23 @@ static PyObject *Conn_parameter(Conn *self, PyObject *args)
         return NULL;
     if (check_open(self))
         return NULL;
-    const char *v = wb_pg_parameter(self->c, name);
-    if (!v)
+    /* Another thread may be inside a query on c (the GIL released) and
+     * replace values as ParameterStatus arrives: copy under the client's
+     * lock. close() clears self->c before it releases the GIL, so c is
+     * alive for as long as this holds the GIL. */
+    char small[256];
+    int n = wb_pg_parameter_copy(self->c, name, small, sizeof small);
+    if (n < 0)
         Py_RETURN_NONE;
-    return PyUnicode_FromString(v);
+    if ((size_t)n < sizeof small)
+        return PyUnicode_DecodeUTF8(small, n, "replace");
+    char *big = PyMem_Malloc((size_t)n + 1);
+    if (!big)
+        return PyErr_NoMemory();
+    int m = wb_pg_parameter_copy(self->c, name, big, (size_t)n + 1);
+    PyObject *r = m < 0 ? Py_NewRef(Py_None) : PyUnicode_DecodeUTF8(big, m > n ? n : m, "replace");
+    PyMem_Free(big);
+    return r;
 }
 
 static PyObject *Conn_get_tx(Conn *self, void *closure)
@@ -1997,7 +2189,7 @@ static PyObject *Conn_get_closed(Conn *self, void *closure)
 static PyObject *Conn_get_version(Conn *self, void *closure)
 {
     (void)closure;
-    return PyLong_FromLong(self->c ? wb_pg_server_version(self->c) : 0);
+    return PyLong_FromLong(self->c ? self->server_version : 0); /* read at connect */
 }
 static PyObject *Conn_get_pid(Conn *self, void *closure)
 {

@@ -244,6 +244,11 @@ def _convert(query, params):
     return sql, params
 
 
+def _stale_statement(e):
+    return (e.sqlstate == "0A000" and "cached plan must not change result type" in (e.pgerror or "")) \
+        or e.sqlstate == "26000"
+
+
 def _quote_ident(name):
     return '"' + name.replace('"', '""') + '"'
 
@@ -308,18 +313,26 @@ class Connection:
 
     # transaction handling
     def _begin_if_needed(self):
+        """BEGIN unless autocommit or already in a transaction; True when it
+        began one (the next statement is the first of its transaction)."""
         if not self.autocommit and self._c.transaction_status == "I":
             self._c.execute("BEGIN")
+            return True
+        return False
 
     def commit(self):
         self._check()
-        if self._c.transaction_status != "I":
-            self._c.execute("COMMIT")
+        with self._lock:
+            self._claim(None)  # an open cursor's unread rows move into it first
+            if self._c.transaction_status != "I":
+                self._c.execute("COMMIT")
 
     def rollback(self):
         self._check()
-        if self._c.transaction_status != "I":
-            self._c.execute("ROLLBACK")
+        with self._lock:
+            self._claim(None)
+            if self._c.transaction_status != "I":
+                self._c.execute("ROLLBACK")
 
     def close(self):
         self._c.close()
@@ -422,8 +435,21 @@ class Cursor:
             sql, args = _convert(query, params)
             self.query = query
             conn = self.connection
-            conn._begin_if_needed()
-            conn._c.execute(sql, args)
+            began = conn._begin_if_needed()
+            try:
+                conn._c.execute(sql, args)
+            except TypeError as e:  # a parameter that cannot be adapted
+                raise ProgrammingError(str(e)) from e
+            except Error as e:
+                # a cached statement went stale (DDL since it was prepared):
+                # the C layer re-prepared it already outside a transaction;
+                # here it was the first statement of the transaction, so
+                # nothing is lost by starting the transaction again
+                if not (began and _stale_statement(e)):
+                    raise
+                conn._c.execute("ROLLBACK")
+                conn._c.execute("BEGIN")
+                conn._c.execute(sql, args)
             self._take_result()
         if self.description is not None and self.rowcount < 0:
             self.rowcount = -1
@@ -571,10 +597,12 @@ class Cursor:
         if self.closed:
             return
         if self.name is not None and self._named_open and not self.connection.closed:
-            try:
-                self.connection._c.execute("CLOSE %s" % _quote_ident(self.name))
-            except Error:
-                pass
+            with self.connection._lock:
+                self.connection._claim(None)  # another cursor's unread rows stay its own
+                try:
+                    self.connection._c.execute("CLOSE %s" % _quote_ident(self.name))
+                except Error:
+                    pass
         if self.connection._owner is self:
             self.connection._owner = None
         self.closed = True
