@@ -98,7 +98,7 @@ for fmt in ("csv", "tsv"):
     psql("drop table if exists tricky2; create table tricky2 (like tricky)")
     data = wb("export", "--format", fmt, CONN, "select * from tricky order by id").stdout
     r = wb("import", "--format", fmt, CONN, "tricky2", "-", stdin=data)
-    check(r.returncode == 0 and b"7 rows into tricky2" in r.stderr, "import %s: %r" % (fmt, r.stderr))
+    check(r.returncode == 0 and b"7 rows committed into tricky2" in r.stderr, "import %s: %r" % (fmt, r.stderr))
     diff = psql("select count(*) from ((table tricky except all table tricky2) union all "
                 "(table tricky2 except all table tricky)) x").split()
     check(b"0" in diff, "import %s round trip differs: %r" % (fmt, diff))
@@ -134,6 +134,134 @@ r = wb("export", "--format", "xml", CONN, "select 1")
 check(r.returncode == 2, "bad format usage")
 r = wb("import", CONN, "big", "/nonexistent/file.csv")
 check(r.returncode == 2 and b"cannot open" in r.stderr, "import missing file")
+# ---- issue 13 ----
+import signal
+import socket
+import struct
+import tempfile
+import threading
+import time
+
+# 7. a header-less file with the default "has a header": an error naming the
+# mismatch (COPY HEADER MATCH), nothing committed -- never a silently eaten row
+psql("drop table if exists nh; create table nh(id int4, t text)")
+r = wb("import", CONN, "nh", "-", stdin=b"1,a\n2,b\n3,c\n")
+check(r.returncode == 1 and b"header" in r.stderr and b"--no-header" in r.stderr and b"0 rows committed" in r.stderr,
+      "header-less import: %r" % r.stderr)
+check(b"0" in psql("select count(*) from nh"), "header-less import committed rows")
+r = wb("import", "--no-header", CONN, "nh", "-", stdin=b"1,a\n2,b\n3,c\n")
+check(r.returncode == 0 and b"3 rows committed" in r.stderr, "import --no-header: %r" % r.stderr)
+r = wb("import", CONN, "nh", "-", stdin=b"id,t\n4,d\n")
+check(r.returncode == 0 and b"1 rows committed" in r.stderr, "import with a matching header: %r" % r.stderr)
+check(b"4" in psql("select count(*) from nh"), "nh rows")
+
+# identifiers are quoted: a mixed-case, spaced table and column, a schema
+psql('drop table if exists "Odd Table"; create table "Odd Table"("Id" int4, "the name" text)')
+r = wb("import", "--columns", "Id, the name", CONN, "public.Odd Table", "-", stdin=b"Id,the name\n1,x\n")
+check(r.returncode == 0 and b"1 rows committed" in r.stderr, "quoted identifiers: %r" % r.stderr)
+r = wb("import", "--no-header", CONN, "nh; drop table nh", "-", stdin=b"1,a\n")
+check(r.returncode == 1 and b"does not exist" in r.stderr, "a table name is an identifier, not SQL: %r" % r.stderr)
+check(b"4" in psql("select count(*) from nh"), "nh survived")
+
+# 11. a line \. ends COPY's data: refused with its line number
+r = wb("import", "--no-header", CONN, "nh", "-", stdin=b"5,e\n\\.\n6,f\n")
+check(r.returncode == 1 and b"line 2" in r.stderr and b"0 rows committed" in r.stderr, "\\. line: %r" % r.stderr)
+r = wb("import", "--no-header", "--format", "tsv", CONN, "nh", "-", stdin=b"5\te\n6\tf\n\\.")
+check(r.returncode == 1 and b"line 3" in r.stderr, "\\. last line: %r" % r.stderr)
+r = wb("import", "--no-header", CONN, "nh", "-", stdin=b'5,"x\n\\.\ny"\n')  # inside CSV quotes: data
+check(r.returncode == 0, "\\. inside quotes is data: %r" % r.stderr)
+check(b"5" in psql("select count(*) from nh"), "nh rows after \\. cases")
+
+# 11. export: one result set only; jsonl keys unique
+r = wb("export", CONN, "select 1 as a; select 2 as b")
+check(r.returncode == 1 and b"more than one result set" in r.stderr, "two result sets: %r" % r.stderr)
+r = wb("export", CONN, "set application_name = 'x'; select 2 as b")
+check(r.returncode == 0 and r.stdout == b"b\n2\n", "one result set after a SET: %r" % r.stdout)
+r = wb("export", "--format", "jsonl", CONN, "select 1 as a, 2 as a, 3 as a_2")
+check(r.returncode == 0 and json.loads(r.stdout) == {"a": 1, "a_3": 2, "a_2": 3} and
+      r.stdout.count(b'"a"') == 1, "jsonl duplicate names: %r" % r.stdout)
+
+# 11. Ctrl-C during export cancels the query on the server
+proc = subprocess.Popen([WB, "pg", "export", CONN, "select pg_sleep(30), 'wb_sigint_marker'"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(1.0)
+proc.send_signal(signal.SIGINT)
+try:
+    _, err = proc.communicate(timeout=10)
+except subprocess.TimeoutExpired:
+    proc.kill()
+    _, err = proc.communicate()
+check(proc.returncode == 130 and b"cancel" in err, "export SIGINT: %d %r" % (proc.returncode, err))
+time.sleep(0.3)
+left = psql("select count(*) from pg_stat_activity where query like '%wb_sigint_marker%' and pid <> pg_backend_pid()")
+check(b" 0" in left or left.strip().endswith(b"0"), "the query still runs after Ctrl-C: %r" % left)
+
+
+# 8. a fake server that drops the connection after CopyDone, before
+# CommandComplete: "outcome unknown" and exit 3, never "0 rows committed"
+def fake_copy_server(close_before_done):
+    d = tempfile.mkdtemp(prefix="wb_clifake_")
+    path = os.path.join(d, ".s.PGSQL.5432")
+    ls = socket.socket(socket.AF_UNIX)
+    ls.bind(path)
+    ls.listen(4)
+
+    def recv_msg(s, first=False):
+        def exact(n):
+            b = b""
+            while len(b) < n:
+                k = s.recv(n - len(b))
+                if not k:
+                    raise EOFError
+                b += k
+            return b
+        if first:
+            n = struct.unpack("!I", exact(4))[0]
+            return None, exact(n - 4)
+        t = exact(1)
+        n = struct.unpack("!I", exact(4))[0]
+        return t, exact(n - 4)
+
+    def msg(t, body):
+        return t + struct.pack("!I", len(body) + 4) + body
+
+    def serve():
+        s, _ = ls.accept()
+        try:
+            recv_msg(s, first=True)
+            s.sendall(msg(b"R", b"\0\0\0\0") + msg(b"K", b"\0\0\0\1\0\0\0\2") +
+                      msg(b"S", b"server_version\x0015.0\0") + msg(b"Z", b"I"))
+            while True:
+                t, body = recv_msg(s)
+                if t == b"Q":
+                    s.sendall(msg(b"G", b"\0\0\0"))
+                elif t == b"d" and close_before_done:
+                    break
+                elif t == b"c":
+                    break
+        except EOFError:
+            pass
+        s.close()
+        ls.close()
+        os.unlink(path)
+        os.rmdir(d)
+
+    th = threading.Thread(target=serve)
+    th.start()
+    return "host=%s port=5432 user=x dbname=x" % d, th
+
+
+data = b"".join(b"%d,x\n" % i for i in range(200000))
+dsn, th = fake_copy_server(False)
+r = wb("import", "--no-header", dsn, "t", "-", stdin=data)
+th.join()
+check(r.returncode == 3 and b"outcome unknown" in r.stderr and b"check the table" in r.stderr
+      and b"0 rows committed" not in r.stderr, "lost after CopyDone: %d %r" % (r.returncode, r.stderr))
+dsn, th = fake_copy_server(True)
+r = wb("import", "--no-header", dsn, "t", "-", stdin=data)
+th.join()
+check(r.returncode == 1 and b"0 rows committed" in r.stderr, "lost before CopyDone: %d %r" % (r.returncode, r.stderr))
+
 for p in (out, path, "/tmp/wb_cli_bad.csv"):
     os.unlink(p)
 print("test_pg_cli: %d checks, %d failed" % (checks, failures))
