@@ -797,6 +797,39 @@ static void test_cancel_timeout_kill(void)
     rmdir(dir);
 }
 
+/* the backend is terminated mid-COPY: the server's FATAL reason is reported,
+ * not the write error ("Broken pipe") that follows it */
+static void test_copy_killed(void)
+{
+    wb_pg_conn *c = conn();
+    if (!c)
+        return;
+    wb_pg_error e;
+    CHECK(cmd(c, "drop table if exists ck; create table ck(a int4, b text)") == 0);
+    CHECK(wb_pg_copy_in_start(c, "copy ck from stdin", &e) == 0);
+    canceller k = {c, 300, -1};
+    pthread_t t;
+    pthread_create(&t, NULL, terminate_thread, &k);
+    static char chunk[1 << 20];
+    size_t n = 0;
+    while (n + 32 < sizeof chunk)
+        n += (size_t)snprintf(chunk + n, sizeof chunk - n, "%zu\tsome text to fill the pipe\n", n);
+    double t0 = now_s();
+    int rc = 0;
+    while (rc == 0 && now_s() - t0 < 20)
+        rc = wb_pg_copy_put(c, chunk, n, &e);
+    if (rc == 0)
+        rc = wb_pg_copy_end(c, NULL, NULL, &e);
+    pthread_join(t, NULL);
+    CHECK(rc == -1 && k.rc == 0);
+    if (!strstr(e.message, "terminating connection due to administrator command")) {
+        CHECK(!"copy killed: the server's reason");
+        fprintf(stderr, "  got \"%s\"\n", e.message);
+    }
+    CHECK(wb_pg_status(c) == WB_PG_BAD);
+    wb_pg_finish(c);
+}
+
 /* ---- issue 13: the suspended-portal life cycle, pipeline usage errors,
  * threads ---- */
 static void test_portal(void)
@@ -1242,6 +1275,7 @@ int main(void)
     RUN("copy-1byte", test_copy(1, 2000));
     RUN("big", test_big_values());
     RUN("cancel", test_cancel_timeout_kill());
+    RUN("copy-killed", test_copy_killed());
     RUN("portal", test_portal());
     RUN("pipeline-usage", test_pipeline_usage());
     RUN("threads", test_threads());

@@ -262,6 +262,51 @@ static ssize_t conn_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size
     }
 }
 
+static int take_error(wb_pg_conn *c, const wb_pg_msg *m, int startup, wb_pg_error *e, wb_pg_error *err);
+
+/* A write failed (EPIPE, ECONNRESET, TLS): the server has usually said why
+ * before it closed (a FATAL from pg_terminate_backend or a shutdown, an
+ * ERROR then FATAL mid-COPY). Pull what already arrived (waiting at most
+ * 200 ms) and report the server's ErrorResponse rather than the write
+ * error; the connection is closed either way. */
+static int write_failed(wb_pg_conn *c, wb_pg_error *err, const char *why)
+{
+    char msg[sizeof c->errbuf];
+    snprintf(msg, sizeof msg, "%s", why);
+    for (int i = 0; i < 256 && c->in; i++) {
+        int r = wait_fd(c->fd, POLLIN, i == 0 ? 200 : 0);
+        if (r <= 0 || !(r & (POLLIN | POLLHUP | POLLERR)) || wb_stream_fill(c->in) <= 0)
+            break;
+    }
+    size_t avail = 0;
+    const uint8_t *p = c->in ? wb_stream_peek(c->in, &avail) : NULL;
+    size_t off = c->consume <= avail ? c->consume : avail;
+    wb_pg_error found = {0};
+    while (p && off < avail) {
+        wb_pg_msg m;
+        size_t need;
+        char ebuf[128];
+        if (wb_pg_frame(p + off, avail - off, 0, &m, &need, ebuf, sizeof ebuf) != 1)
+            break;
+        if (m.type == 'E') {
+            wb_pg_error scratch;
+            if (take_error(c, &m, 0, &found, &scratch) >= 0 && found.kind == WB_PG_ERR_FATAL)
+                break; /* the reason the session ended */
+        }
+        off += 5 + (size_t)m.len;
+    }
+    set_bad(c);
+    if (found.kind) {
+        int kind = found.kind == WB_PG_ERR_FATAL ? WB_PG_ERR_FATAL : WB_PG_ERR_IO;
+        *err = found;
+        err->kind = kind;
+        size_t l = strlen(err->message);
+        snprintf(err->message + l, sizeof err->message - l, " (then: %s)", msg);
+        return -1;
+    }
+    return wb_pg_errf(err, WB_PG_ERR_IO, "%s", msg);
+}
+
 /* Write all of c->out. While the socket is full, read what the server sends
  * into the read buffer (kept for wb_pg_step). */
 static int conn_flush(wb_pg_conn *c, wb_pg_error *err)
@@ -272,7 +317,7 @@ static int conn_flush(wb_pg_conn *c, wb_pg_error *err)
         ssize_t w = raw_write(c, c->out.p + off, c->out.len - off, &want_read);
         if (w < 0) {
             c->out.len = 0;
-            return io_fail(c, err, WB_PG_ERR_IO, "%s", c->errbuf);
+            return write_failed(c, err, c->errbuf);
         }
         if (w > 0) {
             off += (size_t)w;
@@ -288,7 +333,9 @@ static int conn_flush(wb_pg_conn *c, wb_pg_error *err)
             /* answers are arriving: pull them into the read buffer */
             if (wb_stream_fill(c->in) < 0) {
                 c->out.len = 0;
-                return io_fail(c, err, WB_PG_ERR_IO, "%s", wb_stream_error(c->in));
+                char why[sizeof c->errbuf];
+                snprintf(why, sizeof why, "%s", wb_stream_error(c->in) ? wb_stream_error(c->in) : "read failed");
+                return write_failed(c, err, why);
             }
         }
     }
