@@ -830,6 +830,31 @@ static void test_copy_killed(void)
     wb_pg_finish(c);
 }
 
+/* SCRAM passwords are SASLprep-normalised (RFC 4013): a password of
+ * fullwidth letters logs in, and so does its NFKC form. */
+static void test_saslprep(void)
+{
+    wb_pg_conn *c = conn();
+    if (!c)
+        return;
+    /* U+FF21..FF23 FULLWIDTH A, B, C; U+00A0 NO-BREAK SPACE (C.1.2 -> space); U+00AD SOFT HYPHEN (B.1 -> nothing) */
+    CHECK(cmd(c, "set password_encryption = 'scram-sha-256'; "
+                 "alter role wb_scram password E'\\uFF21\\uFF22\\uFF23-p\\u00ADw\\u00A0x'") == 0);
+    const char *forms[] = {"\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3-p\xc2\xadw\xc2\xa0x", "ABC-pw x"};
+    for (int i = 0; i < 2; i++) {
+        char ci[512];
+        snprintf(ci, sizeof ci, "host=%s port=%s dbname=%s user=wb_scram password='%s'", HOST, PORT, DB, forms[i]);
+        wb_pg_error e;
+        wb_pg_conn *s = wb_pg_connect(ci, NULL, &e);
+        CHECK(s != NULL);
+        if (!s)
+            fprintf(stderr, "  saslprep form %d: %s\n", i, e.message);
+        wb_pg_finish(s);
+    }
+    CHECK(cmd(c, "alter role wb_scram password 'wb secret'") == 0);
+    wb_pg_finish(c);
+}
+
 /* ---- issue 13: the suspended-portal life cycle, pipeline usage errors,
  * threads ---- */
 static void test_portal(void)
@@ -1276,6 +1301,7 @@ int main(void)
     RUN("big", test_big_values());
     RUN("cancel", test_cancel_timeout_kill());
     RUN("copy-killed", test_copy_killed());
+    RUN("saslprep", test_saslprep());
     RUN("portal", test_portal());
     RUN("pipeline-usage", test_pipeline_usage());
     RUN("threads", test_threads());

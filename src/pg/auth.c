@@ -2,6 +2,7 @@
  * SCRAM-SHA-256 (§55.3.1, RFC 5802, RFC 7677). All cryptography (MD5,
  * SHA-256, HMAC, PBKDF2, random nonces, base64) is OpenSSL's. */
 #include "internal.h"
+#include <stringprep.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -72,6 +73,21 @@ static int hmac256(const uint8_t *key, size_t klen, const void *d, size_t n, uin
     return HMAC(EVP_sha256(), key, (int)klen, d, n, out, &len) && len == 32 ? 0 : -1;
 }
 
+/* SASLprep (RFC 4013: the RFC 3454 tables B.1 mapped to nothing, C.1.2
+ * non-ASCII spaces to SPACE, NFKC, prohibited output, bidi check) of a SCRAM
+ * password, by libidn's stringprep with its "SASLprep" profile, unassigned
+ * code points allowed (a "query", as PostgreSQL's own saslprep). Where the
+ * password is not valid UTF-8 or SASLprep refuses it, the raw bytes are
+ * used, as libpq and the server do (src/common/saslprep.c). malloc'd. */
+char *wb_pg_saslprep(const char *password)
+{
+    char *out = NULL;
+    if (stringprep_profile(password, &out, "SASLprep", 0) == STRINGPREP_OK && out)
+        return out;
+    free(out);
+    return strdup(password);
+}
+
 int wb_pg_scram_first(wb_pg_scram *s, const char *password, int plus, const uint8_t *cb, size_t cblen, char **out,
                    wb_pg_error *err)
 {
@@ -80,7 +96,7 @@ int wb_pg_scram_first(wb_pg_scram *s, const char *password, int plus, const uint
     if (RAND_bytes(raw, sizeof raw) != 1)
         return wb_pg_errf(err, WB_PG_ERR_AUTH, "SCRAM: could not generate a random nonce");
     EVP_EncodeBlock((unsigned char *)s->nonce, raw, sizeof raw);
-    s->password = strdup(password);
+    s->password = wb_pg_saslprep(password);
     if (plus) {
         s->cbind_flag = "p=tls-server-end-point,,";
         if (cblen > sizeof s->cbind_data)

@@ -31,6 +31,11 @@ int wb_pg_errf(wb_pg_error *err, int kind, const char *fmt, ...) __attribute__((
  * out (36 bytes incl. NUL). 0 or -1. */
 int wb_pg_md5_password(const char *user, const char *password, const uint8_t salt[4], char out[36]);
 
+/* SASLprep (RFC 4013) of a password for SCRAM, or a copy of the raw bytes
+ * when it is not valid UTF-8 or is refused (as libpq). malloc'd, NULL when
+ * out of memory. */
+char *wb_pg_saslprep(const char *password);
+
 /* SCRAM-SHA-256 client state (§55.3.1, RFC 5802 / RFC 7677). */
 typedef struct wb_pg_scram {
     char nonce[64];        /* client nonce (base64 of 18 random bytes) */
