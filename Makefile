@@ -7,7 +7,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps run test bench asan fuzz clean
+.PHONY: all build deps run test bench asan tsan fuzz clean
 
 all: build
 
@@ -29,6 +29,12 @@ asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure
 
+# ThreadSanitizer: its own build (clang), the PostgreSQL client's thread-safety tests
+tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_TSAN=ON -DWB_PYTHON=OFF >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target test_pg
+	@cd build-tsan && ctest --output-on-failure -R '^test_pg_threads$$'
+
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON -DWB_FUZZ=ON -DWB_PYTHON=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
@@ -39,4 +45,4 @@ bench: deps build
 	@./bench/bench_pg.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

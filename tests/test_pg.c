@@ -959,14 +959,14 @@ static int tsafe_stopped(tsafe *t)
 static void *tsafe_reader(void *arg)
 {
     tsafe *t = arg;
-    while (!tsafe_stopped(t)) {
+    for (int i = 0; !tsafe_stopped(t); i++) {
         char buf[128];
         if (wb_pg_parameter_copy(t->c, "application_name", buf, sizeof buf) >= 0)
             t->reads++;
         wb_pg_error e;
-        if (wb_pg_cancel(t->c, &e) == 0)
+        if (i % 200 == 199 && wb_pg_cancel(t->c, &e) == 0)
             t->cancels++;
-        usleep(2000);
+        usleep(100);
     }
     return NULL;
 }
@@ -992,7 +992,7 @@ static void test_threads(void)
     pthread_create(&r, NULL, tsafe_reader, &t);
     pthread_create(&k, NULL, tsafe_key_canceller, &t);
     int done = 0;
-    for (int i = 0; i < 60; i++) {
+    for (int i = 0; i < 300; i++) {
         char sql[96];
         snprintf(sql, sizeof sql, "set application_name = 'wb_thread_%d'", i);
         wb_pg_error e;
@@ -1000,7 +1000,7 @@ static void test_threads(void)
         if (wb_pg_command(t.c, sql, &e) == 0 || e.kind == WB_PG_ERR_SERVER)
             done++;
     }
-    CHECK(done == 60 && wb_pg_status(t.c) == WB_PG_OK);
+    CHECK(done == 300 && wb_pg_status(t.c) == WB_PG_OK);
     pthread_mutex_lock(&t.mu);
     t.stop = 1;
     pthread_mutex_unlock(&t.mu);
