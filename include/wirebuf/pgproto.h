@@ -32,6 +32,15 @@
  * err (errlen bytes, NUL-terminated; err may be NULL). Encoders return 0, or
  * -1 when memory runs out or a field does not fit the protocol's integer
  * sizes (the wb_buf is then left as it was before the call).
+ *
+ * Threads: no function here has state; any thread may call any of them at
+ * any time, concurrently, as long as no two threads write the same wb_buf.
+ *
+ * NULL: a NULL string argument of an encoder is sent as the empty string
+ * (name "", the unnamed statement/portal); every array argument may be NULL
+ * when its count is 0. err may be NULL (errlen then ignored). The message
+ * m, the wb_buf b and the decoders' output pointers must not be NULL: that
+ * is a precondition, not checked (these are the per-row hot path).
  */
 #ifndef WIREBUF_PGPROTO_H
 #define WIREBUF_PGPROTO_H
