@@ -1310,9 +1310,20 @@ int wb_pg_close_portal(wb_pg_conn *c, wb_pg_error *err)
     return conn_flush(c, err);
 }
 
+static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err);
+/* the per-row/per-chunk calls keep the NULL-err scratch error out of their
+ * own stack frame (it is 4 KiB): only a NULL err pays for it */
+__attribute__((noinline)) static int step_impl_noerr(wb_pg_conn *c, wb_pg_event *ev)
+{
+    wb_pg_error scratch;
+    return step_impl(c, ev, &scratch);
+}
 int wb_pg_step(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
 {
-    ERR_OR_LOCAL(err);
+    return err ? step_impl(c, ev, err) : step_impl_noerr(c, ev);
+}
+static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
+{
     if (usable(c, err))
         return -1;
     if (!ev)
@@ -2219,9 +2230,20 @@ static int copy_send(wb_pg_conn *c, wb_pg_error *err)
     return conn_flush(c, err);
 }
 
+static int copy_put_impl(wb_pg_conn *c, const void *data, size_t len, wb_pg_error *err);
+/* the per-row/per-chunk calls keep the NULL-err scratch error out of their
+ * own stack frame (it is 4 KiB): only a NULL err pays for it */
+__attribute__((noinline)) static int copy_put_impl_noerr(wb_pg_conn *c, const void *data, size_t len)
+{
+    wb_pg_error scratch;
+    return copy_put_impl(c, data, len, &scratch);
+}
 int wb_pg_copy_put(wb_pg_conn *c, const void *data, size_t len, wb_pg_error *err)
 {
-    ERR_OR_LOCAL(err);
+    return err ? copy_put_impl(c, data, len, err) : copy_put_impl_noerr(c, data, len);
+}
+static int copy_put_impl(wb_pg_conn *c, const void *data, size_t len, wb_pg_error *err)
+{
     size_t mark = c ? c->out.len : 0;
     if (usable(c, err))
         return -1;
@@ -2282,9 +2304,20 @@ int wb_pg_copy_out_start(wb_pg_conn *c, const char *sql, wb_pg_error *err)
     return copy_start(c, sql, WB_PG_EV_COPY_OUT, err);
 }
 
+static int copy_get_impl(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err);
+/* the per-row/per-chunk calls keep the NULL-err scratch error out of their
+ * own stack frame (it is 4 KiB): only a NULL err pays for it */
+__attribute__((noinline)) static int copy_get_impl_noerr(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows)
+{
+    wb_pg_error scratch;
+    return copy_get_impl(c, data, len, rows, &scratch);
+}
 int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err)
 {
-    ERR_OR_LOCAL(err);
+    return err ? copy_get_impl(c, data, len, rows, err) : copy_get_impl_noerr(c, data, len, rows);
+}
+static int copy_get_impl(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err)
+{
     if (!data || !len)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_copy_get: data and len must not be NULL");
     if (usable(c, err))
