@@ -199,7 +199,7 @@ check(b" 0" in left or left.strip().endswith(b"0"), "the query still runs after 
 
 # 8. a fake server that drops the connection after CopyDone, before
 # CommandComplete: "outcome unknown" and exit 3, never "0 rows committed"
-def fake_copy_server(close_before_done):
+def fake_copy_server(close_before_done, version=b"15.0", columns=None, finish=False, seen=None):
     d = tempfile.mkdtemp(prefix="wb_clifake_")
     path = os.path.join(d, ".s.PGSQL.5432")
     ls = socket.socket(socket.AF_UNIX)
@@ -230,14 +230,26 @@ def fake_copy_server(close_before_done):
         try:
             recv_msg(s, first=True)
             s.sendall(msg(b"R", b"\0\0\0\0") + msg(b"K", b"\0\0\0\1\0\0\0\2") +
-                      msg(b"S", b"server_version\x0015.0\0") + msg(b"Z", b"I"))
+                      msg(b"S", b"server_version\x00" + version + b"\0") + msg(b"Z", b"I"))
             while True:
                 t, body = recv_msg(s)
-                if t == b"Q":
+                if seen is not None:
+                    seen.append((t, body))
+                if t == b"Q" and body.lower().startswith(b"select"):
+                    # RowDescription of the table's columns (text), no rows
+                    desc = struct.pack("!H", len(columns)) + b"".join(
+                        c + b"\0" + struct.pack("!IhIhih", 0, 0, 25, -1, -1, 0) for c in columns)
+                    s.sendall(msg(b"T", desc) + msg(b"C", b"SELECT 0\0") + msg(b"Z", b"I"))
+                elif t == b"Q":
                     s.sendall(msg(b"G", b"\0\0\0"))
                 elif t == b"d" and close_before_done:
                     break
                 elif t == b"c":
+                    if finish:
+                        s.sendall(msg(b"C", b"COPY 2\0") + msg(b"Z", b"I"))
+                        continue
+                    break
+                elif t == b"X":
                     break
         except EOFError:
             pass
@@ -261,6 +273,24 @@ dsn, th = fake_copy_server(True)
 r = wb("import", "--no-header", dsn, "t", "-", stdin=data)
 th.join()
 check(r.returncode == 1 and b"0 rows committed" in r.stderr, "lost before CopyDone: %d %r" % (r.returncode, r.stderr))
+
+# 7. before PostgreSQL 15 (no HEADER MATCH) the client checks the header
+# line against the table's columns and does not send it
+seen = []
+dsn, th = fake_copy_server(False, version=b"14.11", columns=[b"id", b"name"], finish=True, seen=seen)
+r = wb("import", dsn, "t", "-", stdin=b"id,name\n1,x\n2,y\n")
+th.join()
+copy_q = [b for t, b in seen if t == b"Q" and b.startswith(b"COPY")]
+sent = b"".join(b for t, b in seen if t == b"d")
+check(r.returncode == 0 and b"2 rows committed" in r.stderr, "pre-15 header import: %d %r" % (r.returncode, r.stderr))
+check(copy_q and b"HEADER" not in copy_q[0] and sent == b"1,x\n2,y\n", "pre-15 header skipped: %r %r" % (copy_q, sent))
+seen = []
+dsn, th = fake_copy_server(False, version=b"14.11", columns=[b"id", b"name"], finish=True, seen=seen)
+r = wb("import", dsn, "t", "-", stdin=b"1,x\n2,y\n")
+th.join()
+check(r.returncode == 1 and b"header" in r.stderr and b"--no-header" in r.stderr
+      and not [b for t, b in seen if t == b"Q" and b.startswith(b"COPY")],
+      "pre-15 header-less import refused: %d %r" % (r.returncode, r.stderr))
 
 for p in (out, path, "/tmp/wb_cli_bad.csv"):
     os.unlink(p)
