@@ -1694,6 +1694,22 @@ out:
     return result;
 }
 
+/* A failed wb_pg_copy_end: rows -1 means CopyDone went out whole and the
+ * connection failed before the answer, so the rows may be committed: say so. */
+static PyObject *raise_copy_end(const wb_pg_error *e, int64_t rows)
+{
+    if (rows >= 0)
+        return raise_err(e);
+    wb_pg_error u = *e;
+    char msg[sizeof u.message];
+    snprintf(msg, sizeof msg,
+             "outcome unknown: the connection was lost after all COPY data was sent (%.700s); the rows may have "
+             "been committed: check the table",
+             e->message);
+    memcpy(u.message, msg, sizeof msg);
+    return raise_err(&u);
+}
+
 /* Begin a request and start a COPY (FROM STDIN when in, else TO STDOUT):
  * 0, or -1 with the exception set. */
 static int copy_start(Conn *self, PyObject *sql, int in)
@@ -1784,7 +1800,7 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
     rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
     if (rc) {
-        raise_err(&e);
+        raise_copy_end(&e, rows);
         goto out;
     }
     self->rowcount = rows;
@@ -2097,7 +2113,7 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
         rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
     if (rc) {
-        raise_err(&e);
+        raise_copy_end(&e, rows);
         goto out;
     }
     self->rowcount = rows;

@@ -189,3 +189,49 @@ def test_cancel_races_close(dsn):
         c.close()
         stop.set()
         th.join()
+
+
+def test_copy_outcome_unknown():
+    # 8. the connection drops after CopyDone, before CommandComplete: the
+    # error says the rows may be committed, not that nothing was
+    import io
+    d = tempfile.mkdtemp(prefix="wb_pycopy_")
+    path = os.path.join(d, ".s.PGSQL.5432")
+    ls = socket.socket(socket.AF_UNIX)
+    ls.bind(path)
+    ls.listen(1)
+
+    def msg(t, body):
+        return t + struct.pack("!I", len(body) + 4) + body
+
+    def serve():
+        s, _ = ls.accept()
+        f = s.makefile("rb")
+        n = struct.unpack("!I", f.read(4))[0]
+        f.read(n - 4)
+        s.sendall(msg(b"R", b"\0\0\0\0") + msg(b"K", b"\0\0\0\1\0\0\0\2") +
+                  msg(b"S", b"server_version\x0015.0\0") + msg(b"Z", b"I"))
+        while True:
+            t = f.read(1)
+            if not t:
+                break
+            n = struct.unpack("!I", f.read(4))[0]
+            f.read(n - 4)
+            if t == b"Q":
+                s.sendall(msg(b"G", b"\0\0\0"))
+            elif t == b"c":
+                break
+        f.close()
+        s.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    c = pg.connect("host=%s port=5432 user=x dbname=x" % d)
+    c.autocommit = True
+    with pytest.raises(pg.OperationalError) as e:
+        c.cursor().copy_from(io.StringIO("1\tx\n2\ty\n"), "t")
+    t.join()
+    ls.close()
+    os.unlink(path)
+    os.rmdir(d)
+    assert "outcome unknown" in str(e.value) and "may have been committed" in str(e.value)
