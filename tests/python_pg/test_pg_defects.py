@@ -235,3 +235,38 @@ def test_copy_outcome_unknown():
     os.unlink(path)
     os.rmdir(d)
     assert "outcome unknown" in str(e.value) and "may have been committed" in str(e.value)
+
+
+def test_garbage_scram_message():
+    # 9. non-UTF-8 garbage in a SCRAM server-first-message: a pg.Error that
+    # keeps the text (decoded with replacement), not UnicodeDecodeError
+    d = tempfile.mkdtemp(prefix="wb_pyscram_")
+    path = os.path.join(d, ".s.PGSQL.5432")
+    ls = socket.socket(socket.AF_UNIX)
+    ls.bind(path)
+    ls.listen(1)
+
+    def msg(t, body):
+        return t + struct.pack("!I", len(body) + 4) + body
+
+    def serve():
+        s, _ = ls.accept()
+        s.recv(65536)  # StartupMessage
+        s.sendall(msg(b"R", struct.pack("!I", 10) + b"SCRAM-SHA-256\0\0"))
+        s.recv(65536)  # SASLInitialResponse
+        s.sendall(msg(b"R", struct.pack("!I", 11) + b"r=\xff\xfe\xe9garbage,s=\xff,i=x"))
+        try:
+            s.recv(65536)
+        except OSError:
+            pass
+        s.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    with pytest.raises(pg.OperationalError) as e:
+        pg.connect("host=%s port=5432 user=x dbname=x password=secret" % d)
+    t.join()
+    ls.close()
+    os.unlink(path)
+    os.rmdir(d)
+    assert "SCRAM" in str(e.value) and "garbage" in str(e.value)
