@@ -39,12 +39,17 @@
  *                    to ReadyForQuery, the event stream reports it as an
  *                    event (WB_PG_EV_ERROR) and goes on to READY.
  *   USAGE            a bad argument or a call in the wrong state: nothing
- *                    was sent or queued, the connection is as before.
+ *                    was sent or queued, the connection is as before (one
+ *                    exception: wb_pg_copy_in_start/copy_out_start ran a
+ *                    statement that was not the COPY asked for; it has been
+ *                    read to its end and the connection is idle).
  *   NOMEM            while queuing a request (send_*, pipeline_*, copy_put,
  *                    copy_end before its write): this call's bytes are
  *                    removed, earlier queued work is kept, the connection is
  *                    as before the call. While reading a response: the
- *                    connection is closed (WB_PG_BAD).
+ *                    connection is closed (WB_PG_BAD), except in calls that
+ *                    collect a whole answer (wb_pg_exec*, wb_pg_prepare),
+ *                    which read on to ReadyForQuery and leave it usable.
  *   FATAL, PROTOCOL, IO   the connection is closed (WB_PG_BAD); later calls
  *                    fail with IO ("the connection is broken").
  *   CONNINFO, CONNECT, TLS, AUTH   only from wb_pg_connect (no connection).
