@@ -47,9 +47,11 @@
  *                    copy_end before its write): this call's bytes are
  *                    removed, earlier queued work is kept, the connection is
  *                    as before the call. While reading a response: the
- *                    connection is closed (WB_PG_BAD), except in calls that
- *                    collect a whole answer (wb_pg_exec*, wb_pg_prepare),
- *                    which read on to ReadyForQuery and leave it usable.
+ *                    connection is closed (WB_PG_BAD), except where a call
+ *                    collects a whole answer (wb_pg_exec* results, the
+ *                    statement wb_pg_prepare builds after the server's
+ *                    answer): it reads on to ReadyForQuery and leaves the
+ *                    connection usable.
  *   FATAL, PROTOCOL, IO   the connection is closed (WB_PG_BAD); later calls
  *                    fail with IO ("the connection is broken").
  *   CONNINFO, CONNECT, TLS, AUTH   only from wb_pg_connect (no connection).
