@@ -1156,14 +1156,30 @@ static int stale_statement(const wb_pg_error *e)
            strcmp(e->sqlstate, "26000") == 0;
 }
 
+/* Drop a stale statement from the cache; outside a transaction block also
+ * from the server (DEALLOCATE; a failure there changes nothing). */
 static void cache_forget(Conn *self, PyObject *sql, const pbuf *p)
 {
     PyObject *oids = PyBytes_FromStringAndSize((const char *)p->oid, (Py_ssize_t)(p->n * sizeof(uint32_t)));
     PyObject *key = oids ? PyTuple_Pack(2, sql, oids) : NULL;
+    PyObject *cap = key ? PyDict_GetItemWithError(self->cache, key) : NULL;
+    char q[64] = "";
+    if (cap && self->c && wb_pg_transaction_status(self->c) == 'I') {
+        wb_pg_stmt *st = PyCapsule_GetPointer(cap, "wirebuf.pg.stmt");
+        if (st && st->name && st->name[0])
+            snprintf(q, sizeof q, "DEALLOCATE \"%.40s\"", st->name);
+    }
     if (key && PyDict_DelItem(self->cache, key) != 0)
         PyErr_Clear(); /* not cached (or already gone) */
+    PyErr_Clear();
     Py_XDECREF(key);
     Py_XDECREF(oids);
+    if (q[0]) {
+        wb_pg_error e;
+        RELEASE
+        wb_pg_command(self->c, q, &e);
+        ACQUIRE
+    }
 }
 
 /* One attempt: prepare (or take from the cache), bind, execute, read the

@@ -52,6 +52,9 @@ def test_statement_cache_after_ddl(conn):
     cur.execute("alter table d alter column a type text")
     cur.execute("select * from d")
     assert cur.fetchall() == [("7",)]
+    # the stale statement is gone from the server too
+    cur.execute("select count(*) from pg_prepared_statements where statement = 'select * from d'")
+    assert cur.fetchone() == (1,)
     # first statement of a transaction: the transaction starts again
     conn.autocommit = False
     cur.execute("select * from d")
