@@ -140,9 +140,10 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
 void wb_pg_finish(wb_pg_conn *c);
 
 /* Parse a conninfo string or URI into a NULL-terminated array of keyword,
- * value pairs (malloc'd; free with wb_pg_conninfo_free). Environment
- * variables and defaults are not applied. NULL with *err on a syntax error
- * or unknown keyword. */
+ * value pairs (malloc'd; free with wb_pg_conninfo_free, which accepts NULL).
+ * conninfo NULL is "". Environment variables and defaults are not applied.
+ * NULL with *err on a syntax error or unknown keyword (CONNINFO) or NOMEM.
+ * No state: any thread. */
 char **wb_pg_conninfo_parse(const char *conninfo, wb_pg_error *err);
 void wb_pg_conninfo_free(char **kv);
 
@@ -427,6 +428,11 @@ int wb_pg_copy_out_start(wb_pg_conn *c, const char *sql, wb_pg_error *err);
 int wb_pg_copy_get(wb_pg_conn *c, const uint8_t **data, size_t *len, int64_t *rows, wb_pg_error *err);
 
 /* ---- binary value codecs (§ "binary" send/recv functions of each type) ----
+ * Pure functions without state: any thread, concurrently. err (with
+ * errlen) may be NULL; v may be NULL only for len -1 (SQL NULL) or 0; the
+ * out / a / wb_buf arguments must not be NULL (a precondition, not checked:
+ * these run per value). On failure *out is unspecified and what was
+ * appended to a wb_buf is unspecified (keep its length to truncate).
  * Type OIDs of the built-in types (pg_type.dat). */
 enum {
     WB_PG_OID_BOOL = 16, WB_PG_OID_BYTEA = 17, WB_PG_OID_CHAR = 18, WB_PG_OID_NAME = 19, WB_PG_OID_INT8 = 20,
