@@ -1603,6 +1603,14 @@ static PyObject *Conn_executemany(Conn *self, PyObject *args)
             uint32_t o = param_oid(v);
             if (PyErr_Occurred())
                 goto out;
+            /* refuse what encode_param cannot adapt now, before anything is
+             * sent (the caller's transaction stays as it was) */
+            if (o == 0 && !PyUnicode_Check(v) && !PyList_Check(v) && !PyTuple_Check(v) && !PyDict_Check(v) &&
+                !(G.Json && PyObject_TypeCheck(v, (PyTypeObject *)G.Json))) {
+                PyErr_Format(PyExc_TypeError, "can't adapt type '%.100s' (row %zd, parameter %zd)",
+                             Py_TYPE(v)->tp_name, i, k + 1);
+                goto out;
+            }
             types[k] = i == 0 || !seen[k] ? o : widest_type(types[k], o);
             seen[k] = 1;
         }

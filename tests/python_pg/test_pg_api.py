@@ -420,6 +420,12 @@ def test_executemany_types_across_rows(conn):
             raise RuntimeError("cannot print")
 
     rows = [(i, None, None) for i in range(3000)] + [(Bad(), None, None)]
+    with pytest.raises(pg.ProgrammingError):  # refused before anything is sent
+        cur.executemany("insert into mt values (%s, %s, %s)", rows)
+    cur.execute("select count(*) from mt")
+    assert cur.fetchone() == (3,)  # the transaction goes on
+    # a value that fails only while encoding (a lone surrogate is not UTF-8)
+    rows = [(i, None, None) for i in range(3000)] + [(5, None, "\ud800")]
     with pytest.raises(pg.ProgrammingError):
         cur.executemany("insert into mt values (%s, %s, %s)", rows)
     conn.rollback()

@@ -160,9 +160,14 @@ def test_unadaptable_parameters(conn):
         with pytest.raises(pg.ProgrammingError) as e:
             cur.execute("select %s", (bad,))
         assert "can't adapt" in str(e.value)
-    with pytest.raises(pg.ProgrammingError):
-        cur.executemany("select %s", [(1,), (object(),)])
-    conn.rollback()  # executemany's batch (one transaction) was rolled back
+    # executemany refuses it before sending anything: the transaction goes on
+    cur.execute("create temp table ua(a int4)")
+    with pytest.raises(pg.ProgrammingError) as e:
+        cur.executemany("insert into ua values (%s)", [(1,), (object(),)])
+    assert "row 1" in str(e.value)
+    cur.execute("select count(*) from ua")
+    assert cur.fetchone() == (0,)
+    conn.rollback()
     cur.execute("select 1")
     assert cur.fetchone() == (1,)
 
