@@ -2213,18 +2213,31 @@ static PyObject *Conn_parameter(Conn *self, PyObject *args)
     return r;
 }
 
+/* The status getters must not read the connection while another thread is
+ * inside a call on it (the GIL is released there): they only look when the
+ * connection's lock is free, and otherwise answer what a running request
+ * means (a request in progress: no transaction status, not closed). */
 static PyObject *Conn_get_tx(Conn *self, void *closure)
 {
     (void)closure;
     if (!self->c)
         Py_RETURN_NONE;
-    char t = wb_pg_transaction_status(self->c);
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK))
+        return PyUnicode_FromString("");
+    char t = self->c ? wb_pg_transaction_status(self->c) : 0;
+    PyThread_release_lock(self->lock);
     return PyUnicode_FromStringAndSize(t ? &t : "", t ? 1 : 0);
 }
 static PyObject *Conn_get_closed(Conn *self, void *closure)
 {
     (void)closure;
-    return PyBool_FromLong(!self->c || wb_pg_status(self->c) != WB_PG_OK);
+    if (!self->c)
+        Py_RETURN_TRUE;
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK))
+        Py_RETURN_FALSE;
+    int bad = !self->c || wb_pg_status(self->c) != WB_PG_OK;
+    PyThread_release_lock(self->lock);
+    return PyBool_FromLong(bad);
 }
 static PyObject *Conn_get_version(Conn *self, void *closure)
 {
