@@ -121,24 +121,54 @@ typedef struct wb_marc_frame {
     size_t skip;   /* blank bytes (CR, LF, NUL, space) before the record, or junk */
     size_t len;    /* record length in bytes, terminator included */
     size_t need;   /* WB_FRAME_NEED: total bytes wanted (0: unknown, any more) */
-    int resynced;  /* the leader's length was wrong; the record ends at the
-                      first record terminator (permissive mode only) */
+    int resynced;  /* the leader's length was wrong; the record ends where the
+                      data proves (permissive mode only; see below) */
+    size_t scanned; /* WB_FRAME_NEED: bytes of buf already searched for a
+                       terminator; pass back to wb_marc_frame_scan() */
     char msg[160];
 } wb_marc_frame;
 
 /* Find the next record in buf[0, n). eof says no more bytes will come.
  * The length in the leader (5 ASCII digits) must land on a record terminator
- * (0x1D). Strict mode: anything else is JUNK up to and including the next
- * 0x1D. Permissive mode: skip junk before a leader, and when the length is
- * wrong (or is 99999 for a longer record, or is garbage) end the record at the
- * next 0x1D and set resynced. Never reads outside buf[0, n). */
+ * (0x1D). Strict mode (WB_MARC_STRICT or WB_MARC_STRICT_FRAMING): anything
+ * else is JUNK up to and including the next 0x1D. Permissive mode, "every
+ * good record out of a damaged file":
+ *  - junk (digits, a stray leader copy, runs of 0x1D) before a leader is
+ *    JUNK up to that leader; junk is never numbered as a record;
+ *  - when the length lands on a 0x1D but the data holds an earlier 0x1D
+ *    that is followed by a leader, or that closes a directory which fits
+ *    the data, the record ends there (the boundary the data proves);
+ *  - when the length is wrong (or 99999 for a longer record, or garbage) the
+ *    record ends at the first 0x1D, or just before a leader that comes
+ *    earlier (a record cut short, or whose 0x1D was deleted or
+ *    overwritten: then the RECORD does not end in 0x1D), with resynced set;
+ *    wb_marc_parse() then accepts it only if its directory and data agree;
+ *  - at most 64 KiB of junk without a leader or terminator is buffered
+ *    before it is reported (JUNK) and dropped; a record without a
+ *    terminator at most 1 GiB.
+ * On WB_FRAME_NEED, buf[0, skip) are blank bytes the caller may consume, and
+ * `need` grows geometrically while no terminator is found, so a caller that
+ * refills to `need` scans each byte O(1) times. Never reads outside
+ * buf[0, n). */
 enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof,
                                            unsigned flags, wb_marc_frame *out);
+/* wb_marc_frame_next() resuming the terminator search at buf[scanned] (the
+ * previous NEED answer's `scanned`, less any bytes consumed since). */
+enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof, unsigned flags,
+                                           size_t scanned, wb_marc_frame *out);
 
-/* Parse one framed record buf[0, len) into rec (a view into buf). Returns 0
- * (clean), 1 (permissive mode repaired something: message in *warn), or -1
- * (bad record: message in *err; rec is unusable). err->offset and
- * warn->offset are relative to buf. Does not convert character sets. */
+/* Parse one framed record buf[0, len) into rec (a view into buf; fields
+ * rebuilt by a repair point into rec->store). Returns 0 (clean), 1
+ * (permissive mode repaired or found something: every problem, joined with
+ * "; ", in *err), or -1 (bad record: message in *err; rec is unusable).
+ * Reported in permissive mode: bytes that are not printable ASCII in the
+ * leader, tags and indicators (replaced in the leader), a wrong base address,
+ * bad directory entries (fields rebuilt from the data), data fields without
+ * indicators (blank ones supplied, content kept), a missing or overwritten
+ * record terminator. A record whose leader length does not equal len (the
+ * framer resynced) is accepted only when its data holds exactly one field
+ * per directory entry: otherwise -1, never a made-up record.
+ * err->offset is relative to buf. Does not convert character sets. */
 int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
                   unsigned flags, wb_marc_error *err);
 

@@ -15,6 +15,7 @@ struct wb_marc_reader {
     size_t pending; /* bytes of the last ISO 2709 record still to consume */
     const uint8_t *raw; /* the last ISO 2709 record's bytes (in the stream) */
     uint64_t number, count, bad;
+    uint64_t junk; /* runs of junk skipped (counted in bad too) */
     int done;
     wb_xml_reader *xml;
     wb_json_reader *json;
@@ -68,17 +69,37 @@ void wb_marc_reader_free(wb_marc_reader *r)
 uint64_t wb_marc_reader_count(const wb_marc_reader *r) { return r->count; }
 uint64_t wb_marc_reader_bad(const wb_marc_reader *r) { return r->bad; }
 
+/* err->msg = a + sep + b + tail, cut to fit. */
+static void join_msg(wb_marc_error *err, const char *a, const char *sep, const char *b, const char *tail)
+{
+    char m[512];
+    int n = snprintf(m, sizeof m, "%s%s%s%s", a, sep, b, tail);
+    (void)n;
+    size_t l = strlen(m);
+    if (l >= sizeof err->msg)
+        l = sizeof err->msg - 1;
+    memcpy(err->msg, m, l);
+    err->msg[l] = 0;
+}
+
 static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
 {
     wb_stream *s = r->s;
     int eof = 0;
+    size_t scanned = 0; /* bytes already searched for a terminator */
     for (;;) {
         size_t avail;
         const uint8_t *p = wb_stream_peek(s, &avail);
         wb_marc_frame fr;
-        enum wb_marc_frame_kind k = wb_marc_frame_next(p, avail, eof, r->flags, &fr);
+        enum wb_marc_frame_kind k = wb_marc_frame_scan(p, avail, eof, r->flags, scanned, &fr);
         if (k == WB_FRAME_NEED) {
-            size_t want = fr.need > avail ? fr.need : avail + 1;
+            /* blanks before the record need not stay buffered */
+            wb_stream_consume(s, fr.skip);
+            avail -= fr.skip;
+            scanned = fr.scanned > fr.skip ? fr.scanned - fr.skip : 0;
+            size_t want = fr.need > fr.skip ? fr.need - fr.skip : 0;
+            if (want <= avail)
+                want = avail + 1;
             if (!wb_stream_need(s, want, NULL)) {
                 if (wb_stream_error(s)) {
                     wb_marc_errorf(err, wb_stream_offset(s), "%s", wb_stream_error(s));
@@ -92,13 +113,15 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
             wb_stream_consume(s, fr.skip);
             return WB_MARC_EOF;
         }
-        err->record = ++r->number;
         if (k == WB_FRAME_JUNK) {
-            uint64_t at = wb_stream_offset(s);
-            wb_marc_errorf(err, at, "%s", fr.msg);
+            /* junk is not a record: no record number */
+            err->record = 0;
+            wb_marc_errorf(err, wb_stream_offset(s), "%s", fr.msg);
             wb_stream_consume(s, fr.skip);
+            r->junk++;
             return WB_MARC_BAD;
         }
+        err->record = ++r->number;
         wb_stream_consume(s, fr.skip);
         uint64_t at = wb_stream_offset(s);
         r->pending = fr.len;
@@ -109,12 +132,19 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
         int rc = wb_marc_parse(rec, p + fr.skip, fr.len, r->flags, err);
         if (rc < 0) {
             err->offset += at;
+            if (fr.resynced) {
+                /* say why the framer distrusted the boundary too */
+                join_msg(err, err->msg, " (", fr.msg, ")");
+            }
             return WB_MARC_BAD;
         }
         int recovered = rc > 0 || fr.resynced;
-        if (rc > 0)
+        if (rc > 0) {
             err->offset += at;
-        else if (fr.resynced)
+            if (fr.resynced) {
+                join_msg(err, fr.msg, "; ", err->msg, "");
+            }
+        } else if (fr.resynced)
             wb_marc_errorf(err, at, "%s", fr.msg);
         return recovered ? WB_MARC_RECOVERED : WB_MARC_OK;
     }
