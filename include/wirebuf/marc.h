@@ -123,6 +123,9 @@ typedef struct wb_marc_frame {
     size_t need;   /* WB_FRAME_NEED: total bytes wanted (0: unknown, any more) */
     int resynced;  /* the leader's length was wrong; the record ends where the
                       data proves (permissive mode only; see below) */
+    int record;    /* WB_FRAME_JUNK: the junk is a rejected record (strict
+                      framing), so it takes a record number; otherwise it
+                      is bytes between records and takes none */
     size_t scanned; /* WB_FRAME_NEED: bytes of buf already searched for a
                        terminator; pass back to wb_marc_frame_scan() */
     char msg[160];
@@ -212,6 +215,12 @@ int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, u
  * rebuilt. Byte-exact for well-formed input. Record length over 99,999 bytes
  * is written as 99999 (as others do). Returns 0 or -1 (out of memory). */
 int wb_marc_write_iso2709(wb_buf *out, const wb_marc_record *rec);
+/* Does rec fit ISO 2709's length fields (record length <= 99,999 bytes,
+ * every field <= 9,999 bytes with its terminator)? Returns 0, or 1 with a
+ * message in why (whylen bytes, NUL-terminated; why may be NULL). Writers
+ * that must not emit capped lengths (the CLI without --allow-oversize) call
+ * this first. */
+int wb_marc_iso2709_check(const wb_marc_record *rec, char *why, size_t whylen);
 
 /* MARCXML (MARC 21 slim). Use wb_marc_xml_begin/end around the records for
  * one <collection>. Control characters not allowed in XML 1.0 are written as

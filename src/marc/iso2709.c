@@ -217,12 +217,14 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
                 return WB_FRAME_NEED;
             }
             out->skip = n;
+            out->record = 1;
             snprintf(out->msg, sizeof out->msg,
                      "truncated record: %zu bytes at end of input without a record terminator (0x1D)", avail);
             return WB_FRAME_JUNK;
         }
         size_t rlen = (size_t)(rt - p) + 1;
         out->skip = s + rlen;
+        out->record = 1;
         if (numeric)
             snprintf(out->msg, sizeof out->msg,
                      "record length %zu in leader does not end at a record terminator (next 0x1D ends %zu bytes in)",
@@ -567,6 +569,38 @@ static void put_num(uint8_t *p, size_t width, size_t v)
         p[i] = (uint8_t)('0' + v % 10);
         v /= 10;
     }
+}
+
+int wb_marc_iso2709_check(const wb_marc_record *rec, char *why, size_t whylen)
+{
+    size_t n = rec->nfields;
+    size_t base = WB_MARC_LEADER_LEN + n * WB_MARC_DIRENT_LEN + 1;
+    size_t off = 0, longest = 0;
+    const char *tag = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t l = rec->fields[i].len + 1;
+        if (l > longest) {
+            longest = l;
+            tag = rec->fields[i].tag;
+        }
+        off += l;
+    }
+    size_t total = base + off + 1;
+    if (total <= 99999 && longest <= 9999)
+        return 0;
+    if (why && whylen) {
+        if (total > 99999)
+            snprintf(why, whylen,
+                     "record of %zu bytes is over ISO 2709's 99,999-byte limit: not written (--allow-oversize writes "
+                     "it with the record length 99999 and capped directory entries, a convention readers must resync)",
+                     total);
+        else
+            snprintf(why, whylen,
+                     "field %.3s of %zu bytes is over ISO 2709's 9,999-byte field limit: not written (--allow-oversize "
+                     "writes it with the field length capped at 9999)",
+                     tag, longest);
+    }
+    return 1;
 }
 
 int wb_marc_write_iso2709(wb_buf *out, const wb_marc_record *rec)

@@ -69,19 +69,6 @@ void wb_marc_reader_free(wb_marc_reader *r)
 uint64_t wb_marc_reader_count(const wb_marc_reader *r) { return r->count; }
 uint64_t wb_marc_reader_bad(const wb_marc_reader *r) { return r->bad; }
 
-/* err->msg = a + sep + b + tail, cut to fit. */
-static void join_msg(wb_marc_error *err, const char *a, const char *sep, const char *b, const char *tail)
-{
-    char m[512];
-    int n = snprintf(m, sizeof m, "%s%s%s%s", a, sep, b, tail);
-    (void)n;
-    size_t l = strlen(m);
-    if (l >= sizeof err->msg)
-        l = sizeof err->msg - 1;
-    memcpy(err->msg, m, l);
-    err->msg[l] = 0;
-}
-
 static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
 {
     wb_stream *s = r->s;
@@ -114,8 +101,9 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
             return WB_MARC_EOF;
         }
         if (k == WB_FRAME_JUNK) {
-            /* junk is not a record: no record number */
-            err->record = 0;
+            /* junk is not a record (no record number) unless strict
+             * framing rejected a record */
+            err->record = fr.record ? ++r->number : 0;
             wb_marc_errorf(err, wb_stream_offset(s), "%s", fr.msg);
             wb_stream_consume(s, fr.skip);
             r->junk++;
@@ -132,9 +120,9 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
         int rc = wb_marc_parse(rec, p + fr.skip, fr.len, r->flags, err);
         if (rc < 0) {
             err->offset += at;
-            if (fr.resynced) {
-                /* say why the framer distrusted the boundary too */
-                join_msg(err, err->msg, " (", fr.msg, ")");
+            if (fr.resynced) { /* say why the framer distrusted the length too */
+                wb_marc_error e = *err;
+                wb_marc_errorf(err, e.offset, "%s (%s)", e.msg, fr.msg);
             }
             return WB_MARC_BAD;
         }
@@ -142,7 +130,8 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
         if (rc > 0) {
             err->offset += at;
             if (fr.resynced) {
-                join_msg(err, fr.msg, "; ", err->msg, "");
+                wb_marc_error e = *err;
+                wb_marc_errorf(err, e.offset, "%s; %s", fr.msg, e.msg);
             }
         } else if (fr.resynced)
             wb_marc_errorf(err, at, "%s", fr.msg);
