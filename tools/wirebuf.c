@@ -196,7 +196,7 @@ static enum wb_marc_status cli_work_fn(void *arg, wb_marc_record *rec, const uin
 typedef struct reporter {
     const char *name;
     int quiet;
-    char shape[240];
+    char shape[400];
     unsigned long run;       /* reports in the current run */
     uint64_t first, last;    /* offsets of the suppressed ones */
     long junk;               /* junk reports in all */
@@ -224,7 +224,7 @@ static void report_flush(reporter *rp)
 
 static void report(reporter *rp, const wb_marc_error *err, enum wb_marc_status st)
 {
-    char sh[240];
+    char sh[400];
     if (!err->record)
         rp->junk++;
     if (rp->quiet)

@@ -97,7 +97,7 @@ int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, wb_marc_subfield 
 typedef struct wb_marc_error {
     uint64_t record;  /* 1-based record number, 0 if not within a record */
     uint64_t offset;  /* absolute byte offset of the problem */
-    char msg[240];
+    char msg[400];   /* every problem of a record, joined with "; " */
 } wb_marc_error;
 
 /* ---- Sans-I/O framing and parsing of ISO 2709 -------------------------- */

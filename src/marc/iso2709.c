@@ -147,7 +147,7 @@ static enum wb_marc_frame_kind resync(const uint8_t *p, size_t avail, size_t s, 
     out->len = rlen;
     out->resynced = 1;
     snprintf(out->msg, sizeof out->msg,
-             "record length %zu in leader is wrong; record ends at the terminator %zu bytes in", lv, rlen);
+             "record length %zu in leader is wrong, record ends at the terminator %zu bytes in", lv, rlen);
     return WB_FRAME_RECORD;
 }
 
@@ -289,13 +289,28 @@ static int tag_ok(const uint8_t *t)
  * printable ASCII. Anything else makes MARCXML/JSON invalid or lies. */
 static int printable(uint8_t c) { return c >= 0x20 && c < 0x7F; }
 
+/* 1 when all 24 bytes are printable ASCII: three 8-byte words, each
+ * tested for a byte < 0x20 and a byte >= 0x7F at once (the leader check
+ * costs nothing on the hot path). */
+static int all_printable24(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t bad = 0;
+    for (int i = 0; i < 24; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        bad |= ((w - ones * 0x20) & ~w & high) | ((w + ones) | w);
+    }
+    return (bad & high) == 0;
+}
+
 /* Add one problem to err: the first sets the offset, later ones are joined
  * with "; " (as many as fit). */
 static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, ...)
 {
-    char m[200];
+    char m[240];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
@@ -321,7 +336,7 @@ static void own_leader(wb_marc_record *rec, const uint8_t *buf)
     }
 }
 
-int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
+static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
     int strict = (flags & WB_MARC_STRICT) != 0;
     int np = 0; /* problems found (repaired, in permissive mode) */
@@ -340,7 +355,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
     int unterminated = buf[len - 1] != WB_MARC_RT;
     if (unterminated) {
         if (strict) {
-            wb_marc_errorf(err, len - 1, "record does not end in a record terminator (0x1D)");
+            wb_marc_errorf(err, len - 1, "record of %zu bytes does not end in 0x1D", len);
             return -1;
         }
         end = buf[len - 1] == WB_MARC_FT ? len : len - 1; /* terminator missing, or overwritten */
@@ -352,7 +367,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
     /* Leader bytes: printable ASCII everywhere; positions with fixed MARC 21
      * values (indicator count 10, subfield code length 11, entry map 20-23)
      * must be digits and are repaired to the MARC 21 values (as yaz does). */
-    for (int k = 0; k < WB_MARC_LEADER_LEN; k++) {
+    for (int k = all_printable24(buf) ? WB_MARC_LEADER_LEN : 0; k < WB_MARC_LEADER_LEN; k++) {
         uint8_t c = buf[k];
         if (printable(c))
             continue;
@@ -362,7 +377,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
         }
         own_leader(rec, buf);
         rec->leader_buf[k] = k == 9 ? 'a' : ' '; /* 10, 11, 20-23 get their values below */
-        problem(err, &np, (uint64_t)k, "leader/%02d holds byte 0x%02x (not printable ASCII), set to '%c'", k, c,
+        problem(err, &np, (uint64_t)k, "leader/%02d byte 0x%02x not ASCII, set to '%c'", k, c,
                 rec->leader_buf[k]);
     }
     static const char fixed_pos[6] = {10, 11, 20, 21, 22, 23};
@@ -376,7 +391,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             return -1;
         }
         own_leader(rec, buf);
-        problem(err, &np, (uint64_t)fixed_pos[k], "leader/%02d is not a digit (0x%02x), set to '%c'", fixed_pos[k], c,
+        problem(err, &np, (uint64_t)fixed_pos[k], "leader/%02d not a digit (0x%02x), set to '%c'", fixed_pos[k], c,
                 fixed_val[k]);
         rec->leader_buf[(int)fixed_pos[k]] = (uint8_t)fixed_val[k];
     }
@@ -396,8 +411,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
                            (const char *)buf + 12, dir_end + 1);
             return -1;
         }
-        problem(err, &np, 12, "base address of data '%.5s' in leader is wrong, using %zu", (const char *)buf + 12,
-                dir_end + 1);
+        problem(err, &np, 12, "base address '%.5s' wrong, using %zu", (const char *)buf + 12, dir_end + 1);
         base = dir_end + 1;
     }
     size_t dir_len = dir_end - WB_MARC_LEADER_LEN;
@@ -406,7 +420,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory length %zu is not a multiple of 12", dir_len);
             return -1;
         }
-        problem(err, &np, WB_MARC_LEADER_LEN, "directory length %zu is not a multiple of 12 (%zu bytes ignored)",
+        problem(err, &np, WB_MARC_LEADER_LEN, "directory length %zu not a multiple of 12 (%zu bytes ignored)",
                 dir_len, dir_len % WB_MARC_DIRENT_LEN);
     }
     size_t nent = dir_len / WB_MARC_DIRENT_LEN;
@@ -462,8 +476,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             if (!printable(e[0]) || !printable(e[1]) || !printable(e[2])) {
                 if (!bad_tags++)
                     problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
-                            "directory entry %zu: tag bytes %02x %02x %02x are not printable ASCII", i + 1, e[0], e[1],
-                            e[2]);
+                            "directory entry %zu: tag bytes %02x %02x %02x not ASCII", i + 1, e[0], e[1], e[2]);
             }
         }
         if (!ok) {
@@ -476,7 +489,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             /* Recover: the field after the previous one, up to its 0x1E. */
             if (next >= end) {
                 if (!bad_entries++)
-                    problem(err, &np, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu (tag %.3s) points past the data, dropped",
+                    problem(err, &np, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu (%.3s) points past the data, dropped",
                             i + 1, (const char *)e);
                 continue;
             }
@@ -485,7 +498,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             flen = t ? (size_t)(t - (buf + next)) + 1 : end - next;
             if (!bad_entries++)
                 problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
-                        "directory entry %zu (tag %.3s, length %.4s, start %.5s) is wrong, field rebuilt from the data",
+                        "directory entry %zu (%.3s %.4s %.5s) wrong, field rebuilt from the data",
                         i + 1, (const char *)e, (const char *)e + 3, (const char *)e + 7);
         }
         wb_marc_field *f = &rec->fields[rec->nfields++];
@@ -531,7 +544,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             f->data = o;
             f->len += (uint32_t)(2 - k);
             if (!no_inds++)
-                problem(err, &np, a, "data field %.3s has %s indicators, blank indicators supplied and its content kept",
+                problem(err, &np, a, "data field %.3s has %s indicators: blank ones supplied, content kept",
                         f->tag, k ? "one of its" : "no");
             continue;
         }
@@ -542,23 +555,33 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
                 return -1;
             }
             if (!bad_inds++)
-                problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x are not printable ASCII", f->tag, d[0],
-                        d[1]);
+                problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x not ASCII", f->tag, d[0], d[1]);
             continue;
         }
         if (f->len < 2 || (f->len > 2 && d[2] != WB_MARC_SD))
-            problem(err, &np, a, "data field %.3s does not start with two indicators and a subfield delimiter",
-                    f->tag);
+            problem(err, &np, a, "data field %.3s: no subfield delimiter after the indicators", f->tag);
     }
     if (bad_entries > 1)
-        problem(err, &np, 0, "%d directory entries in all were wrong", bad_entries);
+        problem(err, &np, 0, "%d bad directory entries in all", bad_entries);
     if (bad_tags > 1)
-        problem(err, &np, 0, "%d tags in all hold bytes that are not printable ASCII", bad_tags);
+        problem(err, &np, 0, "%d non-ASCII tags in all", bad_tags);
     if (bad_inds > 1)
-        problem(err, &np, 0, "%d data fields in all have indicator bytes that are not printable ASCII", bad_inds);
+        problem(err, &np, 0, "%d fields with non-ASCII indicators in all", bad_inds);
     if (no_inds > 1)
-        problem(err, &np, 0, "%d data fields in all lacked indicators", no_inds);
+        problem(err, &np, 0, "%d fields without indicators in all", no_inds);
     return np > 0;
+}
+
+int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
+{
+    int rc = parse(rec, buf, len, flags, err);
+    /* messages quote tags and leader bytes: keep them printable (and valid
+     * UTF-8) whatever the input held */
+    if (rc != 0)
+        for (char *c = err->msg; *c; c++)
+            if (!printable((uint8_t)*c))
+                *c = '?';
+    return rc;
 }
 
 /* ---- writer ------------------------------------------------------------- */

@@ -169,6 +169,9 @@ static void work_batch(wb_marc_pipeline *p, wb_marc_batch *b, wb_marc_record *re
         if (st == WB_MARC_RECOVERED && it->status == WB_MARC_OK) {
             it->status = WB_MARC_RECOVERED;
             wb_marc_errorf(&it->err, we.offset ? we.offset : at, "%s", we.msg);
+        } else if (st == WB_MARC_RECOVERED) { /* every problem, not only the first */
+            memcpy(fm, it->err.msg, sizeof fm);
+            wb_marc_errorf(&it->err, it->err.offset, "%s; %s", fm, we.msg);
         }
         it->out_len = b->out.len - it->out_off;
     }

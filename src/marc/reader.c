@@ -187,6 +187,10 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
         }
         if (c < 0 || (c > 0 && st == WB_MARC_OK))
             *err = cerr;
+        else if (c > 0) { /* every problem of the record, not only the first */
+            wb_marc_error e = *err;
+            wb_marc_errorf(err, e.offset, "%s; %s", e.msg, cerr.msg);
+        }
         if (c < 0) {
             r->bad++;
             return WB_MARC_BAD;
