@@ -9,6 +9,7 @@
  * terminator 0x1D. */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -327,6 +328,24 @@ static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, .
         snprintf(err->msg + have, sizeof err->msg - have, "; ...");
 }
 
+/* Space for n bytes of a rebuilt field in rec->store. The first call of a
+ * parse (*mark == SIZE_MAX) empties the store (it holds nothing the new
+ * record uses) and reserves `total` bytes, the most all rebuilt fields can
+ * need, so pointers handed out earlier stay valid. NULL if out of memory. */
+static uint8_t *field_space(wb_marc_record *rec, size_t *mark, size_t total, size_t n)
+{
+    if (*mark == SIZE_MAX) {
+        rec->store.len = 0;
+        if (wb_buf_reserve(&rec->store, total) != 0)
+            return NULL;
+        *mark = 0;
+    }
+    assert(rec->store.len + n <= rec->store.cap);
+    uint8_t *o = rec->store.p + rec->store.len;
+    rec->store.len += n;
+    return o;
+}
+
 /* Copy the leader to the record's own buffer before changing it. */
 static void own_leader(wb_marc_record *rec, const uint8_t *buf)
 {
@@ -476,7 +495,8 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
             if (!printable(e[0]) || !printable(e[1]) || !printable(e[2])) {
                 if (!bad_tags++)
                     problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
-                            "directory entry %zu: tag bytes %02x %02x %02x not ASCII", i + 1, e[0], e[1], e[2]);
+                            "directory entry %zu: tag bytes %02x %02x %02x not ASCII, replaced by '?'", i + 1, e[0],
+                            e[1], e[2]);
             }
         }
         if (!ok) {
@@ -504,6 +524,9 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
         wb_marc_field *f = &rec->fields[rec->nfields++];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
+        for (int x = 0; x < 3; x++) /* reported above; replaced so every output stays well-formed */
+            if (!printable(e[x]))
+                f->tag[x] = '?';
         f->data = buf + a;
         f->len = (uint32_t)(buf[a + flen - 1] == WB_MARC_FT ? flen - 1 : flen);
         next = a + flen;
@@ -528,19 +551,13 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                 wb_marc_errorf(err, a, "data field %.3s has no indicators", f->tag);
                 return -1;
             }
-            if (rebuilt == SIZE_MAX) {
-                /* one reservation for every rebuilt field: pointers into the
-                 * store stay valid */
-                rebuilt = rec->store.len;
-                if (wb_buf_reserve(&rec->store, len + 2 * nent) != 0) {
-                    wb_marc_errorf(err, 0, "out of memory");
-                    return -1;
-                }
+            uint8_t *o = field_space(rec, &rebuilt, len + 2 * nent, 2 - k + f->len);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
+                return -1;
             }
-            uint8_t *o = rec->store.p + rec->store.len;
             memset(o, ' ', 2 - k);
             memcpy(o + 2 - k, d, f->len);
-            rec->store.len += 2 - k + f->len;
             f->data = o;
             f->len += (uint32_t)(2 - k);
             if (!no_inds++)
@@ -555,7 +572,21 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                 return -1;
             }
             if (!bad_inds++)
-                problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x not ASCII", f->tag, d[0], d[1]);
+                problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x not ASCII, set to blank", f->tag,
+                        d[0], d[1]);
+            /* replaced, so that every writer's output stays well-formed */
+            uint8_t *o = field_space(rec, &rebuilt, len + 2 * nent, f->len);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
+                return -1;
+            }
+            memcpy(o, d, f->len);
+            for (int x = 0; x < 2; x++)
+                if (!printable(o[x]))
+                    o[x] = ' ';
+            f->data = o;
+            if (f->len > 2 && o[2] != WB_MARC_SD)
+                problem(err, &np, a, "data field %.3s: no subfield delimiter after the indicators", f->tag);
             continue;
         }
         if (f->len < 2 || (f->len > 2 && d[2] != WB_MARC_SD))
