@@ -606,6 +606,11 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
 int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
     int rc = parse(rec, buf, len, flags, err);
+    if (rc < 0 && len > 0 && buf[len - 1] != WB_MARC_RT && strncmp(err->msg, "truncated", 9) != 0) {
+        /* framed without a terminator and not whole: a record cut short */
+        wb_marc_error e = *err;
+        wb_marc_errorf(err, e.offset, "truncated record: %s", e.msg);
+    }
     /* messages quote tags and leader bytes: keep them printable (and valid
      * UTF-8) whatever the input held */
     if (rc != 0)
