@@ -558,11 +558,15 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
             }
             memset(o, ' ', 2 - k);
             memcpy(o + 2 - k, d, f->len);
+            if (k == 1 && !printable(o[1])) {
+                problem(err, &np, a, "data field %.3s: indicator byte %02x not ASCII, set to blank", f->tag, o[1]);
+                o[1] = ' ';
+            }
             f->data = o;
             f->len += (uint32_t)(2 - k);
             if (!no_inds++)
-                problem(err, &np, a, "data field %.3s has %s indicators: blank ones supplied, content kept",
-                        f->tag, k ? "one of its" : "no");
+                problem(err, &np, a, "data field %.3s has %s indicator(s): blank supplied, content kept",
+                        f->tag, k ? "only one" : "no");
             continue;
         }
         if (f->len >= 2 && (!printable(d[0]) || !printable(d[1]))) {
