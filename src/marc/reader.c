@@ -139,6 +139,59 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
     }
 }
 
+static int printable(uint8_t c) { return c >= 0x20 && c < 0x7F; }
+
+/* Records built from MARCXML, JSON or .mrk text: the leader, tags and
+ * indicators must be printable ASCII (a multi-byte character cut to a tag's
+ * 3 bytes or an indicator's 1 byte is not even UTF-8). Report and replace
+ * (leader and indicators: blank, tags: '?'), as the ISO 2709 parser does.
+ * The record owns these bytes (leader_buf, store). Returns 1 if anything was
+ * replaced; the message is added to err (joined when `more`). */
+static int fix_structure(wb_marc_record *rec, wb_marc_error *err, int more)
+{
+    int nl = 0, nt = 0, ni = 0;
+    for (int k = 0; k < WB_MARC_LEADER_LEN; k++)
+        if (!printable(rec->leader[k])) {
+            if (rec->leader != rec->leader_buf) {
+                memcpy(rec->leader_buf, rec->leader, WB_MARC_LEADER_LEN);
+                rec->leader = rec->leader_buf;
+            }
+            rec->leader_buf[k] = ' ';
+            nl++;
+        }
+    for (size_t i = 0; i < rec->nfields; i++) {
+        wb_marc_field *f = &rec->fields[i];
+        int bad = 0;
+        for (int x = 0; x < 3; x++)
+            if (!printable((uint8_t)f->tag[x])) {
+                f->tag[x] = '?';
+                bad = 1;
+            }
+        nt += bad;
+        if (wb_marc_is_control(f) || f->len < 2)
+            continue;
+        bad = 0;
+        for (int x = 0; x < 2; x++)
+            if (!printable(f->data[x]) && f->data[x] != WB_MARC_SD) {
+                ((uint8_t *)(uintptr_t)f->data)[x] = ' '; /* rec->store: the reader's own bytes */
+                bad = 1;
+            }
+        ni += bad;
+    }
+    if (!nl && !nt && !ni)
+        return 0;
+    char m[160];
+    snprintf(m, sizeof m, "bytes that are not printable ASCII replaced: %d in the leader, %d tags, %d fields' indicators",
+             nl, nt, ni);
+    if (more) {
+        wb_marc_error e = *err;
+        wb_marc_errorf(err, e.offset, "%s; %s", e.msg, m);
+    } else {
+        wb_marc_errorf(err, err->offset, "%s", m);
+    }
+    return 1;
+}
+
 enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_marc_error *err)
 {
     wb_marc_error local;
@@ -168,6 +221,8 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
         r->done = 1;
         return st;
     }
+    if (r->format != WB_MARC_ISO2709 && st != WB_MARC_BAD && fix_structure(&r->rec, err, st == WB_MARC_RECOVERED))
+        st = WB_MARC_RECOVERED;
     if (st == WB_MARC_BAD) {
         r->bad++;
         return st;
