@@ -487,12 +487,14 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
         size_t a = base + fstart;
         int ok = nums && flen >= 1 && base <= end && fstart <= end - base && flen <= end - a &&
                  buf[a + flen - 1] == WB_MARC_FT;
+        int bad_tag = 0;
         if (!tag_ok(e)) {
             if (strict) {
                 wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu has a bad tag", i + 1);
                 return -1;
             }
             if (!printable(e[0]) || !printable(e[1]) || !printable(e[2])) {
+                bad_tag = 1;
                 if (!bad_tags++)
                     problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
                             "directory entry %zu: tag bytes %02x %02x %02x not ASCII, replaced by '?'", i + 1, e[0],
@@ -524,9 +526,10 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
         wb_marc_field *f = &rec->fields[rec->nfields++];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
-        for (int x = 0; x < 3; x++) /* reported above; replaced so every output stays well-formed */
-            if (!printable(e[x]))
-                f->tag[x] = '?';
+        if (bad_tag) /* reported above; replaced so every output stays well-formed */
+            for (int x = 0; x < 3; x++)
+                if (!printable(e[x]))
+                    f->tag[x] = '?';
         f->data = buf + a;
         f->len = (uint32_t)(buf[a + flen - 1] == WB_MARC_FT ? flen - 1 : flen);
         next = a + flen;

@@ -197,7 +197,8 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     wb_marc_error local;
     if (!err)
         err = &local;
-    memset(err, 0, sizeof *err);
+    err->record = err->offset = 0; /* (not the whole 400-byte message: hot path) */
+    err->msg[0] = 0;
     if (r->pending) {
         wb_stream_consume(r->s, r->pending);
         r->pending = 0;
