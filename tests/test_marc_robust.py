@@ -49,6 +49,17 @@ def split(data):
     return [r + b"\x1d" for r in data.split(b"\x1d") if r]
 
 
+def by_length(data):
+    """Records of our own ISO 2709 output, by the leader lengths it writes
+    (a 0x1D inside a field's data must not split a record)."""
+    out, i = [], 0
+    while i + 5 <= len(data):
+        n = int(data[i:i + 5])
+        out.append(data[i:i + n])
+        i += n
+    return out
+
+
 def write(name, data):
     path = os.path.join(TMP, name)
     with open(path, "wb") as f:
@@ -238,7 +249,7 @@ FILES = ["records/loc-bibliographic-386.mrc", "records/loc-authority-150.mrc", "
          "records/pymarc-test.dat", "records/marc4j-selectedRecs.mrc"]
 rng = random.Random(15)
 deadline = time.time() + float(os.environ.get("WB_MUTATION_SECONDS", "6"))
-runs = lost = 0
+runs = lost = made_up = 0
 while time.time() < deadline:
     fname = rng.choice(FILES)
     raw = open(os.path.join(DATA, fname), "rb").read()
@@ -285,13 +296,18 @@ while time.time() < deadline:
         m = data[:s] + b"%05d" % (e - s + len(recs[i + 1])) + data[s + 5:]
     path = write("mut.mrc", m)
     runs += 1
-    out = split(wb("marc", "convert", "--to", "iso2709", "-q", "--allow-oversize", path).stdout)
+    out = by_length(wb("marc", "convert", "--to", "iso2709", "-q", "--allow-oversize", path).stdout)
     want = [clean[j] for j in range(len(recs)) if j not in touched]
     # every intact record, unchanged and in order
     k = 0
     for x in out:
         if k < len(want) and x == want[k]:
             k += 1
+    # and nothing made up: at most one record out per touched record
+    if len(out) - k > len(touched):
+        made_up += 1
+        print(f"  mutation {kind} of record {i + 1} in {fname} [{first}:{first + take}]: "
+              f"{len(out) - k} records out beyond the intact ones")
     if k != len(want):
         lost += 1
         print(f"  mutation {kind} of record {i + 1} in {fname} [{first}:{first + take}]: "
@@ -303,6 +319,7 @@ while time.time() < deadline:
         convert(path, "marcxml")
 check(runs >= 20, f"mutation test ran only {runs} mutations")
 check(lost == 0, f"mutation test: {lost} of {runs} mutations lost or altered intact records")
+check(made_up == 0, f"mutation test: {made_up} of {runs} mutations made up records")
 print(f"mutation test: {runs} mutations, {lost} lost intact records")
 
 print(f"marc_robust: {passed} passed, {failed} failed")

@@ -201,7 +201,10 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
             if (k != SIZE_MAX || (qi + 1 + WB_MARC_LEADER_LEN <= avail && leader_at(p + qi + 1, avail - qi - 1)) ||
                 dir_fits(p, qi + 1))
                 return resync(p, avail, s, qi, numeric, len, out);
-            return WB_FRAME_RECORD; /* a stray 0x1D in the data */
+            /* a stray 0x1D in the data: the record stands, but say so */
+            out->resynced = 1;
+            snprintf(out->msg, sizeof out->msg, "record terminator (0x1D) inside the record's data, %zu bytes in", qi);
+            return WB_FRAME_RECORD;
         }
     }
     /* The leader's length is missing, garbage or wrong: find the terminator,
