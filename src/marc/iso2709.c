@@ -254,11 +254,13 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
         return WB_FRAME_RECORD;
     }
     if (!eof) {
-        if (!numeric && avail >= JUNK_WINDOW)
+        /* only what starts like a leader may be buffered as one record */
+        int lead = numeric && (avail < WB_MARC_LEADER_LEN || plausible_leader(p));
+        if (!lead && avail >= JUNK_WINDOW)
             return junk(out, s + avail - (WB_MARC_LEADER_LEN - 1),
                         "%zu bytes of junk (no leader, no record terminator) skipped%.0zu",
                         avail - (WB_MARC_LEADER_LEN - 1), 0);
-        if (numeric && avail >= MAX_UNTERMINATED)
+        if (avail >= MAX_UNTERMINATED)
             return junk(out, n, "%zu bytes without a record terminator (0x1D) skipped (longer than %zu bytes)", avail,
                         MAX_UNTERMINATED);
         out->need = n + (n > 65536 ? n : 65536);
