@@ -351,7 +351,7 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
             fatal = 1;
             break;
         }
-        if (out && cmd == CMD_CONVERT && o->to == WB_MARC_ISO2709 && !o->oversize &&
+        if (st != WB_MARC_BAD && out && cmd == CMD_CONVERT && o->to == WB_MARC_ISO2709 && !o->oversize &&
             wb_marc_iso2709_check(rec, err.msg, sizeof err.msg)) {
             /* not written: a bad record (as the pipeline's work function says) */
             err.offset = rec->offset;
