@@ -122,11 +122,16 @@ static int is_filler(uint8_t c) { return c == WB_MARC_RT || c == WB_MARC_FT || c
  * reported and dropped. */
 #define JUNK_WINDOW ((size_t)64 << 10)
 
-static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char *fmt, size_t a, size_t b)
+static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char *fmt, ...)
 {
+    va_list ap;
     out->skip = skip;
     out->len = 0;
-    snprintf(out->msg, sizeof out->msg, fmt, a, b);
+    va_start(ap, fmt);
+    vsnprintf(out->msg, sizeof out->msg, fmt, ap);
+    va_end(ap);
     return WB_FRAME_JUNK;
 }
 
@@ -137,13 +142,12 @@ static enum wb_marc_frame_kind resync(const uint8_t *p, size_t avail, size_t s, 
                                       size_t lv, wb_marc_frame *out)
 {
     size_t rlen = rt + 1;
-    int lead = avail >= WB_MARC_LEADER_LEN && plausible_leader(p);
     /* a leader that starts before the terminator: the bytes before it are
      * junk, or a record cut short (or missing its terminator) */
     size_t k = find_leader(p, 1, rt, avail);
     if (k != SIZE_MAX) {
         if (!numeric || k < WB_MARC_LEADER_LEN + 2)
-            return junk(out, s + k, "%zu bytes of junk before a leader skipped%.0zu", k, 0);
+            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
         out->len = k;
         out->resynced = 1;
         snprintf(out->msg, sizeof out->msg,
@@ -156,9 +160,8 @@ static enum wb_marc_frame_kind resync(const uint8_t *p, size_t avail, size_t s, 
         size_t e = rlen;
         while (e < avail && is_filler(p[e]))
             e++;
-        return junk(out, s + e, "%zu bytes of junk (no leader) skipped%.0zu", e, 0);
+        return junk(out, s + e, "%zu bytes of junk (no leader) skipped", e);
     }
-    (void)lead;
     out->len = rlen;
     out->resynced = 1;
     snprintf(out->msg, sizeof out->msg,
@@ -261,7 +264,7 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
     size_t k = find_leader(p, 1, avail, avail);
     if (k != SIZE_MAX) {
         if (!numeric || k < WB_MARC_LEADER_LEN + 2)
-            return junk(out, s + k, "%zu bytes of junk before a leader skipped%.0zu", k, 0);
+            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
         out->len = k;
         out->resynced = 1;
         snprintf(out->msg, sizeof out->msg,
@@ -274,8 +277,8 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
         int lead = numeric && (avail < WB_MARC_LEADER_LEN || plausible_leader(p));
         if (!lead && avail >= JUNK_WINDOW)
             return junk(out, s + avail - (WB_MARC_LEADER_LEN - 1),
-                        "%zu bytes of junk (no leader, no record terminator) skipped%.0zu",
-                        avail - (WB_MARC_LEADER_LEN - 1), 0);
+                        "%zu bytes of junk (no leader, no record terminator) skipped",
+                        avail - (WB_MARC_LEADER_LEN - 1));
         if (avail >= MAX_UNTERMINATED)
             return junk(out, n, "%zu bytes without a record terminator (0x1D) skipped (longer than %zu bytes)", avail,
                         MAX_UNTERMINATED);
@@ -293,8 +296,7 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
                  avail);
         return WB_FRAME_RECORD;
     }
-    return junk(out, n, "truncated record: %zu bytes at end of input without a record terminator (0x1D)%.0zu",
-                avail, 0);
+    return junk(out, n, "truncated record: %zu bytes at end of input without a record terminator (0x1D)", avail);
 }
 
 static int tag_ok(const uint8_t *t)
