@@ -142,16 +142,24 @@ static void work_batch(wb_marc_pipeline *p, wb_marc_batch *b, wb_marc_record *re
         uint64_t at = it->err.offset;
         wb_marc_error e = {0};
         int rc = wb_marc_parse(rec, raw, it->raw_len, p->o.flags, &e);
-        char fm[sizeof it->err.msg];
-        memcpy(fm, it->err.msg, sizeof fm);
+        char fm[sizeof it->err.msg]; /* copied only when a message is joined */
         if (rc < 0) {
-            /* (why the framer distrusted the leader's length, if it did) */
-            wb_marc_errorf(&it->err, at + e.offset, it->status == WB_MARC_RECOVERED ? "%s (%s)" : "%s%.0s", e.msg, fm);
+            if (it->status == WB_MARC_RECOVERED) { /* why the framer distrusted the length, too */
+                memcpy(fm, it->err.msg, sizeof fm);
+                wb_marc_errorf(&it->err, at + e.offset, "%s (%s)", e.msg, fm);
+            } else {
+                wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
+            }
             it->status = WB_MARC_BAD;
             continue;
         }
         if (rc > 0) { /* the framer's resync, then every repair of the parser */
-            wb_marc_errorf(&it->err, at + e.offset, it->status == WB_MARC_RECOVERED ? "%s; %s" : "%.0s%s", fm, e.msg);
+            if (it->status == WB_MARC_RECOVERED) {
+                memcpy(fm, it->err.msg, sizeof fm);
+                wb_marc_errorf(&it->err, at + e.offset, "%s; %s", fm, e.msg);
+            } else {
+                wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
+            }
             it->status = WB_MARC_RECOVERED;
         }
         if (!p->o.work)
