@@ -117,6 +117,11 @@ static void test_framing_damaged(void)
     size_t nc = build(&x, "040", "\x1f" "aCaSfIA", 8, 'a');
     CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "no indicator(s)") && r.fields[0].len == 10 &&
           memcmp(r.fields[0].data, "  \x1f" "aCaSfIA", 10) == 0);
+    /* one indicator that is not ASCII (fuzz): blank supplied and replaced */
+    x.len = 0;
+    nc = build(&x, "250", "\xfb\x1f" "aEd.", 6, 'a');
+    CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "only one indicator") &&
+          strstr(e.msg, "indicator byte fb not ASCII") && memcmp(r.fields[0].data, "  \x1f" "aEd.", 7) == 0);
     /* ISO 2709 limits */
     CHECK(wb_marc_parse(&r, a.p, na, 0, &e) == 0 && wb_marc_iso2709_check(&r, NULL, 0) == 0);
     wb_marc_record_free(&r);
