@@ -488,7 +488,7 @@ int main(int argc, char **argv)
         if (o.out && strcmp(o.out, "-") != 0) {
             /* never truncate an input: -o x.mrc x.mrc would empty x.mrc */
             struct stat so, si;
-            if (stat(o.out, &so) == 0) {
+            if (stat(o.out, &so) == 0 && S_ISREG(so.st_mode)) {
                 for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
                     const char *in = nfiles ? argv[optind + i] : "-";
                     int same = strcmp(in, "-") == 0 ? fstat(0, &si) == 0 : stat(in, &si) == 0;
