@@ -122,6 +122,37 @@ static void test_framing_damaged(void)
     nc = build(&x, "250", "\xfb\x1f" "aEd.", 6, 'a');
     CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "only one indicator") &&
           strstr(e.msg, "indicator byte fb not ASCII") && memcmp(r.fields[0].data, "  \x1f" "aEd.", 7) == 0);
+    /* 200 directory entries all pointing at one 3,000-byte field without
+     * indicators: every rebuilt copy stays valid while the store grows */
+    {
+        size_t nent = 200, flen = 3000, base = 24 + 12 * nent + 1, total = base + flen + 1 + 1;
+        uint8_t *rb = malloc(total);
+        char h[32];
+        snprintf(h, sizeof h, "%05zunam a22%05zu   4500", total, base);
+        memcpy(rb, h, 24);
+        for (size_t i = 0; i < nent; i++) {
+            snprintf(h, sizeof h, "500%04zu00000", flen + 1);
+            memcpy(rb + 24 + 12 * i, h, 12);
+        }
+        rb[base - 1] = 0x1E;
+        rb[base] = 0x1F;
+        rb[base + 1] = 'a';
+        memset(rb + base + 2, 'z', flen - 2);
+        rb[base + flen] = 0x1E;
+        rb[base + flen + 1] = 0x1D;
+        CHECK(wb_marc_parse(&r, rb, total, 0, &e) == 1 && r.nfields == nent && strstr(e.msg, "200 fields without"));
+        int same = 1;
+        for (size_t i = 0; i < nent; i++)
+            same &= r.fields[i].len == flen + 2 && memcmp(r.fields[i].data, "  \x1f" "azzz", 6) == 0 &&
+                    r.fields[i].data[flen + 1] == 'z';
+        CHECK(same);
+        free(rb);
+    }
+    /* a data field with no subfield delimiter keeps its text as $a */
+    x.len = 0;
+    nc = build(&x, "040", "CaSfIA", 6, 'a');
+    CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "content kept as $a") && r.fields[0].len == 10 &&
+          memcmp(r.fields[0].data, "  \x1f" "aCaSfIA", 10) == 0);
     /* ISO 2709 limits */
     CHECK(wb_marc_parse(&r, a.p, na, 0, &e) == 0 && wb_marc_iso2709_check(&r, NULL, 0) == 0);
     wb_marc_record_free(&r);

@@ -195,6 +195,15 @@ check(b'<datafield tag="040" ind1=" " ind2=" ">' in r.stdout and b'<subfield cod
 check(re.search(r"record 2 at byte \d+: .*data field 040 has no indicator\(s\): blank supplied, content kept",
                 r.stderr.decode()), f"040 without indicators not reported: {r.stderr!r}")
 
+# ... and one with neither indicators nor a subfield delimiter keeps its
+# text as $a.
+nodelim = iso(b"00000nam a2200000 a 4500", [(b"001", b"ia124"), (b"040", b"CaSfIA"), (b"245", b"10\x1faTitle")])
+path = write("nodelim.mrc", nodelim)
+r = convert(path, "marcxml")
+check(b'<datafield tag="040" ind1=" " ind2=" ">\n    <subfield code="a">CaSfIA</subfield>' in r.stdout and
+      b"data field 040 has no subfield delimiter: its content kept as $a" in r.stderr,
+      f"040 without a subfield delimiter lost its content: {r.stdout[-400:]!r} {r.stderr!r}")
+
 # convert -o x x: refused, x untouched.
 path = write("self.mrc", GOOD)
 r = wb("marc", "convert", "--to", "iso2709", "-o", path, path)

@@ -9,9 +9,10 @@
  * terminator 0x1D. */
 #include "internal.h"
 
-#include <assert.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int digits(const uint8_t *p, size_t n, size_t *val)
@@ -353,19 +354,36 @@ static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, .
 
 /* Space for n bytes of a rebuilt field in rec->store. The first call of a
  * parse (*mark == SIZE_MAX) empties the store (it holds nothing the new
- * record uses) and reserves `total` bytes, the most all rebuilt fields can
- * need, so pointers handed out earlier stay valid. NULL if out of memory. */
-static uint8_t *field_space(wb_marc_record *rec, size_t *mark, size_t total, size_t n)
+ * record uses). When the store must grow, fields already rebuilt into it are
+ * moved with it (directory entries may point at the same data many times,
+ * so no reservation made up front is always enough). NULL if out of
+ * memory. */
+static uint8_t *field_space(wb_marc_record *rec, size_t *mark, size_t n)
 {
+    wb_buf *b = &rec->store;
     if (*mark == SIZE_MAX) {
-        rec->store.len = 0;
-        if (wb_buf_reserve(&rec->store, total) != 0)
-            return NULL;
+        b->len = 0;
         *mark = 0;
     }
-    assert(rec->store.len + n <= rec->store.cap);
-    uint8_t *o = rec->store.p + rec->store.len;
-    rec->store.len += n;
+    if (b->cap - b->len < n) {
+        size_t cap = 2 * (b->len + n) + 4096;
+        uint8_t *np = malloc(cap);
+        if (!np)
+            return NULL;
+        if (b->len)
+            memcpy(np, b->p, b->len);
+        uintptr_t lo = (uintptr_t)b->p, hi = lo + b->len;
+        for (size_t i = 0; i < rec->nfields; i++) {
+            uintptr_t d = (uintptr_t)rec->fields[i].data;
+            if (b->p && d >= lo && d < hi)
+                rec->fields[i].data = np + (d - lo);
+        }
+        free(b->p);
+        b->p = np;
+        b->cap = cap;
+    }
+    uint8_t *o = b->p + b->len;
+    b->len += n;
     return o;
 }
 
@@ -567,6 +585,28 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                            f->tag);
             return -1;
         }
+        if (f->len > 2 && !memchr(d, WB_MARC_SD, f->len)) {
+            /* no subfield at all ("040 CaSfIA"): MARCXML and JSON could not
+             * carry the text, so keep it as $a; the first two bytes stay
+             * indicators only if they look like indicators */
+            int inds = (isdigit(d[0]) || d[0] == ' ') && (isdigit(d[1]) || d[1] == ' ');
+            size_t skip = inds ? 2 : 0;
+            uint8_t *o = field_space(rec, &rebuilt, f->len - skip + 4);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
+                return -1;
+            }
+            o[0] = inds ? d[0] : ' ';
+            o[1] = inds ? d[1] : ' ';
+            o[2] = WB_MARC_SD;
+            o[3] = 'a';
+            memcpy(o + 4, d + skip, f->len - skip);
+            f->data = o;
+            f->len = (uint32_t)(f->len - skip + 4);
+            problem(err, &np, a, "data field %.3s has no subfield delimiter: its content kept as $a%s", f->tag,
+                    inds ? "" : " (blank indicators supplied)");
+            continue;
+        }
         size_t k = 0; /* bytes before the first subfield delimiter */
         while (k < f->len && k < 2 && d[k] != WB_MARC_SD)
             k++;
@@ -577,7 +617,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                 wb_marc_errorf(err, a, "data field %.3s has no indicators", f->tag);
                 return -1;
             }
-            uint8_t *o = field_space(rec, &rebuilt, len + 2 * nent, 2 - k + f->len);
+            uint8_t *o = field_space(rec, &rebuilt, 2 - k + f->len);
             if (!o) {
                 wb_marc_errorf(err, 0, "out of memory");
                 return -1;
@@ -605,7 +645,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                 problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x not ASCII, set to blank", f->tag,
                         d[0], d[1]);
             /* replaced, so that every writer's output stays well-formed */
-            uint8_t *o = field_space(rec, &rebuilt, len + 2 * nent, f->len);
+            uint8_t *o = field_space(rec, &rebuilt, f->len);
             if (!o) {
                 wb_marc_errorf(err, 0, "out of memory");
                 return -1;
