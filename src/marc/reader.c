@@ -15,7 +15,6 @@ struct wb_marc_reader {
     size_t pending; /* bytes of the last ISO 2709 record still to consume */
     const uint8_t *raw; /* the last ISO 2709 record's bytes (in the stream) */
     uint64_t number, count, bad;
-    uint64_t junk; /* runs of junk skipped (counted in bad too) */
     int done;
     wb_xml_reader *xml;
     wb_json_reader *json;
@@ -106,7 +105,6 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
             err->record = fr.record ? ++r->number : 0;
             wb_marc_errorf(err, wb_stream_offset(s), "%s", fr.msg);
             wb_stream_consume(s, fr.skip);
-            r->junk++;
             return WB_MARC_BAD;
         }
         err->record = ++r->number;
