@@ -164,13 +164,16 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
  * rebuilt by a repair point into rec->store). Returns 0 (clean), 1
  * (permissive mode repaired or found something: every problem, joined with
  * "; ", in *err), or -1 (bad record: message in *err; rec is unusable).
- * Reported in permissive mode: bytes that are not printable ASCII in the
- * leader, tags and indicators (replaced in the leader), a wrong base address,
- * bad directory entries (fields rebuilt from the data), data fields without
- * indicators (blank ones supplied, content kept), a missing or overwritten
- * record terminator. A record whose leader length does not equal len (the
- * framer resynced) is accepted only when its data holds exactly one field
- * per directory entry: otherwise -1, never a made-up record.
+ * Reported and repaired in permissive mode: bytes that are not printable
+ * ASCII in the leader (set to blank), tags ('?') and indicators (blank), so
+ * every writer's output stays well-formed; a wrong base address; bad
+ * directory entries (fields rebuilt from the data); data fields without
+ * indicators (blank ones supplied, subfields kept) or without any subfield
+ * delimiter (text kept as $a); a missing or overwritten record terminator.
+ * A record whose leader length is not len (the framer resynced) must prove
+ * itself, else -1 ("not trusted"), never a made-up record: without a final
+ * 0x1D its data must hold exactly one field per directory entry; with one,
+ * its directory must be 12-byte entries of digits.
  * err->offset is relative to buf. Does not convert character sets. */
 int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
                   unsigned flags, wb_marc_error *err);
