@@ -1,10 +1,14 @@
 /* libFuzzer target: arbitrary bytes through the ISO 2709 reader (framing,
  * parsing, MARC-8 / UTF-8 conversion) in strict and permissive mode, with a
  * 7-byte refill so records straddle refills, and every writer on each
- * record. Must never crash or read out of bounds (ASAN/UBSAN build). */
+ * record. Must never crash or read out of bounds (ASAN/UBSAN build), and
+ * whatever the input, every record handed out must give valid UTF-8 MARCXML
+ * and JSON (structural bytes are replaced by the parser, data by the UTF-8
+ * repair), and the reader's counts must add up. */
 #include "wirebuf/marc.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -41,8 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (stt == WB_MARC_BAD)
                 continue;
             wb_marc_write_iso2709(&out, rec);
+            out.len = 0;
             wb_marc_write_marcxml(&out, rec);
             wb_marc_write_json(&out, rec, 1);
+            if (wb_utf8_valid_prefix(out.p, out.len) != out.len)
+                abort(); /* MARCXML / JSON that is not UTF-8 */
             wb_marc_write_mrk(&out, rec);
             wb_marc_write_text(&out, rec);
             out.len = 0;

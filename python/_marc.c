@@ -1302,7 +1302,7 @@ static PyObject *py_count(PyObject *self, PyObject *arg)
     int fd;
     uint64_t n = 0;
     int failed = 0;
-    char msg[240] = "";
+    char msg[sizeof(((wb_marc_error *)0)->msg)] = "";
     Py_BEGIN_ALLOW_THREADS
     fd = open(PyBytes_AS_STRING(enc), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {

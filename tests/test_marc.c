@@ -48,6 +48,119 @@ static void test_framing(void)
     wb_buf_free(&j);
 }
 
+/* Permissive framing of damaged input (issue 15): the boundary the data
+ * proves, records without a terminator, junk not numbered, bounded junk. */
+static void test_framing_damaged(void)
+{
+    wb_buf a = {0}, b = {0}, x = {0};
+    size_t na = build(&a, "245", "10\x1f" "aFirst", 9, 'a');
+    size_t nb = build(&b, "245", "10\x1f" "aSecond one", 14, 'a');
+    wb_marc_frame fr;
+    wb_marc_record r = {0};
+    wb_marc_error e;
+    /* blanks before more bytes may be consumed while waiting */
+    CHECK(wb_marc_frame_next((const uint8_t *)"\0\0\r\n", 4, 0, 0, &fr) == WB_FRAME_NEED && fr.skip == 4);
+    /* digits before a record: junk, not a record */
+    wb_buf_append(&x, "12345", 5);
+    wb_buf_append(&x, a.p, na);
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, 0, &fr) == WB_FRAME_JUNK && fr.skip == 5 && !fr.record);
+    /* strict: the same bytes are a rejected record */
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, WB_MARC_STRICT, &fr) == WB_FRAME_JUNK && fr.record);
+    /* a length landing on the next record's terminator: A's own 0x1D wins */
+    x.len = 0;
+    wb_buf_append(&x, a.p, na);
+    wb_buf_append(&x, b.p, nb);
+    char len5[6];
+    snprintf(len5, sizeof len5, "%05zu", na + nb);
+    memcpy(x.p, len5, 5);
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, 0, &fr) == WB_FRAME_RECORD && fr.len == na && fr.resynced);
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, WB_MARC_STRICT, &fr) == WB_FRAME_RECORD && fr.len == na + nb);
+    /* A's 0x1D deleted: A ends where B's leader starts, its directory proves
+     * it whole, the terminator is rebuilt */
+    x.len = 0;
+    wb_buf_append(&x, a.p, na - 1);
+    wb_buf_append(&x, b.p, nb);
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, 0, &fr) == WB_FRAME_RECORD && fr.len == na - 1 && fr.resynced);
+    CHECK(wb_marc_parse(&r, x.p, fr.len, 0, &e) == 1 && strstr(e.msg, "missing, rebuilt") && r.nfields == 1);
+    CHECK(wb_marc_parse(&r, x.p, fr.len, WB_MARC_STRICT, &e) == -1);
+    /* A cut short before B: A is not trusted, B comes next */
+    x.len = 0;
+    wb_buf_append(&x, a.p, na - 6);
+    wb_buf_append(&x, b.p, nb);
+    CHECK(wb_marc_frame_next(x.p, x.len, 1, 0, &fr) == WB_FRAME_RECORD && fr.len == na - 6);
+    CHECK(wb_marc_parse(&r, x.p, fr.len, 0, &e) == -1 && strncmp(e.msg, "truncated record", 16) == 0);
+    CHECK(wb_marc_frame_next(x.p + fr.len, x.len - fr.len, 1, 0, &fr) == WB_FRAME_RECORD && fr.len == nb &&
+          !fr.resynced);
+    /* no terminator yet: wait geometrically and remember the search */
+    x.len = 0;
+    wb_buf_append(&x, "00100", 5);
+    for (int i = 0; i < 200; i++)
+        wb_buf_putc(&x, 'x');
+    CHECK(wb_marc_frame_next(x.p, x.len, 0, 0, &fr) == WB_FRAME_NEED && fr.need >= 2 * x.len &&
+          fr.scanned == x.len);
+    /* junk without leader or terminator is dropped after 64 KiB */
+    x.len = 0;
+    for (int i = 0; i < 70000; i++)
+        wb_buf_putc(&x, 'j');
+    CHECK(wb_marc_frame_next(x.p, x.len, 0, 0, &fr) == WB_FRAME_JUNK && fr.skip == x.len - 23 && !fr.record);
+    /* every problem of a record, not only the first */
+    x.len = 0;
+    wb_buf_append(&x, a.p, na);
+    memcpy(x.p + 12, "00099", 5);
+    x.p[24 + 3] = 'x';
+    x.p[24] = 0xC3;
+    CHECK(wb_marc_parse(&r, x.p, na, 0, &e) == 1 && strstr(e.msg, "base address") && strstr(e.msg, "directory entry 1 (") &&
+          strstr(e.msg, "tag bytes c3") && r.fields[0].tag[0] == '?');
+    CHECK(wb_marc_parse(&r, x.p, na, WB_MARC_STRICT, &e) == -1);
+    /* a data field without indicators keeps its subfields */
+    x.len = 0;
+    size_t nc = build(&x, "040", "\x1f" "aCaSfIA", 8, 'a');
+    CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "no indicator(s)") && r.fields[0].len == 10 &&
+          memcmp(r.fields[0].data, "  \x1f" "aCaSfIA", 10) == 0);
+    /* one indicator that is not ASCII (fuzz): blank supplied and replaced */
+    x.len = 0;
+    nc = build(&x, "250", "\xfb\x1f" "aEd.", 6, 'a');
+    CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "only one indicator") &&
+          strstr(e.msg, "indicator byte fb not ASCII") && memcmp(r.fields[0].data, "  \x1f" "aEd.", 7) == 0);
+    /* 200 directory entries all pointing at one 3,000-byte field without
+     * indicators: every rebuilt copy stays valid while the store grows */
+    {
+        size_t nent = 200, flen = 3000, base = 24 + 12 * nent + 1, total = base + flen + 1 + 1;
+        uint8_t *rb = malloc(total);
+        char h[32];
+        snprintf(h, sizeof h, "%05zunam a22%05zu   4500", total, base);
+        memcpy(rb, h, 24);
+        for (size_t i = 0; i < nent; i++) {
+            snprintf(h, sizeof h, "500%04zu00000", flen + 1);
+            memcpy(rb + 24 + 12 * i, h, 12);
+        }
+        rb[base - 1] = 0x1E;
+        rb[base] = 0x1F;
+        rb[base + 1] = 'a';
+        memset(rb + base + 2, 'z', flen - 2);
+        rb[base + flen] = 0x1E;
+        rb[base + flen + 1] = 0x1D;
+        CHECK(wb_marc_parse(&r, rb, total, 0, &e) == 1 && r.nfields == nent && strstr(e.msg, "200 fields without"));
+        int same = 1;
+        for (size_t i = 0; i < nent; i++)
+            same &= r.fields[i].len == flen + 2 && memcmp(r.fields[i].data, "  \x1f" "azzz", 6) == 0 &&
+                    r.fields[i].data[flen + 1] == 'z';
+        CHECK(same);
+        free(rb);
+    }
+    /* a data field with no subfield delimiter keeps its text as $a */
+    x.len = 0;
+    nc = build(&x, "040", "CaSfIA", 6, 'a');
+    CHECK(wb_marc_parse(&r, x.p, nc, 0, &e) == 1 && strstr(e.msg, "content kept as $a") && r.fields[0].len == 10 &&
+          memcmp(r.fields[0].data, "  \x1f" "aCaSfIA", 10) == 0);
+    /* ISO 2709 limits */
+    CHECK(wb_marc_parse(&r, a.p, na, 0, &e) == 0 && wb_marc_iso2709_check(&r, NULL, 0) == 0);
+    wb_marc_record_free(&r);
+    wb_buf_free(&a);
+    wb_buf_free(&b);
+    wb_buf_free(&x);
+}
+
 static void test_parse_and_subfields(void)
 {
     wb_buf b = {0};
@@ -165,6 +278,8 @@ static void test_oversize(void)
     wb_buf b = {0};
     wb_marc_write_iso2709(&b, &r);
     CHECK(b.len > 99999 && memcmp(b.p, "99999", 5) == 0);
+    char why[400];
+    CHECK(wb_marc_iso2709_check(&r, why, sizeof why) == 1 && strstr(why, "99,999"));
     wb_stream *s = wb_stream_from_mem(b.p, b.len);
     wb_marc_reader *rd = wb_marc_reader_new(s, WB_MARC_ISO2709, 0);
     wb_marc_record *rec;
@@ -180,6 +295,7 @@ static void test_oversize(void)
 int main(void)
 {
     test_framing();
+    test_framing_damaged();
     test_parse_and_subfields();
     test_marc8();
     test_utf8();

@@ -176,8 +176,14 @@ check(r.returncode == 1 and b"base address" in r.stderr, "strict validate does n
 r = wb("marc", "validate", DATA + "/records/loc-bibliographic-386.mrc")
 check(r.returncode == 0 and b"386 records, 0 with errors" in r.stderr, "clean file does not validate clean")
 # The oversized record (leader says 99999, really longer) comes out whole.
+# Writing it to ISO 2709 is an error unless --allow-oversize asks for the
+# 99999 convention.
+r = wb("marc", "convert", "--to", "iso2709", "--allow-oversize", DATA + "/broken/marc4j-datos-oversized-99999.mrc")
+check(len(r.stdout) > 99999 and r.stdout.endswith(b"\x1d") and r.stdout[:5] == b"99999",
+      "oversized record not recovered whole")
 r = wb("marc", "convert", "--to", "iso2709", DATA + "/broken/marc4j-datos-oversized-99999.mrc")
-check(len(r.stdout) > 99999 and r.stdout.endswith(b"\x1d"), "oversized record not recovered whole")
+check(r.returncode == 1 and r.stdout == b"" and b"over ISO 2709's 99,999-byte limit" in r.stderr,
+      "oversized record written to ISO 2709 without --allow-oversize")
 
 # Usage errors exit 2; --help on every subcommand exits 0.
 check(wb("marc", "convert", "-q").returncode == 2, "convert without --to is not a usage error")

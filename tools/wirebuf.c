@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 typedef struct opts {
-    int strict, keep_marc8, quiet, from, to;
+    int strict, keep_marc8, quiet, from, to, oversize;
     const char *out;
     size_t refill;
     unsigned threads; /* 1 = sequential; >= 2 = pipeline workers */
@@ -56,6 +56,9 @@ static const char *const usage_convert =
     "Convert records. Input format is detected from the first byte unless\n"
     "--from is given. MARC-8 records are converted to UTF-8 (leader/09 = 'a')\n"
     "unless --keep-marc8. Output goes to stdout unless -o OUT.\n"
+    "  --allow-oversize  write records over 99,999 bytes (fields over 9,999)\n"
+    "               to ISO 2709 with lengths capped at 99999 (9999), the common\n"
+    "               convention; without it such records are errors, not written\n"
     "  --threads N  decode/convert ISO 2709 on N worker threads, output in input\n"
     "               order (default: WIREBUF_THREADS, else the number of cores;\n"
     "               1 = sequential in one thread)\n";
@@ -143,7 +146,7 @@ typedef enum { CMD_COUNT, CMD_VALIDATE, CMD_CONVERT, CMD_DUMP } command;
 
 typedef struct cli_work {
     command cmd;
-    int to;
+    int to, oversize;
     unsigned flags;
 } cli_work;
 
@@ -166,7 +169,13 @@ static enum wb_marc_status cli_work_fn(void *arg, wb_marc_record *rec, const uin
     int rc = 0;
     switch (w->cmd == CMD_DUMP ? -1 : w->cmd == CMD_CONVERT ? w->to : -2) {
     case -2: break;
-    case WB_MARC_ISO2709: rc = wb_marc_write_iso2709(out, rec); break;
+    case WB_MARC_ISO2709:
+        if (!w->oversize && wb_marc_iso2709_check(rec, err->msg, sizeof err->msg)) {
+            err->offset = rec->offset;
+            return WB_MARC_BAD;
+        }
+        rc = wb_marc_write_iso2709(out, rec);
+        break;
     case WB_MARC_MARCXML: rc = wb_marc_write_marcxml(out, rec); break;
     case WB_MARC_JSON: rc = wb_marc_write_json(out, rec, 1); break;
     case WB_MARC_MRK: rc = wb_marc_write_mrk(out, rec); break;
@@ -179,19 +188,73 @@ static enum wb_marc_status cli_work_fn(void *arg, wb_marc_record *rec, const uin
     return st;
 }
 
-static void report(const char *name, const opts *o, const wb_marc_error *err, enum wb_marc_status st)
+/* Problem reports on stderr. Runs of the same problem (the same message
+ * once numbers are ignored) are collapsed: the first two are printed, then
+ * one line says how many more there were and over which bytes. Junk (bytes
+ * that are no record) is reported as junk at its offset, without a record
+ * number. */
+typedef struct reporter {
+    const char *name;
+    int quiet;
+    char shape[400];
+    unsigned long run;       /* reports in the current run */
+    uint64_t first, last;    /* offsets of the suppressed ones */
+    long junk;               /* junk reports in all */
+} reporter;
+
+static void shape_of(char *dst, size_t cap, const wb_marc_error *err, enum wb_marc_status st)
 {
-    if (!o->quiet)
-        fprintf(stderr, "wirebuf: %s: record %llu at byte %llu: %s%s\n", name,
-                (unsigned long long)err->record, (unsigned long long)err->offset, err->msg,
-                st == WB_MARC_RECOVERED ? " (recovered)" : " (skipped)");
+    size_t j = 0;
+    dst[j++] = err->record ? 'r' : 'j';
+    dst[j++] = st == WB_MARC_RECOVERED ? 'R' : 'B';
+    for (const char *p = err->msg; *p && j + 1 < cap; p++)
+        if (!(*p >= '0' && *p <= '9'))
+            dst[j++] = *p;
+    dst[j] = 0;
+}
+
+static void report_flush(reporter *rp)
+{
+    if (rp->run > 2 && !rp->quiet)
+        fprintf(stderr, "wirebuf: %s: ... and %lu more of the same problem (bytes %llu to %llu)\n", rp->name,
+                rp->run - 2, (unsigned long long)rp->first, (unsigned long long)rp->last);
+    rp->run = 0;
+    rp->shape[0] = 0;
+}
+
+static void report(reporter *rp, const wb_marc_error *err, enum wb_marc_status st)
+{
+    char sh[400];
+    if (!err->record)
+        rp->junk++;
+    if (rp->quiet)
+        return;
+    shape_of(sh, sizeof sh, err, st);
+    if (rp->run && strcmp(sh, rp->shape) == 0) {
+        if (++rp->run > 2) {
+            if (rp->run == 3)
+                rp->first = err->offset;
+            rp->last = err->offset;
+            return;
+        }
+    } else {
+        report_flush(rp);
+        memcpy(rp->shape, sh, sizeof sh);
+        rp->run = 1;
+    }
+    if (!err->record)
+        fprintf(stderr, "wirebuf: %s: junk at byte %llu: %s\n", rp->name, (unsigned long long)err->offset,
+                err->msg);
+    else
+        fprintf(stderr, "wirebuf: %s: record %llu at byte %llu: %s%s\n", rp->name, (unsigned long long)err->record,
+                (unsigned long long)err->offset, err->msg, st == WB_MARC_RECOVERED ? " (recovered)" : " (skipped)");
 }
 
 /* ISO 2709 through the parallel pipeline. Same contract as run_file(). */
 static long run_pipeline(wb_stream *s, const char *name, const opts *o, command cmd, wb_wbuf *out,
-                         int *first, uint64_t *nrec, progress *pg)
+                         int *first, uint64_t *nrec, long *njunk, progress *pg)
 {
-    cli_work w = {.cmd = cmd, .to = o->to,
+    cli_work w = {.cmd = cmd, .to = o->to, .oversize = o->oversize,
                   .flags = (o->strict ? WB_MARC_STRICT : 0) | (o->keep_marc8 ? WB_MARC_KEEP_MARC8 : 0)};
     wb_marc_pipeline_opts po = {.threads = o->threads, .flags = w.flags, .work = cli_work_fn, .arg = &w};
     char why[120];
@@ -203,6 +266,7 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
     long problems = 0;
     int fatal = 0;
     uint64_t count = 0;
+    reporter rp = {.name = name, .quiet = o->quiet};
     wb_marc_batch *b;
     wb_marc_error err;
     enum wb_marc_status st;
@@ -211,7 +275,7 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
             const wb_marc_item *it = &b->items[i];
             if (it->status != WB_MARC_OK) {
                 problems++;
-                report(name, o, &it->err, it->status);
+                report(&rp, &it->err, it->status);
                 if (it->status == WB_MARC_BAD)
                     continue;
             }
@@ -237,6 +301,8 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
         fatal = 1;
     }
     wb_marc_pipeline_free(p);
+    report_flush(&rp);
+    *njunk += rp.junk;
     progress_show(pg, wb_stream_offset(s), 1);
     if (cmd == CMD_COUNT)
         printf("%llu\t%s\n", (unsigned long long)count, name);
@@ -245,7 +311,8 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
 
 /* Run one input through the reader; write records when out != NULL.
  * Returns the number of bad/recovered records, or -1 on a fatal error. */
-static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out, int *first, uint64_t *nrec)
+static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out, int *first, uint64_t *nrec,
+                     long *njunk)
 {
     const char *name = path && strcmp(path, "-") ? path : "<stdin>";
     int fd = open_input(path);
@@ -263,7 +330,7 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
     progress pg;
     progress_init(&pg, fd);
     if (fmt == WB_MARC_ISO2709 && o->threads >= 2) {
-        long rc = run_pipeline(s, name, o, cmd, out, first, nrec, &pg);
+        long rc = run_pipeline(s, name, o, cmd, out, first, nrec, njunk, &pg);
         wb_stream_close(s);
         if (fd > 0)
             close(fd);
@@ -273,6 +340,7 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
     long problems = 0;
     int fatal = 0;
     wb_marc_record *rec;
+    reporter rp = {.name = name, .quiet = o->quiet};
     wb_marc_error err;
     for (;;) {
         enum wb_marc_status st = wb_marc_next(r, &rec, &err);
@@ -283,9 +351,16 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
             fatal = 1;
             break;
         }
+        if (st != WB_MARC_BAD && out && cmd == CMD_CONVERT && o->to == WB_MARC_ISO2709 && !o->oversize &&
+            wb_marc_iso2709_check(rec, err.msg, sizeof err.msg)) {
+            /* not written: a bad record (as the pipeline's work function says) */
+            err.offset = rec->offset;
+            err.record = rec->number;
+            st = WB_MARC_BAD;
+        }
         if (st != WB_MARC_OK) {
             problems++;
-            report(name, o, &err, st);
+            report(&rp, &err, st);
             if (st == WB_MARC_BAD)
                 continue;
         }
@@ -310,6 +385,8 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
         if (pg.on && ((*nrec) & 1023) == 0)
             progress_show(&pg, wb_stream_offset(s), 0);
     }
+    report_flush(&rp);
+    *njunk += rp.junk;
     progress_show(&pg, wb_stream_offset(s), 1);
     if (cmd == CMD_COUNT)
         printf("%llu\t%s\n", (unsigned long long)wb_marc_reader_count(r), name);
@@ -355,7 +432,7 @@ int main(int argc, char **argv)
         {"strict", no_argument, 0, 's'},        {"keep-marc8", no_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},  {"quiet", no_argument, 0, 'q'},
         {"refill", required_argument, 0, 'r'},  {"help", no_argument, 0, 'h'},
-        {"threads", required_argument, 0, 'j'},
+        {"threads", required_argument, 0, 'j'}, {"allow-oversize", no_argument, 0, 'O'},
         {0, 0, 0, 0}};
     int c;
     optind = 3;
@@ -376,6 +453,7 @@ int main(int argc, char **argv)
             break;
         case 's': o.strict = 1; break;
         case 'k': o.keep_marc8 = 1; break;
+        case 'O': o.oversize = 1; break;
         case 'o': o.out = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'r': o.refill = (size_t)strtoull(optarg, NULL, 10); break;
@@ -408,6 +486,19 @@ int main(int argc, char **argv)
     if (cmd == CMD_CONVERT || cmd == CMD_DUMP) {
         outfd = 1;
         if (o.out && strcmp(o.out, "-") != 0) {
+            /* never truncate an input: -o x.mrc x.mrc would empty x.mrc */
+            struct stat so, si;
+            if (stat(o.out, &so) == 0 && S_ISREG(so.st_mode)) {
+                for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
+                    const char *in = nfiles ? argv[optind + i] : "-";
+                    int same = strcmp(in, "-") == 0 ? fstat(0, &si) == 0 : stat(in, &si) == 0;
+                    if (same && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                        fprintf(stderr, "wirebuf: output %s is the input %s: refusing to overwrite it\n", o.out,
+                                strcmp(in, "-") == 0 ? "<stdin>" : in);
+                        return 2;
+                    }
+                }
+            }
             outfd = open(o.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
             if (outfd < 0) {
                 fprintf(stderr, "wirebuf: cannot create %s: %s\n", o.out, strerror(errno));
@@ -421,11 +512,11 @@ int main(int argc, char **argv)
         if (cmd == CMD_CONVERT && o.to == WB_MARC_JSON)
             wb_marc_json_begin(&w.buf);
     }
-    long problems = 0;
+    long problems = 0, njunk = 0;
     int failed = 0, first = 1;
     uint64_t nrec = 0;
     for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
-        long p = run_file(nfiles ? argv[optind + i] : NULL, &o, cmd, out, &first, &nrec);
+        long p = run_file(nfiles ? argv[optind + i] : NULL, &o, cmd, out, &first, &nrec, &njunk);
         if (p < 0)
             failed = 1;
         else
@@ -444,8 +535,12 @@ int main(int argc, char **argv)
         if (outfd > 1)
             close(outfd);
     }
-    if (cmd == CMD_VALIDATE || problems)
-        fprintf(stderr, "wirebuf: %llu records, %ld with errors\n", (unsigned long long)nrec, problems);
+    if (cmd == CMD_VALIDATE || problems) {
+        fprintf(stderr, "wirebuf: %llu records, %ld with errors", (unsigned long long)nrec, problems - njunk);
+        if (njunk)
+            fprintf(stderr, ", %ld runs of junk skipped", njunk);
+        fputc('\n', stderr);
+    }
     if (failed)
         return 2;
     return problems ? 1 : 0;

@@ -97,7 +97,7 @@ int wb_marc_subfield_next(const wb_marc_field *f, size_t *pos, wb_marc_subfield 
 typedef struct wb_marc_error {
     uint64_t record;  /* 1-based record number, 0 if not within a record */
     uint64_t offset;  /* absolute byte offset of the problem */
-    char msg[240];
+    char msg[400];   /* every problem of a record, joined with "; " */
 } wb_marc_error;
 
 /* ---- Sans-I/O framing and parsing of ISO 2709 -------------------------- */
@@ -121,24 +121,60 @@ typedef struct wb_marc_frame {
     size_t skip;   /* blank bytes (CR, LF, NUL, space) before the record, or junk */
     size_t len;    /* record length in bytes, terminator included */
     size_t need;   /* WB_FRAME_NEED: total bytes wanted (0: unknown, any more) */
-    int resynced;  /* the leader's length was wrong; the record ends at the
-                      first record terminator (permissive mode only) */
+    int resynced;  /* the leader's length was wrong; the record ends where the
+                      data proves (permissive mode only; see below) */
+    int record;    /* WB_FRAME_JUNK: the junk is a rejected record (strict
+                      framing), so it takes a record number; otherwise it
+                      is bytes between records and takes none */
+    size_t scanned; /* WB_FRAME_NEED: bytes of buf already searched for a
+                       terminator; pass back to wb_marc_frame_scan() */
     char msg[160];
 } wb_marc_frame;
 
 /* Find the next record in buf[0, n). eof says no more bytes will come.
  * The length in the leader (5 ASCII digits) must land on a record terminator
- * (0x1D). Strict mode: anything else is JUNK up to and including the next
- * 0x1D. Permissive mode: skip junk before a leader, and when the length is
- * wrong (or is 99999 for a longer record, or is garbage) end the record at the
- * next 0x1D and set resynced. Never reads outside buf[0, n). */
+ * (0x1D). Strict mode (WB_MARC_STRICT or WB_MARC_STRICT_FRAMING): anything
+ * else is JUNK up to and including the next 0x1D. Permissive mode, "every
+ * good record out of a damaged file":
+ *  - junk (digits, a stray leader copy, runs of 0x1D) before a leader is
+ *    JUNK up to that leader; junk is never numbered as a record;
+ *  - when the length lands on a 0x1D but the data holds an earlier 0x1D
+ *    that is followed by a leader, or that closes a directory which fits
+ *    the data, the record ends there (the boundary the data proves);
+ *  - when the length is wrong (or 99999 for a longer record, or garbage) the
+ *    record ends at the first 0x1D, or just before a leader that comes
+ *    earlier (a record cut short, or whose 0x1D was deleted or
+ *    overwritten: then the RECORD does not end in 0x1D), with resynced set;
+ *    wb_marc_parse() then accepts it only if its directory and data agree;
+ *  - at most 64 KiB of junk without a leader or terminator is buffered
+ *    before it is reported (JUNK) and dropped; a record without a
+ *    terminator at most 1 GiB.
+ * On WB_FRAME_NEED, buf[0, skip) are blank bytes the caller may consume, and
+ * `need` grows geometrically while no terminator is found, so a caller that
+ * refills to `need` scans each byte O(1) times. Never reads outside
+ * buf[0, n). */
 enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof,
                                            unsigned flags, wb_marc_frame *out);
+/* wb_marc_frame_next() resuming the terminator search at buf[scanned] (the
+ * previous NEED answer's `scanned`, less any bytes consumed since). */
+enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof, unsigned flags,
+                                           size_t scanned, wb_marc_frame *out);
 
-/* Parse one framed record buf[0, len) into rec (a view into buf). Returns 0
- * (clean), 1 (permissive mode repaired something: message in *warn), or -1
- * (bad record: message in *err; rec is unusable). err->offset and
- * warn->offset are relative to buf. Does not convert character sets. */
+/* Parse one framed record buf[0, len) into rec (a view into buf; fields
+ * rebuilt by a repair point into rec->store). Returns 0 (clean), 1
+ * (permissive mode repaired or found something: every problem, joined with
+ * "; ", in *err), or -1 (bad record: message in *err; rec is unusable).
+ * Reported and repaired in permissive mode: bytes that are not printable
+ * ASCII in the leader (set to blank), tags ('?') and indicators (blank), so
+ * every writer's output stays well-formed; a wrong base address; bad
+ * directory entries (fields rebuilt from the data); data fields without
+ * indicators (blank ones supplied, subfields kept) or without any subfield
+ * delimiter (text kept as $a); a missing or overwritten record terminator.
+ * A record whose leader length is not len (the framer resynced) must prove
+ * itself, else -1 ("not trusted"), never a made-up record: without a final
+ * 0x1D its data must hold exactly one field per directory entry; with one,
+ * its directory must be 12-byte entries of digits.
+ * err->offset is relative to buf. Does not convert character sets. */
 int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
                   unsigned flags, wb_marc_error *err);
 
@@ -182,6 +218,12 @@ int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, u
  * rebuilt. Byte-exact for well-formed input. Record length over 99,999 bytes
  * is written as 99999 (as others do). Returns 0 or -1 (out of memory). */
 int wb_marc_write_iso2709(wb_buf *out, const wb_marc_record *rec);
+/* Does rec fit ISO 2709's length fields (record length <= 99,999 bytes,
+ * every field <= 9,999 bytes with its terminator)? Returns 0, or 1 with a
+ * message in why (whylen bytes, NUL-terminated; why may be NULL). Writers
+ * that must not emit capped lengths (the CLI without --allow-oversize) call
+ * this first. */
+int wb_marc_iso2709_check(const wb_marc_record *rec, char *why, size_t whylen);
 
 /* MARCXML (MARC 21 slim). Use wb_marc_xml_begin/end around the records for
  * one <collection>. Control characters not allowed in XML 1.0 are written as

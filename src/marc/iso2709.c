@@ -9,18 +9,26 @@
  * terminator 0x1D. */
 #include "internal.h"
 
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int digits(const uint8_t *p, size_t n, size_t *val)
+/* n ASCII digits at p -> *val. Branch-free over the digits (one test at the
+ * end): the directory has two of these per entry on the hot path. */
+static inline int digits(const uint8_t *p, size_t n, size_t *val)
 {
     size_t v = 0;
+    unsigned bad = 0;
+#pragma GCC unroll 5
     for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-        v = v * 10 + (size_t)(p[i] - '0');
+        unsigned d = (unsigned)p[i] - '0';
+        bad |= d > 9;
+        v = v * 10 + d;
     }
-    *val = v;
-    return 1;
+    *val = v; /* (meaningless when 0 is returned) */
+    return !bad;
 }
 
 static int is_blank(uint8_t c)
@@ -28,16 +36,152 @@ static int is_blank(uint8_t c)
     return c == '\n' || c == '\r' || c == 0 || c == ' ' || c == '\t' || c == 0x1A;
 }
 
-/* Does p look like the start of a MARC 21 leader? 5 digits and the entry map
- * "45" at 20-21 (MARC 21 always has "4500"). Needs 24 bytes. */
+/* Does p look like the start of a MARC 21 leader? Record length and base
+ * address are digits and the entry map starts "45" (MARC 21 always has
+ * "4500", UNIMARC "450 "). Needs 24 bytes. */
 static int plausible_leader(const uint8_t *p)
 {
     size_t v;
-    return digits(p, 5, &v) && p[20] == '4' && p[21] == '5';
+    return p[20] == '4' && p[21] == '5' && digits(p, 5, &v) && digits(p + 12, 5, &v);
 }
 
-enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof,
-                                           unsigned flags, wb_marc_frame *out)
+/* A leader found inside other bytes must look like a whole record start:
+ * a plausible leader, a first directory entry of 9 digits after its tag,
+ * and a base address that closes a directory of whole entries (with its
+ * 0x1E when that byte is in p[0, n)). Text in a field rarely passes. */
+static int leader_at(const uint8_t *p, size_t n)
+{
+    size_t base, v;
+    if (!plausible_leader(p) || !digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 ||
+        (base - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN != 0)
+        return 0;
+    if (base > WB_MARC_LEADER_LEN + 1 &&
+        (n < WB_MARC_LEADER_LEN + WB_MARC_DIRENT_LEN || !digits(p + 27, 9, &v)))
+        return 0;
+    return base > n || p[base - 1] == WB_MARC_FT;
+}
+
+/* First k in [from, kend) where a record start (leader_at) is found in
+ * p[0, n), or SIZE_MAX. Looks for the "45" of the entry map with memchr. */
+static size_t find_leader(const uint8_t *p, size_t from, size_t kend, size_t n)
+{
+    if (n < WB_MARC_LEADER_LEN)
+        return SIZE_MAX;
+    if (kend > n - WB_MARC_LEADER_LEN + 1)
+        kend = n - WB_MARC_LEADER_LEN + 1;
+    size_t i = from + 20;
+    while (i < kend + 20) {
+        const uint8_t *f = memchr(p + i, '4', kend + 20 - i);
+        if (!f)
+            break;
+        size_t k = (size_t)(f - p) - 20;
+        if (leader_at(p + k, n - k))
+            return k;
+        i = (size_t)(f - p) + 1;
+    }
+    return SIZE_MAX;
+}
+
+/* Do the directory of p[0, len) and its data agree, for a record whose last
+ * byte is its terminator (index len - 1)? The base address follows the
+ * directory's 0x1E and every entry points at a field ending in 0x1E inside
+ * the data, the last one ending just before the terminator. */
+static int dir_fits(const uint8_t *p, size_t len)
+{
+    size_t base, flen, fstart, maxend = 0;
+    if (len < WB_MARC_LEADER_LEN + 2 || !digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 ||
+        base >= len || p[base - 1] != WB_MARC_FT || (base - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN)
+        return 0;
+    size_t end = len - 1;
+    for (size_t e = WB_MARC_LEADER_LEN; e + 1 < base; e += WB_MARC_DIRENT_LEN) {
+        if (!digits(p + e + 3, 4, &flen) || !digits(p + e + 7, 5, &fstart) || flen < 1 ||
+            fstart > end - base || flen > end - base - fstart || p[base + fstart + flen - 1] != WB_MARC_FT)
+            return 0;
+        if (base + fstart + flen > maxend)
+            maxend = base + fstart + flen;
+    }
+    return maxend == end || (maxend == 0 && base == end);
+}
+
+/* Does the directory's last entry end its field just before the terminator
+ * at len - 1? True for every well-formed record whose directory is in data
+ * order, so the framer can skip looking for an earlier 0x1D (a few bytes
+ * read instead of a scan of the record). */
+static int last_entry_ends(const uint8_t *p, size_t len)
+{
+    size_t base = 0, flen = 0, start = 0;
+    if (!digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 + WB_MARC_DIRENT_LEN || base >= len ||
+        p[base - 1] != WB_MARC_FT)
+        return 0;
+    const uint8_t *e = p + base - 1 - WB_MARC_DIRENT_LEN;
+    return digits(e + 3, 4, &flen) && digits(e + 7, 5, &start) && base + start + flen == len - 1;
+}
+
+/* Bytes that only ever appear as structure or padding: a run of them after
+ * junk is the same junk. */
+static int is_filler(uint8_t c) { return c == WB_MARC_RT || c == WB_MARC_FT || c == WB_MARC_SD || is_blank(c); }
+
+/* Longest a record without a terminator is buffered before it is junk. */
+#define MAX_UNTERMINATED ((size_t)1 << 30)
+/* Longest run of junk (no leader, no terminator) buffered before it is
+ * reported and dropped. */
+#define JUNK_WINDOW ((size_t)64 << 10)
+
+static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char *fmt, ...)
+{
+    va_list ap;
+    out->skip = skip;
+    out->len = 0;
+    va_start(ap, fmt);
+    vsnprintf(out->msg, sizeof out->msg, fmt, ap);
+    va_end(ap);
+    return WB_FRAME_JUNK;
+}
+
+/* p[0, rt] ends in a terminator but the leader's length (lv, if numeric)
+ * did not prove it: junk before a leader, a record missing its terminator,
+ * or a record whose length is wrong. Permissive mode. */
+static enum wb_marc_frame_kind resync(const uint8_t *p, size_t avail, size_t s, size_t rt, int numeric,
+                                      size_t lv, wb_marc_frame *out)
+{
+    size_t rlen = rt + 1;
+    /* a leader that starts before the terminator: the bytes before it are
+     * junk, or a record cut short (or missing its terminator) */
+    size_t k = find_leader(p, 1, rt, avail);
+    if (k != SIZE_MAX) {
+        if (!numeric || k < WB_MARC_LEADER_LEN + 2)
+            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
+        out->len = k;
+        out->resynced = 1;
+        snprintf(out->msg, sizeof out->msg,
+                 "record length %zu in leader is wrong and no record terminator (0x1D) comes before the next leader %zu bytes in",
+                 lv, k);
+        return WB_FRAME_RECORD;
+    }
+    if (!numeric || rlen < WB_MARC_LEADER_LEN + 2) {
+        /* junk up to the terminator, and the filler bytes after it */
+        size_t e = rlen;
+        while (e < avail && is_filler(p[e]))
+            e++;
+        return junk(out, s + e, "%zu bytes of junk (no leader) skipped", e);
+    }
+    out->len = rlen;
+    out->resynced = 1;
+    snprintf(out->msg, sizeof out->msg,
+             "record length %zu in leader is wrong, record ends at the terminator %zu bytes in", lv, rlen);
+    return WB_FRAME_RECORD;
+}
+
+enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof, unsigned flags,
+                                           wb_marc_frame *out)
+{
+    return wb_marc_frame_scan(buf, n, eof, flags, 0, out);
+}
+
+enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof, unsigned flags,
+                                           size_t scanned, wb_marc_frame *out)
 {
     memset(out, 0, sizeof *out);
     size_t s = 0;
@@ -45,79 +189,119 @@ enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof
         s++;
     const uint8_t *p = buf + s;
     size_t avail = n - s;
+    out->skip = s;
     if (avail == 0) {
-        if (eof) {
-            out->skip = s;
+        if (eof)
             return WB_FRAME_END;
-        }
         out->need = n + 1;
         return WB_FRAME_NEED;
     }
-    out->skip = s;
-    size_t len;
     if (avail < 5 && !eof) {
         out->need = s + 5;
         return WB_FRAME_NEED;
     }
-    if (avail >= 5 && digits(p, 5, &len) && len >= WB_MARC_LEADER_LEN + 2) {
+    int strict = (flags & (WB_MARC_STRICT | WB_MARC_STRICT_FRAMING)) != 0;
+    size_t len = 0;
+    int numeric = avail >= 5 && digits(p, 5, &len);
+    if (numeric && len >= WB_MARC_LEADER_LEN + 2) {
         if (avail < len && !eof) {
             out->need = s + len;
             return WB_FRAME_NEED;
         }
         if (avail >= len && p[len - 1] == WB_MARC_RT) {
             out->len = len;
+            if (strict)
+                return WB_FRAME_RECORD;
+            /* Does the data prove an earlier end? A terminator inside,
+             * followed by a leader or closing a directory that fits, is
+             * where the record really ends (its length field is wrong). */
+            if (last_entry_ends(p, len))
+                return WB_FRAME_RECORD; /* the directory agrees: the usual case */
+            const uint8_t *q = memchr(p, WB_MARC_RT, len - 1);
+            if (!q)
+                return WB_FRAME_RECORD;
+            size_t qi = (size_t)(q - p);
+            size_t k = find_leader(p, 1, qi, avail);
+            if (k != SIZE_MAX || (qi + 1 + WB_MARC_LEADER_LEN <= avail && leader_at(p + qi + 1, avail - qi - 1)) ||
+                dir_fits(p, qi + 1))
+                return resync(p, avail, s, qi, numeric, len, out);
+            /* a stray 0x1D in the data: the record stands, but say so */
+            out->resynced = 1;
+            snprintf(out->msg, sizeof out->msg, "record terminator (0x1D) inside the record's data, %zu bytes in", qi);
             return WB_FRAME_RECORD;
         }
     }
-    /* The leader's length is missing, garbage or wrong: find the terminator. */
-    const uint8_t *rt = memchr(p, WB_MARC_RT, avail);
-    if (!rt) {
-        if (!eof) {
-            out->need = 0;
-            return WB_FRAME_NEED;
+    /* The leader's length is missing, garbage or wrong: find the terminator,
+     * from where the last call's search stopped. */
+    size_t from = scanned > s ? scanned - s : 0;
+    if (from > avail)
+        from = avail;
+    const uint8_t *rt = memchr(p + from, WB_MARC_RT, avail - from);
+    if (strict) {
+        if (!rt) {
+            if (!eof) {
+                out->need = n + (n > 65536 ? n : 65536); /* geometric: each byte scanned O(1) times */
+                out->scanned = n;
+                return WB_FRAME_NEED;
+            }
+            out->skip = n;
+            out->record = 1;
+            snprintf(out->msg, sizeof out->msg,
+                     "truncated record: %zu bytes at end of input without a record terminator (0x1D)", avail);
+            return WB_FRAME_JUNK;
         }
-        out->skip = n;
-        snprintf(out->msg, sizeof out->msg,
-                 "truncated record: %zu bytes at end of input without a record terminator (0x1D)", avail);
-        return WB_FRAME_JUNK;
-    }
-    size_t rlen = (size_t)(rt - p) + 1;
-    size_t lv = 0;
-    int numeric = avail >= 5 && digits(p, 5, &lv);
-    if (flags & (WB_MARC_STRICT | WB_MARC_STRICT_FRAMING)) {
+        size_t rlen = (size_t)(rt - p) + 1;
         out->skip = s + rlen;
+        out->record = 1;
         if (numeric)
             snprintf(out->msg, sizeof out->msg,
                      "record length %zu in leader does not end at a record terminator (next 0x1D ends %zu bytes in)",
-                     lv, rlen);
+                     len, rlen);
         else
             snprintf(out->msg, sizeof out->msg, "record length in leader is not 5 digits");
         return WB_FRAME_JUNK;
     }
-    /* Permissive: junk before a leader? Look for a plausible leader inside. */
-    if (!numeric || rlen < WB_MARC_LEADER_LEN) {
-        for (size_t k = 1; k + WB_MARC_LEADER_LEN <= rlen; k++) {
-            if (plausible_leader(p + k)) {
-                out->skip = s + k;
-                snprintf(out->msg, sizeof out->msg, "%zu bytes of junk before a leader skipped", k);
-                return WB_FRAME_JUNK;
-            }
-        }
-        if (rlen < WB_MARC_LEADER_LEN + 2) {
-            out->skip = s + rlen;
-            snprintf(out->msg, sizeof out->msg, "%zu bytes ending in 0x1D are too short to be a record", rlen);
-            return WB_FRAME_JUNK;
-        }
+    if (rt)
+        return resync(p, avail, s, (size_t)(rt - p), numeric, len, out);
+    /* No terminator in what is buffered. A leader inside ends what comes
+     * before it (junk, or a record cut short); otherwise wait for more, but
+     * never buffer junk without bound. */
+    size_t k = find_leader(p, 1, avail, avail);
+    if (k != SIZE_MAX) {
+        if (!numeric || k < WB_MARC_LEADER_LEN + 2)
+            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
+        out->len = k;
+        out->resynced = 1;
+        snprintf(out->msg, sizeof out->msg,
+                 "record length %zu in leader is wrong and no record terminator (0x1D) comes before the next leader %zu bytes in",
+                 len, k);
+        return WB_FRAME_RECORD;
     }
-    out->len = rlen;
-    out->resynced = 1;
-    if (numeric)
+    if (!eof) {
+        /* only what starts like a leader may be buffered as one record */
+        int lead = numeric && (avail < WB_MARC_LEADER_LEN || plausible_leader(p));
+        if (!lead && avail >= JUNK_WINDOW)
+            return junk(out, s + avail - (WB_MARC_LEADER_LEN - 1),
+                        "%zu bytes of junk (no leader, no record terminator) skipped",
+                        avail - (WB_MARC_LEADER_LEN - 1));
+        if (avail >= MAX_UNTERMINATED)
+            return junk(out, n, "%zu bytes without a record terminator (0x1D) skipped (longer than %zu bytes)", avail,
+                        MAX_UNTERMINATED);
+        out->need = n + (n > 65536 ? n : 65536);
+        out->scanned = n;
+        return WB_FRAME_NEED;
+    }
+    if (numeric && avail >= WB_MARC_LEADER_LEN + 2) {
+        /* the last record lacks its terminator: the parser decides whether
+         * its directory proves it whole */
+        out->len = avail;
+        out->resynced = 1;
         snprintf(out->msg, sizeof out->msg,
-                 "record length %zu in leader is wrong; record ends at the terminator %zu bytes in", lv, rlen);
-    else
-        snprintf(out->msg, sizeof out->msg,
-                 "record length in leader is not 5 digits; record ends at the terminator %zu bytes in", rlen);
-    return WB_FRAME_RECORD;
+                 "record at end of input has no record terminator (0x1D) (leader length %zu, %zu bytes left)", len,
+                 avail);
+        return WB_FRAME_RECORD;
+    }
+    return junk(out, n, "truncated record: %zu bytes at end of input without a record terminator (0x1D)", avail);
 }
 
 static int tag_ok(const uint8_t *t)
@@ -130,20 +314,136 @@ static int tag_ok(const uint8_t *t)
     return 1;
 }
 
-int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
+/* A byte that may stand in a structural position (leader, tag, indicator):
+ * printable ASCII. Anything else makes MARCXML/JSON invalid or lies. */
+static int printable(uint8_t c) { return c >= 0x20 && c < 0x7F; }
+
+/* 1 when all 24 bytes are printable ASCII: three 8-byte words, each
+ * tested for a byte < 0x20 and a byte >= 0x7F at once (the leader check
+ * costs nothing on the hot path). */
+static int all_printable24(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t bad = 0;
+    for (int i = 0; i < 24; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        bad |= ((w - ones * 0x20) & ~w & high) | ((w + ones) | w);
+    }
+    return (bad & high) == 0;
+}
+
+/* Add one problem to err: the first sets the offset, later ones are joined
+ * with "; " (as many as fit). */
+static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(wb_marc_error *err, int *n, uint64_t off, const char *fmt, ...)
+{
+    char m[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if ((*n)++ == 0) {
+        err->offset = off;
+        snprintf(err->msg, sizeof err->msg, "%s", m);
+        return;
+    }
+    size_t have = strlen(err->msg);
+    if (have + 2 + strlen(m) < sizeof err->msg)
+        snprintf(err->msg + have, sizeof err->msg - have, "; %s", m);
+    else if (have + 5 < sizeof err->msg && strcmp(err->msg + have - 3, "...") != 0)
+        snprintf(err->msg + have, sizeof err->msg - have, "; ...");
+}
+
+/* Space for n bytes of a rebuilt field in rec->store. The first call of a
+ * parse (*mark == SIZE_MAX) empties the store (it holds nothing the new
+ * record uses). When the store must grow, fields already rebuilt into it are
+ * moved with it (directory entries may point at the same data many times,
+ * so no reservation made up front is always enough). NULL if out of
+ * memory. */
+static uint8_t *field_space(wb_marc_record *rec, size_t *mark, size_t n)
+{
+    wb_buf *b = &rec->store;
+    if (*mark == SIZE_MAX) {
+        b->len = 0;
+        *mark = 0;
+    }
+    if (b->cap - b->len < n) {
+        size_t cap = 2 * (b->len + n) + 4096;
+        uint8_t *np = malloc(cap);
+        if (!np)
+            return NULL;
+        if (b->len)
+            memcpy(np, b->p, b->len);
+        uintptr_t lo = (uintptr_t)b->p, hi = lo + b->len;
+        for (size_t i = 0; i < rec->nfields; i++) {
+            uintptr_t d = (uintptr_t)rec->fields[i].data;
+            if (b->p && d >= lo && d < hi)
+                rec->fields[i].data = np + (d - lo);
+        }
+        free(b->p);
+        b->p = np;
+        b->cap = cap;
+    }
+    uint8_t *o = b->p + b->len;
+    b->len += n;
+    return o;
+}
+
+/* Copy the leader to the record's own buffer before changing it. */
+static void own_leader(wb_marc_record *rec, const uint8_t *buf)
+{
+    if (rec->leader != rec->leader_buf) {
+        memcpy(rec->leader_buf, buf, WB_MARC_LEADER_LEN);
+        rec->leader = rec->leader_buf;
+    }
+}
+
+static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
     int strict = (flags & WB_MARC_STRICT) != 0;
-    int repaired = 0;
+    int np = 0; /* problems found (repaired, in permissive mode) */
     rec->nfields = 0;
     rec->leader = buf;
     rec->raw_len = len;
-    if (len < WB_MARC_LEADER_LEN + 2 || buf[len - 1] != WB_MARC_RT) {
-        wb_marc_errorf(err, 0, "record of %zu bytes is too short or does not end in 0x1D", len);
+    err->msg[0] = 0;
+    if (len < WB_MARC_LEADER_LEN + 2) {
+        wb_marc_errorf(err, 0, "record of %zu bytes is too short to be a record", len);
         return -1;
     }
-    /* Leader positions with fixed MARC 21 values: indicator count (10),
-     * subfield code length (11), entry map (20-23). Non-digits there are
-     * repaired to the MARC 21 values (as yaz does). */
+    /* Where the data ends: before the record terminator. A record framed
+     * without one (the framer found the next leader, or the end of input)
+     * is kept only if its directory proves it whole (below). */
+    size_t end = len - 1;
+    int unterminated = buf[len - 1] != WB_MARC_RT;
+    if (unterminated) {
+        if (strict) {
+            wb_marc_errorf(err, len - 1, "record of %zu bytes does not end in 0x1D", len);
+            return -1;
+        }
+        end = buf[len - 1] == WB_MARC_FT ? len : len - 1; /* terminator missing, or overwritten */
+    }
+    size_t lv = 0;
+    /* the length field was not trusted by the framer: the directory and the
+     * data must agree before the record is accepted */
+    int verify = unterminated || !digits(buf, 5, &lv) || lv != len;
+    /* Leader bytes: printable ASCII everywhere; positions with fixed MARC 21
+     * values (indicator count 10, subfield code length 11, entry map 20-23)
+     * must be digits and are repaired to the MARC 21 values (as yaz does). */
+    for (int k = all_printable24(buf) ? WB_MARC_LEADER_LEN : 0; k < WB_MARC_LEADER_LEN; k++) {
+        uint8_t c = buf[k];
+        if (printable(c))
+            continue;
+        if (strict) {
+            wb_marc_errorf(err, (uint64_t)k, "leader/%02d holds byte 0x%02x (not printable ASCII)", k, c);
+            return -1;
+        }
+        own_leader(rec, buf);
+        rec->leader_buf[k] = k == 9 ? 'a' : ' '; /* 10, 11, 20-23 get their values below */
+        problem(err, &np, (uint64_t)k, "leader/%02d byte 0x%02x not ASCII, set to '%c'", k, c,
+                rec->leader_buf[k]);
+    }
     static const char fixed_pos[6] = {10, 11, 20, 21, 22, 23};
     static const char fixed_val[6] = {'2', '2', '4', '5', '0', '0'};
     for (int k = 0; k < 6; k++) {
@@ -154,17 +454,14 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             wb_marc_errorf(err, (uint64_t)fixed_pos[k], "leader/%02d is not a digit (0x%02x)", fixed_pos[k], c);
             return -1;
         }
-        if (rec->leader != rec->leader_buf) {
-            memcpy(rec->leader_buf, buf, WB_MARC_LEADER_LEN);
-            rec->leader = rec->leader_buf;
-        }
-        if (!repaired)
-            wb_marc_errorf(err, (uint64_t)fixed_pos[k], "leader/%02d is not a digit (0x%02x); set to '%c'",
-                           fixed_pos[k], c, fixed_val[k]);
+        own_leader(rec, buf);
+        problem(err, &np, (uint64_t)fixed_pos[k], "leader/%02d not a digit (0x%02x), set to '%c'", fixed_pos[k], c,
+                fixed_val[k]);
         rec->leader_buf[(int)fixed_pos[k]] = (uint8_t)fixed_val[k];
-        repaired = 1;
     }
-    size_t end = len - 1; /* data ends before the record terminator */
+    if (unterminated)
+        problem(err, &np, len - 1, "record terminator (0x1D) %s, rebuilt",
+                buf[len - 1] == WB_MARC_FT ? "missing" : "overwritten");
     const uint8_t *ft = memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
     if (!ft) {
         wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory has no field terminator (0x1E)");
@@ -178,9 +475,7 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
                            (const char *)buf + 12, dir_end + 1);
             return -1;
         }
-        wb_marc_errorf(err, 12, "base address of data %.5s in leader is wrong; using %zu",
-                       (const char *)buf + 12, dir_end + 1);
-        repaired = 1;
+        problem(err, &np, 12, "base address '%.5s' wrong, using %zu", (const char *)buf + 12, dir_end + 1);
         base = dir_end + 1;
     }
     size_t dir_len = dir_end - WB_MARC_LEADER_LEN;
@@ -189,27 +484,66 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory length %zu is not a multiple of 12", dir_len);
             return -1;
         }
-        if (!repaired)
-            wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory length %zu is not a multiple of 12; %zu bytes ignored",
-                           dir_len, dir_len % WB_MARC_DIRENT_LEN);
-        repaired = 1;
+        problem(err, &np, WB_MARC_LEADER_LEN, "directory length %zu not a multiple of 12 (%zu bytes ignored)",
+                dir_len, dir_len % WB_MARC_DIRENT_LEN);
     }
     size_t nent = dir_len / WB_MARC_DIRENT_LEN;
     if (wb_rec_fields_reserve(rec, nent) != 0) {
         wb_marc_errorf(err, 0, "out of memory for %zu fields", nent);
         return -1;
     }
-    size_t next = base; /* where the next field starts if the data is in directory order */
+    if (verify && unterminated) {
+        /* Cut short, or only its terminator lost? Trust it only if its data
+         * holds one field per directory entry. */
+        size_t nft = 0;
+        for (const uint8_t *q = buf + base, *e = buf + end; q < e && (q = memchr(q, WB_MARC_FT, (size_t)(e - q)));
+             q++)
+            nft++;
+        if (nft != nent || end <= base || buf[end - 1] != WB_MARC_FT) {
+            wb_marc_errorf(err, 0,
+                           "truncated record of %zu bytes (leader length %.5s): its directory has %zu entries but its "
+                           "data %zu fields; not trusted",
+                           len, (const char *)buf, nent, nft);
+            return -1;
+        }
+    } else if (verify) {
+        /* Ended at the first terminator, no leader inside: its directory
+         * must at least be one (a stray leader copy followed by the rest of
+         * a record is not). */
+        size_t v;
+        for (size_t i = 0; i < nent; i++) {
+            const uint8_t *e = buf + WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN;
+            if (!digits(e + 3, 9, &v)) {
+                wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN,
+                               "damaged record of %zu bytes (leader length %.5s): directory entry %zu is not a directory "
+                               "entry; not trusted",
+                               len, (const char *)buf, i + 1);
+                return -1;
+            }
+        }
+    }
+    size_t next = base;   /* where the next field starts if the data is in directory order */
+    int bad_entries = 0, bad_tags = 0, bad_inds = 0, no_inds = 0;
+    size_t rebuilt = SIZE_MAX; /* rec->store holds rebuilt fields from here on */
     for (size_t i = 0; i < nent; i++) {
         const uint8_t *e = buf + WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN;
         size_t flen = 0, fstart = 0;
         int nums = digits(e + 3, 4, &flen) && digits(e + 7, 5, &fstart);
         size_t a = base + fstart;
-        int ok = nums && flen >= 1 && fstart <= end - base && flen <= end - a && buf[a + flen - 1] == WB_MARC_FT;
+        int ok = nums && flen >= 1 && base <= end && fstart <= end - base && flen <= end - a &&
+                 buf[a + flen - 1] == WB_MARC_FT;
+        int bad_tag = 0;
         if (!tag_ok(e)) {
             if (strict) {
                 wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu has a bad tag", i + 1);
                 return -1;
+            }
+            if (!printable(e[0]) || !printable(e[1]) || !printable(e[2])) {
+                bad_tag = 1;
+                if (!bad_tags++)
+                    problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
+                            "directory entry %zu: tag bytes %02x %02x %02x not ASCII, replaced by '?'", i + 1, e[0],
+                            e[1], e[2]);
             }
         }
         if (!ok) {
@@ -221,43 +555,143 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned 
             }
             /* Recover: the field after the previous one, up to its 0x1E. */
             if (next >= end) {
-                if (!repaired)
-                    wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * 12,
-                                   "directory entry %zu (tag %.3s) points past the data; dropped", i + 1,
-                                   (const char *)e);
-                repaired = 1;
+                if (!bad_entries++)
+                    problem(err, &np, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu (%.3s) points past the data, dropped",
+                            i + 1, (const char *)e);
                 continue;
             }
             const uint8_t *t = memchr(buf + next, WB_MARC_FT, end - next);
             a = next;
             flen = t ? (size_t)(t - (buf + next)) + 1 : end - next;
-            if (!repaired)
-                wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * 12,
-                               "directory entry %zu (tag %.3s, length %.4s, start %.5s) is wrong; field recovered from the data",
-                               i + 1, (const char *)e, (const char *)e + 3, (const char *)e + 7);
-            repaired = 1;
+            if (!bad_entries++)
+                problem(err, &np, WB_MARC_LEADER_LEN + i * 12,
+                        "directory entry %zu (%.3s %.4s %.5s) wrong, field rebuilt from the data",
+                        i + 1, (const char *)e, (const char *)e + 3, (const char *)e + 7);
         }
         wb_marc_field *f = &rec->fields[rec->nfields++];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
+        if (bad_tag) /* reported above; replaced so every output stays well-formed */
+            for (int x = 0; x < 3; x++)
+                if (!printable(e[x]))
+                    f->tag[x] = '?';
         f->data = buf + a;
         f->len = (uint32_t)(buf[a + flen - 1] == WB_MARC_FT ? flen - 1 : flen);
         next = a + flen;
-        /* A data field is two indicators, then subfields. Anything else
-         * cannot be written to MARCXML/JSON: say so. */
-        if (!wb_marc_is_control(f) && (f->len < 2 || (f->len > 2 && f->data[2] != WB_MARC_SD))) {
-            if (strict) {
-                wb_marc_errorf(err, a, "data field %.3s does not start with two indicators and a subfield delimiter",
-                               f->tag);
+        if (wb_marc_is_control(f))
+            continue;
+        /* A data field is two indicators, then subfields. */
+        const uint8_t *d = f->data;
+        if (f->len >= 3 && d[2] == WB_MARC_SD && printable(d[0]) && printable(d[1]))
+            continue; /* the usual case */
+        if (strict && (f->len < 2 || (f->len > 2 && d[2] != WB_MARC_SD))) {
+            wb_marc_errorf(err, a, "data field %.3s does not start with two indicators and a subfield delimiter",
+                           f->tag);
+            return -1;
+        }
+        if (f->len > 2 && !memchr(d, WB_MARC_SD, f->len)) {
+            /* no subfield at all ("040 CaSfIA"): MARCXML and JSON could not
+             * carry the text, so keep it as $a; the first two bytes stay
+             * indicators only if they look like indicators */
+            int inds = (isdigit(d[0]) || d[0] == ' ') && (isdigit(d[1]) || d[1] == ' ');
+            size_t skip = inds ? 2 : 0;
+            uint8_t *o = field_space(rec, &rebuilt, f->len - skip + 4);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
                 return -1;
             }
-            if (!repaired)
-                wb_marc_errorf(err, a, "data field %.3s does not start with two indicators and a subfield delimiter",
-                               f->tag);
-            repaired = 1;
+            o[0] = inds ? d[0] : ' ';
+            o[1] = inds ? d[1] : ' ';
+            o[2] = WB_MARC_SD;
+            o[3] = 'a';
+            memcpy(o + 4, d + skip, f->len - skip);
+            f->data = o;
+            f->len = (uint32_t)(f->len - skip + 4);
+            problem(err, &np, a, "data field %.3s has no subfield delimiter: its content kept as $a%s", f->tag,
+                    inds ? "" : " (blank indicators supplied)");
+            continue;
         }
+        size_t k = 0; /* bytes before the first subfield delimiter */
+        while (k < f->len && k < 2 && d[k] != WB_MARC_SD)
+            k++;
+        if (k < 2 && k < f->len) {
+            /* indicators missing (real records have "040 $aCaSfIA"): keep
+             * the subfields, supply blank indicators */
+            if (strict) {
+                wb_marc_errorf(err, a, "data field %.3s has no indicators", f->tag);
+                return -1;
+            }
+            uint8_t *o = field_space(rec, &rebuilt, 2 - k + f->len);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
+                return -1;
+            }
+            memset(o, ' ', 2 - k);
+            memcpy(o + 2 - k, d, f->len);
+            if (k == 1 && !printable(o[1])) {
+                problem(err, &np, a, "data field %.3s: indicator byte %02x not ASCII, set to blank", f->tag, o[1]);
+                o[1] = ' ';
+            }
+            f->data = o;
+            f->len += (uint32_t)(2 - k);
+            if (!no_inds++)
+                problem(err, &np, a, "data field %.3s has %s indicator(s): blank supplied, content kept",
+                        f->tag, k ? "only one" : "no");
+            continue;
+        }
+        if (f->len >= 2 && (!printable(d[0]) || !printable(d[1]))) {
+            if (strict) {
+                wb_marc_errorf(err, a, "data field %.3s: indicator bytes %02x %02x are not printable ASCII", f->tag,
+                               d[0], d[1]);
+                return -1;
+            }
+            if (!bad_inds++)
+                problem(err, &np, a, "data field %.3s: indicator bytes %02x %02x not ASCII, set to blank", f->tag,
+                        d[0], d[1]);
+            /* replaced, so that every writer's output stays well-formed */
+            uint8_t *o = field_space(rec, &rebuilt, f->len);
+            if (!o) {
+                wb_marc_errorf(err, 0, "out of memory");
+                return -1;
+            }
+            memcpy(o, d, f->len);
+            for (int x = 0; x < 2; x++)
+                if (!printable(o[x]))
+                    o[x] = ' ';
+            f->data = o;
+            if (f->len > 2 && o[2] != WB_MARC_SD)
+                problem(err, &np, a, "data field %.3s: no subfield delimiter after the indicators", f->tag);
+            continue;
+        }
+        if (f->len < 2 || (f->len > 2 && d[2] != WB_MARC_SD))
+            problem(err, &np, a, "data field %.3s: no subfield delimiter after the indicators", f->tag);
     }
-    return repaired;
+    if (bad_entries > 1)
+        problem(err, &np, 0, "%d bad directory entries in all", bad_entries);
+    if (bad_tags > 1)
+        problem(err, &np, 0, "%d non-ASCII tags in all", bad_tags);
+    if (bad_inds > 1)
+        problem(err, &np, 0, "%d fields with non-ASCII indicators in all", bad_inds);
+    if (no_inds > 1)
+        problem(err, &np, 0, "%d fields without indicators in all", no_inds);
+    return np > 0;
+}
+
+int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
+{
+    int rc = parse(rec, buf, len, flags, err);
+    if (rc < 0 && len > 0 && buf[len - 1] != WB_MARC_RT && strncmp(err->msg, "truncated", 9) != 0) {
+        /* framed without a terminator and not whole: a record cut short */
+        wb_marc_error e = *err;
+        wb_marc_errorf(err, e.offset, "truncated record: %s", e.msg);
+    }
+    /* messages quote tags and leader bytes: keep them printable (and valid
+     * UTF-8) whatever the input held */
+    if (rc != 0)
+        for (char *c = err->msg; *c; c++)
+            if (!printable((uint8_t)*c))
+                *c = '?';
+    return rc;
 }
 
 /* ---- writer ------------------------------------------------------------- */
@@ -268,6 +702,38 @@ static void put_num(uint8_t *p, size_t width, size_t v)
         p[i] = (uint8_t)('0' + v % 10);
         v /= 10;
     }
+}
+
+int wb_marc_iso2709_check(const wb_marc_record *rec, char *why, size_t whylen)
+{
+    size_t n = rec->nfields;
+    size_t base = WB_MARC_LEADER_LEN + n * WB_MARC_DIRENT_LEN + 1;
+    size_t off = 0, longest = 0;
+    const char *tag = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t l = rec->fields[i].len + 1;
+        if (l > longest) {
+            longest = l;
+            tag = rec->fields[i].tag;
+        }
+        off += l;
+    }
+    size_t total = base + off + 1;
+    if (total <= 99999 && longest <= 9999)
+        return 0;
+    if (why && whylen) {
+        if (total > 99999)
+            snprintf(why, whylen,
+                     "record of %zu bytes is over ISO 2709's 99,999-byte limit: not written (--allow-oversize writes "
+                     "it with the record length 99999 and capped directory entries, a convention readers must resync)",
+                     total);
+        else
+            snprintf(why, whylen,
+                     "field %.3s of %zu bytes is over ISO 2709's 9,999-byte field limit: not written (--allow-oversize "
+                     "writes it with the field length capped at 9999)",
+                     tag, longest);
+    }
+    return 1;
 }
 
 int wb_marc_write_iso2709(wb_buf *out, const wb_marc_record *rec)

@@ -1,9 +1,10 @@
 /* MARC-in-JSON reader on jansson. The input is one record object or an array
  * of them ({"leader": "...", "fields": [{"001": "..."}, {"245": {"ind1": "1",
  * "ind2": "0", "subfields": [{"a": "..."}]}}]}), as pymarc's JSONWriter and
- * marc4j write it. A JSON document has no record boundaries a parser could
- * resume at, so the whole input is read and parsed once; a syntax error is
- * fatal and names line, column and byte offset. */
+ * marc4j write it. The whole input is read; an array is parsed element by
+ * element, so a document cut short (or broken) after some complete records
+ * still yields them, then the syntax error (fatal, with its byte offset), as
+ * the MARCXML reader does. */
 #include "internal.h"
 
 #include <jansson.h>
@@ -14,6 +15,9 @@ struct wb_json_reader {
     json_t *root;
     size_t next;
     int loaded;
+    size_t *offsets;      /* byte offset of each array element */
+    int failed;           /* a syntax error after the records in root */
+    wb_marc_error ferr;
 };
 
 wb_json_reader *wb_json_reader_new(void) { return calloc(1, sizeof(wb_json_reader)); }
@@ -23,6 +27,7 @@ void wb_json_reader_free(wb_json_reader *j)
     if (!j)
         return;
     json_decref(j->root);
+    free(j->offsets);
     free(j);
 }
 
@@ -58,14 +63,80 @@ static int load(wb_json_reader *j, wb_stream *s, wb_marc_error *err)
         wb_buf_putc(&fixed, c);
     }
     json_error_t e;
-    j->root = json_loadb((const char *)fixed.p, fixed.len, JSON_ALLOW_NUL, &e);
+    size_t pos = 0, n = fixed.len;
+    const char *t = (const char *)fixed.p;
+    while (pos < n && (t[pos] == ' ' || t[pos] == '\n' || t[pos] == '\r' || t[pos] == '\t'))
+        pos++;
+    if (pos + 3 <= n && (uint8_t)t[pos] == 0xEF && (uint8_t)t[pos + 1] == 0xBB && (uint8_t)t[pos + 2] == 0xBF)
+        pos += 3; /* BOM */
+    if (pos >= n || t[pos] != '[') {
+        j->root = json_loadb(t, n, JSON_ALLOW_NUL, &e);
+        wb_buf_free(&fixed);
+        wb_stream_consume(s, avail);
+        if (!j->root) {
+            wb_marc_errorf(err, (uint64_t)e.position, "MARC-in-JSON: %s at line %d, column %d", e.text, e.line,
+                           e.column);
+            return -1;
+        }
+        return 0;
+    }
+    /* an array: one element at a time */
+    j->root = json_array();
+    size_t cap = 0;
+    pos++;
+    const char *why = NULL;
+    for (;;) {
+        while (pos < n && (t[pos] == ' ' || t[pos] == '\n' || t[pos] == '\r' || t[pos] == '\t'))
+            pos++;
+        if (pos >= n) {
+            why = "input ends inside the array (no closing ']')";
+            break;
+        }
+        if (t[pos] == ']' && json_array_size(j->root) == 0)
+            break;
+        json_t *v = json_loadb(t + pos, n - pos, JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK, &e);
+        if (!v) {
+            snprintf(j->ferr.msg, sizeof j->ferr.msg,
+                     "MARC-in-JSON: %.120s (record %zu of the array, at byte %zu); %zu complete records before it kept",
+                     e.text, json_array_size(j->root) + 1, pos + (size_t)e.position,
+                     json_array_size(j->root));
+            j->ferr.offset = pos + (size_t)e.position;
+            j->failed = 1;
+            break;
+        }
+        size_t k = json_array_size(j->root);
+        if (k == cap) {
+            cap = cap ? 2 * cap : 64;
+            size_t *o = realloc(j->offsets, cap * sizeof *o);
+            if (!o) {
+                json_decref(v);
+                why = "out of memory";
+                break;
+            }
+            j->offsets = o;
+        }
+        j->offsets[k] = pos;
+        json_array_append_new(j->root, v);
+        pos += (size_t)e.position;
+        while (pos < n && (t[pos] == ' ' || t[pos] == '\n' || t[pos] == '\r' || t[pos] == '\t'))
+            pos++;
+        if (pos < n && t[pos] == ',') {
+            pos++;
+            continue;
+        }
+        if (pos < n && t[pos] == ']')
+            break;
+        why = pos < n ? "expected ',' or ']' after a record" : "input ends inside the array (no closing ']')";
+        break;
+    }
+    if (why && !j->failed) {
+        snprintf(j->ferr.msg, sizeof j->ferr.msg, "MARC-in-JSON: %s at byte %zu; %zu complete records before it kept",
+                 why, pos, json_array_size(j->root));
+        j->ferr.offset = pos;
+        j->failed = 1;
+    }
     wb_buf_free(&fixed);
     wb_stream_consume(s, avail);
-    if (!j->root) {
-        wb_marc_errorf(err, (uint64_t)e.position, "MARC-in-JSON: %s at line %d, column %d", e.text, e.line,
-                       e.column);
-        return -1;
-    }
     return 0;
 }
 
@@ -145,8 +216,15 @@ enum wb_marc_status wb_json_next(wb_json_reader *j, wb_stream *s, wb_marc_record
     }
     json_t *obj;
     if (json_is_array(j->root)) {
-        if (j->next >= json_array_size(j->root))
+        if (j->next >= json_array_size(j->root)) {
+            if (j->failed) {
+                j->failed = 0;
+                *err = j->ferr;
+                return WB_MARC_FATAL;
+            }
             return WB_MARC_EOF;
+        }
+        rec->offset = j->offsets ? j->offsets[j->next] : 0;
         obj = json_array_get(j->root, j->next++);
     } else {
         if (j->next++ > 0)

@@ -65,13 +65,18 @@ static size_t frame_batch(wb_marc_pipeline *p, wb_marc_batch *b)
     b->n = 0;
     b->raw.len = 0;
     b->out.len = 0;
+    size_t scanned = 0; /* bytes already searched for a terminator */
     while (!p->ended && b->n < p->o.batch_records && b->raw.len < p->o.batch_bytes) {
         size_t avail;
         const uint8_t *ptr = wb_stream_peek(s, &avail);
         wb_marc_frame fr;
-        enum wb_marc_frame_kind k = wb_marc_frame_next(ptr, avail, p->eof, p->o.flags, &fr);
+        enum wb_marc_frame_kind k = wb_marc_frame_scan(ptr, avail, p->eof, p->o.flags, scanned, &fr);
         if (k == WB_FRAME_NEED) {
-            size_t want = fr.need > avail ? fr.need : avail + 1;
+            /* blanks need not stay buffered; resume the search where it stopped */
+            wb_stream_consume(s, fr.skip);
+            avail -= fr.skip;
+            scanned = fr.scanned > fr.skip ? fr.scanned - fr.skip : 0;
+            size_t want = fr.need > fr.skip + avail ? fr.need - fr.skip : avail + 1;
             if (!wb_stream_need(s, want, NULL)) {
                 if (wb_stream_error(s)) {
                     p->fatal = 1;
@@ -90,17 +95,19 @@ static size_t frame_batch(wb_marc_pipeline *p, wb_marc_batch *b)
             p->ended = 1;
             break;
         }
+        scanned = 0;
         wb_marc_item *it = &b->items[b->n];
         memset(it, 0, sizeof *it);
-        it->err.record = ++p->number;
         it->raw_off = b->raw.len;
-        if (k == WB_FRAME_JUNK) {
+        if (k == WB_FRAME_JUNK) { /* record number 0 unless a rejected record */
+            it->err.record = fr.record ? ++p->number : 0;
             it->status = WB_MARC_BAD;
             wb_marc_errorf(&it->err, wb_stream_offset(s), "%s", fr.msg);
             wb_stream_consume(s, fr.skip);
             b->n++;
             continue;
         }
+        it->err.record = ++p->number;
         if (wb_buf_append(&b->raw, ptr + fr.skip, fr.len) != 0) {
             p->number--;
             p->fatal = p->ended = 1;
@@ -135,14 +142,25 @@ static void work_batch(wb_marc_pipeline *p, wb_marc_batch *b, wb_marc_record *re
         uint64_t at = it->err.offset;
         wb_marc_error e = {0};
         int rc = wb_marc_parse(rec, raw, it->raw_len, p->o.flags, &e);
+        char fm[sizeof it->err.msg]; /* copied only when a message is joined */
         if (rc < 0) {
+            if (it->status == WB_MARC_RECOVERED) { /* why the framer distrusted the length, too */
+                memcpy(fm, it->err.msg, sizeof fm);
+                wb_marc_errorf(&it->err, at + e.offset, "%s (%s)", e.msg, fm);
+            } else {
+                wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
+            }
             it->status = WB_MARC_BAD;
-            wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
             continue;
         }
-        if (rc > 0) { /* the parser's repair says more than the framer's resync */
+        if (rc > 0) { /* the framer's resync, then every repair of the parser */
+            if (it->status == WB_MARC_RECOVERED) {
+                memcpy(fm, it->err.msg, sizeof fm);
+                wb_marc_errorf(&it->err, at + e.offset, "%s; %s", fm, e.msg);
+            } else {
+                wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
+            }
             it->status = WB_MARC_RECOVERED;
-            wb_marc_errorf(&it->err, at + e.offset, "%s", e.msg);
         }
         if (!p->o.work)
             continue;
@@ -159,6 +177,9 @@ static void work_batch(wb_marc_pipeline *p, wb_marc_batch *b, wb_marc_record *re
         if (st == WB_MARC_RECOVERED && it->status == WB_MARC_OK) {
             it->status = WB_MARC_RECOVERED;
             wb_marc_errorf(&it->err, we.offset ? we.offset : at, "%s", we.msg);
+        } else if (st == WB_MARC_RECOVERED) { /* every problem, not only the first */
+            memcpy(fm, it->err.msg, sizeof fm);
+            wb_marc_errorf(&it->err, it->err.offset, "%s; %s", fm, we.msg);
         }
         it->out_len = b->out.len - it->out_off;
     }

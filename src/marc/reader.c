@@ -72,13 +72,20 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
 {
     wb_stream *s = r->s;
     int eof = 0;
+    size_t scanned = 0; /* bytes already searched for a terminator */
     for (;;) {
         size_t avail;
         const uint8_t *p = wb_stream_peek(s, &avail);
         wb_marc_frame fr;
-        enum wb_marc_frame_kind k = wb_marc_frame_next(p, avail, eof, r->flags, &fr);
+        enum wb_marc_frame_kind k = wb_marc_frame_scan(p, avail, eof, r->flags, scanned, &fr);
         if (k == WB_FRAME_NEED) {
-            size_t want = fr.need > avail ? fr.need : avail + 1;
+            /* blanks before the record need not stay buffered */
+            wb_stream_consume(s, fr.skip);
+            avail -= fr.skip;
+            scanned = fr.scanned > fr.skip ? fr.scanned - fr.skip : 0;
+            size_t want = fr.need > fr.skip ? fr.need - fr.skip : 0;
+            if (want <= avail)
+                want = avail + 1;
             if (!wb_stream_need(s, want, NULL)) {
                 if (wb_stream_error(s)) {
                     wb_marc_errorf(err, wb_stream_offset(s), "%s", wb_stream_error(s));
@@ -92,13 +99,15 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
             wb_stream_consume(s, fr.skip);
             return WB_MARC_EOF;
         }
-        err->record = ++r->number;
         if (k == WB_FRAME_JUNK) {
-            uint64_t at = wb_stream_offset(s);
-            wb_marc_errorf(err, at, "%s", fr.msg);
+            /* junk is not a record (no record number) unless strict
+             * framing rejected a record */
+            err->record = fr.record ? ++r->number : 0;
+            wb_marc_errorf(err, wb_stream_offset(s), "%s", fr.msg);
             wb_stream_consume(s, fr.skip);
             return WB_MARC_BAD;
         }
+        err->record = ++r->number;
         wb_stream_consume(s, fr.skip);
         uint64_t at = wb_stream_offset(s);
         r->pending = fr.len;
@@ -109,15 +118,76 @@ static enum wb_marc_status next_iso2709(wb_marc_reader *r, wb_marc_error *err)
         int rc = wb_marc_parse(rec, p + fr.skip, fr.len, r->flags, err);
         if (rc < 0) {
             err->offset += at;
+            if (fr.resynced) { /* say why the framer distrusted the length too */
+                wb_marc_error e = *err;
+                wb_marc_errorf(err, e.offset, "%s (%s)", e.msg, fr.msg);
+            }
             return WB_MARC_BAD;
         }
         int recovered = rc > 0 || fr.resynced;
-        if (rc > 0)
+        if (rc > 0) {
             err->offset += at;
-        else if (fr.resynced)
+            if (fr.resynced) {
+                wb_marc_error e = *err;
+                wb_marc_errorf(err, e.offset, "%s; %s", fr.msg, e.msg);
+            }
+        } else if (fr.resynced)
             wb_marc_errorf(err, at, "%s", fr.msg);
         return recovered ? WB_MARC_RECOVERED : WB_MARC_OK;
     }
+}
+
+static int printable(uint8_t c) { return c >= 0x20 && c < 0x7F; }
+
+/* Records built from MARCXML, JSON or .mrk text: the leader, tags and
+ * indicators must be printable ASCII (a multi-byte character cut to a tag's
+ * 3 bytes or an indicator's 1 byte is not even UTF-8). Report and replace
+ * (leader and indicators: blank, tags: '?'), as the ISO 2709 parser does.
+ * The record owns these bytes (leader_buf, store). Returns 1 if anything was
+ * replaced; the message is added to err (joined when `more`). */
+static int fix_structure(wb_marc_record *rec, wb_marc_error *err, int more)
+{
+    int nl = 0, nt = 0, ni = 0;
+    for (int k = 0; k < WB_MARC_LEADER_LEN; k++)
+        if (!printable(rec->leader[k])) {
+            if (rec->leader != rec->leader_buf) {
+                memcpy(rec->leader_buf, rec->leader, WB_MARC_LEADER_LEN);
+                rec->leader = rec->leader_buf;
+            }
+            rec->leader_buf[k] = ' ';
+            nl++;
+        }
+    for (size_t i = 0; i < rec->nfields; i++) {
+        wb_marc_field *f = &rec->fields[i];
+        int bad = 0;
+        for (int x = 0; x < 3; x++)
+            if (!printable((uint8_t)f->tag[x])) {
+                f->tag[x] = '?';
+                bad = 1;
+            }
+        nt += bad;
+        if (wb_marc_is_control(f) || f->len < 2)
+            continue;
+        bad = 0;
+        for (int x = 0; x < 2; x++)
+            if (!printable(f->data[x]) && f->data[x] != WB_MARC_SD) {
+                ((uint8_t *)(uintptr_t)f->data)[x] = ' '; /* rec->store: the reader's own bytes */
+                bad = 1;
+            }
+        ni += bad;
+    }
+    if (!nl && !nt && !ni)
+        return 0;
+    char m[160];
+    snprintf(m, sizeof m, "bytes that are not printable ASCII replaced: %d in the leader, %d tags, %d fields' indicators",
+             nl, nt, ni);
+    if (more) {
+        wb_marc_error e = *err;
+        wb_marc_errorf(err, e.offset, "%s; %s", e.msg, m);
+    } else {
+        wb_marc_errorf(err, err->offset, "%s", m);
+    }
+    return 1;
 }
 
 enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_marc_error *err)
@@ -125,7 +195,8 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     wb_marc_error local;
     if (!err)
         err = &local;
-    memset(err, 0, sizeof *err);
+    err->record = err->offset = 0; /* (not the whole 400-byte message: hot path) */
+    err->msg[0] = 0;
     if (r->pending) {
         wb_stream_consume(r->s, r->pending);
         r->pending = 0;
@@ -149,6 +220,8 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
         r->done = 1;
         return st;
     }
+    if (r->format != WB_MARC_ISO2709 && st != WB_MARC_BAD && fix_structure(&r->rec, err, st == WB_MARC_RECOVERED))
+        st = WB_MARC_RECOVERED;
     if (st == WB_MARC_BAD) {
         r->bad++;
         return st;
@@ -168,6 +241,10 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
         }
         if (c < 0 || (c > 0 && st == WB_MARC_OK))
             *err = cerr;
+        else if (c > 0) { /* every problem of the record, not only the first */
+            wb_marc_error e = *err;
+            wb_marc_errorf(err, e.offset, "%s; %s", e.msg, cerr.msg);
+        }
         if (c < 0) {
             r->bad++;
             return WB_MARC_BAD;
