@@ -36,10 +36,12 @@ typedef struct opts {
 
 static const char *const usage_top =
     "usage: wirebuf marc <count|validate|convert|dump> [options] [FILE...]\n"
+    "       wirebuf marc load [--truncate|--append] [--strict] CONNINFO TABLE FILE...\n"
     "       wirebuf pg <export|import> [options] CONNINFO ...\n"
     "       wirebuf <command> --help\n";
 
 int wb_cli_pg(int argc, char **argv); /* tools/pg_cmd.c */
+int wb_cli_marc_load(int argc, char **argv); /* tools/marc_load.c */
 
 static const char *const usage_count =
     "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
         return usage(usage_top, 2);
     }
     const char *sub = argv[2];
+    if (strcmp(sub, "load") == 0)
+        return wb_cli_marc_load(argc - 2, argv + 2);
     command cmd;
     const char *help;
     if (strcmp(sub, "count") == 0) {
