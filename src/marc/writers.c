@@ -67,10 +67,19 @@ static const uint8_t json_class[256] = {
 
 /* Plain in a structural position: printable ASCII that needs no escape in
  * either format. */
-static inline int plain(uint8_t c)
-{
-    return c >= 0x20 && c < 0x7F && c != '&' && c != '<' && c != '>' && c != '"' && c != '\\';
-}
+#define P16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const uint8_t plain_tab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x20 */ 1, 1, 0 /* " */, 1, 1, 1, 0 /* & */, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x30 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* < */, 1, 0 /* > */, 1,
+    /* 0x40 */ P16,
+    /* 0x50 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \\ */, 1, 1, 1,
+    /* 0x60 */ P16,
+    /* 0x70 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* DEL */,
+};
+#undef P16
+
+static inline int plain(uint8_t c) { return plain_tab[c]; }
 
 #ifdef WB_SSE2
 /* Bit i set when p[i] needs attention (XML). */
@@ -95,37 +104,80 @@ static inline unsigned json_mask(__m128i x)
 }
 #endif
 
+/* Copy exactly k < 16 bytes from s to w with a few overlapping moves (no
+ * read outside s[0, k)). */
+static inline void copy_small(uint8_t *w, const uint8_t *s, size_t k)
+{
+    if (k >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + k - 8, 8);
+        memcpy(w, &a, 8);
+        memcpy(w + k - 8, &b, 8);
+    } else if (k >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + k - 4, 4);
+        memcpy(w, &a, 4);
+        memcpy(w + k - 4, &b, 4);
+    } else if (k) {
+        w[0] = s[0];
+        w[k / 2] = s[k / 2];
+        w[k - 1] = s[k - 1];
+    }
+}
+
+/* Copy s[i, n) to *wp up to the first byte that needs attention (its index
+ * is returned; n when none). 16 bytes at a time, stored unconditionally
+ * (the output has 16 bytes of slack); the last < 16 bytes are tested with
+ * one load that ends at s + n (overlapping what was already copied), so no
+ * byte is read outside s[0, n) and no per-byte loop runs unless n < 16. */
+static inline __attribute__((always_inline)) size_t scan_copy(uint8_t **wp, const uint8_t *s, size_t i, size_t n,
+                                                               const uint8_t *cls, int xml)
+{
+    uint8_t *w = *wp;
+#ifdef WB_SSE2
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        _mm_storeu_si128((__m128i *)w, x);
+        unsigned m = xml ? xml_mask(x) : json_mask(x);
+        if (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            *wp = w + k;
+            return i + k;
+        }
+        i += 16;
+        w += 16;
+    }
+    if (i < n && n >= 16) {
+        size_t rem = n - i;
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        unsigned m = (xml ? xml_mask(x) : json_mask(x)) >> (16 - rem);
+        size_t k = m ? (size_t)__builtin_ctz(m) : rem;
+        copy_small(w, s + i, k);
+        *wp = w + k;
+        return i + k;
+    }
+#endif
+    (void)xml;
+    while (i < n && !cls[s[i]])
+        *w++ = s[i++];
+    *wp = w;
+    return i;
+}
+
 /* Copy s[*ip, n) to *wp with XML escapes, stopping before the first 0x1F
  * when stop_sd (the end of a subfield). Room for 6 bytes per input byte plus
  * 16 must be reserved. */
-static inline void xml_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n, int stop_sd)
+static inline __attribute__((always_inline)) void xml_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n,
+                                                           int stop_sd)
 {
     uint8_t *w = *wp;
     size_t i = *ip;
     for (;;) {
-#ifdef WB_SSE2
-        while (i + 16 <= n) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
-            _mm_storeu_si128((__m128i *)w, x);
-            unsigned m = xml_mask(x);
-            if (!m) {
-                i += 16;
-                w += 16;
-                continue;
-            }
-            unsigned k = (unsigned)__builtin_ctz(m);
-            i += k;
-            w += k;
-            goto special;
-        }
-#endif
-        while (i < n && !xml_class[s[i]])
-            *w++ = s[i++];
+        i = scan_copy(&w, s, i, n, xml_class, 1);
         if (i >= n)
             break;
-#ifdef WB_SSE2
-    special:
-#endif
         switch (s[i]) {
         case WB_MARC_SD:
             if (stop_sd)
@@ -165,34 +217,15 @@ static inline uint8_t *json_esc(uint8_t *w, uint8_t c)
 }
 
 /* As xml_run, for the inside of a JSON string. */
-static inline void json_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n, int stop_sd)
+static inline __attribute__((always_inline)) void json_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n,
+                                                            int stop_sd)
 {
     uint8_t *w = *wp;
     size_t i = *ip;
     for (;;) {
-#ifdef WB_SSE2
-        while (i + 16 <= n) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
-            _mm_storeu_si128((__m128i *)w, x);
-            unsigned m = json_mask(x);
-            if (!m) {
-                i += 16;
-                w += 16;
-                continue;
-            }
-            unsigned k = (unsigned)__builtin_ctz(m);
-            i += k;
-            w += k;
-            goto special;
-        }
-#endif
-        while (i < n && !json_class[s[i]])
-            *w++ = s[i++];
+        i = scan_copy(&w, s, i, n, json_class, 0);
         if (i >= n)
             break;
-#ifdef WB_SSE2
-    special:
-#endif
         if (s[i] == WB_MARC_SD && stop_sd)
             break;
         w = json_esc(w, s[i]);
@@ -235,10 +268,50 @@ static inline uint8_t *json_struct_byte(uint8_t *w, uint8_t c)
 
 static inline int all_plain(const uint8_t *s, size_t n)
 {
+    unsigned bad = 0;
     for (size_t i = 0; i < n; i++)
-        if (!plain(s[i]))
-            return 0;
-    return 1;
+        bad |= plain_tab[s[i]] ^ 1u;
+    return !bad;
+}
+
+/* A tag of three ASCII digits (nearly every tag): one 32-bit test. */
+static inline int digit_tag(const char *tag)
+{
+    uint32_t v;
+    memcpy(&v, tag, 4); /* tag[3] is the NUL */
+    v &= 0xFFFFFFu;
+    return (v & 0xF0F0F0u) == 0x303030u && ((v + 0x060606u) & 0xF0F0F0u) == 0x303030u;
+}
+
+static inline int plain_tag(const char *tag)
+{
+    return digit_tag(tag) || all_plain((const uint8_t *)tag, 3);
+}
+
+/* The 24 leader bytes all plain? Two overlapping 16-byte tests. */
+static inline int plain_leader(const uint8_t *l)
+{
+#ifdef WB_SSE2
+    __m128i a = _mm_loadu_si128((const __m128i *)l), b = _mm_loadu_si128((const __m128i *)(l + 8));
+    const __m128i lo = _mm_set1_epi8(0x1F), hi = _mm_set1_epi8(0x7E);
+    /* bad: <= 0x1F or > 0x7E (as unsigned), or a special */
+    unsigned m = 0;
+    __m128i v[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        __m128i x = v[k];
+        __m128i bad = _mm_cmpeq_epi8(_mm_min_epu8(x, lo), x);
+        bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, hi), x), _mm_set1_epi8(-1)));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8('&')));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8('<')));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8('>')));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+        bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+        m |= (unsigned)_mm_movemask_epi8(bad);
+    }
+    return m == 0;
+#else
+    return all_plain(l, WB_MARC_LEADER_LEN);
+#endif
 }
 
 /* Bytes of the subfield code at d[i] (the byte after a 0x1F) in a field of
@@ -285,7 +358,7 @@ int wb_marc_xml_end(wb_buf *o) { return wb_buf_puts(o, "</collection>\n"); }
 
 static inline uint8_t *xml_struct(uint8_t *w, const uint8_t *s, size_t n)
 {
-    if (all_plain(s, n)) {
+    if (n == 3 ? plain_tag((const char *)s) : n == WB_MARC_LEADER_LEN ? plain_leader(s) : all_plain(s, n)) {
         memcpy(w, s, n);
         return w + n;
     }
@@ -353,7 +426,7 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
         }
         uint8_t ind[2];
         indicators(f, ind);
-        if (all_plain((const uint8_t *)f->tag, 3) && plain(ind[0]) && plain(ind[1])) {
+        if (plain_tag(f->tag) && plain(ind[0]) && plain(ind[1])) {
             /* the opening tag from a template, patched */
             static const char tpl[] = "  <datafield tag=\"TTT\" ind1=\"1\" ind2=\"2\">\n";
             memcpy(w, tpl, sizeof tpl - 1);
@@ -403,7 +476,7 @@ int wb_marc_json_end(wb_buf *o) { return wb_buf_puts(o, "]\n"); }
 
 static inline uint8_t *json_struct(uint8_t *w, const uint8_t *s, size_t n)
 {
-    if (all_plain(s, n)) {
+    if (n == 3 ? plain_tag((const char *)s) : n == WB_MARC_LEADER_LEN ? plain_leader(s) : all_plain(s, n)) {
         memcpy(w, s, n);
         return w + n;
     }
