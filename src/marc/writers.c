@@ -447,11 +447,20 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
             size_t i = 2; /* d[i] is a subfield delimiter */
             while (i < len) {
                 i++;
-                size_t cl = code_len(d, i, len);
-                WLIT(w, "    <subfield code=\"");
-                w = xml_code(w, d + i, cl);
-                WLIT(w, "\">");
-                i += cl;
+                if (i < len && plain(d[i])) {
+                    /* the usual one-byte code: one templated copy */
+                    static const char tpl[] = "    <subfield code=\"c\">";
+                    memcpy(w, tpl, sizeof tpl - 1);
+                    w[20] = d[i];
+                    w += sizeof tpl - 1;
+                    i++;
+                } else {
+                    size_t cl = code_len(d, i, len);
+                    WLIT(w, "    <subfield code=\"");
+                    w = xml_code(w, d + i, cl);
+                    WLIT(w, "\">");
+                    i += cl;
+                }
                 xml_run(&w, d, &i, len, 1);
                 WLIT(w, "</subfield>\n");
             }
@@ -554,13 +563,21 @@ int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
             int n = 0;
             while (i < len) {
                 i++;
-                size_t cl = code_len(d, i, len);
                 if (n++)
                     *w++ = ',';
-                WLIT(w, "{\"");
-                w = json_code(w, d + i, cl);
-                WLIT(w, "\":\"");
-                i += cl;
+                if (i < len && plain(d[i])) {
+                    /* the usual one-byte code: one templated copy */
+                    memcpy(w, "{\"c\":\"", 6);
+                    w[2] = d[i];
+                    w += 6;
+                    i++;
+                } else {
+                    size_t cl = code_len(d, i, len);
+                    WLIT(w, "{\"");
+                    w = json_code(w, d + i, cl);
+                    WLIT(w, "\":\"");
+                    i += cl;
+                }
                 json_run(&w, d, &i, len, 1);
                 WLIT(w, "\"}");
             }
