@@ -99,6 +99,17 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
     while (i < n) {
         uint8_t b = in[i];
         uint32_t u;
+        if (g0 == 0 && npending == 0 && b >= 0x20 && b < 0x7F) {
+            /* hot path: a run of Basic Latin (ASCII, an identity mapping)
+             * with no combining mark held back is copied as it is */
+            size_t j = i + 1;
+            while (j < n && in[j] >= 0x20 && in[j] < 0x7F)
+                j++;
+            memcpy(out->p + out->len, in + i, j - i);
+            out->len += j - i;
+            i = j;
+            continue;
+        }
         if (b == 0x1B) {
             /* Escape sequence: ESC [$] [(,)-] [!] F, or ESC g/b/p/s. */
             size_t j = i + 1;
