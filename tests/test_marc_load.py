@@ -92,7 +92,7 @@ for threads in ("1", "2"):
         if f245:
             a = next((s["a"] for s in f245["subfields"] if "a" in s), None)
             b = next((s["b"] for s in f245["subfields"] if "b" in s), None)
-            title = a + (" " + b if b else "") if a is not None else None
+            title = a + (" " + b if a and b is not None else "") if a is not None else None
         ok = row[3] == rec["leader"] and row[4] == c001 and row[5] == title
         check(ok, f"row {row[0]}: leader/001/title {row[3:6]} vs {(rec['leader'], c001, title)}")
         if not ok:

@@ -11,8 +11,8 @@
  *   byte_offset bigint      the record's byte offset in its file
  *   leader text             the leader as written to MARC-in-JSON
  *   control_number text     001, NULL when absent
- *   title text              245 $a, then " " and 245 $b when present; NULL
- *                           without 245 $a
+ *   title text              245 $a, then " " and 245 $b when present (as
+ *                           pymarc's title); NULL without 245 $a
  *   record jsonb            the record's MARC-in-JSON, exactly the object
  *                           `wirebuf marc convert --to json` writes for it
  *
@@ -191,12 +191,15 @@ static enum wb_marc_status encode_row(const load_ctx *x, const wb_marc_record *r
     if (!a) {
         rc |= put_null(out);
     } else {
-        size_t n = alen + (b && blen ? 1 + blen : 0);
+        /* as pymarc's title: " " + $b only after a non-empty $a */
+        if (!alen)
+            b = NULL;
+        size_t n = alen + (b ? 1 + blen : 0);
         uint8_t l4[4];
         be32(l4, (uint32_t)n);
         rc |= wb_buf_append(out, l4, 4);
         rc |= wb_buf_append(out, a, alen);
-        if (b && blen) {
+        if (b) {
             rc |= wb_buf_putc(out, ' ');
             rc |= wb_buf_append(out, b, blen);
         }
