@@ -25,8 +25,8 @@ best() { # "WALL CPU": best wall and best CPU (user+sys) seconds of RUNS runs of
 w() { echo "${1% *}"; }   # wall part
 c() { echo "${1#* }"; }   # CPU part
 mbs() { echo "scale=0; $bytes / $(w "$1") / 1000000" | bc -l; }
-ratio() { echo "scale=1; $(w "$2") / $(w "$1")" | bc -l; }      # by wall time
-cratio() { echo "scale=1; $(c "$2") / $(c "$1")" | bc -l; }     # by CPU time
+ratio() { awk -v a="$(w "$1")" -v b="$(w "$2")" 'BEGIN{printf "%.1f", b / a}'; }    # by wall time
+cratio() { awk -v a="$(c "$1")" -v b="$(c "$2")" 'BEGIN{printf "%.1f", b / a}'; }   # by CPU time
 
 cat "$corpus" > /dev/null # warm the page cache
 v_wb=$(best "$WB" marc validate -q --threads 1 "$corpus")
@@ -64,12 +64,12 @@ out=bench/results.md
   echo "| CLI ISO 2709 -> MARCXML (\`--threads N\`, target >= 1.8x) | $(mbs "$x_wb") MB/s | $(mbs "$x2_wb") MB/s | $(ratio "$x2_wb" "$x_wb")x | $(c "$x_wb") s / $(c "$x2_wb") s | $rss1 KB / $rss2 KB |"
   echo "$py" | awk 'NR==1{n=$2; r1=$4; m1=$5} NR==2{r2=$4; m2=$5} END{printf "| Python MARCReader, record[\x27245\x27][\x27a\x27] on %d records | %d rec/s | %d rec/s | %.2fx | | %d KB / %d KB |\n", n, r1, r2, r2/r1, m1, m2}'
   echo
-  echo "pymarc is not installable here (no PyPI); the issue measured pymarc 5.3.1 at 5,200 rec/s on this machine."
+  echo "pymarc is not installable here (no PyPI), so the Python reader has no pymarc line; the issue measured pymarc 5.3.1 at 5,200 rec/s on this machine."
   echo
   echo "\`wirebuf marc load\` into PostgreSQL 15 (throwaway server, fsync off, Unix socket), same corpus, same run; target >= 20x pymarc + psycopg2:"
   echo
-  echo "| loader | records | best wall time | records/s |"
-  echo "|---|---|---|---|"
+  echo "| loader | records | best wall time | records/s | client CPU |"
+  echo "|---|---|---|---|---|"
   echo "$load"
 } > "$out"
 cat "$out"
