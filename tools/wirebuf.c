@@ -36,10 +36,12 @@ typedef struct opts {
 
 static const char *const usage_top =
     "usage: wirebuf marc <count|validate|convert|dump> [options] [FILE...]\n"
+    "       wirebuf marc load [--truncate|--append] [--strict] CONNINFO TABLE FILE...\n"
     "       wirebuf pg <export|import> [options] CONNINFO ...\n"
     "       wirebuf <command> --help\n";
 
 int wb_cli_pg(int argc, char **argv); /* tools/pg_cmd.c */
+int wb_cli_marc_load(int argc, char **argv); /* tools/marc_load.c */
 
 static const char *const usage_count =
     "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
@@ -152,7 +154,7 @@ typedef struct cli_work {
 
 /* Pipeline work function: the same steps as the sequential path (bring to
  * UTF-8, then the writer), run on a worker thread. JSON records are written
- * as if first (no separator); the consumer adds the separators in order. */
+ * with their ",\n" separator; the consumer drops the document's first. */
 static enum wb_marc_status cli_work_fn(void *arg, wb_marc_record *rec, const uint8_t *raw, size_t len,
                                        wb_buf *out, uint32_t *user, wb_marc_error *err)
 {
@@ -177,7 +179,7 @@ static enum wb_marc_status cli_work_fn(void *arg, wb_marc_record *rec, const uin
         rc = wb_marc_write_iso2709(out, rec);
         break;
     case WB_MARC_MARCXML: rc = wb_marc_write_marcxml(out, rec); break;
-    case WB_MARC_JSON: rc = wb_marc_write_json(out, rec, 1); break;
+    case WB_MARC_JSON: rc = wb_marc_write_json(out, rec, 0); break; /* with ",\n" */
     case WB_MARC_MRK: rc = wb_marc_write_mrk(out, rec); break;
     default: rc = wb_marc_write_text(out, rec); break;
     }
@@ -271,7 +273,7 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
     wb_marc_error err;
     enum wb_marc_status st;
     while (!fatal && (st = wb_marc_pipeline_next(p, &b, &err)) == WB_MARC_OK) {
-        for (size_t i = 0; i < b->n && !fatal; i++) {
+        for (size_t i = 0; i < b->n; i++) {
             const wb_marc_item *it = &b->items[i];
             if (it->status != WB_MARC_OK) {
                 problems++;
@@ -281,16 +283,16 @@ static long run_pipeline(wb_stream *s, const char *name, const opts *o, command 
             }
             (*nrec)++;
             count++;
-            if (out) {
-                int rc = 0;
-                if (cmd == CMD_CONVERT && o->to == WB_MARC_JSON && !*first)
-                    rc = wb_buf_append(&out->buf, ",\n", 2);
-                *first = 0;
-                if (rc || wb_buf_append(&out->buf, b->out.p + it->out_off, it->out_len) != 0 ||
-                    wb_wbuf_maybe_flush(out) != 0) {
-                    fprintf(stderr, "wirebuf: %s\n", out->err[0] ? out->err : "out of memory");
-                    fatal = 1;
-                }
+        }
+        /* The workers wrote finished bytes (JSON records each with their
+         * ",\n" separator): the consumer only writes the batch, in one go;
+         * the document's first record drops its separator. */
+        if (out && b->out.len) {
+            size_t skip = cmd == CMD_CONVERT && o->to == WB_MARC_JSON && *first ? 2 : 0;
+            *first = 0;
+            if (wb_wbuf_write(out, b->out.p + skip, b->out.len - skip) != 0) {
+                fprintf(stderr, "wirebuf: %s\n", out->err);
+                fatal = 1;
             }
         }
         wb_marc_pipeline_release(p, b);
@@ -408,6 +410,8 @@ int main(int argc, char **argv)
         return usage(usage_top, 2);
     }
     const char *sub = argv[2];
+    if (strcmp(sub, "load") == 0)
+        return wb_cli_marc_load(argc - 2, argv + 2);
     command cmd;
     const char *help;
     if (strcmp(sub, "count") == 0) {

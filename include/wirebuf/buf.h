@@ -88,6 +88,12 @@ static inline int wb_wbuf_maybe_flush(wb_wbuf *w)
 {
     return w->buf.len >= w->threshold ? wb_wbuf_flush(w) : 0;
 }
+/* Write n bytes in order after what is buffered: small amounts are
+ * appended (coalesced); once buffered + n reaches the threshold, the buffer
+ * is flushed and data handed to the sink directly, without a copy (one sink
+ * call for the whole block). data stays the caller's. Returns 0 or -1
+ * (message in w->err; what was buffered may be partly written). */
+int wb_wbuf_write(wb_wbuf *w, const void *data, size_t n);
 /* Free the buffer (does not flush). */
 void wb_wbuf_free(wb_wbuf *w);
 

@@ -227,7 +227,12 @@ int wb_marc_iso2709_check(const wb_marc_record *rec, char *why, size_t whylen);
 
 /* MARCXML (MARC 21 slim). Use wb_marc_xml_begin/end around the records for
  * one <collection>. Control characters not allowed in XML 1.0 are written as
- * U+FFFD's bytes; &, <, >, " are escaped. */
+ * U+FFFD's bytes; &, <, >, " are escaped. In structural positions (leader,
+ * tag, indicators, a one-byte subfield code) every byte that is not
+ * printable ASCII is written as U+FFFD, in the JSON and mrk writers too
+ * (JSON escapes control bytes as \u00XX there), so the output is valid
+ * UTF-8 / XML / JSON whatever the record holds (data bytes are valid UTF-8
+ * after wb_marc_to_utf8; WB_MARC_KEEP_MARC8 leaves them as they are). */
 int wb_marc_xml_begin(wb_buf *out);
 int wb_marc_write_marcxml(wb_buf *out, const wb_marc_record *rec);
 int wb_marc_xml_end(wb_buf *out);

@@ -86,3 +86,22 @@ void wb_wbuf_free(wb_wbuf *w)
 {
     wb_buf_free(&w->buf);
 }
+
+int wb_wbuf_write(wb_wbuf *w, const void *data, size_t n)
+{
+    if (w->buf.len + n < w->threshold) { /* small: coalesce */
+        if (wb_buf_append(&w->buf, data, n) != 0) {
+            snprintf(w->err, sizeof w->err, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    if (wb_wbuf_flush(w) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (w->sink(w->ctx, data, n, w->err, sizeof w->err) != 0)
+        return -1;
+    w->written += n;
+    return 0;
+}

@@ -10,6 +10,9 @@
 #include "marc8_tables.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define SET_EACC (-2)
 #define SET_NONE (-1)
@@ -96,6 +99,17 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
     while (i < n) {
         uint8_t b = in[i];
         uint32_t u;
+        if (g0 == 0 && npending == 0 && b >= 0x20 && b < 0x7F) {
+            /* hot path: a run of Basic Latin (ASCII, an identity mapping)
+             * with no combining mark held back is copied as it is */
+            size_t j = i + 1;
+            while (j < n && in[j] >= 0x20 && in[j] < 0x7F)
+                j++;
+            memcpy(out->p + out->len, in + i, j - i);
+            out->len += j - i;
+            i = j;
+            continue;
+        }
         if (b == 0x1B) {
             /* Escape sequence: ESC [$] [(,)-] [!] F, or ESC g/b/p/s. */
             size_t j = i + 1;
@@ -240,7 +254,27 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        /* ASCII fast path, 16 then 8 bytes at a time */
+        /* ASCII fast path: 64, then 16 bytes per test (SSE2: the sign bits
+         * of OR-ed loads), then 8 */
+#if defined(__SSE2__)
+        while (i + 64 <= n) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(buf + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(buf + i + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(buf + i + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(buf + i + 48));
+            if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))))
+                break;
+            i += 64;
+        }
+        while (i + 16 <= n) {
+            int m = _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(buf + i)));
+            if (m) {
+                i += (size_t)__builtin_ctz((unsigned)m);
+                break;
+            }
+            i += 16;
+        }
+#else
         while (i + 16 <= n) {
             uint64_t w1, w2;
             memcpy(&w1, buf + i, 8);
@@ -249,6 +283,7 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
                 break;
             i += 16;
         }
+#endif
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, buf + i, 8);
@@ -262,10 +297,13 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
             i++;
             continue;
         }
-        size_t l = utf8_seq(buf + i, n - i);
-        if (!l)
-            return i;
-        i += l;
+        /* a run of non-ASCII characters (e.g. CJK) stays in this loop */
+        do {
+            size_t l = utf8_seq(buf + i, n - i);
+            if (!l)
+                return i;
+            i += l;
+        } while (i < n && buf[i] >= 0x80);
     }
     return n;
 }
