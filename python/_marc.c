@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -47,6 +48,7 @@ static struct {
     PyObject *exc_base, *exc_length, *exc_leader, *exc_directory, *exc_base_address, *exc_nofields,
         *exc_eor, *exc_truncated, *exc_fatal;
     PyObject *normalize; /* unicodedata.normalize */
+    PyObject *io_FileIO, *io_BufferedReader, *io_BufferedRandom; /* read natively */
     PyObject *s_raw, *s_mode, *s_enc, *s_fields, *s_cache, *s_tag, *s_data, *s_subfields,
         *s_indicators, *s_control, *s_nfc, *s_force_utf8, *s_leader, *s_latin1, *empty;
     int ready;
@@ -211,7 +213,11 @@ static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const 
                                      (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), e->msg);
     }
     PyObject *cls = strcmp(e->msg, "out of memory") == 0 ? PyExc_MemoryError : exc_class_for(e->msg);
-    PyObject *ex = PyObject_CallFunction(cls, "s", e->msg);
+    /* messages may quote the record's own bytes (a tag byte 0xE9): show
+     * anything that is not UTF-8 escaped rather than failing */
+    PyObject *m = PyUnicode_DecodeUTF8(e->msg, (Py_ssize_t)strnlen(e->msg, sizeof e->msg), "backslashreplace");
+    PyObject *ex = m ? PyObject_CallFunctionObjArgs(cls, m, NULL) : NULL;
+    Py_XDECREF(m);
     if (ex) {
         PyObject *v;
         if ((v = PyLong_FromUnsignedLongLong(e->record))) {
@@ -870,14 +876,69 @@ typedef struct Reader {
     PyObject *cur_exc, *cur_chunk;
     const char *backend;
     unsigned threads;
+    /* One owner at a time (section "reader state" below): `lock` is held by
+     * the thread inside next()/close()/__init__ (also while it waits for the
+     * pipeline with the GIL released); `owner` is its thread ident.
+     * `read_thread` is the thread inside the file object's .read() (0 when
+     * none), so a read() that calls back into the reader is refused instead
+     * of deadlocking or freeing the pipeline under itself. All three are
+     * read and written with the GIL held. */
+    PyThread_type_lock lock;
+    unsigned long owner, read_thread;
+    /* native file object source: a dup of the object's descriptor, read
+     * with pread from `pos` (regular file) or read (pipe) without the GIL,
+     * after `prefix` (bytes the object had buffered, pipes only) */
+    struct fdsrc {
+        int fd, seekable;
+        uint64_t start, pos; /* file offset where reading began / next pread */
+        uint8_t *prefix;
+        size_t plen, poff;
+    } nat;
+    PyObject *fobj;        /* the file object read natively (to seek it back) */
+    uint64_t handed;       /* stream offset just past the last record handed out */
+    int at_end;            /* the source reached its end: position the object at nat.pos */
 } Reader;
+
+/* Read from a file object's descriptor without the GIL (wb_read_fn). */
+static ssize_t fd_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size_t errlen)
+{
+    struct fdsrc *f = ctx;
+    if (f->poff < f->plen) {
+        size_t n = f->plen - f->poff < cap ? f->plen - f->poff : cap;
+        memcpy(buf, f->prefix + f->poff, n);
+        f->poff += n;
+        return (ssize_t)n;
+    }
+    for (;;) {
+        ssize_t n = f->seekable ? pread(f->fd, buf, cap, (off_t)f->pos) : read(f->fd, buf, cap);
+        if (n >= 0) {
+            f->pos += (uint64_t)n;
+            return n;
+        }
+        if (errno != EINTR) {
+            snprintf(errbuf, errlen, "read: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
 
 static ssize_t py_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size_t errlen)
 {
     Reader *r = ctx;
     ssize_t n = -1;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *res = PyObject_CallMethod(r->file, "read", "n", (Py_ssize_t)cap);
+    if (!r->file) {
+        snprintf(errbuf, errlen, "the reader was closed");
+        PyGILState_Release(g);
+        return -1;
+    }
+    PyObject *file = r->file;
+    Py_INCREF(file);
+    unsigned long prev = r->read_thread;
+    r->read_thread = PyThread_get_thread_ident();
+    PyObject *res = PyObject_CallMethod(file, "read", "n", (Py_ssize_t)cap);
+    r->read_thread = prev;
+    Py_DECREF(file);
     if (!res) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
@@ -937,6 +998,13 @@ static void reader_stop(Reader *r)
         close(r->fd);
         r->fd = -1;
     }
+    if (r->nat.fd >= 0) {
+        close(r->nat.fd);
+        r->nat.fd = -1;
+    }
+    PyMem_RawFree(r->nat.prefix);
+    r->nat.prefix = NULL;
+    r->nat.plen = r->nat.poff = 0;
     if (r->have_view) {
         PyBuffer_Release(&r->view);
         r->have_view = 0;
@@ -944,8 +1012,59 @@ static void reader_stop(Reader *r)
     r->done = 1;
 }
 
+/* Leave a natively read file object where pymarc would have left it: just
+ * past the last record handed out, or at the end of the data once the end
+ * was reached. Errors (a closed file) are ignored: there is nothing to
+ * position. The caller holds the GIL; an exception being raised is kept. */
+static void sync_position(Reader *r)
+{
+    if (!r->fobj || !r->nat.seekable)
+        return;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    unsigned long long pos = r->at_end ? r->nat.pos : r->nat.start + r->handed;
+    PyObject *res = PyObject_CallMethod(r->fobj, "seek", "K", pos);
+    Py_XDECREF(res);
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+}
+
+/* ---- reader state: one owner at a time ------------------------------------ */
+
+static int reader_acquire(Reader *r)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (!r->lock) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader was not initialised");
+        return -1;
+    }
+    if (r->read_thread == me) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader re-entered from its own read()");
+        return -1;
+    }
+    if (r->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader re-entered while it is reading");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(r->lock, NOWAIT_LOCK)) {
+        /* another thread is in next()/close(): wait for it without the GIL */
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(r->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    r->owner = me;
+    return 0;
+}
+
+static void reader_release(Reader *r)
+{
+    r->owner = 0;
+    PyThread_release_lock(r->lock);
+}
+
 static int reader_traverse(Reader *r, visitproc visit, void *arg)
 {
+    Py_VISIT(r->fobj);
     Py_VISIT(r->file);
     Py_VISIT(r->read_exc);
     Py_VISIT(r->cur_exc);
@@ -956,6 +1075,7 @@ static int reader_traverse(Reader *r, visitproc visit, void *arg)
 
 static int reader_clear(Reader *r)
 {
+    Py_CLEAR(r->fobj);
     Py_CLEAR(r->file);
     Py_CLEAR(r->read_exc);
     Py_CLEAR(r->cur_exc);
@@ -967,8 +1087,12 @@ static int reader_clear(Reader *r)
 static void reader_dealloc(Reader *r)
 {
     PyObject_GC_UnTrack(r);
+    r->b = NULL; /* freed with the pipeline */
     reader_stop(r);
+    sync_position(r);
     reader_clear(r);
+    if (r->lock)
+        PyThread_free_lock(r->lock);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -979,13 +1103,126 @@ static PyObject *reader_new(PyTypeObject *t, PyObject *args, PyObject *kw)
     Reader *r = (Reader *)t->tp_alloc(t, 0);
     if (r) {
         r->fd = -1;
+        r->nat.fd = -1;
         r->backend = "none";
         r->done = 1;
+        if (!(r->lock = PyThread_allocate_lock())) {
+            Py_DECREF(r);
+            return PyErr_NoMemory();
+        }
     }
     return (PyObject *)r;
 }
 
+/* A file object whose bytes are exactly its descriptor's (io.FileIO, or an
+ * io.BufferedReader/BufferedRandom over one; not subclasses, which may
+ * override read(), and not wrappers such as GzipFile whose fileno() is the
+ * compressed file) on a regular file or a pipe: read it natively. Returns 1
+ * when set up, 0 to use .read() instead, -1 on error. */
+static int open_native(Reader *r, PyObject *src, size_t refill)
+{
+    PyTypeObject *t = Py_TYPE(src);
+    int buffered = 0;
+    if (t == (PyTypeObject *)G.io_FileIO) {
+        buffered = 0;
+    } else if (t == (PyTypeObject *)G.io_BufferedReader || t == (PyTypeObject *)G.io_BufferedRandom) {
+        PyObject *raw = PyObject_GetAttrString(src, "raw");
+        int ok = raw && Py_TYPE(raw) == (PyTypeObject *)G.io_FileIO;
+        Py_XDECREF(raw);
+        PyErr_Clear();
+        if (!ok)
+            return 0;
+        buffered = 1;
+    } else {
+        return 0;
+    }
+    PyObject *o = PyObject_CallMethod(src, "readable", NULL);
+    int readable = o ? PyObject_IsTrue(o) : -1;
+    Py_XDECREF(o);
+    if (readable != 1) {
+        PyErr_Clear();
+        return 0; /* .read() will say why */
+    }
+    o = PyObject_CallMethod(src, "fileno", NULL);
+    long fd = o ? PyLong_AsLong(o) : -1;
+    Py_XDECREF(o);
+    if (fd < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    struct stat st;
+    if (fstat((int)fd, &st) != 0)
+        return 0;
+    int seekable = S_ISREG(st.st_mode);
+    if (!seekable && !(S_ISFIFO(st.st_mode) && t != (PyTypeObject *)G.io_BufferedRandom))
+        return 0;
+    uint64_t start = 0;
+    PyObject *prefix = NULL;
+    if (seekable) {
+        /* the object's position accounts for what it has buffered */
+        o = PyObject_CallMethod(src, "tell", NULL);
+        unsigned long long pos = o ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
+        Py_XDECREF(o);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        start = pos;
+    } else if (buffered) {
+        /* a pipe: take over the bytes the object has buffered (peek returns
+         * them without reading when there are any), then read the pipe */
+        PyObject *pk = PyObject_CallMethod(src, "peek", "n", (Py_ssize_t)1);
+        if (!pk)
+            return -1;
+        Py_ssize_t have = PyBytes_Check(pk) ? PyBytes_GET_SIZE(pk) : 0;
+        Py_DECREF(pk);
+        if (have > 0 && !(prefix = PyObject_CallMethod(src, "read", "n", have)))
+            return -1;
+        if (prefix && !PyBytes_Check(prefix)) {
+            Py_DECREF(prefix);
+            return 0;
+        }
+    }
+    int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0) {
+        Py_XDECREF(prefix);
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    r->nat.fd = nfd;
+    r->nat.seekable = seekable;
+    r->nat.start = r->nat.pos = start;
+    if (prefix) {
+        size_t n = (size_t)PyBytes_GET_SIZE(prefix);
+        r->nat.prefix = PyMem_RawMalloc(n ? n : 1);
+        if (!r->nat.prefix) {
+            Py_DECREF(prefix);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(r->nat.prefix, PyBytes_AS_STRING(prefix), n);
+        r->nat.plen = n;
+        Py_DECREF(prefix);
+    }
+    r->fobj = src;
+    Py_INCREF(src);
+    r->s = wb_stream_from_fn(fd_read, &r->nat, refill);
+    r->backend = "fd";
+    return 1;
+}
+
+static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw);
+
 static int reader_init(Reader *r, PyObject *args, PyObject *kw)
+{
+    if (reader_acquire(r) < 0)
+        return -1;
+    int rc = reader_init_locked(r, args, kw);
+    reader_release(r);
+    return rc;
+}
+
+static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"source", "format", "threads", "batch_size", "batch_bytes", "to_unicode",
                              "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill", NULL};
@@ -1001,8 +1238,13 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "wirebuf._marc.setup() was not called (import wirebuf.marc)");
         return -1;
     }
+    r->b = NULL; /* freed with the pipeline */
     reader_stop(r);
     reader_clear(r);
+    r->handed = 0;
+    r->at_end = 0;
+    r->nat.start = r->nat.pos = 0;
+    r->nat.seekable = 0;
     int fmt = wb_marc_format_from_name(format);
     if (fmt < 0) {
         PyErr_Format(PyExc_ValueError, "unknown format '%s' (iso2709, marcxml, json, mrk)", format);
@@ -1038,10 +1280,8 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
     r->permissive = permissive;
     /* pick the source by type, fail fast */
     if (PyUnicode_Check(src) || PyObject_HasAttrString(src, "__fspath__")) {
-        PyObject *path = PyOS_FSPath(src);
-        PyObject *enc_path = path ? PyUnicode_EncodeFSDefault(path) : NULL;
-        Py_XDECREF(path);
-        if (!enc_path)
+        PyObject *enc_path = NULL;
+        if (!PyUnicode_FSConverter(src, &enc_path)) /* ValueError for an embedded NUL, as open() */
             return -1;
         const char *ps = PyBytes_AS_STRING(enc_path);
         int fd;
@@ -1064,6 +1304,11 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
         r->s = wb_stream_from_mem(r->view.buf, (size_t)r->view.len);
         r->backend = "memory";
     } else if (PyObject_HasAttrString(src, "read")) {
+        int nat = open_native(r, src, (size_t)refill);
+        if (nat < 0)
+            return -1;
+        if (nat > 0)
+            goto have_source;
         r->file = src;
         Py_INCREF(src);
         r->s = wb_stream_from_fn(py_read, r, refill < 65536 && refill > 1 ? 65536 : (size_t)refill);
@@ -1075,6 +1320,7 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
                      Py_TYPE(src)->tp_name);
         return -1;
     }
+have_source:
     if (!r->s) {
         PyErr_NoMemory();
         return -1;
@@ -1119,6 +1365,8 @@ static PyObject *bad_record(Reader *r, const wb_marc_error *e, uint32_t user, co
 static PyObject *end_of_input(Reader *r, enum wb_marc_status st, const wb_marc_error *e)
 {
     r->done = 1;
+    r->at_end = st == WB_MARC_EOF;
+    sync_position(r);
     if (st != WB_MARC_FATAL)
         return NULL; /* StopIteration */
     if (r->read_exc) {
@@ -1181,11 +1429,12 @@ static void drop_batch(Reader *r)
     r->b = NULL;
 }
 
-static PyObject *reader_next(Reader *r)
+static PyObject *reader_next_locked(Reader *r)
 {
     for (;;) {
         if (r->b && r->i < r->b->n) {
             const wb_marc_item *it = &r->b->items[r->i++];
+            r->handed = it->err.offset + it->raw_len;
             Py_CLEAR(r->cur_chunk);
             if (it->status == WB_MARC_BAD)
                 return bad_record(r, &it->err, it->user, item_raw(r->b, it), it->raw_len);
@@ -1214,6 +1463,15 @@ static PyObject *reader_next(Reader *r)
         r->b = b;
         r->i = 0;
     }
+}
+
+static PyObject *reader_next(Reader *r)
+{
+    if (reader_acquire(r) < 0)
+        return NULL;
+    PyObject *res = reader_next_locked(r);
+    reader_release(r);
+    return res;
 }
 
 static PyObject *reader_get_chunk(Reader *r, void *c)
@@ -1253,8 +1511,13 @@ static PyObject *reader_get_threads(Reader *r, void *c)
 static PyObject *reader_close(Reader *r, PyObject *unused)
 {
     (void)unused;
+    if (reader_acquire(r) < 0)
+        return NULL;
     drop_batch(r);
     reader_stop(r);
+    sync_position(r);
+    Py_CLEAR(r->fobj);
+    reader_release(r);
     Py_RETURN_NONE;
 }
 
@@ -1294,10 +1557,8 @@ static PyTypeObject ReaderType = {
 static PyObject *py_count(PyObject *self, PyObject *arg)
 {
     (void)self;
-    PyObject *path = PyOS_FSPath(arg);
-    PyObject *enc = path ? PyUnicode_EncodeFSDefault(path) : NULL;
-    Py_XDECREF(path);
-    if (!enc)
+    PyObject *enc = NULL;
+    if (!PyUnicode_FSConverter(arg, &enc))
         return NULL;
     int fd;
     uint64_t n = 0;
@@ -1400,6 +1661,15 @@ PyMODINIT_FUNC PyInit__marc(void)
     G.normalize = PyObject_GetAttrString(ud, "normalize");
     Py_DECREF(ud);
     if (!G.normalize)
+        return NULL;
+    PyObject *io = PyImport_ImportModule("io");
+    if (!io)
+        return NULL;
+    G.io_FileIO = PyObject_GetAttrString(io, "FileIO");
+    G.io_BufferedReader = PyObject_GetAttrString(io, "BufferedReader");
+    G.io_BufferedRandom = PyObject_GetAttrString(io, "BufferedRandom");
+    Py_DECREF(io);
+    if (!G.io_FileIO || !G.io_BufferedReader || !G.io_BufferedRandom)
         return NULL;
 #define INTERN(var, text) if (!(G.var = PyUnicode_InternFromString(text))) return NULL
     INTERN(s_raw, "_raw");
