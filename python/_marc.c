@@ -44,7 +44,9 @@ enum {
 /* Classes and helpers registered by wirebuf.marc at import (setup()). Module
  * level because every Record/Field built anywhere needs them; set once. */
 static struct {
-    PyObject *Record, *Field, *Subfield, *Indicators;
+    PyObject *Record, *Field, *RawField, *Subfield, *Indicators;
+    PyObject *normalize_code; /* record._normalize_code(bytes) -> (code, skip) (warns) */
+    PyObject *exc_base_nf;
     PyObject *exc_base, *exc_length, *exc_leader, *exc_directory, *exc_base_address, *exc_nofields,
         *exc_eor, *exc_truncated, *exc_fatal;
     PyObject *normalize; /* unicodedata.normalize */
@@ -233,6 +235,326 @@ static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const 
     return ex;
 }
 
+static inline int is_control_tag(const uint8_t *t)
+{
+    /* pymarc: tag < "010" and tag.isdigit() */
+    return t[0] == '0' && t[1] == '0' && t[2] >= '0' && t[2] <= '9';
+}
+
+/* ---- pymarc 5.3.1 semantics: framing and decoding ------------------------
+ *
+ * pymarc's MARCReader reads 5 bytes, int()s them, reads the rest of the
+ * record and hands the chunk to Record.decode_marc, which trusts the leader
+ * and directory as they are. The functions below do the same checks in the
+ * same order without the GIL and without Python objects; an error is kept as
+ * a description (pm_err) from which the same Python exception is made later
+ * with the GIL held, by running the same Python operation (int(), .decode())
+ * on the same bytes, so class and message are pymarc's. */
+
+enum pm_kind {
+    PE_NONE = 0,
+    PE_LENGTH,      /* RecordLengthInvalid (fatal) */
+    PE_TRUNCATED,   /* TruncatedRecord (fatal) */
+    PE_EOR,         /* EndOfRecordNotFound (fatal) */
+    PE_LEADER,      /* RecordLeaderInvalid */
+    PE_DECODE,      /* UnicodeDecodeError: raw[off, off+len).decode(codec) */
+    PE_INT_BYTES,   /* ValueError: int(raw[off, off+len]) */
+    PE_INT_STR,     /* ValueError: int(raw[off, off+len].decode('ascii')) */
+    PE_BASE_NF,     /* BaseAddressNotFound */
+    PE_BASE_INV,    /* BaseAddressInvalid */
+    PE_DIRECTORY,   /* RecordDirectoryInvalid */
+    PE_NOFIELDS,    /* NoFieldsFound */
+    PE_OOM,         /* MemoryError */
+    PE_READ         /* the source failed: end of input with the read error */
+};
+
+typedef struct pm_err {
+    int kind;
+    size_t off, len;  /* bytes of the chunk the failing operation ran on */
+    const char *codec;
+} pm_err;
+
+static inline int pm_fatal(int kind)
+{
+    return kind == PE_LENGTH || kind == PE_TRUNCATED || kind == PE_EOR;
+}
+
+/* Python's int() of an ASCII text in base 10: surrounding whitespace, a sign,
+ * digits with single underscores between them. is_str: the text is a str
+ * (whitespace includes 0x1C-0x1F), else bytes. Returns 0 and *v, or -1. */
+static int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
+{
+#define PYSPACE(c) ((c) == ' ' || ((c) >= 0x09 && (c) <= 0x0D) || (is_str && (c) >= 0x1C && (c) <= 0x1F))
+    while (n && PYSPACE(s[0]))
+        s++, n--;
+    while (n && PYSPACE(s[n - 1]))
+        n--;
+#undef PYSPACE
+    int neg = 0;
+    if (n && (s[0] == '+' || s[0] == '-'))
+        neg = s[0] == '-', s++, n--;
+    if (!n || s[0] < '0' || s[0] > '9')
+        return -1;
+    long long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '_') {
+            if (i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9')
+                return -1;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        if (x < 1000000000000LL)
+            x = x * 10 + (s[i] - '0');
+    }
+    *v = neg ? -x : x;
+    return 0;
+}
+
+/* Python's seq[a:b] on a sequence of n items: the clamped [*lo, *hi). */
+static void py_slice(long long a, long long b, size_t n, size_t *lo, size_t *hi)
+{
+    long long N = (long long)n;
+    if (a < 0 && (a += N) < 0)
+        a = 0;
+    if (a > N)
+        a = N;
+    if (b < 0 && (b += N) < 0)
+        b = 0;
+    if (b > N)
+        b = N;
+    *lo = (size_t)a;
+    *hi = (size_t)(b > a ? b : a);
+}
+
+static inline int all_ascii(const uint8_t *s, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] & 0x80) {
+            if (bad)
+                *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+static inline void pm_set(pm_err *e, int kind, size_t off, size_t len, const char *codec)
+{
+    e->kind = kind;
+    e->off = off;
+    e->len = len;
+    e->codec = codec;
+}
+
+/* Bytes of the UTF-8 character starting s[0] when s[0, n) is all valid UTF-8
+ * (pymarc's normalize_subfield_code decodes the whole subfield), else 1. */
+static size_t pm_code_skip(const uint8_t *s, size_t n)
+{
+    if (wb_utf8_valid_prefix(s, n) != n)
+        return 1;
+    return s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+}
+
+/* Payload kinds of pymarc mode, beyond MODE_*: */
+#define MODE_MARC8_RAW 7 /* MARC-8 bytes kept; subfields converted one by one, control fields Latin-1 */
+#define KIND_BAD_CODES 0x100 /* (record) a subfield code is not ASCII: BadSubfieldCodeWarning */
+
+/* Record.decode_marc of pymarc 5.3.1 over chunk p[0, n): on success append
+ * the payload to out, set *kind and return 0; else fill *e and return -1. */
+static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint32_t *kind, pm_err *e)
+{
+    size_t bad;
+    size_t ll = n < WB_MARC_LEADER_LEN ? n : WB_MARC_LEADER_LEN;
+    if (!all_ascii(p, ll, &bad)) {
+        pm_set(e, PE_DECODE, 0, ll, "ascii");
+        return -1;
+    }
+    if (n < WB_MARC_LEADER_LEN) {
+        pm_set(e, PE_LEADER, 0, 0, NULL);
+        return -1;
+    }
+    int utf8 = p[9] == 'a' || c->force_utf8;
+    long long base, reclen;
+    if (py_int(p + 12, 5, 0, &base) < 0) {
+        pm_set(e, PE_INT_BYTES, 12, 5, NULL);
+        return -1;
+    }
+    if (base <= 0) {
+        pm_set(e, PE_BASE_NF, 0, 0, NULL);
+        return -1;
+    }
+    if (base >= (long long)n) {
+        pm_set(e, PE_BASE_INV, 0, 0, NULL);
+        return -1;
+    }
+    if (py_int(p, 5, 1, &reclen) < 0) {
+        pm_set(e, PE_INT_STR, 0, 5, NULL);
+        return -1;
+    }
+    if ((long long)n < reclen) {
+        pm_set(e, PE_TRUNCATED, 0, 0, NULL);
+        return -1;
+    }
+    size_t dlo, dhi;
+    py_slice(WB_MARC_LEADER_LEN, base - 1, n, &dlo, &dhi);
+    if (!all_ascii(p + dlo, dhi - dlo, &bad)) {
+        pm_set(e, PE_DECODE, dlo, dhi - dlo, "ascii");
+        return -1;
+    }
+    if ((dhi - dlo) % WB_MARC_DIRENT_LEN) {
+        pm_set(e, PE_DIRECTORY, 0, 0, NULL);
+        return -1;
+    }
+    size_t nf = (dhi - dlo) / WB_MARC_DIRENT_LEN;
+    unsigned k;
+    if (!c->to_unicode)
+        k = MODE_BYTES;
+    else if (utf8)
+        k = MODE_UTF8;
+    else if (c->marc8)
+        k = MODE_MARC8_RAW;
+    else
+        k = MODE_OTHER;
+    /* first pass: check everything pymarc checks, in its order */
+    size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
+    unsigned rk = k;
+    for (size_t i = 0; i < nf; i++) {
+        const uint8_t *ent = p + dlo + 12 * i;
+        long long flen, foff;
+        if (py_int(ent + 3, 4, 1, &flen) < 0) {
+            pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
+            return -1;
+        }
+        if (py_int(ent + 7, 5, 1, &foff) < 0) {
+            pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
+            return -1;
+        }
+        size_t lo, hi;
+        py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
+        total += hi - lo;
+        const uint8_t *s = p + lo;
+        size_t len = hi - lo;
+        if (is_control_tag(ent)) {
+            if (k == MODE_UTF8 && wb_utf8_valid_prefix(s, len) != len) {
+                pm_set(e, PE_DECODE, lo, len, "utf-8");
+                return -1;
+            }
+            continue;
+        }
+        const uint8_t *sd = memchr(s, WB_MARC_SD, len);
+        size_t ilen = sd ? (size_t)(sd - s) : len;
+        if (!all_ascii(s, ilen, &bad)) {
+            pm_set(e, PE_DECODE, lo, ilen, "ascii");
+            return -1;
+        }
+        size_t pos = ilen;
+        while (pos < len) {
+            size_t start = pos + 1;
+            const uint8_t *nx = memchr(s + start, WB_MARC_SD, len - start);
+            size_t end = nx ? (size_t)(nx - s) : len;
+            pos = end;
+            if (end == start)
+                continue;
+            size_t skip = 1;
+            if (s[start] & 0x80) {
+                rk |= KIND_BAD_CODES;
+                skip = pm_code_skip(s + start, end - start);
+            }
+            if (k == MODE_UTF8 && c->handling == MODE_UTF8) {
+                size_t vs = start + skip, vl = end - vs;
+                if (wb_utf8_valid_prefix(s + vs, vl) != vl) {
+                    pm_set(e, PE_DECODE, lo + vs, vl, "utf-8");
+                    return -1;
+                }
+            } else if (k == MODE_UTF8 && (rk & 0xFF) == MODE_UTF8) {
+                size_t vs = start + skip, vl = end - vs;
+                if (wb_utf8_valid_prefix(s + vs, vl) != vl)
+                    rk = (rk & ~0xFFu) | (unsigned)c->handling;
+            }
+        }
+    }
+    if (nf == 0) {
+        pm_set(e, PE_NOFIELDS, 0, 0, NULL);
+        return -1;
+    }
+    /* second pass: the payload, one entry per directory entry */
+    if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0) {
+        pm_set(e, PE_OOM, 0, 0, NULL);
+        return -1;
+    }
+    uint8_t *b0 = out->p + out->len, *d = b0 + 4;
+    put32(b0, (uint32_t)nf);
+    size_t off = 4 + 12 * nf + WB_MARC_LEADER_LEN;
+    uint8_t *data = b0 + off;
+    for (size_t i = 0; i < nf; i++, d += 12) {
+        const uint8_t *ent = p + dlo + 12 * i;
+        long long flen, foff;
+        py_int(ent + 3, 4, 1, &flen);
+        py_int(ent + 7, 5, 1, &foff);
+        size_t lo, hi;
+        py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
+        memcpy(d, ent, 3);
+        d[3] = (uint8_t)(rk & 0xFF);
+        put32(d + 4, (uint32_t)off);
+        put32(d + 8, (uint32_t)(hi - lo));
+        if (hi > lo)
+            memcpy(data, p + lo, hi - lo);
+        data += hi - lo;
+        off += hi - lo;
+    }
+    memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
+    out->len += total;
+    *kind = rk;
+    return 0;
+}
+
+/* The exception pymarc raises for e over chunk raw[0, n) (a new reference,
+ * not raised), or NULL with an exception set if even that fails. */
+static PyObject *pm_exception(const pm_err *e, const uint8_t *raw, size_t n)
+{
+    PyObject *cls = NULL;
+    switch (e->kind) {
+    case PE_LENGTH: cls = G.exc_length; break;
+    case PE_TRUNCATED: cls = G.exc_truncated; break;
+    case PE_EOR: cls = G.exc_eor; break;
+    case PE_LEADER: cls = G.exc_leader; break;
+    case PE_BASE_NF: cls = G.exc_base_nf; break;
+    case PE_BASE_INV: cls = G.exc_base_address; break;
+    case PE_DIRECTORY: cls = G.exc_directory; break;
+    case PE_NOFIELDS: cls = G.exc_nofields; break;
+    case PE_OOM: return PyObject_CallFunction(PyExc_MemoryError, NULL);
+    default: break;
+    }
+    if (cls)
+        return PyObject_CallNoArgs(cls);
+    size_t off = e->off <= n ? e->off : n, len = e->len <= n - off ? e->len : n - off;
+    PyObject *r = NULL;
+    if (e->kind == PE_DECODE) {
+        r = PyUnicode_Decode((const char *)raw + off, (Py_ssize_t)len, e->codec, "strict");
+    } else if (e->kind == PE_INT_BYTES || e->kind == PE_INT_STR) {
+        PyObject *arg = e->kind == PE_INT_BYTES ? PyBytes_FromStringAndSize((const char *)raw + off, (Py_ssize_t)len)
+                                                : PyUnicode_DecodeASCII((const char *)raw + off, (Py_ssize_t)len, NULL);
+        if (arg) {
+            r = PyObject_CallOneArg((PyObject *)&PyLong_Type, arg);
+            Py_DECREF(arg);
+        }
+    }
+    if (r) { /* the operation succeeded after all: should not happen */
+        Py_DECREF(r);
+        return PyObject_CallFunction(PyExc_ValueError, "s", "record could not be decoded");
+    }
+    if (!PyErr_ExceptionMatches(PyExc_ValueError))
+        return NULL; /* MemoryError etc.: raise it */
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    if (v)
+        PyException_SetTraceback(v, Py_None);
+    return v;
+}
+
 /* ---- building Records and Fields ----------------------------------------- */
 
 static PyObject *new_instance(PyObject *cls)
@@ -269,6 +591,16 @@ static PyObject *decode_value(const uint8_t *s, size_t n, unsigned kind, PyObjec
         const char *e = enc && PyUnicode_Check(enc) ? PyUnicode_AsUTF8(enc) : "iso8859-1";
         return e ? PyUnicode_Decode((const char *)s, (Py_ssize_t)n, e, "strict") : NULL;
     }
+    case MODE_MARC8_RAW: {
+        wb_buf out = {0};
+        if (wb_marc8_to_utf8(&out, s, n) < 0) {
+            wb_buf_free(&out);
+            return PyErr_NoMemory();
+        }
+        PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
+        wb_buf_free(&out);
+        return u;
+    }
     case MODE_MARC8: {
         PyObject *u = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "replace");
         if (!u || PyUnicode_IS_ASCII(u))
@@ -295,11 +627,6 @@ static PyObject *make_pair(PyObject *cls, PyObject *a, PyObject *b)
     return o;
 }
 
-static inline int is_control_tag(const uint8_t *t)
-{
-    /* pymarc: tag < "010" and tag.isdigit() */
-    return t[0] == '0' && t[1] == '0' && t[2] >= '0' && t[2] <= '9';
-}
 
 /* Length of the subfield code at s[0..n): one UTF-8 character (1 byte for
  * ASCII, the common case). */
@@ -321,7 +648,7 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         return NULL;
     }
     const uint8_t *s = v->p + off;
-    PyObject *f = new_instance(G.Field);
+    PyObject *f = new_instance(kind == MODE_BYTES ? G.RawField : G.Field);
     if (!f)
         return NULL;
     PyObject *tag = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
@@ -329,7 +656,9 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         goto fail_tag;
     Py_DECREF(tag);
     if (is_control_tag(d)) {
-        PyObject *data = decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
+        /* pymarc decodes the control fields of MARC-8 records as Latin-1 */
+        PyObject *data = kind == MODE_MARC8_RAW ? PyUnicode_DecodeLatin1((const char *)s, (Py_ssize_t)len, NULL)
+                                                : decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
         if (!data)
             goto fail;
         int rc = PyObject_GenericSetAttr(f, G.s_data, data);
@@ -343,13 +672,8 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
     const uint8_t *sd = memchr(s, WB_MARC_SD, len);
     size_t ilen = sd ? (size_t)(sd - s) : len;
     PyObject *i1, *i2;
-    if (kind == MODE_BYTES) {
-        i1 = PyBytes_FromStringAndSize(ilen > 0 ? (const char *)s : " ", 1);
-        i2 = PyBytes_FromStringAndSize(ilen > 1 ? (const char *)s + 1 : " ", 1);
-    } else {
-        i1 = PyUnicode_DecodeLatin1(ilen > 0 ? (const char *)s : " ", 1, NULL);
-        i2 = PyUnicode_DecodeLatin1(ilen > 1 ? (const char *)s + 1 : " ", 1, NULL);
-    }
+    i1 = PyUnicode_DecodeLatin1(ilen > 0 ? (const char *)s : " ", 1, NULL);
+    i2 = PyUnicode_DecodeLatin1(ilen > 1 ? (const char *)s + 1 : " ", 1, NULL);
     if (!i1 || !i2) {
         Py_XDECREF(i1);
         Py_XDECREF(i2);
@@ -374,9 +698,28 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         pos = end;
         if (end == start)
             continue; /* empty subfield: pymarc skips it */
-        size_t cl = code_len(s + start, end - start);
-        PyObject *code = kind == MODE_BYTES ? PyUnicode_DecodeLatin1((const char *)s + start, (Py_ssize_t)cl, NULL)
-                                            : PyUnicode_DecodeUTF8((const char *)s + start, (Py_ssize_t)cl, "replace");
+        size_t cl = 1;
+        PyObject *code;
+        if (s[start] < 0x80) {
+            code = PyUnicode_DecodeLatin1((const char *)s + start, 1, NULL);
+        } else if (G.normalize_code) {
+            /* pymarc's normalize_subfield_code (and its warning) */
+            PyObject *sub = PyBytes_FromStringAndSize((const char *)s + start, (Py_ssize_t)(end - start));
+            PyObject *res = sub ? PyObject_CallOneArg(G.normalize_code, sub) : NULL;
+            Py_XDECREF(sub);
+            Py_ssize_t skip = 1;
+            code = NULL;
+            if (res && PyArg_ParseTuple(res, "On", &code, &skip) && skip >= 1 && (size_t)skip <= end - start) {
+                Py_INCREF(code);
+                cl = (size_t)skip;
+            } else if (res && !PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "normalize_code returned a bad skip");
+            }
+            Py_XDECREF(res);
+        } else {
+            cl = code_len(s + start, end - start);
+            code = PyUnicode_DecodeUTF8((const char *)s + start, (Py_ssize_t)cl, "replace");
+        }
         PyObject *val = code ? decode_value(s + start + cl, end - start - cl, kind, enc) : NULL;
         if (!code || !val) {
             Py_XDECREF(code);
@@ -795,23 +1138,13 @@ static PyObject *py_decode(PyObject *self, PyObject *args)
         PyBuffer_Release(&buf);
         return NULL;
     }
-    wb_marc_record rec = {0};
-    wb_marc_error e = {0};
     wb_buf out = {0};
     const uint8_t *p = buf.buf;
     size_t n = (size_t)buf.len;
-    if (wb_marc_parse(&rec, p, n, 0, &e) < 0) {
-        PyObject *ex = make_record_error(&e, 0, p, n);
-        if (ex) {
-            PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
-            Py_DECREF(ex);
-        }
-        goto out;
-    }
     uint32_t kind = 0;
-    e = (wb_marc_error){0};
-    if (py_work(&c, &rec, p, n, &out, &kind, &e) == WB_MARC_BAD) {
-        PyObject *ex = make_record_error(&e, kind, p, n);
+    pm_err pe = {0};
+    if (pm_decode(&c, p, n, &out, &kind, &pe) < 0) {
+        PyObject *ex = pm_exception(&pe, p, n);
         if (ex) {
             PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
             Py_DECREF(ex);
@@ -820,7 +1153,6 @@ static PyObject *py_decode(PyObject *self, PyObject *args)
     }
     res = Py_BuildValue("y#I", (const char *)out.p, (Py_ssize_t)out.len, (unsigned)kind);
 out:
-    wb_marc_record_free(&rec);
     wb_buf_free(&out);
     PyBuffer_Release(&buf);
     return res;
@@ -853,6 +1185,117 @@ static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
     PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
     wb_buf_free(&out);
     return u;
+}
+
+/* ---- pymarc-mode reading: framing as pymarc's MARCReader.__next__ ------- */
+
+typedef struct pm_item {
+    int bad;                 /* 1: e says why (no payload) */
+    uint32_t kind;           /* payload kind (MODE_*, KIND_BAD_CODES) */
+    size_t out_off, out_len; /* payload in batch->out */
+    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->raw */
+    uint64_t offset;         /* stream offset of the chunk */
+    pm_err e;
+} pm_item;
+
+typedef struct pm_batch {
+    size_t n, i;
+    int eof, stop;  /* clean end of input / a fatal item ends the input */
+    char readerr[200];
+    wb_buf raw, out;
+    pm_item items[WB_PIPELINE_MAX_BATCH];
+} pm_batch;
+
+/* Frame and decode up to maxn records (maxbytes of input) from s into b, as
+ * pymarc would one next() at a time. Runs without the GIL; touches only b,
+ * s and the read-only cfg. */
+static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes)
+{
+    b->n = b->i = 0;
+    b->raw.len = b->out.len = 0;
+    while (b->n < maxn && b->raw.len < maxbytes && !b->stop) {
+        pm_item *it = &b->items[b->n];
+        memset(it, 0, sizeof *it);
+        it->offset = wb_stream_offset(s);
+        size_t avail = 0, len;
+        const uint8_t *p = wb_stream_need(s, 5, &avail);
+        int kind = PE_NONE;
+        if (!p && wb_stream_error(s)) {
+            kind = PE_READ;
+        } else if (!p && avail == 0) {
+            b->eof = b->stop = 1;
+            break;
+        } else if (!p) {
+            p = wb_stream_peek(s, &len); /* read(5) gave fewer than 5 bytes */
+            kind = PE_TRUNCATED;
+        } else {
+            long long L;
+            if (py_int(p, 5, 0, &L) < 0) {
+                len = 5;
+                kind = PE_LENGTH;
+            } else if (L < 5) {
+                /* read(length - 5) with a negative length reads everything */
+                ssize_t k;
+                while ((k = wb_stream_fill(s)) > 0)
+                    ;
+                if (k < 0)
+                    kind = PE_READ;
+                else
+                    p = wb_stream_peek(s, &len);
+            } else if (!(p = wb_stream_need(s, (size_t)L, &avail))) {
+                if (wb_stream_error(s)) {
+                    kind = PE_READ;
+                } else {
+                    p = wb_stream_peek(s, &len);
+                    kind = PE_TRUNCATED;
+                }
+            } else {
+                len = (size_t)L;
+            }
+            if (kind == PE_NONE && p[len - 1] != WB_MARC_RT)
+                kind = PE_EOR;
+        }
+        if (kind == PE_READ) {
+            snprintf(b->readerr, sizeof b->readerr, "%s", wb_stream_error(s) ? wb_stream_error(s) : "read error");
+            it->bad = 1;
+            it->e.kind = PE_READ;
+            b->n++;
+            b->stop = 1;
+            break;
+        }
+        it->raw_off = b->raw.len;
+        if (wb_buf_append(&b->raw, p, len) != 0) {
+            it->bad = 1;
+            it->e.kind = PE_OOM;
+            b->n++;
+            b->stop = 1;
+            break;
+        }
+        it->raw_len = len;
+        wb_stream_consume(s, len);
+        b->n++;
+        if (kind != PE_NONE) {
+            it->bad = 1;
+            it->e.kind = kind;
+            b->stop = 1; /* pymarc: a FatalReaderError ends the iteration */
+            break;
+        }
+        it->out_off = b->out.len;
+        if (pm_decode(c, b->raw.p + it->raw_off, len, &b->out, &it->kind, &it->e) < 0) {
+            it->bad = 1;
+            b->out.len = it->out_off;
+        }
+        it->out_len = b->out.len - it->out_off;
+    }
+}
+
+static void pm_free(pm_batch *b)
+{
+    if (b) {
+        wb_buf_free(&b->raw);
+        wb_buf_free(&b->out);
+        PyMem_RawFree(b);
+    }
 }
 
 /* ---- the Reader type ----------------------------------------------------- */
@@ -895,6 +1338,9 @@ typedef struct Reader {
         size_t plen, poff;
     } nat;
     PyObject *fobj;        /* the file object read natively (to seek it back) */
+    pm_batch *pm;          /* pymarc mode (recover=False): the current batch */
+    size_t batch, batch_bytes;
+    int recover;           /* wirebuf's repairs (the pipeline) instead of pymarc's semantics */
     uint64_t handed;       /* stream offset just past the last record handed out */
     int at_end;            /* the source reached its end: position the object at nat.pos */
 } Reader;
@@ -990,6 +1436,8 @@ static void reader_stop(Reader *r)
         wb_marc_reader_free(sq);
         Py_END_ALLOW_THREADS
     }
+    pm_free(r->pm);
+    r->pm = NULL;
     if (r->s) {
         wb_stream_close(r->s);
         r->s = NULL;
@@ -1225,14 +1673,15 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
 static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"source", "format", "threads", "batch_size", "batch_bytes", "to_unicode",
-                             "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill", NULL};
+                             "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill",
+                             "recover", NULL};
     PyObject *src, *threads = Py_None, *fe = NULL;
     const char *format = "iso2709", *handling = "strict";
     Py_ssize_t batch = 100, batch_bytes = 300000, refill = WB_STREAM_DEFAULT_REFILL;
-    int to_unicode = 1, force_utf8 = 0, permissive = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|sOnnppsUpn", kwlist, &src, &format, &threads, &batch,
+    int to_unicode = 1, force_utf8 = 0, permissive = 0, recover = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|sOnnppsUpnp", kwlist, &src, &format, &threads, &batch,
                                      &batch_bytes, &to_unicode, &force_utf8, &handling, &fe, &permissive,
-                                     &refill))
+                                     &refill, &recover))
         return -1;
     if (!G.ready) {
         PyErr_SetString(PyExc_RuntimeError, "wirebuf._marc.setup() was not called (import wirebuf.marc)");
@@ -1325,7 +1774,21 @@ have_source:
         PyErr_NoMemory();
         return -1;
     }
-    if (fmt == WB_MARC_ISO2709) {
+    r->batch = (size_t)batch;
+    r->batch_bytes = (size_t)batch_bytes;
+    r->recover = recover;
+    if (fmt == WB_MARC_ISO2709 && !recover) {
+        /* pymarc's semantics: its framing, its checks, None + current_exception */
+        r->threads = 1;
+        if (!(r->pm = PyMem_RawCalloc(1, sizeof *r->pm))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    } else if (fmt == WB_MARC_ISO2709) {
+        if (recover) {
+            r->c.flags = 0; /* wirebuf's repairs: resync, directory recovery */
+            r->permissive = 1;
+        }
         wb_marc_pipeline_opts po = {.threads = r->threads > 1 ? r->threads : 0,
                                     .flags = r->c.flags,
                                     .batch_records = (size_t)batch,
@@ -1429,8 +1892,89 @@ static void drop_batch(Reader *r)
     r->b = NULL;
 }
 
+static PyObject *pm_next(Reader *r)
+{
+    for (;;) {
+        pm_batch *b = r->pm;
+        if (b->i < b->n) {
+            pm_item *it = &b->items[b->i++];
+            r->handed = it->offset + it->raw_len;
+            Py_CLEAR(r->cur_chunk);
+            const uint8_t *raw = b->raw.p ? b->raw.p + it->raw_off : (const uint8_t *)"";
+            if (it->bad && it->e.kind == PE_READ) {
+                wb_marc_error e = {0};
+                snprintf(e.msg, sizeof e.msg, "%s", b->readerr);
+                e.offset = it->offset;
+                b->n = b->i = 0;
+                return end_of_input(r, WB_MARC_FATAL, &e);
+            }
+            if (it->bad) {
+                PyObject *ex = pm_exception(&it->e, raw, it->raw_len);
+                if (!ex)
+                    return NULL;
+                Py_XSETREF(r->cur_exc, ex);
+                if (pm_fatal(it->e.kind)) {
+                    r->done = 1; /* pymarc: the next call raises StopIteration */
+                    sync_position(r);
+                }
+                Py_RETURN_NONE;
+            }
+            Py_CLEAR(r->cur_exc);
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)b->out.p + it->out_off,
+                                                          (Py_ssize_t)it->out_len);
+            if (!payload)
+                return NULL;
+            unsigned kind = it->kind & 0xFF;
+            PyObject *rec = make_record(payload, kind, r->enc, r->c.force_utf8);
+            Py_DECREF(payload);
+            if (rec && kind == MODE_BYTES && PyObject_SetAttrString(rec, "to_unicode", Py_False) < 0)
+                Py_CLEAR(rec);
+            if (rec && (it->kind & KIND_BAD_CODES)) {
+                /* pymarc normalises non-ASCII subfield codes (with a
+                 * BadSubfieldCodeWarning) while decoding: do it now */
+                PyObject *fl = PyObject_GetAttrString(rec, "fields");
+                if (!fl) {
+                    Py_DECREF(rec);
+                    if (!PyErr_ExceptionMatches(PyExc_Exception))
+                        return NULL;
+                    PyObject *t, *v, *tb;
+                    PyErr_Fetch(&t, &v, &tb);
+                    PyErr_NormalizeException(&t, &v, &tb);
+                    Py_XDECREF(t);
+                    Py_XDECREF(tb);
+                    Py_XSETREF(r->cur_exc, v);
+                    Py_RETURN_NONE;
+                }
+                Py_DECREF(fl);
+            }
+            return rec;
+        }
+        if (b->n > 0 && !r->cur_chunk) {
+            /* keep the last chunk for current_chunk */
+            const pm_item *it = &b->items[b->n - 1];
+            r->cur_chunk = PyBytes_FromStringAndSize((const char *)b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+            if (!r->cur_chunk)
+                return NULL;
+        }
+        if (r->done)
+            return NULL;
+        if (b->eof) {
+            /* pymarc: read(5) gave b'' */
+            Py_XSETREF(r->cur_chunk, PyBytes_FromStringAndSize("", 0));
+            Py_CLEAR(r->cur_exc);
+            b->n = b->i = 0;
+            return end_of_input(r, WB_MARC_EOF, NULL);
+        }
+        Py_BEGIN_ALLOW_THREADS
+        pm_fill(b, r->s, &r->c, r->batch, r->batch_bytes);
+        Py_END_ALLOW_THREADS
+    }
+}
+
 static PyObject *reader_next_locked(Reader *r)
 {
+    if (r->pm)
+        return pm_next(r);
     for (;;) {
         if (r->b && r->i < r->b->n) {
             const wb_marc_item *it = &r->b->items[r->i++];
@@ -1480,6 +2024,10 @@ static PyObject *reader_get_chunk(Reader *r, void *c)
     if (r->cur_chunk) {
         Py_INCREF(r->cur_chunk);
         return r->cur_chunk;
+    }
+    if (r->pm && r->pm->i > 0) {
+        const pm_item *it = &r->pm->items[r->pm->i - 1];
+        return PyBytes_FromStringAndSize((const char *)r->pm->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
     }
     if (r->b && r->i > 0) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
@@ -1618,10 +2166,13 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
                 {"NoFieldsFound", &G.exc_nofields},
                 {"EndOfRecordNotFound", &G.exc_eor},
                 {"TruncatedRecord", &G.exc_truncated},
-                {"FatalReaderError", &G.exc_fatal}};
+                {"FatalReaderError", &G.exc_fatal},
+                {"BaseAddressNotFound", &G.exc_base_nf},
+                {"RawField", &G.RawField},
+                {"normalize_code", &G.normalize_code}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         PyObject *o = kw ? PyDict_GetItemString(kw, want[i].name) : NULL;
-        if (!o || !PyType_Check(o)) {
+        if (!o || (!PyType_Check(o) && !PyCallable_Check(o))) {
             PyErr_Format(PyExc_TypeError, "setup: %s must be a class", want[i].name);
             return NULL;
         }

@@ -32,33 +32,42 @@ class Reader:
 
 
 class MARCReader(Reader, _marc.Reader):
-    """Iterate Records from ISO 2709 data.
+    """Iterate Records from ISO 2709 data, as pymarc 5.3.1's MARCReader.
 
     ``MARCReader(marc_target, to_unicode=True, force_utf8=False,
     hide_utf8_warnings=False, utf8_handling='strict',
-    file_encoding='iso8859-1', permissive=False, threads=None,
-    batch_size=100)``
+    file_encoding='iso8859-1', permissive=False, recover=False,
+    threads=None, batch_size=100)``
 
-    A bad record: with ``permissive=False`` next() raises its exception
-    (RecordLengthInvalid, TruncatedRecord, BaseAddressInvalid, ...,
-    UnicodeDecodeError) and the next call goes on with the record after it;
-    with ``permissive=True`` next() returns None, the C codec having first
-    repaired what it can, and ``current_exception`` / ``current_chunk`` say
-    what and where. After the end, next() raises StopIteration again without
-    any I/O."""
+    As pymarc: next() never raises for bad data. A record that cannot be
+    decoded gives None, with ``current_exception`` (pymarc's exception:
+    RecordLeaderInvalid, BaseAddressNotFound, BaseAddressInvalid,
+    RecordDirectoryInvalid, NoFieldsFound, UnicodeDecodeError, ValueError)
+    and ``current_chunk`` (the exact bytes consumed), and reading goes on.
+    Framing follows the leader's 5-digit length; when it cannot
+    (TruncatedRecord, RecordLengthInvalid, EndOfRecordNotFound: the
+    FatalReaderErrors) next() gives None once and then the iteration ends.
+    ``permissive`` is accepted and, as in pymarc 5, changes nothing.
+
+    ``recover=True`` (wirebuf's own): the C codec repairs what it can
+    (skips junk, resyncs a wrong record length at the next record
+    terminator, recovers a bad directory from the data), decodes with
+    ``threads`` workers, and gives None plus ``current_exception`` (with the
+    record number and byte offset) only for what it cannot repair."""
 
     def __init__(self, marc_target, to_unicode=True, force_utf8=False, hide_utf8_warnings=False,
-                 utf8_handling="strict", file_encoding="iso8859-1", permissive=False, threads=None,
-                 batch_size=100):
+                 utf8_handling="strict", file_encoding="iso8859-1", permissive=False, recover=False,
+                 threads=None, batch_size=100):
         self.to_unicode = to_unicode
         self.force_utf8 = force_utf8
         self.hide_utf8_warnings = hide_utf8_warnings
         self.utf8_handling = utf8_handling
         self.file_encoding = file_encoding
         self.permissive = permissive
+        self.recover = recover
         self.file_handle = marc_target if hasattr(marc_target, "read") else None
         _marc.Reader.__init__(self, marc_target, "iso2709", threads, batch_size, 300000, to_unicode,
-                              force_utf8, utf8_handling, file_encoding, permissive)
+                              force_utf8, utf8_handling, file_encoding, permissive, recover=recover)
 
     def close(self):
         """Stop reading; close the file handle if one was given."""
