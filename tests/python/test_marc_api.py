@@ -119,10 +119,12 @@ def test_utf8_handling_modes():
     assert ex.object == b"caf\xc3 \xff!\x1e\x1d" and ex.start == 3 and ex.encoding == "utf-8"
     assert r.current_chunk == bad
     assert next(r)["245"]["a"] == "fine"  # reading goes on after the bad record
-    assert next(MARCReader(bad, utf8_handling="replace"))["245"]["a"] == "caf\ufffd \ufffd!"
-    assert next(MARCReader(bad, utf8_handling="ignore"))["245"]["a"] == "caf !"
+    assert next(MARCReader(bad, utf8_handling="replace"))["245"]["a"] == "caf\ufffd \ufffd!\x1e\x1d"
+    assert next(MARCReader(bad, utf8_handling="ignore"))["245"]["a"] == "caf !\x1e\x1d"
     raw = next(MARCReader(bad, to_unicode=False))
-    assert raw["245"]["a"] == b"caf\xc3 \xff!"
+    assert raw["245"]["a"] == b"caf\xc3 \xff!\x1e\x1d"
+    assert isinstance(raw["245"], pymarc.RawField) and raw.to_unicode is False
+    assert raw["245"].indicators == ("0", "0")
 
 
 def test_force_utf8_and_file_encoding():
