@@ -71,16 +71,42 @@ def map_xml(function, *files):
 
 
 def record_to_xml(record, quiet=False, namespace=False):
-    """One record as MARCXML bytes (a <record> element, no declaration)."""
-    xml = _marc.serialize(str(record.leader), record.fields, "xml").strip()
-    if namespace:
-        xml = xml.replace(b"<record>", b'<record xmlns="%s">' % MARC_XML_NS.encode(), 1)
-    return xml
+    """One record as MARCXML bytes, byte-identical to pymarc's: one
+    <record> element, no declaration, ASCII with character references,
+    attributes ind1, ind2, tag, the leader as str(record.leader)."""
+    return ET.tostring(record_to_xml_node(record, quiet, namespace))
 
 
 def record_to_xml_node(record, quiet=False, namespace=False):
-    """One record as an ElementTree element."""
-    return ET.fromstring(record_to_xml(record, quiet, namespace))
+    """One record as an ElementTree element (as pymarc builds it); bytes
+    values (RawField) are read as MARC-8."""
+    from .marc8 import MARC8ToUnicode
+    marc8 = MARC8ToUnicode(quiet=quiet)
+
+    def text(value):
+        return value if type(value) is str else marc8.translate(value)
+
+    root = ET.Element("record")
+    if namespace:
+        root.set("xmlns", MARC_XML_NS)
+        root.set("xmlns:xsi", XSI_NS)
+        root.set("xsi:schemaLocation", MARC_XML_SCHEMA)
+    ET.SubElement(root, "leader").text = str(record.leader)
+    for field in record.fields:
+        if field.control_field:
+            el = ET.SubElement(root, "controlfield")
+            el.set("tag", field.tag)
+            el.text = text(field.data)
+        else:
+            el = ET.SubElement(root, "datafield")
+            el.set("ind1", field.indicators.first)
+            el.set("ind2", field.indicators.second)
+            el.set("tag", field.tag)
+            for code, value in field.subfields:
+                sub = ET.SubElement(el, "subfield")
+                sub.set("code", code)
+                sub.text = text(value)
+    return root
 
 
 __all__ = ["XmlHandler", "parse_xml", "parse_xml_to_array", "map_xml", "record_to_xml",

@@ -273,7 +273,7 @@ class Record:
         if title:
             sub = f.get("b")
             if sub:
-                title += " " + sub
+                title += f" {sub}"
         return title
 
     @property
