@@ -265,7 +265,8 @@ enum pm_kind {
     PE_DIRECTORY,   /* RecordDirectoryInvalid */
     PE_NOFIELDS,    /* NoFieldsFound */
     PE_OOM,         /* MemoryError */
-    PE_READ         /* the source failed: end of input with the read error */
+    PE_READ,        /* the source failed: end of input with the read error */
+    PE_MARC8        /* UnicodeDecodeError from marc8_to_unicode (pymarc's message) */
 };
 
 typedef struct pm_err {
@@ -460,7 +461,19 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
                 rk |= KIND_BAD_CODES;
                 skip = pm_code_skip(s + start, end - start);
             }
-            if (k == MODE_UTF8 && c->handling == MODE_UTF8) {
+            if (k == MODE_MARC8_RAW) {
+                /* pymarc converts while decoding: where its converter
+                 * raises, the record fails */
+                size_t vs = start + skip, vl = end - vs;
+                wb_buf tmp = {0};
+                unsigned g0 = 0x42, g1 = 0x45;
+                long rc = wb_marc8_to_utf8_pymarc(&tmp, s + vs, vl, &g0, &g1);
+                wb_buf_free(&tmp);
+                if (rc == -2) {
+                    pm_set(e, PE_MARC8, lo + vs, vl, NULL);
+                    return -1;
+                }
+            } else if (k == MODE_UTF8 && c->handling == MODE_UTF8) {
                 size_t vs = start + skip, vl = end - vs;
                 if (wb_utf8_valid_prefix(s + vs, vl) != vl) {
                     pm_set(e, PE_DECODE, lo + vs, vl, "utf-8");
@@ -529,6 +542,10 @@ static PyObject *pm_exception(const pm_err *e, const uint8_t *raw, size_t n)
         return PyObject_CallNoArgs(cls);
     size_t off = e->off <= n ? e->off : n, len = e->len <= n - off ? e->len : n - off;
     PyObject *r = NULL;
+    if (e->kind == PE_MARC8)
+        return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "marc8_to_unicode", (const char *)raw + off,
+                                     (Py_ssize_t)len, (Py_ssize_t)0, (Py_ssize_t)len,
+                                     "invalid multibyte character encoding");
     if (e->kind == PE_DECODE) {
         r = PyUnicode_Decode((const char *)raw + off, (Py_ssize_t)len, e->codec, "strict");
     } else if (e->kind == PE_INT_BYTES || e->kind == PE_INT_STR) {
@@ -593,7 +610,20 @@ static PyObject *decode_value(const uint8_t *s, size_t n, unsigned kind, PyObjec
     }
     case MODE_MARC8_RAW: {
         wb_buf out = {0};
-        if (wb_marc8_to_utf8(&out, s, n) < 0) {
+        unsigned g0 = 0x42, g1 = 0x45;
+        long rc = wb_marc8_to_utf8_pymarc(&out, s, n, &g0, &g1);
+        if (rc == -2) {
+            wb_buf_free(&out);
+            PyObject *ex = PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "marc8_to_unicode",
+                                                 (const char *)s, (Py_ssize_t)n, (Py_ssize_t)0, (Py_ssize_t)n,
+                                                 "invalid multibyte character encoding");
+            if (ex) {
+                PyErr_SetObject(PyExc_UnicodeDecodeError, ex);
+                Py_DECREF(ex);
+            }
+            return NULL;
+        }
+        if (rc < 0) {
             wb_buf_free(&out);
             return PyErr_NoMemory();
         }
@@ -1159,10 +1189,13 @@ out:
 }
 
 /* marc8_to_unicode(data) -> str, NFC-normalised (as pymarc). */
-static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
+static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *b = NULL;
+    PyObject *arg, *b = NULL;
+    unsigned g0 = 0x42, g1 = 0x45;
+    if (!PyArg_ParseTuple(args, "O|II", &arg, &g0, &g1))
+        return NULL;
     if (PyUnicode_Check(arg)) {
         b = PyUnicode_AsEncodedString(arg, "latin-1", "replace");
         if (!b)
@@ -1175,16 +1208,24 @@ static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
         return NULL;
     }
     wb_buf out = {0};
-    long rc = wb_marc8_to_utf8(&out, buf.buf, (size_t)buf.len);
+    long rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = wb_marc8_to_utf8_pymarc(&out, buf.buf, (size_t)buf.len, &g0, &g1);
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&buf);
     Py_XDECREF(b);
+    if (rc == -2) {
+        wb_buf_free(&out);
+        PyErr_SetString(PyExc_TypeError, "MARC-8 escape sequence cut short");
+        return NULL;
+    }
     if (rc < 0) {
         wb_buf_free(&out);
         return PyErr_NoMemory();
     }
     PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
     wb_buf_free(&out);
-    return u;
+    return u ? Py_BuildValue("NIIl", u, g0, g1, rc) : NULL;
 }
 
 /* ---- pymarc-mode reading: framing as pymarc's MARCReader.__next__ ------- */
@@ -1296,6 +1337,40 @@ static void pm_free(pm_batch *b)
         wb_buf_free(&b->out);
         PyMem_RawFree(b);
     }
+}
+
+/* marc8_table(final) -> {code: (code point, combining)}: pymarc's CHARSET
+ * table for that set, from wirebuf's tables (for wirebuf.marc.marc8_mapping). */
+static PyObject *py_marc8_table(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long f = PyLong_AsUnsignedLong(arg);
+    if (f == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    uint32_t lo = 0x1B, hi = 0xFF;
+    int eacc = f == 0x31;
+    for (uint32_t a = eacc ? 0x21 : 0; a <= (eacc ? 0x7Fu : 0u); a++)
+        for (uint32_t b = eacc ? 0x20 : 0; b <= (eacc ? 0x7Fu : 0u); b++)
+            for (uint32_t c = eacc ? 0x14 : lo; c <= (eacc ? 0x7Fu : hi); c++) {
+                uint32_t code = eacc ? a << 16 | b << 8 | c : c;
+                uint32_t u = wb_marc8_lookup_pymarc((unsigned)f, code);
+                if (!u)
+                    continue;
+                PyObject *k = PyLong_FromUnsignedLong(code);
+                PyObject *v = Py_BuildValue("(ki)", (unsigned long)(u & 0x7FFFFFFFu), (u & 0x80000000u) ? 1 : 0);
+                if (!k || !v || PyDict_SetItem(d, k, v) < 0) {
+                    Py_XDECREF(k);
+                    Py_XDECREF(v);
+                    Py_DECREF(d);
+                    return NULL;
+                }
+                Py_DECREF(k);
+                Py_DECREF(v);
+            }
+    return d;
 }
 
 /* ---- the Reader type ----------------------------------------------------- */
@@ -2191,8 +2266,10 @@ static PyMethodDef module_methods[] = {
     {"leader", py_leader, METH_O, "leader(record) -> the record's leader as read"},
     {"serialize", py_serialize, METH_VARARGS, "serialize(leader, fields, fmt, encoding='utf-8') -> bytes"},
     {"decode", py_decode, METH_VARARGS, "decode(data, to_unicode, force_utf8, utf8_handling, file_encoding)"},
-    {"marc8_to_unicode", py_marc8_to_unicode, METH_O, "MARC-8 bytes -> NFC str"},
+    {"marc8_to_unicode", py_marc8_to_unicode, METH_VARARGS,
+     "marc8_to_unicode(data, g0=0x42, g1=0x45) -> (NFC str, g0, g1, codes replaced), as pymarc's converter"},
     {"count", py_count, METH_O, "count(path) -> number of ISO 2709 records"},
+    {"marc8_table", py_marc8_table, METH_O, "marc8_table(final) -> pymarc's CHARSET table for that set"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._marc",

@@ -32,6 +32,14 @@ _marc.setup(Record=Record, Field=Field, RawField=RawField, Subfield=Subfield, In
                 "EndOfRecordNotFound", "TruncatedRecord", "FatalReaderError")})
 
 
+def __getattr__(name):
+    # pymarc.marc8_mapping: its tables are built on first use
+    if name == "marc8_mapping":
+        import importlib
+        return importlib.import_module(".marc8_mapping", __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
 def count(path):
     """Number of readable ISO 2709 records in the file at `path` (C, no GIL)."""
     return _marc.count(path)
