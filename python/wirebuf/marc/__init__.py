@@ -18,9 +18,9 @@ from .field import Field, Indicators, RawField, Subfield, map_marc8_field
 from .leader import Leader
 from .marc8 import MARC8ToUnicode, marc8_to_unicode
 from .marcjson import JSONHandler, parse_json_to_array
-from .marcxml import (XmlHandler, map_xml, parse_xml, parse_xml_to_array, record_to_xml,
-                      record_to_xml_node)
-from .reader import JSONReader, MARCReader, Reader, map_records
+from .marcxml import (MARC_XML_NS, MARC_XML_SCHEMA, XSI_NS, XmlHandler, map_xml, parse_xml,
+                      parse_xml_to_array, record_to_xml, record_to_xml_node)
+from .reader import JSONReader, MARCMakerReader, MARCReader, Reader, map_records
 from .record import Record, isbn_regex, logger, map_marc8_record, normalize_subfield_code
 from .writer import JSONWriter, MARCWriter, TextWriter, Writer, XMLWriter
 
