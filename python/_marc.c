@@ -135,6 +135,15 @@ static enum wb_marc_status py_work(void *arg, wb_marc_record *rec, const uint8_t
 {
     const cfg *c = arg;
     const uint8_t *leader = raw && len >= WB_MARC_LEADER_LEN ? raw : rec->leader;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const unsigned char *t = (const unsigned char *)rec->fields[i].tag;
+        if ((t[0] | t[1] | t[2]) & 0x80) {
+            /* a tag must be 3 ASCII characters (ISO 2709): report it here
+             * rather than hand out a record that cannot be written back */
+            snprintf(err->msg, sizeof err->msg, "field %zu: tag %.3s is not ASCII", i + 1, (const char *)t);
+            return WB_MARC_BAD;
+        }
+    }
     uint8_t l9 = rec->leader[9];
     unsigned kind;
     enum wb_marc_status st = WB_MARC_OK;
@@ -211,8 +220,12 @@ static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const 
         Py_ssize_t at = (Py_ssize_t)(user >> 4);
         if ((size_t)at >= rawlen)
             at = 0;
-        return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "utf-8", (const char *)raw,
-                                     (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), e->msg);
+        PyObject *why = PyUnicode_DecodeUTF8(e->msg, (Py_ssize_t)strnlen(e->msg, sizeof e->msg), "backslashreplace");
+        PyObject *ex = why ? PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nnO", "utf-8", (const char *)raw,
+                                                   (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), why)
+                           : NULL;
+        Py_XDECREF(why);
+        return ex;
     }
     PyObject *cls = strcmp(e->msg, "out of memory") == 0 ? PyExc_MemoryError : exc_class_for(e->msg);
     /* messages may quote the record's own bytes (a tag byte 0xE9): show
