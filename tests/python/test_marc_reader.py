@@ -269,9 +269,22 @@ def test_read_error_from_file_object():
 def test_pymarc_script_runs_unchanged():
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                           "examples", "pymarc_script.py")
+    assert "wirebuf" not in "".join(l for l in open(script) if l.startswith(("import", "from")))
     env = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"))
-    res = subprocess.run([sys.executable, script, shared("records", "pymarc-marc.dat")], capture_output=True,
-                         text=True, env=env, timeout=60)
-    assert res.returncode == 0, res.stderr
-    assert "The pragmatic programmer : from journeyman to master /" in res.stdout
-    assert "records: 20" in res.stdout
+    outs = []
+    for name in ("pymarc-marc.dat", "pymarc-bad_records.mrc"):
+        res = subprocess.run([sys.executable, "-m", "wirebuf.marc", script, shared("records", name) if name.endswith(".dat")
+                              else shared("broken", name)], capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+        outs.append(res.stdout)
+    assert "The pragmatic programmer : from journeyman to master /" in outs[0]
+    assert "records: 20 skipped: 0" in outs[0]
+    pymarc_src = os.environ.get("WB_PYMARC_SRC")
+    if pymarc_src and os.path.isdir(os.path.join(pymarc_src, "pymarc")):
+        # the same script on real pymarc prints the same
+        for name, ours in zip(("pymarc-marc.dat", "pymarc-bad_records.mrc"), outs):
+            env2 = dict(os.environ, PYTHONPATH=pymarc_src)
+            res = subprocess.run([sys.executable, script, shared("records", name) if name.endswith(".dat")
+                                  else shared("broken", name)], capture_output=True, text=True, env=env2, timeout=60)
+            assert res.returncode == 0, res.stderr
+            assert res.stdout == ours
