@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -296,7 +297,23 @@ static inline int pm_fatal(int kind)
 /* Python's int() of an ASCII text in base 10: surrounding whitespace, a sign,
  * digits with single underscores between them. is_str: the text is a str
  * (whitespace includes 0x1C-0x1F), else bytes. Returns 0 and *v, or -1. */
-static int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
+static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v);
+
+static inline int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
+{
+    /* the usual case: all digits */
+    long long x = 0;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        x = x * 10 + (s[i] - '0');
+    if (i == n && n) {
+        *v = x;
+        return 0;
+    }
+    return py_int_slow(s, n, is_str, v);
+}
+
+static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v)
 {
 #define PYSPACE(c) ((c) == ' ' || ((c) >= 0x09 && (c) <= 0x0D) || (is_str && (c) >= 0x1C && (c) <= 0x1F))
     while (n && PYSPACE(s[0]))
@@ -429,38 +446,51 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         k = MODE_MARC8_RAW;
     else
         k = MODE_OTHER;
-    /* first pass: check everything pymarc checks, in its order */
+    /* first pass: check everything pymarc checks, in its order, and keep
+     * each entry's slice for the second */
     size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
     unsigned rk = k;
+    size_t stack_sl[2 * 128], *sl = nf <= 128 ? stack_sl : malloc(2 * nf * sizeof *sl);
+    if (!sl) {
+        pm_set(e, PE_OOM, 0, 0, NULL);
+        return -1;
+    }
+    int rc = -1;
     for (size_t i = 0; i < nf; i++) {
         const uint8_t *ent = p + dlo + 12 * i;
         long long flen, foff;
         if (py_int(ent + 3, 4, 1, &flen) < 0) {
             pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
-            return -1;
+            goto done;
         }
         if (py_int(ent + 7, 5, 1, &foff) < 0) {
             pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
-            return -1;
+            goto done;
         }
         size_t lo, hi;
         py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
+        sl[2 * i] = lo;
+        sl[2 * i + 1] = hi;
         total += hi - lo;
         const uint8_t *s = p + lo;
         size_t len = hi - lo;
         if (is_control_tag(ent)) {
             if (k == MODE_UTF8 && wb_utf8_valid_prefix(s, len) != len) {
                 pm_set(e, PE_DECODE, lo, len, "utf-8");
-                return -1;
+                goto done;
             }
             continue;
         }
         const uint8_t *sd = memchr(s, WB_MARC_SD, len);
         size_t ilen = sd ? (size_t)(sd - s) : len;
-        if (!all_ascii(s, ilen, &bad)) {
+        if (!all_ascii(s, ilen, NULL)) {
             pm_set(e, PE_DECODE, lo, ilen, "ascii");
-            return -1;
+            goto done;
         }
+        /* valid UTF-8 as a whole means every value is (0x1F never splits a
+         * sequence): then only non-ASCII codes need a look */
+        int whole_ok = k != MODE_UTF8 || wb_utf8_valid_prefix(s + ilen, len - ilen) == len - ilen;
+        int has_esc = k == MODE_MARC8_RAW && memchr(s + ilen, 0x1B, len - ilen) != NULL;
         size_t pos = ilen;
         while (pos < len) {
             size_t start = pos + 1;
@@ -474,52 +504,43 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
                 rk |= KIND_BAD_CODES;
                 skip = pm_code_skip(s + start, end - start);
             }
-            if (k == MODE_MARC8_RAW) {
+            size_t vs = start + skip, vl = end - vs;
+            if (has_esc) {
                 /* pymarc converts while decoding: where its converter
                  * raises, the record fails */
-                size_t vs = start + skip, vl = end - vs;
                 wb_buf tmp = {0};
                 unsigned g0 = 0x42, g1 = 0x45;
-                long rc = wb_marc8_to_utf8_pymarc(&tmp, s + vs, vl, &g0, &g1);
+                long mrc = wb_marc8_to_utf8_pymarc(&tmp, s + vs, vl, &g0, &g1);
                 wb_buf_free(&tmp);
-                if (rc == -2) {
+                if (mrc == -2) {
                     pm_set(e, PE_MARC8, lo + vs, vl, NULL);
-                    return -1;
+                    goto done;
                 }
-            } else if (k == MODE_UTF8 && c->handling == MODE_UTF8) {
-                size_t vs = start + skip, vl = end - vs;
-                if (wb_utf8_valid_prefix(s + vs, vl) != vl) {
+            } else if (!whole_ok && wb_utf8_valid_prefix(s + vs, vl) != vl) {
+                if (c->handling == MODE_UTF8) {
                     pm_set(e, PE_DECODE, lo + vs, vl, "utf-8");
-                    return -1;
+                    goto done;
                 }
-            } else if (k == MODE_UTF8 && (rk & 0xFF) == MODE_UTF8) {
-                size_t vs = start + skip, vl = end - vs;
-                if (wb_utf8_valid_prefix(s + vs, vl) != vl)
-                    rk = (rk & ~0xFFu) | (unsigned)c->handling;
+                rk = (rk & ~0xFFu) | (unsigned)c->handling;
             }
         }
     }
     if (nf == 0) {
         pm_set(e, PE_NOFIELDS, 0, 0, NULL);
-        return -1;
+        goto done;
     }
     /* second pass: the payload, one entry per directory entry */
     if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0) {
         pm_set(e, PE_OOM, 0, 0, NULL);
-        return -1;
+        goto done;
     }
     uint8_t *b0 = out->p + out->len, *d = b0 + 4;
     put32(b0, (uint32_t)nf);
     size_t off = 4 + 12 * nf + WB_MARC_LEADER_LEN;
     uint8_t *data = b0 + off;
     for (size_t i = 0; i < nf; i++, d += 12) {
-        const uint8_t *ent = p + dlo + 12 * i;
-        long long flen, foff;
-        py_int(ent + 3, 4, 1, &flen);
-        py_int(ent + 7, 5, 1, &foff);
-        size_t lo, hi;
-        py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
-        memcpy(d, ent, 3);
+        size_t lo = sl[2 * i], hi = sl[2 * i + 1];
+        memcpy(d, p + dlo + 12 * i, 3);
         d[3] = (uint8_t)(rk & 0xFF);
         put32(d + 4, (uint32_t)off);
         put32(d + 8, (uint32_t)(hi - lo));
@@ -531,7 +552,11 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
     memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
     out->len += total;
     *kind = rk;
-    return 0;
+    rc = 0;
+done:
+    if (sl != stack_sl)
+        free(sl);
+    return rc;
 }
 
 /* The exception pymarc raises for e over chunk raw[0, n) (a new reference,
