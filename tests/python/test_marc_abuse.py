@@ -16,7 +16,9 @@ import pytest
 from wirebuf.marc import MARCReader
 from conftest import shared
 
-THREADS = (1, 2, 3)
+# (recover, threads): pymarc mode reads in the calling thread; recover=True
+# runs the pipeline, with a framer thread calling .read() when threads >= 2
+THREADS = [(False, 1), (True, 1), (True, 2), (True, 3)]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +35,10 @@ def ids(records):
     return [r["001"].data for r in records if r is not None]
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_one_reader_many_threads(data, threads):
-    want = ids(MARCReader(data, threads=threads))
-    reader = MARCReader(data, threads=threads)
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_one_reader_many_threads(data, recover, threads):
+    want = ids(MARCReader(data, recover=recover, threads=threads))
+    reader = MARCReader(data, recover=recover, threads=threads)
     got, errors = [], []
     lock = threading.Lock()
 
@@ -59,9 +61,9 @@ def test_one_reader_many_threads(data, threads):
     assert sorted(got) == sorted(want)  # every record exactly once, none wrong
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_close_from_another_thread(data, threads):
-    reader = MARCReader(data * 20, threads=threads, batch_size=7)
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_close_from_another_thread(data, recover, threads):
+    reader = MARCReader(data * 20, recover=recover, threads=threads, batch_size=7)
     seen = []
     started = threading.Event()
     outcome = []
@@ -112,16 +114,16 @@ class Calling(io.RawIOBase):
         return self.bio.read(n)
 
 
-@pytest.mark.parametrize("threads", THREADS)
+@pytest.mark.parametrize("recover,threads", THREADS)
 @pytest.mark.parametrize("action", [
     lambda r: r.close(),
     lambda r: r.__init__(b""),
     lambda r: next(r),
     lambda r: list(r),
 ])
-def test_read_that_reenters_the_reader(data, threads, action):
+def test_read_that_reenters_the_reader(data, recover, threads, action):
     src = Calling(data, action)
-    reader = MARCReader(src, threads=threads)
+    reader = MARCReader(src, recover=recover, threads=threads)
     src.reader = reader
     got = 0
     with pytest.raises(RuntimeError, match="re-entered from its own read"):
@@ -135,21 +137,21 @@ def test_read_that_reenters_the_reader(data, threads, action):
         next(reader)
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_reader_dropped_mid_batch(data, threads):
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_reader_dropped_mid_batch(data, recover, threads):
     for src in (data, io.BytesIO(data)):
-        reader = MARCReader(src, threads=threads, batch_size=50)
+        reader = MARCReader(src, recover=recover, threads=threads, batch_size=50)
         next(reader)
         next(reader)
         del reader
         gc.collect()
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_reinit_replaces_the_source(data, threads):
-    reader = MARCReader(data, threads=threads)
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_reinit_replaces_the_source(data, recover, threads):
+    reader = MARCReader(data, recover=recover, threads=threads)
     first = next(reader)
-    reader.__init__(data[record_ends(data)[0]:], threads=threads)
+    reader.__init__(data[record_ends(data)[0]:], recover=recover, threads=threads)
     second = next(reader)
     assert first["001"].data != second["001"].data
     assert len(list(reader)) == 384
@@ -170,33 +172,33 @@ def as_marc_all(reader):
     return [None if r is None else r.as_marc() for r in reader]
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_file_object_is_read_natively_and_equals_path(tmp_path, data, threads):
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_file_object_is_read_natively_and_equals_path(tmp_path, data, recover, threads):
     path = tmp_path / "x.mrc"
     path.write_bytes(data)
-    want = as_marc_all(MARCReader(str(path), threads=threads))
+    want = as_marc_all(MARCReader(str(path), recover=recover, threads=threads))
     with open(path, "rb") as f:
-        reader = MARCReader(f, threads=threads)
+        reader = MARCReader(f, recover=recover, threads=threads)
         assert reader.backend == "fd"
         assert as_marc_all(reader) == want
         assert f.tell() == len(data)  # at the end, as pymarc leaves it
     with open(path, "rb", buffering=0) as f:
-        reader = MARCReader(f, threads=threads)
+        reader = MARCReader(f, recover=recover, threads=threads)
         assert reader.backend == "fd"
         assert as_marc_all(reader) == want
-    assert as_marc_all(MARCReader(io.BytesIO(data), threads=threads)) == want
-    assert as_marc_all(MARCReader(data, threads=threads)) == want
+    assert as_marc_all(MARCReader(io.BytesIO(data), recover=recover, threads=threads)) == want
+    assert as_marc_all(MARCReader(data, recover=recover, threads=threads)) == want
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_file_object_from_its_position_and_left_where_pymarc_would(tmp_path, data, threads):
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_file_object_from_its_position_and_left_where_pymarc_would(tmp_path, data, recover, threads):
     path = tmp_path / "x.mrc"
     path.write_bytes(b"JUNK!" + data)
     ends = record_ends(data)
     with open(path, "rb") as f:
         f.read(5)  # the object has buffered far more: its position is what counts
         f.seek(5 + ends[2])
-        reader = MARCReader(f, threads=threads)
+        reader = MARCReader(f, recover=recover, threads=threads)
         recs = [next(reader) for _ in range(4)]
         assert recs[0].as_marc() == data[ends[2]:ends[3]]
         reader.close()
@@ -204,7 +206,7 @@ def test_file_object_from_its_position_and_left_where_pymarc_would(tmp_path, dat
         assert f.closed
     with open(path, "rb") as f:
         f.seek(5)
-        reader = MARCReader(f, threads=threads)
+        reader = MARCReader(f, recover=recover, threads=threads)
         for _ in range(10):
             next(reader)
         del reader
@@ -213,15 +215,15 @@ def test_file_object_from_its_position_and_left_where_pymarc_would(tmp_path, dat
         assert f.read(5) == data[ends[9]:ends[9] + 5]
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_pipe_file_object(data, threads):
-    want = as_marc_all(MARCReader(data, threads=threads))
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_pipe_file_object(data, recover, threads):
+    want = as_marc_all(MARCReader(data, recover=recover, threads=threads))
     proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     feeder = threading.Thread(target=lambda: (proc.stdin.write(data), proc.stdin.close()))
     feeder.start()
     head = proc.stdout.peek(1)[:1]  # the object holds buffered bytes: they must not be lost
     assert head
-    reader = MARCReader(proc.stdout, threads=threads)
+    reader = MARCReader(proc.stdout, recover=recover, threads=threads)
     assert reader.backend == "fd"
     assert as_marc_all(reader) == want
     feeder.join()
