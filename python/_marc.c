@@ -1581,6 +1581,8 @@ static void sync_position(Reader *r)
 {
     if (!r->fobj || !r->nat.seekable)
         return;
+    if (r->at_end && r->nat.fd < 0)
+        return; /* a .read() source read to its end is at its end already */
     PyObject *t, *v, *tb;
     PyErr_Fetch(&t, &v, &tb);
     unsigned long long pos = r->at_end ? r->nat.pos : r->nat.start + r->handed;
@@ -1873,6 +1875,23 @@ static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw)
             goto have_source;
         r->file = src;
         Py_INCREF(src);
+        /* a seekable object is put back where pymarc would leave it when the
+         * reader is closed or dropped mid-stream (we read ahead) */
+        PyObject *sk = PyObject_HasAttrString(src, "seekable") ? PyObject_CallMethod(src, "seekable", NULL) : NULL;
+        int seekable = sk ? PyObject_IsTrue(sk) : 0;
+        Py_XDECREF(sk);
+        PyObject *pos = seekable == 1 ? PyObject_CallMethod(src, "tell", NULL) : NULL;
+        if (pos && PyLong_Check(pos)) {
+            unsigned long long start = PyLong_AsUnsignedLongLong(pos);
+            if (!PyErr_Occurred()) {
+                r->nat.start = start;
+                r->nat.seekable = 1;
+                r->fobj = src;
+                Py_INCREF(src);
+            }
+        }
+        Py_XDECREF(pos);
+        PyErr_Clear();
         r->s = wb_stream_from_fn(py_read, r, refill < 65536 && refill > 1 ? 65536 : (size_t)refill);
         r->backend = "python";
     } else {

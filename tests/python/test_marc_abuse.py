@@ -216,6 +216,24 @@ def test_file_object_from_its_position_and_left_where_pymarc_would(tmp_path, dat
 
 
 @pytest.mark.parametrize("recover,threads", THREADS)
+def test_seekable_read_object_put_back_on_close(data, recover, threads):
+    ends = record_ends(data)
+    src = io.BytesIO(b"xx" + data)
+    src.seek(2)
+    reader = MARCReader(src, recover=recover, threads=threads)
+    assert reader.backend == "python"
+    for _ in range(3):
+        next(reader)
+    _marc_close = reader.close
+    reader.file_handle = None  # keep the BytesIO open to look at it
+    _marc_close()
+    assert src.tell() == 2 + ends[2]
+    src.seek(2)
+    assert len(list(MARCReader(src, recover=recover, threads=threads))) == len(ends)
+    assert src.tell() == len(data) + 2
+
+
+@pytest.mark.parametrize("recover,threads", THREADS)
 def test_pipe_file_object(data, recover, threads):
     want = as_marc_all(MARCReader(data, recover=recover, threads=threads))
     proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
