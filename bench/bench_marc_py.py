@@ -90,8 +90,8 @@ def main():
         src = os.environ.get("WB_PYMARC_SRC")
         peer = None
         if src and os.path.isdir(os.path.join(src, "pymarc")):
-            peer = best(build, tmp.name, "pymarc", 1 if runs > 1 else runs, 1, src)
-        lines = ["Python, pymarc-compatible MARCReader: %d records (records/* x 10), record['245']['a'], "
+            peer = best(build, tmp.name, "pymarc", min(runs, 3), 1, src)
+        lines = ["Python, pymarc-compatible MARCReader: %d records decoded (records/* x 10: 10,250 in the file, 10 that pymarc too rejects), record['245']['a'], "
                  "best of %d, fresh process each" % (rows[0][1][0], runs), "",
                  "| reader | records | seconds | rec/s | vs path | vs pymarc 5.3.1 |", "|---|---|---|---|---|---|"]
         path_dt = rows[0][1][1]
