@@ -1,20 +1,32 @@
 /* wirebuf._marc — the CPython veneer over the C MARC codec and pipeline.
  *
  * What is here and why:
- * - Reader: picks a source by type (path -> fd reads without the GIL; bytes-
- *   like -> the caller's memory, zero copy, buffer held; .read() -> called in
- *   256 KiB requests with the GIL held only around the call), runs the C
- *   pipeline (wirebuf/pipeline.h) one batch at a time with the GIL released,
- *   and hands out one Record per next() from the finished batch.
- * - Workers (no GIL) turn each record into a "payload": a compact bytes
- *   object the Python Record keeps and decodes lazily, field by field, only
- *   when the caller touches a field. Shape of a payload (all integers are
- *   little-endian uint32):
+ * - Reader: picks a source by type (path -> fd reads without the GIL; an
+ *   io.FileIO/BufferedReader on a regular file or pipe -> a dup of its
+ *   descriptor, pread from its position, without the GIL; bytes-like -> the
+ *   caller's memory, zero copy, buffer held; other .read() -> called in
+ *   256 KiB requests with the GIL held only around the call) and hands out
+ *   one Record per next() from a batch decoded with the GIL released.
+ *   Two modes:
+ *     pymarc mode (default): pm_fill frames as pymarc 5.3.1's
+ *       MARCReader.__next__ (5-digit length, FatalReaderErrors end the
+ *       input) and pm_decode checks as its Record.decode_marc, in its order;
+ *       an error is kept as a pm_err and turned into pymarc's exception (same
+ *       class, same message) with the GIL held by pm_exception.
+ *     recover=True: the parallel ordered pipeline (wirebuf/pipeline.h) with
+ *       the codec's repairs; py_work runs on its workers.
+ *   One owner at a time: a lock held by the thread inside next()/close()/
+ *   __init__ (others wait without the GIL); a .read() that calls back into
+ *   its own reader is refused (read_thread). The native batch touches only
+ *   memory the reader owns.
+ * - Payloads: each record becomes a compact bytes object the Python Record
+ *   keeps and decodes lazily, field by field, only when the caller touches a
+ *   field. Shape (integers little-endian uint32):
  *       nfields | nfields * (tag[3], kind, offset, length) | leader[24] | data
  *   offset/length locate the field's bytes (indicators + subfields, no field
  *   terminator) inside the payload; kind says how to decode values (MODE_*).
- * - Field/Record building from a payload, ISO 2709 assembly for as_marc(),
- *   and MARCXML/JSON/text via the C writers.
+ * - Field/Record building from a payload; the pymarc-compatible MARC-8
+ *   converter per subfield; ISO 2709 assembly for wirebuf's own serialiser.
  * The pymarc-compatible classes themselves are Python (the wirebuf/marc package);
  * they register with setup() so that C can create their instances without
  * running __init__. */
@@ -2218,7 +2230,7 @@ static PyTypeObject ReaderType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Reader(source, format='iso2709', threads=None, batch_size=100, batch_bytes=300000, "
               "to_unicode=True, force_utf8=False, utf8_handling='strict', file_encoding='iso8859-1', "
-              "permissive=False, refill=262144)\n\n"
+              "permissive=False, refill=262144, recover=False)\n\n"
               "Iterate Records from a path, a bytes-like object or a binary file object.",
     .tp_new = reader_new,
     .tp_init = (initproc)reader_init,
