@@ -306,9 +306,11 @@ static inline int pm_fatal(int kind)
     return kind == PE_LENGTH || kind == PE_TRUNCATED || kind == PE_EOR;
 }
 
-/* Python's int() of an ASCII text in base 10: surrounding whitespace, a sign,
- * digits with single underscores between them. is_str: the text is a str
- * (whitespace includes 0x1C-0x1F), else bytes. Returns 0 and *v, or -1. */
+/* Python's int() of an ASCII text in base 10: surrounding ASCII whitespace
+ * (space, \t \n \v \f \r; not 0x1C-0x1F, which str.isspace() accepts but
+ * int() does not), a sign, digits with single underscores between them.
+ * is_str (the text is a str, else bytes) makes no difference for ASCII.
+ * Returns 0 and *v, or -1. */
 static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v);
 
 static inline int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
@@ -327,7 +329,8 @@ static inline int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
 
 static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v)
 {
-#define PYSPACE(c) ((c) == ' ' || ((c) >= 0x09 && (c) <= 0x0D) || (is_str && (c) >= 0x1C && (c) <= 0x1F))
+    (void)is_str;
+#define PYSPACE(c) ((c) == ' ' || ((c) >= 0x09 && (c) <= 0x0D))
     while (n && PYSPACE(s[0]))
         s++, n--;
     while (n && PYSPACE(s[n - 1]))
@@ -401,6 +404,8 @@ static size_t pm_code_skip(const uint8_t *s, size_t n)
 /* Payload kinds of pymarc mode, beyond MODE_*: */
 #define MODE_MARC8_RAW 7 /* MARC-8 bytes kept; subfields converted one by one, control fields Latin-1 */
 #define KIND_BAD_CODES 0x100 /* (record) a subfield code is not ASCII: BadSubfieldCodeWarning */
+#define MODE_NULL_CONTROL 8  /* (field) a data field whose tag pymarc's Field() turns into a
+                                control tag (' 08' -> '008'): control field, data None */
 
 /* Record.decode_marc of pymarc 5.3.1 over chunk p[0, n): on success append
  * the payload to out, set *kind and return 0; else fill *e and return -1. */
@@ -552,8 +557,20 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
     uint8_t *data = b0 + off;
     for (size_t i = 0; i < nf; i++, d += 12) {
         size_t lo = sl[2 * i], hi = sl[2 * i + 1];
-        memcpy(d, p + dlo + 12 * i, 3);
+        const uint8_t *t = p + dlo + 12 * i;
+        /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
+        long long iv;
+        uint8_t tag[4];
+        if (py_int(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000)
+            snprintf((char *)tag, sizeof tag, "%03lld", iv);
+        else
+            memcpy(tag, t, 3);
+        memcpy(d, tag, 3);
         d[3] = (uint8_t)(rk & 0xFF);
+        if (!is_control_tag(t) && is_control_tag(tag)) {
+            d[3] = MODE_NULL_CONTROL;
+            hi = lo;
+        }
         put32(d + 4, (uint32_t)off);
         put32(d + 8, (uint32_t)(hi - lo));
         if (hi > lo)
@@ -562,7 +579,7 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         off += hi - lo;
     }
     memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
-    out->len += total;
+    out->len += (size_t)(data - b0); /* <= total: tags pymarc makes control fields carry no data */
     *kind = rk;
     rc = 0;
 done:
@@ -735,6 +752,11 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
     if (!tag || PyObject_GenericSetAttr(f, G.s_tag, tag) < 0)
         goto fail_tag;
     Py_DECREF(tag);
+    if (kind == MODE_NULL_CONTROL) {
+        if (PyObject_GenericSetAttr(f, G.s_data, Py_None) < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_True) < 0)
+            goto fail;
+        return f;
+    }
     if (is_control_tag(d)) {
         /* pymarc decodes the control fields of MARC-8 records as Latin-1 */
         PyObject *data = kind == MODE_MARC8_RAW ? PyUnicode_DecodeLatin1((const char *)s, (Py_ssize_t)len, NULL)

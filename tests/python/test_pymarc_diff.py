@@ -118,3 +118,44 @@ def test_xml_json_readers_same_as_pymarc(name):
         a = [r.as_dict() for r in wb.JSONReader(path)]
         b = [r.as_dict() for r in pm.JSONReader(path)]
     assert a == b
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("base_file", [("records", "pymarc-marc.dat"), ("encodings", "pymarc-marc8.dat"),
+                                       ("encodings", "marc4j-chinese_mangled_multibyte.mrc")], ids=str)
+@pytest.mark.parametrize("kw", [{}, {"to_unicode": False}], ids=str)
+def test_mutated_records_same_as_pymarc(seed, base_file, kw):
+    """Random byte mutations of real records (leader, directory, data):
+    both readers give the same records, exceptions and chunks."""
+    import random
+    pm = load_pymarc()
+    rng = random.Random(seed)
+    path = os.path.join(SHARED, *base_file)
+    if not os.path.exists(path):
+        pytest.skip("%s not found" % path)
+    base = open(path, "rb").read()
+    alphabet = b"0123456789 \x1d\x1e\x1f\x1b$1(,)-gbpsN!a-\xe9\xff\xc3\xe2\x80\x8a\xa1"
+    for _ in range(100):
+        data = bytearray(base[:rng.randrange(min(2000, len(base) - 1), len(base))])
+        for _ in range(rng.randrange(1, 6)):
+            i = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                i = rng.randrange(min(60, len(data)))  # leader and first directory entries
+            data[i] = rng.choice(alphabet)
+        data = bytes(data)
+        got = []
+        for mod in (wb, pm):
+            out = []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = mod.MARCReader(io.BytesIO(data), **kw)
+                for rec in r:
+                    if rec is None:
+                        out.append((exc_key(r.current_exception), r.current_chunk))
+                    else:
+                        try:
+                            out.append(rec.as_dict())
+                        except Exception as ex:  # noqa: BLE001
+                            out.append(exc_key(ex))
+            got.append(out)
+        assert got[0] == got[1], data[:80]
