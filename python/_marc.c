@@ -373,8 +373,30 @@ static void py_slice(long long a, long long b, size_t n, size_t *lo, size_t *hi)
     *hi = (size_t)(b > a ? b : a);
 }
 
+/* 1 when no byte of s[0, n) has the high bit (a loop the compiler vectorises) */
+static inline int ascii_only(const uint8_t *s, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, s + i, 32);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= s[i];
+    return !(acc & 0x8080808080808080ull);
+}
+
 static inline int all_ascii(const uint8_t *s, size_t n, size_t *bad)
 {
+    if (ascii_only(s, n))
+        return 1;
     for (size_t i = 0; i < n; i++)
         if (s[i] & 0x80) {
             if (bad)
@@ -492,7 +514,7 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         const uint8_t *s = p + lo;
         size_t len = hi - lo;
         if (is_control_tag(ent)) {
-            if (k == MODE_UTF8 && wb_utf8_valid_prefix(s, len) != len) {
+            if (k == MODE_UTF8 && !ascii_only(s, len) && wb_utf8_valid_prefix(s, len) != len) {
                 pm_set(e, PE_DECODE, lo, len, "utf-8");
                 goto done;
             }
@@ -504,6 +526,9 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
             pm_set(e, PE_DECODE, lo, ilen, "ascii");
             goto done;
         }
+        /* ASCII only (most fields): no bad code, valid UTF-8, no escape */
+        if (k != MODE_MARC8_RAW && ascii_only(s + ilen, len - ilen))
+            continue;
         /* valid UTF-8 as a whole means every value is (0x1F never splits a
          * sequence): then only non-ASCII codes need a look */
         int whole_ok = k != MODE_UTF8 || wb_utf8_valid_prefix(s + ilen, len - ilen) == len - ilen;
@@ -560,11 +585,15 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         const uint8_t *t = p + dlo + 12 * i;
         /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
         long long iv;
-        uint8_t tag[4];
-        if (py_int(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000)
-            snprintf((char *)tag, sizeof tag, "%03lld", iv);
-        else
-            memcpy(tag, t, 3);
+        uint8_t tag[3];
+        memcpy(tag, t, 3);
+        int digits = t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9';
+        if (!digits && py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
+            long long a = iv < 0 ? -iv : iv;
+            tag[2] = (uint8_t)('0' + a % 10);
+            tag[1] = (uint8_t)('0' + a / 10 % 10);
+            tag[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
+        }
         memcpy(d, tag, 3);
         d[3] = (uint8_t)(rk & 0xFF);
         if (!is_control_tag(t) && is_control_tag(tag)) {
@@ -653,7 +682,8 @@ static PyObject *make_record(PyObject *payload, unsigned kind, PyObject *enc, in
     if (!r)
         return NULL;
     PyObject *m = PyLong_FromLong((long)kind);
-    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 || PyObject_GenericSetAttr(r, G.s_mode, m) < 0 ||
+    /* the payload says each field's kind: _mode stays the class default */
+    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 ||
         (kind == MODE_OTHER && PyObject_GenericSetAttr(r, G.s_enc, enc) < 0) ||
         (force_utf8 && PyObject_GenericSetAttr(r, G.s_force_utf8, Py_True) < 0)) {
         Py_XDECREF(m);
@@ -897,14 +927,20 @@ static int rec_open(PyObject *r, rec_view *rv)
     if (!rv->cache)
         return -1;
     Py_DECREF(rv->cache);
-    rv->enc = PyObject_GetAttr(r, G.s_enc);
-    if (!rv->enc) {
-        PyErr_Clear();
-        rv->enc = NULL;
-    } else {
-        Py_DECREF(rv->enc);
-    }
-    return pl_open(rv->raw, &rv->v);
+    rv->enc = NULL;
+    if (pl_open(rv->raw, &rv->v) < 0)
+        return -1;
+    /* the record's file_encoding matters only for MODE_OTHER values */
+    for (size_t i = 0; i < rv->v.nfields; i++)
+        if (rv->v.p[4 + 12 * i + 3] == MODE_OTHER) {
+            rv->enc = PyObject_GetAttr(r, G.s_enc);
+            if (!rv->enc)
+                PyErr_Clear();
+            else
+                Py_DECREF(rv->enc);
+            break;
+        }
+    return 0;
 }
 
 /* get_fields(record, tags) -> list of Fields with those tags (all if tags
