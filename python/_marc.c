@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1447,6 +1448,66 @@ static void pm_free(pm_batch *b)
     }
 }
 
+/* pymarc mode with threads >= 2: one worker fills the next batch while
+ * Python consumes the current one (double buffering). The worker touches
+ * only the stream, the read-only cfg and the batch it was handed; batches
+ * change hands under `mu`. */
+typedef struct pm_pref {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pm_batch *ready; /* filled, waiting for the consumer */
+    pm_batch *spare; /* empty, for the worker to fill */
+    int stop;        /* the owner asks the worker to exit */
+    int done;        /* the worker filled a batch that ends the input */
+    wb_stream *s;
+    const void *c;
+    size_t batch, batch_bytes;
+} pm_pref;
+
+static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes);
+
+static void *pm_worker(void *arg)
+{
+    pm_pref *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && (w->spare == NULL || w->done))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop)
+            break;
+        pm_batch *b = w->spare;
+        w->spare = NULL;
+        pthread_mutex_unlock(&w->mu);
+        pm_fill(b, w->s, w->c, w->batch, w->batch_bytes);
+        pthread_mutex_lock(&w->mu);
+        w->ready = b;
+        if (b->stop)
+            w->done = 1;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Stop and join the worker, free its batches. Call without the GIL (the
+ * worker may be waiting for it inside .read()). */
+static void pm_pref_free(pm_pref *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pm_free(w->ready);
+    pm_free(w->spare);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    PyMem_RawFree(w);
+}
+
 /* marc8_table(final) -> {code: (code point, combining)}: pymarc's CHARSET
  * table for that set, from wirebuf's tables (for wirebuf.marc.marc8_mapping). */
 static PyObject *py_marc8_table(PyObject *self, PyObject *arg)
@@ -1522,6 +1583,7 @@ typedef struct Reader {
     } nat;
     PyObject *fobj;        /* the file object read natively (to seek it back) */
     pm_batch *pm;          /* pymarc mode (recover=False): the current batch */
+    pm_pref *pref;         /* pymarc mode, threads >= 2: the worker filling the next batch */
     size_t batch, batch_bytes;
     int recover;           /* wirebuf's repairs (the pipeline) instead of pymarc's semantics */
     uint64_t handed;       /* stream offset just past the last record handed out */
@@ -1617,6 +1679,13 @@ static void reader_stop(Reader *r)
         Py_BEGIN_ALLOW_THREADS
         wb_marc_pipeline_free(p);
         wb_marc_reader_free(sq);
+        Py_END_ALLOW_THREADS
+    }
+    if (r->pref) {
+        pm_pref *w = r->pref;
+        r->pref = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        pm_pref_free(w);
         Py_END_ALLOW_THREADS
     }
     pm_free(r->pm);
@@ -1981,10 +2050,37 @@ have_source:
     r->recover = recover;
     if (fmt == WB_MARC_ISO2709 && !recover) {
         /* pymarc's semantics: its framing, its checks, None + current_exception */
-        r->threads = 1;
         if (!(r->pm = PyMem_RawCalloc(1, sizeof *r->pm))) {
             PyErr_NoMemory();
             return -1;
+        }
+        if (r->threads > 1) {
+            pm_pref *w = PyMem_RawCalloc(1, sizeof *w);
+            pm_batch *spare = w ? PyMem_RawCalloc(1, sizeof *spare) : NULL;
+            if (!spare) {
+                PyMem_RawFree(w);
+                PyErr_NoMemory();
+                return -1;
+            }
+            w->spare = spare;
+            w->s = r->s;
+            w->c = &r->c;
+            w->batch = r->batch;
+            w->batch_bytes = r->batch_bytes;
+            pthread_mutex_init(&w->mu, NULL);
+            pthread_cond_init(&w->cv, NULL);
+            if (pthread_create(&w->th, NULL, pm_worker, w) != 0) {
+                pthread_cond_destroy(&w->cv);
+                pthread_mutex_destroy(&w->mu);
+                pm_free(spare);
+                PyMem_RawFree(w);
+                PyErr_SetString(PyExc_RuntimeError, "MARCReader: cannot start the decoding thread");
+                return -1;
+            }
+            r->threads = 2; /* the calling thread and one decoder */
+            r->pref = w;
+        } else {
+            r->threads = 1;
         }
     } else if (fmt == WB_MARC_ISO2709) {
         if (recover) {
@@ -2167,9 +2263,31 @@ static PyObject *pm_next(Reader *r)
             b->n = b->i = 0;
             return end_of_input(r, WB_MARC_EOF, NULL);
         }
-        Py_BEGIN_ALLOW_THREADS
-        pm_fill(b, r->s, &r->c, r->batch, r->batch_bytes);
-        Py_END_ALLOW_THREADS
+        if (b->stop) { /* ended by an item already handed out (out of memory) */
+            r->done = 1;
+            return NULL;
+        }
+        if (r->pref) {
+            /* swap: hand the consumed batch to the worker, take the filled one */
+            pm_pref *w = r->pref;
+            pm_batch *next;
+            Py_BEGIN_ALLOW_THREADS
+            pthread_mutex_lock(&w->mu);
+            while (!w->ready)
+                pthread_cond_wait(&w->cv, &w->mu);
+            next = w->ready;
+            w->ready = NULL;
+            b->n = b->i = 0;
+            w->spare = b;
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+            Py_END_ALLOW_THREADS
+            r->pm = next;
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            pm_fill(b, r->s, &r->c, r->batch, r->batch_bytes);
+            Py_END_ALLOW_THREADS
+        }
     }
 }
 

@@ -16,9 +16,10 @@ import pytest
 from wirebuf.marc import MARCReader
 from conftest import shared
 
-# (recover, threads): pymarc mode reads in the calling thread; recover=True
+# (recover, threads): pymarc mode decodes in the calling thread (threads=1) or in
+# one worker filling the next batch (threads>=2); recover=True
 # runs the pipeline, with a framer thread calling .read() when threads >= 2
-THREADS = [(False, 1), (True, 1), (True, 2), (True, 3)]
+THREADS = [(False, 1), (False, 2), (True, 1), (True, 2), (True, 3)]
 
 
 @pytest.fixture(scope="module")
