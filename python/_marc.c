@@ -1584,6 +1584,8 @@ typedef struct Reader {
     PyObject *fobj;        /* the file object read natively (to seek it back) */
     pm_batch *pm;          /* pymarc mode (recover=False): the current batch */
     pm_pref *pref;         /* pymarc mode, threads >= 2: the worker filling the next batch */
+    int pm_filling;        /* r->pm is being refilled or handed over without the GIL: getters
+                              must not look at it (read/written with the GIL held) */
     size_t batch, batch_bytes;
     int recover;           /* wirebuf's repairs (the pipeline) instead of pymarc's semantics */
     uint64_t handed;       /* stream offset just past the last record handed out */
@@ -2267,6 +2269,7 @@ static PyObject *pm_next(Reader *r)
             r->done = 1;
             return NULL;
         }
+        r->pm_filling = 1;
         if (r->pref) {
             /* swap: hand the consumed batch to the worker, take the filled one */
             pm_pref *w = r->pref;
@@ -2288,6 +2291,7 @@ static PyObject *pm_next(Reader *r)
             pm_fill(b, r->s, &r->c, r->batch, r->batch_bytes);
             Py_END_ALLOW_THREADS
         }
+        r->pm_filling = 0;
     }
 }
 
@@ -2345,7 +2349,7 @@ static PyObject *reader_get_chunk(Reader *r, void *c)
         Py_INCREF(r->cur_chunk);
         return r->cur_chunk;
     }
-    if (r->pm && r->pm->i > 0) {
+    if (r->pm && !r->pm_filling && r->pm->i > 0) {
         const pm_item *it = &r->pm->items[r->pm->i - 1];
         return PyBytes_FromStringAndSize((const char *)r->pm->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
     }

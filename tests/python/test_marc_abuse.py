@@ -93,6 +93,31 @@ def test_close_from_another_thread(data, recover, threads):
     reader.close()  # twice is fine
 
 
+@pytest.mark.parametrize("recover,threads", THREADS)
+def test_current_chunk_read_from_another_thread(data, recover, threads):
+    reader = MARCReader(data * 5, recover=recover, threads=threads, batch_size=5)
+    stop = threading.Event()
+    seen = []
+
+    def poll():
+        while not stop.is_set():
+            c = reader.current_chunk
+            e = reader.current_exception
+            if c:
+                seen.append(len(c))
+            del e
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        n = sum(1 for rec in reader if rec is not None)
+    finally:
+        stop.set()
+        t.join(30)
+    assert n == 386 * 5
+    assert all(x > 0 for x in seen)
+
+
 class Calling(io.RawIOBase):
     """A file-like whose read() calls back into the reader that reads it."""
 
