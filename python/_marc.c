@@ -1,20 +1,32 @@
 /* wirebuf._marc — the CPython veneer over the C MARC codec and pipeline.
  *
  * What is here and why:
- * - Reader: picks a source by type (path -> fd reads without the GIL; bytes-
- *   like -> the caller's memory, zero copy, buffer held; .read() -> called in
- *   256 KiB requests with the GIL held only around the call), runs the C
- *   pipeline (wirebuf/pipeline.h) one batch at a time with the GIL released,
- *   and hands out one Record per next() from the finished batch.
- * - Workers (no GIL) turn each record into a "payload": a compact bytes
- *   object the Python Record keeps and decodes lazily, field by field, only
- *   when the caller touches a field. Shape of a payload (all integers are
- *   little-endian uint32):
+ * - Reader: picks a source by type (path -> fd reads without the GIL; an
+ *   io.FileIO/BufferedReader on a regular file or pipe -> a dup of its
+ *   descriptor, pread from its position, without the GIL; bytes-like -> the
+ *   caller's memory, zero copy, buffer held; other .read() -> called in
+ *   256 KiB requests with the GIL held only around the call) and hands out
+ *   one Record per next() from a batch decoded with the GIL released.
+ *   Two modes:
+ *     pymarc mode (default): pm_fill frames as pymarc 5.3.1's
+ *       MARCReader.__next__ (5-digit length, FatalReaderErrors end the
+ *       input) and pm_decode checks as its Record.decode_marc, in its order;
+ *       an error is kept as a pm_err and turned into pymarc's exception (same
+ *       class, same message) with the GIL held by pm_exception.
+ *     recover=True: the parallel ordered pipeline (wirebuf/pipeline.h) with
+ *       the codec's repairs; py_work runs on its workers.
+ *   One owner at a time: a lock held by the thread inside next()/close()/
+ *   __init__ (others wait without the GIL); a .read() that calls back into
+ *   its own reader is refused (read_thread). The native batch touches only
+ *   memory the reader owns.
+ * - Payloads: each record becomes a compact bytes object the Python Record
+ *   keeps and decodes lazily, field by field, only when the caller touches a
+ *   field. Shape (integers little-endian uint32):
  *       nfields | nfields * (tag[3], kind, offset, length) | leader[24] | data
  *   offset/length locate the field's bytes (indicators + subfields, no field
  *   terminator) inside the payload; kind says how to decode values (MODE_*).
- * - Field/Record building from a payload, ISO 2709 assembly for as_marc(),
- *   and MARCXML/JSON/text via the C writers.
+ * - Field/Record building from a payload; the pymarc-compatible MARC-8
+ *   converter per subfield; ISO 2709 assembly for wirebuf's own serialiser.
  * The pymarc-compatible classes themselves are Python (the wirebuf/marc package);
  * they register with setup() so that C can create their instances without
  * running __init__. */
@@ -27,7 +39,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -43,10 +58,13 @@ enum {
 /* Classes and helpers registered by wirebuf.marc at import (setup()). Module
  * level because every Record/Field built anywhere needs them; set once. */
 static struct {
-    PyObject *Record, *Field, *Subfield, *Indicators;
+    PyObject *Record, *Field, *RawField, *Subfield, *Indicators;
+    PyObject *normalize_code; /* record._normalize_code(bytes) -> (code, skip) (warns) */
+    PyObject *exc_base_nf;
     PyObject *exc_base, *exc_length, *exc_leader, *exc_directory, *exc_base_address, *exc_nofields,
         *exc_eor, *exc_truncated, *exc_fatal;
     PyObject *normalize; /* unicodedata.normalize */
+    PyObject *io_FileIO, *io_BufferedReader, *io_BufferedRandom; /* read natively */
     PyObject *s_raw, *s_mode, *s_enc, *s_fields, *s_cache, *s_tag, *s_data, *s_subfields,
         *s_indicators, *s_control, *s_nfc, *s_force_utf8, *s_leader, *s_latin1, *empty;
     int ready;
@@ -131,6 +149,15 @@ static enum wb_marc_status py_work(void *arg, wb_marc_record *rec, const uint8_t
 {
     const cfg *c = arg;
     const uint8_t *leader = raw && len >= WB_MARC_LEADER_LEN ? raw : rec->leader;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const unsigned char *t = (const unsigned char *)rec->fields[i].tag;
+        if ((t[0] | t[1] | t[2]) & 0x80) {
+            /* a tag must be 3 ASCII characters (ISO 2709): report it here
+             * rather than hand out a record that cannot be written back */
+            snprintf(err->msg, sizeof err->msg, "field %zu: tag %.3s is not ASCII", i + 1, (const char *)t);
+            return WB_MARC_BAD;
+        }
+    }
     uint8_t l9 = rec->leader[9];
     unsigned kind;
     enum wb_marc_status st = WB_MARC_OK;
@@ -207,11 +234,19 @@ static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const 
         Py_ssize_t at = (Py_ssize_t)(user >> 4);
         if ((size_t)at >= rawlen)
             at = 0;
-        return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "utf-8", (const char *)raw,
-                                     (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), e->msg);
+        PyObject *why = PyUnicode_DecodeUTF8(e->msg, (Py_ssize_t)strnlen(e->msg, sizeof e->msg), "backslashreplace");
+        PyObject *ex = why ? PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nnO", "utf-8", (const char *)raw,
+                                                   (Py_ssize_t)rawlen, at, at + (rawlen ? 1 : 0), why)
+                           : NULL;
+        Py_XDECREF(why);
+        return ex;
     }
     PyObject *cls = strcmp(e->msg, "out of memory") == 0 ? PyExc_MemoryError : exc_class_for(e->msg);
-    PyObject *ex = PyObject_CallFunction(cls, "s", e->msg);
+    /* messages may quote the record's own bytes (a tag byte 0xE9): show
+     * anything that is not UTF-8 escaped rather than failing */
+    PyObject *m = PyUnicode_DecodeUTF8(e->msg, (Py_ssize_t)strnlen(e->msg, sizeof e->msg), "backslashreplace");
+    PyObject *ex = m ? PyObject_CallFunctionObjArgs(cls, m, NULL) : NULL;
+    Py_XDECREF(m);
     if (ex) {
         PyObject *v;
         if ((v = PyLong_FromUnsignedLongLong(e->record))) {
@@ -225,6 +260,413 @@ static PyObject *make_record_error(const wb_marc_error *e, uint32_t user, const 
         PyErr_Clear();
     }
     return ex;
+}
+
+static inline int is_control_tag(const uint8_t *t)
+{
+    /* pymarc: tag < "010" and tag.isdigit() */
+    return t[0] == '0' && t[1] == '0' && t[2] >= '0' && t[2] <= '9';
+}
+
+/* ---- pymarc 5.3.1 semantics: framing and decoding ------------------------
+ *
+ * pymarc's MARCReader reads 5 bytes, int()s them, reads the rest of the
+ * record and hands the chunk to Record.decode_marc, which trusts the leader
+ * and directory as they are. The functions below do the same checks in the
+ * same order without the GIL and without Python objects; an error is kept as
+ * a description (pm_err) from which the same Python exception is made later
+ * with the GIL held, by running the same Python operation (int(), .decode())
+ * on the same bytes, so class and message are pymarc's. */
+
+enum pm_kind {
+    PE_NONE = 0,
+    PE_LENGTH,      /* RecordLengthInvalid (fatal) */
+    PE_TRUNCATED,   /* TruncatedRecord (fatal) */
+    PE_EOR,         /* EndOfRecordNotFound (fatal) */
+    PE_LEADER,      /* RecordLeaderInvalid */
+    PE_DECODE,      /* UnicodeDecodeError: raw[off, off+len).decode(codec) */
+    PE_INT_BYTES,   /* ValueError: int(raw[off, off+len]) */
+    PE_INT_STR,     /* ValueError: int(raw[off, off+len].decode('ascii')) */
+    PE_BASE_NF,     /* BaseAddressNotFound */
+    PE_BASE_INV,    /* BaseAddressInvalid */
+    PE_DIRECTORY,   /* RecordDirectoryInvalid */
+    PE_NOFIELDS,    /* NoFieldsFound */
+    PE_OOM,         /* MemoryError */
+    PE_READ,        /* the source failed: end of input with the read error */
+    PE_MARC8        /* UnicodeDecodeError from marc8_to_unicode (pymarc's message) */
+};
+
+typedef struct pm_err {
+    int kind;
+    size_t off, len;  /* bytes of the chunk the failing operation ran on */
+    const char *codec;
+} pm_err;
+
+static inline int pm_fatal(int kind)
+{
+    return kind == PE_LENGTH || kind == PE_TRUNCATED || kind == PE_EOR;
+}
+
+/* Python's int() of an ASCII text in base 10: surrounding ASCII whitespace
+ * (space, \t \n \v \f \r; not 0x1C-0x1F, which str.isspace() accepts but
+ * int() does not), a sign, digits with single underscores between them.
+ * is_str (the text is a str, else bytes) makes no difference for ASCII.
+ * Returns 0 and *v, or -1. */
+static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v);
+
+static inline int py_int(const uint8_t *s, size_t n, int is_str, long long *v)
+{
+    /* the usual case: all digits */
+    long long x = 0;
+    size_t i = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        x = x * 10 + (s[i] - '0');
+    if (i == n && n) {
+        *v = x;
+        return 0;
+    }
+    return py_int_slow(s, n, is_str, v);
+}
+
+static int py_int_slow(const uint8_t *s, size_t n, int is_str, long long *v)
+{
+    (void)is_str;
+#define PYSPACE(c) ((c) == ' ' || ((c) >= 0x09 && (c) <= 0x0D))
+    while (n && PYSPACE(s[0]))
+        s++, n--;
+    while (n && PYSPACE(s[n - 1]))
+        n--;
+#undef PYSPACE
+    int neg = 0;
+    if (n && (s[0] == '+' || s[0] == '-'))
+        neg = s[0] == '-', s++, n--;
+    if (!n || s[0] < '0' || s[0] > '9')
+        return -1;
+    long long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '_') {
+            if (i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9')
+                return -1;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        if (x < 1000000000000LL)
+            x = x * 10 + (s[i] - '0');
+    }
+    *v = neg ? -x : x;
+    return 0;
+}
+
+/* Python's seq[a:b] on a sequence of n items: the clamped [*lo, *hi). */
+static void py_slice(long long a, long long b, size_t n, size_t *lo, size_t *hi)
+{
+    long long N = (long long)n;
+    if (a < 0 && (a += N) < 0)
+        a = 0;
+    if (a > N)
+        a = N;
+    if (b < 0 && (b += N) < 0)
+        b = 0;
+    if (b > N)
+        b = N;
+    *lo = (size_t)a;
+    *hi = (size_t)(b > a ? b : a);
+}
+
+/* 1 when no byte of s[0, n) has the high bit (a loop the compiler vectorises) */
+static inline int ascii_only(const uint8_t *s, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        memcpy(w, s + i, 32);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= s[i];
+    return !(acc & 0x8080808080808080ull);
+}
+
+static inline int all_ascii(const uint8_t *s, size_t n, size_t *bad)
+{
+    if (ascii_only(s, n))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] & 0x80) {
+            if (bad)
+                *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+static inline void pm_set(pm_err *e, int kind, size_t off, size_t len, const char *codec)
+{
+    e->kind = kind;
+    e->off = off;
+    e->len = len;
+    e->codec = codec;
+}
+
+/* Bytes of the UTF-8 character starting s[0] when s[0, n) is all valid UTF-8
+ * (pymarc's normalize_subfield_code decodes the whole subfield), else 1. */
+static size_t pm_code_skip(const uint8_t *s, size_t n)
+{
+    if (wb_utf8_valid_prefix(s, n) != n)
+        return 1;
+    return s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+}
+
+/* Payload kinds of pymarc mode, beyond MODE_*: */
+#define MODE_MARC8_RAW 7 /* MARC-8 bytes kept; subfields converted one by one, control fields Latin-1 */
+#define KIND_BAD_CODES 0x100 /* (record) a subfield code is not ASCII: BadSubfieldCodeWarning */
+#define MODE_NULL_CONTROL 8  /* (field) a data field whose tag pymarc's Field() turns into a
+                                control tag (' 08' -> '008'): control field, data None */
+
+/* Record.decode_marc of pymarc 5.3.1 over chunk p[0, n): on success append
+ * the payload to out, set *kind and return 0; else fill *e and return -1. */
+static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint32_t *kind, pm_err *e)
+{
+    size_t bad;
+    size_t ll = n < WB_MARC_LEADER_LEN ? n : WB_MARC_LEADER_LEN;
+    if (!all_ascii(p, ll, &bad)) {
+        pm_set(e, PE_DECODE, 0, ll, "ascii");
+        return -1;
+    }
+    if (n < WB_MARC_LEADER_LEN) {
+        pm_set(e, PE_LEADER, 0, 0, NULL);
+        return -1;
+    }
+    int utf8 = p[9] == 'a' || c->force_utf8;
+    long long base, reclen;
+    if (py_int(p + 12, 5, 0, &base) < 0) {
+        pm_set(e, PE_INT_BYTES, 12, 5, NULL);
+        return -1;
+    }
+    if (base <= 0) {
+        pm_set(e, PE_BASE_NF, 0, 0, NULL);
+        return -1;
+    }
+    if (base >= (long long)n) {
+        pm_set(e, PE_BASE_INV, 0, 0, NULL);
+        return -1;
+    }
+    if (py_int(p, 5, 1, &reclen) < 0) {
+        pm_set(e, PE_INT_STR, 0, 5, NULL);
+        return -1;
+    }
+    if ((long long)n < reclen) {
+        pm_set(e, PE_TRUNCATED, 0, 0, NULL);
+        return -1;
+    }
+    size_t dlo, dhi;
+    py_slice(WB_MARC_LEADER_LEN, base - 1, n, &dlo, &dhi);
+    if (!all_ascii(p + dlo, dhi - dlo, &bad)) {
+        pm_set(e, PE_DECODE, dlo, dhi - dlo, "ascii");
+        return -1;
+    }
+    if ((dhi - dlo) % WB_MARC_DIRENT_LEN) {
+        pm_set(e, PE_DIRECTORY, 0, 0, NULL);
+        return -1;
+    }
+    size_t nf = (dhi - dlo) / WB_MARC_DIRENT_LEN;
+    unsigned k;
+    if (!c->to_unicode)
+        k = MODE_BYTES;
+    else if (utf8)
+        k = MODE_UTF8;
+    else if (c->marc8)
+        k = MODE_MARC8_RAW;
+    else
+        k = MODE_OTHER;
+    /* first pass: check everything pymarc checks, in its order, and keep
+     * each entry's slice for the second */
+    size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
+    unsigned rk = k;
+    size_t stack_sl[2 * 128], *sl = nf <= 128 ? stack_sl : malloc(2 * nf * sizeof *sl);
+    if (!sl) {
+        pm_set(e, PE_OOM, 0, 0, NULL);
+        return -1;
+    }
+    int rc = -1;
+    for (size_t i = 0; i < nf; i++) {
+        const uint8_t *ent = p + dlo + 12 * i;
+        long long flen, foff;
+        if (py_int(ent + 3, 4, 1, &flen) < 0) {
+            pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
+            goto done;
+        }
+        if (py_int(ent + 7, 5, 1, &foff) < 0) {
+            pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
+            goto done;
+        }
+        size_t lo, hi;
+        py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
+        sl[2 * i] = lo;
+        sl[2 * i + 1] = hi;
+        total += hi - lo;
+        const uint8_t *s = p + lo;
+        size_t len = hi - lo;
+        if (is_control_tag(ent)) {
+            if (k == MODE_UTF8 && !ascii_only(s, len) && wb_utf8_valid_prefix(s, len) != len) {
+                pm_set(e, PE_DECODE, lo, len, "utf-8");
+                goto done;
+            }
+            continue;
+        }
+        const uint8_t *sd = memchr(s, WB_MARC_SD, len);
+        size_t ilen = sd ? (size_t)(sd - s) : len;
+        if (!all_ascii(s, ilen, NULL)) {
+            pm_set(e, PE_DECODE, lo, ilen, "ascii");
+            goto done;
+        }
+        /* ASCII only (most fields): no bad code, valid UTF-8, no escape */
+        if (k != MODE_MARC8_RAW && ascii_only(s + ilen, len - ilen))
+            continue;
+        /* valid UTF-8 as a whole means every value is (0x1F never splits a
+         * sequence): then only non-ASCII codes need a look */
+        int whole_ok = k != MODE_UTF8 || wb_utf8_valid_prefix(s + ilen, len - ilen) == len - ilen;
+        int has_esc = k == MODE_MARC8_RAW && memchr(s + ilen, 0x1B, len - ilen) != NULL;
+        size_t pos = ilen;
+        while (pos < len) {
+            size_t start = pos + 1;
+            const uint8_t *nx = memchr(s + start, WB_MARC_SD, len - start);
+            size_t end = nx ? (size_t)(nx - s) : len;
+            pos = end;
+            if (end == start)
+                continue;
+            size_t skip = 1;
+            if (s[start] & 0x80) {
+                rk |= KIND_BAD_CODES;
+                skip = pm_code_skip(s + start, end - start);
+            }
+            size_t vs = start + skip, vl = end - vs;
+            if (has_esc) {
+                /* pymarc converts while decoding: where its converter
+                 * raises, the record fails */
+                wb_buf tmp = {0};
+                unsigned g0 = 0x42, g1 = 0x45;
+                long mrc = wb_marc8_to_utf8_pymarc(&tmp, s + vs, vl, &g0, &g1);
+                wb_buf_free(&tmp);
+                if (mrc == -2) {
+                    pm_set(e, PE_MARC8, lo + vs, vl, NULL);
+                    goto done;
+                }
+            } else if (!whole_ok && wb_utf8_valid_prefix(s + vs, vl) != vl) {
+                if (c->handling == MODE_UTF8) {
+                    pm_set(e, PE_DECODE, lo + vs, vl, "utf-8");
+                    goto done;
+                }
+                rk = (rk & ~0xFFu) | (unsigned)c->handling;
+            }
+        }
+    }
+    if (nf == 0) {
+        pm_set(e, PE_NOFIELDS, 0, 0, NULL);
+        goto done;
+    }
+    /* second pass: the payload, one entry per directory entry */
+    if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0) {
+        pm_set(e, PE_OOM, 0, 0, NULL);
+        goto done;
+    }
+    uint8_t *b0 = out->p + out->len, *d = b0 + 4;
+    put32(b0, (uint32_t)nf);
+    size_t off = 4 + 12 * nf + WB_MARC_LEADER_LEN;
+    uint8_t *data = b0 + off;
+    for (size_t i = 0; i < nf; i++, d += 12) {
+        size_t lo = sl[2 * i], hi = sl[2 * i + 1];
+        const uint8_t *t = p + dlo + 12 * i;
+        /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
+        long long iv;
+        uint8_t tag[3];
+        memcpy(tag, t, 3);
+        int digits = t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9';
+        if (!digits && py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
+            long long a = iv < 0 ? -iv : iv;
+            tag[2] = (uint8_t)('0' + a % 10);
+            tag[1] = (uint8_t)('0' + a / 10 % 10);
+            tag[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
+        }
+        memcpy(d, tag, 3);
+        d[3] = (uint8_t)(rk & 0xFF);
+        if (!is_control_tag(t) && is_control_tag(tag)) {
+            d[3] = MODE_NULL_CONTROL;
+            hi = lo;
+        }
+        put32(d + 4, (uint32_t)off);
+        put32(d + 8, (uint32_t)(hi - lo));
+        if (hi > lo)
+            memcpy(data, p + lo, hi - lo);
+        data += hi - lo;
+        off += hi - lo;
+    }
+    memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
+    out->len += (size_t)(data - b0); /* <= total: tags pymarc makes control fields carry no data */
+    *kind = rk;
+    rc = 0;
+done:
+    if (sl != stack_sl)
+        free(sl);
+    return rc;
+}
+
+/* The exception pymarc raises for e over chunk raw[0, n) (a new reference,
+ * not raised), or NULL with an exception set if even that fails. */
+static PyObject *pm_exception(const pm_err *e, const uint8_t *raw, size_t n)
+{
+    PyObject *cls = NULL;
+    switch (e->kind) {
+    case PE_LENGTH: cls = G.exc_length; break;
+    case PE_TRUNCATED: cls = G.exc_truncated; break;
+    case PE_EOR: cls = G.exc_eor; break;
+    case PE_LEADER: cls = G.exc_leader; break;
+    case PE_BASE_NF: cls = G.exc_base_nf; break;
+    case PE_BASE_INV: cls = G.exc_base_address; break;
+    case PE_DIRECTORY: cls = G.exc_directory; break;
+    case PE_NOFIELDS: cls = G.exc_nofields; break;
+    case PE_OOM: return PyObject_CallFunction(PyExc_MemoryError, NULL);
+    default: break;
+    }
+    if (cls)
+        return PyObject_CallNoArgs(cls);
+    size_t off = e->off <= n ? e->off : n, len = e->len <= n - off ? e->len : n - off;
+    PyObject *r = NULL;
+    if (e->kind == PE_MARC8)
+        return PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "marc8_to_unicode", (const char *)raw + off,
+                                     (Py_ssize_t)len, (Py_ssize_t)0, (Py_ssize_t)len,
+                                     "invalid multibyte character encoding");
+    if (e->kind == PE_DECODE) {
+        r = PyUnicode_Decode((const char *)raw + off, (Py_ssize_t)len, e->codec, "strict");
+    } else if (e->kind == PE_INT_BYTES || e->kind == PE_INT_STR) {
+        PyObject *arg = e->kind == PE_INT_BYTES ? PyBytes_FromStringAndSize((const char *)raw + off, (Py_ssize_t)len)
+                                                : PyUnicode_DecodeASCII((const char *)raw + off, (Py_ssize_t)len, NULL);
+        if (arg) {
+            r = PyObject_CallOneArg((PyObject *)&PyLong_Type, arg);
+            Py_DECREF(arg);
+        }
+    }
+    if (r) { /* the operation succeeded after all: should not happen */
+        Py_DECREF(r);
+        return PyObject_CallFunction(PyExc_ValueError, "s", "record could not be decoded");
+    }
+    if (!PyErr_ExceptionMatches(PyExc_ValueError))
+        return NULL; /* MemoryError etc.: raise it */
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    if (v)
+        PyException_SetTraceback(v, Py_None);
+    return v;
 }
 
 /* ---- building Records and Fields ----------------------------------------- */
@@ -241,7 +683,8 @@ static PyObject *make_record(PyObject *payload, unsigned kind, PyObject *enc, in
     if (!r)
         return NULL;
     PyObject *m = PyLong_FromLong((long)kind);
-    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 || PyObject_GenericSetAttr(r, G.s_mode, m) < 0 ||
+    /* the payload says each field's kind: _mode stays the class default */
+    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 ||
         (kind == MODE_OTHER && PyObject_GenericSetAttr(r, G.s_enc, enc) < 0) ||
         (force_utf8 && PyObject_GenericSetAttr(r, G.s_force_utf8, Py_True) < 0)) {
         Py_XDECREF(m);
@@ -262,6 +705,29 @@ static PyObject *decode_value(const uint8_t *s, size_t n, unsigned kind, PyObjec
     case MODE_OTHER: {
         const char *e = enc && PyUnicode_Check(enc) ? PyUnicode_AsUTF8(enc) : "iso8859-1";
         return e ? PyUnicode_Decode((const char *)s, (Py_ssize_t)n, e, "strict") : NULL;
+    }
+    case MODE_MARC8_RAW: {
+        wb_buf out = {0};
+        unsigned g0 = 0x42, g1 = 0x45;
+        long rc = wb_marc8_to_utf8_pymarc(&out, s, n, &g0, &g1);
+        if (rc == -2) {
+            wb_buf_free(&out);
+            PyObject *ex = PyObject_CallFunction(PyExc_UnicodeDecodeError, "sy#nns", "marc8_to_unicode",
+                                                 (const char *)s, (Py_ssize_t)n, (Py_ssize_t)0, (Py_ssize_t)n,
+                                                 "invalid multibyte character encoding");
+            if (ex) {
+                PyErr_SetObject(PyExc_UnicodeDecodeError, ex);
+                Py_DECREF(ex);
+            }
+            return NULL;
+        }
+        if (rc < 0) {
+            wb_buf_free(&out);
+            return PyErr_NoMemory();
+        }
+        PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
+        wb_buf_free(&out);
+        return u;
     }
     case MODE_MARC8: {
         PyObject *u = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "replace");
@@ -289,11 +755,6 @@ static PyObject *make_pair(PyObject *cls, PyObject *a, PyObject *b)
     return o;
 }
 
-static inline int is_control_tag(const uint8_t *t)
-{
-    /* pymarc: tag < "010" and tag.isdigit() */
-    return t[0] == '0' && t[1] == '0' && t[2] >= '0' && t[2] <= '9';
-}
 
 /* Length of the subfield code at s[0..n): one UTF-8 character (1 byte for
  * ASCII, the common case). */
@@ -315,15 +776,22 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         return NULL;
     }
     const uint8_t *s = v->p + off;
-    PyObject *f = new_instance(G.Field);
+    PyObject *f = new_instance(kind == MODE_BYTES ? G.RawField : G.Field);
     if (!f)
         return NULL;
     PyObject *tag = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
     if (!tag || PyObject_GenericSetAttr(f, G.s_tag, tag) < 0)
         goto fail_tag;
     Py_DECREF(tag);
+    if (kind == MODE_NULL_CONTROL) {
+        if (PyObject_GenericSetAttr(f, G.s_data, Py_None) < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_True) < 0)
+            goto fail;
+        return f;
+    }
     if (is_control_tag(d)) {
-        PyObject *data = decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
+        /* pymarc decodes the control fields of MARC-8 records as Latin-1 */
+        PyObject *data = kind == MODE_MARC8_RAW ? PyUnicode_DecodeLatin1((const char *)s, (Py_ssize_t)len, NULL)
+                                                : decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
         if (!data)
             goto fail;
         int rc = PyObject_GenericSetAttr(f, G.s_data, data);
@@ -337,13 +805,8 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
     const uint8_t *sd = memchr(s, WB_MARC_SD, len);
     size_t ilen = sd ? (size_t)(sd - s) : len;
     PyObject *i1, *i2;
-    if (kind == MODE_BYTES) {
-        i1 = PyBytes_FromStringAndSize(ilen > 0 ? (const char *)s : " ", 1);
-        i2 = PyBytes_FromStringAndSize(ilen > 1 ? (const char *)s + 1 : " ", 1);
-    } else {
-        i1 = PyUnicode_DecodeLatin1(ilen > 0 ? (const char *)s : " ", 1, NULL);
-        i2 = PyUnicode_DecodeLatin1(ilen > 1 ? (const char *)s + 1 : " ", 1, NULL);
-    }
+    i1 = PyUnicode_DecodeLatin1(ilen > 0 ? (const char *)s : " ", 1, NULL);
+    i2 = PyUnicode_DecodeLatin1(ilen > 1 ? (const char *)s + 1 : " ", 1, NULL);
     if (!i1 || !i2) {
         Py_XDECREF(i1);
         Py_XDECREF(i2);
@@ -368,9 +831,28 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         pos = end;
         if (end == start)
             continue; /* empty subfield: pymarc skips it */
-        size_t cl = code_len(s + start, end - start);
-        PyObject *code = kind == MODE_BYTES ? PyUnicode_DecodeLatin1((const char *)s + start, (Py_ssize_t)cl, NULL)
-                                            : PyUnicode_DecodeUTF8((const char *)s + start, (Py_ssize_t)cl, "replace");
+        size_t cl = 1;
+        PyObject *code;
+        if (s[start] < 0x80) {
+            code = PyUnicode_DecodeLatin1((const char *)s + start, 1, NULL);
+        } else if (G.normalize_code) {
+            /* pymarc's normalize_subfield_code (and its warning) */
+            PyObject *sub = PyBytes_FromStringAndSize((const char *)s + start, (Py_ssize_t)(end - start));
+            PyObject *res = sub ? PyObject_CallOneArg(G.normalize_code, sub) : NULL;
+            Py_XDECREF(sub);
+            Py_ssize_t skip = 1;
+            code = NULL;
+            if (res && PyArg_ParseTuple(res, "On", &code, &skip) && skip >= 1 && (size_t)skip <= end - start) {
+                Py_INCREF(code);
+                cl = (size_t)skip;
+            } else if (res && !PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "normalize_code returned a bad skip");
+            }
+            Py_XDECREF(res);
+        } else {
+            cl = code_len(s + start, end - start);
+            code = PyUnicode_DecodeUTF8((const char *)s + start, (Py_ssize_t)cl, "replace");
+        }
         PyObject *val = code ? decode_value(s + start + cl, end - start - cl, kind, enc) : NULL;
         if (!code || !val) {
             Py_XDECREF(code);
@@ -446,14 +928,20 @@ static int rec_open(PyObject *r, rec_view *rv)
     if (!rv->cache)
         return -1;
     Py_DECREF(rv->cache);
-    rv->enc = PyObject_GetAttr(r, G.s_enc);
-    if (!rv->enc) {
-        PyErr_Clear();
-        rv->enc = NULL;
-    } else {
-        Py_DECREF(rv->enc);
-    }
-    return pl_open(rv->raw, &rv->v);
+    rv->enc = NULL;
+    if (pl_open(rv->raw, &rv->v) < 0)
+        return -1;
+    /* the record's file_encoding matters only for MODE_OTHER values */
+    for (size_t i = 0; i < rv->v.nfields; i++)
+        if (rv->v.p[4 + 12 * i + 3] == MODE_OTHER) {
+            rv->enc = PyObject_GetAttr(r, G.s_enc);
+            if (!rv->enc)
+                PyErr_Clear();
+            else
+                Py_DECREF(rv->enc);
+            break;
+        }
+    return 0;
 }
 
 /* get_fields(record, tags) -> list of Fields with those tags (all if tags
@@ -789,23 +1277,13 @@ static PyObject *py_decode(PyObject *self, PyObject *args)
         PyBuffer_Release(&buf);
         return NULL;
     }
-    wb_marc_record rec = {0};
-    wb_marc_error e = {0};
     wb_buf out = {0};
     const uint8_t *p = buf.buf;
     size_t n = (size_t)buf.len;
-    if (wb_marc_parse(&rec, p, n, 0, &e) < 0) {
-        PyObject *ex = make_record_error(&e, 0, p, n);
-        if (ex) {
-            PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
-            Py_DECREF(ex);
-        }
-        goto out;
-    }
     uint32_t kind = 0;
-    e = (wb_marc_error){0};
-    if (py_work(&c, &rec, p, n, &out, &kind, &e) == WB_MARC_BAD) {
-        PyObject *ex = make_record_error(&e, kind, p, n);
+    pm_err pe = {0};
+    if (pm_decode(&c, p, n, &out, &kind, &pe) < 0) {
+        PyObject *ex = pm_exception(&pe, p, n);
         if (ex) {
             PyErr_SetObject((PyObject *)Py_TYPE(ex), ex);
             Py_DECREF(ex);
@@ -814,17 +1292,19 @@ static PyObject *py_decode(PyObject *self, PyObject *args)
     }
     res = Py_BuildValue("y#I", (const char *)out.p, (Py_ssize_t)out.len, (unsigned)kind);
 out:
-    wb_marc_record_free(&rec);
     wb_buf_free(&out);
     PyBuffer_Release(&buf);
     return res;
 }
 
 /* marc8_to_unicode(data) -> str, NFC-normalised (as pymarc). */
-static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
+static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *b = NULL;
+    PyObject *arg, *b = NULL;
+    unsigned g0 = 0x42, g1 = 0x45;
+    if (!PyArg_ParseTuple(args, "O|II", &arg, &g0, &g1))
+        return NULL;
     if (PyUnicode_Check(arg)) {
         b = PyUnicode_AsEncodedString(arg, "latin-1", "replace");
         if (!b)
@@ -837,16 +1317,229 @@ static PyObject *py_marc8_to_unicode(PyObject *self, PyObject *arg)
         return NULL;
     }
     wb_buf out = {0};
-    long rc = wb_marc8_to_utf8(&out, buf.buf, (size_t)buf.len);
+    long rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = wb_marc8_to_utf8_pymarc(&out, buf.buf, (size_t)buf.len, &g0, &g1);
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&buf);
     Py_XDECREF(b);
+    if (rc == -2) {
+        wb_buf_free(&out);
+        PyErr_SetString(PyExc_TypeError, "MARC-8 escape sequence cut short");
+        return NULL;
+    }
     if (rc < 0) {
         wb_buf_free(&out);
         return PyErr_NoMemory();
     }
     PyObject *u = decode_value(out.p ? out.p : (const uint8_t *)"", out.len, MODE_MARC8, NULL);
     wb_buf_free(&out);
-    return u;
+    return u ? Py_BuildValue("NIIl", u, g0, g1, rc) : NULL;
+}
+
+/* ---- pymarc-mode reading: framing as pymarc's MARCReader.__next__ ------- */
+
+typedef struct pm_item {
+    int bad;                 /* 1: e says why (no payload) */
+    uint32_t kind;           /* payload kind (MODE_*, KIND_BAD_CODES) */
+    size_t out_off, out_len; /* payload in batch->out */
+    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->raw */
+    uint64_t offset;         /* stream offset of the chunk */
+    pm_err e;
+} pm_item;
+
+typedef struct pm_batch {
+    size_t n, i;
+    int eof, stop;  /* clean end of input / a fatal item ends the input */
+    char readerr[200];
+    wb_buf raw, out;
+    pm_item items[WB_PIPELINE_MAX_BATCH];
+} pm_batch;
+
+/* Frame and decode up to maxn records (maxbytes of input) from s into b, as
+ * pymarc would one next() at a time. Runs without the GIL; touches only b,
+ * s and the read-only cfg. */
+static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes)
+{
+    b->n = b->i = 0;
+    b->raw.len = b->out.len = 0;
+    while (b->n < maxn && b->raw.len < maxbytes && !b->stop) {
+        pm_item *it = &b->items[b->n];
+        memset(it, 0, sizeof *it);
+        it->offset = wb_stream_offset(s);
+        size_t avail = 0, len;
+        const uint8_t *p = wb_stream_need(s, 5, &avail);
+        int kind = PE_NONE;
+        if (!p && wb_stream_error(s)) {
+            kind = PE_READ;
+        } else if (!p && avail == 0) {
+            b->eof = b->stop = 1;
+            break;
+        } else if (!p) {
+            p = wb_stream_peek(s, &len); /* read(5) gave fewer than 5 bytes */
+            kind = PE_TRUNCATED;
+        } else {
+            long long L;
+            if (py_int(p, 5, 0, &L) < 0) {
+                len = 5;
+                kind = PE_LENGTH;
+            } else if (L < 5) {
+                /* read(length - 5) with a negative length reads everything */
+                ssize_t k;
+                while ((k = wb_stream_fill(s)) > 0)
+                    ;
+                if (k < 0)
+                    kind = PE_READ;
+                else
+                    p = wb_stream_peek(s, &len);
+            } else if (!(p = wb_stream_need(s, (size_t)L, &avail))) {
+                if (wb_stream_error(s)) {
+                    kind = PE_READ;
+                } else {
+                    p = wb_stream_peek(s, &len);
+                    kind = PE_TRUNCATED;
+                }
+            } else {
+                len = (size_t)L;
+            }
+            if (kind == PE_NONE && p[len - 1] != WB_MARC_RT)
+                kind = PE_EOR;
+        }
+        if (kind == PE_READ) {
+            snprintf(b->readerr, sizeof b->readerr, "%s", wb_stream_error(s) ? wb_stream_error(s) : "read error");
+            it->bad = 1;
+            it->e.kind = PE_READ;
+            b->n++;
+            b->stop = 1;
+            break;
+        }
+        it->raw_off = b->raw.len;
+        if (wb_buf_append(&b->raw, p, len) != 0) {
+            it->bad = 1;
+            it->e.kind = PE_OOM;
+            b->n++;
+            b->stop = 1;
+            break;
+        }
+        it->raw_len = len;
+        wb_stream_consume(s, len);
+        b->n++;
+        if (kind != PE_NONE) {
+            it->bad = 1;
+            it->e.kind = kind;
+            b->stop = 1; /* pymarc: a FatalReaderError ends the iteration */
+            break;
+        }
+        it->out_off = b->out.len;
+        if (pm_decode(c, b->raw.p + it->raw_off, len, &b->out, &it->kind, &it->e) < 0) {
+            it->bad = 1;
+            b->out.len = it->out_off;
+        }
+        it->out_len = b->out.len - it->out_off;
+    }
+}
+
+static void pm_free(pm_batch *b)
+{
+    if (b) {
+        wb_buf_free(&b->raw);
+        wb_buf_free(&b->out);
+        PyMem_RawFree(b);
+    }
+}
+
+/* pymarc mode with threads >= 2: one worker fills the next batch while
+ * Python consumes the current one (double buffering). The worker touches
+ * only the stream, the read-only cfg and the batch it was handed; batches
+ * change hands under `mu`. */
+typedef struct pm_pref {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pm_batch *ready; /* filled, waiting for the consumer */
+    pm_batch *spare; /* empty, for the worker to fill */
+    int stop;        /* the owner asks the worker to exit */
+    int done;        /* the worker filled a batch that ends the input */
+    wb_stream *s;
+    const void *c;
+    size_t batch, batch_bytes;
+} pm_pref;
+
+static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes);
+
+static void *pm_worker(void *arg)
+{
+    pm_pref *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && (w->spare == NULL || w->done))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop)
+            break;
+        pm_batch *b = w->spare;
+        w->spare = NULL;
+        pthread_mutex_unlock(&w->mu);
+        pm_fill(b, w->s, w->c, w->batch, w->batch_bytes);
+        pthread_mutex_lock(&w->mu);
+        w->ready = b;
+        if (b->stop)
+            w->done = 1;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Stop and join the worker, free its batches. Call without the GIL (the
+ * worker may be waiting for it inside .read()). */
+static void pm_pref_free(pm_pref *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pm_free(w->ready);
+    pm_free(w->spare);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    PyMem_RawFree(w);
+}
+
+/* marc8_table(final) -> {code: (code point, combining)}: pymarc's CHARSET
+ * table for that set, from wirebuf's tables (for wirebuf.marc.marc8_mapping). */
+static PyObject *py_marc8_table(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long f = PyLong_AsUnsignedLong(arg);
+    if (f == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    uint32_t lo = 0x1B, hi = 0xFF;
+    int eacc = f == 0x31;
+    for (uint32_t a = eacc ? 0x21 : 0; a <= (eacc ? 0x7Fu : 0u); a++)
+        for (uint32_t b = eacc ? 0x20 : 0; b <= (eacc ? 0x7Fu : 0u); b++)
+            for (uint32_t c = eacc ? 0x14 : lo; c <= (eacc ? 0x7Fu : hi); c++) {
+                uint32_t code = eacc ? a << 16 | b << 8 | c : c;
+                uint32_t u = wb_marc8_lookup_pymarc((unsigned)f, code);
+                if (!u)
+                    continue;
+                PyObject *k = PyLong_FromUnsignedLong(code);
+                PyObject *v = Py_BuildValue("(ki)", (unsigned long)(u & 0x7FFFFFFFu), (u & 0x80000000u) ? 1 : 0);
+                if (!k || !v || PyDict_SetItem(d, k, v) < 0) {
+                    Py_XDECREF(k);
+                    Py_XDECREF(v);
+                    Py_DECREF(d);
+                    return NULL;
+                }
+                Py_DECREF(k);
+                Py_DECREF(v);
+            }
+    return d;
 }
 
 /* ---- the Reader type ----------------------------------------------------- */
@@ -870,14 +1563,75 @@ typedef struct Reader {
     PyObject *cur_exc, *cur_chunk;
     const char *backend;
     unsigned threads;
+    /* One owner at a time (section "reader state" below): `lock` is held by
+     * the thread inside next()/close()/__init__ (also while it waits for the
+     * pipeline with the GIL released); `owner` is its thread ident.
+     * `read_thread` is the thread inside the file object's .read() (0 when
+     * none), so a read() that calls back into the reader is refused instead
+     * of deadlocking or freeing the pipeline under itself. All three are
+     * read and written with the GIL held. */
+    PyThread_type_lock lock;
+    unsigned long owner, read_thread;
+    /* native file object source: a dup of the object's descriptor, read
+     * with pread from `pos` (regular file) or read (pipe) without the GIL,
+     * after `prefix` (bytes the object had buffered, pipes only) */
+    struct fdsrc {
+        int fd, seekable;
+        uint64_t start, pos; /* file offset where reading began / next pread */
+        uint8_t *prefix;
+        size_t plen, poff;
+    } nat;
+    PyObject *fobj;        /* the file object read natively (to seek it back) */
+    pm_batch *pm;          /* pymarc mode (recover=False): the current batch */
+    pm_pref *pref;         /* pymarc mode, threads >= 2: the worker filling the next batch */
+    int pm_filling;        /* r->pm is being refilled or handed over without the GIL: getters
+                              must not look at it (read/written with the GIL held) */
+    size_t batch, batch_bytes;
+    int recover;           /* wirebuf's repairs (the pipeline) instead of pymarc's semantics */
+    uint64_t handed;       /* stream offset just past the last record handed out */
+    int at_end;            /* the source reached its end: position the object at nat.pos */
 } Reader;
+
+/* Read from a file object's descriptor without the GIL (wb_read_fn). */
+static ssize_t fd_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size_t errlen)
+{
+    struct fdsrc *f = ctx;
+    if (f->poff < f->plen) {
+        size_t n = f->plen - f->poff < cap ? f->plen - f->poff : cap;
+        memcpy(buf, f->prefix + f->poff, n);
+        f->poff += n;
+        return (ssize_t)n;
+    }
+    for (;;) {
+        ssize_t n = f->seekable ? pread(f->fd, buf, cap, (off_t)f->pos) : read(f->fd, buf, cap);
+        if (n >= 0) {
+            f->pos += (uint64_t)n;
+            return n;
+        }
+        if (errno != EINTR) {
+            snprintf(errbuf, errlen, "read: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
 
 static ssize_t py_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size_t errlen)
 {
     Reader *r = ctx;
     ssize_t n = -1;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *res = PyObject_CallMethod(r->file, "read", "n", (Py_ssize_t)cap);
+    if (!r->file) {
+        snprintf(errbuf, errlen, "the reader was closed");
+        PyGILState_Release(g);
+        return -1;
+    }
+    PyObject *file = r->file;
+    Py_INCREF(file);
+    unsigned long prev = r->read_thread;
+    r->read_thread = PyThread_get_thread_ident();
+    PyObject *res = PyObject_CallMethod(file, "read", "n", (Py_ssize_t)cap);
+    r->read_thread = prev;
+    Py_DECREF(file);
     if (!res) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
@@ -929,6 +1683,15 @@ static void reader_stop(Reader *r)
         wb_marc_reader_free(sq);
         Py_END_ALLOW_THREADS
     }
+    if (r->pref) {
+        pm_pref *w = r->pref;
+        r->pref = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        pm_pref_free(w);
+        Py_END_ALLOW_THREADS
+    }
+    pm_free(r->pm);
+    r->pm = NULL;
     if (r->s) {
         wb_stream_close(r->s);
         r->s = NULL;
@@ -937,6 +1700,13 @@ static void reader_stop(Reader *r)
         close(r->fd);
         r->fd = -1;
     }
+    if (r->nat.fd >= 0) {
+        close(r->nat.fd);
+        r->nat.fd = -1;
+    }
+    PyMem_RawFree(r->nat.prefix);
+    r->nat.prefix = NULL;
+    r->nat.plen = r->nat.poff = 0;
     if (r->have_view) {
         PyBuffer_Release(&r->view);
         r->have_view = 0;
@@ -944,8 +1714,61 @@ static void reader_stop(Reader *r)
     r->done = 1;
 }
 
+/* Leave a natively read file object where pymarc would have left it: just
+ * past the last record handed out, or at the end of the data once the end
+ * was reached. Errors (a closed file) are ignored: there is nothing to
+ * position. The caller holds the GIL; an exception being raised is kept. */
+static void sync_position(Reader *r)
+{
+    if (!r->fobj || !r->nat.seekable)
+        return;
+    if (r->at_end && r->nat.fd < 0)
+        return; /* a .read() source read to its end is at its end already */
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    unsigned long long pos = r->at_end ? r->nat.pos : r->nat.start + r->handed;
+    PyObject *res = PyObject_CallMethod(r->fobj, "seek", "K", pos);
+    Py_XDECREF(res);
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+}
+
+/* ---- reader state: one owner at a time ------------------------------------ */
+
+static int reader_acquire(Reader *r)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (!r->lock) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader was not initialised");
+        return -1;
+    }
+    if (r->read_thread == me) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader re-entered from its own read()");
+        return -1;
+    }
+    if (r->owner == me) {
+        PyErr_SetString(PyExc_RuntimeError, "MARCReader re-entered while it is reading");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(r->lock, NOWAIT_LOCK)) {
+        /* another thread is in next()/close(): wait for it without the GIL */
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(r->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    r->owner = me;
+    return 0;
+}
+
+static void reader_release(Reader *r)
+{
+    r->owner = 0;
+    PyThread_release_lock(r->lock);
+}
+
 static int reader_traverse(Reader *r, visitproc visit, void *arg)
 {
+    Py_VISIT(r->fobj);
     Py_VISIT(r->file);
     Py_VISIT(r->read_exc);
     Py_VISIT(r->cur_exc);
@@ -956,6 +1779,7 @@ static int reader_traverse(Reader *r, visitproc visit, void *arg)
 
 static int reader_clear(Reader *r)
 {
+    Py_CLEAR(r->fobj);
     Py_CLEAR(r->file);
     Py_CLEAR(r->read_exc);
     Py_CLEAR(r->cur_exc);
@@ -967,8 +1791,12 @@ static int reader_clear(Reader *r)
 static void reader_dealloc(Reader *r)
 {
     PyObject_GC_UnTrack(r);
+    r->b = NULL; /* freed with the pipeline */
     reader_stop(r);
+    sync_position(r);
     reader_clear(r);
+    if (r->lock)
+        PyThread_free_lock(r->lock);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
@@ -979,30 +1807,149 @@ static PyObject *reader_new(PyTypeObject *t, PyObject *args, PyObject *kw)
     Reader *r = (Reader *)t->tp_alloc(t, 0);
     if (r) {
         r->fd = -1;
+        r->nat.fd = -1;
         r->backend = "none";
         r->done = 1;
+        if (!(r->lock = PyThread_allocate_lock())) {
+            Py_DECREF(r);
+            return PyErr_NoMemory();
+        }
     }
     return (PyObject *)r;
 }
 
+/* A file object whose bytes are exactly its descriptor's (io.FileIO, or an
+ * io.BufferedReader/BufferedRandom over one; not subclasses, which may
+ * override read(), and not wrappers such as GzipFile whose fileno() is the
+ * compressed file) on a regular file or a pipe: read it natively. Returns 1
+ * when set up, 0 to use .read() instead, -1 on error. */
+static int open_native(Reader *r, PyObject *src, size_t refill)
+{
+    PyTypeObject *t = Py_TYPE(src);
+    int buffered = 0;
+    if (t == (PyTypeObject *)G.io_FileIO) {
+        buffered = 0;
+    } else if (t == (PyTypeObject *)G.io_BufferedReader || t == (PyTypeObject *)G.io_BufferedRandom) {
+        PyObject *raw = PyObject_GetAttrString(src, "raw");
+        int ok = raw && Py_TYPE(raw) == (PyTypeObject *)G.io_FileIO;
+        Py_XDECREF(raw);
+        PyErr_Clear();
+        if (!ok)
+            return 0;
+        buffered = 1;
+    } else {
+        return 0;
+    }
+    PyObject *o = PyObject_CallMethod(src, "readable", NULL);
+    int readable = o ? PyObject_IsTrue(o) : -1;
+    Py_XDECREF(o);
+    if (readable != 1) {
+        PyErr_Clear();
+        return 0; /* .read() will say why */
+    }
+    o = PyObject_CallMethod(src, "fileno", NULL);
+    long fd = o ? PyLong_AsLong(o) : -1;
+    Py_XDECREF(o);
+    if (fd < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    struct stat st;
+    if (fstat((int)fd, &st) != 0)
+        return 0;
+    int seekable = S_ISREG(st.st_mode);
+    if (!seekable && !(S_ISFIFO(st.st_mode) && t != (PyTypeObject *)G.io_BufferedRandom))
+        return 0;
+    uint64_t start = 0;
+    PyObject *prefix = NULL;
+    if (seekable) {
+        /* the object's position accounts for what it has buffered */
+        o = PyObject_CallMethod(src, "tell", NULL);
+        unsigned long long pos = o ? PyLong_AsUnsignedLongLong(o) : (unsigned long long)-1;
+        Py_XDECREF(o);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        start = pos;
+    } else if (buffered) {
+        /* a pipe: take over the bytes the object has buffered (peek returns
+         * them without reading when there are any), then read the pipe */
+        PyObject *pk = PyObject_CallMethod(src, "peek", "n", (Py_ssize_t)1);
+        if (!pk)
+            return -1;
+        Py_ssize_t have = PyBytes_Check(pk) ? PyBytes_GET_SIZE(pk) : 0;
+        Py_DECREF(pk);
+        if (have > 0 && !(prefix = PyObject_CallMethod(src, "read", "n", have)))
+            return -1;
+        if (prefix && !PyBytes_Check(prefix)) {
+            Py_DECREF(prefix);
+            return 0;
+        }
+    }
+    int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0) {
+        Py_XDECREF(prefix);
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    r->nat.fd = nfd;
+    r->nat.seekable = seekable;
+    r->nat.start = r->nat.pos = start;
+    if (prefix) {
+        size_t n = (size_t)PyBytes_GET_SIZE(prefix);
+        r->nat.prefix = PyMem_RawMalloc(n ? n : 1);
+        if (!r->nat.prefix) {
+            Py_DECREF(prefix);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(r->nat.prefix, PyBytes_AS_STRING(prefix), n);
+        r->nat.plen = n;
+        Py_DECREF(prefix);
+    }
+    r->fobj = src;
+    Py_INCREF(src);
+    r->s = wb_stream_from_fn(fd_read, &r->nat, refill);
+    r->backend = "fd";
+    return 1;
+}
+
+static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw);
+
 static int reader_init(Reader *r, PyObject *args, PyObject *kw)
 {
+    if (reader_acquire(r) < 0)
+        return -1;
+    int rc = reader_init_locked(r, args, kw);
+    reader_release(r);
+    return rc;
+}
+
+static int reader_init_locked(Reader *r, PyObject *args, PyObject *kw)
+{
     static char *kwlist[] = {"source", "format", "threads", "batch_size", "batch_bytes", "to_unicode",
-                             "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill", NULL};
+                             "force_utf8", "utf8_handling", "file_encoding", "permissive", "refill",
+                             "recover", NULL};
     PyObject *src, *threads = Py_None, *fe = NULL;
     const char *format = "iso2709", *handling = "strict";
     Py_ssize_t batch = 100, batch_bytes = 300000, refill = WB_STREAM_DEFAULT_REFILL;
-    int to_unicode = 1, force_utf8 = 0, permissive = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|sOnnppsUpn", kwlist, &src, &format, &threads, &batch,
+    int to_unicode = 1, force_utf8 = 0, permissive = 0, recover = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|sOnnppsUpnp", kwlist, &src, &format, &threads, &batch,
                                      &batch_bytes, &to_unicode, &force_utf8, &handling, &fe, &permissive,
-                                     &refill))
+                                     &refill, &recover))
         return -1;
     if (!G.ready) {
         PyErr_SetString(PyExc_RuntimeError, "wirebuf._marc.setup() was not called (import wirebuf.marc)");
         return -1;
     }
+    r->b = NULL; /* freed with the pipeline */
     reader_stop(r);
     reader_clear(r);
+    r->handed = 0;
+    r->at_end = 0;
+    r->nat.start = r->nat.pos = 0;
+    r->nat.seekable = 0;
     int fmt = wb_marc_format_from_name(format);
     if (fmt < 0) {
         PyErr_Format(PyExc_ValueError, "unknown format '%s' (iso2709, marcxml, json, mrk)", format);
@@ -1038,10 +1985,8 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
     r->permissive = permissive;
     /* pick the source by type, fail fast */
     if (PyUnicode_Check(src) || PyObject_HasAttrString(src, "__fspath__")) {
-        PyObject *path = PyOS_FSPath(src);
-        PyObject *enc_path = path ? PyUnicode_EncodeFSDefault(path) : NULL;
-        Py_XDECREF(path);
-        if (!enc_path)
+        PyObject *enc_path = NULL;
+        if (!PyUnicode_FSConverter(src, &enc_path)) /* ValueError for an embedded NUL, as open() */
             return -1;
         const char *ps = PyBytes_AS_STRING(enc_path);
         int fd;
@@ -1064,8 +2009,30 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
         r->s = wb_stream_from_mem(r->view.buf, (size_t)r->view.len);
         r->backend = "memory";
     } else if (PyObject_HasAttrString(src, "read")) {
+        int nat = open_native(r, src, (size_t)refill);
+        if (nat < 0)
+            return -1;
+        if (nat > 0)
+            goto have_source;
         r->file = src;
         Py_INCREF(src);
+        /* a seekable object is put back where pymarc would leave it when the
+         * reader is closed or dropped mid-stream (we read ahead) */
+        PyObject *sk = PyObject_HasAttrString(src, "seekable") ? PyObject_CallMethod(src, "seekable", NULL) : NULL;
+        int seekable = sk ? PyObject_IsTrue(sk) : 0;
+        Py_XDECREF(sk);
+        PyObject *pos = seekable == 1 ? PyObject_CallMethod(src, "tell", NULL) : NULL;
+        if (pos && PyLong_Check(pos)) {
+            unsigned long long start = PyLong_AsUnsignedLongLong(pos);
+            if (!PyErr_Occurred()) {
+                r->nat.start = start;
+                r->nat.seekable = 1;
+                r->fobj = src;
+                Py_INCREF(src);
+            }
+        }
+        Py_XDECREF(pos);
+        PyErr_Clear();
         r->s = wb_stream_from_fn(py_read, r, refill < 65536 && refill > 1 ? 65536 : (size_t)refill);
         r->backend = "python";
     } else {
@@ -1075,11 +2042,53 @@ static int reader_init(Reader *r, PyObject *args, PyObject *kw)
                      Py_TYPE(src)->tp_name);
         return -1;
     }
+have_source:
     if (!r->s) {
         PyErr_NoMemory();
         return -1;
     }
-    if (fmt == WB_MARC_ISO2709) {
+    r->batch = (size_t)batch;
+    r->batch_bytes = (size_t)batch_bytes;
+    r->recover = recover;
+    if (fmt == WB_MARC_ISO2709 && !recover) {
+        /* pymarc's semantics: its framing, its checks, None + current_exception */
+        if (!(r->pm = PyMem_RawCalloc(1, sizeof *r->pm))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (r->threads > 1) {
+            pm_pref *w = PyMem_RawCalloc(1, sizeof *w);
+            pm_batch *spare = w ? PyMem_RawCalloc(1, sizeof *spare) : NULL;
+            if (!spare) {
+                PyMem_RawFree(w);
+                PyErr_NoMemory();
+                return -1;
+            }
+            w->spare = spare;
+            w->s = r->s;
+            w->c = &r->c;
+            w->batch = r->batch;
+            w->batch_bytes = r->batch_bytes;
+            pthread_mutex_init(&w->mu, NULL);
+            pthread_cond_init(&w->cv, NULL);
+            if (pthread_create(&w->th, NULL, pm_worker, w) != 0) {
+                pthread_cond_destroy(&w->cv);
+                pthread_mutex_destroy(&w->mu);
+                pm_free(spare);
+                PyMem_RawFree(w);
+                PyErr_SetString(PyExc_RuntimeError, "MARCReader: cannot start the decoding thread");
+                return -1;
+            }
+            r->threads = 2; /* the calling thread and one decoder */
+            r->pref = w;
+        } else {
+            r->threads = 1;
+        }
+    } else if (fmt == WB_MARC_ISO2709) {
+        if (recover) {
+            r->c.flags = 0; /* wirebuf's repairs: resync, directory recovery */
+            r->permissive = 1;
+        }
         wb_marc_pipeline_opts po = {.threads = r->threads > 1 ? r->threads : 0,
                                     .flags = r->c.flags,
                                     .batch_records = (size_t)batch,
@@ -1119,6 +2128,8 @@ static PyObject *bad_record(Reader *r, const wb_marc_error *e, uint32_t user, co
 static PyObject *end_of_input(Reader *r, enum wb_marc_status st, const wb_marc_error *e)
 {
     r->done = 1;
+    r->at_end = st == WB_MARC_EOF;
+    sync_position(r);
     if (st != WB_MARC_FATAL)
         return NULL; /* StopIteration */
     if (r->read_exc) {
@@ -1181,11 +2192,117 @@ static void drop_batch(Reader *r)
     r->b = NULL;
 }
 
-static PyObject *reader_next(Reader *r)
+static PyObject *pm_next(Reader *r)
 {
+    for (;;) {
+        pm_batch *b = r->pm;
+        if (b->i < b->n) {
+            pm_item *it = &b->items[b->i++];
+            r->handed = it->offset + it->raw_len;
+            Py_CLEAR(r->cur_chunk);
+            const uint8_t *raw = b->raw.p ? b->raw.p + it->raw_off : (const uint8_t *)"";
+            if (it->bad && it->e.kind == PE_READ) {
+                wb_marc_error e = {0};
+                snprintf(e.msg, sizeof e.msg, "%s", b->readerr);
+                e.offset = it->offset;
+                b->n = b->i = 0;
+                return end_of_input(r, WB_MARC_FATAL, &e);
+            }
+            if (it->bad) {
+                PyObject *ex = pm_exception(&it->e, raw, it->raw_len);
+                if (!ex)
+                    return NULL;
+                Py_XSETREF(r->cur_exc, ex);
+                if (pm_fatal(it->e.kind)) {
+                    r->done = 1; /* pymarc: the next call raises StopIteration */
+                    sync_position(r);
+                }
+                Py_RETURN_NONE;
+            }
+            Py_CLEAR(r->cur_exc);
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)b->out.p + it->out_off,
+                                                          (Py_ssize_t)it->out_len);
+            if (!payload)
+                return NULL;
+            unsigned kind = it->kind & 0xFF;
+            PyObject *rec = make_record(payload, kind, r->enc, r->c.force_utf8);
+            Py_DECREF(payload);
+            if (rec && kind == MODE_BYTES && PyObject_SetAttrString(rec, "to_unicode", Py_False) < 0)
+                Py_CLEAR(rec);
+            if (rec && (it->kind & KIND_BAD_CODES)) {
+                /* pymarc normalises non-ASCII subfield codes (with a
+                 * BadSubfieldCodeWarning) while decoding: do it now */
+                PyObject *fl = PyObject_GetAttrString(rec, "fields");
+                if (!fl) {
+                    Py_DECREF(rec);
+                    if (!PyErr_ExceptionMatches(PyExc_Exception))
+                        return NULL;
+                    PyObject *t, *v, *tb;
+                    PyErr_Fetch(&t, &v, &tb);
+                    PyErr_NormalizeException(&t, &v, &tb);
+                    Py_XDECREF(t);
+                    Py_XDECREF(tb);
+                    Py_XSETREF(r->cur_exc, v);
+                    Py_RETURN_NONE;
+                }
+                Py_DECREF(fl);
+            }
+            return rec;
+        }
+        if (b->n > 0 && !r->cur_chunk) {
+            /* keep the last chunk for current_chunk */
+            const pm_item *it = &b->items[b->n - 1];
+            r->cur_chunk = PyBytes_FromStringAndSize((const char *)b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+            if (!r->cur_chunk)
+                return NULL;
+        }
+        if (r->done)
+            return NULL;
+        if (b->eof) {
+            /* pymarc: read(5) gave b'' */
+            Py_XSETREF(r->cur_chunk, PyBytes_FromStringAndSize("", 0));
+            Py_CLEAR(r->cur_exc);
+            b->n = b->i = 0;
+            return end_of_input(r, WB_MARC_EOF, NULL);
+        }
+        if (b->stop) { /* ended by an item already handed out (out of memory) */
+            r->done = 1;
+            return NULL;
+        }
+        r->pm_filling = 1;
+        if (r->pref) {
+            /* swap: hand the consumed batch to the worker, take the filled one */
+            pm_pref *w = r->pref;
+            pm_batch *next;
+            Py_BEGIN_ALLOW_THREADS
+            pthread_mutex_lock(&w->mu);
+            while (!w->ready)
+                pthread_cond_wait(&w->cv, &w->mu);
+            next = w->ready;
+            w->ready = NULL;
+            b->n = b->i = 0;
+            w->spare = b;
+            pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+            Py_END_ALLOW_THREADS
+            r->pm = next;
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            pm_fill(b, r->s, &r->c, r->batch, r->batch_bytes);
+            Py_END_ALLOW_THREADS
+        }
+        r->pm_filling = 0;
+    }
+}
+
+static PyObject *reader_next_locked(Reader *r)
+{
+    if (r->pm)
+        return pm_next(r);
     for (;;) {
         if (r->b && r->i < r->b->n) {
             const wb_marc_item *it = &r->b->items[r->i++];
+            r->handed = it->err.offset + it->raw_len;
             Py_CLEAR(r->cur_chunk);
             if (it->status == WB_MARC_BAD)
                 return bad_record(r, &it->err, it->user, item_raw(r->b, it), it->raw_len);
@@ -1216,12 +2333,25 @@ static PyObject *reader_next(Reader *r)
     }
 }
 
+static PyObject *reader_next(Reader *r)
+{
+    if (reader_acquire(r) < 0)
+        return NULL;
+    PyObject *res = reader_next_locked(r);
+    reader_release(r);
+    return res;
+}
+
 static PyObject *reader_get_chunk(Reader *r, void *c)
 {
     (void)c;
     if (r->cur_chunk) {
         Py_INCREF(r->cur_chunk);
         return r->cur_chunk;
+    }
+    if (r->pm && !r->pm_filling && r->pm->i > 0) {
+        const pm_item *it = &r->pm->items[r->pm->i - 1];
+        return PyBytes_FromStringAndSize((const char *)r->pm->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
     }
     if (r->b && r->i > 0) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
@@ -1253,8 +2383,13 @@ static PyObject *reader_get_threads(Reader *r, void *c)
 static PyObject *reader_close(Reader *r, PyObject *unused)
 {
     (void)unused;
+    if (reader_acquire(r) < 0)
+        return NULL;
     drop_batch(r);
     reader_stop(r);
+    sync_position(r);
+    Py_CLEAR(r->fobj);
+    reader_release(r);
     Py_RETURN_NONE;
 }
 
@@ -1275,7 +2410,7 @@ static PyTypeObject ReaderType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Reader(source, format='iso2709', threads=None, batch_size=100, batch_bytes=300000, "
               "to_unicode=True, force_utf8=False, utf8_handling='strict', file_encoding='iso8859-1', "
-              "permissive=False, refill=262144)\n\n"
+              "permissive=False, refill=262144, recover=False)\n\n"
               "Iterate Records from a path, a bytes-like object or a binary file object.",
     .tp_new = reader_new,
     .tp_init = (initproc)reader_init,
@@ -1294,10 +2429,8 @@ static PyTypeObject ReaderType = {
 static PyObject *py_count(PyObject *self, PyObject *arg)
 {
     (void)self;
-    PyObject *path = PyOS_FSPath(arg);
-    PyObject *enc = path ? PyUnicode_EncodeFSDefault(path) : NULL;
-    Py_XDECREF(path);
-    if (!enc)
+    PyObject *enc = NULL;
+    if (!PyUnicode_FSConverter(arg, &enc))
         return NULL;
     int fd;
     uint64_t n = 0;
@@ -1357,10 +2490,13 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
                 {"NoFieldsFound", &G.exc_nofields},
                 {"EndOfRecordNotFound", &G.exc_eor},
                 {"TruncatedRecord", &G.exc_truncated},
-                {"FatalReaderError", &G.exc_fatal}};
+                {"FatalReaderError", &G.exc_fatal},
+                {"BaseAddressNotFound", &G.exc_base_nf},
+                {"RawField", &G.RawField},
+                {"normalize_code", &G.normalize_code}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         PyObject *o = kw ? PyDict_GetItemString(kw, want[i].name) : NULL;
-        if (!o || !PyType_Check(o)) {
+        if (!o || (!PyType_Check(o) && !PyCallable_Check(o))) {
             PyErr_Format(PyExc_TypeError, "setup: %s must be a class", want[i].name);
             return NULL;
         }
@@ -1379,8 +2515,10 @@ static PyMethodDef module_methods[] = {
     {"leader", py_leader, METH_O, "leader(record) -> the record's leader as read"},
     {"serialize", py_serialize, METH_VARARGS, "serialize(leader, fields, fmt, encoding='utf-8') -> bytes"},
     {"decode", py_decode, METH_VARARGS, "decode(data, to_unicode, force_utf8, utf8_handling, file_encoding)"},
-    {"marc8_to_unicode", py_marc8_to_unicode, METH_O, "MARC-8 bytes -> NFC str"},
+    {"marc8_to_unicode", py_marc8_to_unicode, METH_VARARGS,
+     "marc8_to_unicode(data, g0=0x42, g1=0x45) -> (NFC str, g0, g1, codes replaced), as pymarc's converter"},
     {"count", py_count, METH_O, "count(path) -> number of ISO 2709 records"},
+    {"marc8_table", py_marc8_table, METH_O, "marc8_table(final) -> pymarc's CHARSET table for that set"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._marc",
@@ -1400,6 +2538,15 @@ PyMODINIT_FUNC PyInit__marc(void)
     G.normalize = PyObject_GetAttrString(ud, "normalize");
     Py_DECREF(ud);
     if (!G.normalize)
+        return NULL;
+    PyObject *io = PyImport_ImportModule("io");
+    if (!io)
+        return NULL;
+    G.io_FileIO = PyObject_GetAttrString(io, "FileIO");
+    G.io_BufferedReader = PyObject_GetAttrString(io, "BufferedReader");
+    G.io_BufferedRandom = PyObject_GetAttrString(io, "BufferedRandom");
+    Py_DECREF(io);
+    if (!G.io_FileIO || !G.io_BufferedReader || !G.io_BufferedRandom)
         return NULL;
 #define INTERN(var, text) if (!(G.var = PyUnicode_InternFromString(text))) return NULL
     INTERN(s_raw, "_raw");

@@ -189,6 +189,24 @@ int wb_marc_parse(wb_marc_record *rec, const uint8_t *buf, size_t len,
  * out of memory. */
 long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n);
 
+/* pymarc-compatibility mode (wirebuf.marc's drop-in reader): convert as
+ * pymarc 5.3.1's MARC8ToUnicode.translate() does, byte for byte, before its
+ * NFC step (unmapped codes become a space, an unknown 3-byte code consumes 3
+ * bytes, 0x00-0x1F and 0x81-0x9F are dropped, trailing combining marks are
+ * dropped, pymarc's table choices; see marc8.c). *g0 / *g1 are the ISO
+ * finals of the G0 / G1 sets in use (0x42 / 0x45 to start) and are updated,
+ * as pymarc's converter object keeps them between calls. Returns the number
+ * of codes replaced by a space, -1 if out of memory, -2 where pymarc raises
+ * (an ESC at the very end, or a designation cut short): then out holds the
+ * text so far. Any thread; no state besides *g0 / *g1. */
+long wb_marc8_to_utf8_pymarc(wb_buf *out, const uint8_t *in, size_t n, unsigned *g0, unsigned *g1);
+
+/* The entry of pymarc's code table for set `set` (ISO final, 0x31 = EACC)
+ * and code `code` (as pymarc keys it: 0x21-0x7E for G0 sets, 0xA1-0xFE for
+ * Extended Latin/Arabic/Cyrillic, 3 bytes for EACC): the code point with
+ * bit 31 set for a combining mark, or 0 when pymarc's table has none. */
+uint32_t wb_marc8_lookup_pymarc(unsigned set, uint32_t code);
+
 /* Number of bytes at the start of buf[0, n) that are valid UTF-8 (n if all
  * of it is). */
 size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n);

@@ -443,3 +443,175 @@ int wb_marc_to_utf8(wb_marc_record *rec, unsigned flags, wb_marc_error *err)
     }
     return 0;
 }
+
+/* ---- pymarc compatibility ------------------------------------------------
+ * pymarc 5.3.1's MARC8ToUnicode.translate(), reproduced for wirebuf.marc's
+ * drop-in mode (the CLI keeps the LoC/yaz-compatible converter above).
+ * Where the two differ, pymarc's behaviour is: an unmappable code or a
+ * truncated 3-byte sequence becomes a space; an unknown 3-byte code consumes
+ * its 3 bytes; in 3-byte mode every byte (space included) belongs to a code;
+ * codes below 0x20 and 0x81-0x9F are dropped; a G0 set is looked up with
+ * codes 0x21-0x7E and a G1 set (Extended Latin, Arabic, Cyrillic) with
+ * 0xA1-0xFE, whatever register they were designated to; an escape too short
+ * to designate a set keeps the ESC; combining marks left at the end are
+ * dropped; III's extra 3-byte codes are mapped; and pymarc's tables differ
+ * from the current LoC tables for the 17 codes below. */
+
+static const uint32_t pymarc_eacc_overlay[][2] = {
+    {0x214339, 0xFA12}, {0x215061, 0xFA1D}, {0x215C32, 0xFA25}, {0x215F71, 0xFA1C}, {0x217559, 0x3013},
+    {0x222A34, 0x3013}, {0x223339, 0x3013}, {0x4B333E, 0xF92E}, {0x4B4B3E, 0xF9AD}, {0x4B5F58, 0xF9B2},
+    {0x4B7421, 0xF9A9}, {0x6F7625, 0xE8B1}, {0x6F773C, 0xE8CB}};
+
+/* 3-byte codes used by III systems (pymarc's ODD_MAP) */
+static const uint32_t pymarc_odd[][2] = {{0x21203D, 0x2026}, {0x212040, 0x201C}, {0x7F2014, 0x2014},
+                                         {0x7F2019, 0x2019}, {0x7F2020, 0x201D}, {0x7F2122, 0x2122}};
+
+/* pymarc's keys for the double-width marks of Extended Latin (LoC <alt>) */
+static uint32_t pymarc_ansel_overlay(uint32_t cp)
+{
+    switch (cp) {
+    case 0xEB: return 0xFE20 | WB_MARC8_COMBINING;
+    case 0xEC: return 0xFE21 | WB_MARC8_COMBINING;
+    case 0xFA: return 0xFE22 | WB_MARC8_COMBINING;
+    case 0xFB: return 0xFE23 | WB_MARC8_COMBINING;
+    default: return 0;
+    }
+}
+
+static int is_pymarc_codeset(unsigned f)
+{
+    return f == 0x31 || (f < 256 && set_index((uint8_t)f) != SET_NONE);
+}
+
+/* Code point (with WB_MARC8_COMBINING) of cp in pymarc's table for set f,
+ * or 0 when pymarc's table has no such key. */
+static uint32_t pymarc_lookup(unsigned f, uint32_t cp)
+{
+    if (f == 0x31) {
+        for (size_t k = 0; k < sizeof pymarc_eacc_overlay / sizeof pymarc_eacc_overlay[0]; k++)
+            if (pymarc_eacc_overlay[k][0] == cp)
+                return pymarc_eacc_overlay[k][1];
+        if (cp & 0x808080u)
+            return 0;
+        uint32_t u = eacc_lookup(cp);
+        return u == WB_MARC8_IGNORE ? 0 : u;
+    }
+    if (f >= 256 || cp > 0xFF)
+        return 0;
+    int idx = set_index((uint8_t)f);
+    if (idx == SET_NONE)
+        return 0;
+    int g1_coded = f == 0x45 || f == 0x34 || f == 0x51; /* tables keyed 0xA1-0xFE */
+    if ((cp >= 0x80) != g1_coded)
+        return 0;
+    if (f == 0x45) {
+        uint32_t o = pymarc_ansel_overlay(cp);
+        if (o)
+            return o;
+    }
+    uint32_t u = wb_marc8_single[idx][cp & 0x7F];
+    return u == WB_MARC8_IGNORE ? 0 : u;
+}
+
+long wb_marc8_to_utf8_pymarc(wb_buf *out, const uint8_t *in, size_t n, unsigned *g0p, unsigned *g1p)
+{
+    if (n > SIZE_MAX / 4 || wb_buf_reserve(out, n * 4 + 4 * MAX_PENDING + 4) != 0)
+        return -1;
+    unsigned g0 = *g0p, g1 = *g1p;
+    long problems = 0;
+    wb_buf pend = {0}; /* combining marks waiting for their base (no limit, as pymarc) */
+    size_t pos = 0;
+    long rc = 0;
+    while (pos < n) {
+        if (in[pos] == 0x1B) {
+            if (pos + 1 >= n) {
+                rc = -2; /* pymarc: ord(b'') raises */
+                break;
+            }
+            uint8_t nb = in[pos + 1];
+            if (nb == '(' || nb == ',' || nb == '$') {
+                if (n >= pos + 3) {
+                    if (in[pos + 2] == ',' && nb == '$')
+                        pos++;
+                    if (pos + 2 >= n) {
+                        rc = -2;
+                        break;
+                    }
+                    g0 = in[pos + 2];
+                    pos += 3;
+                } else {
+                    emit(out, 0x1B); /* kept so the defect stays visible */
+                    pos++;
+                }
+                continue;
+            }
+            if (nb == ')' || nb == '-') {
+                if (pos + 2 >= n) {
+                    rc = -2;
+                    break;
+                }
+                g1 = in[pos + 2];
+                pos += 3;
+                continue;
+            }
+            if (is_pymarc_codeset(nb)) {
+                g0 = nb;
+                pos += 2;
+            } else if (nb == 0x73) {
+                g0 = 0x42;
+                pos += 2;
+                if (pos == n)
+                    break;
+            }
+        }
+        int mb = g0 == 0x31;
+        uint32_t cp;
+        if (mb) {
+            cp = n < pos + 3 ? 0x20 : (uint32_t)in[pos] << 16 | (uint32_t)in[pos + 1] << 8 | in[pos + 2];
+            pos += 3;
+        } else {
+            if (pos >= n) {
+                rc = -2;
+                break;
+            }
+            cp = in[pos++];
+        }
+        if (cp < 0x20 || (cp > 0x80 && cp < 0xA0))
+            continue;
+        uint32_t u = pymarc_lookup(cp > 0x80 && !mb ? g1 : g0, cp);
+        if (!u) {
+            int odd = 0;
+            for (size_t k = 0; k < sizeof pymarc_odd / sizeof pymarc_odd[0]; k++)
+                if (pymarc_odd[k][0] == cp) {
+                    emit(out, pymarc_odd[k][1]);
+                    odd = 1;
+                }
+            if (odd)
+                continue;
+            problems++;
+            u = 0x20;
+        }
+        if (u & WB_MARC8_COMBINING) {
+            if (wb_utf8_append(&pend, u & ~WB_MARC8_COMBINING) != 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        emit(out, u);
+        if (pend.len) {
+            memcpy(out->p + out->len, pend.p, pend.len); /* reserved: one code point per input byte at most */
+            out->len += pend.len;
+            pend.len = 0;
+        }
+    }
+    wb_buf_free(&pend);
+    *g0p = g0;
+    *g1p = g1;
+    return rc < 0 ? rc : problems;
+}
+
+uint32_t wb_marc8_lookup_pymarc(unsigned set, uint32_t code)
+{
+    return pymarc_lookup(set, code);
+}

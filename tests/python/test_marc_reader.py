@@ -62,17 +62,19 @@ def test_eight_input_types_and_unknown(tmp_path, marc_bytes):
         (marc_bytes, "memory"),
         (bytearray(marc_bytes), "memory"),
         (memoryview(marc_bytes), "memory"),
-        (open(path, "rb"), "python"),
+        (open(path, "rb"), "fd"),
         (io.BytesIO(marc_bytes), "python"),
-        (os.fdopen(r_fd, "rb"), "python"),
+        (os.fdopen(r_fd, "rb"), "fd"),
         (b.makefile("rb"), "python"),
     ]
     for src, backend in sources:
         for threads in (1, 2):
-            if threads == 2 and backend == "python" and not isinstance(src, io.BytesIO):
-                continue  # one-shot streams: read once below
-            if isinstance(src, io.BytesIO):
-                src.seek(0)
+            if backend in ("python", "fd"):
+                if not src.seekable():
+                    if threads == 2:
+                        continue  # one-shot streams: read once
+                else:
+                    src.seek(0)
             rd = MARCReader(src, threads=threads)
             assert rd.backend == backend
             assert dicts(rd) == want, (type(src), threads)
@@ -115,39 +117,45 @@ def make(tag_a, n_extra=0, size=0):
         chunk = "x" * 9000
         for i in range(size // 9000 + 1):
             r.add_field(Field("500", [" ", " "], [Subfield("a", chunk)]))
+        # wirebuf's writer caps the leader's length at 99999 (pymarc's as_marc
+        # would write six digits)
+        from wirebuf import _marc
+        return _marc.serialize(str(r.leader), r.fields, "marc", "utf-8")
     return r.as_marc()
 
 
-def test_bad_record_mid_batch_strict_and_permissive():
+def test_bad_record_mid_batch_pymarc_and_recover():
     good = [make("r%d" % i) for i in range(120)]
     wrong = bytearray(make("bad"))
     wrong[0:5] = b"%05d" % (len(wrong) + 7)  # wrong length in the leader
     data = b"".join(good[:50]) + bytes(wrong) + b"".join(good[50:])
-    # strict: the error comes exactly at record 51, reading goes on after it
+    # pymarc: the chunk of that length does not end in 0x1D: None with
+    # EndOfRecordNotFound (a FatalReaderError), then the iteration ends
+    r = MARCReader(data)
+    ids = [next(r)["001"].data for _ in range(50)]
+    assert ids[-1] == "r49"
+    assert next(r) is None
+    assert isinstance(r.current_exception, pymarc.EndOfRecordNotFound)
+    assert isinstance(r.current_exception, pymarc.FatalReaderError)
+    assert r.current_chunk == bytes(wrong) + good[50][:7]
+    assert list(r) == []
+    # recover=True: the codec resyncs at the record terminator and keeps it
     for threads in (1, 2):
-        r = MARCReader(data, threads=threads)
-        ids = [next(r)["001"].data for _ in range(50)]
-        assert ids[-1] == "r49"
-        with pytest.raises(pymarc.RecordLengthInvalid) as ei:
-            next(r)
-        assert ei.value.record == 51 and ei.value.offset == sum(map(len, good[:50]))
-        assert r.current_exception is ei.value and r.current_chunk == b""
-        rest = [x["001"].data for x in r]
-        assert rest[0] == "r50" and len(rest) == 70
-    # permissive: the codec resyncs at the record terminator and keeps it
-    out = list(MARCReader(data, permissive=True))
-    assert len(out) == 121 and out[50]["001"].data == "bad"
-    # a record that cannot be repaired: None plus current_exception, in place
+        out = list(MARCReader(data, recover=True, threads=threads))
+        assert len(out) == 121 and out[50]["001"].data == "bad"
+    # a record pymarc cannot decode: None plus current_exception, in place,
+    # and reading goes on
     broken = b"00050nam a2200000   4500" + b"garbage" + b"\x1d"
     broken = b"%05d" % len(broken) + broken[5:]
     data = b"".join(good[:3]) + broken + good[3]
-    r = MARCReader(data, permissive=True)
-    got = [x for x in r][:5]
-    assert [x is None for x in got] == [False, False, False, True, False]
-    r = MARCReader(data, permissive=True)
+    for kw in ({}, {"recover": True}):
+        r = MARCReader(data, **kw)
+        got = [x for x in r][:5]
+        assert [x is None for x in got] == [False, False, False, True, False]
+    r = MARCReader(data)
     for _ in range(4):
         x = next(r)
-    assert x is None and isinstance(r.current_exception, pymarc.PymarcException)
+    assert x is None and isinstance(r.current_exception, pymarc.BaseAddressNotFound)
     assert r.current_chunk == broken
 
 
@@ -156,31 +164,30 @@ def test_truncated_and_large_records():
     data = a + b[:-10]
     r = MARCReader(data)
     assert next(r)["001"].data == "a"
-    with pytest.raises(pymarc.TruncatedRecord):
-        next(r)
+    assert next(r) is None
+    assert isinstance(r.current_exception, pymarc.TruncatedRecord)
+    assert r.current_chunk == b[:-10]
     with pytest.raises(StopIteration):
         next(r)
-    r = MARCReader(data, permissive=True)
-    assert next(r) is not None and next(r) is None
-    assert isinstance(r.current_exception, pymarc.TruncatedRecord)
     big = make("big", size=5000)  # > 4 KB
     assert len(big) > 4096
     assert next(MARCReader(big))["500"]["a"] == "x" * 9000
     huge = make("huge", size=120000)  # > 99,999 bytes: the leader says 99999
     assert len(huge) > 99999 and huge[:5] == b"99999"
-    with pytest.raises(pymarc.RecordLengthInvalid):
-        next(MARCReader(huge + a))
-    out = list(MARCReader(huge + a, permissive=True))
+    r = MARCReader(huge + a)
+    assert next(r) is None and isinstance(r.current_exception, pymarc.EndOfRecordNotFound)
+    assert list(r) == []
+    out = list(MARCReader(huge + a, recover=True))
     assert out[0]["001"].data == "huge" and len(out[0].get_fields("500")) == 14 and out[1]["001"].data == "a"
 
 
 def test_four_python_threads_same_file():
     path = shared("records", "marc4j-selectedRecs.mrc")
-    want = dicts(MARCReader(path, permissive=True))
+    want = dicts(MARCReader(path))
     results = [None] * 4
 
     def work(i):
-        results[i] = dicts(MARCReader(path, permissive=True, threads=1 + i % 2))
+        results[i] = dicts(MARCReader(path, recover=bool(i % 2), threads=1 + i % 2))
 
     ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in ts:
@@ -216,24 +223,25 @@ def test_gil_released_during_native_read(tmp_path, marc_bytes):
 @pytest.mark.parametrize("path", shared_files("records") + shared_files("encodings") + shared_files("broken"),
                          ids=os.path.basename)
 def test_parallel_equals_sequential(path):
-    seq = MARCReader(path, permissive=True, threads=1)
-    a = [(None, str(seq.current_exception)) if r is None else r.as_dict() for r in seq]
-    par = MARCReader(path, permissive=True, threads=3, batch_size=7)
-    b = [(None, str(par.current_exception)) if r is None else r.as_dict() for r in par]
-    assert a == b
-    strict_seq, strict_par = [], []
-    for out, th in ((strict_seq, 1), (strict_par, 2)):
-        r = MARCReader(path, threads=th, batch_size=3)
-        while True:
-            try:
-                x = next(r)
-            except StopIteration:
-                break
-            except (pymarc.PymarcException, UnicodeDecodeError) as e:
-                out.append(("error", type(e).__name__, str(e)))
-                continue
-            out.append(x.as_dict())
-    assert strict_seq == strict_par
+    def run(src, **kw):
+        r = MARCReader(src, **kw)
+        out = []
+        for x in r:
+            if x is None:
+                e = r.current_exception
+                out.append((type(e).__name__, str(e), r.current_chunk))
+            else:
+                out.append(x.as_dict())
+        return out
+    # recover=True: the parallel pipeline gives what the sequential one does
+    assert run(path, recover=True, threads=1) == run(path, recover=True, threads=3, batch_size=7)
+    # pymarc mode: path, bytes, file object and .read() give the same records and errors
+    data = open(path, "rb").read()
+    want = run(path, batch_size=3)
+    assert run(data) == want
+    with open(path, "rb") as f:
+        assert run(f) == want
+    assert run(io.BytesIO(data), batch_size=1) == want
 
 
 def test_drop_reader_mid_stream():
@@ -261,9 +269,22 @@ def test_read_error_from_file_object():
 def test_pymarc_script_runs_unchanged():
     script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                           "examples", "pymarc_script.py")
+    assert "wirebuf" not in "".join(l for l in open(script) if l.startswith(("import", "from")))
     env = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"))
-    res = subprocess.run([sys.executable, script, shared("records", "pymarc-marc.dat")], capture_output=True,
-                         text=True, env=env, timeout=60)
-    assert res.returncode == 0, res.stderr
-    assert "The pragmatic programmer : from journeyman to master /" in res.stdout
-    assert "records: 20" in res.stdout
+    outs = []
+    for name in ("pymarc-marc.dat", "pymarc-bad_records.mrc"):
+        res = subprocess.run([sys.executable, "-m", "wirebuf.marc", script, shared("records", name) if name.endswith(".dat")
+                              else shared("broken", name)], capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+        outs.append(res.stdout)
+    assert "The pragmatic programmer : from journeyman to master /" in outs[0]
+    assert "records: 20 skipped: 0" in outs[0]
+    pymarc_src = os.environ.get("WB_PYMARC_SRC")
+    if pymarc_src and os.path.isdir(os.path.join(pymarc_src, "pymarc")):
+        # the same script on real pymarc prints the same
+        for name, ours in zip(("pymarc-marc.dat", "pymarc-bad_records.mrc"), outs):
+            env2 = dict(os.environ, PYTHONPATH=pymarc_src)
+            res = subprocess.run([sys.executable, script, shared("records", name) if name.endswith(".dat")
+                                  else shared("broken", name)], capture_output=True, text=True, env=env2, timeout=60)
+            assert res.returncode == 0, res.stderr
+            assert res.stdout == ours

@@ -15,8 +15,8 @@ for sub in ("records", "encodings", "broken"):
         if not name.endswith((".mrc", ".dat")):
             continue
         path = os.path.join(d, name)
-        for threads in (1, 2):
-            for rec in pymarc.MARCReader(path, permissive=True, threads=threads, batch_size=5):
+        for recover, threads in ((False, 1), (True, 1), (True, 2)):
+            for rec in pymarc.MARCReader(path, recover=recover, threads=threads, batch_size=5):
                 if rec is None:
                     continue
                 rec.get("245")
@@ -26,13 +26,19 @@ for sub in ("records", "encodings", "broken"):
                 except UnicodeEncodeError:
                     pass
                 pymarc.record_to_xml(rec)
-        with open(path, "rb") as fh:
-            r = pymarc.MARCReader(fh, threads=2)
+        with open(path, "rb") as fh:  # read natively from the descriptor, dropped mid-stream
+            r = pymarc.MARCReader(fh, recover=True, threads=2)
             try:
                 next(r)
             except Exception:
                 pass
             del r
+with open(os.path.join(shared, "records", "pymarc-marc.dat"), "rb") as fh:
+    data = fh.read()
+for src in (io.BytesIO(data), data):
+    r = pymarc.MARCReader(src)
+    next(r)
+    r.close()
 pymarc.parse_xml_to_array(os.path.join(shared, "xml-json", "pymarc-batch.xml"))
 list(pymarc.JSONReader(os.path.join(shared, "xml-json", "pymarc-batch.json")))
 print("ok")

@@ -14,21 +14,30 @@ from .. import _marc
 from . import constants, exceptions, field, leader, marc8, marcjson, marcxml, reader, record, writer
 from .constants import *  # noqa: F401,F403
 from .exceptions import *  # noqa: F401,F403
-from .field import Field, Indicators, RawField, Subfield
+from .field import Field, Indicators, RawField, Subfield, map_marc8_field
 from .leader import Leader
 from .marc8 import MARC8ToUnicode, marc8_to_unicode
 from .marcjson import JSONHandler, parse_json_to_array
-from .marcxml import (XmlHandler, map_xml, parse_xml, parse_xml_to_array, record_to_xml,
-                      record_to_xml_node)
-from .reader import JSONReader, MARCReader, Reader, map_records
-from .record import Record, map_marc8_record
+from .marcxml import (MARC_XML_NS, MARC_XML_SCHEMA, XSI_NS, XmlHandler, map_xml, parse_xml,
+                      parse_xml_to_array, record_to_xml, record_to_xml_node)
+from .reader import JSONReader, MARCMakerReader, MARCReader, Reader, map_records
+from .record import Record, isbn_regex, logger, map_marc8_record, normalize_subfield_code
 from .writer import JSONWriter, MARCWriter, TextWriter, Writer, XMLWriter
 
-_marc.setup(Record=Record, Field=Field, Subfield=Subfield, Indicators=Indicators,
+_marc.setup(Record=Record, Field=Field, RawField=RawField, Subfield=Subfield, Indicators=Indicators,
+            normalize_code=record._normalize_code,
             **{name: getattr(exceptions, name) for name in (
                 "PymarcException", "RecordLengthInvalid", "RecordLeaderInvalid",
-                "RecordDirectoryInvalid", "BaseAddressInvalid", "NoFieldsFound",
+                "RecordDirectoryInvalid", "BaseAddressInvalid", "BaseAddressNotFound", "NoFieldsFound",
                 "EndOfRecordNotFound", "TruncatedRecord", "FatalReaderError")})
+
+
+def __getattr__(name):
+    # pymarc.marc8_mapping: its tables are built on first use
+    if name == "marc8_mapping":
+        import importlib
+        return importlib.import_module(".marc8_mapping", __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def count(path):

@@ -21,7 +21,9 @@ class PymarcException(Exception):
 
 
 class FatalReaderError(PymarcException):
-    """Error preventing further reading of a record."""
+    """Error preventing further reading: MARCReader's iteration ends after
+    the record that raised it (RecordLengthInvalid, TruncatedRecord,
+    EndOfRecordNotFound), as in pymarc."""
 
     default = "Fatal reader error"
 
@@ -38,23 +40,23 @@ class EndOfRecordNotFound(FatalReaderError):
     default = "Unable to locate end of record marker"
 
 
-class RecordLeaderInvalid(FatalReaderError):
+class RecordLeaderInvalid(PymarcException):
     default = "Unable to extract record leader"
 
 
-class RecordDirectoryInvalid(FatalReaderError):
+class RecordDirectoryInvalid(PymarcException):
     default = "Invalid directory"
 
 
-class NoFieldsFound(FatalReaderError):
+class NoFieldsFound(PymarcException):
     default = "Unable to locate fields in record data"
 
 
-class BaseAddressInvalid(FatalReaderError):
+class BaseAddressInvalid(PymarcException):
     default = "Base address exceeds size of record"
 
 
-class BaseAddressNotFound(FatalReaderError):
+class BaseAddressNotFound(PymarcException):
     default = "Unable to locate base address of record"
 
 

@@ -8,15 +8,25 @@ iterating, adding, removing) builds them all and from then on the record is
 an ordinary list of fields."""
 
 import json
+import logging
 import re
+import unicodedata
+import warnings
 
 from .. import _marc
 from .constants import LEADER_LEN
-from .exceptions import FieldNotFound, MissingLinkedFields
-from .field import Field
+from .constants import END_OF_FIELD, END_OF_RECORD
+from .exceptions import BadSubfieldCodeWarning, FieldNotFound, MissingLinkedFields
+from .field import Field, RawField, map_marc8_field
 from .leader import Leader
 
-_ISBN_RE = re.compile(r"^([0-9A-Za-z]+)")
+isbn_regex = re.compile(r"([0-9\-xX]+)")
+logger = logging.getLogger("pymarc")
+_NOTE_TAGS = ("500", "501", "502", "504", "505", "506", "507", "508", "510", "511", "513", "514",
+              "515", "516", "518", "520", "521", "522", "524", "525", "526", "530", "533", "534",
+              "535", "536", "538", "540", "541", "544", "545", "546", "547", "550", "552", "555",
+              "556", "561", "562", "563", "565", "567", "580", "581", "583", "584", "585", "586",
+              "590", "591", "592", "593", "594", "595", "596", "597", "598", "599")
 _SUBJECT_TAGS = ("600", "610", "611", "630", "648", "650", "651", "653", "654", "655", "656", "657",
                  "658", "662", "690", "691", "696", "697", "698", "699")
 _ADDED_TAGS = ("700", "710", "711", "720", "730", "740", "752", "753", "754", "790", "791", "792",
@@ -27,10 +37,12 @@ _SERIES_TAGS = ("440", "490", "800", "810", "811", "830")
 class Record:
     """A MARC record: a Leader and a list of Fields.
 
-    ``Record(data='', to_unicode=True, force_utf8=False,
+    ``Record(data='', fields=None, to_unicode=True, force_utf8=False,
     hide_utf8_warnings=False, utf8_handling='strict', leader=' ' * 24,
-    file_encoding='iso8859-1')``: with ``data`` (ISO 2709 bytes) the record
-    is decoded as MARCReader would."""
+    file_encoding='iso8859-1')``: with ``fields`` the record holds them;
+    else with ``data`` (ISO 2709 bytes) it is decoded as pymarc's
+    decode_marc does (same checks, same exceptions). A record is always
+    true (``if record:``) and, as in pymarc, has no len()."""
 
     # payload state (set by the C reader without running __init__)
     _raw = None
@@ -43,20 +55,22 @@ class Record:
     to_unicode = True
     pos = 0
 
-    def __init__(self, data="", to_unicode=True, force_utf8=False, hide_utf8_warnings=False,
-                 utf8_handling="strict", leader=" " * LEADER_LEN, file_encoding="iso8859-1"):
-        leader = str(leader)
+    def __init__(self, data="", fields=None, to_unicode=True, force_utf8=False,
+                 hide_utf8_warnings=False, utf8_handling="strict", leader=" " * LEADER_LEN,
+                 file_encoding="iso8859-1"):
         self.leader = Leader(leader[0:10] + "22" + leader[12:20] + "4500")
         self._fields = []
         self.pos = 0
         self.force_utf8 = force_utf8
         self.to_unicode = to_unicode
-        if len(data) > 0:
+        if fields:
+            self._fields = fields
+        elif len(data) > 0:
             self.decode_marc(data, to_unicode=to_unicode, force_utf8=force_utf8,
                              hide_utf8_warnings=hide_utf8_warnings, utf8_handling=utf8_handling,
                              encoding=file_encoding)
         elif force_utf8:
-            self.leader[9] = "a"
+            self.leader = Leader(self.leader[0:9] + "a" + self.leader[10:])
 
     # fields ---------------------------------------------------------------
     @property
@@ -79,19 +93,19 @@ class Record:
 
     @leader.setter
     def leader(self, value):
-        self._leader = value if isinstance(value, Leader) else Leader(value)
+        self._leader = value  # kept as given (a str stays a str), as pymarc
 
     def __getitem__(self, tag):
         """The first field with `tag`; KeyError if there is none."""
         if self._fields is None:
             f = _marc.first_field(self, tag)
             if f is None:
-                raise KeyError(tag)
+                raise KeyError
             return f
         for f in self._fields:
             if f.tag == tag:
                 return f
-        raise KeyError(tag)
+        raise KeyError
 
     def __contains__(self, tag):
         try:
@@ -116,9 +130,6 @@ class Record:
         self.pos += 1
         return self.fields[self.pos - 1]
 
-    def __len__(self):
-        return len(self.fields)
-
     def __str__(self):
         lines = ["=LDR  %s" % self.leader]
         lines.extend(str(f) for f in self.fields)
@@ -139,26 +150,27 @@ class Record:
         self.fields.extend(fields)
 
     def add_grouped_field(self, *fields):
-        """Add each field after the last field of the same hundred (1XX ...)."""
+        """Add fields keeping a loose numeric order: each goes after the
+        fields of its hundred (1XX, 2XX, ...), before any non-numeric tag."""
         for f in fields:
-            flds = self.fields
-            i = len(flds)
-            for j, g in enumerate(flds):
-                if g.tag[0] > f.tag[0] and g.tag.isdigit():
-                    i = j
-                    break
-            flds.insert(i, f)
+            self._insert_sorted(f, lambda tag: int(tag[0]))
 
     def add_ordered_field(self, *fields):
-        """Add each field before the first field with a greater tag."""
+        """Add fields keeping a strict numeric order of tags."""
         for f in fields:
-            flds = self.fields
-            i = len(flds)
-            for j, g in enumerate(flds):
-                if g.tag > f.tag and g.tag.isdigit():
-                    i = j
-                    break
-            flds.insert(i, f)
+            self._insert_sorted(f, int)
+
+    def _insert_sorted(self, field, key):
+        flds = self.fields
+        if not flds or not field.tag.isdigit():
+            flds.append(field)
+            return
+        k = key(field.tag)
+        for i, g in enumerate(flds):
+            if not g.tag.isdigit() or key(g.tag) > k:
+                flds.insert(i, field)
+                return
+        flds.append(field)
 
     def remove_field(self, *fields):
         """Remove these Field objects; FieldNotFound if one is absent."""
@@ -172,17 +184,14 @@ class Record:
                 raise FieldNotFound("field %s is not in the record" % getattr(f, "tag", f))
 
     def remove_fields(self, *tags):
-        self._fields = [f for f in self.fields if f.tag not in tags]
+        self.fields[:] = [f for f in self.fields if f.tag not in tags]
 
     def get_linked_fields(self, field):
         """880 fields linked to `field` by $6; MissingLinkedFields if $6 names
         an occurrence that no 880 has."""
         num = field.linkage_occurrence_num()
-        if num is None:
-            return []
-        linked = [f for f in self.get_fields("880")
-                  if f.get("6", "")[:3] == field.tag and f.linkage_occurrence_num() == num]
-        if not linked:
+        linked = [f for f in self.get_fields("880") if f.linkage_occurrence_num() == num]
+        if num is not None and not linked:
             raise MissingLinkedFields(field)
         return linked
 
@@ -193,24 +202,47 @@ class Record:
         bytes `marc` (decoded in C, as MARCReader does)."""
         payload, kind = _marc.decode(bytes(marc), to_unicode, force_utf8, utf8_handling, encoding)
         self._raw = payload
-        self._mode = kind
+        self._mode = kind & 0xFF
         self._enc = encoding
         self._fields = None
         self._cache = None
         self._leader = None
         self.force_utf8 = force_utf8
         self.to_unicode = to_unicode
+        if kind & 0x100:
+            self.fields  # non-ASCII subfield codes: normalised (and warned about) now, as pymarc
 
     def _encoding(self):
         return "utf-8" if (self.leader[9] == "a" or self.force_utf8) else "iso8859-1"
 
     def as_marc(self):
-        """ISO 2709 bytes; leader record length and base address are
-        recomputed (and updated in self.leader, as pymarc does). Values are
-        UTF-8 when leader/09 is 'a' or force_utf8, else ISO 8859-1."""
-        data = _marc.serialize(str(self.leader), self.fields, "marc", self._encoding())
-        self.leader = data[:LEADER_LEN].decode("ascii", "replace")
-        return data
+        """ISO 2709 bytes, as pymarc 5: with to_unicode leader/09 is set to
+        'a' (in self.leader too) and values are UTF-8 (ISO 8859-1 when
+        leader/09 is not 'a' and not force_utf8); the record length and base
+        address are computed into the output only."""
+        if self.to_unicode:
+            if isinstance(self.leader, Leader):
+                self.leader.coding_scheme = "a"
+            else:
+                self.leader = self.leader[0:9] + "a" + self.leader[10:]
+        leader = self.leader
+        encoding = "utf-8" if leader[9] == "a" or self.force_utf8 else "iso8859-1"
+        data, directory, offset = [], [], 0
+        for f in self.fields:
+            fd = f.as_marc() if isinstance(f, RawField) else f.as_marc(encoding=encoding)
+            data.append(fd)
+            tag = f.tag
+            directory.append(("%03d" % int(tag) if tag.isdigit() else "%s" % tag.rjust(3, "0")).encode(encoding))
+            directory.append(("%04d%05d" % (len(fd), offset)).encode(encoding))
+            offset += len(fd)
+        directory.append(END_OF_FIELD.encode(encoding))
+        data.append(END_OF_RECORD.encode(encoding))
+        directory = b"".join(directory)
+        data = b"".join(data)
+        base = LEADER_LEN + len(directory)
+        strleader = "%s%s%s%s" % (str(base + len(data)).rjust(5, "0"), leader[5:12],
+                                  str(base).rjust(5, "0"), leader[17:])
+        return strleader.encode(encoding) + directory + data
 
     as_marc21 = as_marc
 
@@ -220,8 +252,8 @@ class Record:
             if f.control_field:
                 fields.append({f.tag: f.data})
             else:
-                fields.append({f.tag: {"subfields": [{c: v} for c, v in f.subfields],
-                                       "ind1": f.indicator1, "ind2": f.indicator2}})
+                fields.append({f.tag: {"ind1": f.indicator1, "ind2": f.indicator2,
+                                       "subfields": [{c: v} for c, v in f.subfields]}})
         return {"leader": str(self.leader), "fields": fields}
 
     def as_json(self, **kwargs):
@@ -241,7 +273,7 @@ class Record:
         if title:
             sub = f.get("b")
             if sub:
-                title += " " + sub
+                title += f" {sub}"
         return title
 
     @property
@@ -254,20 +286,25 @@ class Record:
 
     @property
     def isbn(self):
-        v = self._sub("020", "a")
-        if v:
-            m = _ISBN_RE.search(v)
-            if m:
-                return m.group(1)
-        return v
+        """The first run of [0-9-xX] in 020 $a, dashes removed, or None."""
+        f = self.get("020")
+        if not f:
+            return None
+        v = f.get("a")
+        if not v:
+            return None
+        m = isbn_regex.search(v)
+        return m.group(1).replace("-", "") if m else None
 
     @property
     def issn(self):
-        return self._sub("022", "a")
+        f = self.get("022")
+        return f.get("a") if (f and "a" in f) else None
 
     @property
     def issnl(self):
-        return self._sub("022", "l")
+        f = self.get("022")
+        return f["l"] if (f and "l" in f) else None
 
     @property
     def sudoc(self):
@@ -276,15 +313,13 @@ class Record:
 
     @property
     def author(self):
-        for tag in ("100", "110", "111"):
-            f = self.get(tag)
-            if f is not None:
-                return f.format_field()
-        return None
+        f = self.get("100") or self.get("110") or self.get("111")
+        return f.format_field() if f else None
 
     @property
     def uniformtitle(self):
-        return self._sub("130", "a") or self._sub("240", "a")
+        f = self.get("130") or self.get("240")
+        return f.format_field() if f else None
 
     @property
     def series(self):
@@ -304,7 +339,7 @@ class Record:
 
     @property
     def notes(self):
-        return [f for f in self.fields if f.tag.startswith("5")]
+        return self.get_fields(*_NOTE_TAGS)
 
     @property
     def physicaldescription(self):
@@ -312,7 +347,9 @@ class Record:
 
     def _pub(self, code):
         for f in self.get_fields("260", "264"):
-            if f.tag == "260" or f.indicator2 == "1":
+            if f.tag == "260":
+                return f.get(code)
+            if f.tag == "264" and f.indicator2 == "1":
                 return f.get(code)
         return None
 
@@ -326,16 +363,34 @@ class Record:
 
 
 def map_marc8_record(record):
-    """Convert a record's values from MARC-8 (as bytes-decoded latin-1 text)
-    to Unicode in place and set leader/09 to 'a'."""
-    from .marc8 import marc8_to_unicode
-    for f in record.fields:
-        if f.control_field:
-            continue
-        f.subfields = [type(sf)(sf[0], marc8_to_unicode(sf[1].encode("latin-1", "replace")))
-                       for sf in f.subfields]
-    record.leader[9] = "a"
+    """Convert a record's values from MARC-8 to Unicode and set leader/09
+    to 'a' (the leader becomes a str, as in pymarc)."""
+    record.fields = [map_marc8_field(f) for f in record.fields]
+    leader = list(record.leader)
+    leader[9] = "a"
+    record.leader = "".join(leader)
     return record
 
 
-__all__ = ["Record", "map_marc8_record"]
+def normalize_subfield_code(subfield):
+    """pymarc's repair of a non-ASCII subfield code: (ASCII code, bytes the
+    code took). The code is the first character of the subfield (UTF-8 if
+    the whole subfield is, else Latin-1) without its diacritics."""
+    skip_bytes = 1
+    try:
+        text = subfield.decode("utf-8")
+        skip_bytes = len(text[0].encode("utf-8"))
+    except UnicodeDecodeError:
+        text = subfield.decode("latin-1")
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return plain[0], skip_bytes
+
+
+def _normalize_code(subfield):
+    """Called by the C core for each non-ASCII subfield code of a record
+    being decoded: warn as pymarc does, then normalise."""
+    warnings.warn(BadSubfieldCodeWarning(), stacklevel=2)
+    return normalize_subfield_code(subfield)
+
+
+__all__ = ["Record", "map_marc8_record", "normalize_subfield_code", "isbn_regex", "logger"]

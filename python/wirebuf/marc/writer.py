@@ -2,8 +2,8 @@
 JSONWriter (MARC-in-JSON), TextWriter (mnemonic text, as str(record))."""
 
 import json
+import xml.etree.ElementTree as ET
 
-from .. import _marc
 from .exceptions import WriteNeedsRecord
 from .record import Record
 
@@ -50,15 +50,18 @@ class XMLWriter(Writer):
 
     def __init__(self, file_handle):
         super().__init__(file_handle)
-        self.file_handle.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
-        self.file_handle.write(b'<collection xmlns="http://www.loc.gov/MARC21/slim">\n')
+        self.file_handle.write(b'<?xml version="1.0" encoding="UTF-8"?>')
+        self.file_handle.write(b'<collection xmlns="http://www.loc.gov/MARC21/slim">')
 
     def write(self, record):
+        """Each record as pymarc writes it (ElementTree, UTF-8, with its own
+        XML declaration: byte-identical to pymarc's documents)."""
+        from .marcxml import record_to_xml_node
         Writer.write(self, record)
-        self.file_handle.write(_marc.serialize(str(record.leader), record.fields, "xml"))
+        self.file_handle.write(ET.tostring(record_to_xml_node(record), encoding="utf-8"))
 
     def close(self, close_fh=True):
-        self.file_handle.write(b"</collection>\n")
+        self.file_handle.write(b"</collection>")
         super().close(close_fh)
 
 
