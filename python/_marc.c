@@ -149,13 +149,28 @@ static enum wb_marc_status py_work(void *arg, wb_marc_record *rec, const uint8_t
 {
     const cfg *c = arg;
     const uint8_t *leader = raw && len >= WB_MARC_LEADER_LEN ? raw : rec->leader;
-    for (size_t i = 0; i < rec->nfields; i++) {
-        const unsigned char *t = (const unsigned char *)rec->fields[i].tag;
-        if ((t[0] | t[1] | t[2]) & 0x80) {
-            /* a tag must be 3 ASCII characters (ISO 2709): report it here
-             * rather than hand out a record that cannot be written back */
-            snprintf(err->msg, sizeof err->msg, "field %zu: tag %.3s is not ASCII", i + 1, (const char *)t);
-            return WB_MARC_BAD;
+    /* A tag must be 3 ASCII characters (ISO 2709). The codec replaces bad
+     * tag bytes with '?' so that its own outputs stay well-formed; Python
+     * reports such a record instead, naming the tag's original bytes, which
+     * are read from the raw directory (entries of 12 bytes from byte 24 up to
+     * the 0x1E that ends the directory). */
+    if (raw && len > WB_MARC_LEADER_LEN) {
+        const uint8_t *dir = raw + WB_MARC_LEADER_LEN, *end = raw + len;
+        for (size_t i = 0; dir + 3 <= end && dir[0] != WB_MARC_FT; i++, dir += 12) {
+            if ((dir[0] | dir[1] | dir[2]) & 0x80) {
+                snprintf(err->msg, sizeof err->msg, "field %zu: tag %.3s is not ASCII", i + 1, (const char *)dir);
+                return WB_MARC_BAD;
+            }
+            if ((size_t)(end - dir) < 12)
+                break;
+        }
+    } else {
+        for (size_t i = 0; i < rec->nfields; i++) {
+            const unsigned char *t = (const unsigned char *)rec->fields[i].tag;
+            if ((t[0] | t[1] | t[2]) & 0x80) {
+                snprintf(err->msg, sizeof err->msg, "field %zu: tag %.3s is not ASCII", i + 1, (const char *)t);
+                return WB_MARC_BAD;
+            }
         }
     }
     uint8_t l9 = rec->leader[9];
