@@ -78,7 +78,9 @@ int wb_pg_reader_next(wb_pg_reader *r, wb_pg_msg *m);
 /* Consume the message last returned now (before reserving room in the
  * stream, so the room can reuse its bytes). */
 void wb_pg_reader_consume(wb_pg_reader *r);
-/* 1 if at least one whole message is buffered (no consumption, no reads). */
+/* 1 if wb_pg_reader_next() would answer without more bytes: a whole
+ * message is buffered, or a header whose length word is invalid (next()
+ * then reports it). No consumption, no reads. */
 int wb_pg_reader_has_message(const wb_pg_reader *r);
 
 /* ------------------------------------------------------------------ */

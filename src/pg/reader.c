@@ -54,7 +54,10 @@ int wb_pg_reader_has_message(const wb_pg_reader *r)
     if (avail < hdr)
         return 0;
     uint32_t len = wb_pg_be32(p + hdr - 4);
-    return len >= 4 && avail >= hdr - 4 + (size_t)len;
+    uint8_t type = r->startup ? 0 : p[0];
+    if (len < (r->startup ? 8u : 4u) || len > wb_pg_max_len(type, r->side))
+        return 1; /* next() reports the bad length word without waiting */
+    return avail >= hdr - 4 + (size_t)len;
 }
 
 static int short_read(wb_pg_reader *r, size_t want, size_t avail)
