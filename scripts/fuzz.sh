@@ -6,7 +6,7 @@ B=$1
 SECS=${2:-30}
 cd "$(dirname "$0")/.."
 DATA=../shared/data/marc
-for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend; do
+for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend; do
   corpus=$(mktemp -d)
   if [ -d "$DATA" ]; then
     case $t in
@@ -21,6 +21,16 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend; do
     printf 'E\000\000\000\054SERROR\000VERROR\000C22012\000Mdivision by zero\000\000' >"$corpus/error"
     printf 'R\000\000\000\027\000\000\000\012SCRAM-SHA-256\000\000R\000\000\000\014\000\000\000\005salt' >"$corpus/auth"
     printf 'D\000\000\000\046\000\001\000\000\000\034\000\000\000\001\000\000\000\000\000\000\000\027\000\000\000\001\000\000\000\001\000\000\000\004\000\000\000\007' >"$corpus/array"
+  fi
+  if [ $t = fuzz_pg_frontend ]; then
+    # seeds (first byte: auth method and chunk size): a trust startup then a
+    # simple Query, a pipelined Parse/Bind/Execute/Sync, an SSLRequest, a
+    # CancelRequest, an md5 exchange
+    printf '\200\000\000\000\051\000\003\000\000user\000postgres\000database\000postgres\000\000Q\000\000\000\015SELECT 1\000X\000\000\000\004' >"$corpus/query"
+    printf '\003\000\000\000\027\000\003\000\000user\000postgres\000\000P\000\000\000\021\000SELECT $1\000\000\000B\000\000\000\021\000\000\000\000\000\001\000\000\000\001x\000\000E\000\000\000\011\000\000\000\000\000S\000\000\000\004' >"$corpus/extended"
+    printf '\200\000\000\000\010\004\322\026\057' >"$corpus/ssl"
+    printf '\200\000\000\000\020\004\322\026\056\000\000\000\001\000\000\000\002' >"$corpus/cancel"
+    printf '\202\000\000\000\027\000\003\000\000user\000postgres\000\000p\000\000\000\050md5000000000000000000000000000000000\000' >"$corpus/md5"
   fi
   echo "fuzz: $t for ${SECS}s"
   "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" 2>&1 | tail -3
