@@ -257,13 +257,14 @@ static int insert_row(wb_engine_session *s, wb_copy_state *c, int nfields, wb_bu
         return row_error(s, c, out, "22P04", m, -1, NULL, 0);
     }
     int rc = wb_sess_step(s, c->st);
-    sqlite3_reset(c->st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         char where[400];
         context(c, where, sizeof where, -1, NULL, 0);
-        wb_sess_sqlite_error(s, out, s->conn->db, rc, where);
+        wb_sess_sqlite_error_st(s, out, s->conn->db, rc, where, c->st);
+        sqlite3_reset(c->st);
         return -1;
     }
+    sqlite3_reset(c->st);
     c->rows++;
     return 0;
 }

@@ -142,6 +142,7 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
 
 static void conn_close(wb_econn *c)
 {
+    wb_buf_free(&c->conflict);
     for (int i = 0; i < WB_STMT_CACHE; i++) {
         sqlite3_finalize(c->cache[i].st);
         free(c->cache[i].sql);
@@ -398,8 +399,30 @@ static void fn_terminate_backend(sqlite3_context *cx, int n, sqlite3_value **v)
     signal_backend(cx, v, 1);
 }
 
+/* wb_note_conflict(v1, v2, ...): the first duplicate key seen (see
+ * wb_eng_unique_detail) as PostgreSQL prints it: "v1, v2" */
+static void fn_note_conflict(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    wb_econn *c = sqlite3_user_data(cx);
+    if (c->conflict.len == 0) {
+        for (int i = 0; i < n; i++) {
+            if (i)
+                wb_buf_puts(&c->conflict, ", ");
+            const unsigned char *t = sqlite3_value_text(v[i]);
+            wb_buf_puts(&c->conflict, t ? (const char *)t : "null");
+        }
+        if (n == 0 || c->conflict.len == 0)
+            wb_buf_putc(&c->conflict, ' ');
+    }
+    sqlite3_result_null(cx);
+}
+
 static int register_functions(wb_econn *c)
 {
+    int rc0 = sqlite3_create_function_v2(c->db, "wb_note_conflict", -1, SQLITE_UTF8, c, fn_note_conflict, NULL, NULL,
+                                         NULL);
+    if (rc0 != SQLITE_OK)
+        return rc0;
     static const struct {
         const char *name;
         int nargs;
@@ -631,6 +654,8 @@ static void unique_violation(sqlite3 *db, const char *m, wb_eng_err *out)
         }
     }
     strcpy(out->sqlstate, "23505");
+    snprintf(out->table, sizeof out->table, "%s", table);
+    snprintf(out->columns, sizeof out->columns, "%s", cols);
     snprintf(out->message, sizeof out->message, "duplicate key value violates unique constraint \"%s\"", conname);
     snprintf(out->constraint, sizeof out->constraint, "%s", conname);
     if (cols[0])
@@ -732,4 +757,78 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out)
         }
     }
     snprintf(out->sqlstate, sizeof out->sqlstate, "%s", state);
+}
+
+static void put_qident(wb_buf *b, const char *name, size_t n)
+{
+    wb_buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] == '"')
+            wb_buf_putc(b, '"');
+        wb_buf_putc(b, (uint8_t)name[i]);
+    }
+    wb_buf_putc(b, '"');
+}
+
+void wb_eng_unique_detail(wb_econn *c, sqlite3_stmt *st, wb_eng_err *e)
+{
+    if (!e->table[0] || !e->columns[0] || !st)
+        return;
+    /* the key's columns: "a, b" */
+    const char *cols[16];
+    size_t lens[16];
+    int n = 0;
+    for (const char *p = e->columns; *p && n < 16;) {
+        const char *end = strstr(p, ", ");
+        size_t l = end ? (size_t)(end - p) : strlen(p);
+        cols[n] = p;
+        lens[n++] = l;
+        p += l;
+        if (*p)
+            p += 2;
+    }
+    wb_buf when = {0}, args = {0}, sql = {0};
+    for (int i = 0; i < n; i++) {
+        wb_buf_puts(&when, i ? " AND " : "");
+        put_qident(&when, cols[i], lens[i]);
+        wb_buf_puts(&when, " IS NEW.");
+        put_qident(&when, cols[i], lens[i]);
+        wb_buf_puts(&args, i ? ", NEW." : "NEW.");
+        put_qident(&args, cols[i], lens[i]);
+    }
+    wb_buf_putc(&when, 0);
+    wb_buf_putc(&args, 0);
+    wb_buf tq = {0};
+    put_qident(&tq, e->table, strlen(e->table));
+    wb_buf_putc(&tq, 0);
+    for (int k = 0; k < 2; k++) {
+        char *q = sqlite3_mprintf("CREATE TEMP TRIGGER wb_uq_%s BEFORE %s ON main.%s WHEN EXISTS (SELECT 1 FROM main.%s "
+                                  "WHERE %s%s) BEGIN SELECT wb_note_conflict(%s); END;",
+                                  k ? "u" : "i", k ? "UPDATE" : "INSERT", (char *)tq.p, (char *)tq.p, (char *)when.p,
+                                  k ? " AND rowid IS NOT OLD.rowid" : "", (char *)args.p);
+        if (q)
+            wb_buf_puts(&sql, q);
+        sqlite3_free(q);
+    }
+    wb_buf_putc(&sql, 0);
+    c->conflict.len = 0;
+    if (when.p && args.p && sql.p && sqlite3_exec(c->db, "SAVEPOINT wb_uq", NULL, NULL, NULL) == SQLITE_OK) {
+        /* the UPDATE trigger fails on WITHOUT ROWID tables: the INSERT one
+         * is created first and still works */
+        sqlite3_exec(c->db, (const char *)sql.p, NULL, NULL, NULL);
+        sqlite3_reset(st);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            ;
+        sqlite3_reset(st);
+        sqlite3_exec(c->db, "ROLLBACK TO wb_uq; RELEASE wb_uq", NULL, NULL, NULL);
+    }
+    if (c->conflict.len > 0) {
+        wb_buf_putc(&c->conflict, 0);
+        snprintf(e->detail, sizeof e->detail, "Key (%s)=(%s) already exists.", e->columns, (char *)c->conflict.p);
+        c->conflict.len = 0;
+    }
+    wb_buf_free(&when);
+    wb_buf_free(&args);
+    wb_buf_free(&sql);
+    wb_buf_free(&tq);
 }

@@ -68,6 +68,7 @@ struct wb_econn {
     wb_sess_hdr *session; /* the session using it (functions read it) */
     wb_cached_stmt cache[WB_STMT_CACHE];
     uint64_t clock;
+    wb_buf conflict; /* wb_note_conflict(): the duplicate key's values */
 };
 
 /* One PostgreSQL database = one SQLite file. */
@@ -125,7 +126,14 @@ typedef struct wb_eng_err {
     char detail[512];
     char constraint[160];
     int position;
+    char table[128], columns[256]; /* 23505: the unique key, for wb_eng_unique_detail */
 } wb_eng_err;
 void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out);
+/* After a 23505 from statement st (bindings kept): run st once more inside
+ * a savepoint that is rolled back, with a temporary BEFORE trigger noting
+ * the row whose key already exists, and write PostgreSQL's DETAIL
+ * "Key (a, b)=(1, x) already exists." into e->detail. Leaves nothing
+ * behind; e->detail unchanged when the key cannot be found. */
+void wb_eng_unique_detail(wb_econn *c, sqlite3_stmt *st, wb_eng_err *e);
 
 #endif

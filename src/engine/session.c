@@ -14,6 +14,7 @@
  * several SQLite statements runs inside a savepoint so that it fails as a
  * whole, as PostgreSQL's statements do. */
 #include "session.h"
+#include <pg_query.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,8 +143,16 @@ static void notice(wb_buf *out, const char *sev, const char *state, const char *
 
 void wb_sess_sqlite_error(wb_engine_session *s, wb_buf *out, sqlite3 *db, int rc, const char *where)
 {
+    wb_sess_sqlite_error_st(s, out, db, rc, where, NULL);
+}
+
+void wb_sess_sqlite_error_st(wb_engine_session *s, wb_buf *out, sqlite3 *db, int rc, const char *where,
+                             sqlite3_stmt *st)
+{
     wb_eng_err e;
     wb_eng_map_error(db, rc, &s->h, &e);
+    if (st && s->conn && strcmp(e.sqlstate, "23505") == 0)
+        wb_eng_unique_detail(s->conn, st, &e);
     put_fields(out, 'E', strcmp(e.sqlstate, "57P01") == 0 ? "FATAL" : "ERROR", e.sqlstate, e.message, e.detail,
                where, e.constraint, e.position);
     if (rc == SQLITE_INTERRUPT)
@@ -228,6 +237,7 @@ int wb_sess_tx_begin(wb_engine_session *s, int write, wb_buf *out)
 }
 
 static void portal_free(wb_engine_session *s, wb_portal *p);
+static void query_free(wb_engine_session *s);
 
 static void close_portals(wb_engine_session *s, int keep_hold)
 {
@@ -407,7 +417,7 @@ static int sch_table_columns(void *ctx, const char *table, char ***names, uint32
 }
 
 static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids, int n, wb_sql_list *out,
-                     wb_buf *outbuf)
+                     wb_buf *outbuf, int posoff)
 {
     if (wb_sess_need_conn(s, outbuf))
         return -1;
@@ -426,7 +436,7 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
     }
     if (rc != 0) {
         put_fields(outbuf, 'E', "ERROR", err.sqlstate[0] ? err.sqlstate : "42601", err.message, NULL, NULL, NULL,
-                   err.position);
+                   err.position > 0 ? err.position + posoff : 0);
         return -1;
     }
     return 0;
@@ -914,7 +924,7 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
         }
         s->h.deadline_us = 0;
         if (rc != SQLITE_DONE) {
-            wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
+            wb_sess_sqlite_error_st(s, out, s->conn->db, rc, NULL, st);
             portal_finish(s, p, 0, out);
             portal_release_stmt(s, p);
             p->done = 1;
@@ -1345,10 +1355,7 @@ void wb_engine_session_free(wb_engine_session *s)
     if (!s)
         return;
     wb_copy_free(s);
-    if (s->q_active) {
-        wb_sql_list_free(&s->q);
-        s->q_active = 0;
-    }
+    query_free(s);
     close_portals(s, 0);
     if (s->conn) {
         if (s->sqlite_tx && !sqlite3_get_autocommit(s->conn->db))
@@ -1860,7 +1867,7 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
         wb_pg_put_command_complete(out, "LISTEN");
         return R_DONE;
     case WB_SQL_UNLISTEN:
-        listen_remove(s, t->name);
+        listen_remove(s, t->name && strcmp(t->name, "*") != 0 ? t->name : NULL);
         wb_pg_put_command_complete(out, "UNLISTEN");
         return R_DONE;
     case WB_SQL_NOTIFY: {
@@ -1912,24 +1919,80 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
 /* ------------------------------------------------------------------ */
 /* Simple Query                                                        */
 
-static enum wb_engine_status query_end(wb_engine_session *s, wb_buf *out)
+static void query_free(wb_engine_session *s)
 {
-    if (s->tx == TX_IMPLICIT)
-        tx_end(s, 1, out);
     if (s->q_active) {
         wb_sql_list_free(&s->q);
         s->q_active = 0;
     }
+    if (s->cur_ready) {
+        wb_sql_list_free(&s->cur);
+        s->cur_ready = 0;
+    }
+    for (int i = 0; i < s->npieces; i++)
+        free(s->pieces[i]);
+    free(s->pieces);
+    free(s->piece_loc);
+    s->pieces = NULL;
+    s->piece_loc = NULL;
+    s->npieces = 0;
+}
+
+static enum wb_engine_status query_end(wb_engine_session *s, wb_buf *out)
+{
+    if (s->tx == TX_IMPLICIT)
+        tx_end(s, 1, out);
+    query_free(s);
     wb_sess_release_conn(s);
     ready(s, out);
     return WB_ENGINE_SYNCED;
 }
 
-/* Run (or go on running) the statements of a simple Query. */
+static void query_next(wb_engine_session *s)
+{
+    s->qi++;
+    if (s->cur_ready) {
+        wb_sql_list_free(&s->cur);
+        s->cur_ready = 0;
+    }
+}
+
+/* Run (or go on running) the statements of a simple Query. With several
+ * statements each is translated just before it runs, as PostgreSQL
+ * analyses each statement after the ones before it have run (CREATE TABLE
+ * t; INSERT INTO t ...). */
 static enum wb_engine_status query_continue(wb_engine_session *s, wb_buf *out)
 {
-    while (s->qi < s->q.n) {
-        wb_sql_stmt *t = s->q.stmts[s->qi];
+    for (;;) {
+        int total = s->pieces ? s->npieces : s->q.n;
+        if (s->qi >= total)
+            break;
+        wb_sql_stmt *t;
+        if (s->pieces) {
+            if (!s->cur_ready) {
+                wb_buf errs = {0};
+                if (translate(s, s->pieces[s->qi], NULL, 0, &s->cur, &errs, s->piece_loc[s->qi])) {
+                    if (s->tx == TX_FAILED) /* what PostgreSQL reports in a failed block */
+                        wb_sess_error(s, out, "25P02",
+                                      "current transaction is aborted, commands ignored until end of transaction block",
+                                      NULL, NULL);
+                    else
+                        wb_buf_append(out, errs.p, errs.len);
+                    wb_buf_free(&errs);
+                    wb_sess_stmt_failed(s);
+                    return query_end(s, out);
+                }
+                wb_buf_free(&errs);
+                s->cur_ready = 1;
+            }
+            if (s->cur.n == 0) {
+                query_next(s);
+                continue;
+            }
+            t = s->cur.stmts[0];
+        } else {
+            t = s->q.stmts[s->qi];
+        }
         if (s->implicit_wanted && s->tx == TX_NONE && t->kind != WB_SQL_BEGIN && t->kind != WB_SQL_COMMIT &&
             t->kind != WB_SQL_ROLLBACK && t->kind != WB_SQL_CREATE_DATABASE && t->kind != WB_SQL_DROP_DATABASE)
             s->tx = TX_IMPLICIT;
@@ -1949,7 +2012,7 @@ static enum wb_engine_status query_continue(wb_engine_session *s, wb_buf *out)
             wb_sess_stmt_failed(s);
             return query_end(s, out);
         }
-        s->qi++;
+        query_next(s);
     }
     return query_end(s, out);
 }
@@ -1964,17 +2027,50 @@ static enum wb_engine_status on_query(wb_engine_session *s, const uint8_t *body,
         return WB_ENGINE_CLOSE;
     }
     s->extended = 0;
-    if (translate(s, sql, NULL, 0, &s->q, out)) {
+    s->qi = 0;
+    wb_buf errs = {0};
+    int bad = translate(s, sql, NULL, 0, &s->q, &errs, 0);
+    if (!bad)
+        s->q_active = 1;
+    if (bad || s->q.n > 1) {
+        /* several statements: split them (the parser, no schema needed)
+         * and translate each when its turn comes */
+        PgQuerySplitResult sp = pg_query_split_with_parser(sql);
+        if (!sp.error && sp.n_stmts > 1) {
+            s->pieces = calloc((size_t)sp.n_stmts, sizeof *s->pieces);
+            s->piece_loc = calloc((size_t)sp.n_stmts, sizeof *s->piece_loc);
+            for (int i = 0; s->pieces && s->piece_loc && i < sp.n_stmts; i++) {
+                s->pieces[i] = strndup(sql + sp.stmts[i]->stmt_location, (size_t)sp.stmts[i]->stmt_len);
+                s->piece_loc[i] = sp.stmts[i]->stmt_location;
+                if (s->pieces[i])
+                    s->npieces = i + 1;
+            }
+            if (s->npieces != sp.n_stmts) {
+                pg_query_free_split_result(sp);
+                wb_buf_free(&errs);
+                query_free(s);
+                return WB_ENGINE_NOMEM;
+            }
+            bad = 0;
+            if (s->q_active) {
+                wb_sql_list_free(&s->q);
+                s->q_active = 0;
+            }
+        }
+        pg_query_free_split_result(sp);
+    }
+    if (bad) {
+        wb_buf_append(out, errs.p, errs.len);
+        wb_buf_free(&errs);
         wb_sess_stmt_failed(s);
         return query_end(s, out);
     }
-    s->q_active = 1;
-    s->qi = 0;
-    if (s->q.n == 0) {
+    wb_buf_free(&errs);
+    if (!s->pieces && s->q.n == 0) {
         wb_pg_put_empty(out, 'I');
         return query_end(s, out);
     }
-    s->implicit_wanted = s->q.n > 1;
+    s->implicit_wanted = s->pieces != NULL;
     return query_continue(s, out);
 }
 
@@ -2019,7 +2115,7 @@ static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body,
         return WB_ENGINE_NOMEM;
     }
     ps->refs = 1;
-    if (translate(s, sql, given, nt, &ps->list, out)) {
+    if (translate(s, sql, given, nt, &ps->list, out, 0)) {
         free(given);
         pstmt_unref(ps);
         return ext_error(s);
@@ -2284,7 +2380,7 @@ enum wb_engine_status wb_engine_message(wb_engine_session *s, uint8_t type, cons
         }
         if (s->extended)
             return WB_ENGINE_OK;
-        s->qi++;
+        query_next(s);
         return query_continue(s, out);
     }
     if (type == 'd' || type == 'c' || type == 'f')
@@ -2332,7 +2428,7 @@ enum wb_engine_status wb_engine_resume(wb_engine_session *s, wb_buf *out)
         }
         if (s->extended)
             return WB_ENGINE_OK;
-        s->qi++;
+        query_next(s);
         return query_continue(s, out);
     }
     if (s->running != RUN_PORTAL || !s->run_portal)
@@ -2358,7 +2454,7 @@ enum wb_engine_status wb_engine_resume(wb_engine_session *s, wb_buf *out)
             wb_sess_stmt_failed(s);
             return query_end(s, out);
         }
-        s->qi++;
+        query_next(s);
         return query_continue(s, out);
     }
     if (r == R_ERROR)

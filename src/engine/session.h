@@ -67,9 +67,13 @@ struct wb_engine_session {
     wb_pstmt *stmts;        /* named (and the unnamed "") statements */
     wb_portal *portals;
     /* simple query in progress */
-    wb_sql_list q;
+    wb_sql_list q;          /* the whole Query translated (one statement) */
     int qi;
     int q_active;
+    char **pieces;          /* several statements: their texts, translated one by one */
+    int *piece_loc, npieces;
+    wb_sql_list cur;        /* the translation of pieces[qi] */
+    int cur_ready;
     /* a portal being run (a yield may interrupt it) */
     enum wb_running running;
     wb_portal *run_portal;
@@ -97,6 +101,9 @@ int wb_sess_need_conn(wb_engine_session *s, wb_buf *out);
 void wb_sess_error(wb_engine_session *s, wb_buf *out, const char *state, const char *msg, const char *detail,
                    const char *where);
 void wb_sess_sqlite_error(wb_engine_session *s, wb_buf *out, sqlite3 *db, int rc, const char *where);
+/* The same for a failure of statement st (a 23505 then gets its DETAIL). */
+void wb_sess_sqlite_error_st(wb_engine_session *s, wb_buf *out, sqlite3 *db, int rc, const char *where,
+                             sqlite3_stmt *st);
 int wb_sess_tx_begin(wb_engine_session *s, int write, wb_buf *out);
 /* After a statement failed: the transaction state PostgreSQL would have. */
 void wb_sess_stmt_failed(wb_engine_session *s);
