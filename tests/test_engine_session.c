@@ -1,4 +1,4 @@
-/* test_engine: the SQL engine driven through src/server/engine.h with
+/* test_engine_session: the SQL engine driven through src/server/engine.h with
  * frontend messages built by src/pg/proto.c's encoders, no sockets. Every
  * backend message the engine answers is rendered into a short transcript
  * ("T[id:23]D[1]C[SELECT 1]Z[I]") compared with what PostgreSQL 15 sends
@@ -910,7 +910,7 @@ static void test_concurrency(void)
 
 int main(void)
 {
-    snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine.XXXXXX");
+    snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine_session.XXXXXX");
     if (!mkdtemp(datadir)) {
         perror("mkdtemp");
         return 1;
@@ -942,5 +942,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf %s", datadir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", datadir);
-    return check_report("test_engine");
+    return check_report("test_engine_session");
 }
