@@ -143,6 +143,8 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
 static void conn_close(wb_econn *c)
 {
     wb_buf_free(&c->conflict);
+    if (c->tcache)
+        wb_sql_cache_free(c->tcache);
     for (int i = 0; i < WB_STMT_CACHE; i++) {
         sqlite3_finalize(c->cache[i].st);
         free(c->cache[i].sql);
@@ -158,8 +160,6 @@ static void db_free(wb_edb *d)
         d->free = c->next_free;
         conn_close(c);
     }
-    if (d->tcache)
-        wb_sql_cache_free(d->tcache);
     pthread_mutex_destroy(&d->mu);
     free(d->name);
     free(d->path);
@@ -209,7 +209,6 @@ wb_edb *wb_eng_db_attach(wb_engine *e, const char *name, wb_engine_error *err)
             return NULL;
         }
         d->path = path;
-        d->tcache = wb_sql_cache_new(1024);
         pthread_mutex_init(&d->mu, NULL);
         d->next = e->dbs;
         e->dbs = d;
@@ -453,6 +452,8 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
         return NULL;
     }
     c->edb = d;
+    c->tcache = wb_sql_cache_new(256);
+    c->tgen = atomic_load(&d->schema_gen);
     int rc = sqlite3_open_v2(d->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->db,

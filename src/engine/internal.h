@@ -69,6 +69,8 @@ struct wb_econn {
     wb_cached_stmt cache[WB_STMT_CACHE];
     uint64_t clock;
     wb_buf conflict; /* wb_note_conflict(): the duplicate key's values */
+    wb_sql_cache *tcache; /* translations made on this connection's schema */
+    uint64_t tgen;        /* edb->schema_gen when tcache was last valid */
 };
 
 /* One PostgreSQL database = one SQLite file. */
@@ -77,7 +79,7 @@ struct wb_edb {
     pthread_mutex_t mu;
     wb_econn *free;   /* idle connections */
     int sessions;     /* sessions attached (DROP DATABASE refuses while > 0) */
-    wb_sql_cache *tcache; /* translations (locked by mu) */
+    atomic_uint_fast64_t schema_gen; /* bumped after DDL: connections clear their translation caches */
     wb_edb *next;
 };
 

@@ -309,6 +309,9 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     }
     s->sqlite_tx = 0;
     s->tx = TX_NONE;
+    if (s->ddl_in_tx && !commit)
+        atomic_fetch_add(&s->db->schema_gen, 1);
+    s->ddl_in_tx = 0;
     gucs_tx_end(s, commit);
     apply_guc_side_effects(s);
     deliver_notifies(s, commit);
@@ -427,7 +430,13 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
     sch.table_columns = sch_table_columns;
     wb_sql_error err = {0};
     memset(out, 0, sizeof *out);
-    int rc = wb_sql_translate(sql, oids, n, &sch, out, &err);
+    wb_econn *c = s->conn;
+    uint64_t gen = atomic_load(&c->edb->schema_gen);
+    if (c->tgen != gen && c->tcache) {
+        wb_sql_cache_clear(c->tcache);
+        c->tgen = gen;
+    }
+    int rc = wb_sql_translate_cached(c->tcache, sql, oids, n, &sch, out, &err);
     if (s->h.e->debug) {
         fprintf(stderr, "[engine %d] %s\n", s->h.pid, sql);
         for (int i = 0; rc == 0 && i < out->n; i++)
@@ -645,6 +654,21 @@ static int bind_params(wb_engine_session *s, wb_pstmt *ps, sqlite3_stmt *st, con
     return 0;
 }
 
+/* Constants the translation cache lifted out: ?(nparams + 1 + i). */
+static void bind_literals(const wb_sql_stmt *t, sqlite3_stmt *st)
+{
+    int max = sqlite3_bind_parameter_count(st);
+    for (int i = 0; i < t->nlits; i++) {
+        int idx = t->nparams + 1 + i;
+        if (idx > max)
+            break;
+        if (t->lit_values[i])
+            sqlite3_bind_text(st, idx, t->lit_values[i], -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, idx);
+    }
+}
+
 static wb_portal *portal_new(wb_engine_session *s, const char *name, wb_pstmt *ps, uint16_t nrf,
                              const uint8_t *rformats, wb_buf *out)
 {
@@ -703,11 +727,20 @@ static int portal_prepare(wb_engine_session *s, wb_portal *p, const params_view 
         portal_release_stmt(s, p);
         return -1;
     }
+    bind_literals(t, p->st);
     return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Running a portal                                                     */
+
+static int is_ddl(const wb_sql_stmt *t)
+{
+    const char *g = t && t->tag ? t->tag : "";
+    return !(strcmp(g, "SELECT") == 0 || strcmp(g, "INSERT") == 0 || strcmp(g, "UPDATE") == 0 ||
+             strcmp(g, "DELETE") == 0 || strcmp(g, "MERGE") == 0 || strcmp(g, "VALUES") == 0 ||
+             strcmp(g, "TABLE") == 0);
+}
 
 static void put_tag(wb_buf *out, const wb_sql_stmt *t, int64_t rows, int64_t changes, int fetch, int move)
 {
@@ -824,6 +857,7 @@ static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
                 wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
                 return -1;
             }
+            bind_literals(t, st);
             while ((rc = wb_sess_step(s, st)) == SQLITE_ROW)
                 ;
             if (rc != SQLITE_DONE) {
@@ -840,6 +874,7 @@ static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
                 wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
                 return -1;
             }
+            bind_literals(t, p->st);
         }
     }
     p->started = 1;
@@ -933,6 +968,12 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
         int64_t changes = sqlite3_changes64(s->conn->db);
         p->done = 1;
         portal_release_stmt(s, p);
+        if (is_ddl(t)) {
+            /* translations made before may name what changed; a rolled
+             * back transaction with DDL bumps it again (tx_end) */
+            atomic_fetch_add(&s->db->schema_gen, 1);
+            s->ddl_in_tx = 1;
+        }
         if (portal_finish(s, p, 1, out))
             return R_ERROR;
         if (tag)
