@@ -350,6 +350,7 @@ static void test_simple(void)
     /* errors */
     EXPECT(q(s, "SELECT * FROM nosuch"), "E[42P01:relation \"nosuch\" does not exist]Z[I]");
     EXPECT_PREFIX(q(s, "SELEC 1"), "E[42601:");
+    EXPECT(q(s, "SELECT 1/0"), "T[?column?:23]E[22012:division by zero]Z[I]");
     EXPECT(q(s, "INSERT INTO t (id) VALUES (NULL)"),
            "E[23502:null value in column \"id\" of relation \"t\" violates not-null constraint]Z[I]");
     EXPECT(q(s, "DROP TABLE t"), "C[DROP TABLE]Z[I]");

@@ -669,6 +669,14 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out)
     memset(out, 0, sizeof *out);
     const char *state = "XX000";
     snprintf(out->message, sizeof out->message, "%s", m);
+    /* the translator's SQL functions raise "22012 division by zero" */
+    char fstate[6];
+    const char *fmsg;
+    if (db && (rc & 0xff) == SQLITE_ERROR && wb_sql_sqlite_error(m, fstate, &fmsg)) {
+        snprintf(out->sqlstate, sizeof out->sqlstate, "%s", fstate);
+        snprintf(out->message, sizeof out->message, "%s", fmsg);
+        return;
+    }
     switch (rc) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY: unique_violation(db, m, out); return;
