@@ -376,6 +376,64 @@ static int sch_column_type(void *ctx, const char *table, const char *column, uin
     return found;
 }
 
+static int sch_table_oid(void *ctx, const char *table, uint32_t *oid)
+{
+    wb_engine_session *s = ctx;
+    int rc, found = 0;
+    if (!s->conn)
+        return 0;
+    /* pg_class.oid as src/engine/translate_catalog.c shows it */
+    sqlite3_stmt *st = wb_eng_stmt_get(
+        s->conn, "SELECT 16384 + rowid FROM sqlite_schema WHERE name = ?1 AND type IN ('table', 'view')", &rc);
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *oid = (uint32_t)sqlite3_column_int64(st, 0);
+        found = 1;
+    }
+    wb_eng_stmt_put(s->conn, st);
+    return found;
+}
+
+static int sch_table_ddl(void *ctx, const char *table, char **create_sql, char ***index_sqls, int *nindex)
+{
+    wb_engine_session *s = ctx;
+    if (!s->conn)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    *create_sql = NULL;
+    *index_sqls = NULL;
+    *nindex = 0;
+    if (sqlite3_prepare_v2(s->conn->db, "SELECT type, sql FROM sqlite_schema WHERE tbl_name = ?1 AND sql IS NOT NULL "
+                                        "AND type IN ('table', 'index') ORDER BY type = 'index', rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        const char *sql = (const char *)sqlite3_column_text(st, 1);
+        if (strcmp(type, "table") == 0) {
+            if (!*create_sql)
+                *create_sql = strdup(sql);
+            continue;
+        }
+        if (*nindex == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **n = realloc(*index_sqls, sizeof *n * (size_t)cap);
+            if (!n)
+                break;
+            *index_sqls = n;
+        }
+        (*index_sqls)[(*nindex)++] = strdup(sql);
+    }
+    sqlite3_finalize(st);
+    return *create_sql != NULL;
+}
+
 static int sch_table_columns(void *ctx, const char *table, char ***names, uint32_t **oids, int32_t **typmods, int *n)
 {
     wb_engine_session *s = ctx;
@@ -428,6 +486,8 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
     sch.ctx = s;
     sch.column_type = sch_column_type;
     sch.table_columns = sch_table_columns;
+    sch.table_oid = sch_table_oid;
+    sch.table_ddl = sch_table_ddl;
     wb_sql_error err = {0};
     memset(out, 0, sizeof *out);
     wb_econn *c = s->conn;
