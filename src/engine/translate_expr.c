@@ -50,9 +50,55 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want)
     return ty;
 }
 
+/* lift a constant into a parameter (see tr_lit); returns 1 when done */
+static int lift_const(tr *t, PgQuery__AConst *c, uint32_t oid, const char *value)
+{
+    if (!t->lift || t->nolift || c->location < 0) return 0;
+    int idx = -1;
+    for (int i = 0; i < t->nlits; i++)
+        if (t->lits[i].location == c->location) { idx = i; break; }
+    if (idx < 0) {
+        if (t->nlits == t->litcap) {
+            int nc = t->litcap ? t->litcap * 2 : 8;
+            tr_lit *nl = realloc(t->lits, (size_t)nc * sizeof *nl);
+            if (!nl) { tr_nomem(t); return 1; }
+            t->lits = nl; t->litcap = nc;
+        }
+        char *v = tr_strdup(t, value);
+        if (!v) return 1;
+        idx = t->nlits++;
+        t->lits[idx].location = c->location;
+        t->lits[idx].oid = oid;
+        t->lits[idx].value = v;
+    }
+    tr_printf(t, "\x01%d\x02", idx);
+    return 1;
+}
+
 static uint32_t emit_const(tr *t, PgQuery__AConst *c)
 {
     if (c->isnull) { tr_puts(t, "NULL"); return OID_UNKNOWN; }
+    if (t->lift && !t->nolift) {
+        char num[32];
+        switch (c->val_case) {
+        case PG_QUERY__A__CONST__VAL_IVAL:
+            snprintf(num, sizeof num, "%d", c->ival ? c->ival->ival : 0);
+            if (lift_const(t, c, OID_INT4, num)) return OID_INT4;
+            break;
+        case PG_QUERY__A__CONST__VAL_FVAL: {
+            const char *f = c->fval->fval;
+            int isint = !strpbrk(f, ".eE");
+            size_t digits = strlen(f) - (f[0] == '-');
+            uint32_t o = isint ? (digits < 19 ? OID_INT8 : OID_NUMERIC) : OID_NUMERIC;
+            if (lift_const(t, c, o, f)) return o;
+            break;
+        }
+        case PG_QUERY__A__CONST__VAL_SVAL:
+            if (lift_const(t, c, OID_UNKNOWN, c->sval->sval)) return OID_UNKNOWN;
+            break;
+        default: break;
+        }
+    }
     switch (c->val_case) {
     case PG_QUERY__A__CONST__VAL_IVAL:
         tr_printf(t, "%d", c->ival ? c->ival->ival : 0);
@@ -711,7 +757,7 @@ static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
     /* 'literal'::type of a number or text type needs no conversion call when
      * SQLite's affinity gets it right at the column; keep calls for checks */
     if (a->node_case == NC(A_CONST) && !a->a_const->isnull && a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
-        (to == OID_TEXT || to == OID_VARCHAR || to == OID_NAME) && typmod < 0) {
+        (to == OID_TEXT || to == OID_VARCHAR || to == OID_NAME) && typmod < 0 && !t->lift) {
         tr_string(t, a->a_const->sval->sval);
         return to;
     }
