@@ -562,7 +562,34 @@ static void test_cache(void)
     wb_sql_cache_free(c);
 }
 
-int main(void)
+/* manual use: test_sql_translate -e SQL... translates and runs each SQL
+ * (after the built-in tests' schema is set up) and prints what happened */
+static int manual(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        wb_sql_list l;
+        wb_sql_error e;
+        if (wb_sql_translate(argv[i], NULL, 0, &schema, &l, &e) != 0) {
+            printf("ERROR %s %s (position %d)\n", e.sqlstate, e.message, e.position);
+            continue;
+        }
+        for (int k = 0; k < l.n; k++) {
+            wb_sql_stmt *s = l.stmts[k];
+            printf("-- kind %d tag %s nparams %d ncols %d\n", s->kind, s->tag ? s->tag : "", s->nparams, s->ncols);
+            for (int c = 0; c < s->ncols; c++) printf("--   col %s type %u\n", s->cols[c].name, s->cols[c].type_oid);
+            for (int q = 0; q < s->nsqlite; q++) printf("%s;\n", s->sqlite[q]);
+            if (s->kind == WB_SQL_RUN) {
+                static char out[65536];
+                const char *err = run(s, NULL, 0, out, sizeof out);
+                printf(err ? "RUN ERROR %s\n" : "=> %s\n", err ? err : out);
+            }
+        }
+        wb_sql_list_free(&l);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     if (sqlite3_open(":memory:", &db) != SQLITE_OK) { fprintf(stderr, "sqlite3_open failed\n"); return 1; }
     int rc = wb_sql_register(db);
@@ -574,6 +601,7 @@ int main(void)
     test_utility();
     test_errors();
     test_cache();
+    if (argc > 2 && !strcmp(argv[1], "-e")) { rc = manual(argc, argv); sqlite3_close(db); return rc; }
     sqlite3_close(db);
     printf("test_sql_translate: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

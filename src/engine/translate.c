@@ -150,6 +150,11 @@ uint32_t tr_column_type(tr *t, const char *table, const char *col, int32_t *typm
     uint32_t oid = 0;
     int32_t tm = -1;
     *found = 0;
+    if (typmod) *typmod = -1;
+    if (table) {
+        int c = tr_catalog_column(table, col, &oid);
+        if (c >= 0) { *found = c; return c ? oid : 0; }
+    }
     if (t->schema && t->schema->column_type && table)
         *found = t->schema->column_type(t->schema->ctx, table, col, &oid, &tm);
     if (typmod) *typmod = tm;
@@ -205,6 +210,8 @@ tr_rel *tr_scope_add(tr *t, tr_scope *s, const char *alias, const char *table)
 static int rel_load_columns(tr *t, tr_rel *r)
 {
     if (r->ncols || !r->table) return r->ncols > 0 || !r->table;
+    int c = tr_catalog_columns(r->table, &r->cols, &r->types, &r->ncols);
+    if (c >= 0) return c;
     if (!t->schema || !t->schema->table_columns) return 0;
     char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
     if (!t->schema->table_columns(t->schema->ctx, r->table, &names, &oids, &tms, &n)) return 0;
@@ -498,7 +505,8 @@ void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
         }
         tr_rel *r = tr_scope_add(t, sc, alias, name);
         if (!r) return;
-        if (t->schema && t->schema->table_columns && !rel_load_columns(t, r)) {
+        if (((t->schema && t->schema->table_columns) || tr_catalog_column(name, "", &(uint32_t){0}) >= 0) &&
+            !rel_load_columns(t, r)) {
             if (rv->schemaname)
                 tr_fail(t, "42P01", rv->location, "relation \"%s.%s\" does not exist", rv->schemaname, name);
             else
