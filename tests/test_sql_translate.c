@@ -101,6 +101,11 @@ static const char *run(const wb_sql_stmt *s, const char *const *params, int npar
         }
         for (int p = 0; p < nparams; p++)
             if (params[p]) sqlite3_bind_text(st, p + 1, params[p], -1, SQLITE_STATIC);
+        if (s->nlits && wb_sql_bind_literals(st, s) != SQLITE_OK) {
+            snprintf(errbuf, sizeof errbuf, "binding literals: %s", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return errbuf;
+        }
         int rc, row = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (i != s->nsqlite - 1) continue;
@@ -375,7 +380,7 @@ static void test_ddl(void)
 static void test_describe(void)
 {
     expect_cols("SELECT 1, 'x', 1.5, true, count(*), now(), a AS alias, b, c, d, 1::int8, NULL FROM items",
-                12, (const char *const[]){"?column?", "?column?", "?column?", "bool", "count", "now", "alias", "b", "c", "d", "int8", "?column?"},
+                12, (const char *const[]){"?column?", "?column?", "?column?", "?column?", "count", "now", "alias", "b", "c", "d", "int8", "?column?"},
                 (const uint32_t[]){23, 25, 1700, 16, 20, 1184, 23, 25, 1700, 16, 20, 25});
     wb_sql_list l;
     wb_sql_stmt *s = tr1("SELECT a, b FROM items", &l);
@@ -505,29 +510,86 @@ static void test_errors(void)
     expect_error("SELECT 1; SELECT * FROM nosuch", "42P01", 25, NULL);
 }
 
+/* translate through the cache and run; rows must match */
+static void cached(wb_sql_cache *c, const char *sql, const char *rows, int want_lits)
+{
+    wb_sql_list l;
+    wb_sql_error e;
+    if (wb_sql_translate_cached(c, sql, NULL, 0, &schema, &l, &e) != 0) {
+        CHECK(0, "cached translate failed: %s: %s %s", sql, e.sqlstate, e.message);
+        return;
+    }
+    char out[4096];
+    const char *err = run(l.stmts[l.n - 1], NULL, 0, out, sizeof out);
+    CHECK(!err, "%s: %s", sql, err ? err : "");
+    if (!err && rows) CHECK(!strcmp(out, rows), "cached %s:\n  got  %s\n  want %s\n  sql  %s", sql, out, rows, l.stmts[l.n - 1]->sqlite[0]);
+    if (want_lits >= 0) CHECK(l.stmts[l.n - 1]->nlits == want_lits, "%s: %d literals lifted, want %d", sql, l.stmts[l.n - 1]->nlits, want_lits);
+    wb_sql_list_free(&l);
+}
+
 static void test_cache(void)
 {
-    wb_sql_cache *c = wb_sql_cache_new(8);
+    wb_sql_cache *c = wb_sql_cache_new(64);
     CHECK(c != NULL, "cache");
     if (!c) return;
-    wb_sql_list a, b;
+    expect("INSERT INTO items (a, b) VALUES (10, 'ten'), (20, 'it''s')", "INSERT", NULL);
+    cached(c, "SELECT b FROM items WHERE a = 10", "ten", 1);
+    cached(c, "SELECT b FROM items WHERE a = 20", "it's", 1);   /* a hit with another literal */
+    cached(c, "SELECT b FROM items WHERE a = -10", "", 1);
+    cached(c, "SELECT b FROM items WHERE b = 'it''s'", "it's", 1);
+    cached(c, "SELECT b FROM items WHERE b = 'ten'", "ten", 1);
+    cached(c, "SELECT a, b FROM items WHERE a >= 10 ORDER BY 1 LIMIT 1", "10|ten", 2);
+    cached(c, "SELECT a, b FROM items WHERE a >= 10 ORDER BY 2 LIMIT 1", "20|it's", 2); /* ORDER BY 2 is not a literal */
+    cached(c, "SELECT 1.5 * 2, 'x' || 'y', 7 / 2, 12345678901 + 1", "3.0|xy|3|12345678902", 8);
+    cached(c, "SELECT 2.5 * 2, 'a' || 'b', 9 / 2, 12345678902 + 1", "5.0|ab|4|12345678903", 8);
+    cached(c, "SELECT count(*) FROM items HAVING count(*) > 3", NULL, 1);
+    cached(c, "SELECT sum(x) FROM generate_series(1, 4) AS x", "10", 2);
+    cached(c, "SELECT sum(x) FROM generate_series(1, 5) AS x", "15", 2);
+    cached(c, "SELECT date_trunc('year', '2024-05-06'::timestamp)", "2024-01-01 00:00:00", 2);
+    cached(c, "SELECT date_trunc('month', '2024-05-06'::timestamp)", "2024-05-01 00:00:00", 2);
+    cached(c, "SELECT b FROM items WHERE a = 10 AND b LIKE E'te%'", "ten", 0); /* E'' strings: not lifted */
+    cached(c, "UPDATE items SET b = 'TEN' WHERE a = 10", NULL, 2);
+    cached(c, "SELECT b FROM items WHERE a = 10", "TEN", 1);
+    wb_sql_list a;
     wb_sql_error e;
-    int r1 = wb_sql_translate_cached(c, "SELECT a FROM items WHERE id = 1", NULL, 0, &schema, &a, &e);
-    int r2 = wb_sql_translate_cached(c, "SELECT a FROM items WHERE id = 1", NULL, 0, &schema, &b, &e);
-    CHECK(r1 == 0 && r2 == 0 && a.n == 1 && b.n == 1 && !strcmp(a.stmts[0]->sqlite[0], b.stmts[0]->sqlite[0]) &&
-          b.stmts[0]->ncols == 1 && !strcmp(b.stmts[0]->cols[0].name, "a"), "cached translation equal");
+    int r1 = wb_sql_translate_cached(c, "SELECT * FROM nosuch WHERE x = 1", NULL, 0, &schema, &a, &e);
+    CHECK(r1 != 0 && !strcmp(e.sqlstate, "42P01") && e.position == 15, "errors through the cache: %s %d", e.sqlstate, e.position);
+    r1 = wb_sql_translate_cached(c, "CREATE TABLE cached_ddl (a int DEFAULT 5)", NULL, 0, &schema, &a, &e);
+    CHECK(r1 == 0 && a.stmts[0]->nlits == 0 && strstr(a.stmts[0]->sqlite[0], "DEFAULT (5)"), "DDL keeps its literals");
     if (!r1) wb_sql_list_free(&a);
-    if (!r2) wb_sql_list_free(&b);
-    r1 = wb_sql_translate_cached(c, "SELECT a FROM items WHERE id = 2", NULL, 0, &schema, &a, &e);
-    CHECK(r1 == 0 && a.n == 1 && strstr(a.stmts[0]->sqlite[0], "= 2"), "another literal is another statement");
-    if (!r1) wb_sql_list_free(&a);
-    r1 = wb_sql_translate_cached(c, "SELECT * FROM nosuch", NULL, 0, &schema, &a, &e);
-    CHECK(r1 != 0 && !strcmp(e.sqlstate, "42P01"), "errors are not cached");
     wb_sql_cache_clear(c);
+    cached(c, "SELECT b FROM items WHERE a = 20", "it's", 1);
     wb_sql_cache_free(c);
 }
 
-int main(void)
+/* manual use: test_sql_translate -e SQL... translates and runs each SQL
+ * (after the built-in tests' schema is set up) and prints what happened */
+static int manual(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        wb_sql_list l;
+        wb_sql_error e;
+        if (wb_sql_translate(argv[i], NULL, 0, &schema, &l, &e) != 0) {
+            printf("ERROR %s %s (position %d)\n", e.sqlstate, e.message, e.position);
+            continue;
+        }
+        for (int k = 0; k < l.n; k++) {
+            wb_sql_stmt *s = l.stmts[k];
+            printf("-- kind %d tag %s nparams %d ncols %d\n", s->kind, s->tag ? s->tag : "", s->nparams, s->ncols);
+            for (int c = 0; c < s->ncols; c++) printf("--   col %s type %u\n", s->cols[c].name, s->cols[c].type_oid);
+            for (int q = 0; q < s->nsqlite; q++) printf("%s;\n", s->sqlite[q]);
+            if (s->kind == WB_SQL_RUN) {
+                static char out[65536];
+                const char *err = run(s, NULL, 0, out, sizeof out);
+                printf(err ? "RUN ERROR %s\n" : "=> %s\n", err ? err : out);
+            }
+        }
+        wb_sql_list_free(&l);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     if (sqlite3_open(":memory:", &db) != SQLITE_OK) { fprintf(stderr, "sqlite3_open failed\n"); return 1; }
     int rc = wb_sql_register(db);
@@ -539,6 +601,7 @@ int main(void)
     test_utility();
     test_errors();
     test_cache();
+    if (argc > 2 && !strcmp(argv[1], "-e")) { rc = manual(argc, argv); sqlite3_close(db); return rc; }
     sqlite3_close(db);
     printf("test_sql_translate: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

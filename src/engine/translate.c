@@ -150,6 +150,11 @@ uint32_t tr_column_type(tr *t, const char *table, const char *col, int32_t *typm
     uint32_t oid = 0;
     int32_t tm = -1;
     *found = 0;
+    if (typmod) *typmod = -1;
+    if (table) {
+        int c = tr_catalog_column(table, col, &oid);
+        if (c >= 0) { *found = c; return c ? oid : 0; }
+    }
     if (t->schema && t->schema->column_type && table)
         *found = t->schema->column_type(t->schema->ctx, table, col, &oid, &tm);
     if (typmod) *typmod = tm;
@@ -205,6 +210,8 @@ tr_rel *tr_scope_add(tr *t, tr_scope *s, const char *alias, const char *table)
 static int rel_load_columns(tr *t, tr_rel *r)
 {
     if (r->ncols || !r->table) return r->ncols > 0 || !r->table;
+    int c = tr_catalog_columns(r->table, &r->cols, &r->types, &r->ncols);
+    if (c >= 0) return c;
     if (!t->schema || !t->schema->table_columns) return 0;
     char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
     if (!t->schema->table_columns(t->schema->ctx, r->table, &names, &oids, &tms, &n)) return 0;
@@ -498,7 +505,8 @@ void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
         }
         tr_rel *r = tr_scope_add(t, sc, alias, name);
         if (!r) return;
-        if (t->schema && t->schema->table_columns && !rel_load_columns(t, r)) {
+        if (((t->schema && t->schema->table_columns) || tr_catalog_column(name, "", &(uint32_t){0}) >= 0) &&
+            !rel_load_columns(t, r)) {
             if (rv->schemaname)
                 tr_fail(t, "42P01", rv->location, "relation \"%s.%s\" does not exist", rv->schemaname, name);
             else
@@ -547,7 +555,10 @@ static void emit_sort(tr *t, PgQuery__Node **items, size_t n)
     for (size_t i = 0; i < n && !t->failed; i++) {
         PgQuery__SortBy *sb = items[i]->sort_by;
         if (i) tr_puts(t, ", ");
+        int pos = sb->node && sb->node->node_case == NC(A_CONST);
+        t->nolift += pos;
         tr_expr(t, sb->node);
+        t->nolift -= pos;
         int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
         if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING) {
             tr_fail(t, "0A000", sb->location, "ORDER BY USING is not supported");
@@ -852,7 +863,10 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
             if (i) tr_puts(t, ", ");
             PgQuery__Node *g = s->group_clause[i];
             if (g->node_case == NC(GROUPING_SET)) { tr_fail(t, "0A000", -1, "GROUPING SETS / ROLLUP / CUBE are not supported"); break; }
+            int pos = g->node_case == NC(A_CONST);
+            t->nolift += pos;
             tr_expr(t, g);
+            t->nolift -= pos;
         }
     }
     if (s->having_clause) { tr_puts(t, " HAVING "); tr_expr(t, s->having_clause); }
@@ -1223,6 +1237,8 @@ void wb_sql_stmt_free(wb_sql_stmt *s)
     wb_sql_stmt_free(s->inner);
     for (int i = 0; i < s->nargs; i++) free(s->args[i]);
     free(s->args);
+    for (int i = 0; i < s->nlits; i++) free(s->lit_values[i]);
+    free(s->lit_values); free(s->lit_oids); free(s->lit_tokens);
     if (s->copy) {
         wb_sql_copy *c = s->copy;
         free(c->table);
@@ -1260,6 +1276,32 @@ static void tr_release(tr *t)
     t->ptypes = NULL; t->nparams = t->pcap = 0;
     free(t->ctes);
     t->ctes = NULL; t->nctes = t->ctecap = 0;
+    for (int i = 0; i < t->nlits; i++) free(t->lits[i].value);
+    free(t->lits);
+    t->lits = NULL; t->nlits = t->litcap = 0;
+}
+
+/* replace the lifted-literal markers by ?(base + index) */
+static char *renumber(tr *t, char *sql, int base)
+{
+    if (!strchr(sql, '\x01')) return sql;
+    wb_buf b = {0};
+    for (const char *p = sql; *p; p++) {
+        if (*p == '\x01') {
+            char *e;
+            long idx = strtol(p + 1, &e, 10);
+            if (*e == '\x02') {
+                char num[24];
+                snprintf(num, sizeof num, "?%ld", base + idx);
+                if (wb_buf_puts(&b, num) != 0) tr_nomem(t);
+                p = e;
+                continue;
+            }
+        }
+        if (wb_buf_putc(&b, (uint8_t)*p) != 0) tr_nomem(t);
+    }
+    free(sql);
+    return tr_buf_take(t, &b);
 }
 
 /* Translate one parsed statement into st (allocated by the caller). */
@@ -1271,7 +1313,11 @@ int tr_translate_node(tr *t, PgQuery__Node *node, int location, int len, wb_sql_
     wb_buf out = {0};
     t->o = &out;
     for (int i = 0; i < t->ngiven_internal; i++) tr_param_type(t, i + 1, t->given_internal[i]);
+    int lift = t->lift;
+    t->lift = lift && (node->node_case == NC(SELECT_STMT) || node->node_case == NC(INSERT_STMT) ||
+                       node->node_case == NC(UPDATE_STMT) || node->node_case == NC(DELETE_STMT));
     int r = stmt_translate(t, node, st);
+    t->lift = lift;
     if (r == 0 && !t->failed && st->kind == WB_SQL_RUN) {
         int total = t->npre + 1 + t->npost;
         int has_main = out.len > 0;
@@ -1301,6 +1347,22 @@ int tr_translate_node(tr *t, PgQuery__Node *node, int location, int len, wb_sql_
      * resolves unknown */
     for (int i = 0; i < st->nparams; i++)
         if (st->param_oids[i] == OID_UNKNOWN || st->param_oids[i] == 0) st->param_oids[i] = OID_TEXT;
+    if (!t->failed && t->nlits) {
+        for (int i = 0; i < st->nsqlite; i++) st->sqlite[i] = renumber(t, st->sqlite[i], st->nparams + 1);
+        st->lit_values = calloc((size_t)t->nlits, sizeof *st->lit_values);
+        st->lit_oids = calloc((size_t)t->nlits, sizeof *st->lit_oids);
+        st->lit_tokens = calloc((size_t)t->nlits, sizeof *st->lit_tokens);
+        if (!st->lit_values || !st->lit_oids || !st->lit_tokens) tr_nomem(t);
+        else {
+            for (int i = 0; i < t->nlits; i++) {
+                st->lit_values[i] = t->lits[i].value;
+                t->lits[i].value = NULL;
+                st->lit_oids[i] = t->lits[i].oid;
+                st->lit_tokens[i] = t->lits[i].location; /* a byte offset until the cache maps it */
+            }
+            st->nlits = t->nlits;
+        }
+    }
     int failed = t->failed;
     tr_release(t);
     return failed ? -1 : 0;
@@ -1336,8 +1398,16 @@ static void null_empty_strings(ProtobufCMessage *m)
     }
 }
 
+int tr_translate_lift(const char *sql, const uint32_t *given_oids, int ngiven, const wb_sql_schema *schema,
+                      wb_sql_list *out, wb_sql_error *err, int lift);
 int wb_sql_translate(const char *sql, const uint32_t *given_oids, int ngiven, const wb_sql_schema *schema,
                      wb_sql_list *out, wb_sql_error *err)
+{
+    return tr_translate_lift(sql, given_oids, ngiven, schema, out, err, 0);
+}
+
+int tr_translate_lift(const char *sql, const uint32_t *given_oids, int ngiven, const wb_sql_schema *schema,
+                      wb_sql_list *out, wb_sql_error *err, int lift)
 {
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
@@ -1380,6 +1450,7 @@ int wb_sql_translate(const char *sql, const uint32_t *given_oids, int ngiven, co
         t.err = err;
         t.given_internal = given_oids;
         t.ngiven_internal = ngiven;
+        t.lift = lift && !strchr(sql, '\x01');
         if (!raw->stmt) { st->kind = WB_SQL_EMPTY; continue; }
         if (tr_translate_node(&t, raw->stmt, raw->stmt_location, raw->stmt_len, st) != 0) {
             rc = -1;

@@ -92,6 +92,11 @@ typedef struct wb_sql_stmt {
      * wb_sql_translate_cached (nlits = 0 from wb_sql_translate): SQLite
      * parameter ?(nparams + 1 + i) takes lit_values[i] (text; NULL = SQL NULL) */
     char **lit_values; int nlits;
+    uint32_t *lit_oids;   /* their types: int4/int8 bind as integers, numeric
+                             as a double when it has at most 15 digits (else
+                             text), the rest as text; wb_sql_bind_literals
+                             does exactly that */
+    int *lit_tokens;      /* (cache bookkeeping: the scan token of each) */
 } wb_sql_stmt;
 
 /* Several statements (a simple Query may hold many). */
@@ -187,6 +192,11 @@ uint32_t wb_sql_type_oid(const char *name);
  * NULL = SQL NULL) to SQLite parameter ?(nparams + 1 + i) with type
  * stmt->lit_oids[i] (see wb_sql_stmt). cache NULL = no caching. The cache
  * is not locked: one thread at a time per cache. */
+/* Bind stmt->lit_values to the prepared SQLite statement (parameters
+ * ?(nparams + 1 + i)). Returns SQLITE_OK or an SQLite error code. */
+struct sqlite3_stmt;
+int wb_sql_bind_literals(struct sqlite3_stmt *st, const wb_sql_stmt *stmt);
+
 int wb_sql_translate_cached(wb_sql_cache *cache, const char *sql, const uint32_t *given_oids, int ngiven,
                             const wb_sql_schema *schema, wb_sql_list *out, wb_sql_error *err);
 

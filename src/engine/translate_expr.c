@@ -50,9 +50,55 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want)
     return ty;
 }
 
+/* lift a constant into a parameter (see tr_lit); returns 1 when done */
+static int lift_const(tr *t, PgQuery__AConst *c, uint32_t oid, const char *value)
+{
+    if (!t->lift || t->nolift || c->location < 0) return 0;
+    int idx = -1;
+    for (int i = 0; i < t->nlits; i++)
+        if (t->lits[i].location == c->location) { idx = i; break; }
+    if (idx < 0) {
+        if (t->nlits == t->litcap) {
+            int nc = t->litcap ? t->litcap * 2 : 8;
+            tr_lit *nl = realloc(t->lits, (size_t)nc * sizeof *nl);
+            if (!nl) { tr_nomem(t); return 1; }
+            t->lits = nl; t->litcap = nc;
+        }
+        char *v = tr_strdup(t, value);
+        if (!v) return 1;
+        idx = t->nlits++;
+        t->lits[idx].location = c->location;
+        t->lits[idx].oid = oid;
+        t->lits[idx].value = v;
+    }
+    tr_printf(t, "\x01%d\x02", idx);
+    return 1;
+}
+
 static uint32_t emit_const(tr *t, PgQuery__AConst *c)
 {
     if (c->isnull) { tr_puts(t, "NULL"); return OID_UNKNOWN; }
+    if (t->lift && !t->nolift) {
+        char num[32];
+        switch (c->val_case) {
+        case PG_QUERY__A__CONST__VAL_IVAL:
+            snprintf(num, sizeof num, "%d", c->ival ? c->ival->ival : 0);
+            if (lift_const(t, c, OID_INT4, num)) return OID_INT4;
+            break;
+        case PG_QUERY__A__CONST__VAL_FVAL: {
+            const char *f = c->fval->fval;
+            int isint = !strpbrk(f, ".eE");
+            size_t digits = strlen(f) - (f[0] == '-');
+            uint32_t o = isint ? (digits < 19 ? OID_INT8 : OID_NUMERIC) : OID_NUMERIC;
+            if (lift_const(t, c, o, f)) return o;
+            break;
+        }
+        case PG_QUERY__A__CONST__VAL_SVAL:
+            if (lift_const(t, c, OID_UNKNOWN, c->sval->sval)) return OID_UNKNOWN;
+            break;
+        default: break;
+        }
+    }
     switch (c->val_case) {
     case PG_QUERY__A__CONST__VAL_IVAL:
         tr_printf(t, "%d", c->ival ? c->ival->ival : 0);
@@ -457,8 +503,36 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         return 0;
     }
     if (fc->n_agg_order) {
-        tr_fail(t, "0A000", fc->location, "ORDER BY inside an aggregate call (%s) is not supported", name);
-        return 0;
+        int ordered = !strcmp(name, "array_agg") || !strcmp(name, "string_agg");
+        int insensitive = !strcmp(name, "count") || !strcmp(name, "sum") || !strcmp(name, "min") || !strcmp(name, "max") ||
+                          !strcmp(name, "bool_and") || !strcmp(name, "bool_or") || !strcmp(name, "every") || !strcmp(name, "avg");
+        if (ordered && !fc->agg_distinct && fc->n_agg_order <= 4 && !fc->over) {
+            /* array_agg(x ORDER BY k) / string_agg(x, sep ORDER BY k) */
+            uint32_t a0 = 0;
+            tr_puts(t, name[0] == 'a' ? "wb_array_agg_ord(" : "wb_string_agg_ord(");
+            for (size_t i = 0; i < fc->n_args; i++) {
+                if (i) tr_puts(t, ", ");
+                uint32_t ty = tr_expr_want(t, fc->args[i], name[0] == 's' ? OID_TEXT : 0);
+                if (i == 0) a0 = ty;
+            }
+            for (size_t i = 0; i < fc->n_agg_order; i++) {
+                PgQuery__SortBy *sb = fc->agg_order[i]->sort_by;
+                tr_puts(t, ", ");
+                tr_expr(t, sb->node);
+                tr_printf(t, ", %d", sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC);
+            }
+            tr_puts(t, ")");
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            if (name[0] == 's') return OID_TEXT;
+            if (a0 == OID_UNKNOWN) a0 = OID_TEXT;
+            const tr_type *tt = tr_type_by_oid(a0);
+            return tt && tt->array_oid ? tt->array_oid : OID_TEXT_ARRAY;
+        }
+        if (!insensitive) {
+            tr_fail(t, "0A000", fc->location, "ORDER BY inside an aggregate call (%s) is not supported", name);
+            return 0;
+        }
+        /* the order of the rows does not change these aggregates */
     }
     if (fc->agg_star && strcmp(name, "count")) {
         tr_fail(t, "42809", fc->location, "%s(*) specified, but %s is not an aggregate function", name, name);
@@ -666,6 +740,11 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             snprintf(s, n, "(CASE WHEN %s THEN 'true' WHEN NOT %s THEN 'false' END)", in, in);
         }
         const char *v = s ? s : in;
+        if (from == OID_REGCLASS || from == OID_REGTYPE) {
+            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
+            free(s);
+            return;
+        }
         if ((to == OID_VARCHAR || to == OID_BPCHAR) && typmod > 4) tr_printf(t, "substr(CAST(%s AS TEXT), 1, %d)", v, typmod - 4);
         else if (from == OID_NUMERIC || from == OID_FLOAT8 || from == OID_FLOAT4) tr_printf(t, "wb_text(%s, %u)", v, from);
         else tr_printf(t, "CAST(%s AS TEXT)", v);
@@ -711,7 +790,7 @@ static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
     /* 'literal'::type of a number or text type needs no conversion call when
      * SQLite's affinity gets it right at the column; keep calls for checks */
     if (a->node_case == NC(A_CONST) && !a->a_const->isnull && a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
-        (to == OID_TEXT || to == OID_VARCHAR || to == OID_NAME) && typmod < 0) {
+        (to == OID_TEXT || to == OID_VARCHAR || to == OID_NAME) && typmod < 0 && !t->lift) {
         tr_string(t, a->a_const->sval->sval);
         return to;
     }

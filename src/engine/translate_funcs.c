@@ -700,6 +700,117 @@ static void f_array_agg_final(sqlite3_context *c)
     g->s = NULL;
 }
 
+/* array_agg / string_agg with ORDER BY inside the call: the rows are
+ * kept with their sort keys and sorted at the end (SQLite 3.40 has no
+ * ORDER BY in aggregate calls). Arguments: array: value, then (key, desc)
+ * pairs; string: value, separator, then the pairs. NULL keys sort last
+ * ascending and first descending, as in PostgreSQL. */
+typedef struct ord_item { sqlite3_value *v, *sep; sqlite3_value *k[4]; } ord_item;
+typedef struct ord_agg { ord_item *items; int n, cap, nkeys; int desc[4]; } ord_agg;
+
+static int val_cmp(sqlite3_value *a, sqlite3_value *b)
+{
+    int ta = sqlite3_value_type(a), tb = sqlite3_value_type(b);
+    if (ta == SQLITE_NULL || tb == SQLITE_NULL) return (ta == SQLITE_NULL) - (tb == SQLITE_NULL);
+    int na = ta == SQLITE_INTEGER || ta == SQLITE_FLOAT, nb = tb == SQLITE_INTEGER || tb == SQLITE_FLOAT;
+    if (na && nb) {
+        if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
+            sqlite3_int64 x = sqlite3_value_int64(a), y = sqlite3_value_int64(b);
+            return x < y ? -1 : x > y;
+        }
+        double x = sqlite3_value_double(a), y = sqlite3_value_double(b);
+        return x < y ? -1 : x > y;
+    }
+    if (na != nb) return na ? -1 : 1;
+    int la = sqlite3_value_bytes(a), lb = sqlite3_value_bytes(b);
+    const void *pa = sqlite3_value_blob(a), *pb = sqlite3_value_blob(b);
+    int c = memcmp(pa, pb, (size_t)(la < lb ? la : lb));
+    return c ? c : (la > lb) - (la < lb);
+}
+
+static int ord_cmp(const void *x, const void *y, void *ctx)
+{
+    const ord_agg *g = ctx;
+    const ord_item *a = x, *b = y;
+    for (int i = 0; i < g->nkeys; i++) {
+        int an = sqlite3_value_type(a->k[i]) == SQLITE_NULL, bn = sqlite3_value_type(b->k[i]) == SQLITE_NULL;
+        int c;
+        if (an || bn) c = an - bn; /* NULLs larger: last ascending, first descending */
+        else c = val_cmp(a->k[i], b->k[i]);
+        if (c) return g->desc[i] ? -c : c;
+    }
+    return 0;
+}
+
+static void ord_step(sqlite3_context *c, int argc, sqlite3_value **a, int is_string)
+{
+    ord_agg *g = sqlite3_aggregate_context(c, sizeof *g);
+    if (!g) { sqlite3_result_error_nomem(c); return; }
+    int first = is_string ? 2 : 1;
+    int nk = (argc - first) / 2;
+    if (nk > 4) nk = 4;
+    g->nkeys = nk;
+    if (g->n == g->cap) {
+        int nc = g->cap ? g->cap * 2 : 16;
+        ord_item *ni = sqlite3_realloc64(g->items, (sqlite3_uint64)nc * sizeof *ni);
+        if (!ni) { sqlite3_result_error_nomem(c); return; }
+        g->items = ni; g->cap = nc;
+    }
+    ord_item *it = &g->items[g->n];
+    memset(it, 0, sizeof *it);
+    it->v = sqlite3_value_dup(a[0]);
+    if (is_string) it->sep = sqlite3_value_dup(a[1]);
+    for (int i = 0; i < nk; i++) {
+        it->k[i] = sqlite3_value_dup(a[first + 2 * i]);
+        g->desc[i] = sqlite3_value_int(a[first + 2 * i + 1]);
+    }
+    g->n++;
+}
+
+static void ord_free(ord_agg *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        sqlite3_value_free(g->items[i].v);
+        sqlite3_value_free(g->items[i].sep);
+        for (int k = 0; k < g->nkeys; k++) sqlite3_value_free(g->items[i].k[k]);
+    }
+    sqlite3_free(g->items);
+    g->items = NULL; g->n = 0;
+}
+
+static void f_array_agg_ord_step(sqlite3_context *c, int argc, sqlite3_value **a) { ord_step(c, argc, a, 0); }
+static void f_string_agg_ord_step(sqlite3_context *c, int argc, sqlite3_value **a) { ord_step(c, argc, a, 1); }
+
+static void ord_final(sqlite3_context *c, int is_string)
+{
+    ord_agg *g = sqlite3_aggregate_context(c, 0);
+    if (!g || !g->n) { sqlite3_result_null(c); if (g) ord_free(g); return; }
+    qsort_r(g->items, (size_t)g->n, sizeof *g->items, ord_cmp, g);
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    int any = 0;
+    if (!is_string) sqlite3_str_appendchar(o, 1, '{');
+    for (int i = 0; i < g->n; i++) {
+        if (is_string) {
+            if (sqlite3_value_type(g->items[i].v) == SQLITE_NULL) continue;
+            if (any && sqlite3_value_type(g->items[i].sep) != SQLITE_NULL)
+                sqlite3_str_appendall(o, (const char *)sqlite3_value_text(g->items[i].sep));
+            sqlite3_str_appendall(o, (const char *)sqlite3_value_text(g->items[i].v));
+        } else {
+            if (i) sqlite3_str_appendchar(o, 1, ',');
+            arr_append_elem(o, g->items[i].v);
+        }
+        any = 1;
+    }
+    if (!is_string) sqlite3_str_appendchar(o, 1, '}');
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (is_string && !any) { sqlite3_free(r); sqlite3_result_null(c); }
+    else sqlite3_result_text(c, r ? r : "", n, sqlite3_free);
+    ord_free(g);
+}
+static void f_array_agg_ord_final(sqlite3_context *c) { ord_final(c, 0); }
+static void f_string_agg_ord_final(sqlite3_context *c) { ord_final(c, 1); }
+
 /* Split a PostgreSQL array text '{a,"b c",NULL}' into elements; calls cb
  * for each (NULL for SQL NULL). Returns -1 on malformed input. */
 typedef int (*arr_cb)(void *ctx, const char *elem, size_t len, int is_null);
@@ -1298,6 +1409,10 @@ int wb_sql_register(struct sqlite3 *db)
         if (rc != SQLITE_OK) return rc;
     }
     rc = sqlite3_create_function_v2(db, "wb_array_agg", 1, SQLITE_UTF8, NULL, NULL, f_array_agg_step, f_array_agg_final, NULL);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_create_function_v2(db, "wb_array_agg_ord", -1, SQLITE_UTF8, NULL, NULL, f_array_agg_ord_step, f_array_agg_ord_final, NULL);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_create_function_v2(db, "wb_string_agg_ord", -1, SQLITE_UTF8, NULL, NULL, f_string_agg_ord_step, f_string_agg_ord_final, NULL);
     if (rc != SQLITE_OK) return rc;
     seq_state *ss = calloc(1, sizeof *ss);
     if (!ss) return SQLITE_NOMEM;

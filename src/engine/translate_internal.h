@@ -67,6 +67,11 @@ typedef struct tr_cte { char *name; char **cols; uint32_t *types; int ncols; } t
 
 typedef struct tr_plain { const char *table, *col; int count; } tr_plain;
 
+/* a literal lifted into a parameter (wb_sql_translate_cached): written as
+ * the marker "\x01<index>\x02" until the statement's parameter count is
+ * known, then renumbered to ?(nparams + 1 + index) */
+typedef struct tr_lit { int location; uint32_t oid; char *value; } tr_lit;
+
 typedef struct tr {
     const char *src;
     const wb_sql_schema *schema;
@@ -81,6 +86,9 @@ typedef struct tr {
     char **post; int npost, postcap;
     const uint32_t *given_internal; int ngiven_internal; /* Parse's parameter types */
     tr_plain *plain;              /* records base-table column references */
+    int lift;                     /* lift literals into parameters */
+    int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
+    tr_lit *lits; int nlits, litcap;
 } tr;
 const char *tr_node_name(const PgQuery__Node *n); /* "create_function_stmt", ... */
 uint32_t tr_subselect(tr *t, PgQuery__Node *n, int *ncols_out);
@@ -137,5 +145,9 @@ const char *tr_relname(tr *t, PgQuery__RangeVar *rv);
 
 struct sqlite3;
 int wb_sql_register_catalog(struct sqlite3 *db);
+/* catalog relations (translate_catalog.c): -1 = not a catalog relation,
+ * else 1 found / 0 no such column */
+int tr_catalog_column(const char *table, const char *col, uint32_t *oid);
+int tr_catalog_columns(const char *table, char ***names, uint32_t **oids, int *n);
 
 #endif
