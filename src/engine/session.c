@@ -714,19 +714,12 @@ static int bind_params(wb_engine_session *s, wb_pstmt *ps, sqlite3_stmt *st, con
     return 0;
 }
 
-/* Constants the translation cache lifted out: ?(nparams + 1 + i). */
+/* Constants the translation cache lifted out: ?(nparams + 1 + i), typed
+ * by the translator (wb_sql_bind_literals). */
 static void bind_literals(const wb_sql_stmt *t, sqlite3_stmt *st)
 {
-    int max = sqlite3_bind_parameter_count(st);
-    for (int i = 0; i < t->nlits; i++) {
-        int idx = t->nparams + 1 + i;
-        if (idx > max)
-            break;
-        if (t->lit_values[i])
-            sqlite3_bind_text(st, idx, t->lit_values[i], -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, idx);
-    }
+    if (t->nlits > 0)
+        wb_sql_bind_literals(st, t);
 }
 
 static wb_portal *portal_new(wb_engine_session *s, const char *name, wb_pstmt *ps, uint16_t nrf,
