@@ -381,6 +381,13 @@ static void test_transactions(void)
     /* ROLLBACK undoes */
     EXPECT(q(s, "BEGIN; DELETE FROM tx; ROLLBACK; SELECT count(*) FROM tx"),
            "C[BEGIN]C[DELETE 2]C[ROLLBACK]T[count:20]D[2]C[SELECT 1]Z[I]");
+    /* DDL in a block is committed with it (psycopg2 creates tables so) */
+    EXPECT(q(s, "BEGIN"), "C[BEGIN]Z[T]");
+    EXPECT(q(s, "DROP TABLE IF EXISTS p3"), "C[DROP TABLE]Z[T]");
+    EXPECT(q(s, "CREATE TABLE p3 (id serial PRIMARY KEY, v text NOT NULL)"), "C[CREATE TABLE]Z[T]");
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s, "INSERT INTO p3 (v) VALUES ('kept') RETURNING id"), "T[id:23]D[1]C[INSERT 0 1]Z[I]");
+    EXPECT(q(s, "DROP TABLE p3"), "C[DROP TABLE]Z[I]");
     /* freeing a session inside a transaction rolls it back */
     EXPECT(q(s, "BEGIN; DELETE FROM tx"), "C[BEGIN]C[DELETE 2]Z[T]");
     wb_engine_session_free(s);

@@ -135,7 +135,7 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
     if (hooks)
         e->hooks = *hooks;
     const char *dbg = getenv("WB_ENGINE_DEBUG");
-    e->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
+    e->debug = dbg && *dbg ? atoi(dbg) : 0; /* 1: translations, 2: and every SQLite statement */
     pthread_mutex_init(&e->mu, NULL);
     return e;
 }
@@ -209,6 +209,7 @@ wb_edb *wb_eng_db_attach(wb_engine *e, const char *name, wb_engine_error *err)
             return NULL;
         }
         d->path = path;
+        d->debug = e->debug;
         pthread_mutex_init(&d->mu, NULL);
         d->next = e->dbs;
         e->dbs = d;
@@ -444,6 +445,17 @@ static int register_functions(wb_econn *c)
     return SQLITE_OK;
 }
 
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type;
+    wb_econn *c = ctx;
+    char *sql = sqlite3_expanded_sql(p);
+    fprintf(stderr, "      [sqlite %p%s] %s\n", (void *)c, sqlite3_get_autocommit(c->db) ? "" : " tx",
+            sql ? sql : (const char *)x);
+    sqlite3_free(sql);
+    return 0;
+}
+
 static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
 {
     wb_econn *c = calloc(1, sizeof *c);
@@ -475,6 +487,8 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_progress_handler(c->db, 1000, progress, c);
+    if (d->debug > 1)
+        sqlite3_trace_v2(c->db, SQLITE_TRACE_STMT, trace_stmt, c);
     return c;
 }
 

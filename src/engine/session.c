@@ -961,6 +961,18 @@ static int portal_finish(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out
     return rc;
 }
 
+/* The portal's statement is over (ok or failed): reset it, close its
+ * savepoint/transaction, give the statement back. */
+static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
+{
+    if (p->st)
+        sqlite3_reset(p->st);
+    int r = portal_finish(s, p, ok, out);
+    portal_release_stmt(s, p);
+    p->done = 1;
+    return r;
+}
+
 /* Send the portal's rows: up to max (0 = all). R_DONE with CommandComplete
  * written, R_SUSPENDED (max reached), R_MORE (out is full), R_ERROR. */
 static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, wb_buf *out)
@@ -974,8 +986,7 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
     if (!p->started) {
         set_deadline(s);
         if (portal_begin(s, p, out)) {
-            portal_finish(s, p, 0, out);
-            portal_release_stmt(s, p);
+            portal_end(s, p, 0, out);
             p->done = 1;
             return R_ERROR;
         }
@@ -995,8 +1006,7 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
                 if (r) {
                     if (r == -1)
                         wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
-                    portal_finish(s, p, 0, out);
-                    portal_release_stmt(s, p);
+                    portal_end(s, p, 0, out);
                     p->done = 1;
                     s->h.deadline_us = 0;
                     return R_ERROR;
@@ -1013,21 +1023,18 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
         s->h.deadline_us = 0;
         if (rc != SQLITE_DONE) {
             wb_sess_sqlite_error_st(s, out, s->conn->db, rc, NULL, st);
-            portal_finish(s, p, 0, out);
-            portal_release_stmt(s, p);
+            portal_end(s, p, 0, out);
             p->done = 1;
             return R_ERROR;
         }
         int64_t changes = sqlite3_changes64(s->conn->db);
-        p->done = 1;
-        portal_release_stmt(s, p);
         if (is_ddl(t)) {
             /* translations made before may name what changed; a rolled
              * back transaction with DDL bumps it again (tx_end) */
             atomic_fetch_add(&s->db->schema_gen, 1);
             s->ddl_in_tx = 1;
         }
-        if (portal_finish(s, p, 1, out))
+        if (portal_end(s, p, 1, out))
             return R_ERROR;
         if (tag)
             put_tag(out, t, p->rows, changes, s->run_fetch, s->run_move);
@@ -1059,8 +1066,7 @@ static int portal_peek(wb_engine_session *s, wb_portal *p, wb_buf *out)
         p->row_pending = 1;
     else if (rc != SQLITE_DONE) {
         wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
-        portal_finish(s, p, 0, out);
-        portal_release_stmt(s, p);
+        portal_end(s, p, 0, out);
         p->done = 1;
         return -1;
     } else {
@@ -1138,9 +1144,17 @@ static char *guc_check(int i, const char *v, char *state, char *msg, size_t msgl
         return strdup(t);
     }
     if (strcasecmp(name, "client_encoding") == 0) {
-        if (strcasecmp(v, "UTF8") == 0 || strcasecmp(v, "UTF-8") == 0 || strcasecmp(v, "UNICODE") == 0)
+        /* PostgreSQL's clean_encoding_name: letters and digits only
+         * (asyncpg sends 'utf-8' with the quotes) */
+        char clean[64];
+        size_t k = 0;
+        for (const char *c = v; *c && k + 1 < sizeof clean; c++)
+            if (isalnum((unsigned char)*c))
+                clean[k++] = (char)tolower((unsigned char)*c);
+        clean[k] = 0;
+        if (strcmp(clean, "utf8") == 0 || strcmp(clean, "unicode") == 0)
             return strdup("UTF8");
-        if (strcasecmp(v, "SQL_ASCII") == 0)
+        if (strcmp(clean, "sqlascii") == 0)
             return strdup("SQL_ASCII");
         strcpy(state, "0A000");
         snprintf(msg, msglen, "conversion between %s and UTF8 is not supported", v);
