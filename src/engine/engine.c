@@ -417,6 +417,15 @@ static void fn_note_conflict(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_null(cx);
 }
 
+/* pg_advisory_unlock_all(): advisory locks are not offered (pg_advisory_lock
+ * is unknown), so a session never holds one: nothing to release. Poolers
+ * (asyncpg's reset query, PgBouncer's server_reset_query) call it. */
+static void fn_advisory_unlock_all(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    sqlite3_result_null(cx);
+}
+
 static int register_functions(wb_econn *c)
 {
     int rc0 = sqlite3_create_function_v2(c->db, "wb_note_conflict", -1, SQLITE_UTF8, c, fn_note_conflict, NULL, NULL,
@@ -434,6 +443,7 @@ static int register_functions(wb_econn *c)
         {"pg_backend_pid", 0, fn_backend_pid},        {"version", 0, fn_version},
         {"pg_sleep", 1, fn_pg_sleep},                 {"pg_cancel_backend", 1, fn_cancel_backend},
         {"pg_terminate_backend", 1, fn_terminate_backend},
+        {"pg_advisory_unlock_all", 0, fn_advisory_unlock_all},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         int flags = SQLITE_UTF8; /* not DETERMINISTIC: the answers depend on the session */

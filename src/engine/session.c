@@ -1606,26 +1606,69 @@ static int exec_run_simple(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     return r;
 }
 
+/* FETCH / MOVE on a cursor or on a named protocol-level portal (asyncpg's
+ * Cursor.forward() sends MOVE to its portal). Cursors read forward: NEXT,
+ * FORWARD n, ALL, and ABSOLUTE/RELATIVE to a row ahead; going back is
+ * PostgreSQL's 55000 for a cursor without SCROLL, and not offered (0A000)
+ * for one with it. */
 static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simple)
 {
-    wb_portal *p = t->name ? portal_find(s, t->name) : NULL;
-    if (!p || !p->is_cursor) {
+    wb_portal *p = t->name && t->name[0] != '\x01' ? portal_find(s, t->name) : NULL;
+    if (!p) {
         char m[300];
         snprintf(m, sizeof m, "cursor \"%s\" does not exist", t->name ? t->name : "");
         wb_sess_error(s, out, "34000", m, NULL, NULL);
         return R_ERROR;
     }
-    if (t->fetch_direction != 0 || t->fetch_count < 0) {
-        wb_sess_error(s, out, "0A000", "only forward FETCH and MOVE are supported", NULL, NULL);
-        return R_ERROR;
+    int64_t pos = p->total, skip = 0, n;
+    int64_t cnt = t->fetch_count;
+    switch (t->fetch_direction) {
+    case 0: n = cnt == INT64_MAX ? 0 : cnt; break; /* FORWARD (0 = all) */
+    case 2: /* ABSOLUTE */
+        if (cnt <= pos)
+            goto backward;
+        skip = cnt - pos - 1;
+        n = 1;
+        break;
+    case 3: /* RELATIVE */
+        if (cnt <= 0)
+            goto backward;
+        skip = cnt - 1;
+        n = 1;
+        break;
+    default:
+        if (cnt == 0) {
+            n = 0;
+            goto zero;
+        }
+        goto backward;
     }
-    int64_t n = t->fetch_count == INT64_MAX ? 0 : t->fetch_count;
     s->run_fetch = t->kind == WB_SQL_FETCH;
     s->run_move = t->kind == WB_SQL_MOVE;
-    if (t->fetch_count == 0) {
-        put_tag(out, t, 0, 0, s->run_fetch, s->run_move);
+    if (cnt == 0 && t->fetch_direction == 0) {
+    zero:
+        if (simple && t->kind == WB_SQL_FETCH)
+            put_rowdesc(out, p);
+        put_tag(out, t, 0, 0, t->kind == WB_SQL_FETCH, t->kind == WB_SQL_MOVE);
         s->run_fetch = s->run_move = 0;
         return R_DONE;
+    }
+    if (skip > 0 && !p->done) {
+        /* rows before the target: read, not sent */
+        int fetch = s->run_fetch;
+        s->run_fetch = 0;
+        s->run_move = 1;
+        p->rows = 0;
+        int r;
+        do
+            r = portal_run(s, p, skip - p->rows, 0, out);
+        while (r == R_MORE);
+        s->run_move = t->kind == WB_SQL_MOVE;
+        s->run_fetch = fetch;
+        if (r == R_ERROR) {
+            s->run_fetch = s->run_move = 0;
+            return R_ERROR;
+        }
     }
     if (simple && s->run_fetch)
         put_rowdesc(out, p);
@@ -1644,6 +1687,13 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
         put_tag(out, t, p->rows, 0, s->run_fetch, s->run_move);
     s->run_fetch = s->run_move = 0;
     return r == R_ERROR ? R_ERROR : R_DONE;
+backward:
+    if (p->is_cursor && !p->scroll) {
+        wb_sess_error(s, out, "55000", "cursor can only scan forward", NULL, NULL);
+        return R_ERROR;
+    }
+    wb_sess_error(s, out, "0A000", "a cursor cannot move backward here (SCROLL cursors read forward only)", NULL, NULL);
+    return R_ERROR;
 }
 
 static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
@@ -1690,6 +1740,7 @@ static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     if (!p)
         return R_ERROR;
     p->is_cursor = 1;
+    p->scroll = (t->cursor_flags & 2) != 0;
     p->next = s->portals;
     s->portals = p;
     if (portal_prepare(s, p, NULL, out) || portal_peek(s, p, out)) {
