@@ -738,7 +738,17 @@ static void test_cursors_prepare(void)
 static void test_settings(void)
 {
     wb_engine_session *s = connect_db("postgres", NULL, 0);
-    EXPECT(q(s, "SET application_name = 'myapp'"), "S[application_name=myapp]C[SET]Z[I]");
+    /* ParameterStatus comes just before ReadyForQuery, as in PostgreSQL 15 */
+    EXPECT(q(s, "SET application_name = 'myapp'"), "C[SET]S[application_name=myapp]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('application_name'), set_config('application_name', 'other', false)"),
+           "T[current_setting:25,set_config:25]D[myapp|other]C[SELECT 1]S[application_name=other]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('no.such', true) IS NULL"), "T[?column?:16]D[t]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('nosuch')"),
+           "T[current_setting:25]E[42704:unrecognized configuration parameter \"nosuch\"]Z[I]");
+    /* RESET goes back to the startup packet's value; a ROLLBACK undoes SET */
+    EXPECT(q(s, "RESET application_name"), "C[RESET]S[application_name=test_engine]Z[I]");
+    EXPECT(q(s, "BEGIN; SET application_name = 'x'; ROLLBACK"), "C[BEGIN]C[SET]C[ROLLBACK]Z[I]");
+    EXPECT(q(s, "SET application_name = 'myapp'"), "C[SET]S[application_name=myapp]Z[I]");
     EXPECT(q(s, "SHOW application_name"), "T[application_name:25]D[myapp]C[SHOW]Z[I]");
     EXPECT(q(s, "SET DateStyle = 'ISO'"), "C[SET]Z[I]"); /* ISO, MDY unchanged: no ParameterStatus */
     EXPECT(q(s, "SET no_such_setting = 1"), "E[42704:unrecognized configuration parameter \"no_such_setting\"]Z[I]");
