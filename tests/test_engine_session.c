@@ -608,7 +608,7 @@ static void test_copy(void)
     char *bin = q(s, "COPY (SELECT id, t FROM c WHERE id = 1) TO STDOUT (FORMAT binary)");
     binary_rows = 0;
     expect_eq(bin,
-              "H[1,2]d[5047434f50590aff0d0a000000000000000000]d[00020000000400000001000000036f6e65]d[ffff]cC[COPY 1]Z[I]",
+              "H[1,2]d[5047434f50590aff0d0a00000000000000000000020000000400000001000000036f6e65]d[ffff]cC[COPY 1]Z[I]",
               __FILE__, __LINE__);
     free(bin);
     EXPECT(q(s, "CREATE TABLE c2 (id int, t text)"), "C[CREATE TABLE]Z[I]");
