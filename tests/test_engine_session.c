@@ -535,6 +535,17 @@ static void test_types(void)
     wb_pg_put_sync(&m);
     EXPECT(feed(s, &m), "12C[INSERT 0 1]Z[I]");
     EXPECT(q(s, "INSERT INTO ty (b, n) VALUES (false, NULL)"), "C[INSERT 0 1]Z[I]");
+    /* date input as pgjdbc sends it; a bad date is 22007 */
+    m.len = 0;
+    wb_pg_put_parse(&m, "", "SELECT $1::date", 1, (uint32_t[]){1082});
+    const char *dv[] = {"2024-02-29 +00"};
+    put_bind_text(&m, "", "", 1, dv, 0, NULL);
+    wb_pg_put_execute(&m, "", 0);
+    const char *dbad[] = {"2023-02-29"};
+    put_bind_text(&m, "", "", 1, dbad, 0, NULL);
+    wb_pg_put_execute(&m, "", 0);
+    wb_pg_put_sync(&m);
+    EXPECT(feed(s, &m), "12D[2024-02-29]C[SELECT 1]E[22007:invalid input syntax for type date: \"2023-02-29\"]Z[I]");
     EXPECT(q(s, "SELECT b, i2, i8, f8, f4, n, by, ts, tz, d, u, ia FROM ty ORDER BY b DESC"),
            "T[b:16,i2:21,i8:20,f8:701,f4:700,n:1700(786439),by:17,ts:1114,tz:1184,d:1082,u:2950,ia:1007]"
            "D[t|-7|9007199254740993|0.1|1.5|12.346|\\xdeadbeef|2024-02-29 13:45:06.5|2024-02-29 11:45:06+00|2024-02-29|"
