@@ -716,6 +716,15 @@ static void test_cursors_prepare(void)
            "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]D[2]C[FETCH 2]Z[T]");
     EXPECT(q(s, "FETCH PRIOR FROM fw"), "E[55000:cursor can only scan forward]Z[E]");
     EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    /* WITH HOLD: readable after COMMIT, with the rows of its transaction */
+    EXPECT(q(s, "BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT id FROM k ORDER BY id; FETCH 1 FROM h; COMMIT"),
+           "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]C[FETCH 1]C[COMMIT]Z[I]");
+    EXPECT(q(s, "DELETE FROM k WHERE id = 2"), "C[DELETE 1]Z[I]");
+    EXPECT(q(s, "FETCH 2 FROM h"), "T[id:23]D[2]D[3]C[FETCH 2]Z[I]");
+    EXPECT(q(s, "CLOSE h"), "C[CLOSE CURSOR]Z[I]");
+    EXPECT(q(s, "INSERT INTO k VALUES (2)"), "C[INSERT 0 1]Z[I]");
+    EXPECT(q(s, "BEGIN; DECLARE h2 CURSOR WITH HOLD FOR SELECT id FROM k; ROLLBACK; FETCH 1 FROM h2"),
+           "C[BEGIN]C[DECLARE CURSOR]C[ROLLBACK]E[34000:cursor \"h2\" does not exist]Z[I]");
     /* FETCH/MOVE on a named protocol-level portal (asyncpg's Cursor.forward) */
     {
         wb_buf m = {0};

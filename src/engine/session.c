@@ -319,7 +319,9 @@ static void apply_guc_side_effects(wb_engine_session *s);
 static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
 {
     int rc = 0;
-    close_portals(s, 1);
+    /* WITH HOLD cursors outlive a COMMIT (their statement keeps its read
+     * snapshot), not a ROLLBACK */
+    close_portals(s, commit);
     if (s->sqlite_tx && s->conn) {
         if (commit) {
             int r = exec_sql(s, "COMMIT");
@@ -1808,11 +1810,8 @@ backward:
 
 static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
 {
-    if (t->cursor_flags & 4) {
-        wb_sess_error(s, out, "0A000", "DECLARE ... WITH HOLD is not supported", NULL, NULL);
-        return R_ERROR;
-    }
-    if (s->tx != TX_BLOCK) {
+    int hold = (t->cursor_flags & 4) != 0;
+    if (s->tx != TX_BLOCK && !hold) {
         wb_sess_error(s, out, "25P01", "DECLARE CURSOR can only be used in transaction blocks", NULL, NULL);
         return R_ERROR;
     }
@@ -1851,11 +1850,28 @@ static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
         return R_ERROR;
     p->is_cursor = 1;
     p->scroll = (t->cursor_flags & 2) != 0;
+    p->hold = hold;
     p->next = s->portals;
     s->portals = p;
     if (portal_prepare(s, p, NULL, out) || portal_peek(s, p, out)) {
         portal_drop(s, t->name);
         return R_ERROR;
+    }
+    if (hold && !p->started) {
+        /* PostgreSQL materialises a holdable cursor at COMMIT: its rows are
+         * the transaction's snapshot. Reading the first row now opens that
+         * snapshot; the statement keeps it after COMMIT. */
+        set_deadline(s);
+        int rc = SQLITE_OK;
+        if (portal_begin(s, p, out) || ((rc = wb_sess_step(s, p->st)) != SQLITE_ROW && rc != SQLITE_DONE)) {
+            if (rc != SQLITE_OK)
+                wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
+            portal_drop(s, t->name);
+            s->h.deadline_us = 0;
+            return R_ERROR;
+        }
+        s->h.deadline_us = 0;
+        p->row_pending = rc == SQLITE_ROW ? 1 : 2;
     }
     wb_pg_put_command_complete(out, "DECLARE CURSOR");
     return R_DONE;
