@@ -407,7 +407,7 @@ static const fmap fmaps[] = {
     {"char_length", "length", R_INT4, 1, 1}, {"character_length", "length", R_INT4, 1, 1},
     {"octet_length", "wb_octet_length", R_INT4, 1, 1},
     {"substr", NULL, R_TEXT, 2, 3}, {"substring", "substr", R_TEXT, 2, 3},
-    {"position", "wb_position", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
+    {"position", "instr", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
     {"replace", NULL, R_TEXT, 3, 3}, {"btrim", "trim", R_TEXT, 1, 2}, {"ltrim", NULL, R_TEXT, 1, 2},
     {"rtrim", NULL, R_TEXT, 1, 2}, {"concat", "wb_concat", R_TEXT, 1, 100},
     {"concat_ws", "wb_concat_ws", R_TEXT, 2, 100}, {"left", "wb_left", R_TEXT, 2, 2},
@@ -431,7 +431,6 @@ static const fmap fmaps[] = {
     {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
-    {"age", "wb_age", R_INTERVAL, 1, 2},
     /* arrays */
     {"array_position", "wb_array_position", R_INT4, 2, 2}, {"array_length", "wb_array_length", R_INT4, 2, 2},
     {"cardinality", "wb_cardinality", R_INT4, 1, 1}, {"array_upper", "wb_array_length", R_INT4, 2, 2},
@@ -453,15 +452,15 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3},
-    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
-    {"pg_relation_size", NULL, R_INT8, 1, 2}, {"pg_total_relation_size", NULL, R_INT8, 1, 1},
-    {"pg_database_size", NULL, R_INT8, 1, 1}, {"pg_size_pretty", NULL, R_TEXT, 1, 1},
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    
+    
+    {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
-    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, {"pg_get_keywords", NULL, R_TEXT, 0, 0},
+    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
     {"json_build_object", "json_object", R_TEXT, 0, 100}, {"json_agg", "json_group_array", R_TEXT, 1, 1},
     {"jsonb_agg", "json_group_array", R_TEXT, 1, 1}, {"json_typeof", "json_type", R_TEXT, 1, 1},
@@ -568,7 +567,8 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         /* the session's time zone is UTC; the argument type decides the
          * output format */
     }
-    if (!strcmp(name, "date_trunc") || !strcmp(name, "age")) tr_printf(t, ", %u", !strcmp(name, "age") ? a0 : a1);
+    if (!strcmp(name, "date_trunc")) tr_printf(t, ", %u", a1);
+    if (!strcmp(name, "round") || !strcmp(name, "trunc")) tr_printf(t, "%s%u", fc->n_args == 1 ? ", 0, " : ", ", a0);
     tr_puts(t, ")");
     if (fc->agg_filter) {
         tr_puts(t, " FILTER (WHERE ");
