@@ -281,6 +281,19 @@ static uint32_t array_elem(uint32_t arr)
     return tt ? tt->oid : 0;
 }
 
+/* an array element (text in PostgreSQL's array form) as the value SQLite
+ * should compare: numbers as numbers, bools as 0/1 */
+const char *tr_elem_value(uint32_t elem)
+{
+    switch (elem) {
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_REGCLASS: case OID_REGTYPE:
+        return "CAST(value AS INTEGER)";
+    case OID_FLOAT4: case OID_FLOAT8: return "CAST(value AS REAL)";
+    case OID_BOOL: return "wb_bool(value)";
+    default: return "value";
+    }
+}
+
 static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
 {
     const char *op = tr_name_last(e->name, e->n_name);
@@ -303,10 +316,13 @@ static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
         }
     } else {
         const tr_type *tt = tr_type_by_oid(lt);
-        tr_puts(t, "SELECT value FROM wb_unnest(");
-        uint32_t at = tr_expr_want(t, r, tt && tt->array_oid ? tt->array_oid : 0);
-        tr_puts(t, ")");
-        if (is_param(e->lexpr) && array_elem(at)) tr_param_type(t, e->lexpr->param_ref->number, array_elem(at));
+        uint32_t at;
+        char *arr = expr_str(t, r, tt && tt->array_oid ? tt->array_oid : 0, &at);
+        if (!arr) return 0;
+        uint32_t el = array_elem(at);
+        tr_printf(t, "SELECT %s FROM wb_unnest(%s)", tr_elem_value(el ? el : lt), arr);
+        free(arr);
+        if (is_param(e->lexpr) && el) tr_param_type(t, e->lexpr->param_ref->number, el);
     }
     tr_puts(t, "))");
     return OID_BOOL;
@@ -1008,11 +1024,16 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
             tr_fail(t, "0A000", -1, "this kind of subscript or field selection is not supported");
             return 0;
         }
-        tr_puts(t, "wb_array_get(");
-        uint32_t at = tr_expr(t, ind->arg);
-        tr_puts(t, ", ");
-        tr_expr_want(t, ind->indirection[0]->a_indices->uidx, OID_INT4);
-        tr_puts(t, ")");
+        uint32_t at, it;
+        char *arr = expr_str(t, ind->arg, 0, &at);
+        char *idx = arr ? expr_str(t, ind->indirection[0]->a_indices->uidx, OID_INT4, &it) : NULL;
+        if (arr && idx) {
+            const char *conv = tr_elem_value(array_elem(at));
+            if (!strcmp(conv, "value")) tr_printf(t, "wb_array_get(%s, %s)", arr, idx);
+            else if (conv[0] == 'w') tr_printf(t, "wb_bool(wb_array_get(%s, %s))", arr, idx);
+            else tr_printf(t, "CAST(wb_array_get(%s, %s) AS %s)", arr, idx, strstr(conv, "REAL") ? "REAL" : "INTEGER");
+        }
+        free(arr); free(idx);
         return array_elem(at);
     }
     case NC(SET_TO_DEFAULT):
