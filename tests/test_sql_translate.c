@@ -562,6 +562,28 @@ static void test_cache(void)
     cached(c, "SELECT date_trunc('year', '2024-05-06'::timestamp)", "2024-01-01 00:00:00", 2);
     cached(c, "SELECT date_trunc('month', '2024-05-06'::timestamp)", "2024-05-01 00:00:00", 2);
     cached(c, "SELECT b FROM items WHERE a = 10 AND b LIKE E'te%'", "ten", 0); /* E'' strings: not lifted */
+    cached(c, "SELECT /* c */ b FROM \"items\" -- x\n WHERE a = 10", "ten", 1);
+    cached(c, "SELECT /* c */ b FROM \"items\" -- y\n WHERE a = 20", "it's", 1);
+    cached(c, "SELECT b FROM items WHERE a = 2147483648 OR a = 10", "ten", 2); /* an int8 literal: another key */
+    cached(c, "SELECT b FROM items WHERE a = $$ten$$", NULL, 0);              /* dollar quoting: not cached */
+    {
+        wb_sql_list l;
+        wb_sql_error e2;
+        for (int round = 0; round < 2; round++) {
+            int rc = wb_sql_translate_cached(c, round ? "SELECT b FROM items WHERE a = $1 AND b <> 'zz'" : "SELECT b FROM items WHERE a = $1 AND b <> 'yy'",
+                                             NULL, 0, &schema, &l, &e2);
+            CHECK(rc == 0 && l.stmts[0]->nparams == 1 && l.stmts[0]->param_oids[0] == 23 && l.stmts[0]->nlits == 1 &&
+                  strstr(l.stmts[0]->sqlite[0], "?2") && !strcmp(l.stmts[0]->lit_values[0], round ? "zz" : "yy"),
+                  "client parameters come first, literals after (round %d)", round);
+            if (rc == 0) {
+                static const char *const p10[] = {"10"};
+                char out[256];
+                const char *err = run(l.stmts[0], p10, 1, out, sizeof out);
+                CHECK(!err && !strcmp(out, "ten"), "parameters and literals bound: %s %s", err ? err : "", out);
+                wb_sql_list_free(&l);
+            }
+        }
+    }
     cached(c, "UPDATE items SET b = 'TEN' WHERE a = 10", NULL, 2);
     cached(c, "SELECT b FROM items WHERE a = 10", "TEN", 1);
     wb_sql_list a;
