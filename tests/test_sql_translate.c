@@ -296,6 +296,7 @@ static void test_basic(void)
     expect_run_error("SELECT a / 0 FROM items", "22012");
     expect_run_error("SELECT 1 % (a - a) FROM items", "22012");
     expect("SELECT 7 / 2, 7.0 / 2, -7 / 2", "SELECT", "3|3.5|-3");
+    expect("SELECT c / 2, c / a FROM items WHERE id = 2", "SELECT", "1.125|1.125"); /* numeric text divides with a fraction */
     /* functions */
     expect("SELECT lower('AbC'), upper('x'), length('héllo'), substring('hello' from 2 for 3), position('l' in 'hello'), "
            "concat('a', NULL, 'b'), coalesce(NULL, 2), nullif(1, 1), greatest(1, NULL, 3), least(4, 2)", "SELECT",

@@ -238,9 +238,13 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     } else if (!strcmp(op, "/") || !strcmp(op, "%")) {
         /* PostgreSQL raises 22012 on division by zero where SQLite gives
          * NULL: a nonzero constant divisor keeps the native operator */
-        if (const_nonzero(e->rexpr)) tr_printf(t, "(%s %s %s)", ls, op, rs);
-        else tr_printf(t, "%s(%s, %s)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs);
         res = arith_type(lt, rt);
+        /* numeric values are stored as text, which SQLite's operators
+         * would read as integers and divide as integers: wb_div(,, 1)
+         * divides as numbers with a fraction */
+        int frac = res == OID_NUMERIC || res == OID_FLOAT8 || res == OID_FLOAT4;
+        if (const_nonzero(e->rexpr) && !frac) tr_printf(t, "(%s %s %s)", ls, op, rs);
+        else tr_printf(t, "%s(%s, %s, %d)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs, frac);
     } else if (!strcmp(op, "||")) {
         tr_printf(t, "(%s || %s)", ls, rs);
         res = OID_TEXT;

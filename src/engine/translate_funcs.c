@@ -62,11 +62,11 @@ static int is_zero(sqlite3_value *v)
 
 static void f_div(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     if (is_zero(a[1])) { err(c, "22012", "division by zero"); return; }
     int t0 = sqlite3_value_numeric_type(a[0]), t1 = sqlite3_value_numeric_type(a[1]);
-    if (t0 == SQLITE_INTEGER && t1 == SQLITE_INTEGER) {
+    int frac = argc > 2 && sqlite3_value_int(a[2]);
+    if (t0 == SQLITE_INTEGER && t1 == SQLITE_INTEGER && !frac) {
         sqlite3_int64 x = sqlite3_value_int64(a[0]), y = sqlite3_value_int64(a[1]);
         if (y == -1) { if (x == INT64_MIN) { err(c, "22003", "bigint out of range"); return; } sqlite3_result_int64(c, -x); return; }
         sqlite3_result_int64(c, x / y);
@@ -1854,6 +1854,7 @@ typedef struct fdef { const char *name; int nargs; int flags; void (*fn)(sqlite3
 
 static const fdef fdefs[] = {
     {"wb_div", 2, DET, f_div, NULL}, {"wb_mod", 2, DET, f_mod, NULL},
+    {"wb_div", 3, DET, f_div, NULL}, {"wb_mod", 3, DET, f_mod, NULL},
     {"wb_bool", 1, DET, f_bool, NULL}, {"wb_int", 2, DET, f_int, NULL}, {"wb_int", 1, DET, f_int, NULL},
     {"wb_float", 1, DET, f_float, NULL}, {"wb_numeric", 3, DET, f_numeric, NULL}, {"wb_numeric", 1, DET, f_numeric, NULL},
     {"wb_text", 2, DET, f_text, NULL},
