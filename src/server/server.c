@@ -301,8 +301,10 @@ static void submit(conn *c, enum job j)
     srv->jobs_tail = c;
     if (srv->nworkers == 0)
         spawn_worker(srv);
-    pthread_cond_signal(&srv->wcv); /* more workers: pool_check */
+    int wake = srv->idle > 0; /* none idle: a busy worker takes it next (more workers: pool_check) */
     pthread_mutex_unlock(&srv->wmu);
+    if (wake) /* after unlocking: the woken worker does not block on wmu */
+        pthread_cond_signal(&srv->wcv);
 }
 
 /* ---------------- connections (I/O thread) ---------------- */
