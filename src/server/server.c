@@ -331,7 +331,8 @@ static void conn_abort(conn *c)
     c->closing = 1;
     c->run_after_flush = 0;
     set_reading(c, 0);
-    event_del(c->wev);
+    if (c->wev)
+        event_del(c->wev);
     if (c->job != JOB_NONE)
         return; /* the job's completion comes back here */
     if (c->s.es)
@@ -583,8 +584,10 @@ static void job_done(conn *c)
         finish_close(c);
         return;
     }
-    if (j == JOB_LOGIN && c->s.state == WB_SRV_ST_READY)
-        evtimer_del(c->timer);
+    if (j == JOB_LOGIN && c->s.state == WB_SRV_ST_READY) {
+        event_free(c->timer); /* authentication_timeout is over */
+        c->timer = NULL;
+    }
     enum wb_srv_action a = c->result;
     if (c->terminate && a != WB_SRV_CLOSE && a != WB_SRV_FLUSH) {
         wb_srv_put_error(&c->s.out, "FATAL", "57P01", "terminating connection due to administrator command");
@@ -599,8 +602,11 @@ static void job_done(conn *c)
     }
     if (a == WB_SRV_FLUSH)
         c->run_after_flush = 1;
-    if (flush_out(c) == 1)
+    if (flush_out(c) == 1) {
+        if (j == JOB_LOGIN)
+            wb_buf_free(&c->s.out); /* most sessions idle after login */
         after_drain(c);
+    }
 }
 
 static void conn_free(conn *c)
@@ -616,9 +622,12 @@ static void conn_free(conn *c)
             break;
         }
     pthread_mutex_unlock(&t->mu);
-    event_free(c->rev);
-    event_free(c->wev);
-    event_free(c->timer);
+    if (c->rev)
+        event_free(c->rev);
+    if (c->wev)
+        event_free(c->wev);
+    if (c->timer)
+        event_free(c->timer);
     if (c->io.ops)
         c->io.ops->close(&c->io);
     close(c->io.fd);
