@@ -260,7 +260,13 @@ static void test_basic(void)
            "e timestamptz DEFAULT now(), f varchar(5)) WITH (fillfactor = 90)", "CREATE TABLE", NULL);
     expect("INSERT INTO items (a, b, c, d, f) VALUES (1, 'x', 1.5, true, 'ab'), (2, 'y''s', 2.25, false, NULL) RETURNING id, a",
            "INSERT", "1|1;2|2");
-    expect("SELECT id, b, c, d FROM items ORDER BY id", "SELECT", "1|x|1.5|1;2|y's|2.25|0");
+    expect("SELECT id, b, c, d FROM items ORDER BY id", "SELECT", "1|x|1.50|1;2|y's|2.25|0"); /* numeric(10,2) keeps its scale */
+    expect("CREATE TABLE ts (t timestamp DEFAULT now(), tz timestamptz, d date, ch char(4), ok bool)", "CREATE TABLE", NULL);
+    static const char *const tsp[] = {"2024-05-06 07:08:09+02", "t"};
+    expect_p("INSERT INTO ts (tz, d, ch, ok) VALUES ($1, '2024-05-06', 'ab', $2)", tsp, 2, NULL);
+    expect("SELECT t NOT LIKE '%+%', tz, d, ch || '|', ok FROM ts", "SELECT", "1|2024-05-06 05:08:09+00|2024-05-06|ab  ||1");
+    static const char *const tsq[] = {"2024-05-06 06:00:00+01"};
+    expect_p("SELECT count(*) FROM ts WHERE tz > $1", tsq, 1, "1");
     expect("SELECT count(*), sum(a), max(b) FROM items", "SELECT", "2|3|y's");
     expect("UPDATE items SET a = a + 10 WHERE id = 1", "UPDATE", NULL);
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
@@ -271,6 +277,9 @@ static void test_basic(void)
     expect("INSERT INTO items (a) VALUES (6) RETURNING id", "INSERT", "101");
     expect("DELETE FROM items WHERE id > 2", "DELETE", NULL);
     expect("SELECT e IS NOT NULL, e > '2020-01-01' FROM items WHERE id = 1", "SELECT", "1|1");
+    expect_run_error("INSERT INTO items (a, f) VALUES (1, 'toolong')", "22001");
+    expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
+    expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);
@@ -295,7 +304,9 @@ static void test_basic(void)
     expect_run_error("SELECT 'abc'::int", "22P02");
     expect_run_error("SELECT a / 0 FROM items", "22012");
     expect_run_error("SELECT 1 % (a - a) FROM items", "22012");
-    expect("SELECT 7 / 2, 7.0 / 2, -7 / 2", "SELECT", "3|3.5|-3");
+    expect("SELECT 7 / 2, 7.0 / 2, -7 / 2, 1.0 / 3, 1.50 * 2, -1.5", "SELECT", "3|3.5000000000000000|-3|0.33333333333333333333|3.00|-1.5");
+    expect("SELECT c / 2, c / a, c * 2, c + 1, avg(a), sum(c) FROM items WHERE id = 2", "SELECT", "1.12500000000000000000|1.12500000000000000000|4.50|3.25|2.0000000000000000|2.25");
+    expect("SELECT b FROM items WHERE c < 10 AND c > 2 AND c * 2 > 4.4 AND c = 2.250 ORDER BY c * 2", "SELECT", "y's"); /* numeric text divides with a fraction */
     /* functions */
     expect("SELECT lower('AbC'), upper('x'), length('héllo'), substring('hello' from 2 for 3), position('l' in 'hello'), "
            "concat('a', NULL, 'b'), coalesce(NULL, 2), nullif(1, 1), greatest(1, NULL, 3), least(4, 2)", "SELECT",
@@ -305,6 +316,20 @@ static void test_basic(void)
     expect("SELECT date_trunc('month', '2024-03-15 10:20:30'::timestamp), extract(year from '2024-03-15'::date)", "SELECT",
            "2024-03-01 00:00:00|2024");
     expect("SELECT to_char('2024-03-05 07:08:09'::timestamp, 'YYYY-MM-DD HH24:MI:SS')", "SELECT", "2024-03-05 07:08:09");
+    expect("SELECT lpad('7', 3, '0'), rpad('ab', 4), md5('abc'), reverse('héllo'), split_part('a,b,c', ',', 2), "
+           "initcap('hello wORLD'), quote_ident('Foo'), to_hex(255), starts_with('hello', 'he'), "
+           "regexp_replace('a1b22c', '[0-9]+', '#', 'g'), round(2.345, 2), round(2.5), trunc(2.789, 1)", "SELECT",
+           "007|ab  |900150983cd24fb0d6963f7d28e17f72|olléh|b|Hello World|\"Foo\"|ff|1|a#b#c|2.35|3|2.7");
+    expect("SELECT '2024-01-31'::date + 1, '2024-01-31 10:00'::timestamp + interval '1 month', "
+           "'2024-03-01 12:00'::timestamp - '2024-02-28 00:00'::timestamp, '2024-03-01'::date - '2024-02-01'::date",
+           "SELECT", "2024-02-01|2024-02-29 10:00:00|2 days 12:00:00|29");
+    expect("SELECT '\\x4142'::bytea, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid, length(gen_random_uuid()::text), "
+           "array_to_string('{a,NULL,c}'::text[], '-', '*'), string_to_array('x,y', ','), array_agg(x ORDER BY x DESC), "
+           "string_agg(x::text, ';' ORDER BY x) FROM generate_series(1, 3) AS x", "SELECT",
+           "AB|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|36|a-*-c|{x,y}|{3,2,1}|1;2;3");
+    expect_run_error("SELECT 'nope'::uuid", "22P02");
+    expect_run_error("SELECT '{\"a\":'::json", "22P02");
+    expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
     expect("SELECT g FROM generate_series(10, 1, -4) AS t(g)", "SELECT", "10;6;2");
@@ -373,6 +398,14 @@ static void test_ddl(void)
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);
     expect_run_error("SELECT nextval('s')", "42P01");
+    /* numeric orders and compares by value, not as text */
+    expect("CREATE TABLE nums (v numeric(6,2), w numeric)", "CREATE TABLE", NULL);
+    expect("INSERT INTO nums VALUES (9, 9), (10, 10.5), (1.5, 100), (NULL, NULL)", "INSERT", NULL);
+    expect("SELECT v FROM nums ORDER BY v", "SELECT", "1.50;9.00;10.00;NULL");
+    expect("SELECT w FROM nums ORDER BY w DESC", "SELECT", "NULL;100;10.5;9");
+    expect("SELECT max(v), min(v), max(w), count(*) FILTER (WHERE v > 2), count(*) FILTER (WHERE w < 20) FROM nums", "SELECT",
+           "10.00|1.50|100|2|2");
+    expect("SELECT v FROM nums WHERE v BETWEEN 2 AND 9.5", "SELECT", "9.00");
     expect("CREATE TABLE ctas AS SELECT aid, abalance * 2 AS dbl FROM pgbench_accounts WHERE aid < 3", "SELECT", NULL);
     expect_cols("SELECT * FROM ctas", 2, (const char *const[]){"aid", "dbl"}, (const uint32_t[]){23, 23});
 }
@@ -548,6 +581,28 @@ static void test_cache(void)
     cached(c, "SELECT date_trunc('year', '2024-05-06'::timestamp)", "2024-01-01 00:00:00", 2);
     cached(c, "SELECT date_trunc('month', '2024-05-06'::timestamp)", "2024-05-01 00:00:00", 2);
     cached(c, "SELECT b FROM items WHERE a = 10 AND b LIKE E'te%'", "ten", 0); /* E'' strings: not lifted */
+    cached(c, "SELECT /* c */ b FROM \"items\" -- x\n WHERE a = 10", "ten", 1);
+    cached(c, "SELECT /* c */ b FROM \"items\" -- y\n WHERE a = 20", "it's", 1);
+    cached(c, "SELECT b FROM items WHERE a = 2147483648 OR a = 10", "ten", 2); /* an int8 literal: another key */
+    cached(c, "SELECT b FROM items WHERE a = $$ten$$", NULL, 0);              /* dollar quoting: not cached */
+    {
+        wb_sql_list l;
+        wb_sql_error e2;
+        for (int round = 0; round < 2; round++) {
+            int rc = wb_sql_translate_cached(c, round ? "SELECT b FROM items WHERE a = $1 AND b <> 'zz'" : "SELECT b FROM items WHERE a = $1 AND b <> 'yy'",
+                                             NULL, 0, &schema, &l, &e2);
+            CHECK(rc == 0 && l.stmts[0]->nparams == 1 && l.stmts[0]->param_oids[0] == 23 && l.stmts[0]->nlits == 1 &&
+                  strstr(l.stmts[0]->sqlite[0], "?2") && !strcmp(l.stmts[0]->lit_values[0], round ? "zz" : "yy"),
+                  "client parameters come first, literals after (round %d)", round);
+            if (rc == 0) {
+                static const char *const p10[] = {"10"};
+                char out[256];
+                const char *err = run(l.stmts[0], p10, 1, out, sizeof out);
+                CHECK(!err && !strcmp(out, "ten"), "parameters and literals bound: %s %s", err ? err : "", out);
+                wb_sql_list_free(&l);
+            }
+        }
+    }
     cached(c, "UPDATE items SET b = 'TEN' WHERE a = 10", NULL, 2);
     cached(c, "SELECT b FROM items WHERE a = 10", "TEN", 1);
     wb_sql_list a;

@@ -6,6 +6,7 @@
  * string literal, which PostgreSQL resolves from context). Parameters get
  * their types from the other side of comparisons and assignments. */
 #include "translate_internal.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,10 +120,9 @@ static uint32_t emit_const(tr *t, PgQuery__AConst *c)
             tr_string(t, f);
             return OID_NUMERIC;
         }
-        /* numeric literal: exact values are kept as text beyond what a
-         * double represents exactly in decimal (15 significant digits) */
-        if (digits <= 15 && !strpbrk(f, "eE")) tr_puts(t, f[0] == '.' ? "0" : ""), tr_puts(t, f);
-        else tr_string(t, f);
+        /* numeric literal: decimal text, as numeric values are stored
+         * (its scale is part of the value: 1.50 * 2 is 3.00) */
+        tr_string(t, f);
         return OID_NUMERIC;
     }
     case PG_QUERY__A__CONST__VAL_BOOLVAL:
@@ -140,6 +140,16 @@ static uint32_t emit_const(tr *t, PgQuery__AConst *c)
     }
 }
 
+char *tr_fmt(tr *t, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *r = NULL;
+    if (vasprintf(&r, f, ap) < 0) { r = NULL; tr_nomem(t); }
+    va_end(ap);
+    return r;
+}
+
 /* write n into a fresh string (for casts and rewrites that wrap it) */
 static char *expr_str(tr *t, PgQuery__Node *n, uint32_t want, uint32_t *ty)
 {
@@ -149,6 +159,63 @@ static char *expr_str(tr *t, PgQuery__Node *n, uint32_t want, uint32_t *ty)
     *ty = tr_expr_want(t, n, want);
     t->o = save;
     return tr_buf_take(t, &b);
+}
+
+static int is_datetime(uint32_t o)
+{
+    return o == OID_DATE || o == OID_TIMESTAMP || o == OID_TIMESTAMPTZ;
+}
+
+/* Wrap sql (a value of type from; 0/OID_UNKNOWN for parameters and untyped
+ * literals, whose text the client chose) for a place of type to: values
+ * are stored in one canonical form per type (translate_ddl.c), so
+ * parameters and literals are checked and normalised on the way in, as
+ * PostgreSQL's input functions do. assign: an assignment (INSERT, UPDATE,
+ * DEFAULT), where typmods apply. Takes sql, returns the new text. */
+static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod, int assign)
+{
+    if (!sql) return NULL;
+    int untyped = from == 0 || from == OID_UNKNOWN;
+    char *r = NULL;
+    if (is_datetime(to) && (untyped || (is_datetime(from) && from != to) || from == OID_TEXT))
+        r = tr_fmt(t, "wb_datetime(%s, %u, %u)", sql, from, to);
+    else if (to == OID_BOOL && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_bool(%s)", sql);
+    else if ((to == OID_INT2 || to == OID_INT4 || to == OID_INT8) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_INT2 || to == OID_INT4) && assign && from == OID_INT8)
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_FLOAT4 || to == OID_FLOAT8) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_float(%s)", sql);
+    else if (to == OID_NUMERIC && assign && typmod >= 4)
+        r = tr_fmt(t, "wb_numeric(%s, %d, %d)", sql, ((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff);
+    else if (to == OID_NUMERIC && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_numeric(%s, -1, -1)", sql);
+    else if ((to == OID_VARCHAR || to == OID_BPCHAR) && assign && typmod > 4)
+        r = tr_fmt(t, "wb_char(%s, %d, %d)", sql, typmod - 4, to == OID_BPCHAR);
+    else if (to == OID_UUID && untyped)
+        r = tr_fmt(t, "wb_uuid(%s)", sql);
+    else if ((to == OID_JSON || to == OID_JSONB) && untyped)
+        r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
+    else if (to == OID_BYTEA && untyped)
+        r = tr_fmt(t, "wb_bytea(%s)", sql);
+    if (!r) return sql;
+    free(sql);
+    return r;
+}
+
+uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
+{
+    uint32_t ty;
+    if (n && n->node_case == NC(A_CONST) && n->a_const->isnull) { tr_puts(t, "NULL"); return want; }
+    char *sql = expr_str(t, n, want, &ty);
+    if (!sql) return 0;
+    /* a parameter typed from this place has no other type to convert from */
+    int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
+    sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
+    if (sql) tr_puts(t, sql);
+    free(sql);
+    return want ? want : ty;
 }
 
 static int const_nonzero(PgQuery__Node *n)
@@ -189,6 +256,11 @@ static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, c
         *rs = expr_str(t, r, *lt == OID_UNKNOWN ? 0 : *lt, rt);
         if (is_param(l) && *rt && *rt != OID_UNKNOWN) tr_param_type(t, l->param_ref->number, *rt);
     }
+    /* a parameter or untyped literal facing a bool, number or date/time
+     * is read as that type (boolin, int4in, timestamp_in...) */
+    int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
+    if (lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
+    else if (ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;
     if (*rt == OID_UNKNOWN && *lt && *lt != OID_UNKNOWN) *rt = *lt;
 }
@@ -200,7 +272,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     if (!e->lexpr) {
         /* prefix operators */
         uint32_t ty = 0;
-        if (!strcmp(op, "-")) { tr_puts(t, "(- "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
+        if (!strcmp(op, "-")) {
+            char *in = expr_str(t, e->rexpr, 0, &ty);
+            if (!in) return 0;
+            if (ty == OID_NUMERIC) tr_printf(t, "wb_num_sub('0', %s)", in);
+            else tr_printf(t, "(- %s)", in);
+            free(in);
+            return ty;
+        }
         if (!strcmp(op, "+")) { tr_puts(t, "(+ "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
         if (!strcmp(op, "@")) { tr_puts(t, "abs("); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
         if (!strcmp(op, "~")) { tr_puts(t, "(~ "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
@@ -216,11 +295,22 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         /* a bool column compared with 't'/'true'... */
         int lb = lt == OID_BOOL && e->rexpr->node_case == NC(A_CONST) && e->rexpr->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
         int rb = rt == OID_BOOL && e->lexpr->node_case == NC(A_CONST) && e->lexpr->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
-        tr_puts(t, "(");
-        if (rb) tr_printf(t, "wb_bool(%s)", ls); else tr_puts(t, ls);
-        tr_printf(t, " %s ", !strcmp(op, "!=") ? "<>" : op);
-        if (lb) tr_printf(t, "wb_bool(%s)", rs); else tr_puts(t, rs);
-        tr_puts(t, ")");
+        const char *cop = !strcmp(op, "!=") ? "<>" : op;
+        /* numeric (decimal text) compares by value: a numeric column does
+         * so through its collation; other numeric expressions through
+         * wb_num_cmp */
+        int lnum = lt == OID_NUMERIC, rnum = rt == OID_NUMERIC;
+        int lcol = e->lexpr->node_case == NC(COLUMN_REF), rcol = e->rexpr->node_case == NC(COLUMN_REF);
+        if ((lnum || rnum) && !(lnum && lcol) && !(rnum && rcol) &&
+            !(lnum && numeric_like(rt) && rt != OID_NUMERIC && rcol) && !(rnum && numeric_like(lt) && lt != OID_NUMERIC && lcol)) {
+            tr_printf(t, "(wb_num_cmp(%s, %s) %s 0)", ls, rs, cop);
+        } else {
+            tr_puts(t, "(");
+            if (rb) tr_printf(t, "wb_bool(%s)", ls); else tr_puts(t, ls);
+            tr_printf(t, " %s ", cop);
+            if (lb) tr_printf(t, "wb_bool(%s)", rs); else tr_puts(t, rs);
+            tr_puts(t, ")");
+        }
         res = OID_BOOL;
     } else if (!strcmp(op, "+") || !strcmp(op, "-") || !strcmp(op, "*")) {
         uint32_t at = arith_type(lt, rt);
@@ -231,6 +321,10 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         } else if ((lt == OID_TIMESTAMP || lt == OID_TIMESTAMPTZ || lt == OID_DATE) && rt == lt && op[0] == '-') {
             tr_printf(t, "wb_ts_diff(%s, %s, %u)", ls, rs, lt);
             res = lt == OID_DATE ? OID_INT4 : OID_INTERVAL;
+        } else if (at == OID_NUMERIC) {
+            /* exact decimal arithmetic with PostgreSQL's result scales */
+            tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_num_add" : op[0] == '-' ? "wb_num_sub" : "wb_num_mul", ls, rs);
+            res = at;
         } else {
             tr_printf(t, "(%s %s %s)", ls, op, rs);
             res = at;
@@ -238,9 +332,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     } else if (!strcmp(op, "/") || !strcmp(op, "%")) {
         /* PostgreSQL raises 22012 on division by zero where SQLite gives
          * NULL: a nonzero constant divisor keeps the native operator */
-        if (const_nonzero(e->rexpr)) tr_printf(t, "(%s %s %s)", ls, op, rs);
-        else tr_printf(t, "%s(%s, %s)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs);
         res = arith_type(lt, rt);
+        /* numeric values are stored as text, which SQLite's operators
+         * would read as integers and divide as integers: wb_div(,, 1)
+         * divides as numbers with a fraction */
+        int frac = res == OID_NUMERIC || res == OID_FLOAT8 || res == OID_FLOAT4;
+        if (res == OID_NUMERIC && op[0] == '/') tr_printf(t, "wb_num_div(%s, %s)", ls, rs);
+        else if (const_nonzero(e->rexpr) && !frac) tr_printf(t, "(%s %s %s)", ls, op, rs);
+        else tr_printf(t, "%s(%s, %s, %d)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs, frac);
     } else if (!strcmp(op, "||")) {
         tr_printf(t, "(%s || %s)", ls, rs);
         res = OID_TEXT;
@@ -281,6 +380,19 @@ static uint32_t array_elem(uint32_t arr)
     return tt ? tt->oid : 0;
 }
 
+/* an array element (text in PostgreSQL's array form) as the value SQLite
+ * should compare: numbers as numbers, bools as 0/1 */
+const char *tr_elem_value(uint32_t elem)
+{
+    switch (elem) {
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_REGCLASS: case OID_REGTYPE:
+        return "CAST(value AS INTEGER)";
+    case OID_FLOAT4: case OID_FLOAT8: return "CAST(value AS REAL)";
+    case OID_BOOL: return "wb_bool(value)";
+    default: return "value";
+    }
+}
+
 static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
 {
     const char *op = tr_name_last(e->name, e->n_name);
@@ -303,10 +415,13 @@ static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
         }
     } else {
         const tr_type *tt = tr_type_by_oid(lt);
-        tr_puts(t, "SELECT value FROM wb_unnest(");
-        uint32_t at = tr_expr_want(t, r, tt && tt->array_oid ? tt->array_oid : 0);
-        tr_puts(t, ")");
-        if (is_param(e->lexpr) && array_elem(at)) tr_param_type(t, e->lexpr->param_ref->number, array_elem(at));
+        uint32_t at;
+        char *arr = expr_str(t, r, tt && tt->array_oid ? tt->array_oid : 0, &at);
+        if (!arr) return 0;
+        uint32_t el = array_elem(at);
+        tr_printf(t, "SELECT %s FROM wb_unnest(%s)", tr_elem_value(el ? el : lt), arr);
+        free(arr);
+        if (is_param(e->lexpr) && el) tr_param_type(t, e->lexpr->param_ref->number, el);
     }
     tr_puts(t, "))");
     return OID_BOOL;
@@ -407,7 +522,7 @@ static const fmap fmaps[] = {
     {"char_length", "length", R_INT4, 1, 1}, {"character_length", "length", R_INT4, 1, 1},
     {"octet_length", "wb_octet_length", R_INT4, 1, 1},
     {"substr", NULL, R_TEXT, 2, 3}, {"substring", "substr", R_TEXT, 2, 3},
-    {"position", "wb_position", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
+    {"position", "instr", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
     {"replace", NULL, R_TEXT, 3, 3}, {"btrim", "trim", R_TEXT, 1, 2}, {"ltrim", NULL, R_TEXT, 1, 2},
     {"rtrim", NULL, R_TEXT, 1, 2}, {"concat", "wb_concat", R_TEXT, 1, 100},
     {"concat_ws", "wb_concat_ws", R_TEXT, 2, 100}, {"left", "wb_left", R_TEXT, 2, 2},
@@ -431,7 +546,6 @@ static const fmap fmaps[] = {
     {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
-    {"age", "wb_age", R_INTERVAL, 1, 2},
     /* arrays */
     {"array_position", "wb_array_position", R_INT4, 2, 2}, {"array_length", "wb_array_length", R_INT4, 2, 2},
     {"cardinality", "wb_cardinality", R_INT4, 1, 1}, {"array_upper", "wb_array_length", R_INT4, 2, 2},
@@ -453,15 +567,15 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3},
-    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
-    {"pg_relation_size", NULL, R_INT8, 1, 2}, {"pg_total_relation_size", NULL, R_INT8, 1, 1},
-    {"pg_database_size", NULL, R_INT8, 1, 1}, {"pg_size_pretty", NULL, R_TEXT, 1, 1},
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    
+    
+    {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
-    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, {"pg_get_keywords", NULL, R_TEXT, 0, 0},
+    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
     {"json_build_object", "json_object", R_TEXT, 0, 100}, {"json_agg", "json_group_array", R_TEXT, 1, 1},
     {"jsonb_agg", "json_group_array", R_TEXT, 1, 1}, {"json_typeof", "json_type", R_TEXT, 1, 1},
@@ -540,6 +654,23 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
     }
     const char *sq = m->sqlite ? m->sqlite : m->pg;
     uint32_t a0 = 0, a1 = 0;
+    if ((!strcmp(name, "sum") || !strcmp(name, "avg")) && fc->n_args == 1 && !fc->agg_star) {
+        /* sum(numeric) and avg of numeric or integers are exact decimals in
+         * PostgreSQL (avg(int4) = 2.5000000000000000) */
+        uint32_t at;
+        char *arg = expr_str(t, fc->args[0], 0, &at);
+        if (!arg) return 0;
+        int exact = at == OID_NUMERIC || (name[0] == 'a' && (at == OID_INT2 || at == OID_INT4 || at == OID_INT8)) ||
+                    (name[0] == 's' && at == OID_INT8);
+        if (exact) {
+            tr_printf(t, "%s(%s%s)", name[0] == 's' ? "wb_num_sum" : "wb_num_avg", fc->agg_distinct ? "DISTINCT " : "", arg);
+            free(arg);
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+            return OID_NUMERIC;
+        }
+        free(arg);
+    }
     if (!strcmp(name, "position")) {
         /* position(needle IN haystack) arrives as position(haystack, needle) */
         tr_puts(t, "instr(");
@@ -568,7 +699,8 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         /* the session's time zone is UTC; the argument type decides the
          * output format */
     }
-    if (!strcmp(name, "date_trunc") || !strcmp(name, "age")) tr_printf(t, ", %u", !strcmp(name, "age") ? a0 : a1);
+    if (!strcmp(name, "date_trunc")) tr_printf(t, ", %u", a1);
+    if (!strcmp(name, "round") || !strcmp(name, "trunc")) tr_printf(t, "%s%u", fc->n_args == 1 ? ", 0, " : ", ", a0);
     tr_puts(t, ")");
     if (fc->agg_filter) {
         tr_puts(t, " FILTER (WHERE ");
@@ -1008,11 +1140,16 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
             tr_fail(t, "0A000", -1, "this kind of subscript or field selection is not supported");
             return 0;
         }
-        tr_puts(t, "wb_array_get(");
-        uint32_t at = tr_expr(t, ind->arg);
-        tr_puts(t, ", ");
-        tr_expr_want(t, ind->indirection[0]->a_indices->uidx, OID_INT4);
-        tr_puts(t, ")");
+        uint32_t at, it;
+        char *arr = expr_str(t, ind->arg, 0, &at);
+        char *idx = arr ? expr_str(t, ind->indirection[0]->a_indices->uidx, OID_INT4, &it) : NULL;
+        if (arr && idx) {
+            const char *conv = tr_elem_value(array_elem(at));
+            if (!strcmp(conv, "value")) tr_printf(t, "wb_array_get(%s, %s)", arr, idx);
+            else if (conv[0] == 'w') tr_printf(t, "wb_bool(wb_array_get(%s, %s))", arr, idx);
+            else tr_printf(t, "CAST(wb_array_get(%s, %s) AS %s)", arr, idx, strstr(conv, "REAL") ? "REAL" : "INTEGER");
+        }
+        free(arr); free(idx);
         return array_elem(at);
     }
     case NC(SET_TO_DEFAULT):

@@ -117,6 +117,13 @@ void tr_param_type(tr *t, int n, uint32_t oid); /* sets only if unknown */
 uint32_t tr_expr(tr *t, PgQuery__Node *n);
 /* as tr_expr, and when n is a bare parameter or untyped literal, type it as want */
 uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want);
+/* an assignment (INSERT value, UPDATE SET, DEFAULT) of n to a column of
+ * type want/typmod: parameters and literals checked and normalised,
+ * typmods applied (numeric scale, varchar/char length) */
+uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod);
+char *tr_fmt(tr *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
+/* SQL for an array element column "value" of the given element type */
+const char *tr_elem_value(uint32_t elem);
 /* the column name PostgreSQL gives an expression (FigureColname) */
 const char *tr_colname(PgQuery__Node *n);
 /* last element of a qualified name list, as a string */
@@ -145,6 +152,7 @@ const char *tr_relname(tr *t, PgQuery__RangeVar *rv);
 
 struct sqlite3;
 int wb_sql_register_catalog(struct sqlite3 *db);
+int wb_sql_register_numeric(struct sqlite3 *db);
 /* catalog relations (translate_catalog.c): -1 = not a catalog relation,
  * else 1 found / 0 no such column */
 int tr_catalog_column(const char *table, const char *col, uint32_t *oid);
