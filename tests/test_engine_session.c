@@ -567,7 +567,14 @@ static void test_types(void)
     EXPECT(feed(s, &m), want);
     binary_rows = 0;
     wb_buf_free(&m);
-    EXPECT(q(s, "DROP TABLE ty"), "C[DROP TABLE]Z[I]");
+    /* interval as interval_out prints it, whatever form it came in */
+    EXPECT(q(s, "CREATE TABLE iv (i interval)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(s, "INSERT INTO iv VALUES ('3 days 14405.000000 seconds'), ('P1DT2H'), ('1 day ago'), ('1 year 14 mons'), "
+                "('-1 days +02:03:00')"),
+           "C[INSERT 0 5]Z[I]");
+    EXPECT(q(s, "SELECT i FROM iv"), "T[i:1186]D[3 days 04:00:05]D[1 day 02:00:00]D[-1 days]D[2 years 2 mons]"
+                                     "D[-1 days +02:03:00]C[SELECT 5]Z[I]");
+    EXPECT(q(s, "DROP TABLE ty; DROP TABLE iv"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }
 
