@@ -567,7 +567,23 @@ static void test_types(void)
     EXPECT(feed(s, &m), want);
     binary_rows = 0;
     wb_buf_free(&m);
-    EXPECT(q(s, "DROP TABLE ty"), "C[DROP TABLE]Z[I]");
+    /* float output as float8out/float4out (shortest exact digits) */
+    EXPECT(q(s, "CREATE TABLE fl (d float8, r real)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(s, "INSERT INTO fl VALUES (0.30000000000000004, 0.1), (1e15, 1e6), (123456.789, 123456.7), "
+                "(-0.0001, 1.5e-5), (1e-5, 3.4e38)"),
+           "C[INSERT 0 5]Z[I]");
+    EXPECT(q(s, "SELECT d, r FROM fl"),
+           "T[d:701,r:700]D[0.30000000000000004|0.1]D[1e+15|1e+06]D[123456.789|123456.7]D[-0.0001|1.5e-05]"
+           "D[1e-05|3.4e+38]C[SELECT 5]Z[I]");
+    EXPECT(q(s, "DROP TABLE fl"), "C[DROP TABLE]Z[I]");
+    /* interval as interval_out prints it, whatever form it came in */
+    EXPECT(q(s, "CREATE TABLE iv (i interval)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(s, "INSERT INTO iv VALUES ('3 days 14405.000000 seconds'), ('P1DT2H'), ('1 day ago'), ('1 year 14 mons'), "
+                "('-1 days +02:03:00')"),
+           "C[INSERT 0 5]Z[I]");
+    EXPECT(q(s, "SELECT i FROM iv"), "T[i:1186]D[3 days 04:00:05]D[1 day 02:00:00]D[-1 days]D[2 years 2 mons]"
+                                     "D[-1 days +02:03:00]C[SELECT 5]Z[I]");
+    EXPECT(q(s, "DROP TABLE ty; DROP TABLE iv"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }
 
@@ -684,7 +700,40 @@ static void test_copy(void)
         CHECK(strstr(r, "C[SELECT 20000]Z[I]") != NULL);
         free(r);
     }
-    EXPECT(q(s, "DROP TABLE c; DROP TABLE c2; DROP TABLE big"), "C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]Z[I]");
+    /* options: DELIMITER, NULL, QUOTE, ESCAPE, FORCE_NOT_NULL, FORCE_NULL */
+    EXPECT(q(s, "CREATE TABLE o (a int, b text, c text)"), "C[CREATE TABLE]Z[I]");
+    const char *opt[] = {"1;NA;'x;y'\n2;'';'NA'\n3;'it''s';\n"};
+    EXPECT(copy_in(s, "COPY o FROM STDIN WITH (FORMAT csv, DELIMITER ';', NULL 'NA', QUOTE '''', FORCE_NULL (c))", opt,
+                   1, 0),
+           "G[0,3]C[COPY 3]Z[I]");
+    EXPECT(q(s, "SELECT a, b IS NULL, b, c IS NULL, c FROM o ORDER BY a"),
+           "T[a:23,?column?:16,b:25,?column?:16,c:25]D[1|t|NULL|f|x;y]D[2|f||t|NULL]D[3|f|it's|f|]C[SELECT 3]Z[I]");
+    const char *pipe[] = {"4||z\n"};
+    EXPECT(copy_in(s, "COPY o FROM STDIN WITH (DELIMITER '|', NULL '')", pipe, 1, 0), "G[0,3]C[COPY 1]Z[I]");
+    EXPECT(q(s, "SELECT b IS NULL, c FROM o WHERE a = 4"), "T[?column?:16,c:25]D[t|z]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "COPY (SELECT a, b FROM o WHERE a IN (1, 2) ORDER BY a) TO STDOUT WITH (FORMAT csv, NULL 'NA', "
+                "DELIMITER ';')"),
+           "H[0,2]d[1;NA\n]d[2;\n]cC[COPY 2]Z[I]"); /* "" only when it would read as NULL */
+    /* a COPY between statements of one Query, and COPY through the
+     * extended protocol */
+    {
+        wb_buf m = {0};
+        wb_pg_put_query(&m, "DELETE FROM o; COPY o (a) FROM STDIN; SELECT count(*) FROM o");
+        wb_pg_put_copy_data(&m, "7\n8\n", 4);
+        wb_pg_put_copy_done(&m);
+        EXPECT(feed(s, &m), "C[DELETE 4]G[0,1]C[COPY 2]T[count:20]D[2]C[SELECT 1]Z[I]");
+        m.len = 0;
+        wb_pg_put_parse(&m, "", "COPY o (a) FROM STDIN", 0, NULL);
+        put_bind_text(&m, "", "", 0, NULL, 0, NULL);
+        wb_pg_put_execute(&m, "", 0);
+        wb_pg_put_copy_data(&m, "9\n", 2);
+        wb_pg_put_copy_done(&m);
+        wb_pg_put_sync(&m);
+        EXPECT(feed(s, &m), "12G[0,1]C[COPY 1]Z[I]");
+        wb_buf_free(&m);
+    }
+    EXPECT(q(s, "DROP TABLE c; DROP TABLE c2; DROP TABLE big; DROP TABLE o"),
+           "C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }
 
@@ -976,6 +1025,77 @@ static void test_concurrency(void)
     wb_engine_session_free(s);
 }
 
+/* hostile and random message sequences: every answer is well-formed, the
+ * session survives, nothing crashes (run under ASAN in make asan) */
+static void test_random_messages(void)
+{
+    static const char *sqls[] = {"SELECT 1", "SELECT $1::int", "INSERT INTO rnd VALUES ($1)", "BEGIN", "COMMIT",
+                                 "ROLLBACK", "SELECT * FROM rnd", "COPY rnd FROM STDIN", "COPY rnd TO STDOUT",
+                                 "DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c", "SAVEPOINT a", "ROLLBACK TO a",
+                                 "SELECT pg_sleep(0)", "SET statement_timeout = 1000", "", "SELEC", "SELECT 1; SELECT 2",
+                                 "PREPARE p AS SELECT 1", "EXECUTE p", "DEALLOCATE ALL", "LISTEN x", "NOTIFY x, 'y'"};
+    const int nsql = (int)(sizeof sqls / sizeof sqls[0]);
+    wb_engine_session *s = connect_db("postgres", NULL, 0);
+    free(q(s, "CREATE TABLE rnd (v int)"));
+    uint64_t seed = getenv("WB_TEST_SEED") ? strtoull(getenv("WB_TEST_SEED"), NULL, 10) : 12345;
+    wb_buf m = {0}, out = {0};
+    for (int iter = 0; iter < 3000; iter++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(seed >> 33);
+        m.len = 0;
+        const char *sql = sqls[r % nsql];
+        const char *val = (r >> 8) % 3 == 0 ? "7" : (r >> 8) % 3 == 1 ? "x" : NULL;
+        const uint8_t *vals[1] = {(const uint8_t *)val};
+        int32_t lens[1] = {val ? (int32_t)strlen(val) : -1};
+        switch ((r >> 12) % 12) {
+        case 0: wb_pg_put_query(&m, sql); break;
+        case 1: wb_pg_put_parse(&m, (r >> 16) % 2 ? "n" : "", sql, 0, NULL); break;
+        case 2: wb_pg_put_bind(&m, (r >> 16) % 2 ? "pn" : "", (r >> 17) % 2 ? "n" : "", 0, NULL, (uint16_t)((r >> 18) % 2), vals, lens, 0, NULL); break;
+        case 3: wb_pg_put_describe(&m, (r >> 16) % 2 ? 'S' : 'P', (r >> 17) % 2 ? "n" : ""); break;
+        case 4: wb_pg_put_execute(&m, (r >> 16) % 2 ? "pn" : "", (int32_t)((r >> 17) % 3)); break;
+        case 5: wb_pg_put_close(&m, (r >> 16) % 2 ? 'S' : 'P', "n"); break;
+        case 6: wb_pg_put_sync(&m); break;
+        case 7: wb_pg_put_flush(&m); break;
+        case 8: wb_pg_put_copy_data(&m, "1\n2\tx\n", (size_t)((r >> 16) % 7)); break;
+        case 9: wb_pg_put_copy_done(&m); break;
+        case 10: wb_pg_put_copy_fail(&m, "no"); break;
+        default: {
+            /* garbage body under a random type */
+            uint8_t body[16];
+            for (int k = 0; k < 16; k++)
+                body[k] = (uint8_t)(seed >> (k * 3));
+            uint8_t types[] = {'P', 'B', 'D', 'E', 'C', 'F', 'Q', 'z'};
+            out.len = 0;
+            enum wb_engine_status st = wb_engine_message(s, types[(r >> 16) % 8], body, (r >> 20) % 17, &out);
+            if (st == WB_ENGINE_CLOSE) { /* a protocol violation closes: start again */
+                wb_engine_session_free(s);
+                s = connect_db("postgres", NULL, 0);
+            }
+            continue;
+        }
+        }
+        char *t = feed(s, &m);
+        CHECK(strstr(t, "<bad frame>") == NULL);
+        free(t);
+        if (last_status == WB_ENGINE_CLOSE) {
+            wb_engine_session_free(s);
+            s = connect_db("postgres", NULL, 0);
+        }
+    }
+    wb_buf_free(&m);
+    wb_buf_free(&out);
+    /* the session still works after it all */
+    m.len = 0;
+    wb_pg_put_sync(&m);
+    free(feed(s, &m));
+    wb_buf_free(&m);
+    char *t = q(s, "ROLLBACK");
+    free(t);
+    EXPECT(q(s, "SELECT 41 + 1"), "T[?column?:23]D[42]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "DROP TABLE rnd"), "C[DROP TABLE]Z[I]");
+    wb_engine_session_free(s);
+}
+
 int main(void)
 {
     snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine_session.XXXXXX");
@@ -1005,6 +1125,7 @@ int main(void)
     if (want("notify")) test_notify();
     if (want("databases")) test_databases();
     if (want("concurrency")) test_concurrency();
+    if (want("random")) test_random_messages();
     wb_engine_close(eng);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", datadir);
