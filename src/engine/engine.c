@@ -750,7 +750,13 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out)
         break;
     case SQLITE_BUSY:
     case SQLITE_BUSY_RECOVERY:
-    case SQLITE_LOCKED: state = "55P03"; break;
+    case SQLITE_LOCKED:
+        if (h && h->why != WB_INT_NONE) { /* the wait for the lock was cancelled or timed out */
+            wb_eng_map_error(NULL, SQLITE_INTERRUPT, h, out);
+            return;
+        }
+        state = "55P03";
+        break;
     case SQLITE_FULL: state = "53100"; break;
     case SQLITE_NOMEM: state = "53200"; break;
     case SQLITE_READONLY: state = "25006"; break;

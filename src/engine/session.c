@@ -185,6 +185,7 @@ static void report_params(wb_engine_session *s, wb_buf *out)
 
 static void ready(wb_engine_session *s, wb_buf *out)
 {
+    s->idle = 1;
     report_params(s, out);
     atomic_store(&s->h.cancel, 0); /* a cancel that arrives after its request ended is dropped */
     wb_pg_put_ready_for_query(out, wb_engine_session_txn_status(s));
@@ -894,6 +895,7 @@ static int put_row(wb_engine_session *s, wb_portal *p, sqlite3_stmt *st, wb_buf 
 
 static void set_deadline(wb_engine_session *s)
 {
+    s->h.why = WB_INT_NONE; /* what stops this statement, if anything */
     s->h.deadline_us = s->statement_timeout_ms > 0 ? wb_eng_now_us() + (int64_t)s->statement_timeout_ms * 1000 : 0;
 }
 
@@ -1521,6 +1523,7 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     s->h.e = e;
     s->h.pid = pid;
+    s->idle = 1; /* the server sends ReadyForQuery next */
     s->db = d;
     s->notifies_tail = &s->notifies;
     pthread_mutex_init(&s->imu, NULL);
@@ -2647,6 +2650,12 @@ enum wb_engine_status wb_engine_message(wb_engine_session *s, uint8_t type, cons
         put_fields(out, 'E', "FATAL", "57P01", "terminating connection due to administrator command", NULL, NULL, NULL,
                    0);
         return WB_ENGINE_CLOSE;
+    }
+    if (s->idle) {
+        /* a new request: a cancel that came while the session was idle
+         * cancels nothing (PostgreSQL ignores it too) */
+        s->idle = 0;
+        atomic_store(&s->h.cancel, 0);
     }
     if (s->copy) {
         int r = wb_copy_message(s, type, body, len, out);

@@ -64,6 +64,7 @@ struct wb_engine_session {
     int skip_to_sync;       /* extended protocol: after an error */
     int drop_copy;          /* drop CopyData/Done/Fail after a failed COPY */
     int ddl_in_tx;          /* DDL ran in the open transaction */
+    int idle;               /* ReadyForQuery sent, no message since */
     int implicit_wanted;    /* simple Query with several statements */
     wb_pstmt *stmts;        /* named (and the unnamed "") statements */
     wb_portal *portals;
