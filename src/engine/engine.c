@@ -512,8 +512,10 @@ wb_econn *wb_eng_conn_get(wb_engine *e, wb_edb *d, char *msg, size_t msglen)
     (void)e;
     pthread_mutex_lock(&d->mu);
     wb_econn *c = d->free;
-    if (c)
+    if (c) {
         d->free = c->next_free;
+        d->nfree--;
+    }
     pthread_mutex_unlock(&d->mu);
     if (!c)
         c = conn_open(d, msg, msglen);
@@ -531,9 +533,15 @@ void wb_eng_conn_put(wb_econn *c)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     wb_edb *d = c->edb;
     pthread_mutex_lock(&d->mu);
-    c->next_free = d->free;
-    d->free = c;
+    int keep = d->nfree < WB_POOL_IDLE_MAX;
+    if (keep) {
+        c->next_free = d->free;
+        d->free = c;
+        d->nfree++;
+    }
     pthread_mutex_unlock(&d->mu);
+    if (!keep) /* a burst of transactions is over: do not keep its connections */
+        conn_close(c);
 }
 
 sqlite3_stmt *wb_eng_stmt_get(wb_econn *c, const char *sql, int *rc)
