@@ -327,6 +327,9 @@ static void test_basic(void)
            "array_to_string('{a,NULL,c}'::text[], '-', '*'), string_to_array('x,y', ','), array_agg(x ORDER BY x DESC), "
            "string_agg(x::text, ';' ORDER BY x) FROM generate_series(1, 3) AS x", "SELECT",
            "AB|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|36|a-*-c|{x,y}|{3,2,1}|1;2;3");
+    expect("SELECT interval '1 day 2 hours' * 2, interval '25 hours', interval '1 mon' + interval '3 days', "
+           "interval '3 days' / 2", "SELECT", "2 days 04:00:00|25:00:00|1 mon 3 days|1 day 12:00:00");
+    expect("SELECT count(DISTINCT (a, b)) FROM (VALUES (1, 'x'), (1, 'x'), (2, NULL)) AS v(a, b)", "SELECT", "2");
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
