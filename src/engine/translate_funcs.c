@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 #include <openssl/evp.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <sys/time.h>
 
@@ -1717,21 +1718,99 @@ static void f_gen_random_uuid(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, out, 36, SQLITE_TRANSIENT);
 }
 
+/* jsonb's text form (jsonb_out): keys ordered by length then bytes,
+ * ", " and ": " between items, strings escaped as escape_json does */
+static void jsonb_str(sqlite3_str *o, const char *v, size_t n)
+{
+    sqlite3_str_appendchar(o, 1, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        switch (ch) {
+        case '"': sqlite3_str_appendall(o, "\\\""); break;
+        case '\\': sqlite3_str_appendall(o, "\\\\"); break;
+        case '\b': sqlite3_str_appendall(o, "\\b"); break;
+        case '\f': sqlite3_str_appendall(o, "\\f"); break;
+        case '\n': sqlite3_str_appendall(o, "\\n"); break;
+        case '\r': sqlite3_str_appendall(o, "\\r"); break;
+        case '\t': sqlite3_str_appendall(o, "\\t"); break;
+        default:
+            if (ch < 0x20) sqlite3_str_appendf(o, "\\u%04x", ch);
+            else sqlite3_str_appendchar(o, 1, (char)ch);
+        }
+    }
+    sqlite3_str_appendchar(o, 1, '"');
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb) return la < lb ? -1 : 1;
+    return memcmp(a, b, la);
+}
+
+static int jsonb_out(sqlite3_str *o, json_t *j, int depth)
+{
+    if (depth > 200) return -1;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j), k = 0;
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
+        if (!keys) return -1;
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v) keys[k++] = key;
+        qsort(keys, n, sizeof *keys, key_cmp);
+        sqlite3_str_appendchar(o, 1, '{');
+        for (size_t i = 0; i < n; i++) {
+            if (i) sqlite3_str_appendall(o, ", ");
+            jsonb_str(o, keys[i], strlen(keys[i]));
+            sqlite3_str_appendall(o, ": ");
+            if (jsonb_out(o, json_object_get(j, keys[i]), depth + 1)) { free(keys); return -1; }
+        }
+        sqlite3_str_appendchar(o, 1, '}');
+        free(keys);
+        return 0;
+    }
+    case JSON_ARRAY:
+        sqlite3_str_appendchar(o, 1, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i) sqlite3_str_appendall(o, ", ");
+            if (jsonb_out(o, json_array_get(j, i), depth + 1)) return -1;
+        }
+        sqlite3_str_appendchar(o, 1, ']');
+        return 0;
+    case JSON_STRING: jsonb_str(o, json_string_value(j), json_string_length(j)); return 0;
+    case JSON_INTEGER: sqlite3_str_appendf(o, "%lld", (long long)json_integer_value(j)); return 0;
+    case JSON_REAL: { char b[64]; fmt_float8(json_real_value(j), b, sizeof b); sqlite3_str_appendall(o, b); return 0; }
+    case JSON_TRUE: sqlite3_str_appendall(o, "true"); return 0;
+    case JSON_FALSE: sqlite3_str_appendall(o, "false"); return 0;
+    default: sqlite3_str_appendall(o, "null"); return 0;
+    }
+}
+
+/* json: checked, kept as written (json_in); jsonb: checked and written in
+ * jsonb's canonical form (jsonb_out) through jansson */
 static void f_json(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    /* validity through SQLite's json_valid */
-    sqlite3 *db = sqlite3_context_db_handle(c);
-    sqlite3_stmt *st;
-    int ok = 0;
-    if (sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_value(st, 1, a[0]);
-        if (sqlite3_step(st) == SQLITE_ROW) ok = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
+    const char *s = arg_text(a[0]);
+    json_error_t je;
+    json_t *j = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!j) { err(c, "22P02", "invalid input syntax for type json: %s", je.text); return; }
+    if ((uint32_t)sqlite3_value_int(a[1]) != OID_JSONB) {
+        json_decref(j);
+        sqlite3_result_text(c, s, -1, SQLITE_TRANSIENT);
+        return;
     }
-    if (!ok) { err(c, "22P02", "invalid input syntax for type json"); return; }
-    sqlite3_result_text(c, arg_text(a[0]), -1, SQLITE_TRANSIENT);
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    int rc = jsonb_out(o, j, 0);
+    json_decref(j);
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (rc || !r) { sqlite3_free(r); err(c, "54000", "jsonb value too deep or too large"); return; }
+    sqlite3_result_text(c, r, n, sqlite3_free);
 }
 
 static int join_cb(void *ctx, const char *e, size_t len, int isnull)
