@@ -41,7 +41,13 @@ static int table_cols(void *ctx, const char *table, char ***names, uint32_t **oi
     *names = malloc((size_t)cap * sizeof **names);
     *oids = malloc((size_t)cap * sizeof **oids);
     *typmods = malloc((size_t)cap * sizeof **typmods);
-    while (sqlite3_step(st) == SQLITE_ROW && k < cap) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (k == cap) {
+            cap *= 2;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+            *oids = realloc(*oids, (size_t)cap * sizeof **oids);
+            *typmods = realloc(*typmods, (size_t)cap * sizeof **typmods);
+        }
         (*names)[k] = strdup((const char *)sqlite3_column_text(st, 0));
         wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 1), &(*oids)[k], &(*typmods)[k]);
         k++;

@@ -894,6 +894,12 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             snprintf(s, n, "(CASE WHEN %s THEN 'true' WHEN NOT %s THEN 'false' END)", in, in);
         }
         const char *v = s ? s : in;
+        if (from == OID_BYTEA) {
+            /* byteaout: \x and hex digits */
+            tr_printf(t, "('\\x' || lower(hex(%s)))", v);
+            free(s);
+            return;
+        }
         if (from == OID_REGCLASS || from == OID_REGTYPE) {
             tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
             free(s);
