@@ -286,6 +286,7 @@ static void test_basic(void)
     expect_run_error("INSERT INTO items (a, f) VALUES (1, 'toolong')", "22001");
     expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
     expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
+    expect_run_error("UPDATE items SET a = a + 2147483647", "22003");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);
