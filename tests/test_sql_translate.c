@@ -406,6 +406,7 @@ static void test_ddl(void)
     expect("CREATE TABLE kids (id bigserial PRIMARY KEY, bid int REFERENCES pgbench_branches (bid) ON DELETE CASCADE)", "CREATE TABLE", NULL);
     expect("INSERT INTO kids (bid) VALUES (1)", "INSERT", NULL);
     expect_run_error("INSERT INTO kids (bid) VALUES (99)", "");
+    expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);
