@@ -20,7 +20,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_namespace", 2615}, {"pg_class", 1259}, {"pg_attribute", 1249}, {"pg_type", 1247},
     {"pg_partitioned_table", 3350}, {"pg_inherits", 2611}, {"pg_database", 1262}, {"pg_authid", 1260},
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
-    {"pg_constraint", 2606},
+    {"pg_constraint", 2606}, {"pg_attrdef", 2604},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -135,6 +135,7 @@ static const cat_col c_roles[] = {
     {"rolbypassrls", OID_BOOL}, {"rolconfig", OID_TEXT_ARRAY}, {0, 0}};
 static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
                                         {"description", OID_TEXT}, {0, 0}};
+static const cat_col c_attrdef[] = {{"oid", OID_OID}, {"adrelid", OID_OID}, {"adnum", OID_INT2}, {"adbin", OID_TEXT}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -146,6 +147,14 @@ static const cat_col c_index[] = {
     {"indcheckxmin", OID_BOOL}, {"indisready", OID_BOOL}, {"indislive", OID_BOOL}, {"indisreplident", OID_BOOL},
     {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
     {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
+
+/* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
+ * the SQLite text of a default) */
+static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    sqlite3_result_value(c, a[0]);
+}
 
 static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -217,6 +226,10 @@ static const cat_rel cat_rels[] = {
                     "(405, 'hash', 'hashhandler', 'i')"},
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
     {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
+    /* adbin holds the default as SQLite text (pg_get_expr returns it) */
+    {"pg_attrdef", c_attrdef,
+     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
+     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
@@ -278,6 +291,8 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);

@@ -582,7 +582,7 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
