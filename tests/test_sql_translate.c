@@ -355,6 +355,10 @@ static void test_basic(void)
     expect("SELECT 1 UNION SELECT 2 ORDER BY 1 DESC LIMIT 1", "SELECT", "2");
     expect("SELECT id FROM items ORDER BY id LIMIT ALL OFFSET 1", "SELECT", "2");
     expect("VALUES (1, 'a'), (2, 'b')", "SELECT", "1|a;2|b");
+    expect("SELECT DISTINCT ON (k) k, v AS latest FROM (VALUES (1, 'a', 10), (1, 'b', 20), (2, 'c', 5)) AS x(k, v, t) "
+           "ORDER BY k, t DESC", "SELECT", "1|b;2|c");
+    expect("SELECT DISTINCT ON (1) k, v FROM (VALUES (1, 'a'), (1, 'b'), (2, 'c')) AS x(k, v) ORDER BY 1, v DESC LIMIT 1",
+           "SELECT", "1|b");
     expect("SELECT i.id, j.a FROM items i JOIN items j USING (id) LEFT JOIN items k ON k.id = i.id + 100 ORDER BY 1",
            "SELECT", "1|18;2|2");
     expect("SELECT version() LIKE 'PostgreSQL 15%'", "SELECT", "1");
@@ -548,7 +552,7 @@ static void test_errors(void)
     expect_error("SELECT x.a FROM items", "42P01", 8, NULL);
     expect_error("SELECT no_such_function(1)", "42883", 8, "no_such_function");
     expect_error("SELECT a FROM items WHERE b SIMILAR TO 'x'", "0A000", -1, "SIMILAR TO");
-    expect_error("SELECT DISTINCT ON (a) a FROM items", "0A000", -1, "DISTINCT ON");
+    expect_error("SELECT 1 FROM items GROUP BY ROLLUP (a)", "0A000", -1, "ROLLUP");
     expect_error("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000", -1, "create_function_stmt");
     expect_error("SELECT generate_series(1, 3)", "0A000", -1, "generate_series");
     expect_error("SELECT 'x'::nosuchtype", "42704", -1, "nosuchtype");
