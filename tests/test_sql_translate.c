@@ -362,6 +362,10 @@ static void test_basic(void)
     expect("SELECT i.id, j.a FROM items i JOIN items j USING (id) LEFT JOIN items k ON k.id = i.id + 100 ORDER BY 1",
            "SELECT", "1|18;2|2");
     expect("SELECT version() LIKE 'PostgreSQL 15%'", "SELECT", "1");
+    CHECK(wb_sql_set_now(db, 1700000000123456LL) == SQLITE_OK, "wb_sql_set_now");
+    expect("SELECT now(), now() = CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP, clock_timestamp() <> now()", "SELECT",
+           "2023-11-14 22:13:20.123456+00|1|2023-11-14|2023-11-14 22:13:20.123456|1");
+    CHECK(wb_sql_set_now(db, 0) == SQLITE_OK, "wb_sql_set_now(0)");
     expect("TRUNCATE items RESTART IDENTITY", "TRUNCATE TABLE", NULL);
     expect("SELECT count(*) FROM items", "SELECT", "0");
     expect("INSERT INTO items (a) VALUES (1) RETURNING id", "INSERT", "1");

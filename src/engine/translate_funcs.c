@@ -341,12 +341,37 @@ static int parse_ts(const char *s, int64_t *usec, int *has_time)
     return 0;
 }
 
+/* now(): the transaction's timestamp when the engine has set one
+ * (wb_sql_set_now), else the time of the call. One per connection: the
+ * user data of the now() family. */
+typedef struct time_state { int64_t fixed; } time_state;
+
 static int64_t now_usec(sqlite3_context *c)
 {
-    (void)c;
+    time_state *ts = sqlite3_user_data(c);
+    if (ts && ts->fixed) return ts->fixed;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void f_set_now(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    time_state *ts = sqlite3_user_data(c);
+    ts->fixed = sqlite3_value_int64(a[0]);
+    sqlite3_result_null(c);
+}
+
+int wb_sql_set_now(sqlite3 *db, int64_t usec)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT wb_set_now(?1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_int64(st, 1, usec);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 static void f_now(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -1639,13 +1664,14 @@ static void f_ts_diff(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
 }
 
-static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a)
+static void current_time(sqlite3_context *c, int tz)
 {
-    (void)argc; (void)a;
     char buf[64];
-    fmt_ts(buf, sizeof buf, now_usec(c), sqlite3_user_data(c) != NULL, 0);
+    fmt_ts(buf, sizeof buf, now_usec(c), tz, 0);
     sqlite3_result_text(c, buf + 11, -1, SQLITE_TRANSIENT);
 }
+static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 1); }
+static void f_localtime(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 0); }
 
 static int hexval(int ch) { return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1; }
 
@@ -2076,8 +2102,7 @@ static const fdef fdefs[] = {
     {"wb_float", 1, DET, f_float, NULL}, {"wb_numeric", 3, DET, f_numeric, NULL}, {"wb_numeric", 1, DET, f_numeric, NULL},
     {"wb_text", 2, DET, f_text, NULL},
     {"wb_datetime", 3, NDET, f_datetime, NULL},
-    {"wb_now", 0, NDET, f_now, NULL}, {"wb_clock_timestamp", 0, NDET, f_now, NULL},
-    {"wb_localtimestamp", 0, NDET, f_localts, NULL}, {"wb_current_date", 0, NDET, f_current_date, NULL},
+    {"wb_clock_timestamp", 0, NDET, f_now, NULL},
     {"wb_date_trunc", 3, DET, f_date_trunc, NULL}, {"wb_date_trunc", 2, DET, f_date_trunc, NULL},
     {"wb_extract", 2, DET, f_extract, NULL}, {"wb_date_part", 2, DET, f_extract, NULL},
     {"wb_to_char", 2, DET, f_to_char, NULL},
@@ -2099,7 +2124,7 @@ static const fdef fdefs[] = {
     {"wb_starts_with", 2, DET, f_starts_with, NULL}, {"wb_regexp_replace", 3, DET, f_regexp_replace, NULL},
     {"wb_regexp_replace", 4, DET, f_regexp_replace, NULL}, {"wb_round", 3, DET, f_round, NULL},
     {"wb_trunc", 3, DET, f_trunc, NULL}, {"wb_ts_add", 3, DET, f_ts_add, NULL}, {"wb_ts_diff", 3, DET, f_ts_diff, NULL},
-    {"wb_current_time", 0, NDET, f_current_time, "tz"}, {"wb_localtime", 0, NDET, f_current_time, NULL},
+
     {"wb_bytea", 1, DET, f_bytea, NULL}, {"wb_uuid", 1, DET, f_uuid, NULL}, {"gen_random_uuid", 0, NDET, f_gen_random_uuid, NULL},
     {"wb_json", 2, DET, f_json, NULL}, {"wb_array_to_string", 2, DET, f_array_to_string, NULL},
     {"wb_array_to_string", 3, DET, f_array_to_string, NULL}, {"wb_string_to_array", 2, DET, f_string_to_array, NULL},
@@ -2128,6 +2153,19 @@ int wb_sql_register(struct sqlite3 *db)
     for (size_t i = 0; i < sizeof fdefs / sizeof fdefs[0]; i++) {
         rc = sqlite3_create_function_v2(db, fdefs[i].name, fdefs[i].nargs, fdefs[i].flags, (void *)fdefs[i].data,
                                         fdefs[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) return rc;
+    }
+    time_state *tstate = calloc(1, sizeof *tstate);
+    if (!tstate) return SQLITE_NOMEM;
+    /* freed with the connection, by the destructor of wb_set_now */
+    rc = sqlite3_create_function_v2(db, "wb_set_now", 1, SQLITE_UTF8, tstate, f_set_now, NULL, NULL, free);
+    if (rc != SQLITE_OK) { free(tstate); return rc; }
+    static const struct { const char *n; void (*f)(sqlite3_context *, int, sqlite3_value **); } tf[] = {
+        {"wb_now", f_now}, {"wb_localtimestamp", f_localts}, {"wb_current_date", f_current_date},
+        {"wb_current_time", f_current_time}, {"wb_localtime", f_localtime},
+    };
+    for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++) {
+        rc = sqlite3_create_function_v2(db, tf[i].n, 0, SQLITE_UTF8, tstate, tf[i].f, NULL, NULL, NULL);
         if (rc != SQLITE_OK) return rc;
     }
     rc = sqlite3_create_function_v2(db, "wb_array_agg", 1, SQLITE_UTF8, NULL, NULL, f_array_agg_step, f_array_agg_final, NULL);
