@@ -415,6 +415,8 @@ static void test_ddl(void)
     expect("INSERT INTO kids (bid) VALUES (1)", "INSERT", NULL);
     expect_run_error("INSERT INTO kids (bid) VALUES (99)", "");
     expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
+    expect("SELECT conname, contype, conkey, confkey, confdeltype FROM pg_constraint WHERE conrelid = 'kids'::regclass ORDER BY 1",
+           "SELECT", "kids_bid_fkey|f|{2}|{1}|c;kids_pkey|p|{1}|NULL| ");
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);

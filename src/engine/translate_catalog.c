@@ -136,6 +136,13 @@ static const cat_col c_roles[] = {
 static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
                                         {"description", OID_TEXT}, {0, 0}};
 static const cat_col c_attrdef[] = {{"oid", OID_OID}, {"adrelid", OID_OID}, {"adnum", OID_INT2}, {"adbin", OID_TEXT}, {0, 0}};
+static const cat_col c_constraint[] = {
+    {"oid", OID_OID}, {"conname", OID_NAME}, {"connamespace", OID_OID}, {"contype", OID_CHAR},
+    {"condeferrable", OID_BOOL}, {"condeferred", OID_BOOL}, {"convalidated", OID_BOOL}, {"conrelid", OID_OID},
+    {"contypid", OID_OID}, {"conindid", OID_OID}, {"conparentid", OID_OID}, {"confrelid", OID_OID},
+    {"confupdtype", OID_CHAR}, {"confdeltype", OID_CHAR}, {"confmatchtype", OID_CHAR}, {"conislocal", OID_BOOL},
+    {"coninhcount", OID_INT4}, {"connoinherit", OID_BOOL}, {"conkey", 1005}, {"confkey", 1005}, {"conbin", OID_TEXT},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -226,6 +233,26 @@ static const cat_rel cat_rels[] = {
                     "(405, 'hash', 'hashhandler', 'i')"},
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
     {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
+    /* primary keys, unique constraints and foreign keys as SQLite keeps
+     * them (pragma_index_list / pragma_foreign_key_list); CHECK constraints
+     * live only in the CREATE TABLE text and are not listed */
+    {"pg_constraint", c_constraint,
+     "SELECT 16384 + i.rowid, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "t.name || CASE l.origin WHEN 'pk' THEN '_pkey' ELSE '_' || (SELECT group_concat(x.name, '_') FROM pragma_index_info(i.name) x) "
+     "|| '_key' END ELSE i.name END, 2200, CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END, 0, 0, 1, 16384 + t.rowid, 0, "
+     "16384 + i.rowid, 0, 0, ' ', ' ', ' ', 1, 0, 1, "
+     "(SELECT '{' || group_concat(x.cid + 1, ',') || '}' FROM pragma_index_info(i.name) x), NULL, NULL "
+     "FROM sqlite_schema t JOIN pragma_index_list(t.name) l JOIN sqlite_schema i ON i.type = 'index' AND i.name = l.name "
+     "WHERE t.type = 'table' AND l.origin IN ('pk', 'u') AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     "UNION ALL "
+     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, t.name || '_' || group_concat(f.\"from\", '_') || '_fkey', 2200, 'f', 0, 0, 1, "
+     "16384 + t.rowid, 0, 0, 0, (SELECT 16384 + r.rowid FROM sqlite_schema r WHERE r.type = 'table' AND r.name = f.\"table\"), "
+     "CASE max(f.on_update) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "CASE max(f.on_delete) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "'s', 1, 0, 1, "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(t.name) p WHERE p.name = f.\"from\"), ',') || '}', "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(f.\"table\") p WHERE p.name = f.\"to\"), ',') || '}', NULL "
+     "FROM sqlite_schema t JOIN pragma_foreign_key_list(t.name) f WHERE t.type = 'table' GROUP BY t.name, f.id"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
      "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
