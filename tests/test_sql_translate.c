@@ -339,6 +339,9 @@ static void test_basic(void)
     expect("SELECT count(DISTINCT (a, b)) FROM (VALUES (1, 'x'), (1, 'x'), (2, NULL)) AS v(a, b)", "SELECT", "2");
     expect("SELECT '{\"b\": 1, \"a\": [1, 2], \"aa\": \"x\\ny\"}'::jsonb, '{\"b\":1,  \"a\":2}'::json", "SELECT",
            "{\"a\": [1, 2], \"b\": 1, \"aa\": \"x\\ny\"}|{\"b\":1,  \"a\":2}");
+    expect("SELECT '{1, 02,NULL}'::int[], '{a, \"b c\",\"x\"}'::text[], '{t,false}'::bool[]", "SELECT",
+           "{1,2,NULL}|{a,\"b c\",x}|{t,f}");
+    expect_run_error("SELECT '{1,x}'::int[]", "22P02");
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");

@@ -199,6 +199,8 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
     free(sql);
     return r;

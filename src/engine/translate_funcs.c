@@ -926,14 +926,70 @@ static void f_array_get(sqlite3_context *c, int argc, sqlite3_value **a)
     if (arr_parse((const char *)sqlite3_value_text(a[0]), get_cb, &g) != 0) err(c, "22P02", "malformed array literal");
 }
 
+/* array input (array_in): checked and written in PostgreSQL's canonical
+ * text form, elements read as the element type (ints and bools
+ * normalised, text quoted only where needed) */
+typedef struct ain_ctx { sqlite3_str *o; uint32_t elem; int n; const char *bad; } ain_ctx;
+static int ain_cb(void *ctx, const char *e, size_t len, int isnull)
+{
+    ain_ctx *k = ctx;
+    if (k->n++) sqlite3_str_appendchar(k->o, 1, ',');
+    if (isnull) { sqlite3_str_appendall(k->o, "NULL"); return 0; }
+    char tmp[64];
+    if (k->elem == OID_INT2 || k->elem == OID_INT4 || k->elem == OID_INT8 || k->elem == OID_OID) {
+        if (len >= sizeof tmp) { k->bad = "integer"; return 1; }
+        memcpy(tmp, e, len); tmp[len] = 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(tmp, &end, 10);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == tmp || *end || errno) { k->bad = "integer"; return 1; }
+        if ((k->elem == OID_INT2 && (v < -32768 || v > 32767)) || (k->elem == OID_INT4 && (v < INT32_MIN || v > INT32_MAX))) {
+            k->bad = "integer"; return 1;
+        }
+        sqlite3_str_appendf(k->o, "%lld", v);
+        return 0;
+    }
+    if (k->elem == OID_BOOL) {
+        int t = len && (!strncasecmp(e, "true", len) || !strncasecmp(e, "yes", len) || !strncasecmp(e, "on", len > 2 ? len : 2) || (len == 1 && e[0] == '1'));
+        int f = len && (!strncasecmp(e, "false", len) || !strncasecmp(e, "no", len) || !strncasecmp(e, "off", len > 2 ? len : 3) || (len == 1 && e[0] == '0'));
+        if (t == f) { k->bad = "boolean"; return 1; }
+        sqlite3_str_appendchar(k->o, 1, t ? 't' : 'f');
+        return 0;
+    }
+    int quote = !len || (len == 4 && !strncasecmp(e, "NULL", 4));
+    for (size_t i = 0; i < len && !quote; i++)
+        if (e[i] == ',' || e[i] == '{' || e[i] == '}' || e[i] == '"' || e[i] == '\\' || isspace((unsigned char)e[i])) quote = 1;
+    if (!quote) { sqlite3_str_append(k->o, e, (int)len); return 0; }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (e[i] == '"' || e[i] == '\\') sqlite3_str_appendchar(k->o, 1, '\\');
+        sqlite3_str_appendchar(k->o, 1, e[i]);
+    }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    return 0;
+}
+
 static void f_array_in(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    int n = 0;
     const char *s = (const char *)sqlite3_value_text(a[0]);
-    if (arr_parse(s, count_cb, &n) != 0) { err(c, "22P02", "malformed array literal: \"%s\"", s); return; }
-    sqlite3_result_value(c, a[0]);
+    uint32_t elem = 0;
+    wb_sql_type_info((uint32_t)sqlite3_value_int64(a[1]), NULL, NULL, &elem, NULL);
+    ain_ctx k = {sqlite3_str_new(NULL), elem, 0, NULL};
+    sqlite3_str_appendchar(k.o, 1, '{');
+    int rc = arr_parse(s, ain_cb, &k);
+    sqlite3_str_appendchar(k.o, 1, '}');
+    int n = sqlite3_str_length(k.o);
+    char *r = sqlite3_str_finish(k.o);
+    if (rc != 0 || k.bad) {
+        sqlite3_free(r);
+        if (k.bad) err(c, "22P02", "invalid input syntax for type %s in array: \"%s\"", k.bad, s);
+        else err(c, "22P02", "malformed array literal: \"%s\"", s);
+        return;
+    }
+    sqlite3_result_text(c, r ? r : "{}", r ? n : 2, r ? sqlite3_free : SQLITE_STATIC);
 }
 
 /* ---------- virtual tables: generate_series, wb_unnest ---------- */
