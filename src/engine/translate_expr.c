@@ -1249,8 +1249,8 @@ static const char *colname_inner(PgQuery__Node *n, int *strength)
         if (*strength <= 1) { *strength = 1; return "case"; }
         return r;
     }
-    case NC(A_ARRAY_EXPR): *strength = 1; return "array";
-    case NC(ROW_EXPR): *strength = 1; return "row";
+    case NC(A_ARRAY_EXPR): *strength = 2; return "array";
+    case NC(ROW_EXPR): *strength = 2; return "row";
     case NC(COALESCE_EXPR): *strength = 2; return "coalesce";
     case NC(MIN_MAX_EXPR): *strength = 2; return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
     case NC(SQLVALUE_FUNCTION):
