@@ -453,7 +453,7 @@ static void test_describe(void)
                 (const char *const[]){"sum", "avg", "max", "string_agg", "lower", "f"},
                 (const uint32_t[]){20, 1700, 1700, 25, 25, 1043});
     expect_cols("SELECT ARRAY[1, 2]::int4[], x.b::text, CASE WHEN true THEN 1 END, CASE WHEN true THEN a END FROM items AS x", 4,
-                (const char *const[]){"array", "b", "case", "a"}, (const uint32_t[]){1007, 25, 23, 23});
+                (const char *const[]){"array", "b", "case", "case"}, (const uint32_t[]){1007, 25, 23, 23});
     expect_cols("SELECT * FROM items", 7, (const char *const[]){"id", "a", "b", "c", "d", "e", "f"},
                 (const uint32_t[]){23, 23, 25, 1700, 16, 1184, 1043});
     expect_cols("INSERT INTO items (a) VALUES (3) RETURNING id, a * 2 AS twice", 2, (const char *const[]){"id", "twice"},
