@@ -480,10 +480,10 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                          " PRAGMA recursive_triggers=ON;"
-                          /* pages straight from the OS page cache, shared by all
-                           * connections, instead of a read() per page miss */
-                          " PRAGMA mmap_size=1073741824",
+                          " PRAGMA recursive_triggers=ON",
+                          /* no mmap: mapped database pages count in the server's
+                           * RSS (128 MB after pgbench -S at scale 5); each
+                           * connection's page cache (2 MB at most) is enough */
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_handler(c->db, busy_wait, c);
@@ -534,12 +534,15 @@ void wb_eng_conn_put(wb_econn *c)
     wb_edb *d = c->edb;
     pthread_mutex_lock(&d->mu);
     int keep = d->nfree < WB_POOL_IDLE_MAX;
+    int warm = d->nfree < WB_POOL_WARM;
     if (keep) {
         c->next_free = d->free;
         d->free = c;
         d->nfree++;
     }
     pthread_mutex_unlock(&d->mu);
+    if (keep && !warm)
+        sqlite3_db_release_memory(c->db); /* idle beyond the warm few: give its page cache back */
     if (!keep) /* a burst of transactions is over: do not keep its connections */
         conn_close(c);
 }
