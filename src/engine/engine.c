@@ -533,16 +533,20 @@ void wb_eng_conn_put(wb_econn *c)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     wb_edb *d = c->edb;
     pthread_mutex_lock(&d->mu);
-    int keep = d->nfree < WB_POOL_IDLE_MAX;
     int warm = d->nfree < WB_POOL_WARM;
+    pthread_mutex_unlock(&d->mu);
+    /* idle beyond the warm few: give its page cache back. Before it goes
+     * on the free list: once there, another thread may take it */
+    if (!warm)
+        sqlite3_db_release_memory(c->db);
+    pthread_mutex_lock(&d->mu);
+    int keep = d->nfree < WB_POOL_IDLE_MAX;
     if (keep) {
         c->next_free = d->free;
         d->free = c;
         d->nfree++;
     }
     pthread_mutex_unlock(&d->mu);
-    if (keep && !warm)
-        sqlite3_db_release_memory(c->db); /* idle beyond the warm few: give its page cache back */
     if (!keep) /* a burst of transactions is over: do not keep its connections */
         conn_close(c);
 }
