@@ -63,7 +63,7 @@ typedef struct wb_cached_stmt {
  * prepared statements); more are opened while sessions need them. */
 #define WB_POOL_IDLE_MAX 16
 /* Idle connections that keep their page cache (the rest release it). */
-#define WB_POOL_WARM 4
+#define WB_POOL_WARM 8
 
 /* One SQLite connection of a database. Used by one session at a time. */
 struct wb_econn {
