@@ -199,6 +199,8 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
     free(sql);
     return r;
@@ -213,6 +215,13 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     /* a parameter typed from this place has no other type to convert from */
     int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
     sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
+    /* SQLite computes in 64 bits: an int2/int4 result of arithmetic is
+     * range-checked where it is stored (PostgreSQL's 22003) */
+    if (sql && !untyped && (want == OID_INT2 || want == OID_INT4) && n->node_case == NC(A_EXPR)) {
+        char *r = tr_fmt(t, "wb_int(%s, %u)", sql, want);
+        free(sql);
+        sql = r;
+    }
     if (sql) tr_puts(t, sql);
     free(sql);
     return want ? want : ty;
@@ -312,6 +321,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
             tr_puts(t, ")");
         }
         res = OID_BOOL;
+    } else if ((lt == OID_INTERVAL || rt == OID_INTERVAL) && (op[0] == '*' || op[0] == '/') && !op[1]) {
+        /* interval * number, number * interval, interval / number */
+        if (lt == OID_INTERVAL) tr_printf(t, "%s(%s, %s)", op[0] == '*' ? "wb_iv_mul" : "wb_iv_div", ls, rs);
+        else tr_printf(t, "wb_iv_mul(%s, %s)", rs, ls);
+        res = OID_INTERVAL;
+    } else if (lt == OID_INTERVAL && rt == OID_INTERVAL && (op[0] == '+' || op[0] == '-') && !op[1]) {
+        tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_iv_add" : "wb_iv_sub", ls, rs);
+        res = OID_INTERVAL;
     } else if (!strcmp(op, "+") || !strcmp(op, "-") || !strcmp(op, "*")) {
         uint32_t at = arith_type(lt, rt);
         if ((lt == OID_TIMESTAMP || lt == OID_TIMESTAMPTZ || lt == OID_DATE) && (rt == OID_INTERVAL || rt == OID_INT4 || rt == OID_UNKNOWN)) {
@@ -567,7 +584,7 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
@@ -679,6 +696,20 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         tr_expr_want(t, fc->args[1], OID_TEXT);
         tr_puts(t, ")");
         return OID_INT4;
+    }
+    if (!strcmp(name, "count") && fc->agg_distinct && fc->n_args == 1 && fc->args[0]->node_case == NC(ROW_EXPR)) {
+        /* count(DISTINCT (a, b)): SQLite aggregates take no row values; a
+         * row is never NULL, so its JSON array stands for it */
+        PgQuery__RowExpr *re = fc->args[0]->row_expr;
+        tr_puts(t, "count(DISTINCT json_array(");
+        for (size_t i = 0; i < re->n_args; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_expr(t, re->args[i]);
+        }
+        tr_puts(t, "))");
+        if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+        if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+        return OID_INT8;
     }
     tr_puts(t, sq);
     tr_puts(t, "(");
@@ -872,6 +903,12 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             snprintf(s, n, "(CASE WHEN %s THEN 'true' WHEN NOT %s THEN 'false' END)", in, in);
         }
         const char *v = s ? s : in;
+        if (from == OID_BYTEA) {
+            /* byteaout: \x and hex digits */
+            tr_printf(t, "('\\x' || lower(hex(%s)))", v);
+            free(s);
+            return;
+        }
         if (from == OID_REGCLASS || from == OID_REGTYPE) {
             tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
             free(s);
@@ -1212,8 +1249,8 @@ static const char *colname_inner(PgQuery__Node *n, int *strength)
         if (*strength <= 1) { *strength = 1; return "case"; }
         return r;
     }
-    case NC(A_ARRAY_EXPR): *strength = 1; return "array";
-    case NC(ROW_EXPR): *strength = 1; return "row";
+    case NC(A_ARRAY_EXPR): *strength = 2; return "array";
+    case NC(ROW_EXPR): *strength = 2; return "row";
     case NC(COALESCE_EXPR): *strength = 2; return "coalesce";
     case NC(MIN_MAX_EXPR): *strength = 2; return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
     case NC(SQLVALUE_FUNCTION):
