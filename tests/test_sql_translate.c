@@ -347,6 +347,8 @@ static void test_basic(void)
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
+    expect("SELECT string_agg('v' || g, ',') FROM generate_series(1, 3) g", "SELECT", "v1,v2,v3");
+    expect_params("SELECT $1 || 5, 'a' LIKE $2", 2, (const uint32_t[]){25, 25});
     expect("SELECT g FROM generate_series(10, 1, -4) AS t(g)", "SELECT", "10;6;2");
     expect("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT sum(n) FROM r", "SELECT", "15");
     expect("WITH x AS (SELECT id, a FROM items) SELECT count(*) FROM x WHERE a > 1", "SELECT", "2");

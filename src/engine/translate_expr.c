@@ -254,9 +254,25 @@ static int is_cmp(const char *op)
 }
 
 /* the two sides of a binary operator, each typed from the other */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert);
 static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt)
 {
+    binary_sides_c(t, l, r, ls, rs, lt, rt, 1);
+}
+
+/* convert: read an untyped side as the other side's type (comparisons,
+ * arithmetic); not for ||, LIKE or regular expressions, whose operands
+ * are text whatever the other side is */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert)
+{
     *ls = *rs = NULL;
+    if (!convert) {
+        *ls = expr_str(t, l, 0, lt);
+        *rs = expr_str(t, r, 0, rt);
+        return;
+    }
     if (is_param(l) && !is_param(r)) {
         *rs = expr_str(t, r, 0, rt);
         *ls = expr_str(t, l, *rt == OID_UNKNOWN ? 0 : *rt, lt);
@@ -268,8 +284,8 @@ static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, c
     /* a parameter or untyped literal facing a bool, number or date/time
      * is read as that type (boolin, int4in, timestamp_in...) */
     int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
-    if (lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
-    else if (ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
+    if (convert && lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
+    else if (convert && ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;
     if (*rt == OID_UNKNOWN && *lt && *lt != OID_UNKNOWN) *rt = *lt;
 }
@@ -297,7 +313,13 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     }
     char *ls, *rs;
     uint32_t lt, rt;
-    binary_sides(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt);
+    int textop = !strcmp(op, "||") || strchr(op, '~') != NULL;
+    binary_sides_c(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt, !textop);
+    if (textop) {
+        /* their parameters are text unless the query says otherwise */
+        if (is_param(e->lexpr)) tr_param_type(t, e->lexpr->param_ref->number, OID_TEXT);
+        if (is_param(e->rexpr)) tr_param_type(t, e->rexpr->param_ref->number, OID_TEXT);
+    }
     uint32_t res = 0;
     if (t->failed) goto out;
     if (is_cmp(op)) {
@@ -590,7 +612,9 @@ static const fmap fmaps[] = {
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
-    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
+    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
+    {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
+    {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
