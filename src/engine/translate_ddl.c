@@ -50,6 +50,7 @@ const tr_type tr_types[] = {
     {"numeric", OID_NUMERIC, 1231, "numeric text%s", -1, 'N'},
     {"regclass", OID_REGCLASS, 2210, "regclass int", 4, 'N'},
     {"regtype", OID_REGTYPE, 2211, "regtype int", 4, 'N'},
+    {"regnamespace", OID_REGNAMESPACE, 4090, "regnamespace int", 4, 'N'},
     {"record", OID_RECORD, 2287, "text", -1, 'P'},
     {"void", OID_VOID, 0, "text", 4, 'P'},
     {"uuid", OID_UUID, 2951, "uuid text", 16, 'U'},
@@ -132,7 +133,7 @@ int wb_sql_type_info(uint32_t oid, const char **name, int16_t *typlen, uint32_t 
                                          "_regproc", "_text", "_oid", "_json", "_float4", "_float8",
                                          "_unknown", "_bpchar", "_varchar", "_date", "_time",
                                          "_timestamp", "_timestamptz", "_interval", "_timetz",
-                                         "_numeric", "_regclass", "_regtype", "_record", "_void",
+                                         "_numeric", "_regclass", "_regtype", "_regnamespace", "_record", "_void",
                                          "_uuid", "_jsonb", "_int2vector", "_oidvector"};
     if (name) *name = anames[t - tr_types];
     if (typlen) *typlen = -1;

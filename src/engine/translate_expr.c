@@ -199,6 +199,10 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if ((to == OID_OID) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_REGCLASS || to == OID_REGTYPE) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "%s(%s)", to == OID_REGCLASS ? "wb_regclass" : "wb_regtype", sql);
     else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
         r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
@@ -612,6 +616,8 @@ static const fmap fmaps[] = {
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
+    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
+    {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
     {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
     {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
@@ -933,8 +939,8 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             free(s);
             return;
         }
-        if (from == OID_REGCLASS || from == OID_REGTYPE) {
-            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
+        if (from == OID_REGCLASS || from == OID_REGTYPE || from == OID_REGNAMESPACE) {
+            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : from == OID_REGTYPE ? "wb_regtype_name" : "wb_regnamespace_name", v);
             free(s);
             return;
         }
@@ -963,6 +969,10 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
     case OID_REGTYPE:
         if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
         else tr_printf(t, "wb_regtype(%s)", in);
+        return;
+    case OID_REGNAMESPACE:
+        if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
+        else tr_printf(t, "(SELECT oid FROM pg_namespace WHERE nspname = %s)", in);
         return;
     default:
         if (tr_type_by_array_oid(to)) { tr_printf(t, "wb_array_in(%s, %u)", in, to); return; }
