@@ -260,7 +260,7 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
                 int32_t tm;
                 uint32_t oid = tr_column_type(t, r->table, col, &tm, &found);
                 if (found) {
-                    if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                    if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, col);
                     set_plain(t, r->table, col);
                     return oid;
@@ -274,7 +274,7 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
             } else {
                 for (int k = 0; k < r->ncols; k++)
                     if (strcmp(r->cols[k], col) == 0) {
-                        if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                        if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                         tr_ident(t, col);
                         return r->types ? r->types[k] : 0;
                     }

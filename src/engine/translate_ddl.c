@@ -495,6 +495,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
+    t->unqualified++;
     tr_puts(t, temp ? "CREATE TEMP TABLE " : "CREATE TABLE ");
     if (cs->if_not_exists) tr_puts(t, "IF NOT EXISTS ");
     tr_ident(t, table);
@@ -514,6 +515,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     }
     if (n == 0) tr_puts(t, "wb_no_columns text"); /* SQLite needs a column; PostgreSQL allows none */
     tr_puts(t, ")");
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
@@ -548,6 +550,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     tr_scope sc;
     tr_scope_push(t, &sc);
     tr_scope_add(t, &sc, table, table);
+    t->unqualified++;
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
@@ -566,6 +569,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     }
     tr_puts(t, ")");
     if (is->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, is->where_clause); }
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     char *sql = tr_buf_take(t, &b);
@@ -873,6 +877,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope sc;
             tr_scope_push(t, &sc);
             tr_scope_add(t, &sc, table, table);
+            t->unqualified++;
             if (!con->conname && con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
                 /* PostgreSQL names it TABLE_pkey */
                 char nm[256];
@@ -882,6 +887,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
                 tr_puts(t, " ");
             }
             emit_table_constraint(t, con, table);
+            t->unqualified--;
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);

@@ -287,7 +287,9 @@ static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls,
     }
     /* a parameter or untyped literal facing a bool, number or date/time
      * is read as that type (boolin, int4in, timestamp_in...) */
-    int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
+#define UNTYPED_NODE(n) (is_param(n) || ((n)->node_case == NC(A_CONST) && !(n)->a_const->isnull && \
+                                          (n)->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL))
+    int lu = UNTYPED_NODE(l) || *lt == OID_UNKNOWN || *lt == 0, ru = UNTYPED_NODE(r) || *rt == OID_UNKNOWN || *rt == 0;
     if (convert && lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
     else if (convert && ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;

@@ -89,6 +89,8 @@ typedef struct tr {
     int lift;                     /* lift literals into parameters */
     int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
     int tgt_prefix;               /* >0: targets are named wb_t1.. (DISTINCT ON) */
+    int unqualified;              /* >0: column references without table (index
+                                     expressions, CHECK: SQLite forbids them) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
 } tr;
