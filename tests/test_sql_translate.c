@@ -429,6 +429,9 @@ static void test_ddl(void)
     expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
     expect("SELECT conname, contype, conkey, confkey, confdeltype FROM pg_constraint WHERE conrelid = 'kids'::regclass ORDER BY 1",
            "SELECT", "kids_bid_fkey|f|{2}|{1}|c;kids_pkey|p|{1}|NULL| ");
+    expect("SELECT conname, pg_get_constraintdef(oid, true) FROM pg_constraint, pg_partition_ancestors('kids') "
+           "WHERE conrelid = relid AND contype = 'f' AND conparentid = 0", "SELECT",
+           "kids_bid_fkey|FOREIGN KEY (bid) REFERENCES pgbench_branches(bid) ON DELETE CASCADE");
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);

@@ -435,6 +435,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     const char *fname = tr_name_last(fc->funcname, fc->n_funcname);
     const char *alias = rf->alias ? rf->alias->aliasname : fname;
     const char *col = alias;
+    if (!strcmp(fname, "pg_partition_ancestors")) col = "relid"; /* its OUT column */
     if (rf->alias && rf->alias->n_colnames && rf->alias->colnames[0]->node_case == NC(STRING))
         col = rf->alias->colnames[0]->string->sval;
     uint32_t ty = 0;
