@@ -444,6 +444,9 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_is_publishable", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_publishable, NULL, NULL, NULL);
     /* statistics objects cannot exist: the function is never reached with a row */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_statisticsobjdef_columns", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    /* triggers cannot be created either (pg_trigger is empty) */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);

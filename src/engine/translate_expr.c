@@ -620,6 +620,7 @@ static const fmap fmaps[] = {
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
     {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
+    {"pg_get_triggerdef", NULL, R_TEXT, 1, 2},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
     {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
     {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
