@@ -356,6 +356,8 @@ static void test_basic(void)
     expect("WITH x AS (SELECT id, a FROM items) SELECT count(*) FROM x WHERE a > 1", "SELECT", "2");
     expect("SELECT id, row_number() OVER (ORDER BY id DESC), sum(a) OVER () FROM items ORDER BY id", "SELECT", "1|2|20;2|1|20");
     expect("SELECT x FROM unnest('{a,b,NULL}'::text[]) AS x", "SELECT", "a;b;NULL");
+    expect("SELECT x, n FROM unnest('{a,b}'::text[]) WITH ORDINALITY AS u(x, n)", "SELECT", "a|1;b|2");
+    expect("SELECT g, ordinality FROM generate_series(5, 6) WITH ORDINALITY AS g", "SELECT", "5|1;6|2");
     expect("SELECT CASE WHEN a > 10 THEN 'big' ELSE 'small' END FROM items ORDER BY id", "SELECT", "big;small");
     expect("SELECT EXISTS (SELECT 1 FROM items WHERE a = 2), (SELECT max(id) FROM items)", "SELECT", "1|2");
     expect("SELECT id FROM items WHERE id IN (SELECT id FROM items WHERE a = 2)", "SELECT", "2");

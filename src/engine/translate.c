@@ -422,9 +422,17 @@ static void from_subselect(tr *t, PgQuery__RangeSubselect *rs, tr_scope *sc)
 
 static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
 {
-    if (rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
-        tr_fail(t, "0A000", -1, "WITH ORDINALITY / ROWS FROM / column definition lists are not supported");
+    if (rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
+        tr_fail(t, "0A000", -1, "ROWS FROM / column definition lists are not supported");
         return;
+    }
+    /* WITH ORDINALITY: the row number, SQLite's rowid of the virtual
+     * tables (1, 2, ...), 1 for a one-row function */
+    const char *ordcol = NULL;
+    if (rf->ordinality) {
+        ordcol = "ordinality";
+        if (rf->alias && rf->alias->n_colnames > 1 && rf->alias->colnames[1]->node_case == NC(STRING))
+            ordcol = rf->alias->colnames[1]->string->sval;
     }
     PgQuery__Node *lst = rf->functions[0];
     if (lst->node_case != NC(LIST) || lst->list->n_items < 1 || lst->list->items[0]->node_case != NC(FUNC_CALL)) {
@@ -448,6 +456,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
         ty = tr_expr(t, lst->list->items[0]);
         tr_puts(t, " AS ");
         tr_ident(t, col);
+        if (ordcol) { tr_puts(t, ", 1 AS "); tr_ident(t, ordcol); }
         tr_puts(t, ") AS ");
         tr_ident(t, alias);
         goto add;
@@ -471,18 +480,20 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     }
     tr_printf(t, "(SELECT %s AS ", vt[0] == 'g' ? "value" : tr_elem_value(ty));
     tr_ident(t, col);
+    if (ordcol) { tr_puts(t, ", rowid AS "); tr_ident(t, ordcol); }
     tr_printf(t, " FROM %s(%s)) AS ", vt, argtext);
     free(argtext);
     tr_ident(t, alias);
 add:;
     tr_rel *r = tr_scope_add(t, sc, alias, NULL);
     if (!r) return;
-    r->cols = calloc(1, sizeof *r->cols);
-    r->types = calloc(1, sizeof *r->types);
+    r->cols = calloc(2, sizeof *r->cols);
+    r->types = calloc(2, sizeof *r->types);
     if (!r->cols || !r->types) { tr_nomem(t); return; }
     r->cols[0] = tr_strdup(t, col);
     r->types[0] = ty;
     r->ncols = 1;
+    if (ordcol) { r->cols[1] = tr_strdup(t, ordcol); r->types[1] = OID_INT8; r->ncols = 2; }
 }
 
 void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
