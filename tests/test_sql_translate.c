@@ -434,6 +434,8 @@ static void test_ddl(void)
     expect("SELECT conname, pg_get_constraintdef(oid, true) FROM pg_constraint, pg_partition_ancestors('kids') "
            "WHERE conrelid = relid AND contype = 'f' AND conparentid = 0", "SELECT",
            "kids_bid_fkey|FOREIGN KEY (bid) REFERENCES pgbench_branches(bid) ON DELETE CASCADE");
+    expect("SELECT conrelid::regclass, 'pg_class'::regclass, 23::regtype FROM pg_constraint WHERE conname = 'kids_pkey'", "SELECT",
+           "kids|pg_class|integer");
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);

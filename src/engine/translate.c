@@ -707,8 +707,23 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
         tr_plain pr = {0};
         tr_plain *saved = t->plain;
         t->plain = &pr;
+        wb_buf eb = {0};
+        wb_buf *save_o = t->o;
+        t->o = &eb;
         uint32_t ty = tr_expr(t, v);
+        t->o = save_o;
         t->plain = saved;
+        char *etext = tr_buf_take(t, &eb);
+        if (etext) {
+            /* reg* values print as names (regclassout...): the column is
+             * their text */
+            if (ty == OID_REGCLASS || ty == OID_REGTYPE || ty == OID_REGNAMESPACE) {
+                tr_printf(t, "%s(%s)", ty == OID_REGCLASS ? "wb_regclass_name" : ty == OID_REGTYPE ? "wb_regtype_name"
+                                                                                               : "wb_regnamespace_name", etext);
+                ty = OID_TEXT;
+            } else tr_puts(t, etext);
+            free(etext);
+        }
         const char *name = rt->name ? rt->name : tr_colname(v);
         tr_puts(t, " AS ");
         if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
