@@ -587,8 +587,10 @@ static const fmap fmaps[] = {
     {"mod", "wb_mod", R_ARG1, 2, 2}, {"sign", NULL, R_ARG0, 1, 1}, {"pi", NULL, R_FLOAT8, 0, 0},
     {"random", "wb_random", R_FLOAT8, 0, 0}, {"div", "wb_div", R_NUMERIC, 2, 2},
     /* dates */
-    {"now", "wb_now", R_TSTZ, 0, 0}, {"transaction_timestamp", "wb_now", R_TSTZ, 0, 0},
-    {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
+    /* now() keeps its name in SQLite (registered as such), so a DEFAULT now()
+     * reads back as PostgreSQL writes it */
+    {"now", "now", R_TSTZ, 0, 0}, {"transaction_timestamp", "now", R_TSTZ, 0, 0},
+    {"statement_timestamp", "now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
     /* arrays */
@@ -1018,7 +1020,7 @@ static uint32_t emit_sqlvalue(tr *t, PgQuery__SQLValueFunction *f)
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N: tr_puts(t, "wb_current_time()"); return OID_TIMETZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "wb_now()"); return OID_TIMESTAMPTZ;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "now()"); return OID_TIMESTAMPTZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N: tr_puts(t, "wb_localtime()"); return OID_TIME;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
