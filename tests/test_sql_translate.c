@@ -289,6 +289,8 @@ static void test_basic(void)
     expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
     expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
     expect_run_error("UPDATE items SET a = a + 2147483647", "22003");
+    expect_run_error("SELECT 2147483647 + 1", "22003");
+    expect("SELECT 2147483647::int8 + 1, 46341 * 46340", "SELECT", "2147483648|2147441940");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);

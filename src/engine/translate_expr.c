@@ -219,13 +219,7 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     /* a parameter typed from this place has no other type to convert from */
     int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
     sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
-    /* SQLite computes in 64 bits: an int2/int4 result of arithmetic is
-     * range-checked where it is stored (PostgreSQL's 22003) */
-    if (sql && !untyped && (want == OID_INT2 || want == OID_INT4) && n->node_case == NC(A_EXPR)) {
-        char *r = tr_fmt(t, "wb_int(%s, %u)", sql, want);
-        free(sql);
-        sql = r;
-    }
+
     if (sql) tr_puts(t, sql);
     free(sql);
     return want ? want : ty;
@@ -369,6 +363,11 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         } else if (at == OID_NUMERIC) {
             /* exact decimal arithmetic with PostgreSQL's result scales */
             tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_num_add" : op[0] == '-' ? "wb_num_sub" : "wb_num_mul", ls, rs);
+            res = at;
+        } else if ((at == OID_INT4 || at == OID_INT2) && (lt == OID_INT4 || lt == OID_INT2) && (rt == OID_INT4 || rt == OID_INT2)) {
+            /* SQLite computes in 64 bits; int4/int2 results are checked as
+             * PostgreSQL's int4pl/int4mul (22003 integer out of range) */
+            tr_printf(t, "wb_int((%s %s %s), %u)", ls, op, rs, at);
             res = at;
         } else {
             tr_printf(t, "(%s %s %s)", ls, op, rs);
