@@ -660,6 +660,17 @@ static void test_cache(void)
     r1 = wb_sql_translate_cached(c, "CREATE TABLE cached_ddl (a int DEFAULT 5)", NULL, 0, &schema, &a, &e);
     CHECK(r1 == 0 && a.stmts[0]->nlits == 0 && strstr(a.stmts[0]->sqlite[0], "DEFAULT (5)"), "DDL keeps its literals");
     if (!r1) wb_sql_list_free(&a);
+    {
+        /* 3000 literals: 2000 lifted, the rest kept in the text */
+        size_t cap = 64 * 1024, o = 0;
+        char *big = malloc(cap);
+        o += (size_t)snprintf(big + o, cap - o, "SELECT count(*) FROM items WHERE a IN (");
+        for (int i = 0; i < 3000; i++) o += (size_t)snprintf(big + o, cap - o, "%s%d", i ? ", " : "", i + 100000);
+        snprintf(big + o, cap - o, ") OR a = 10");
+        cached(c, big, "1", 2000);
+        cached(c, big, "1", 2000);
+        free(big);
+    }
     wb_sql_cache_clear(c);
     cached(c, "SELECT b FROM items WHERE a = 20", "it's", 1);
     wb_sql_cache_free(c);

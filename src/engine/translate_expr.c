@@ -54,7 +54,10 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want)
 /* lift a constant into a parameter (see tr_lit); returns 1 when done */
 static int lift_const(tr *t, PgQuery__AConst *c, uint32_t oid, const char *value)
 {
-    if (!t->lift || t->nolift || c->location < 0) return 0;
+    /* SQLite numbers parameters up to 32766: a statement with very many
+     * literals (a long multi-row VALUES) keeps the rest in its text; the
+     * cache then compares those as written */
+    if (!t->lift || t->nolift || c->location < 0 || t->nlits >= 2000) return 0;
     int idx = -1;
     for (int i = 0; i < t->nlits; i++)
         if (t->lits[i].location == c->location) { idx = i; break; }
