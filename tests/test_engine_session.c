@@ -777,6 +777,16 @@ static void test_cursors_prepare(void)
     EXPECT(q(s, "MOVE ABSOLUTE 3 FROM sc"), "C[MOVE 1]Z[T]");
     EXPECT(q(s, "FETCH NEXT FROM sc"), "T[id:23]D[4]C[FETCH 1]Z[T]");
     EXPECT(q(s, "FETCH RELATIVE 1 FROM sc"), "T[id:23]D[5]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH ABSOLUTE 2 FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]"); /* back: read again */
+    EXPECT(q(s, "FETCH PRIOR FROM sc"), "T[id:23]D[1]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH NEXT FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH RELATIVE 0 FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH ALL FROM sc"), "T[id:23]D[3]D[4]D[5]C[FETCH 3]Z[T]");
+    EXPECT(q(s, "FETCH ABSOLUTE 1 FROM sc"), "T[id:23]D[1]C[FETCH 1]Z[T]"); /* after the end, too */
+    EXPECT(q(s, "FETCH BACKWARD 2 FROM sc"), "E[0A000:FETCH BACKWARD of several rows or from the end is not supported]Z[E]");
+    EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    EXPECT(q(s, "BEGIN; DECLARE sc SCROLL CURSOR WITHOUT HOLD FOR SELECT id FROM k ORDER BY id; FETCH 3 FROM sc"),
+           "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]D[2]D[3]C[FETCH 3]Z[T]");
     EXPECT(q(s, "FETCH ABSOLUTE 9 FROM sc"), "T[id:23]C[FETCH 0]Z[T]");
     EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
     EXPECT(q(s, "BEGIN; DECLARE fw CURSOR FOR SELECT id FROM k ORDER BY id; FETCH 2 FROM fw"),

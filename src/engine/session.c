@@ -1783,19 +1783,26 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
         wb_sess_error(s, out, "34000", m, NULL, NULL);
         return R_ERROR;
     }
-    int64_t pos = p->total, skip = 0, n;
+    int64_t pos = p->total, skip = 0, n = 0;
     int64_t cnt = t->fetch_count;
+    int64_t target = -1; /* a row at or before the position: read again */
     switch (t->fetch_direction) {
     case 0: n = cnt == INT64_MAX ? 0 : cnt; break; /* FORWARD (0 = all) */
     case 2: /* ABSOLUTE */
-        if (cnt <= pos)
-            goto backward;
+        if (cnt <= pos) {
+            if (cnt < 0)
+                goto backward;
+            target = cnt;
+            break;
+        }
         skip = cnt - pos - 1;
         n = 1;
         break;
     case 3: /* RELATIVE */
-        if (cnt <= 0)
-            goto backward;
+        if (cnt <= 0) {
+            target = pos + cnt;
+            break;
+        }
         skip = cnt - 1;
         n = 1;
         break;
@@ -1804,7 +1811,30 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
             n = 0;
             goto zero;
         }
-        goto backward;
+        if (cnt != 1) /* BACKWARD n: rows in reverse order, not offered */
+            goto backward;
+        target = pos - 1; /* PRIOR */
+        break;
+    }
+    if (target >= 0) {
+        /* a SCROLL cursor goes back by reading its query again from the
+         * start: the transaction's snapshot gives the same rows */
+        if (!p->is_cursor || !p->scroll || !s->sqlite_tx || !p->ps->stmt)
+            goto backward;
+        if (p->st)
+            sqlite3_reset(p->st);
+        else if (portal_prepare(s, p, NULL, out) || !p->st)
+            return R_ERROR;
+        p->started = 1;
+        p->done = 0;
+        p->row_pending = 0;
+        p->total = 0;
+        if (target == 0) { /* before the first row */
+            n = 0;
+            goto zero;
+        }
+        skip = target - 1;
+        n = 1;
     }
     s->run_fetch = t->kind == WB_SQL_FETCH;
     s->run_move = t->kind == WB_SQL_MOVE;
@@ -1855,7 +1885,7 @@ backward:
         wb_sess_error(s, out, "55000", "cursor can only scan forward", NULL, NULL);
         return R_ERROR;
     }
-    wb_sess_error(s, out, "0A000", "a cursor cannot move backward here (SCROLL cursors read forward only)", NULL, NULL);
+    wb_sess_error(s, out, "0A000", "FETCH BACKWARD of several rows or from the end is not supported", NULL, NULL);
     return R_ERROR;
 }
 
