@@ -951,6 +951,14 @@ static void test_notify(void)
     CHECK(notified[0] == 0);
     EXPECT(q(s, "UNLISTEN *"), "C[UNLISTEN]Z[I]");
     CHECK(wb_engine_session_listening(s, "chan") == 0);
+    /* inside a transaction LISTEN takes effect at COMMIT, not at all after ROLLBACK */
+    EXPECT(q(s, "BEGIN; LISTEN later"), "C[BEGIN]C[LISTEN]Z[T]");
+    CHECK(wb_engine_session_listening(s, "later") == 0);
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    CHECK(wb_engine_session_listening(s, "later") == 1);
+    EXPECT(q(s, "BEGIN; LISTEN never; ROLLBACK"), "C[BEGIN]C[LISTEN]C[ROLLBACK]Z[I]");
+    CHECK(wb_engine_session_listening(s, "never") == 0);
+    EXPECT(q(s, "BEGIN; LISTEN dangling"), "C[BEGIN]C[LISTEN]Z[T]"); /* freed with the session */
     wb_engine_session_free(s);
 }
 

@@ -319,6 +319,25 @@ static void gucs_tx_end(wb_engine_session *s, int commit)
 }
 
 static void apply_guc_side_effects(wb_engine_session *s);
+static void listen_add(wb_engine_session *s, const char *ch);
+static void listen_remove(wb_engine_session *s, const char *ch);
+
+/* LISTEN/UNLISTEN of the transaction: applied at COMMIT, dropped by ROLLBACK */
+static void listen_ops_end(wb_engine_session *s, int commit)
+{
+    while (s->listen_ops) {
+        wb_listen_op *op = s->listen_ops;
+        s->listen_ops = op->next;
+        if (commit) {
+            if (op->listen)
+                listen_add(s, op->channel ? op->channel : "");
+            else
+                listen_remove(s, op->channel);
+        }
+        free(op->channel);
+        free(op);
+    }
+}
 
 /* End the transaction (commit = 1: COMMIT, else ROLLBACK). Returns 0, or
  * -1 with an ErrorResponse written (commit failed: rolled back). */
@@ -349,6 +368,7 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     s->ddl_in_tx = 0;
     gucs_tx_end(s, commit);
     apply_guc_side_effects(s);
+    listen_ops_end(s, commit);
     deliver_notifies(s, commit);
     return rc;
 }
@@ -1630,6 +1650,7 @@ void wb_engine_session_free(wb_engine_session *s)
         s->sqlite_tx = 0;
     }
     s->tx = TX_NONE;
+    listen_ops_end(s, 0);
     deliver_notifies(s, 0);
     while (s->stmts) {
         wb_pstmt *p = s->stmts;
@@ -2230,13 +2251,31 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
         }
         return R_DONE;
     case WB_SQL_LISTEN:
-        listen_add(s, t->name);
-        wb_pg_put_command_complete(out, "LISTEN");
+    case WB_SQL_UNLISTEN: {
+        int listen = t->kind == WB_SQL_LISTEN;
+        const char *ch = t->name && strcmp(t->name, "*") != 0 ? t->name : NULL;
+        if (s->tx == TX_NONE) {
+            if (listen)
+                listen_add(s, ch ? ch : "");
+            else
+                listen_remove(s, ch);
+        } else {
+            /* PostgreSQL 15 docs "LISTEN": takes effect at commit */
+            wb_listen_op *op = calloc(1, sizeof *op);
+            if (!op || (ch && !(op->channel = strdup(ch)))) {
+                free(op);
+                wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
+                return R_ERROR;
+            }
+            op->listen = listen;
+            wb_listen_op **tail = &s->listen_ops;
+            while (*tail)
+                tail = &(*tail)->next;
+            *tail = op;
+        }
+        wb_pg_put_command_complete(out, listen ? "LISTEN" : "UNLISTEN");
         return R_DONE;
-    case WB_SQL_UNLISTEN:
-        listen_remove(s, t->name && strcmp(t->name, "*") != 0 ? t->name : NULL);
-        wb_pg_put_command_complete(out, "UNLISTEN");
-        return R_DONE;
+    }
     case WB_SQL_NOTIFY: {
         wb_notice_q *n = calloc(1, sizeof *n);
         if (!n || !(n->channel = strdup(t->name ? t->name : ""))) {
