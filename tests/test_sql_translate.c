@@ -282,6 +282,8 @@ static void test_basic(void)
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
     expect("DELETE FROM items WHERE a > 100", "DELETE", NULL);
     expect("SELECT currval('items_id_seq'), nextval('items_id_seq')", "SELECT", "2|3");
+    CHECK(wb_sql_reset_session(db) == SQLITE_OK, "wb_sql_reset_session");
+    expect_run_error("SELECT currval('items_id_seq')", "55000");
     expect("INSERT INTO items (a) VALUES (5) RETURNING id", "INSERT", "4");
     expect("SELECT setval('items_id_seq', 100)", "SELECT", "100");
     expect("INSERT INTO items (a) VALUES (6) RETURNING id", "INSERT", "101");
