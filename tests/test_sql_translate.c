@@ -328,6 +328,8 @@ static void test_basic(void)
            "abc|X|5|ell|3|ab|2|NULL|3|2");
     expect("SELECT string_agg(b, ',') FROM (SELECT b FROM items ORDER BY id) s", "SELECT", "new,y's");
     expect("SELECT bool_and(d), bool_or(d) FROM items", "SELECT", "0|1");
+    expect("SELECT string_agg(DISTINCT v, ',') FROM (VALUES ('a'), ('a'), ('b')) AS x(v)", "SELECT", "a,b");
+    expect_error("SELECT string_agg(DISTINCT v, ';') FROM (VALUES ('a')) AS x(v)", "0A000", -1, "DISTINCT");
     expect("SELECT date_trunc('month', '2024-03-15 10:20:30'::timestamp), extract(year from '2024-03-15'::date)", "SELECT",
            "2024-03-01 00:00:00|2024");
     expect("SELECT to_char('2024-03-05 07:08:09'::timestamp, 'YYYY-MM-DD HH24:MI:SS')", "SELECT", "2024-03-05 07:08:09");

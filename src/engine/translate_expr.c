@@ -734,6 +734,21 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         tr_puts(t, ")");
         return OID_INT4;
     }
+    if (fc->agg_distinct && fc->n_args > 1) {
+        /* SQLite's DISTINCT aggregates take one argument: string_agg(DISTINCT x, ',')
+         * is group_concat(DISTINCT x), whose separator is ',' */
+        PgQuery__Node *sep = fc->n_args == 2 ? fc->args[1] : NULL;
+        if (!strcmp(name, "string_agg") && !fc->n_agg_order && sep && sep->node_case == NC(A_CONST) &&
+            sep->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && !strcmp(sep->a_const->sval->sval, ",")) {
+            tr_puts(t, "group_concat(DISTINCT ");
+            tr_expr_want(t, fc->args[0], OID_TEXT);
+            tr_puts(t, ")");
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            return OID_TEXT;
+        }
+        tr_fail(t, "0A000", fc->location, "%s(DISTINCT ...) with more than one argument is not supported", name);
+        return 0;
+    }
     if (!strcmp(name, "count") && fc->agg_distinct && fc->n_args == 1 && fc->args[0]->node_case == NC(ROW_EXPR)) {
         /* count(DISTINCT (a, b)): SQLite aggregates take no row values; a
          * row is never NULL, so its JSON array stands for it */
