@@ -355,6 +355,7 @@ static void test_basic(void)
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
+    expect("SELECT to_regclass('nosuch') IS NULL, to_regclass('items') IS NOT NULL", "SELECT", "1|1");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
     expect("SELECT string_agg('v' || g, ',') FROM generate_series(1, 3) g", "SELECT", "v1,v2,v3");

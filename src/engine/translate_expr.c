@@ -577,7 +577,7 @@ static const fmap fmaps[] = {
     {"lpad", "wb_lpad", R_TEXT, 2, 3}, {"rpad", "wb_rpad", R_TEXT, 2, 3},
     {"md5", "wb_md5", R_TEXT, 1, 1}, {"reverse", "wb_reverse", R_TEXT, 1, 1},
     {"split_part", "wb_split_part", R_TEXT, 3, 3}, {"initcap", "wb_initcap", R_TEXT, 1, 1},
-    {"quote_ident", "wb_quote_ident", R_TEXT, 1, 1}, {"quote_literal", "quote", R_TEXT, 1, 1},
+    {"quote_ident", "wb_quote_ident", R_TEXT, 1, 1},
     {"chr", "char", R_TEXT, 1, 1}, {"ascii", "unicode", R_INT4, 1, 1},
     {"to_hex", "wb_to_hex", R_TEXT, 1, 1}, {"starts_with", "wb_starts_with", R_BOOL, 2, 2},
     {"regexp_replace", "wb_regexp_replace", R_TEXT, 3, 4},
