@@ -958,6 +958,24 @@ static void test_notify(void)
     CHECK(wb_engine_session_listening(s, "later") == 1);
     EXPECT(q(s, "BEGIN; LISTEN never; ROLLBACK"), "C[BEGIN]C[LISTEN]C[ROLLBACK]Z[I]");
     CHECK(wb_engine_session_listening(s, "never") == 0);
+    /* pg_notify(): at the end of an autocommit statement, at COMMIT in a block */
+    notified[0] = 0;
+    EXPECT(q(s, "SELECT pg_notify('chan', 'fn')"), "T[pg_notify:2278]D[]C[SELECT 1]Z[I]");
+    CHECK(strcmp(notified, "postgres/chan/fn;") == 0);
+    notified[0] = 0;
+    EXPECT(q(s, "BEGIN; SELECT pg_notify('chan', 'later')"), "C[BEGIN]T[pg_notify:2278]D[]C[SELECT 1]Z[T]");
+    CHECK(notified[0] == 0);
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    CHECK(strcmp(notified, "postgres/chan/later;") == 0);
+    /* currval() belongs to the session, not to the pooled SQLite connection */
+    EXPECT(q(s, "CREATE SEQUENCE sq"), "C[CREATE SEQUENCE]Z[I]");
+    EXPECT(q(s, "SELECT nextval('sq'), currval('sq')"), "T[nextval:20,currval:20]D[1|1]C[SELECT 1]Z[I]");
+    {
+        wb_engine_session *o = connect_db("postgres", NULL, 0);
+        EXPECT_PREFIX(q(o, "SELECT currval('sq')"), "T[currval:20]E[55000:");
+        wb_engine_session_free(o);
+    }
+    EXPECT(q(s, "DROP SEQUENCE sq"), "C[DROP SEQUENCE]Z[I]");
     EXPECT(q(s, "BEGIN; LISTEN dangling"), "C[BEGIN]C[LISTEN]Z[T]"); /* freed with the session */
     wb_engine_session_free(s);
 }

@@ -74,6 +74,7 @@ struct wb_econn {
     wb_cached_stmt cache[WB_STMT_CACHE];
     uint64_t clock;
     wb_buf conflict; /* wb_note_conflict(): the duplicate key's values */
+    uint64_t last_serial; /* the session that used it last (wb_sql_reset_session) */
     wb_sql_cache *tcache; /* translations made on this connection's schema */
     uint64_t tgen;        /* edb->schema_gen when tcache was last valid */
 };
@@ -95,6 +96,7 @@ struct wb_engine {
     wb_engine_hooks hooks;
     pthread_mutex_t mu; /* dbs list */
     wb_edb *dbs;
+    atomic_uint_fast64_t next_serial; /* session serial numbers */
     int debug; /* WB_ENGINE_DEBUG set: print each statement's translation to stderr */
 };
 

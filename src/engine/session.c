@@ -208,6 +208,11 @@ int wb_sess_need_conn(wb_engine_session *s, wb_buf *out)
         return -1;
     }
     c->session = &s->h;
+    if (c->last_serial != s->serial) {
+        /* currval()/lastval() belong to the session that set them */
+        wb_sql_reset_session(c->db);
+        c->last_serial = s->serial;
+    }
     pthread_mutex_lock(&s->imu);
     s->conn = c;
     s->running_db = c->db;
@@ -882,6 +887,12 @@ static int put_row(wb_engine_session *s, wb_portal *p, sqlite3_stmt *st, wb_buf 
     out->p[out->len++] = (uint8_t)(n >> 8);
     out->p[out->len++] = (uint8_t)n;
     for (int i = 0; i < n; i++) {
+        if (p->cols[i].type_oid == 2278) { /* void (pg_sleep, pg_notify): an empty value, never NULL */
+            static const uint8_t z[4] = {0, 0, 0, 0};
+            if (wb_buf_append(out, z, 4))
+                return -1;
+            continue;
+        }
         if (sqlite3_column_type(st, i) == SQLITE_NULL) {
             static const uint8_t m1[4] = {0xff, 0xff, 0xff, 0xff};
             if (wb_buf_append(out, m1, 4))
@@ -1048,6 +1059,8 @@ static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
     int r = portal_finish(s, p, ok, out);
     portal_release_stmt(s, p);
     p->done = 1;
+    if (s->tx == TX_NONE && !s->sqlite_tx)
+        deliver_notifies(s, ok && r == 0); /* pg_notify() in an autocommit statement */
     return r;
 }
 
@@ -1448,6 +1461,31 @@ static void fn_set_config(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_text(cx, i >= 0 ? guc_get(s, i) : value, -1, SQLITE_TRANSIENT);
 }
 
+/* pg_notify(channel, payload): NOTIFY as a function, delivered when the
+ * transaction (or the autocommit statement) commits. */
+static void fn_pg_notify(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n;
+    wb_engine_session *s = fn_session(cx);
+    const char *ch = (const char *)sqlite3_value_text(v[0]);
+    const char *pl = (const char *)sqlite3_value_text(v[1]);
+    if (!s || !ch || !*ch) {
+        sqlite3_result_error(cx, "22023 channel name cannot be empty", -1);
+        return;
+    }
+    wb_notice_q *q = calloc(1, sizeof *q);
+    if (!q || !(q->channel = strdup(ch)) || (pl && !(q->payload = strdup(pl)))) {
+        if (q)
+            free(q->channel);
+        free(q);
+        sqlite3_result_error_nomem(cx);
+        return;
+    }
+    *s->notifies_tail = q;
+    s->notifies_tail = &q->next;
+    sqlite3_result_null(cx);
+}
+
 int wb_sess_register_functions(sqlite3 *db, void *conn)
 {
     int rc = sqlite3_create_function_v2(db, "current_setting", 1, SQLITE_UTF8, conn, fn_current_setting, NULL,
@@ -1457,6 +1495,8 @@ int wb_sess_register_functions(sqlite3 *db, void *conn)
                                         NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "set_config", 3, SQLITE_UTF8, conn, fn_set_config, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "pg_notify", 2, SQLITE_UTF8, conn, fn_pg_notify, NULL, NULL, NULL);
     return rc;
 }
 
@@ -1588,6 +1628,7 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     s->h.e = e;
     s->h.pid = pid;
+    s->serial = atomic_fetch_add(&e->next_serial, 1) + 1;
     s->idle = 1; /* the server sends ReadyForQuery next */
     s->db = d;
     s->notifies_tail = &s->notifies;
