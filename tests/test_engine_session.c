@@ -866,6 +866,20 @@ static void test_settings(void)
         CHECK(el < 2000);
     }
     EXPECT(q(s, "RESET statement_timeout"), "C[RESET]Z[I]");
+    {
+        /* txid_current(): one per transaction */
+        char *a = q(s, "BEGIN; SELECT txid_current() = txid_current(); COMMIT");
+        CHECK(strstr(a, "D[t]") != NULL);
+        free(a);
+        a = q(s, "SELECT txid_current()");
+        char *b = q(s, "SELECT txid_current()");
+        CHECK(strcmp(a, b) != 0);
+        free(a);
+        free(b);
+        a = q(s, "SELECT pg_postmaster_start_time() <= now()");
+        CHECK(strstr(a, "D[t]") != NULL);
+        free(a);
+    }
     EXPECT(q(s, "SELECT current_database(), current_user"),
            "T[current_database:19,current_user:19]D[postgres|postgres]C[SELECT 1]Z[I]");
     wb_engine_session_free(s);

@@ -134,6 +134,11 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
     }
     if (hooks)
         e->hooks = *hooks;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
     const char *dbg = getenv("WB_ENGINE_DEBUG");
     e->debug = dbg && *dbg ? atoi(dbg) : 0; /* 1: translations, 2: and every SQLite statement */
     pthread_mutex_init(&e->mu, NULL);
@@ -426,6 +431,40 @@ static void fn_advisory_unlock_all(sqlite3_context *cx, int n, sqlite3_value **v
     sqlite3_result_null(cx);
 }
 
+/* pg_postmaster_start_time(): when wb_engine_open ran, as timestamptz text */
+static void fn_start_time(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    wb_econn *c = sqlite3_user_data(cx);
+    wb_engine *e = c->session ? c->session->e : NULL;
+    if (!e) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    struct tm tm;
+    time_t secs = (time_t)(e->start_us / 1000000);
+    gmtime_r(&secs, &tm);
+    char t[64];
+    snprintf(t, sizeof t, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->start_us % 1000000));
+    sqlite3_result_text(cx, t, -1, SQLITE_TRANSIENT);
+}
+
+/* txid_current(): one number per transaction of this engine, growing */
+static void fn_txid_current(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    wb_econn *c = sqlite3_user_data(cx);
+    wb_sess_hdr *h = c->session;
+    if (!h) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    if (!h->xid)
+        h->xid = atomic_fetch_add(&h->e->next_xid, 1) + 1000; /* PostgreSQL's first normal xids are small too */
+    sqlite3_result_int64(cx, (sqlite3_int64)h->xid);
+}
+
 static int register_functions(wb_econn *c)
 {
     int rc0 = sqlite3_create_function_v2(c->db, "wb_note_conflict", -1, SQLITE_UTF8, c, fn_note_conflict, NULL, NULL,
@@ -443,6 +482,8 @@ static int register_functions(wb_econn *c)
         {"pg_backend_pid", 0, fn_backend_pid},        {"version", 0, fn_version},
         {"pg_sleep", 1, fn_pg_sleep},                 {"pg_cancel_backend", 1, fn_cancel_backend},
         {"pg_terminate_backend", 1, fn_terminate_backend},
+        {"pg_terminate_backend", 2, fn_terminate_backend}, /* the timeout: the hook does not wait */
+        {"pg_postmaster_start_time", 0, fn_start_time},  {"txid_current", 0, fn_txid_current},
         {"pg_advisory_unlock_all", 0, fn_advisory_unlock_all},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

@@ -43,6 +43,7 @@ typedef struct wb_sess_hdr {
     atomic_int terminate; /* 1 = pg_terminate_backend / shutdown */
     int64_t deadline_us;  /* statement_timeout expiry (CLOCK_MONOTONIC µs), 0 = none */
     int why;              /* reason of the last interrupt: WB_INT_* */
+    uint64_t xid;         /* txid_current() of the open transaction, 0 = none yet */
 } wb_sess_hdr;
 enum { WB_INT_NONE = 0, WB_INT_CANCEL, WB_INT_TIMEOUT, WB_INT_TERMINATE };
 /* The reason to stop the running statement now, or WB_INT_NONE (also
@@ -97,6 +98,8 @@ struct wb_engine {
     pthread_mutex_t mu; /* dbs list */
     wb_edb *dbs;
     atomic_uint_fast64_t next_serial; /* session serial numbers */
+    atomic_uint_fast64_t next_xid;    /* txid_current() */
+    int64_t start_us;                 /* pg_postmaster_start_time(), µs since the Unix epoch */
     int debug; /* WB_ENGINE_DEBUG set: print each statement's translation to stderr */
 };
 

@@ -368,6 +368,7 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     s->sqlite_tx = 0;
     s->tx = TX_NONE;
     s->xact_start_us = 0;
+    s->h.xid = 0;
     if (s->ddl_in_tx && !commit)
         atomic_fetch_add(&s->db->schema_gen, 1);
     s->ddl_in_tx = 0;
@@ -1059,8 +1060,10 @@ static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
     int r = portal_finish(s, p, ok, out);
     portal_release_stmt(s, p);
     p->done = 1;
-    if (s->tx == TX_NONE && !s->sqlite_tx)
+    if (s->tx == TX_NONE && !s->sqlite_tx) {
         deliver_notifies(s, ok && r == 0); /* pg_notify() in an autocommit statement */
+        s->h.xid = 0;                       /* its transaction is over */
+    }
     return r;
 }
 
