@@ -1101,7 +1101,23 @@ static void test_concurrency(void)
     /* a cancel that arrives while the session is idle cancels nothing */
     wb_engine_session_interrupt(s2, 0);
     EXPECT(q(s2, "SELECT 1"), "T[?column?:23]D[1]C[SELECT 1]Z[I]");
-    wb_engine_session_free(s2);
+    /* advisory locks: exclusive between sessions, re-entrant, xact ones end with the transaction */
+    EXPECT(q(s, "SELECT pg_advisory_lock(42), pg_try_advisory_lock(42)"),
+           "T[pg_advisory_lock:2278,pg_try_advisory_lock:16]D[|t]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_try_advisory_lock(42), pg_try_advisory_lock(1, 42)"),
+           "T[pg_try_advisory_lock:16,pg_try_advisory_lock:16]D[f|t]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_advisory_lock(42)"),
+           "T[pg_advisory_lock:2278]E[57014:canceling statement due to statement timeout]Z[I]");
+    EXPECT(q(s, "SELECT pg_advisory_unlock(42), pg_advisory_unlock(42), pg_advisory_unlock(42)"),
+           "T[pg_advisory_unlock:16,pg_advisory_unlock:16,pg_advisory_unlock:16]D[t|t|f]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "BEGIN; SELECT pg_advisory_xact_lock(42)"), "C[BEGIN]T[pg_advisory_xact_lock:2278]D[]C[SELECT 1]Z[T]");
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[f]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42); SELECT pg_advisory_unlock_all()"),
+           "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]T[pg_advisory_unlock_all:2278]D[]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]Z[I]");
+    wb_engine_session_free(s2); /* its locks go with it */
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]Z[I]");
     EXPECT(q(s, "DROP TABLE counter; DROP TABLE log"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }

@@ -208,10 +208,10 @@ int wb_sess_need_conn(wb_engine_session *s, wb_buf *out)
         return -1;
     }
     c->session = &s->h;
-    if (c->last_serial != s->serial) {
+    if (c->last_serial != s->h.serial) {
         /* currval()/lastval() belong to the session that set them */
         wb_sql_reset_session(c->db);
-        c->last_serial = s->serial;
+        c->last_serial = s->h.serial;
     }
     pthread_mutex_lock(&s->imu);
     s->conn = c;
@@ -369,6 +369,7 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     s->tx = TX_NONE;
     s->xact_start_us = 0;
     s->h.xid = 0;
+    wb_eng_advisory_release(&s->h, 1);
     if (s->ddl_in_tx && !commit)
         atomic_fetch_add(&s->db->schema_gen, 1);
     s->ddl_in_tx = 0;
@@ -1063,6 +1064,7 @@ static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
     if (s->tx == TX_NONE && !s->sqlite_tx) {
         deliver_notifies(s, ok && r == 0); /* pg_notify() in an autocommit statement */
         s->h.xid = 0;                       /* its transaction is over */
+        wb_eng_advisory_release(&s->h, 1);  /* and its pg_advisory_xact_lock()s */
     }
     return r;
 }
@@ -1631,7 +1633,7 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     s->h.e = e;
     s->h.pid = pid;
-    s->serial = atomic_fetch_add(&e->next_serial, 1) + 1;
+    s->h.serial = atomic_fetch_add(&e->next_serial, 1) + 1;
     s->idle = 1; /* the server sends ReadyForQuery next */
     s->db = d;
     s->notifies_tail = &s->notifies;
@@ -1694,6 +1696,7 @@ void wb_engine_session_free(wb_engine_session *s)
         s->sqlite_tx = 0;
     }
     s->tx = TX_NONE;
+    wb_eng_advisory_release(&s->h, 0);
     listen_ops_end(s, 0);
     deliver_notifies(s, 0);
     while (s->stmts) {

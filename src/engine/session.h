@@ -75,7 +75,6 @@ struct wb_engine_session {
     int ddl_in_tx;          /* DDL ran in the open transaction */
     int idle;               /* ReadyForQuery sent, no message since */
     int64_t xact_start_us;  /* transaction start (now()), 0 outside one */
-    uint64_t serial;        /* unique per session of this engine (never 0) */
     int implicit_wanted;    /* simple Query with several statements */
     wb_pstmt *stmts;        /* named (and the unnamed "") statements */
     wb_portal *portals;
