@@ -437,11 +437,8 @@ static void fn_advisory_unlock_all(sqlite3_context *cx, int n, sqlite3_value **v
 {
     (void)n, (void)v;
     wb_econn *c = sqlite3_user_data(cx);
-    if (c->session) {
-        /* session and transaction locks both go: PostgreSQL keeps the
-         * transaction's, but they end with it anyway */
-        wb_eng_advisory_release(c->session, 0);
-    }
+    if (c->session)
+        wb_eng_advisory_release(c->session, 2); /* transaction-level ones stay, as in PostgreSQL */
     sqlite3_result_null(cx);
 }
 
@@ -547,10 +544,11 @@ void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only)
     for (wb_adv_lock **pp = &e->adv; *pp;) {
         wb_adv_lock *l = *pp;
         if (l->owner == h->serial) {
-            l->xact_count = 0;
-            if (!xact_only)
+            if (xact_only != 2)
+                l->xact_count = 0;
+            if (xact_only != 1)
                 l->count = 0;
-            if (l->count == 0) {
+            if (l->count == 0 && l->xact_count == 0) {
                 *pp = l->next;
                 free(l);
                 freed = 1;

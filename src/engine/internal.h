@@ -59,7 +59,8 @@ enum { WB_INT_NONE = 0, WB_INT_CANCEL, WB_INT_TIMEOUT, WB_INT_TERMINATE };
  * records it in h->why). */
 int wb_eng_check_interrupt(wb_sess_hdr *h);
 /* Release h's advisory locks: xact_only = 1 the transaction-level ones
- * (transaction end), 0 all (session end). */
+ * (transaction end), 2 the session-level ones (pg_advisory_unlock_all),
+ * 0 all (session end). */
 void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only);
 int64_t wb_eng_now_us(void);
 
