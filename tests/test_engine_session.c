@@ -777,6 +777,16 @@ static void test_cursors_prepare(void)
     EXPECT(q(s, "MOVE ABSOLUTE 3 FROM sc"), "C[MOVE 1]Z[T]");
     EXPECT(q(s, "FETCH NEXT FROM sc"), "T[id:23]D[4]C[FETCH 1]Z[T]");
     EXPECT(q(s, "FETCH RELATIVE 1 FROM sc"), "T[id:23]D[5]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH ABSOLUTE 2 FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]"); /* back: read again */
+    EXPECT(q(s, "FETCH PRIOR FROM sc"), "T[id:23]D[1]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH NEXT FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH RELATIVE 0 FROM sc"), "T[id:23]D[2]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH ALL FROM sc"), "T[id:23]D[3]D[4]D[5]C[FETCH 3]Z[T]");
+    EXPECT(q(s, "FETCH ABSOLUTE 1 FROM sc"), "T[id:23]D[1]C[FETCH 1]Z[T]"); /* after the end, too */
+    EXPECT(q(s, "FETCH BACKWARD 2 FROM sc"), "E[0A000:FETCH BACKWARD of several rows or from the end is not supported]Z[E]");
+    EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    EXPECT(q(s, "BEGIN; DECLARE sc SCROLL CURSOR WITHOUT HOLD FOR SELECT id FROM k ORDER BY id; FETCH 3 FROM sc"),
+           "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]D[2]D[3]C[FETCH 3]Z[T]");
     EXPECT(q(s, "FETCH ABSOLUTE 9 FROM sc"), "T[id:23]C[FETCH 0]Z[T]");
     EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
     EXPECT(q(s, "BEGIN; DECLARE fw CURSOR FOR SELECT id FROM k ORDER BY id; FETCH 2 FROM fw"),
@@ -856,6 +866,20 @@ static void test_settings(void)
         CHECK(el < 2000);
     }
     EXPECT(q(s, "RESET statement_timeout"), "C[RESET]Z[I]");
+    {
+        /* txid_current(): one per transaction */
+        char *a = q(s, "BEGIN; SELECT txid_current() = txid_current(); COMMIT");
+        CHECK(strstr(a, "D[t]") != NULL);
+        free(a);
+        a = q(s, "SELECT txid_current()");
+        char *b = q(s, "SELECT txid_current()");
+        CHECK(strcmp(a, b) != 0);
+        free(a);
+        free(b);
+        a = q(s, "SELECT pg_postmaster_start_time() <= now()");
+        CHECK(strstr(a, "D[t]") != NULL);
+        free(a);
+    }
     EXPECT(q(s, "SELECT current_database(), current_user"),
            "T[current_database:19,current_user:19]D[postgres|postgres]C[SELECT 1]Z[I]");
     wb_engine_session_free(s);
@@ -941,6 +965,32 @@ static void test_notify(void)
     CHECK(notified[0] == 0);
     EXPECT(q(s, "UNLISTEN *"), "C[UNLISTEN]Z[I]");
     CHECK(wb_engine_session_listening(s, "chan") == 0);
+    /* inside a transaction LISTEN takes effect at COMMIT, not at all after ROLLBACK */
+    EXPECT(q(s, "BEGIN; LISTEN later"), "C[BEGIN]C[LISTEN]Z[T]");
+    CHECK(wb_engine_session_listening(s, "later") == 0);
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    CHECK(wb_engine_session_listening(s, "later") == 1);
+    EXPECT(q(s, "BEGIN; LISTEN never; ROLLBACK"), "C[BEGIN]C[LISTEN]C[ROLLBACK]Z[I]");
+    CHECK(wb_engine_session_listening(s, "never") == 0);
+    /* pg_notify(): at the end of an autocommit statement, at COMMIT in a block */
+    notified[0] = 0;
+    EXPECT(q(s, "SELECT pg_notify('chan', 'fn')"), "T[pg_notify:2278]D[]C[SELECT 1]Z[I]");
+    CHECK(strcmp(notified, "postgres/chan/fn;") == 0);
+    notified[0] = 0;
+    EXPECT(q(s, "BEGIN; SELECT pg_notify('chan', 'later')"), "C[BEGIN]T[pg_notify:2278]D[]C[SELECT 1]Z[T]");
+    CHECK(notified[0] == 0);
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    CHECK(strcmp(notified, "postgres/chan/later;") == 0);
+    /* currval() belongs to the session, not to the pooled SQLite connection */
+    EXPECT(q(s, "CREATE SEQUENCE sq"), "C[CREATE SEQUENCE]Z[I]");
+    EXPECT(q(s, "SELECT nextval('sq'), currval('sq')"), "T[nextval:20,currval:20]D[1|1]C[SELECT 1]Z[I]");
+    {
+        wb_engine_session *o = connect_db("postgres", NULL, 0);
+        EXPECT_PREFIX(q(o, "SELECT currval('sq')"), "T[currval:20]E[55000:");
+        wb_engine_session_free(o);
+    }
+    EXPECT(q(s, "DROP SEQUENCE sq"), "C[DROP SEQUENCE]Z[I]");
+    EXPECT(q(s, "BEGIN; LISTEN dangling"), "C[BEGIN]C[LISTEN]Z[T]"); /* freed with the session */
     wb_engine_session_free(s);
 }
 
@@ -1051,7 +1101,23 @@ static void test_concurrency(void)
     /* a cancel that arrives while the session is idle cancels nothing */
     wb_engine_session_interrupt(s2, 0);
     EXPECT(q(s2, "SELECT 1"), "T[?column?:23]D[1]C[SELECT 1]Z[I]");
-    wb_engine_session_free(s2);
+    /* advisory locks: exclusive between sessions, re-entrant, xact ones end with the transaction */
+    EXPECT(q(s, "SELECT pg_advisory_lock(42), pg_try_advisory_lock(42)"),
+           "T[pg_advisory_lock:2278,pg_try_advisory_lock:16]D[|t]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_try_advisory_lock(42), pg_try_advisory_lock(1, 42)"),
+           "T[pg_try_advisory_lock:16,pg_try_advisory_lock:16]D[f|t]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_advisory_lock(42)"),
+           "T[pg_advisory_lock:2278]E[57014:canceling statement due to statement timeout]Z[I]");
+    EXPECT(q(s, "SELECT pg_advisory_unlock(42), pg_advisory_unlock(42), pg_advisory_unlock(42)"),
+           "T[pg_advisory_unlock:16,pg_advisory_unlock:16,pg_advisory_unlock:16]D[t|t|f]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "BEGIN; SELECT pg_advisory_xact_lock(42)"), "C[BEGIN]T[pg_advisory_xact_lock:2278]D[]C[SELECT 1]Z[T]");
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[f]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42); SELECT pg_advisory_unlock_all()"),
+           "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]T[pg_advisory_unlock_all:2278]D[]C[SELECT 1]Z[I]");
+    EXPECT(q(s2, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]Z[I]");
+    wb_engine_session_free(s2); /* its locks go with it */
+    EXPECT(q(s, "SELECT pg_try_advisory_lock(42)"), "T[pg_try_advisory_lock:16]D[t]C[SELECT 1]Z[I]");
     EXPECT(q(s, "DROP TABLE counter; DROP TABLE log"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }

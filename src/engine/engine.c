@@ -134,9 +134,16 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
     }
     if (hooks)
         e->hooks = *hooks;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e->start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
     const char *dbg = getenv("WB_ENGINE_DEBUG");
     e->debug = dbg && *dbg ? atoi(dbg) : 0; /* 1: translations, 2: and every SQLite statement */
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->adv_mu, NULL);
+    pthread_cond_init(&e->adv_cv, NULL);
     return e;
 }
 
@@ -176,6 +183,13 @@ void wb_engine_close(wb_engine *e)
         db_free(d);
     }
     pthread_mutex_destroy(&e->mu);
+    while (e->adv) {
+        wb_adv_lock *l = e->adv;
+        e->adv = l->next;
+        free(l);
+    }
+    pthread_mutex_destroy(&e->adv_mu);
+    pthread_cond_destroy(&e->adv_cv);
     free(e->datadir);
     free(e);
 }
@@ -417,13 +431,186 @@ static void fn_note_conflict(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_null(cx);
 }
 
-/* pg_advisory_unlock_all(): advisory locks are not offered (pg_advisory_lock
- * is unknown), so a session never holds one: nothing to release. Poolers
- * (asyncpg's reset query, PgBouncer's server_reset_query) call it. */
+/* pg_advisory_unlock_all(): the session-level advisory locks (poolers'
+ * reset queries call it) */
 static void fn_advisory_unlock_all(sqlite3_context *cx, int n, sqlite3_value **v)
 {
     (void)n, (void)v;
+    wb_econn *c = sqlite3_user_data(cx);
+    if (c->session)
+        wb_eng_advisory_release(c->session, 2); /* transaction-level ones stay, as in PostgreSQL */
     sqlite3_result_null(cx);
+}
+
+/* pg_postmaster_start_time(): when wb_engine_open ran, as timestamptz text */
+static void fn_start_time(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    wb_econn *c = sqlite3_user_data(cx);
+    wb_engine *e = c->session ? c->session->e : NULL;
+    if (!e) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    struct tm tm;
+    time_t secs = (time_t)(e->start_us / 1000000);
+    gmtime_r(&secs, &tm);
+    char t[64];
+    snprintf(t, sizeof t, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->start_us % 1000000));
+    sqlite3_result_text(cx, t, -1, SQLITE_TRANSIENT);
+}
+
+/* txid_current(): one number per transaction of this engine, growing */
+static void fn_txid_current(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    wb_econn *c = sqlite3_user_data(cx);
+    wb_sess_hdr *h = c->session;
+    if (!h) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    if (!h->xid)
+        h->xid = atomic_fetch_add(&h->e->next_xid, 1) + 1000; /* PostgreSQL's first normal xids are small too */
+    sqlite3_result_int64(cx, (sqlite3_int64)h->xid);
+}
+
+/* Advisory locks (PostgreSQL 15 docs §9.27.10), exclusive ones: a lock is
+ * a key (bigint, or two int4 in their own key space) held by one session,
+ * re-entrantly, at session or transaction level. A waiter sleeps on the
+ * engine's condition variable in 10 ms steps, watching cancel and
+ * statement_timeout. (The shared variants are not offered: 42883.) */
+
+static int adv_key(int n, sqlite3_value **v, int64_t *key)
+{
+    if (n == 1) {
+        *key = sqlite3_value_int64(v[0]);
+        return 0;
+    }
+    *key = (int64_t)(((uint64_t)(uint32_t)sqlite3_value_int(v[0]) << 32) | (uint32_t)sqlite3_value_int(v[1]));
+    return 1;
+}
+
+/* 1 acquired, 0 held by another session (try), -1 interrupted */
+static int adv_acquire(wb_sess_hdr *h, int64_t key, int two, int xact, int wait)
+{
+    wb_engine *e = h->e;
+    pthread_mutex_lock(&e->adv_mu);
+    for (;;) {
+        wb_adv_lock *l = e->adv;
+        while (l && !(l->key == key && l->two == two))
+            l = l->next;
+        if (!l) {
+            l = calloc(1, sizeof *l);
+            if (!l) {
+                pthread_mutex_unlock(&e->adv_mu);
+                return -1;
+            }
+            l->key = key, l->two = two, l->owner = h->serial;
+            l->next = e->adv;
+            e->adv = l;
+        }
+        if (l->owner == h->serial) {
+            if (xact)
+                l->xact_count++;
+            else
+                l->count++;
+            pthread_mutex_unlock(&e->adv_mu);
+            return 1;
+        }
+        if (!wait) {
+            pthread_mutex_unlock(&e->adv_mu);
+            return 0;
+        }
+        if (wb_eng_check_interrupt(h)) {
+            pthread_mutex_unlock(&e->adv_mu);
+            return -1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10000000;
+        if (ts.tv_nsec >= 1000000000)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&e->adv_cv, &e->adv_mu, &ts);
+    }
+}
+
+void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only)
+{
+    wb_engine *e = h->e;
+    int freed = 0;
+    pthread_mutex_lock(&e->adv_mu);
+    for (wb_adv_lock **pp = &e->adv; *pp;) {
+        wb_adv_lock *l = *pp;
+        if (l->owner == h->serial) {
+            if (xact_only != 2)
+                l->xact_count = 0;
+            if (xact_only != 1)
+                l->count = 0;
+            if (l->count == 0 && l->xact_count == 0) {
+                *pp = l->next;
+                free(l);
+                freed = 1;
+                continue;
+            }
+        }
+        pp = &l->next;
+    }
+    if (freed)
+        pthread_cond_broadcast(&e->adv_cv);
+    pthread_mutex_unlock(&e->adv_mu);
+}
+
+static void fn_adv_lock(sqlite3_context *cx, int n, sqlite3_value **v, int xact, int wait)
+{
+    wb_econn *c = sqlite3_user_data(cx);
+    if (!c->session) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    int64_t key;
+    int two = adv_key(n, v, &key);
+    int r = adv_acquire(c->session, key, two, xact, wait);
+    if (r < 0)
+        sqlite3_result_error_code(cx, SQLITE_INTERRUPT);
+    else if (wait)
+        sqlite3_result_null(cx); /* void */
+    else
+        sqlite3_result_int(cx, r);
+}
+static void fn_advisory_lock(sqlite3_context *cx, int n, sqlite3_value **v) { fn_adv_lock(cx, n, v, 0, 1); }
+static void fn_advisory_xact_lock(sqlite3_context *cx, int n, sqlite3_value **v) { fn_adv_lock(cx, n, v, 1, 1); }
+static void fn_try_advisory_lock(sqlite3_context *cx, int n, sqlite3_value **v) { fn_adv_lock(cx, n, v, 0, 0); }
+static void fn_try_advisory_xact_lock(sqlite3_context *cx, int n, sqlite3_value **v) { fn_adv_lock(cx, n, v, 1, 0); }
+
+/* pg_advisory_unlock: 1 if this session held it (at session level) */
+static void fn_advisory_unlock(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    wb_econn *c = sqlite3_user_data(cx);
+    wb_sess_hdr *h = c->session;
+    if (!h) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    int64_t key;
+    int two = adv_key(n, v, &key), ok = 0;
+    wb_engine *e = h->e;
+    pthread_mutex_lock(&e->adv_mu);
+    for (wb_adv_lock **pp = &e->adv; *pp; pp = &(*pp)->next) {
+        wb_adv_lock *l = *pp;
+        if (l->key == key && l->two == two && l->owner == h->serial && l->count > 0) {
+            ok = 1;
+            if (--l->count == 0 && l->xact_count == 0) {
+                *pp = l->next;
+                free(l);
+                pthread_cond_broadcast(&e->adv_cv);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&e->adv_mu);
+    sqlite3_result_int(cx, ok);
 }
 
 static int register_functions(wb_econn *c)
@@ -443,7 +630,15 @@ static int register_functions(wb_econn *c)
         {"pg_backend_pid", 0, fn_backend_pid},        {"version", 0, fn_version},
         {"pg_sleep", 1, fn_pg_sleep},                 {"pg_cancel_backend", 1, fn_cancel_backend},
         {"pg_terminate_backend", 1, fn_terminate_backend},
+        {"pg_terminate_backend", 2, fn_terminate_backend}, /* the timeout: the hook does not wait */
+        {"pg_postmaster_start_time", 0, fn_start_time},  {"txid_current", 0, fn_txid_current},
         {"pg_advisory_unlock_all", 0, fn_advisory_unlock_all},
+        {"pg_advisory_lock", 1, fn_advisory_lock},         {"pg_advisory_lock", 2, fn_advisory_lock},
+        {"pg_advisory_xact_lock", 1, fn_advisory_xact_lock}, {"pg_advisory_xact_lock", 2, fn_advisory_xact_lock},
+        {"pg_try_advisory_lock", 1, fn_try_advisory_lock}, {"pg_try_advisory_lock", 2, fn_try_advisory_lock},
+        {"pg_try_advisory_xact_lock", 1, fn_try_advisory_xact_lock},
+        {"pg_try_advisory_xact_lock", 2, fn_try_advisory_xact_lock},
+        {"pg_advisory_unlock", 1, fn_advisory_unlock},     {"pg_advisory_unlock", 2, fn_advisory_unlock},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         int flags = SQLITE_UTF8; /* not DETERMINISTIC: the answers depend on the session */

@@ -31,6 +31,14 @@
 #include <stdint.h>
 
 typedef struct wb_edb wb_edb;
+/* One advisory lock (engine.c) */
+typedef struct wb_adv_lock {
+    int64_t key;
+    int two;              /* key made of two int4 */
+    uint64_t owner;       /* session serial */
+    int count, xact_count;
+    struct wb_adv_lock *next;
+} wb_adv_lock;
 typedef struct wb_econn wb_econn;
 
 /* What the per-connection SQL functions and the busy/progress handlers
@@ -43,11 +51,17 @@ typedef struct wb_sess_hdr {
     atomic_int terminate; /* 1 = pg_terminate_backend / shutdown */
     int64_t deadline_us;  /* statement_timeout expiry (CLOCK_MONOTONIC µs), 0 = none */
     int why;              /* reason of the last interrupt: WB_INT_* */
+    uint64_t xid;         /* txid_current() of the open transaction, 0 = none yet */
+    uint64_t serial;      /* unique per session of this engine (never 0) */
 } wb_sess_hdr;
 enum { WB_INT_NONE = 0, WB_INT_CANCEL, WB_INT_TIMEOUT, WB_INT_TERMINATE };
 /* The reason to stop the running statement now, or WB_INT_NONE (also
  * records it in h->why). */
 int wb_eng_check_interrupt(wb_sess_hdr *h);
+/* Release h's advisory locks: xact_only = 1 the transaction-level ones
+ * (transaction end), 2 the session-level ones (pg_advisory_unlock_all),
+ * 0 all (session end). */
+void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only);
 int64_t wb_eng_now_us(void);
 
 /* One cached prepared statement of a connection, keyed by its SQL text. */
@@ -74,6 +88,7 @@ struct wb_econn {
     wb_cached_stmt cache[WB_STMT_CACHE];
     uint64_t clock;
     wb_buf conflict; /* wb_note_conflict(): the duplicate key's values */
+    uint64_t last_serial; /* the session that used it last (wb_sql_reset_session) */
     wb_sql_cache *tcache; /* translations made on this connection's schema */
     uint64_t tgen;        /* edb->schema_gen when tcache was last valid */
 };
@@ -95,6 +110,12 @@ struct wb_engine {
     wb_engine_hooks hooks;
     pthread_mutex_t mu; /* dbs list */
     wb_edb *dbs;
+    atomic_uint_fast64_t next_serial; /* session serial numbers */
+    atomic_uint_fast64_t next_xid;    /* txid_current() */
+    int64_t start_us;                 /* pg_postmaster_start_time(), µs since the Unix epoch */
+    pthread_mutex_t adv_mu;           /* advisory locks (pg_advisory_lock...) */
+    pthread_cond_t adv_cv;
+    struct wb_adv_lock *adv;
     int debug; /* WB_ENGINE_DEBUG set: print each statement's translation to stderr */
 };
 

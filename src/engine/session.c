@@ -208,6 +208,11 @@ int wb_sess_need_conn(wb_engine_session *s, wb_buf *out)
         return -1;
     }
     c->session = &s->h;
+    if (c->last_serial != s->h.serial) {
+        /* currval()/lastval() belong to the session that set them */
+        wb_sql_reset_session(c->db);
+        c->last_serial = s->h.serial;
+    }
     pthread_mutex_lock(&s->imu);
     s->conn = c;
     s->running_db = c->db;
@@ -319,6 +324,25 @@ static void gucs_tx_end(wb_engine_session *s, int commit)
 }
 
 static void apply_guc_side_effects(wb_engine_session *s);
+static void listen_add(wb_engine_session *s, const char *ch);
+static void listen_remove(wb_engine_session *s, const char *ch);
+
+/* LISTEN/UNLISTEN of the transaction: applied at COMMIT, dropped by ROLLBACK */
+static void listen_ops_end(wb_engine_session *s, int commit)
+{
+    while (s->listen_ops) {
+        wb_listen_op *op = s->listen_ops;
+        s->listen_ops = op->next;
+        if (commit) {
+            if (op->listen)
+                listen_add(s, op->channel ? op->channel : "");
+            else
+                listen_remove(s, op->channel);
+        }
+        free(op->channel);
+        free(op);
+    }
+}
 
 /* End the transaction (commit = 1: COMMIT, else ROLLBACK). Returns 0, or
  * -1 with an ErrorResponse written (commit failed: rolled back). */
@@ -344,11 +368,14 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     s->sqlite_tx = 0;
     s->tx = TX_NONE;
     s->xact_start_us = 0;
+    s->h.xid = 0;
+    wb_eng_advisory_release(&s->h, 1);
     if (s->ddl_in_tx && !commit)
         atomic_fetch_add(&s->db->schema_gen, 1);
     s->ddl_in_tx = 0;
     gucs_tx_end(s, commit);
     apply_guc_side_effects(s);
+    listen_ops_end(s, commit);
     deliver_notifies(s, commit);
     return rc;
 }
@@ -862,6 +889,12 @@ static int put_row(wb_engine_session *s, wb_portal *p, sqlite3_stmt *st, wb_buf 
     out->p[out->len++] = (uint8_t)(n >> 8);
     out->p[out->len++] = (uint8_t)n;
     for (int i = 0; i < n; i++) {
+        if (p->cols[i].type_oid == 2278) { /* void (pg_sleep, pg_notify): an empty value, never NULL */
+            static const uint8_t z[4] = {0, 0, 0, 0};
+            if (wb_buf_append(out, z, 4))
+                return -1;
+            continue;
+        }
         if (sqlite3_column_type(st, i) == SQLITE_NULL) {
             static const uint8_t m1[4] = {0xff, 0xff, 0xff, 0xff};
             if (wb_buf_append(out, m1, 4))
@@ -1028,6 +1061,11 @@ static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
     int r = portal_finish(s, p, ok, out);
     portal_release_stmt(s, p);
     p->done = 1;
+    if (s->tx == TX_NONE && !s->sqlite_tx) {
+        deliver_notifies(s, ok && r == 0); /* pg_notify() in an autocommit statement */
+        s->h.xid = 0;                       /* its transaction is over */
+        wb_eng_advisory_release(&s->h, 1);  /* and its pg_advisory_xact_lock()s */
+    }
     return r;
 }
 
@@ -1428,6 +1466,31 @@ static void fn_set_config(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_text(cx, i >= 0 ? guc_get(s, i) : value, -1, SQLITE_TRANSIENT);
 }
 
+/* pg_notify(channel, payload): NOTIFY as a function, delivered when the
+ * transaction (or the autocommit statement) commits. */
+static void fn_pg_notify(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n;
+    wb_engine_session *s = fn_session(cx);
+    const char *ch = (const char *)sqlite3_value_text(v[0]);
+    const char *pl = (const char *)sqlite3_value_text(v[1]);
+    if (!s || !ch || !*ch) {
+        sqlite3_result_error(cx, "22023 channel name cannot be empty", -1);
+        return;
+    }
+    wb_notice_q *q = calloc(1, sizeof *q);
+    if (!q || !(q->channel = strdup(ch)) || (pl && !(q->payload = strdup(pl)))) {
+        if (q)
+            free(q->channel);
+        free(q);
+        sqlite3_result_error_nomem(cx);
+        return;
+    }
+    *s->notifies_tail = q;
+    s->notifies_tail = &q->next;
+    sqlite3_result_null(cx);
+}
+
 int wb_sess_register_functions(sqlite3 *db, void *conn)
 {
     int rc = sqlite3_create_function_v2(db, "current_setting", 1, SQLITE_UTF8, conn, fn_current_setting, NULL,
@@ -1437,6 +1500,8 @@ int wb_sess_register_functions(sqlite3 *db, void *conn)
                                         NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "set_config", 3, SQLITE_UTF8, conn, fn_set_config, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "pg_notify", 2, SQLITE_UTF8, conn, fn_pg_notify, NULL, NULL, NULL);
     return rc;
 }
 
@@ -1568,6 +1633,7 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     s->h.e = e;
     s->h.pid = pid;
+    s->h.serial = atomic_fetch_add(&e->next_serial, 1) + 1;
     s->idle = 1; /* the server sends ReadyForQuery next */
     s->db = d;
     s->notifies_tail = &s->notifies;
@@ -1630,6 +1696,8 @@ void wb_engine_session_free(wb_engine_session *s)
         s->sqlite_tx = 0;
     }
     s->tx = TX_NONE;
+    wb_eng_advisory_release(&s->h, 0);
+    listen_ops_end(s, 0);
     deliver_notifies(s, 0);
     while (s->stmts) {
         wb_pstmt *p = s->stmts;
@@ -1783,19 +1851,26 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
         wb_sess_error(s, out, "34000", m, NULL, NULL);
         return R_ERROR;
     }
-    int64_t pos = p->total, skip = 0, n;
+    int64_t pos = p->total, skip = 0, n = 0;
     int64_t cnt = t->fetch_count;
+    int64_t target = -1; /* a row at or before the position: read again */
     switch (t->fetch_direction) {
     case 0: n = cnt == INT64_MAX ? 0 : cnt; break; /* FORWARD (0 = all) */
     case 2: /* ABSOLUTE */
-        if (cnt <= pos)
-            goto backward;
+        if (cnt <= pos) {
+            if (cnt < 0)
+                goto backward;
+            target = cnt;
+            break;
+        }
         skip = cnt - pos - 1;
         n = 1;
         break;
     case 3: /* RELATIVE */
-        if (cnt <= 0)
-            goto backward;
+        if (cnt <= 0) {
+            target = pos + cnt;
+            break;
+        }
         skip = cnt - 1;
         n = 1;
         break;
@@ -1804,7 +1879,30 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
             n = 0;
             goto zero;
         }
-        goto backward;
+        if (cnt != 1) /* BACKWARD n: rows in reverse order, not offered */
+            goto backward;
+        target = pos - 1; /* PRIOR */
+        break;
+    }
+    if (target >= 0) {
+        /* a SCROLL cursor goes back by reading its query again from the
+         * start: the transaction's snapshot gives the same rows */
+        if (!p->is_cursor || !p->scroll || !s->sqlite_tx || !p->ps->stmt)
+            goto backward;
+        if (p->st)
+            sqlite3_reset(p->st);
+        else if (portal_prepare(s, p, NULL, out) || !p->st)
+            return R_ERROR;
+        p->started = 1;
+        p->done = 0;
+        p->row_pending = 0;
+        p->total = 0;
+        if (target == 0) { /* before the first row */
+            n = 0;
+            goto zero;
+        }
+        skip = target - 1;
+        n = 1;
     }
     s->run_fetch = t->kind == WB_SQL_FETCH;
     s->run_move = t->kind == WB_SQL_MOVE;
@@ -1855,7 +1953,7 @@ backward:
         wb_sess_error(s, out, "55000", "cursor can only scan forward", NULL, NULL);
         return R_ERROR;
     }
-    wb_sess_error(s, out, "0A000", "a cursor cannot move backward here (SCROLL cursors read forward only)", NULL, NULL);
+    wb_sess_error(s, out, "0A000", "FETCH BACKWARD of several rows or from the end is not supported", NULL, NULL);
     return R_ERROR;
 }
 
@@ -2200,13 +2298,31 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
         }
         return R_DONE;
     case WB_SQL_LISTEN:
-        listen_add(s, t->name);
-        wb_pg_put_command_complete(out, "LISTEN");
+    case WB_SQL_UNLISTEN: {
+        int listen = t->kind == WB_SQL_LISTEN;
+        const char *ch = t->name && strcmp(t->name, "*") != 0 ? t->name : NULL;
+        if (s->tx == TX_NONE) {
+            if (listen)
+                listen_add(s, ch ? ch : "");
+            else
+                listen_remove(s, ch);
+        } else {
+            /* PostgreSQL 15 docs "LISTEN": takes effect at commit */
+            wb_listen_op *op = calloc(1, sizeof *op);
+            if (!op || (ch && !(op->channel = strdup(ch)))) {
+                free(op);
+                wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
+                return R_ERROR;
+            }
+            op->listen = listen;
+            wb_listen_op **tail = &s->listen_ops;
+            while (*tail)
+                tail = &(*tail)->next;
+            *tail = op;
+        }
+        wb_pg_put_command_complete(out, listen ? "LISTEN" : "UNLISTEN");
         return R_DONE;
-    case WB_SQL_UNLISTEN:
-        listen_remove(s, t->name && strcmp(t->name, "*") != 0 ? t->name : NULL);
-        wb_pg_put_command_complete(out, "UNLISTEN");
-        return R_DONE;
+    }
     case WB_SQL_NOTIFY: {
         wb_notice_q *n = calloc(1, sizeof *n);
         if (!n || !(n->channel = strdup(t->name ? t->name : ""))) {

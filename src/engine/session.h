@@ -48,6 +48,12 @@ typedef struct wb_notice_q {
 /* settings reported by ParameterStatus: the first entries of session.c's table */
 #define WB_NREPORTED 13
 
+typedef struct wb_listen_op {
+    int listen;      /* 1 LISTEN, 0 UNLISTEN */
+    char *channel;   /* NULL: UNLISTEN * */
+    struct wb_listen_op *next;
+} wb_listen_op;
+
 enum wb_tx { TX_NONE, TX_IMPLICIT, TX_BLOCK, TX_FAILED };
 
 /* What a yield (WB_ENGINE_MORE) interrupted. */
@@ -101,6 +107,7 @@ struct wb_engine_session {
     char **channels;
     int nchannels;
     wb_notice_q *notifies, **notifies_tail;
+    wb_listen_op *listen_ops; /* LISTEN/UNLISTEN waiting for COMMIT */
     struct wb_copy_state *copy;
     wb_buf scratch;
 };
