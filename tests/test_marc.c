@@ -292,11 +292,92 @@ static void test_oversize(void)
     free(big);
 }
 
+/* Directory entries (read 8 digits at a time by the parser): every digit
+ * value in every position of the length and start, tags with letters, and
+ * one entry damaged at each of its 12 bytes with each of the 256 values. */
+static void test_directory_entries(void)
+{
+    static uint8_t data[99999];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)('a' + i % 26);
+    memcpy(data, "10\x1f" "a", 4); /* indicators and a subfield, for strict parsing */
+    static const char *const tags[] = {"245", "CAT", "9ab", "001", "500", "zZ0"};
+    uint32_t seed = 12345;
+    uint8_t leader[24];
+    memcpy(leader, "00000nam a2200000 a 4500", 24);
+    for (int round = 0; round < 60; round++) {
+        wb_marc_field f[40];
+        size_t nf = 0, total = 24 + 1 + 1;
+        while (nf < 40) {
+            seed = seed * 1103515245u + 12345u;
+            size_t len = 4 + (seed >> 8) % (round % 3 ? 9995 : 40);
+            if (total + 12 + len + 1 > 99999)
+                break;
+            seed = seed * 1103515245u + 12345u;
+            memcpy(f[nf].tag, tags[(seed >> 10) % 6], 4);
+            f[nf].len = (uint32_t)len;
+            f[nf].data = data;
+            total += 12 + len + 1;
+            nf++;
+        }
+        wb_marc_record r = {.leader = leader, .fields = f, .nfields = nf}, p = {0};
+        wb_buf b = {0};
+        wb_marc_error e;
+        CHECK(wb_marc_write_iso2709(&b, &r) == 0);
+        int rc = wb_marc_parse(&p, b.p, b.len, WB_MARC_STRICT, &e);
+        CHECK(rc == 0 && p.nfields == nf);
+        size_t base = 24 + 12 * nf + 1, off = 0;
+        for (size_t i = 0; rc == 0 && i < nf && i < p.nfields; i++) {
+            CHECK(strcmp(p.fields[i].tag, f[i].tag) == 0 && p.fields[i].len == f[i].len &&
+                  p.fields[i].data == b.p + base + off);
+            off += f[i].len + 1;
+        }
+        wb_marc_record_free(&p);
+        wb_buf_free(&b);
+    }
+    /* entry 2 of 3 damaged at byte k with value v */
+    wb_marc_field f[3] = {{"001", 5, (const uint8_t *)"12345"},
+                          {"245", 9, (const uint8_t *)"10\x1f" "aTitle"},
+                          {"500", 7, (const uint8_t *)"  \x1f" "aNote"}};
+    wb_marc_record r = {.leader = leader, .fields = f, .nfields = 3}, p = {0};
+    wb_buf b = {0};
+    CHECK(wb_marc_write_iso2709(&b, &r) == 0);
+    int bad = 0;
+    for (int k = 0; k < 12; k++) {
+        uint8_t *e2 = b.p + 24 + 12;
+        uint8_t keep = e2[k];
+        for (int v = 0; v < 256; v++) {
+            if (v == keep || v == WB_MARC_FT) /* 0x1E would end the directory there */
+                continue;
+            e2[k] = (uint8_t)v;
+            wb_marc_error e;
+            int rc = wb_marc_parse(&p, b.p, b.len, WB_MARC_STRICT, &e);
+            int alnum = (v >= '0' && v <= '9') || (v >= 'A' && v <= 'Z') || (v >= 'a' && v <= 'z');
+            if (k < 3) { /* tag: letters and digits are fine, the rest is a bad tag */
+                if (alnum ? rc != 0 || p.fields[1].tag[k] != v : rc != -1 || !strstr(e.msg, "directory entry 2"))
+                    bad++;
+            } else if (!(v >= '0' && v <= '9')) { /* a number byte that is not a digit */
+                if (rc != -1 || !strstr(e.msg, "directory entry 2"))
+                    bad++;
+                /* permissive: the field is rebuilt from the data, same bytes */
+                rc = wb_marc_parse(&p, b.p, b.len, 0, &e);
+                if (rc != 1 || p.nfields != 3 || p.fields[1].len != 9 || memcmp(p.fields[1].data, f[1].data, 9))
+                    bad++;
+            }
+        }
+        e2[k] = keep;
+    }
+    CHECK(bad == 0);
+    wb_marc_record_free(&p);
+    wb_buf_free(&b);
+}
+
 int main(void)
 {
     test_framing();
     test_framing_damaged();
     test_parse_and_subfields();
+    test_directory_entries();
     test_marc8();
     test_utf8();
     test_writers_escape();

@@ -31,6 +31,35 @@ static inline int digits(const uint8_t *p, size_t n, size_t *val)
     return !bad;
 }
 
+/* A directory entry's numbers (MARC 21 "Directory": tag 3, length of field
+ * 4, starting character position 5) read 8 digits at a time (SWAR): bytes
+ * 3-10 as one little-endian word, tested for all-digits with one carry-free
+ * test (a byte outside '0'..'9' sets its high bit in w, w + 0x46.. or
+ * w - 0x30..; carries and borrows only ever start at such a byte), then
+ * converted pairwise (2 digits per byte lane, 4 per 16-bit lane). Byte 11
+ * is the start's last digit. *tag_digits says whether the tag is three
+ * digits (the usual case; other tags take the byte-wise path); *tag_word is
+ * bytes 0-3 as loaded (little-endian). Returns 1
+ * when all 9 number bytes are digits (*flen, *fstart meaningful only then). */
+static inline int entry_nums(const uint8_t *e, size_t *flen, size_t *fstart, int *tag_digits, uint32_t *tag_word)
+{
+    const uint64_t z = 0x3030303030303030ull, hi = 0x8080808080808080ull;
+    uint64_t w;
+    uint32_t t;
+    memcpy(&w, e + 3, 8);
+    memcpy(&t, e, 4); /* tag and the length's first digit */
+    *tag_word = t;
+    unsigned last = (unsigned)e[11] - '0';
+    *tag_digits = ((t | (t + 0x46464646u) | (t - 0x30303030u)) & 0x80808080u) == 0;
+    int ok = ((w | (w + 0x4646464646464646ull) | (w - z)) & hi) == 0 && last <= 9;
+    uint64_t d = w - z;
+    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFull;     /* 16-bit lanes: 2-digit numbers */
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;   /* 32-bit lanes: 4-digit numbers */
+    *flen = (size_t)(d & 0xFFFFFFFFu);
+    *fstart = (size_t)(d >> 32) * 10 + last;
+    return ok;
+}
+
 static int is_blank(uint8_t c)
 {
     return c == '\n' || c == '\r' || c == 0 || c == ' ' || c == '\t' || c == 0x1A;
@@ -525,15 +554,38 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     size_t next = base;   /* where the next field starts if the data is in directory order */
     int bad_entries = 0, bad_tags = 0, bad_inds = 0, no_inds = 0;
     size_t rebuilt = SIZE_MAX; /* rec->store holds rebuilt fields from here on */
+    size_t room = base <= end ? end - base : 0; /* bytes of data before the terminator */
     for (size_t i = 0; i < nent; i++) {
         const uint8_t *e = buf + WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN;
         size_t flen = 0, fstart = 0;
-        int nums = digits(e + 3, 4, &flen) && digits(e + 7, 5, &fstart);
+        int tag_digits;
+        uint32_t tag_word;
+        int nums = entry_nums(e, &flen, &fstart, &tag_digits, &tag_word);
         size_t a = base + fstart;
+        wb_marc_field *f;
+        /* fstart and flen are below 100,000: fstart + flen cannot wrap */
+        if (nums & tag_digits & (flen >= 1) & (fstart + flen <= room) && buf[a + flen - 1] == WB_MARC_FT) {
+            /* The usual entry (a numeric tag pointing at a field that ends
+             * in 0x1E inside the data): what the general path below does for
+             * it, with one store per field. */
+            wb_marc_field lf;
+            uint32_t tw = tag_word & 0x00FFFFFFu; /* the tag and its NUL (little-endian) */
+            memcpy(lf.tag, &tw, 4);
+            lf.len = (uint32_t)(flen - 1);
+            lf.data = buf + a;
+            f = &rec->fields[rec->nfields++];
+            *f = lf;
+            next = a + flen;
+            if ((tag_word & 0xFFFFu) == 0x3030u) /* "00": a control field (wb_marc_is_control) */
+                continue;
+            if (lf.len >= 3 && lf.data[2] == WB_MARC_SD && printable(lf.data[0]) && printable(lf.data[1]))
+                continue; /* the usual data field */
+            goto data_field;
+        }
         int ok = nums && flen >= 1 && base <= end && fstart <= end - base && flen <= end - a &&
                  buf[a + flen - 1] == WB_MARC_FT;
         int bad_tag = 0;
-        if (!tag_ok(e)) {
+        if (!tag_digits && !tag_ok(e)) {
             if (strict) {
                 wb_marc_errorf(err, WB_MARC_LEADER_LEN + i * 12, "directory entry %zu has a bad tag", i + 1);
                 return -1;
@@ -568,7 +620,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
                         "directory entry %zu (%.3s %.4s %.5s) wrong, field rebuilt from the data",
                         i + 1, (const char *)e, (const char *)e + 3, (const char *)e + 7);
         }
-        wb_marc_field *f = &rec->fields[rec->nfields++];
+        f = &rec->fields[rec->nfields++];
         memcpy(f->tag, e, 3);
         f->tag[3] = 0;
         if (bad_tag) /* reported above; replaced so every output stays well-formed */
@@ -580,6 +632,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
         next = a + flen;
         if (wb_marc_is_control(f))
             continue;
+    data_field:;
         /* A data field is two indicators, then subfields. */
         const uint8_t *d = f->data;
         if (f->len >= 3 && d[2] == WB_MARC_SD && printable(d[0]) && printable(d[1]))
