@@ -56,9 +56,14 @@ fi
 
 DIR=$(mktemp -d /tmp/wirebuf-serve.XXXXXX)
 SPID=""
+CPID=""
 cleanup() {
   rc=$?
   trap - EXIT INT TERM HUP
+  if [ -n "$CPID" ]; then
+    kill -TERM "$CPID" 2>/dev/null || true
+    wait "$CPID" 2>/dev/null || true
+  fi
   if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
     kill -TERM "$SPID" 2>/dev/null || true
     i=0
@@ -105,7 +110,7 @@ while :; do
   ready=0
   while [ $i -lt 300 ]; do
     kill -0 "$SPID" 2>/dev/null || break
-    if "$ISREADY" -q -h "$DIR" -p "$PORT" -t 1 >/dev/null 2>&1; then ready=1; break; fi
+    if "$ISREADY" -q -h "$DIR" -p "$PORT" -U postgres -d postgres -t 1 >/dev/null 2>&1; then ready=1; break; fi
     sleep 0.1
     i=$((i + 1))
   done
@@ -127,13 +132,20 @@ export WB_PG_TARGET=serve WB_PG_HOST="$DIR" WB_PG_ADDR=127.0.0.1 WB_PG_PORT="$PO
   WB_PG_DB=postgres WB_PG_SUPER=postgres WB_PG_PASSWORD="wb secret" \
   WB_PG_BIN="${PGBIN:-/usr/bin}" WB_SERVE_DATA="$DIR/data" WB_SERVE_PID="$SPID" \
   WB_SERVE_LOG="$DIR/serve.log" WB_SERVE_PASSWORDS="$DIR/passwords"
+# the command runs in the background so that a signal reaches our trap at
+# once (a shell defers traps while a foreground command runs); fd 3 keeps
+# our stdin for it (an asynchronous command would get /dev/null)
+exec 3<&0
 set +e
 if [ -n "$WB_SAVED_PRELOAD" ]; then
-  LD_PRELOAD="$WB_SAVED_PRELOAD" "$@"
+  LD_PRELOAD="$WB_SAVED_PRELOAD" "$@" <&3 3<&- &
 else
-  "$@"
+  "$@" <&3 3<&- &
 fi
+CPID=$!
+wait "$CPID"
 rc=$?
+CPID=""
 set -e
 if ! kill -0 "$SPID" 2>/dev/null; then
   echo "with_serve: the server died while the command ran; its log:" >&2

@@ -1,0 +1,142 @@
+#!/bin/sh
+# `wirebuf serve` vs PostgreSQL 15 on the same box, same run (issue 10 §4):
+#   pgbench -S, 8 clients, 2 threads, fixed duration, -M simple and
+#   -M prepared: tps, p50/p95 latency from pgbench -l per-transaction logs;
+#   COPY FROM STDIN of 1,000,000 rows (bigint, text, float8, timestamp)
+#   through psql \copy (best of 2);
+#   10,000 idle sessions against wirebuf serve: server RSS
+#   (bench/idle_sessions.py).
+# PostgreSQL runs under scripts/with_pg.sh (fsync off, as bench_pg.sh),
+# wirebuf serve under scripts/with_serve.sh. Results: bench/results_serve.md.
+# usage: bench/bench_serve.sh [BUILD_DIR]
+# env: WB_BENCH_SECONDS (pgbench duration per mode, default 15),
+#      WB_BENCH_SCALE (pgbench scale, default 10), WB_BENCH_IDLE (sessions,
+#      default 10000), WB_BENCH_COPY_ROWS (default 1000000)
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+# --- inner part: runs under with_pg.sh / with_serve.sh -----------------------
+if [ "${1:-}" = "--inner" ]; then
+  WHO=$2; TMP=$3
+  R="$TMP/$WHO.res"
+  : >"$R"
+  BIN=${WB_PG_BIN:-/usr/lib/postgresql/15/bin}
+  export PGHOST="$WB_PG_HOST" PGPORT="$WB_PG_PORT" PGDATABASE="$WB_PG_DB" PGUSER="$WB_PG_SUPER" \
+    PGPASSWORD="${WB_PG_PASSWORD:-}" PGCONNECT_TIMEOUT=10
+  q() { "$BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"; }
+  put() { echo "$1=$2" >>"$R"; }
+  echo "bench_serve: $WHO: pgbench -i -s $SCALE" >&2
+  t0=$(date +%s.%N)
+  if ! "$BIN/pgbench" -i -q -s "$SCALE" >"$TMP/$WHO.init.log" 2>&1; then
+    put init_error "$(tail -n 1 "$TMP/$WHO.init.log")"
+  else
+    put init_seconds "$(echo "$(date +%s.%N) - $t0" | bc)"
+    for m in simple prepared; do
+      echo "bench_serve: $WHO: pgbench -S -M $m -c 8 -j 2 -T $SECS" >&2
+      rm -f "$TMP"/lat.*
+      if "$BIN/pgbench" -n -S -M "$m" -c 8 -j 2 -T "$SECS" -l --log-prefix="$TMP/lat" >"$TMP/$WHO.$m.log" 2>&1; then
+        put "tps_$m" "$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$TMP/$WHO.$m.log")"
+        put "failed_$m" "$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$TMP/$WHO.$m.log")"
+        # per-transaction log: client tx latency_us script epoch epoch_us
+        cat "$TMP"/lat.* | awk '{print $3}' | sort -n >"$TMP/lat.sorted"
+        n=$(wc -l <"$TMP/lat.sorted")
+        put "n_$m" "$n"
+        put "p50_$m" "$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/lat.sorted")"
+        put "p95_$m" "$(sed -n "$(( (n * 95 + 99) / 100 ))p" "$TMP/lat.sorted")"
+      else
+        put "error_$m" "$(grep -v '^progress' "$TMP/$WHO.$m.log" | tail -n 1)"
+      fi
+    done
+  fi
+  echo "bench_serve: $WHO: COPY $ROWS rows" >&2
+  if q "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id bigint, t text, f float8, ts timestamp)" >/dev/null 2>"$TMP/err"; then
+    best=""
+    for i in 1 2; do
+      q "TRUNCATE bench_copy" >/dev/null
+      [ "$WHO" = pg ] && q "CHECKPOINT" >/dev/null
+      t0=$(date +%s.%N)
+      if ! "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy FROM '$TMP/copy.txt'" 2>"$TMP/err"; then
+        put copy_error "$(head -n 1 "$TMP/err")"; best=""; break
+      fi
+      t=$(echo "($(date +%s.%N) - $t0) * 1000" | bc)
+      if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+    done
+    if [ -n "$best" ]; then
+      got=$(q "SELECT count(*), sum(id) FROM bench_copy")
+      want="$ROWS|$((ROWS * (ROWS + 1) / 2))"
+      if [ "$got" = "$want" ]; then put copy_ms "$best"; else put copy_error "after COPY: count|sum = $got, want $want"; fi
+    fi
+  else
+    put copy_error "$(head -n 1 "$TMP/err")"
+  fi
+  if [ "$WHO" = serve ] && [ "$IDLE" -gt 0 ]; then
+    echo "bench_serve: $WHO: $IDLE idle sessions" >&2
+    /usr/bin/python3 bench/idle_sessions.py "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_SUPER" "$WB_PG_DB" "$IDLE" "$WB_SERVE_PID" \
+      >>"$R" 2>"$TMP/err" || put idle_error "$(tail -n 1 "$TMP/err")"
+  fi
+  exit 0
+fi
+
+# --- outer part ---------------------------------------------------------------
+B=${1:-build}
+B=$(cd "$B" && pwd)
+export SECS=${WB_BENCH_SECONDS:-15} SCALE=${WB_BENCH_SCALE:-10} IDLE=${WB_BENCH_IDLE:-10000} \
+  ROWS=${WB_BENCH_COPY_ROWS:-1000000}
+OUT=bench/results_serve.md
+TMP=$(mktemp -d /tmp/wirebuf-bench-serve.XXXXXX)
+chmod 755 "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+# 1,000,000 rows: bigint, text, float8, timestamp (PostgreSQL's text format)
+awk -v n="$ROWS" 'BEGIN { for (i = 1; i <= n; i++)
+  printf "%d\tname %d\t%.2f\t2024-01-%02d %02d:%02d:%02d\n", i, i, i / 8, 1 + i % 28, i % 24, i % 60, (i * 7) % 60 }' >"$TMP/copy.txt"
+chmod 644 "$TMP/copy.txt"
+# 10,000 idle sessions need 10,000 descriptors in the server and in the client
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 200)) ]; then
+  echo "bench_serve: ulimit -n is $(ulimit -n): idle sessions limited" >&2
+  IDLE=$(( $(ulimit -n) - 200 ))
+fi
+
+scripts/with_pg.sh sh bench/bench_serve.sh --inner pg "$TMP" || echo "error=with_pg.sh failed (exit $?)" >>"$TMP/pg.res"
+WB_SERVE_BIN="${WB_SERVE_BIN:-$B/wirebuf}" WB_SERVE_ARGS="--max-connections $((IDLE + 100)) ${WB_BENCH_SERVE_ARGS:-}" \
+  scripts/with_serve.sh sh bench/bench_serve.sh --inner serve "$TMP" || echo "error=with_serve.sh failed (exit $?)" >>"$TMP/serve.res"
+
+get() { sed -n "s/^$2=//p" "$TMP/$1.res" 2>/dev/null | tail -n 1; }
+cell() {  # value (printf format $4, default %.0f) or the error that stopped it
+  v=$(get "$1" "$2")
+  if [ -n "$v" ]; then printf "${4:-%.0f}" "$v"; return; fi
+  e=$(get "$1" "$3"); [ -n "$e" ] || e=$(get "$1" init_error); [ -n "$e" ] || e=$(get "$1" error)
+  printf 'not measured (%s)' "${e:-no result}"
+}
+ratio() {
+  a=$(get serve "$1"); b=$(get pg "$1")
+  if [ -n "$a" ] && [ -n "$b" ]; then printf '%.2fx' "$(echo "$a / $b" | bc -l)"; else printf -- '-'; fi
+}
+ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc -l)" || printf -- '-'; }
+{
+  echo "# wirebuf serve vs PostgreSQL $("${WB_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version 2>/dev/null | awk '{print $3}') ($(date -u +%Y-%m-%d), $(nproc) cores, same run)"
+  echo
+  echo "pgbench -S, scale $SCALE, 8 clients, 2 threads, ${SECS} s per mode, Unix socket;"
+  echo "latency per transaction from pgbench -l logs (ms). PostgreSQL with fsync off."
+  echo
+  echo "| | PostgreSQL 15 | wirebuf serve | serve/PostgreSQL |"
+  echo "|---|---|---|---|"
+  for m in simple prepared; do
+    echo "| tps -M $m | $(cell pg tps_$m error_$m) | $(cell serve tps_$m error_$m) | $(ratio tps_$m) |"
+    echo "| p50 / p95 ms -M $m | $(ms pg p50_$m) / $(ms pg p95_$m) | $(ms serve p50_$m) / $(ms serve p95_$m) | |"
+  done
+  echo "| pgbench -i -s $SCALE (s) | $(cell pg init_seconds init_error %.2f) | $(cell serve init_seconds init_error %.2f) | |"
+  echo "| psql \\\\copy $ROWS rows (bigint, text, float8, timestamp), best of 2, ms | $(cell pg copy_ms copy_error) | $(cell serve copy_ms copy_error) | $(ratio copy_ms) (time) |"
+  echo
+  echo "Idle sessions against wirebuf serve (bench/idle_sessions.py: startup completed, then idle):"
+  echo
+  if [ -n "$(get serve sessions)" ]; then
+    echo "| sessions | failed | connect s | server RSS before | RSS idle | peak RSS | per session |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| $(get serve sessions) | $(get serve failed) | $(get serve connect_seconds) | $(( $(get serve rss_kb_before) / 1024 )) MB | $(( $(get serve rss_kb_idle) / 1024 )) MB | $(( $(get serve hwm_kb) / 1024 )) MB | $(get serve per_session_kb) KB |"
+    [ -n "$(get serve first_error)" ] && echo && echo "first failure: $(get serve first_error)"
+  else
+    echo "not measured ($(get serve idle_error)$(get serve error))"
+  fi
+} | tee "$OUT"
