@@ -70,6 +70,38 @@ if [ "${1:-}" = "--inner" ]; then
   else
     put copy_error "$(head -n 1 "$TMP/err")"
   fi
+  # the peer for idle sessions: PgBouncer (a pooler, not a server) in front
+  # of this PostgreSQL; PostgreSQL itself forks a process per session
+  if [ "$WHO" = pg ] && [ "$IDLE" -gt 0 ] && command -v pgbouncer >/dev/null 2>&1; then
+    echo "bench_serve: pgbouncer: $IDLE idle sessions" >&2
+    P=$TMP/pgb
+    mkdir -p "$P"
+    BPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf '"%s" ""\n' "$WB_PG_SUPER" >"$P/users.txt"
+    cat >"$P/pgbouncer.ini" <<INI
+[databases]
+$WB_PG_DB = host=$WB_PG_HOST port=$WB_PG_PORT dbname=$WB_PG_DB
+[pgbouncer]
+listen_addr =
+listen_port = $BPORT
+unix_socket_dir = $P
+auth_type = trust
+auth_file = $P/users.txt
+pool_mode = transaction
+max_client_conn = $((IDLE + 100))
+default_pool_size = 4
+logfile = $P/pgbouncer.log
+INI
+    RUNAS=""
+    if [ "$(id -u)" = 0 ]; then chown -R postgres "$P"; RUNAS="setpriv --reuid postgres --regid postgres --init-groups"; fi
+    $RUNAS pgbouncer -q "$P/pgbouncer.ini" &
+    BPID=$!
+    i=0
+    until [ -S "$P/.s.PGSQL.$BPORT" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+    /usr/bin/python3 bench/idle_sessions.py "$P" "$BPORT" "$WB_PG_SUPER" "$WB_PG_DB" "$IDLE" "$BPID" \
+      | sed 's/^/pgbouncer_/' >>"$R" 2>"$TMP/err" || put pgbouncer_idle_error "$(tail -n 1 "$TMP/err")"
+    kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true
+  fi
   if [ "$WHO" = serve ] && [ "$IDLE" -gt 0 ]; then
     echo "bench_serve: $WHO: $IDLE idle sessions" >&2
     /usr/bin/python3 bench/idle_sessions.py "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_SUPER" "$WB_PG_DB" "$IDLE" "$WB_SERVE_PID" \
@@ -129,14 +161,21 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
   echo "| pgbench -i -s $SCALE (s) | $(cell pg init_seconds init_error %.2f) | $(cell serve init_seconds init_error %.2f) | |"
   echo "| psql \\\\copy $ROWS rows (bigint, text, float8, timestamp), best of 2, ms | $(cell pg copy_ms copy_error) | $(cell serve copy_ms copy_error) | $(ratio copy_ms) (time) |"
   echo
-  echo "Idle sessions against wirebuf serve (bench/idle_sessions.py: startup completed, then idle):"
+  echo "Idle sessions (bench/idle_sessions.py: $IDLE sessions complete startup over the Unix socket, then stay idle;"
+  echo "RSS of the server process from /proc; PgBouncer 1.x in front of the PostgreSQL above as the peer):"
   echo
-  if [ -n "$(get serve sessions)" ]; then
-    echo "| sessions | failed | connect s | server RSS before | RSS idle | peak RSS | per session |"
-    echo "|---|---|---|---|---|---|---|"
-    echo "| $(get serve sessions) | $(get serve failed) | $(get serve connect_seconds) | $(( $(get serve rss_kb_before) / 1024 )) MB | $(( $(get serve rss_kb_idle) / 1024 )) MB | $(( $(get serve hwm_kb) / 1024 )) MB | $(get serve per_session_kb) KB |"
-    [ -n "$(get serve first_error)" ] && echo && echo "first failure: $(get serve first_error)"
-  else
-    echo "not measured ($(get serve idle_error)$(get serve error))"
-  fi
+  echo "| | sessions | failed (retried) | connect s | RSS before | RSS idle | peak RSS | per session |"
+  echo "|---|---|---|---|---|---|---|---|"
+  row() {  # label file prefix
+    if [ -n "$(get "$2" "${3}sessions")" ]; then
+      echo "| $1 | $(get "$2" "${3}sessions") | $(get "$2" "${3}failed") ($(get "$2" "${3}retried")) | $(get "$2" "${3}connect_seconds") | $(( $(get "$2" "${3}rss_kb_before") / 1024 )) MB | $(( $(get "$2" "${3}rss_kb_idle") / 1024 )) MB | $(( $(get "$2" "${3}hwm_kb") / 1024 )) MB | $(get "$2" "${3}per_session_kb") KB |"
+      if [ -n "$(get "$2" "${3}first_error")" ]; then
+        echo "| | first failure: $(get "$2" "${3}first_error") | | | | | | |"
+      fi
+    else
+      echo "| $1 | not measured ($(get "$2" "${3}idle_error")$(get "$2" error)) | | | | | | |"
+    fi
+  }
+  row "wirebuf serve" serve ""
+  row "PgBouncer" pg pgbouncer_
 } | tee "$OUT"

@@ -4,8 +4,9 @@ AuthenticationOk ... ReadyForQuery, trust auth) and stay idle, then report
 the server's memory from /proc/PID/status; used by bench/bench_serve.sh.
 
 usage: idle_sessions.py SOCKET_DIR PORT USER DATABASE N SERVER_PID
-prints: key=value lines (sessions, rss_kb_before, rss_kb_idle, hwm_kb,
-        per_session_kb, connect_seconds)
+prints: key=value lines (sessions, failed, retried (a connection lost during
+        startup is tried again, twice at most), rss_kb_before, rss_kb_idle,
+        hwm_kb, per_session_kb, connect_seconds)
 """
 import asyncio
 import os
@@ -25,7 +26,18 @@ def rss(pid):
     return out
 
 
-async def session(path, user, db, sem, held):
+async def session(path, user, db, sem, held, retries):
+    for attempt in range(3):
+        try:
+            return await session1(path, user, db, sem, held)
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            if attempt == 2:
+                raise
+            retries.append(1)
+            await asyncio.sleep(0.1)
+
+
+async def session1(path, user, db, sem, held):
     async with sem:
         reader, writer = await asyncio.open_unix_connection(path)
         params = b"user\0" + user.encode() + b"\0database\0" + db.encode() + b"\0\0"
@@ -52,10 +64,11 @@ async def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
     path = os.path.join(sockdir, ".s.PGSQL.%s" % port)
     before = rss(pid)
-    sem = asyncio.Semaphore(256)
+    sem = asyncio.Semaphore(64)
     held = []
+    retries = []
     t0 = time.monotonic()
-    results = await asyncio.gather(*(session(path, user, db, sem, held) for _ in range(n)),
+    results = await asyncio.gather(*(session(path, user, db, sem, held, retries) for _ in range(n)),
                                    return_exceptions=True)
     dt = time.monotonic() - t0
     errors = [r for r in results if isinstance(r, Exception)]
@@ -63,6 +76,7 @@ async def main():
     idle = rss(pid)
     print("sessions=%d" % len(held))
     print("failed=%d" % len(errors))
+    print("retried=%d" % len(retries))
     if errors:
         print("first_error=%s" % str(errors[0]).replace("\n", " ")[:200])
     print("connect_seconds=%.2f" % dt)
