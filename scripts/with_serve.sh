@@ -26,6 +26,9 @@
 # Options through the environment:
 #   WB_SERVE_AUTH   trust|password|md5|scram-sha-256: adds
 #                   --auth METHOD --passwords FILE (default: the server's)
+#   WB_SERVE_TLS=1  make a self-signed certificate (SAN localhost, 127.0.0.1)
+#                   and add --ssl-cert/--ssl-key; WB_PG_CA is then its path
+#                   (use as sslrootcert), as with_pg.sh's
 #   WB_SERVE_ARGS   more arguments for `wirebuf serve` (word-split)
 #
 # Exit status: COMMAND's; 1 if the server did not start, died while COMMAND
@@ -95,6 +98,17 @@ printf 'postgres:wb secret\nwb_clear:wb secret\nwb_md5:wb secret\nwb_scram:wb se
 chmod 600 "$DIR/passwords"
 AUTHARGS=""
 [ -n "${WB_SERVE_AUTH:-}" ] && AUTHARGS="--auth $WB_SERVE_AUTH --passwords $DIR/passwords"
+WB_PG_CA=""
+if [ "${WB_SERVE_TLS:-0}" = 1 ]; then
+  # a self-signed certificate as with_pg.sh makes (SAN localhost, 127.0.0.1)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$DIR/server.key" -out "$DIR/server.crt" >/dev/null 2>&1 \
+    || { echo "with_serve: openssl could not make a certificate" >&2; exit 1; }
+  chmod 600 "$DIR/server.key"
+  AUTHARGS="$AUTHARGS --ssl-cert $DIR/server.crt --ssl-key $DIR/server.key"
+  WB_PG_CA="$DIR/server.crt"
+fi
 
 # the kernel's free port may be taken before the server binds it: try 3 ports
 tries=0
@@ -131,7 +145,7 @@ done
 export WB_PG_TARGET=serve WB_PG_HOST="$DIR" WB_PG_ADDR=127.0.0.1 WB_PG_PORT="$PORT" \
   WB_PG_DB=postgres WB_PG_SUPER=postgres WB_PG_PASSWORD="wb secret" \
   WB_PG_BIN="${PGBIN:-/usr/bin}" WB_SERVE_DATA="$DIR/data" WB_SERVE_PID="$SPID" \
-  WB_SERVE_LOG="$DIR/serve.log" WB_SERVE_PASSWORDS="$DIR/passwords"
+  WB_SERVE_LOG="$DIR/serve.log" WB_SERVE_PASSWORDS="$DIR/passwords" WB_PG_CA
 # the command runs in the background so that a signal reaches our trap at
 # once (a shell defers traps while a foreground command runs); fd 3 keeps
 # our stdin for it (an asynchronous command would get /dev/null)

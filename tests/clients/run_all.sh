@@ -4,12 +4,13 @@
 #   scripts/with_pg.sh tests/clients/run_all.sh        # against PostgreSQL 15
 #   ... tests/clients/run_all.sh psycopg2 jdbc         # some of them
 # Names: psql pgbench psycopg2 psycopg3 asyncpg pg8000 concurrent node_pg
-# postgresjs jdbc. Exit 1 if any failed. (ctest runs each one on its own
+# postgresjs jdbc auth (auth needs WB_SERVE_AUTH against wirebuf serve).
+# Exit 1 if any failed. (ctest runs each one on its own
 # server: see CMakeLists.txt.)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-names=${*:-psql pgbench psycopg2 psycopg3 asyncpg pg8000 concurrent node_pg postgresjs jdbc}
+names=${*:-psql pgbench psycopg2 psycopg3 asyncpg pg8000 concurrent node_pg postgresjs jdbc auth}
 cmd() {
   case $1 in
     psql|pgbench|jdbc) echo "sh $HERE/test_$1.sh" ;;
