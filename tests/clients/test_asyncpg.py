@@ -177,5 +177,45 @@ def concurrent_connections():
     run(go())
 
 
+@check
+def databases():
+    async def go():
+        try:
+            c = await asyncpg.connect(host=E["host"], port=E["port"], database="wb_no_such_db",
+                                      user=E["user"], password=E["password"], timeout=10)
+            await c.close()
+            raise AssertionError("connected to a missing database")
+        except asyncpg.InvalidCatalogNameError as e:
+            eq(e.sqlstate, "3D000", "SQLSTATE")
+        c = await connect()
+        try:
+            await c.execute("DROP DATABASE IF EXISTS wb_ap_extra")
+            await c.execute("CREATE DATABASE wb_ap_extra")
+            d = await asyncpg.connect(host=E["host"], port=E["port"], database="wb_ap_extra",
+                                      user=E["user"], password=E["password"], timeout=10)
+            try:
+                await d.execute("CREATE TABLE only_here (v int4)")
+                await d.execute("INSERT INTO only_here VALUES (1), (2)")
+                eq(await d.fetchval("SELECT sum(v) FROM only_here"), 2 + 1, "table in the new database")
+            finally:
+                await d.close()
+            try:
+                await c.fetchval("SELECT count(*) FROM only_here")
+                raise AssertionError("a table of another database is visible")
+            except asyncpg.UndefinedTableError as e:
+                eq(e.sqlstate, "42P01", "SQLSTATE")
+            await c.execute("DROP DATABASE wb_ap_extra")
+            try:
+                d = await asyncpg.connect(host=E["host"], port=E["port"], database="wb_ap_extra",
+                                          user=E["user"], password=E["password"], timeout=10)
+                await d.close()
+                raise AssertionError("connected to a dropped database")
+            except asyncpg.InvalidCatalogNameError:
+                pass
+        finally:
+            await c.close()
+    run(go())
+
+
 if __name__ == "__main__":
     main()
