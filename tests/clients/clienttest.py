@@ -12,7 +12,8 @@ Every check runs even when an earlier one failed; each prints "ok" or
 when the client library is missing or no target is described. A check that
 hangs longer than WB_CHECK_TIMEOUT seconds (default 60) makes the process
 print every thread's traceback and exit 1. WB_TEST_ONLY=a,b runs only the
-checks with those names.
+checks with those names; WB_TEST_SKIP=a,b leaves those out (ctest uses it
+for the checks known to fail against wirebuf serve, see CMakeLists.txt).
 """
 import faulthandler
 import os
@@ -76,6 +77,7 @@ def eq(got, want, what=""):
 def main(setup=None):
     env()
     only = [s for s in os.environ.get("WB_TEST_ONLY", "").split(",") if s]
+    skipped = [s for s in os.environ.get("WB_TEST_SKIP", "").split(",") if s]
     timeout = float(os.environ.get("WB_CHECK_TIMEOUT", "60"))
     name = os.path.basename(sys.argv[0])
     if setup is not None:
@@ -84,6 +86,9 @@ def main(setup=None):
     ran = 0
     for fn in CHECKS:
         if only and fn.__name__ not in only:
+            continue
+        if fn.__name__ in skipped:
+            print("skip %s (WB_TEST_SKIP)" % fn.__name__)
             continue
         ran += 1
         t0 = time.monotonic()

@@ -4,6 +4,7 @@
 // packages are not installed (scripts/node_deps.sh) or no server is described
 // (WB_PG_* from scripts/with_serve.sh or scripts/with_pg.sh). A check that
 // takes longer than WB_CHECK_TIMEOUT seconds (default 60) fails.
+// WB_TEST_ONLY=a,b runs only those checks, WB_TEST_SKIP=a,b leaves them out.
 'use strict'
 const assert = require('assert')
 
@@ -53,11 +54,13 @@ function check (name, fn) { checks.push([name, fn]) }
 async function main () {
   env()
   const only = (process.env.WB_TEST_ONLY || '').split(',').filter(Boolean)
+  const skipped = (process.env.WB_TEST_SKIP || '').split(',').filter(Boolean)
   const limit = parseFloat(process.env.WB_CHECK_TIMEOUT || '60') * 1000
   const failed = []
   let ran = 0
   for (const [name, fn] of checks) {
     if (only.length && !only.includes(name)) continue
+    if (skipped.includes(name)) { console.log(`skip ${name} (WB_TEST_SKIP)`); continue }
     ran++
     const t0 = Date.now()
     let timer

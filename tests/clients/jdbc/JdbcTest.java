@@ -27,6 +27,11 @@ public class JdbcTest {
     static void check(String name, Check c) {
         String only = System.getenv("WB_TEST_ONLY");
         if (only != null && !only.isEmpty() && !Arrays.asList(only.split(",")).contains(name)) return;
+        String skip = System.getenv("WB_TEST_SKIP");
+        if (skip != null && Arrays.asList(skip.split(",")).contains(name)) {
+            System.out.println("skip " + name + " (WB_TEST_SKIP)");
+            return;
+        }
         ran++;
         long t0 = System.nanoTime();
         try {

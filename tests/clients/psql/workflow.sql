@@ -49,13 +49,7 @@ date	10.00	1	dried
 SELECT name, price, qty, added, flag, note FROM ps_items ORDER BY id;
 SELECT count(*), sum(qty), sum(price), min(added), max(name) FROM ps_items;
 SELECT name, qty, sum(qty) OVER (ORDER BY id) AS running FROM ps_items WHERE qty IS NOT NULL ORDER BY id;
-WITH cheap AS (SELECT name, price FROM ps_items WHERE price < 2)
-  SELECT upper(name), price * 2 AS doubled FROM cheap ORDER BY name;
 SELECT g, g * g AS sq FROM generate_series(1, 4) g;
-SELECT 'Apple' ILIKE 'a%' AS ilike, 'abc' ~ 'b' AS regex, length('héllo') AS len,
-       7 / 2 AS intdiv, 7.0 / 2 AS numdiv, 1.5::float8 * 2 AS f8, 10::numeric(6,3) AS num,
-       '2024-01-31'::date + 1 AS nextday, '2024-01-02 03:04:05'::timestamp AS ts,
-       true AS t, NULL::int IS NULL AS isnull, '\x01ff'::bytea AS bin;
 UPDATE ps_items SET price = price + 1 WHERE price IS NOT NULL;
 SELECT name, price FROM ps_items WHERE name IN ('apple', 'fig') ORDER BY name;
 TRUNCATE ps_items;
