@@ -381,6 +381,13 @@ static void test_transactions(void)
     /* ROLLBACK undoes */
     EXPECT(q(s, "BEGIN; DELETE FROM tx; ROLLBACK; SELECT count(*) FROM tx"),
            "C[BEGIN]C[DELETE 2]C[ROLLBACK]T[count:20]D[2]C[SELECT 1]Z[I]");
+    /* DDL in a block is committed with it (psycopg2 creates tables so) */
+    EXPECT(q(s, "BEGIN"), "C[BEGIN]Z[T]");
+    EXPECT(q(s, "DROP TABLE IF EXISTS p3"), "C[DROP TABLE]Z[T]");
+    EXPECT(q(s, "CREATE TABLE p3 (id serial PRIMARY KEY, v text NOT NULL)"), "C[CREATE TABLE]Z[T]");
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s, "INSERT INTO p3 (v) VALUES ('kept') RETURNING id"), "T[id:23]D[1]C[INSERT 0 1]Z[I]");
+    EXPECT(q(s, "DROP TABLE p3"), "C[DROP TABLE]Z[I]");
     /* freeing a session inside a transaction rolls it back */
     EXPECT(q(s, "BEGIN; DELETE FROM tx"), "C[BEGIN]C[DELETE 2]Z[T]");
     wb_engine_session_free(s);
@@ -685,6 +692,36 @@ static void test_cursors_prepare(void)
     EXPECT(q(s, "CLOSE cur"), "C[CLOSE CURSOR]Z[T]");
     EXPECT(q(s, "FETCH 1 FROM cur"), "E[34000:cursor \"cur\" does not exist]Z[E]");
     EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    /* psycopg2's scroll(n, "absolute"): forward moves */
+    EXPECT(q(s, "BEGIN; DECLARE sc SCROLL CURSOR WITHOUT HOLD FOR SELECT id FROM k ORDER BY id"),
+           "C[BEGIN]C[DECLARE CURSOR]Z[T]");
+    EXPECT(q(s, "FETCH FORWARD 1 FROM sc"), "T[id:23]D[1]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "MOVE ABSOLUTE 3 FROM sc"), "C[MOVE 1]Z[T]");
+    EXPECT(q(s, "FETCH NEXT FROM sc"), "T[id:23]D[4]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH RELATIVE 1 FROM sc"), "T[id:23]D[5]C[FETCH 1]Z[T]");
+    EXPECT(q(s, "FETCH ABSOLUTE 9 FROM sc"), "T[id:23]C[FETCH 0]Z[T]");
+    EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    EXPECT(q(s, "BEGIN; DECLARE fw CURSOR FOR SELECT id FROM k ORDER BY id; FETCH 2 FROM fw"),
+           "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]D[2]C[FETCH 2]Z[T]");
+    EXPECT(q(s, "FETCH PRIOR FROM fw"), "E[55000:cursor can only scan forward]Z[E]");
+    EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    /* FETCH/MOVE on a named protocol-level portal (asyncpg's Cursor.forward) */
+    {
+        wb_buf m = {0};
+        EXPECT(q(s, "BEGIN"), "C[BEGIN]Z[T]");
+        wb_pg_put_parse(&m, "", "SELECT id FROM k ORDER BY id", 0, NULL);
+        put_bind_text(&m, "ap_portal", "", 0, NULL, 0, NULL);
+        wb_pg_put_execute(&m, "ap_portal", 1);
+        wb_pg_put_sync(&m);
+        EXPECT(feed(s, &m), "12D[1]sZ[T]");
+        EXPECT(q(s, "MOVE FORWARD 2 ap_portal"), "C[MOVE 2]Z[T]");
+        m.len = 0;
+        wb_pg_put_execute(&m, "ap_portal", 5);
+        wb_pg_put_sync(&m);
+        EXPECT(feed(s, &m), "D[4]D[5]C[SELECT 2]Z[T]");
+        EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+        wb_buf_free(&m);
+    }
     EXPECT(q(s, "PREPARE p (int) AS SELECT id FROM k WHERE id > $1 ORDER BY id"), "C[PREPARE]Z[I]");
     EXPECT(q(s, "EXECUTE p(3)"), "T[id:23]D[4]D[5]C[SELECT 2]Z[I]");
     EXPECT(q(s, "PREPARE p AS SELECT 1"), "E[42P05:prepared statement \"p\" already exists]Z[I]");

@@ -296,6 +296,7 @@ static void test_basic(void)
     expect_run_error("SELECT a / 0 FROM items", "22012");
     expect_run_error("SELECT 1 % (a - a) FROM items", "22012");
     expect("SELECT 7 / 2, 7.0 / 2, -7 / 2", "SELECT", "3|3.5|-3");
+    expect("SELECT c / 2, c / a FROM items WHERE id = 2", "SELECT", "1.125|1.125"); /* numeric text divides with a fraction */
     /* functions */
     expect("SELECT lower('AbC'), upper('x'), length('héllo'), substring('hello' from 2 for 3), position('l' in 'hello'), "
            "concat('a', NULL, 'b'), coalesce(NULL, 2), nullif(1, 1), greatest(1, NULL, 3), least(4, 2)", "SELECT",
@@ -305,6 +306,20 @@ static void test_basic(void)
     expect("SELECT date_trunc('month', '2024-03-15 10:20:30'::timestamp), extract(year from '2024-03-15'::date)", "SELECT",
            "2024-03-01 00:00:00|2024");
     expect("SELECT to_char('2024-03-05 07:08:09'::timestamp, 'YYYY-MM-DD HH24:MI:SS')", "SELECT", "2024-03-05 07:08:09");
+    expect("SELECT lpad('7', 3, '0'), rpad('ab', 4), md5('abc'), reverse('héllo'), split_part('a,b,c', ',', 2), "
+           "initcap('hello wORLD'), quote_ident('Foo'), to_hex(255), starts_with('hello', 'he'), "
+           "regexp_replace('a1b22c', '[0-9]+', '#', 'g'), round(2.345, 2), round(2.5), trunc(2.789, 1)", "SELECT",
+           "007|ab  |900150983cd24fb0d6963f7d28e17f72|olléh|b|Hello World|\"Foo\"|ff|1|a#b#c|2.35|3|2.7");
+    expect("SELECT '2024-01-31'::date + 1, '2024-01-31 10:00'::timestamp + interval '1 month', "
+           "'2024-03-01 12:00'::timestamp - '2024-02-28 00:00'::timestamp, '2024-03-01'::date - '2024-02-01'::date",
+           "SELECT", "2024-02-01|2024-02-29 10:00:00|2 days 12:00:00|29");
+    expect("SELECT '\\x4142'::bytea, 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid, length(gen_random_uuid()::text), "
+           "array_to_string('{a,NULL,c}'::text[], '-', '*'), string_to_array('x,y', ','), array_agg(x ORDER BY x DESC), "
+           "string_agg(x::text, ';' ORDER BY x) FROM generate_series(1, 3) AS x", "SELECT",
+           "AB|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|36|a-*-c|{x,y}|{3,2,1}|1;2;3");
+    expect_run_error("SELECT 'nope'::uuid", "22P02");
+    expect_run_error("SELECT '{\"a\":'::json", "22P02");
+    expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
     expect("SELECT g FROM generate_series(10, 1, -4) AS t(g)", "SELECT", "10;6;2");
@@ -548,6 +563,28 @@ static void test_cache(void)
     cached(c, "SELECT date_trunc('year', '2024-05-06'::timestamp)", "2024-01-01 00:00:00", 2);
     cached(c, "SELECT date_trunc('month', '2024-05-06'::timestamp)", "2024-05-01 00:00:00", 2);
     cached(c, "SELECT b FROM items WHERE a = 10 AND b LIKE E'te%'", "ten", 0); /* E'' strings: not lifted */
+    cached(c, "SELECT /* c */ b FROM \"items\" -- x\n WHERE a = 10", "ten", 1);
+    cached(c, "SELECT /* c */ b FROM \"items\" -- y\n WHERE a = 20", "it's", 1);
+    cached(c, "SELECT b FROM items WHERE a = 2147483648 OR a = 10", "ten", 2); /* an int8 literal: another key */
+    cached(c, "SELECT b FROM items WHERE a = $$ten$$", NULL, 0);              /* dollar quoting: not cached */
+    {
+        wb_sql_list l;
+        wb_sql_error e2;
+        for (int round = 0; round < 2; round++) {
+            int rc = wb_sql_translate_cached(c, round ? "SELECT b FROM items WHERE a = $1 AND b <> 'zz'" : "SELECT b FROM items WHERE a = $1 AND b <> 'yy'",
+                                             NULL, 0, &schema, &l, &e2);
+            CHECK(rc == 0 && l.stmts[0]->nparams == 1 && l.stmts[0]->param_oids[0] == 23 && l.stmts[0]->nlits == 1 &&
+                  strstr(l.stmts[0]->sqlite[0], "?2") && !strcmp(l.stmts[0]->lit_values[0], round ? "zz" : "yy"),
+                  "client parameters come first, literals after (round %d)", round);
+            if (rc == 0) {
+                static const char *const p10[] = {"10"};
+                char out[256];
+                const char *err = run(l.stmts[0], p10, 1, out, sizeof out);
+                CHECK(!err && !strcmp(out, "ten"), "parameters and literals bound: %s %s", err ? err : "", out);
+                wb_sql_list_free(&l);
+            }
+        }
+    }
     cached(c, "UPDATE items SET b = 'TEN' WHERE a = 10", NULL, 2);
     cached(c, "SELECT b FROM items WHERE a = 10", "TEN", 1);
     wb_sql_list a;

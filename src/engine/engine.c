@@ -135,7 +135,7 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
     if (hooks)
         e->hooks = *hooks;
     const char *dbg = getenv("WB_ENGINE_DEBUG");
-    e->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
+    e->debug = dbg && *dbg ? atoi(dbg) : 0; /* 1: translations, 2: and every SQLite statement */
     pthread_mutex_init(&e->mu, NULL);
     return e;
 }
@@ -209,6 +209,7 @@ wb_edb *wb_eng_db_attach(wb_engine *e, const char *name, wb_engine_error *err)
             return NULL;
         }
         d->path = path;
+        d->debug = e->debug;
         pthread_mutex_init(&d->mu, NULL);
         d->next = e->dbs;
         e->dbs = d;
@@ -416,6 +417,15 @@ static void fn_note_conflict(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_null(cx);
 }
 
+/* pg_advisory_unlock_all(): advisory locks are not offered (pg_advisory_lock
+ * is unknown), so a session never holds one: nothing to release. Poolers
+ * (asyncpg's reset query, PgBouncer's server_reset_query) call it. */
+static void fn_advisory_unlock_all(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n, (void)v;
+    sqlite3_result_null(cx);
+}
+
 static int register_functions(wb_econn *c)
 {
     int rc0 = sqlite3_create_function_v2(c->db, "wb_note_conflict", -1, SQLITE_UTF8, c, fn_note_conflict, NULL, NULL,
@@ -433,6 +443,7 @@ static int register_functions(wb_econn *c)
         {"pg_backend_pid", 0, fn_backend_pid},        {"version", 0, fn_version},
         {"pg_sleep", 1, fn_pg_sleep},                 {"pg_cancel_backend", 1, fn_cancel_backend},
         {"pg_terminate_backend", 1, fn_terminate_backend},
+        {"pg_advisory_unlock_all", 0, fn_advisory_unlock_all},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         int flags = SQLITE_UTF8; /* not DETERMINISTIC: the answers depend on the session */
@@ -442,6 +453,17 @@ static int register_functions(wb_econn *c)
             return rc;
     }
     return SQLITE_OK;
+}
+
+static int trace_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type;
+    wb_econn *c = ctx;
+    char *sql = sqlite3_expanded_sql(p);
+    fprintf(stderr, "      [sqlite %p%s] %s\n", (void *)c, sqlite3_get_autocommit(c->db) ? "" : " tx",
+            sql ? sql : (const char *)x);
+    sqlite3_free(sql);
+    return 0;
 }
 
 static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
@@ -475,6 +497,8 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_progress_handler(c->db, 1000, progress, c);
+    if (d->debug > 1)
+        sqlite3_trace_v2(c->db, SQLITE_TRACE_STMT, trace_stmt, c);
     return c;
 }
 

@@ -81,6 +81,7 @@ struct wb_edb {
     int sessions;     /* sessions attached (DROP DATABASE refuses while > 0) */
     atomic_uint_fast64_t schema_gen; /* bumped after DDL: connections clear their translation caches */
     wb_edb *next;
+    int debug;
 };
 
 struct wb_engine {

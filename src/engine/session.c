@@ -961,6 +961,18 @@ static int portal_finish(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out
     return rc;
 }
 
+/* The portal's statement is over (ok or failed): reset it, close its
+ * savepoint/transaction, give the statement back. */
+static int portal_end(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out)
+{
+    if (p->st)
+        sqlite3_reset(p->st);
+    int r = portal_finish(s, p, ok, out);
+    portal_release_stmt(s, p);
+    p->done = 1;
+    return r;
+}
+
 /* Send the portal's rows: up to max (0 = all). R_DONE with CommandComplete
  * written, R_SUSPENDED (max reached), R_MORE (out is full), R_ERROR. */
 static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, wb_buf *out)
@@ -974,8 +986,7 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
     if (!p->started) {
         set_deadline(s);
         if (portal_begin(s, p, out)) {
-            portal_finish(s, p, 0, out);
-            portal_release_stmt(s, p);
+            portal_end(s, p, 0, out);
             p->done = 1;
             return R_ERROR;
         }
@@ -995,8 +1006,7 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
                 if (r) {
                     if (r == -1)
                         wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
-                    portal_finish(s, p, 0, out);
-                    portal_release_stmt(s, p);
+                    portal_end(s, p, 0, out);
                     p->done = 1;
                     s->h.deadline_us = 0;
                     return R_ERROR;
@@ -1013,21 +1023,18 @@ static int portal_run(wb_engine_session *s, wb_portal *p, int64_t max, int tag, 
         s->h.deadline_us = 0;
         if (rc != SQLITE_DONE) {
             wb_sess_sqlite_error_st(s, out, s->conn->db, rc, NULL, st);
-            portal_finish(s, p, 0, out);
-            portal_release_stmt(s, p);
+            portal_end(s, p, 0, out);
             p->done = 1;
             return R_ERROR;
         }
         int64_t changes = sqlite3_changes64(s->conn->db);
-        p->done = 1;
-        portal_release_stmt(s, p);
         if (is_ddl(t)) {
             /* translations made before may name what changed; a rolled
              * back transaction with DDL bumps it again (tx_end) */
             atomic_fetch_add(&s->db->schema_gen, 1);
             s->ddl_in_tx = 1;
         }
-        if (portal_finish(s, p, 1, out))
+        if (portal_end(s, p, 1, out))
             return R_ERROR;
         if (tag)
             put_tag(out, t, p->rows, changes, s->run_fetch, s->run_move);
@@ -1059,8 +1066,7 @@ static int portal_peek(wb_engine_session *s, wb_portal *p, wb_buf *out)
         p->row_pending = 1;
     else if (rc != SQLITE_DONE) {
         wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
-        portal_finish(s, p, 0, out);
-        portal_release_stmt(s, p);
+        portal_end(s, p, 0, out);
         p->done = 1;
         return -1;
     } else {
@@ -1138,9 +1144,17 @@ static char *guc_check(int i, const char *v, char *state, char *msg, size_t msgl
         return strdup(t);
     }
     if (strcasecmp(name, "client_encoding") == 0) {
-        if (strcasecmp(v, "UTF8") == 0 || strcasecmp(v, "UTF-8") == 0 || strcasecmp(v, "UNICODE") == 0)
+        /* PostgreSQL's clean_encoding_name: letters and digits only
+         * (asyncpg sends 'utf-8' with the quotes) */
+        char clean[64];
+        size_t k = 0;
+        for (const char *c = v; *c && k + 1 < sizeof clean; c++)
+            if (isalnum((unsigned char)*c))
+                clean[k++] = (char)tolower((unsigned char)*c);
+        clean[k] = 0;
+        if (strcmp(clean, "utf8") == 0 || strcmp(clean, "unicode") == 0)
             return strdup("UTF8");
-        if (strcasecmp(v, "SQL_ASCII") == 0)
+        if (strcmp(clean, "sqlascii") == 0)
             return strdup("SQL_ASCII");
         strcpy(state, "0A000");
         snprintf(msg, msglen, "conversion between %s and UTF8 is not supported", v);
@@ -1592,26 +1606,69 @@ static int exec_run_simple(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     return r;
 }
 
+/* FETCH / MOVE on a cursor or on a named protocol-level portal (asyncpg's
+ * Cursor.forward() sends MOVE to its portal). Cursors read forward: NEXT,
+ * FORWARD n, ALL, and ABSOLUTE/RELATIVE to a row ahead; going back is
+ * PostgreSQL's 55000 for a cursor without SCROLL, and not offered (0A000)
+ * for one with it. */
 static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simple)
 {
-    wb_portal *p = t->name ? portal_find(s, t->name) : NULL;
-    if (!p || !p->is_cursor) {
+    wb_portal *p = t->name && t->name[0] != '\x01' ? portal_find(s, t->name) : NULL;
+    if (!p) {
         char m[300];
         snprintf(m, sizeof m, "cursor \"%s\" does not exist", t->name ? t->name : "");
         wb_sess_error(s, out, "34000", m, NULL, NULL);
         return R_ERROR;
     }
-    if (t->fetch_direction != 0 || t->fetch_count < 0) {
-        wb_sess_error(s, out, "0A000", "only forward FETCH and MOVE are supported", NULL, NULL);
-        return R_ERROR;
+    int64_t pos = p->total, skip = 0, n;
+    int64_t cnt = t->fetch_count;
+    switch (t->fetch_direction) {
+    case 0: n = cnt == INT64_MAX ? 0 : cnt; break; /* FORWARD (0 = all) */
+    case 2: /* ABSOLUTE */
+        if (cnt <= pos)
+            goto backward;
+        skip = cnt - pos - 1;
+        n = 1;
+        break;
+    case 3: /* RELATIVE */
+        if (cnt <= 0)
+            goto backward;
+        skip = cnt - 1;
+        n = 1;
+        break;
+    default:
+        if (cnt == 0) {
+            n = 0;
+            goto zero;
+        }
+        goto backward;
     }
-    int64_t n = t->fetch_count == INT64_MAX ? 0 : t->fetch_count;
     s->run_fetch = t->kind == WB_SQL_FETCH;
     s->run_move = t->kind == WB_SQL_MOVE;
-    if (t->fetch_count == 0) {
-        put_tag(out, t, 0, 0, s->run_fetch, s->run_move);
+    if (cnt == 0 && t->fetch_direction == 0) {
+    zero:
+        if (simple && t->kind == WB_SQL_FETCH)
+            put_rowdesc(out, p);
+        put_tag(out, t, 0, 0, t->kind == WB_SQL_FETCH, t->kind == WB_SQL_MOVE);
         s->run_fetch = s->run_move = 0;
         return R_DONE;
+    }
+    if (skip > 0 && !p->done) {
+        /* rows before the target: read, not sent */
+        int fetch = s->run_fetch;
+        s->run_fetch = 0;
+        s->run_move = 1;
+        p->rows = 0;
+        int r;
+        do
+            r = portal_run(s, p, skip - p->rows, 0, out);
+        while (r == R_MORE);
+        s->run_move = t->kind == WB_SQL_MOVE;
+        s->run_fetch = fetch;
+        if (r == R_ERROR) {
+            s->run_fetch = s->run_move = 0;
+            return R_ERROR;
+        }
     }
     if (simple && s->run_fetch)
         put_rowdesc(out, p);
@@ -1630,6 +1687,13 @@ static int cursor_fetch(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int s
         put_tag(out, t, p->rows, 0, s->run_fetch, s->run_move);
     s->run_fetch = s->run_move = 0;
     return r == R_ERROR ? R_ERROR : R_DONE;
+backward:
+    if (p->is_cursor && !p->scroll) {
+        wb_sess_error(s, out, "55000", "cursor can only scan forward", NULL, NULL);
+        return R_ERROR;
+    }
+    wb_sess_error(s, out, "0A000", "a cursor cannot move backward here (SCROLL cursors read forward only)", NULL, NULL);
+    return R_ERROR;
 }
 
 static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
@@ -1676,6 +1740,7 @@ static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     if (!p)
         return R_ERROR;
     p->is_cursor = 1;
+    p->scroll = (t->cursor_flags & 2) != 0;
     p->next = s->portals;
     s->portals = p;
     if (portal_prepare(s, p, NULL, out) || portal_peek(s, p, out)) {

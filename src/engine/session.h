@@ -34,7 +34,7 @@ typedef struct wb_portal {
     int ncols;
     int64_t rows;           /* rows sent by the current Execute/FETCH */
     int64_t total;          /* rows sent since the portal began */
-    int is_cursor, hold;
+    int is_cursor, hold, scroll;
     int own_sp;             /* a savepoint wraps a multi-statement translation */
     int own_tx;             /* the portal began an SQLite transaction itself */
     struct wb_portal *next;

@@ -451,22 +451,28 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
         tr_ident(t, alias);
         goto add;
     }
-    tr_puts(t, "(SELECT value AS ");
-    tr_ident(t, col);
-    tr_printf(t, " FROM %s(", vt);
+    wb_buf args = {0};
+    wb_buf *save = t->o;
+    t->o = &args;
     uint32_t at = 0;
     for (size_t i = 0; i < fc->n_args; i++) {
         if (i) tr_puts(t, ", ");
         uint32_t a = tr_expr_want(t, fc->args[i], vt[0] == 'g' ? OID_INT4 : OID_TEXT_ARRAY);
         if (i == 0) at = a;
     }
-    tr_puts(t, ")) AS ");
-    tr_ident(t, alias);
+    t->o = save;
+    char *argtext = tr_buf_take(t, &args);
+    if (!argtext) return;
     if (vt[0] == 'g') ty = (at == OID_INT8 || at == OID_NUMERIC || at == OID_TIMESTAMP || at == OID_TIMESTAMPTZ) ? at : OID_INT4;
     else {
         const tr_type *tt = tr_type_by_array_oid(at);
         ty = tt ? tt->oid : OID_TEXT;
     }
+    tr_printf(t, "(SELECT %s AS ", vt[0] == 'g' ? "value" : tr_elem_value(ty));
+    tr_ident(t, col);
+    tr_printf(t, " FROM %s(%s)) AS ", vt, argtext);
+    free(argtext);
+    tr_ident(t, alias);
 add:;
     tr_rel *r = tr_scope_add(t, sc, alias, NULL);
     if (!r) return;

@@ -1,7 +1,8 @@
 /* src/engine/translate_cache.c - the translation cache.
  *
- * Keyed by the statement's token stream from pg_query_scan (the lexer only,
- * no parse) with every constant token replaced by its kind, plus the
+ * Keyed by the statement's token stream (a small lexer below, checked
+ * against the parser's literal positions) with every constant token
+ * replaced by its kind, plus the
  * Parse message's parameter types. A translation made for the cache lifts
  * the literals in value positions into extra parameters (wb_sql_stmt.
  * lit_values, bound by wb_sql_bind_literals), so pgbench -S's new literal
@@ -162,33 +163,128 @@ static int is_const_tok(int tok)
            tok == PG_QUERY__TOKEN__USCONST || tok == PG_QUERY__TOKEN__BCONST || tok == PG_QUERY__TOKEN__XCONST;
 }
 
+/* A small SQL lexer for the key (the hot path: pg_query_scan costs ~10 us
+ * with its protobuf round trip; this costs well under one). It follows
+ * PostgreSQL's scan.l for what it accepts: whitespace and comments
+ * (nested), identifiers, "quoted identifiers", $n, numbers, plain '...'
+ * strings, and operator characters one per token; anything else (E'',
+ * U&'', B'', X'', dollar quoting, a number glued to a letter) makes the
+ * statement uncacheable (-1). Agreement with the real parser is checked
+ * when an entry is made: every lifted literal must start a constant token
+ * here, else the entry is not stored. */
+static int lex_push(scan_tok **toks, int *n, int *cap, int start, int end, int token)
+{
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 32;
+        scan_tok *nt = realloc(*toks, (size_t)nc * sizeof *nt);
+        if (!nt) return -1;
+        *toks = nt; *cap = nc;
+    }
+    (*toks)[*n].start = start; (*toks)[*n].end = end; (*toks)[*n].token = token;
+    (*n)++;
+    return 0;
+}
+
+static int ident_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
+static int ident_char(unsigned char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
+
+static int lex(const char *sql, scan_tok **toks, int *ntoks)
+{
+    int cap = 0, n = 0;
+    *toks = NULL;
+    const unsigned char *s = (const unsigned char *)sql;
+    size_t i = 0;
+    while (s[i]) {
+        unsigned char c = s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') { i++; continue; }
+        if (c == '-' && s[i + 1] == '-') { while (s[i] && s[i] != '\n' && s[i] != '\r') i++; continue; }
+        if (c == '/' && s[i + 1] == '*') {
+            int depth = 1;
+            i += 2;
+            while (s[i] && depth) {
+                if (s[i] == '/' && s[i + 1] == '*') { depth++; i += 2; }
+                else if (s[i] == '*' && s[i + 1] == '/') { depth--; i += 2; }
+                else i++;
+            }
+            if (depth) return -1;
+            continue;
+        }
+        size_t st = i;
+        int tok = 1;
+        if (ident_start(c)) {
+            while (ident_char(s[i])) i++;
+            if (s[i] == '\'' || (s[i] == '&' && s[i + 1] == '\'')) return -1; /* E'', B'', X'', N'', U&'' */
+        } else if (c == '"') {
+            i++;
+            for (;;) {
+                if (!s[i]) return -1;
+                if (s[i] == '"') { if (s[i + 1] == '"') { i += 2; continue; } i++; break; }
+                i++;
+            }
+        } else if (c == '$') {
+            i++;
+            if (!(s[i] >= '0' && s[i] <= '9')) return -1; /* dollar quoting */
+            while (s[i] >= '0' && s[i] <= '9') i++;
+            if (ident_char(s[i])) return -1;
+        } else if ((c >= '0' && c <= '9') || (c == '.' && s[i + 1] >= '0' && s[i + 1] <= '9')) {
+            int isfloat = 0;
+            while (s[i] >= '0' && s[i] <= '9') i++;
+            if (s[i] == '.' && s[i + 1] != '.') { isfloat = 1; i++; while (s[i] >= '0' && s[i] <= '9') i++; }
+            if (s[i] == 'e' || s[i] == 'E') {
+                size_t j = i + 1;
+                if (s[j] == '+' || s[j] == '-') j++;
+                if (!(s[j] >= '0' && s[j] <= '9')) return -1;
+                isfloat = 1;
+                i = j;
+                while (s[i] >= '0' && s[i] <= '9') i++;
+            }
+            if (ident_char(s[i]) || s[i] == '.') return -1;
+            /* an integer beyond int4 is FCONST in PostgreSQL */
+            if (!isfloat) {
+                size_t len = i - st;
+                const char *p = sql + st;
+                while (len > 1 && *p == '0') { p++; len--; }
+                isfloat = len > 10 || (len == 10 && memcmp(p, "2147483647", 10) > 0);
+            }
+            tok = isfloat ? PG_QUERY__TOKEN__FCONST : PG_QUERY__TOKEN__ICONST;
+        } else if (c == '\'') {
+            i++;
+            for (;;) {
+                if (!s[i]) return -1;
+                if (s[i] == '\'') { if (s[i + 1] == '\'') { i += 2; continue; } i++; break; }
+                i++;
+            }
+            tok = PG_QUERY__TOKEN__SCONST;
+        } else {
+            i++;
+            tok = c == '-' ? PG_QUERY__TOKEN__ASCII_45 : 1;
+        }
+        if (lex_push(toks, &n, &cap, (int)st, (int)i, tok) != 0) return -1;
+    }
+    *ntoks = n;
+    return 0;
+}
+
 /* The key: each token's kind and, except for constants, its text; then the
  * given parameter types. Fills the token list. Returns 0, or -1 when the
- * text does not scan (the translator will report the error). */
+ * text is not cacheable (see lex). */
 static int make_key(const char *sql, const uint32_t *given, int ngiven, wb_buf *key, scan_tok **toks, int *ntoks)
 {
     *toks = NULL; *ntoks = 0;
-    PgQueryScanResult r = pg_query_scan(sql);
-    if (r.error) { pg_query_free_scan_result(r); return -1; }
-    PgQuery__ScanResult *sr = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
-    pg_query_free_scan_result(r);
-    if (!sr) return -1;
+    if (lex(sql, toks, ntoks) != 0) { free(*toks); *toks = NULL; return -1; }
     int rc = 0;
-    *toks = malloc((sr->n_tokens + 1) * sizeof **toks);
-    if (!*toks) rc = -1;
-    for (size_t i = 0; i < sr->n_tokens && rc == 0; i++) {
-        PgQuery__ScanToken *t = sr->tokens[i];
-        int32_t tok = t->token;
-        (*toks)[i].start = t->start; (*toks)[i].end = t->end; (*toks)[i].token = tok;
-        rc |= wb_buf_append(key, &tok, sizeof tok);
-        if (!is_const_tok(tok)) {
-            int32_t len = t->end - t->start;
-            rc |= wb_buf_append(key, &len, sizeof len);
-            rc |= wb_buf_append(key, sql + t->start, (size_t)len);
+    size_t need = strlen(sql) + (size_t)*ntoks * 2 + 16;
+    rc |= wb_buf_reserve(key, need);
+    for (int i = 0; i < *ntoks && rc == 0; i++) {
+        const scan_tok *t = &(*toks)[i];
+        if (is_const_tok(t->token)) {
+            rc |= wb_buf_putc(key, 1);
+            rc |= wb_buf_putc(key, (uint8_t)(t->token & 0xff));
+        } else {
+            rc |= wb_buf_append(key, sql + t->start, (size_t)(t->end - t->start));
+            rc |= wb_buf_putc(key, 0);
         }
     }
-    *ntoks = (int)sr->n_tokens;
-    pg_query__scan_result__free_unpacked(sr, NULL);
     rc |= wb_buf_append(key, &ngiven, sizeof ngiven);
     if (ngiven > 0) rc |= wb_buf_append(key, given, (size_t)ngiven * sizeof *given);
     if (rc) { free(*toks); *toks = NULL; }
@@ -295,6 +391,7 @@ int wb_sql_translate_cached(wb_sql_cache *cache, const char *sql, const uint32_t
     int ntoks = 0;
     if (make_key(sql, given_oids, ngiven, &key, &toks, &ntoks) != 0) {
         wb_buf_free(&key);
+        free(toks);
         return wb_sql_translate(sql, given_oids, ngiven, schema, out, err);
     }
     uint64_t h = fnv(key.p, key.len, 1469598103934665603ULL);

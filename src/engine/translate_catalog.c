@@ -15,6 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* catalog relations' OIDs as PostgreSQL 15 has them */
+static const struct { const char *name; uint32_t oid; } cat_oids[] = {
+    {"pg_namespace", 2615}, {"pg_class", 1259}, {"pg_attribute", 1249}, {"pg_type", 1247},
+    {"pg_partitioned_table", 3350}, {"pg_inherits", 2611}, {"pg_database", 1262}, {"pg_authid", 1260},
+    {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
+    {"pg_constraint", 2606},
+};
+
+/* the OID of a catalog relation by name (regclass), 0 if none */
+static uint32_t cat_oid(const char *name)
+{
+    for (size_t i = 0; i < sizeof cat_oids / sizeof cat_oids[0]; i++)
+        if (!strcmp(cat_oids[i].name, name)) return cat_oids[i].oid;
+    return 0;
+}
+
 static void f_decl_oid(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -38,6 +54,8 @@ static void f_regclass(sqlite3_context *c, int argc, sqlite3_value **a)
     const char *name = (const char *)sqlite3_value_text(a[0]);
     const char *dot = strrchr(name, '.');
     if (dot) name = dot + 1;
+    uint32_t coid = cat_oid(name);
+    if (coid) { sqlite3_result_int64(c, coid); return; }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT oid FROM pg_class WHERE relname = ?1", -1, &st, NULL) != SQLITE_OK) {
         sqlite3_result_error(c, sqlite3_errmsg(db), -1);
@@ -115,6 +133,8 @@ static const cat_col c_roles[] = {
     {"rolcreaterole", OID_BOOL}, {"rolcreatedb", OID_BOOL}, {"rolcanlogin", OID_BOOL}, {"rolreplication", OID_BOOL},
     {"rolconnlimit", OID_INT4}, {"rolpassword", OID_TEXT}, {"rolvaliduntil", OID_TIMESTAMPTZ},
     {"rolbypassrls", OID_BOOL}, {"rolconfig", OID_TEXT_ARRAY}, {0, 0}};
+static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
+                                        {"description", OID_TEXT}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -138,6 +158,12 @@ static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
         return;
     }
     sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    for (size_t i = 0; i < sizeof cat_oids / sizeof cat_oids[0]; i++)
+        if (cat_oids[i].oid == (uint32_t)sqlite3_value_int64(a[0])) {
+            sqlite3_finalize(st);
+            sqlite3_result_text(c, cat_oids[i].name, -1, SQLITE_STATIC);
+            return;
+        }
     if (sqlite3_step(st) == SQLITE_ROW) sqlite3_result_text(c, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
     else sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT);
     sqlite3_finalize(st);
@@ -190,6 +216,7 @@ static const cat_rel cat_rels[] = {
     {"pg_am", c_am, "VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i'), "
                     "(405, 'hash', 'hashhandler', 'i')"},
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
+    {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "

@@ -238,9 +238,13 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     } else if (!strcmp(op, "/") || !strcmp(op, "%")) {
         /* PostgreSQL raises 22012 on division by zero where SQLite gives
          * NULL: a nonzero constant divisor keeps the native operator */
-        if (const_nonzero(e->rexpr)) tr_printf(t, "(%s %s %s)", ls, op, rs);
-        else tr_printf(t, "%s(%s, %s)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs);
         res = arith_type(lt, rt);
+        /* numeric values are stored as text, which SQLite's operators
+         * would read as integers and divide as integers: wb_div(,, 1)
+         * divides as numbers with a fraction */
+        int frac = res == OID_NUMERIC || res == OID_FLOAT8 || res == OID_FLOAT4;
+        if (const_nonzero(e->rexpr) && !frac) tr_printf(t, "(%s %s %s)", ls, op, rs);
+        else tr_printf(t, "%s(%s, %s, %d)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs, frac);
     } else if (!strcmp(op, "||")) {
         tr_printf(t, "(%s || %s)", ls, rs);
         res = OID_TEXT;
@@ -281,6 +285,19 @@ static uint32_t array_elem(uint32_t arr)
     return tt ? tt->oid : 0;
 }
 
+/* an array element (text in PostgreSQL's array form) as the value SQLite
+ * should compare: numbers as numbers, bools as 0/1 */
+const char *tr_elem_value(uint32_t elem)
+{
+    switch (elem) {
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_REGCLASS: case OID_REGTYPE:
+        return "CAST(value AS INTEGER)";
+    case OID_FLOAT4: case OID_FLOAT8: return "CAST(value AS REAL)";
+    case OID_BOOL: return "wb_bool(value)";
+    default: return "value";
+    }
+}
+
 static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
 {
     const char *op = tr_name_last(e->name, e->n_name);
@@ -303,10 +320,13 @@ static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
         }
     } else {
         const tr_type *tt = tr_type_by_oid(lt);
-        tr_puts(t, "SELECT value FROM wb_unnest(");
-        uint32_t at = tr_expr_want(t, r, tt && tt->array_oid ? tt->array_oid : 0);
-        tr_puts(t, ")");
-        if (is_param(e->lexpr) && array_elem(at)) tr_param_type(t, e->lexpr->param_ref->number, array_elem(at));
+        uint32_t at;
+        char *arr = expr_str(t, r, tt && tt->array_oid ? tt->array_oid : 0, &at);
+        if (!arr) return 0;
+        uint32_t el = array_elem(at);
+        tr_printf(t, "SELECT %s FROM wb_unnest(%s)", tr_elem_value(el ? el : lt), arr);
+        free(arr);
+        if (is_param(e->lexpr) && el) tr_param_type(t, e->lexpr->param_ref->number, el);
     }
     tr_puts(t, "))");
     return OID_BOOL;
@@ -407,7 +427,7 @@ static const fmap fmaps[] = {
     {"char_length", "length", R_INT4, 1, 1}, {"character_length", "length", R_INT4, 1, 1},
     {"octet_length", "wb_octet_length", R_INT4, 1, 1},
     {"substr", NULL, R_TEXT, 2, 3}, {"substring", "substr", R_TEXT, 2, 3},
-    {"position", "wb_position", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
+    {"position", "instr", R_INT4, 2, 2}, {"strpos", "instr", R_INT4, 2, 2},
     {"replace", NULL, R_TEXT, 3, 3}, {"btrim", "trim", R_TEXT, 1, 2}, {"ltrim", NULL, R_TEXT, 1, 2},
     {"rtrim", NULL, R_TEXT, 1, 2}, {"concat", "wb_concat", R_TEXT, 1, 100},
     {"concat_ws", "wb_concat_ws", R_TEXT, 2, 100}, {"left", "wb_left", R_TEXT, 2, 2},
@@ -431,7 +451,6 @@ static const fmap fmaps[] = {
     {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
-    {"age", "wb_age", R_INTERVAL, 1, 2},
     /* arrays */
     {"array_position", "wb_array_position", R_INT4, 2, 2}, {"array_length", "wb_array_length", R_INT4, 2, 2},
     {"cardinality", "wb_cardinality", R_INT4, 1, 1}, {"array_upper", "wb_array_length", R_INT4, 2, 2},
@@ -453,15 +472,15 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3},
-    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
-    {"pg_relation_size", NULL, R_INT8, 1, 2}, {"pg_total_relation_size", NULL, R_INT8, 1, 1},
-    {"pg_database_size", NULL, R_INT8, 1, 1}, {"pg_size_pretty", NULL, R_TEXT, 1, 1},
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    
+    
+    {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
-    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, {"pg_get_keywords", NULL, R_TEXT, 0, 0},
+    {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
     {"json_build_object", "json_object", R_TEXT, 0, 100}, {"json_agg", "json_group_array", R_TEXT, 1, 1},
     {"jsonb_agg", "json_group_array", R_TEXT, 1, 1}, {"json_typeof", "json_type", R_TEXT, 1, 1},
@@ -568,7 +587,8 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         /* the session's time zone is UTC; the argument type decides the
          * output format */
     }
-    if (!strcmp(name, "date_trunc") || !strcmp(name, "age")) tr_printf(t, ", %u", !strcmp(name, "age") ? a0 : a1);
+    if (!strcmp(name, "date_trunc")) tr_printf(t, ", %u", a1);
+    if (!strcmp(name, "round") || !strcmp(name, "trunc")) tr_printf(t, "%s%u", fc->n_args == 1 ? ", 0, " : ", ", a0);
     tr_puts(t, ")");
     if (fc->agg_filter) {
         tr_puts(t, " FILTER (WHERE ");
@@ -1008,11 +1028,16 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
             tr_fail(t, "0A000", -1, "this kind of subscript or field selection is not supported");
             return 0;
         }
-        tr_puts(t, "wb_array_get(");
-        uint32_t at = tr_expr(t, ind->arg);
-        tr_puts(t, ", ");
-        tr_expr_want(t, ind->indirection[0]->a_indices->uidx, OID_INT4);
-        tr_puts(t, ")");
+        uint32_t at, it;
+        char *arr = expr_str(t, ind->arg, 0, &at);
+        char *idx = arr ? expr_str(t, ind->indirection[0]->a_indices->uidx, OID_INT4, &it) : NULL;
+        if (arr && idx) {
+            const char *conv = tr_elem_value(array_elem(at));
+            if (!strcmp(conv, "value")) tr_printf(t, "wb_array_get(%s, %s)", arr, idx);
+            else if (conv[0] == 'w') tr_printf(t, "wb_bool(wb_array_get(%s, %s))", arr, idx);
+            else tr_printf(t, "CAST(wb_array_get(%s, %s) AS %s)", arr, idx, strstr(conv, "REAL") ? "REAL" : "INTEGER");
+        }
+        free(arr); free(idx);
         return array_elem(at);
     }
     case NC(SET_TO_DEFAULT):

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/time.h>
 
 int wb_sql_sqlite_error(const char *msg, char sqlstate[6], const char **message)
@@ -60,11 +62,11 @@ static int is_zero(sqlite3_value *v)
 
 static void f_div(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     if (is_zero(a[1])) { err(c, "22012", "division by zero"); return; }
     int t0 = sqlite3_value_numeric_type(a[0]), t1 = sqlite3_value_numeric_type(a[1]);
-    if (t0 == SQLITE_INTEGER && t1 == SQLITE_INTEGER) {
+    int frac = argc > 2 && sqlite3_value_int(a[2]);
+    if (t0 == SQLITE_INTEGER && t1 == SQLITE_INTEGER && !frac) {
         sqlite3_int64 x = sqlite3_value_int64(a[0]), y = sqlite3_value_int64(a[1]);
         if (y == -1) { if (x == INT64_MIN) { err(c, "22003", "bigint out of range"); return; } sqlite3_result_int64(c, -x); return; }
         sqlite3_result_int64(c, x / y);
@@ -1356,6 +1358,493 @@ static void f_format_type(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
 }
 
+/* ---------- more strings, numbers, dates ---------- */
+
+static const char *arg_text(sqlite3_value *v) { return (const char *)sqlite3_value_text(v); }
+static int any_null(int argc, sqlite3_value **a)
+{
+    for (int i = 0; i < argc; i++) if (sqlite3_value_type(a[i]) == SQLITE_NULL) return 1;
+    return 0;
+}
+static int utf8_len(const char *s) { int n = 0; for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80; return n; }
+static const char *utf8_skip(const char *s, int n) { while (*s && n > 0) { s++; while (((unsigned char)*s & 0xC0) == 0x80) s++; n--; } return s; }
+
+static void pad(sqlite3_context *c, int argc, sqlite3_value **a, int left)
+{
+    if (any_null(argc, a)) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]), *fill = argc > 2 ? arg_text(a[2]) : " ";
+    int len = sqlite3_value_int(a[1]);
+    if (len < 0) len = 0;
+    int sl = utf8_len(s);
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    if (sl >= len) { sqlite3_str_append(o, s, (int)(utf8_skip(s, len) - s)); }
+    else {
+        int need = len - sl, fl = utf8_len(fill);
+        if (!left) sqlite3_str_appendall(o, s);
+        for (int i = 0; fl && i < need; i++) {
+            const char *p = utf8_skip(fill, i % fl);
+            sqlite3_str_append(o, p, (int)(utf8_skip(p, 1) - p));
+        }
+        if (left) sqlite3_str_appendall(o, s);
+    }
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    sqlite3_result_text(c, r ? r : "", n, sqlite3_free);
+}
+static void f_lpad(sqlite3_context *c, int argc, sqlite3_value **a) { pad(c, argc, a, 1); }
+static void f_rpad(sqlite3_context *c, int argc, sqlite3_value **a) { pad(c, argc, a, 0); }
+
+static void f_md5(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    const void *p = sqlite3_value_type(a[0]) == SQLITE_BLOB ? sqlite3_value_blob(a[0]) : (const void *)sqlite3_value_text(a[0]);
+    if (!EVP_Digest(p, (size_t)sqlite3_value_bytes(a[0]), d, &n, EVP_md5(), NULL)) { err(c, "XX000", "md5 failed"); return; }
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    sqlite3_result_text(c, hex, (int)(2 * n), SQLITE_TRANSIENT);
+}
+
+static void f_reverse(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    size_t n = strlen(s);
+    char *r = sqlite3_malloc64(n + 1);
+    if (!r) { sqlite3_result_error_nomem(c); return; }
+    size_t o = n;
+    for (const char *p = s; *p;) {
+        const char *q = utf8_skip(p, 1);
+        o -= (size_t)(q - p);
+        memcpy(r + o, p, (size_t)(q - p));
+        p = q;
+    }
+    r[n] = 0;
+    sqlite3_result_text(c, r, (int)n, sqlite3_free);
+}
+
+static void f_split_part(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (any_null(argc, a)) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]), *d = arg_text(a[1]);
+    int k = sqlite3_value_int(a[2]);
+    if (k == 0) { err(c, "22023", "field position must not be zero"); return; }
+    size_t dl = strlen(d);
+    /* fields */
+    const char *starts[256]; size_t lens[256]; int nf = 0;
+    const char *p = s;
+    for (;;) {
+        const char *q = dl ? strstr(p, d) : NULL;
+        if (nf < 256) { starts[nf] = p; lens[nf] = q ? (size_t)(q - p) : strlen(p); nf++; }
+        if (!q) break;
+        p = q + dl;
+    }
+    if (!*s) nf = 0;
+    int idx = k > 0 ? k - 1 : nf + k;
+    if (idx < 0 || idx >= nf) { sqlite3_result_text(c, "", 0, SQLITE_STATIC); return; }
+    sqlite3_result_text(c, starts[idx], (int)lens[idx], SQLITE_TRANSIENT);
+}
+
+static void f_initcap(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    size_t n = strlen(s);
+    char *r = sqlite3_malloc64(n + 1);
+    if (!r) { sqlite3_result_error_nomem(c); return; }
+    int inword = 0;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        r[i] = (char)(isalnum(ch) ? (inword ? tolower(ch) : toupper(ch)) : ch);
+        inword = isalnum(ch) || ch >= 0x80;
+    }
+    sqlite3_result_text(c, r, (int)n, sqlite3_free);
+}
+
+static void f_quote_ident(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    int plain = *s && (islower((unsigned char)*s) || *s == '_');
+    for (const char *p = s; *p && plain; p++) plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_';
+    if (plain) { sqlite3_result_text(c, s, -1, SQLITE_TRANSIENT); return; }
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(o, 1, '"');
+    for (const char *p = s; *p; p++) { if (*p == '"') sqlite3_str_appendchar(o, 1, '"'); sqlite3_str_appendchar(o, 1, *p); }
+    sqlite3_str_appendchar(o, 1, '"');
+    int n = sqlite3_str_length(o);
+    sqlite3_result_text(c, sqlite3_str_finish(o), n, sqlite3_free);
+}
+
+static void f_to_hex(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llx", (unsigned long long)sqlite3_value_int64(a[0]));
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_starts_with(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (any_null(argc, a)) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]), *p = arg_text(a[1]);
+    sqlite3_result_int(c, strncmp(s, p, strlen(p)) == 0);
+}
+
+static void f_regexp_replace(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (any_null(argc, a)) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]), *pat = arg_text(a[1]), *rep = arg_text(a[2]);
+    const char *flags = argc > 3 ? arg_text(a[3]) : "";
+    int global = strchr(flags, 'g') != NULL, icase = strchr(flags, 'i') != NULL;
+    regex_t re;
+    int rc = regcomp(&re, pat, REG_EXTENDED | (icase ? REG_ICASE : 0));
+    if (rc) { char m[200]; regerror(rc, &re, m, sizeof m); err(c, "2201B", "invalid regular expression: %s", m); return; }
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    const char *p = s;
+    regmatch_t m[10];
+    int eflags = 0;
+    while (*p || p == s) {
+        if (regexec(&re, p, 10, m, eflags) != 0) break;
+        sqlite3_str_append(o, p, (int)m[0].rm_so);
+        for (const char *r = rep; *r; r++) {
+            if (*r == '\\' && r[1] >= '0' && r[1] <= '9') {
+                int g = r[1] - '0';
+                if (m[g].rm_so >= 0) sqlite3_str_append(o, p + m[g].rm_so, (int)(m[g].rm_eo - m[g].rm_so));
+                r++;
+            } else if (*r == '\\' && r[1] == '&') { sqlite3_str_append(o, p + m[0].rm_so, (int)(m[0].rm_eo - m[0].rm_so)); r++; }
+            else sqlite3_str_appendchar(o, 1, *r);
+        }
+        if (m[0].rm_eo == m[0].rm_so) {
+            if (!p[m[0].rm_eo]) { p += m[0].rm_eo; break; }
+            sqlite3_str_appendchar(o, 1, p[m[0].rm_eo]);
+            p += m[0].rm_eo + 1;
+        } else p += m[0].rm_eo;
+        eflags = REG_NOTBOL;
+        if (!global) break;
+    }
+    sqlite3_str_appendall(o, p);
+    regfree(&re);
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    sqlite3_result_text(c, r ? r : "", n, sqlite3_free);
+}
+
+/* round / trunc: numeric exactly (half away from zero), float8 as libm
+ * (round half to even, as PostgreSQL's float8 round) */
+static void round_trunc(sqlite3_context *c, int argc, sqlite3_value **a, int trunc_)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    int scale = sqlite3_value_int(a[1]);
+    uint32_t ty = (uint32_t)sqlite3_value_int(a[2]);
+    if (ty == OID_FLOAT8 || ty == OID_FLOAT4) {
+        double d = sqlite3_value_double(a[0]), m = pow(10, scale);
+        sqlite3_result_double(c, trunc_ ? trunc(d * m) / m : rint(d * m) / m);
+        return;
+    }
+    if (sqlite3_value_type(a[0]) == SQLITE_INTEGER && scale >= 0) { sqlite3_result_int64(c, sqlite3_value_int64(a[0])); return; }
+    char in[64];
+    const char *s;
+    if (sqlite3_value_type(a[0]) == SQLITE_FLOAT) { snprintf(in, sizeof in, "%.15g", sqlite3_value_double(a[0])); s = in; }
+    else s = arg_text(a[0]);
+    if (trunc_) {
+        /* cut the digits beyond scale */
+        char buf[400];
+        snprintf(buf, sizeof buf, "%s", s);
+        char *dot = strchr(buf, '.');
+        if (scale >= 0) {
+            if (dot) { if (scale == 0) *dot = 0; else if ((int)strlen(dot + 1) > scale) dot[1 + scale] = 0; }
+        }
+        char out[900];
+        if (dec_round(buf, scale < 0 ? -1 : scale, out, sizeof out) < 0) { err(c, "22P02", "invalid input syntax for type numeric: \"%s\"", s); return; }
+        sqlite3_result_text(c, out, -1, SQLITE_TRANSIENT);
+        return;
+    }
+    char out[900];
+    if (dec_round(s, scale < 0 ? 0 : scale, out, sizeof out) < 0) { err(c, "22P02", "invalid input syntax for type numeric: \"%s\"", s); return; }
+    if (ty == OID_INT4 || ty == OID_INT8 || ty == OID_INT2) sqlite3_result_int64(c, strtoll(out, NULL, 10));
+    else sqlite3_result_text(c, out, -1, SQLITE_TRANSIENT);
+}
+static void f_round(sqlite3_context *c, int argc, sqlite3_value **a) { round_trunc(c, argc, a, 0); }
+static void f_trunc(sqlite3_context *c, int argc, sqlite3_value **a) { round_trunc(c, argc, a, 1); }
+
+static void fmt_interval(char *buf, size_t n, int months, int64_t us)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    int y = months / 12, mo = months % 12;
+    if (y) o += (size_t)snprintf(buf + o, n - o, "%d year%s", y, y == 1 || y == -1 ? "" : "s");
+    if (mo) o += (size_t)snprintf(buf + o, n - o, "%s%d mon%s", o ? " " : "", mo, mo == 1 || mo == -1 ? "" : "s");
+    int64_t days = us / 86400000000LL;
+    us -= days * 86400000000LL;
+    if (days) o += (size_t)snprintf(buf + o, n - o, "%s%lld day%s", o ? " " : "", (long long)days, days == 1 || days == -1 ? "" : "s");
+    if (us || !o) {
+        int neg = us < 0;
+        if (neg) us = -us;
+        int64_t secs = us / 1000000, frac = us % 1000000;
+        o += (size_t)snprintf(buf + o, n - o, "%s%s%02lld:%02lld:%02lld", o ? " " : "", neg ? "-" : "", (long long)(secs / 3600),
+                              (long long)(secs / 60 % 60), (long long)(secs % 60));
+        if (frac) {
+            o += (size_t)snprintf(buf + o, n - o, ".%06lld", (long long)frac);
+            while (buf[o - 1] == '0') buf[--o] = 0;
+        }
+    }
+}
+
+/* timestamp/date + interval (or + integer days for a date) */
+static void f_ts_add(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    uint32_t ty = (uint32_t)sqlite3_value_int(a[2]);
+    int64_t us; int ht;
+    if (parse_ts(arg_text(a[0]), &us, &ht) != 0) { err(c, "22007", "invalid input syntax for type timestamp: \"%s\"", arg_text(a[0])); return; }
+    const char *iv = arg_text(a[1]);
+    int neg = iv[0] == '-' && iv[1] == '-';
+    if (iv[0] == '-' && !neg) { /* "-" || '1 day' from subtraction */ }
+    int months; int64_t add;
+    const char *ivp = iv[0] == '-' ? iv + 1 : iv;
+    char *e;
+    long long days = strtoll(ivp, &e, 10);
+    if (ty == OID_DATE && *e == 0 && e != ivp) { months = 0; add = days * 86400000000LL; }
+    else if (parse_interval(ivp, &months, &add) != 0) { err(c, "22007", "invalid input syntax for type interval: \"%s\"", ivp); return; }
+    if (iv[0] == '-') { months = -months; add = -add; }
+    int64_t r = add_months(us, months) + add;
+    char buf[64];
+    int date_only = ty == OID_DATE && *e == 0 && e != ivp;
+    fmt_ts(buf, sizeof buf, r, ty == OID_TIMESTAMPTZ, date_only);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_ts_diff(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    uint32_t ty = (uint32_t)sqlite3_value_int(a[2]);
+    int64_t x, y; int ht;
+    if (parse_ts(arg_text(a[0]), &x, &ht) != 0 || parse_ts(arg_text(a[1]), &y, &ht) != 0) { err(c, "22007", "invalid input syntax for type timestamp"); return; }
+    if (ty == OID_DATE) { sqlite3_result_int64(c, (x - y) / 86400000000LL); return; }
+    char buf[96];
+    fmt_interval(buf, sizeof buf, 0, x - y);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    char buf[64];
+    fmt_ts(buf, sizeof buf, now_usec(c), sqlite3_user_data(c) != NULL, 0);
+    sqlite3_result_text(c, buf + 11, -1, SQLITE_TRANSIENT);
+}
+
+static int hexval(int ch) { return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1; }
+
+/* text -> bytea: '\x4142' (hex) or the escape format */
+static void f_bytea(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    if (sqlite3_value_type(a[0]) == SQLITE_BLOB) { sqlite3_result_value(c, a[0]); return; }
+    const char *s = arg_text(a[0]);
+    size_t n = strlen(s);
+    unsigned char *out = sqlite3_malloc64(n + 1);
+    if (!out) { sqlite3_result_error_nomem(c); return; }
+    size_t o = 0;
+    if (s[0] == '\\' && s[1] == 'x') {
+        for (const char *p = s + 2; *p;) {
+            if (isspace((unsigned char)*p)) { p++; continue; }
+            int h = hexval(p[0]), l = p[1] ? hexval(p[1]) : -1;
+            if (h < 0 || l < 0) { sqlite3_free(out); err(c, "22P02", "invalid hexadecimal digit"); return; }
+            out[o++] = (unsigned char)(h * 16 + l);
+            p += 2;
+        }
+    } else {
+        for (const char *p = s; *p;) {
+            if (*p != '\\') { out[o++] = (unsigned char)*p++; continue; }
+            if (p[1] == '\\') { out[o++] = '\\'; p += 2; continue; }
+            if (p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+                out[o++] = (unsigned char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+                p += 4;
+                continue;
+            }
+            sqlite3_free(out);
+            err(c, "22P02", "invalid input syntax for type bytea");
+            return;
+        }
+    }
+    sqlite3_result_blob64(c, out, o, sqlite3_free);
+}
+
+static void f_uuid(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    char hex[33];
+    int n = 0;
+    const char *p = s;
+    if (*p == '{') p++;
+    for (; *p && *p != '}' && n < 33; p++) {
+        if (*p == '-' && n && n % 4 == 0) continue;
+        if (hexval(*p) < 0) break;
+        hex[n++] = (char)tolower((unsigned char)*p);
+    }
+    if (n != 32 || (*p && !(*p == '}' && s[0] == '{' && !p[1]))) { err(c, "22P02", "invalid input syntax for type uuid: \"%s\"", s); return; }
+    char out[37];
+    snprintf(out, sizeof out, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    sqlite3_result_text(c, out, 36, SQLITE_TRANSIENT);
+}
+
+static void f_gen_random_uuid(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) { err(c, "XX000", "could not generate random values"); return; }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char out[37];
+    snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    sqlite3_result_text(c, out, 36, SQLITE_TRANSIENT);
+}
+
+static void f_json(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    /* validity through SQLite's json_valid */
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_value(st, 1, a[0]);
+        if (sqlite3_step(st) == SQLITE_ROW) ok = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (!ok) { err(c, "22P02", "invalid input syntax for type json"); return; }
+    sqlite3_result_text(c, arg_text(a[0]), -1, SQLITE_TRANSIENT);
+}
+
+static int join_cb(void *ctx, const char *e, size_t len, int isnull)
+{
+    void **k = ctx;
+    sqlite3_str *o = k[0];
+    const char *sep = k[1], *nullstr = k[2];
+    int *first = k[3];
+    if (isnull && !nullstr) return 0;
+    if (!*first) sqlite3_str_appendall(o, sep);
+    *first = 0;
+    if (isnull) sqlite3_str_appendall(o, nullstr); else sqlite3_str_append(o, e, (int)len);
+    return 0;
+}
+static void f_array_to_string(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    int first = 1;
+    void *k[4] = {o, (void *)arg_text(a[1]), argc > 2 && sqlite3_value_type(a[2]) != SQLITE_NULL ? (void *)arg_text(a[2]) : NULL, &first};
+    if (arr_parse(arg_text(a[0]), join_cb, k) != 0) { sqlite3_free(sqlite3_str_finish(o)); err(c, "22P02", "malformed array literal"); return; }
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    sqlite3_result_text(c, r ? r : "", n, sqlite3_free);
+}
+
+static void f_string_to_array(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    const char *d = sqlite3_value_type(a[1]) == SQLITE_NULL ? NULL : arg_text(a[1]);
+    const char *nullstr = argc > 2 && sqlite3_value_type(a[2]) != SQLITE_NULL ? arg_text(a[2]) : NULL;
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    sqlite3_str_appendchar(o, 1, '{');
+    if (*s) {
+        size_t dl = d ? strlen(d) : 0;
+        const char *p = s;
+        int first = 1;
+        for (;;) {
+            const char *q;
+            size_t len;
+            if (!d) { q = utf8_skip(p, 1); len = (size_t)(q - p); }
+            else if (!dl) { q = NULL; len = strlen(p); }
+            else { q = strstr(p, d); len = q ? (size_t)(q - p) : strlen(p); }
+            if (!first) sqlite3_str_appendchar(o, 1, ',');
+            first = 0;
+            char *piece = sqlite3_mprintf("%.*s", (int)len, p);
+            if (nullstr && piece && !strcmp(piece, nullstr)) sqlite3_str_appendall(o, "NULL");
+            else {
+                int quote = !len || (piece && !strcasecmp(piece, "NULL"));
+                for (size_t i = 0; piece && i < len && !quote; i++)
+                    if (strchr(",{}\"\\ \t\n", piece[i])) quote = 1;
+                if (quote) sqlite3_str_appendchar(o, 1, '"');
+                for (size_t i = 0; piece && i < len; i++) {
+                    if (quote && (piece[i] == '"' || piece[i] == '\\')) sqlite3_str_appendchar(o, 1, '\\');
+                    sqlite3_str_appendchar(o, 1, piece[i]);
+                }
+                if (quote) sqlite3_str_appendchar(o, 1, '"');
+            }
+            sqlite3_free(piece);
+            if (!d) { p = q; if (!*p) break; continue; }
+            if (!q) break;
+            p = q + dl;
+        }
+    }
+    sqlite3_str_appendchar(o, 1, '}');
+    int n = sqlite3_str_length(o);
+    sqlite3_result_text(c, sqlite3_str_finish(o), n, sqlite3_free);
+}
+
+static void f_array_lower(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (any_null(argc, a) || sqlite3_value_int(a[1]) != 1) { sqlite3_result_null(c); return; }
+    int n = 0;
+    if (arr_parse(arg_text(a[0]), count_cb, &n) != 0) { err(c, "22P02", "malformed array literal"); return; }
+    if (n) sqlite3_result_int(c, 1); else sqlite3_result_null(c);
+}
+
+static void f_size_pretty(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    /* PostgreSQL's pg_size_pretty(bigint): round half up at each unit, switch when >= 10240 */
+    int64_t v = sqlite3_value_int64(a[0]);
+    static const char *const units[] = {"bytes", "kB", "MB", "GB", "TB", "PB"};
+    int u = 0;
+    int64_t x = v;
+    while (u < 5 && (x >= 10 * 1024 || x <= -10 * 1024)) { x = (x + (x < 0 ? -512 : 512)) / 1024; u++; }
+    if (u) { x = v; for (int i = 0; i < u; i++) x = i == u - 1 ? (x + (x < 0 ? -512 : 512)) / 1024 : x / 1024; }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%lld %s", (long long)x, units[u]);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_serial_sequence(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (any_null(argc, a)) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    const char *t = arg_text(a[0]);
+    const char *dot = strrchr(t, '.');
+    if (dot) t = dot + 1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM wb_sequences WHERE owner_table = ?1 AND owner_column = ?2", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_null(c);
+        return;
+    }
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_value(st, 2, a[1]);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char *r = sqlite3_mprintf("public.%s", sqlite3_column_text(st, 0));
+        sqlite3_result_text(c, r, -1, sqlite3_free);
+    } else sqlite3_result_null(c);
+    sqlite3_finalize(st);
+}
+
 /* ---------- registration ---------- */
 
 typedef struct fdef { const char *name; int nargs; int flags; void (*fn)(sqlite3_context *, int, sqlite3_value **); const void *data; } fdef;
@@ -1365,6 +1854,7 @@ typedef struct fdef { const char *name; int nargs; int flags; void (*fn)(sqlite3
 
 static const fdef fdefs[] = {
     {"wb_div", 2, DET, f_div, NULL}, {"wb_mod", 2, DET, f_mod, NULL},
+    {"wb_div", 3, DET, f_div, NULL}, {"wb_mod", 3, DET, f_mod, NULL},
     {"wb_bool", 1, DET, f_bool, NULL}, {"wb_int", 2, DET, f_int, NULL}, {"wb_int", 1, DET, f_int, NULL},
     {"wb_float", 1, DET, f_float, NULL}, {"wb_numeric", 3, DET, f_numeric, NULL}, {"wb_numeric", 1, DET, f_numeric, NULL},
     {"wb_text", 2, DET, f_text, NULL},
@@ -1383,6 +1873,19 @@ static const fdef fdefs[] = {
     {"wb_array_length", 2, DET, f_array_length, NULL}, {"wb_cardinality", 1, DET, f_array_length, NULL},
     {"wb_array_get", 2, DET, f_array_get, NULL}, {"wb_array_in", 2, DET, f_array_in, NULL},
     {"wb_random", 0, NDET, f_random, NULL},
+    {"wb_lpad", 2, DET, f_lpad, NULL}, {"wb_lpad", 3, DET, f_lpad, NULL}, {"wb_rpad", 2, DET, f_rpad, NULL},
+    {"wb_rpad", 3, DET, f_rpad, NULL}, {"wb_md5", 1, DET, f_md5, NULL}, {"wb_reverse", 1, DET, f_reverse, NULL},
+    {"wb_split_part", 3, DET, f_split_part, NULL}, {"wb_initcap", 1, DET, f_initcap, NULL},
+    {"wb_quote_ident", 1, DET, f_quote_ident, NULL}, {"wb_to_hex", 1, DET, f_to_hex, NULL},
+    {"wb_starts_with", 2, DET, f_starts_with, NULL}, {"wb_regexp_replace", 3, DET, f_regexp_replace, NULL},
+    {"wb_regexp_replace", 4, DET, f_regexp_replace, NULL}, {"wb_round", 3, DET, f_round, NULL},
+    {"wb_trunc", 3, DET, f_trunc, NULL}, {"wb_ts_add", 3, DET, f_ts_add, NULL}, {"wb_ts_diff", 3, DET, f_ts_diff, NULL},
+    {"wb_current_time", 0, NDET, f_current_time, "tz"}, {"wb_localtime", 0, NDET, f_current_time, NULL},
+    {"wb_bytea", 1, DET, f_bytea, NULL}, {"wb_uuid", 1, DET, f_uuid, NULL}, {"gen_random_uuid", 0, NDET, f_gen_random_uuid, NULL},
+    {"wb_json", 2, DET, f_json, NULL}, {"wb_array_to_string", 2, DET, f_array_to_string, NULL},
+    {"wb_array_to_string", 3, DET, f_array_to_string, NULL}, {"wb_string_to_array", 2, DET, f_string_to_array, NULL},
+    {"wb_string_to_array", 3, DET, f_string_to_array, NULL}, {"wb_array_lower", 2, DET, f_array_lower, NULL},
+    {"pg_size_pretty", 1, DET, f_size_pretty, NULL}, {"pg_get_serial_sequence", 2, NDET, f_serial_sequence, NULL},
     {"version", 0, DET, f_version, NULL},
     {"current_schema", 0, DET, f_const_text, "public"},
     {"current_schemas", 1, DET, f_current_schemas, NULL},

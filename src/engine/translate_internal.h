@@ -117,6 +117,8 @@ void tr_param_type(tr *t, int n, uint32_t oid); /* sets only if unknown */
 uint32_t tr_expr(tr *t, PgQuery__Node *n);
 /* as tr_expr, and when n is a bare parameter or untyped literal, type it as want */
 uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want);
+/* SQL for an array element column "value" of the given element type */
+const char *tr_elem_value(uint32_t elem);
 /* the column name PostgreSQL gives an expression (FigureColname) */
 const char *tr_colname(PgQuery__Node *n);
 /* last element of a qualified name list, as a string */

@@ -22,6 +22,13 @@ void wb_eng_decltype(const char *decl, uint32_t *oid, int32_t *typmod)
     *typmod = -1;
     if (!decl || !*decl)
         return;
+    /* the translator's mapping knows the declarations it writes
+     * ("numeric text(10,2)", "timespan text", "_int4"); the spellings below
+     * cover tables made by other SQLite tools */
+    if (wb_sql_decltype_to_pg(decl, oid, typmod) && *oid)
+        return;
+    *oid = 0;
+    *typmod = -1;
     char t[128];
     size_t n = 0;
     /* lower case, single spaces, stop at the first '(' (typmod) */
