@@ -535,6 +535,17 @@ static void test_types(void)
     wb_pg_put_sync(&m);
     EXPECT(feed(s, &m), "12C[INSERT 0 1]Z[I]");
     EXPECT(q(s, "INSERT INTO ty (b, n) VALUES (false, NULL)"), "C[INSERT 0 1]Z[I]");
+    /* date input as pgjdbc sends it; a bad date is 22007 */
+    m.len = 0;
+    wb_pg_put_parse(&m, "", "SELECT $1::date", 1, (uint32_t[]){1082});
+    const char *dv[] = {"2024-02-29 +00"};
+    put_bind_text(&m, "", "", 1, dv, 0, NULL);
+    wb_pg_put_execute(&m, "", 0);
+    const char *dbad[] = {"2023-02-29"};
+    put_bind_text(&m, "", "", 1, dbad, 0, NULL);
+    wb_pg_put_execute(&m, "", 0);
+    wb_pg_put_sync(&m);
+    EXPECT(feed(s, &m), "12D[2024-02-29]C[SELECT 1]E[22007:invalid input syntax for type date: \"2023-02-29\"]Z[I]");
     EXPECT(q(s, "SELECT b, i2, i8, f8, f4, n, by, ts, tz, d, u, ia FROM ty ORDER BY b DESC"),
            "T[b:16,i2:21,i8:20,f8:701,f4:700,n:1700(786439),by:17,ts:1114,tz:1184,d:1082,u:2950,ia:1007]"
            "D[t|-7|9007199254740993|0.1|1.5|12.346|\\xdeadbeef|2024-02-29 13:45:06.5|2024-02-29 11:45:06+00|2024-02-29|"
@@ -608,7 +619,7 @@ static void test_copy(void)
     char *bin = q(s, "COPY (SELECT id, t FROM c WHERE id = 1) TO STDOUT (FORMAT binary)");
     binary_rows = 0;
     expect_eq(bin,
-              "H[1,2]d[5047434f50590aff0d0a000000000000000000]d[00020000000400000001000000036f6e65]d[ffff]cC[COPY 1]Z[I]",
+              "H[1,2]d[5047434f50590aff0d0a00000000000000000000020000000400000001000000036f6e65]d[ffff]cC[COPY 1]Z[I]",
               __FILE__, __LINE__);
     free(bin);
     EXPECT(q(s, "CREATE TABLE c2 (id int, t text)"), "C[CREATE TABLE]Z[I]");
@@ -705,6 +716,15 @@ static void test_cursors_prepare(void)
            "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]D[2]C[FETCH 2]Z[T]");
     EXPECT(q(s, "FETCH PRIOR FROM fw"), "E[55000:cursor can only scan forward]Z[E]");
     EXPECT(q(s, "ROLLBACK"), "C[ROLLBACK]Z[I]");
+    /* WITH HOLD: readable after COMMIT, with the rows of its transaction */
+    EXPECT(q(s, "BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT id FROM k ORDER BY id; FETCH 1 FROM h; COMMIT"),
+           "C[BEGIN]C[DECLARE CURSOR]T[id:23]D[1]C[FETCH 1]C[COMMIT]Z[I]");
+    EXPECT(q(s, "DELETE FROM k WHERE id = 2"), "C[DELETE 1]Z[I]");
+    EXPECT(q(s, "FETCH 2 FROM h"), "T[id:23]D[2]D[3]C[FETCH 2]Z[I]");
+    EXPECT(q(s, "CLOSE h"), "C[CLOSE CURSOR]Z[I]");
+    EXPECT(q(s, "INSERT INTO k VALUES (2)"), "C[INSERT 0 1]Z[I]");
+    EXPECT(q(s, "BEGIN; DECLARE h2 CURSOR WITH HOLD FOR SELECT id FROM k; ROLLBACK; FETCH 1 FROM h2"),
+           "C[BEGIN]C[DECLARE CURSOR]C[ROLLBACK]E[34000:cursor \"h2\" does not exist]Z[I]");
     /* FETCH/MOVE on a named protocol-level portal (asyncpg's Cursor.forward) */
     {
         wb_buf m = {0};
@@ -738,7 +758,17 @@ static void test_cursors_prepare(void)
 static void test_settings(void)
 {
     wb_engine_session *s = connect_db("postgres", NULL, 0);
-    EXPECT(q(s, "SET application_name = 'myapp'"), "S[application_name=myapp]C[SET]Z[I]");
+    /* ParameterStatus comes just before ReadyForQuery, as in PostgreSQL 15 */
+    EXPECT(q(s, "SET application_name = 'myapp'"), "C[SET]S[application_name=myapp]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('application_name'), set_config('application_name', 'other', false)"),
+           "T[current_setting:25,set_config:25]D[myapp|other]C[SELECT 1]S[application_name=other]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('no.such', true) IS NULL"), "T[?column?:16]D[t]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "SELECT current_setting('nosuch')"),
+           "T[current_setting:25]E[42704:unrecognized configuration parameter \"nosuch\"]Z[I]");
+    /* RESET goes back to the startup packet's value; a ROLLBACK undoes SET */
+    EXPECT(q(s, "RESET application_name"), "C[RESET]S[application_name=test_engine]Z[I]");
+    EXPECT(q(s, "BEGIN; SET application_name = 'x'; ROLLBACK"), "C[BEGIN]C[SET]C[ROLLBACK]Z[I]");
+    EXPECT(q(s, "SET application_name = 'myapp'"), "C[SET]S[application_name=myapp]Z[I]");
     EXPECT(q(s, "SHOW application_name"), "T[application_name:25]D[myapp]C[SHOW]Z[I]");
     EXPECT(q(s, "SET DateStyle = 'ISO'"), "C[SET]Z[I]"); /* ISO, MDY unchanged: no ParameterStatus */
     EXPECT(q(s, "SET no_such_setting = 1"), "E[42704:unrecognized configuration parameter \"no_such_setting\"]Z[I]");

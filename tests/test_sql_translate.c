@@ -260,7 +260,13 @@ static void test_basic(void)
            "e timestamptz DEFAULT now(), f varchar(5)) WITH (fillfactor = 90)", "CREATE TABLE", NULL);
     expect("INSERT INTO items (a, b, c, d, f) VALUES (1, 'x', 1.5, true, 'ab'), (2, 'y''s', 2.25, false, NULL) RETURNING id, a",
            "INSERT", "1|1;2|2");
-    expect("SELECT id, b, c, d FROM items ORDER BY id", "SELECT", "1|x|1.5|1;2|y's|2.25|0");
+    expect("SELECT id, b, c, d FROM items ORDER BY id", "SELECT", "1|x|1.50|1;2|y's|2.25|0"); /* numeric(10,2) keeps its scale */
+    expect("CREATE TABLE ts (t timestamp DEFAULT now(), tz timestamptz, d date, ch char(4), ok bool)", "CREATE TABLE", NULL);
+    static const char *const tsp[] = {"2024-05-06 07:08:09+02", "t"};
+    expect_p("INSERT INTO ts (tz, d, ch, ok) VALUES ($1, '2024-05-06', 'ab', $2)", tsp, 2, NULL);
+    expect("SELECT t NOT LIKE '%+%', tz, d, ch || '|', ok FROM ts", "SELECT", "1|2024-05-06 05:08:09+00|2024-05-06|ab  ||1");
+    static const char *const tsq[] = {"2024-05-06 06:00:00+01"};
+    expect_p("SELECT count(*) FROM ts WHERE tz > $1", tsq, 1, "1");
     expect("SELECT count(*), sum(a), max(b) FROM items", "SELECT", "2|3|y's");
     expect("UPDATE items SET a = a + 10 WHERE id = 1", "UPDATE", NULL);
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
@@ -271,6 +277,9 @@ static void test_basic(void)
     expect("INSERT INTO items (a) VALUES (6) RETURNING id", "INSERT", "101");
     expect("DELETE FROM items WHERE id > 2", "DELETE", NULL);
     expect("SELECT e IS NOT NULL, e > '2020-01-01' FROM items WHERE id = 1", "SELECT", "1|1");
+    expect_run_error("INSERT INTO items (a, f) VALUES (1, 'toolong')", "22001");
+    expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
+    expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);

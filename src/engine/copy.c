@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+static const uint8_t bin_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
 typedef struct wb_copy_state {
     int from, format; /* 0 text, 1 csv, 2 binary */
     char delim, quote, escape;
@@ -32,6 +34,7 @@ typedef struct wb_copy_state {
     int64_t line, rows;
     int own_tx, own_sp;
     int bin_header_done;
+    int bin_header_pending; /* COPY TO binary: header not sent yet */
     int done_marker;  /* text: "\." seen */
     wb_sql_stmt *stmt;
 } wb_copy_state;
@@ -613,6 +616,10 @@ static int put_copy_row(wb_engine_session *s, wb_copy_state *c, wb_buf *out)
     out->p[out->len++] = 'd';
     out->len += 4;
     wb_buf *f = &c->field;
+    if (c->bin_header_pending) {
+        wb_buf_append(out, bin_header, sizeof bin_header);
+        c->bin_header_pending = 0;
+    }
     if (c->format == 2) {
         uint8_t h[2] = {(uint8_t)(c->ncols >> 8), (uint8_t)c->ncols};
         wb_buf_append(out, h, 2);
@@ -726,8 +733,15 @@ int wb_copy_resume(wb_engine_session *s, wb_buf *out)
             return -1;
         }
         if (c->format == 2) {
-            static const uint8_t trailer[2] = {0xff, 0xff};
-            wb_pg_put_copy_data(out, trailer, 2);
+            uint8_t tail[sizeof bin_header + 2];
+            size_t n = 0;
+            if (c->bin_header_pending) { /* no rows: header and trailer together */
+                memcpy(tail, bin_header, sizeof bin_header);
+                n = sizeof bin_header;
+            }
+            tail[n++] = 0xff;
+            tail[n++] = 0xff;
+            wb_pg_put_copy_data(out, tail, n);
         }
         wb_pg_put_empty(out, 'c');
         char tag[40];
@@ -918,8 +932,7 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     wb_pg_put_copy_response(out, 'H', c->format == 2 ? 1 : 0, (uint16_t)c->ncols, fm);
     free(fm);
     if (c->format == 2) {
-        static const uint8_t hdr[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0};
-        wb_pg_put_copy_data(out, hdr, sizeof hdr);
+        c->bin_header_pending = 1; /* goes out with the first row, as PostgreSQL sends it */
     } else if (c->header) {
         put_copy_header(out, c);
     }

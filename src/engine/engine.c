@@ -488,6 +488,8 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
         rc = wb_sql_register(c->db);
     if (rc == SQLITE_OK)
         rc = register_functions(c);
+    if (rc == SQLITE_OK)
+        rc = wb_sess_register_functions(c->db, c);
     if (rc != SQLITE_OK) {
         snprintf(msg, msglen, "could not open database \"%s\": %s", d->name,
                  c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

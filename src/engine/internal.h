@@ -105,6 +105,10 @@ int wb_eng_create_database(wb_engine *e, const char *name, char *errmsg, size_t 
 int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const char *current, char *errmsg,
                          size_t errlen, char *sqlstate);
 
+/* session.c: the session-aware SQL functions (current_setting,
+ * set_config) on a connection; conn is the wb_econn (user data). */
+int wb_sess_register_functions(sqlite3 *db, void *conn);
+
 /* value.c: declared type text -> PostgreSQL type */
 void wb_eng_decltype(const char *decl, uint32_t *oid, int32_t *typmod);
 int16_t wb_eng_typlen(uint32_t oid);

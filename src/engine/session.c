@@ -106,7 +106,9 @@ static int guc_find(const char *name)
     return -1;
 }
 
-static const char *guc_get(wb_engine_session *s, int i) { return s->guc_values[i] ? s->guc_values[i] : gucs[i].boot; }
+static const char *guc_get(wb_engine_session *s, int i)
+{
+    return s->guc_values[i] ? s->guc_values[i] : gucs[i].boot; }
 
 /* ------------------------------------------------------------------ */
 /* Output helpers                                                      */
@@ -159,8 +161,32 @@ void wb_sess_sqlite_error_st(wb_engine_session *s, wb_buf *out, sqlite3 *db, int
         atomic_store(&s->h.cancel, 0); /* consumed */
 }
 
+static const char *guc_get(wb_engine_session *s, int i);
+static int guc_find(const char *name);
+
+/* ParameterStatus for every reported setting whose value changed since it
+ * was last reported (SET, set_config(), RESET, a ROLLBACK undoing a SET):
+ * PostgreSQL 15 sends them just before ReadyForQuery. */
+static void report_params(wb_engine_session *s, wb_buf *out)
+{
+    for (int i = 0; i < NGUCS; i++) {
+        if (!gucs[i].report || guc_find(gucs[i].name) != i)
+            continue;
+        const char *v = guc_get(s, i);
+        if (s->guc_sent[i] && strcmp(s->guc_sent[i], v) == 0)
+            continue;
+        char *copy = strdup(v);
+        if (!copy)
+            continue;
+        free(s->guc_sent[i]);
+        s->guc_sent[i] = copy;
+        wb_pg_put_parameter_status(out, gucs[i].name, v);
+    }
+}
+
 static void ready(wb_engine_session *s, wb_buf *out)
 {
+    report_params(s, out);
     atomic_store(&s->h.cancel, 0); /* a cancel that arrives after its request ended is dropped */
     wb_pg_put_ready_for_query(out, wb_engine_session_txn_status(s));
 }
@@ -293,7 +319,9 @@ static void apply_guc_side_effects(wb_engine_session *s);
 static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
 {
     int rc = 0;
-    close_portals(s, 1);
+    /* WITH HOLD cursors outlive a COMMIT (their statement keeps its read
+     * snapshot), not a ROLLBACK */
+    close_portals(s, commit);
     if (s->sqlite_tx && s->conn) {
         if (commit) {
             int r = exec_sql(s, "COMMIT");
@@ -1221,18 +1249,17 @@ static int set_guc(wb_engine_session *s, const char *name, const char *value, in
         snprintf(msg, sizeof msg, "parameter \"%s\" cannot be changed", gucs[i].name);
         wb_sess_error(s, out, "55P02", msg, NULL, NULL);
         return -1;
+    } else if (s->guc_reset[i]) {
+        /* RESET / DEFAULT: the value the session started with */
+        nv = strdup(s->guc_reset[i]);
     }
     if ((s->tx == TX_BLOCK || s->tx == TX_IMPLICIT) && !s->guc_tx_saved[i]) {
         s->guc_tx_saved[i] = s->guc_values[i] ? strdup(s->guc_values[i]) : strdup("\x01");
     }
-    const char *before = guc_get(s, i);
-    int changed = strcmp(before, nv ? nv : gucs[i].boot) != 0;
     free(s->guc_values[i]);
     s->guc_values[i] = nv;
     if (is_local && (s->tx == TX_BLOCK || s->tx == TX_IMPLICIT))
         s->guc_local[i] = 1; /* reverted at commit too */
-    if (changed && gucs[i].report)
-        wb_pg_put_parameter_status(out, gucs[i].name, guc_get(s, i));
     apply_guc_side_effects(s);
     return 0;
 }
@@ -1286,6 +1313,81 @@ static void show_guc(wb_engine_session *s, const char *name, wb_buf *out)
     int32_t lens[1] = {(int32_t)strlen(v)};
     wb_pg_put_datarow(out, 1, vals, lens);
     wb_pg_put_command_complete(out, "SHOW");
+}
+
+/* current_setting(name [, missing_ok]) and set_config(name, value,
+ * is_local) on the session using the connection (PostgreSQL 15 docs
+ * §9.27.1). Errors carry their SQLSTATE first, as the translator's
+ * functions do (wb_sql_sqlite_error). */
+static wb_engine_session *fn_session(sqlite3_context *cx)
+{
+    wb_econn *c = sqlite3_user_data(cx);
+    return (wb_engine_session *)c->session; /* wb_sess_hdr is its first member */
+}
+
+static void fn_current_setting(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    wb_engine_session *s = fn_session(cx);
+    const char *name = (const char *)sqlite3_value_text(v[0]);
+    if (!s || !name) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    int i = guc_find(name);
+    if (i < 0) {
+        if (n > 1 && sqlite3_value_int(v[1])) {
+            sqlite3_result_null(cx);
+            return;
+        }
+        char m[300];
+        snprintf(m, sizeof m, "42704 unrecognized configuration parameter \"%s\"", name);
+        sqlite3_result_error(cx, m, -1);
+        return;
+    }
+    const char *val = guc_get(s, i);
+    if (strcmp(gucs[i].name, "session_authorization") == 0 && !s->guc_values[i])
+        val = s->h.user;
+    sqlite3_result_text(cx, val, -1, SQLITE_TRANSIENT);
+}
+
+static void fn_set_config(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n;
+    wb_engine_session *s = fn_session(cx);
+    const char *name = (const char *)sqlite3_value_text(v[0]);
+    const char *value = (const char *)sqlite3_value_text(v[1]);
+    if (!s || !name) {
+        sqlite3_result_null(cx);
+        return;
+    }
+    wb_buf err = {0};
+    if (set_guc(s, name, value, sqlite3_value_int(v[2]), &err)) {
+        wb_pg_msg m = {'E', (uint32_t)(err.len - 5), err.p + 5};
+        wb_pg_fields f;
+        char e[100], msg[600];
+        if (err.len > 5 && wb_pg_parse_fields(&m, &f, e, sizeof e) == 0 && f.sqlstate && f.message)
+            snprintf(msg, sizeof msg, "%s %s", f.sqlstate, f.message);
+        else
+            snprintf(msg, sizeof msg, "22023 invalid value for parameter \"%s\"", name);
+        wb_buf_free(&err);
+        sqlite3_result_error(cx, msg, -1);
+        return;
+    }
+    wb_buf_free(&err);
+    int i = guc_find(name);
+    sqlite3_result_text(cx, i >= 0 ? guc_get(s, i) : value, -1, SQLITE_TRANSIENT);
+}
+
+int wb_sess_register_functions(sqlite3 *db, void *conn)
+{
+    int rc = sqlite3_create_function_v2(db, "current_setting", 1, SQLITE_UTF8, conn, fn_current_setting, NULL,
+                                        NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "current_setting", 2, SQLITE_UTF8, conn, fn_current_setting, NULL,
+                                        NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "set_config", 3, SQLITE_UTF8, conn, fn_set_config, NULL, NULL, NULL);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1405,9 +1507,12 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     wb_engine_session *s = calloc(1, sizeof *s);
     if (!s || !(s->h.dbname = strdup(db)) || !(s->h.user = strdup(user)) ||
         !(s->guc_values = calloc(NGUCS, sizeof *s->guc_values)) ||
-        !(s->guc_tx_saved = calloc(NGUCS, sizeof *s->guc_tx_saved)) || !(s->guc_local = calloc(NGUCS, 1))) {
+        !(s->guc_tx_saved = calloc(NGUCS, sizeof *s->guc_tx_saved)) || !(s->guc_local = calloc(NGUCS, 1)) ||
+        !(s->guc_sent = calloc(NGUCS, sizeof *s->guc_sent)) ||
+        !(s->guc_reset = calloc(NGUCS, sizeof *s->guc_reset))) {
         if (s) {
             free(s->h.dbname), free(s->h.user), free(s->guc_values), free(s->guc_tx_saved), free(s->guc_local);
+            free(s->guc_sent), free(s->guc_reset);
             free(s);
         }
         wb_eng_db_detach(e, d);
@@ -1451,10 +1556,13 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
         free(s->guc_values[gi]);
         s->guc_values[gi] = v;
     }
-    apply_guc_side_effects(s);
+    /* what RESET and DISCARD ALL go back to (PostgreSQL: the values of
+     * the startup packet) */
     for (int i = 0; i < NGUCS; i++)
-        if (gucs[i].report && guc_find(gucs[i].name) == i)
-            wb_pg_put_parameter_status(out, gucs[i].name, guc_get(s, i));
+        if (s->guc_values[i])
+            s->guc_reset[i] = strdup(s->guc_values[i]);
+    apply_guc_side_effects(s);
+    report_params(s, out);
     return s;
 }
 
@@ -1491,7 +1599,11 @@ void wb_engine_session_free(wb_engine_session *s)
     for (int i = 0; i < NGUCS; i++) {
         free(s->guc_values[i]);
         free(s->guc_tx_saved[i]);
+        free(s->guc_sent[i]);
+        free(s->guc_reset[i]);
     }
+    free(s->guc_sent);
+    free(s->guc_reset);
     free(s->guc_values);
     free(s->guc_tx_saved);
     free(s->guc_local);
@@ -1698,11 +1810,8 @@ backward:
 
 static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
 {
-    if (t->cursor_flags & 4) {
-        wb_sess_error(s, out, "0A000", "DECLARE ... WITH HOLD is not supported", NULL, NULL);
-        return R_ERROR;
-    }
-    if (s->tx != TX_BLOCK) {
+    int hold = (t->cursor_flags & 4) != 0;
+    if (s->tx != TX_BLOCK && !hold) {
         wb_sess_error(s, out, "25P01", "DECLARE CURSOR can only be used in transaction blocks", NULL, NULL);
         return R_ERROR;
     }
@@ -1741,11 +1850,28 @@ static int declare_cursor(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
         return R_ERROR;
     p->is_cursor = 1;
     p->scroll = (t->cursor_flags & 2) != 0;
+    p->hold = hold;
     p->next = s->portals;
     s->portals = p;
     if (portal_prepare(s, p, NULL, out) || portal_peek(s, p, out)) {
         portal_drop(s, t->name);
         return R_ERROR;
+    }
+    if (hold && !p->started) {
+        /* PostgreSQL materialises a holdable cursor at COMMIT: its rows are
+         * the transaction's snapshot. Reading the first row now opens that
+         * snapshot; the statement keeps it after COMMIT. */
+        set_deadline(s);
+        int rc = SQLITE_OK;
+        if (portal_begin(s, p, out) || ((rc = wb_sess_step(s, p->st)) != SQLITE_ROW && rc != SQLITE_DONE)) {
+            if (rc != SQLITE_OK)
+                wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);
+            portal_drop(s, t->name);
+            s->h.deadline_us = 0;
+            return R_ERROR;
+        }
+        s->h.deadline_us = 0;
+        p->row_pending = rc == SQLITE_ROW ? 1 : 2;
     }
     wb_pg_put_command_complete(out, "DECLARE CURSOR");
     return R_DONE;
@@ -1865,10 +1991,8 @@ static void discard_all(wb_engine_session *s)
         pstmt_unref(p);
     }
     for (int i = 0; i < NGUCS; i++) {
-        if (strcmp(gucs[i].name, "session_authorization") == 0)
-            continue;
         free(s->guc_values[i]);
-        s->guc_values[i] = NULL;
+        s->guc_values[i] = s->guc_reset[i] ? strdup(s->guc_reset[i]) : NULL;
     }
     apply_guc_side_effects(s);
     listen_remove(s, NULL);

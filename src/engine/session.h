@@ -87,6 +87,8 @@ struct wb_engine_session {
     char **guc_values;       /* one per entry of the setting table */
     char **guc_tx_saved;     /* values at BEGIN (restored by ROLLBACK) */
     char *guc_local;         /* SET LOCAL in this transaction */
+    char **guc_sent;         /* the value last sent in ParameterStatus */
+    char **guc_reset;        /* startup values: what RESET restores */
     int statement_timeout_ms;
     /* LISTEN */
     pthread_mutex_t lmu;

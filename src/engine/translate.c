@@ -971,21 +971,27 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
     /* target columns and their types */
     size_t ncols = s->n_cols ? s->n_cols : (size_t)ntc;
     uint32_t *want = calloc(ncols + 1, sizeof *want);
+    int32_t *wmod = calloc(ncols + 1, sizeof *wmod);
     const char **names = calloc(ncols + 1, sizeof *names);
     char *omit = calloc(ncols + 1, 1);
-    if (!want || !names || !omit) { tr_nomem(t); goto done; }
+    if (!want || !names || !omit || !wmod) { tr_nomem(t); goto done; }
     for (size_t i = 0; i < ncols; i++) {
         if (s->n_cols) {
             PgQuery__ResTarget *rt = s->cols[i]->res_target;
             if (rt->n_indirection) { tr_fail(t, "0A000", rt->location, "INSERT into a subfield or array element is not supported"); goto done; }
             names[i] = rt->name;
             int found = 0;
-            want[i] = tr_column_type(t, table, rt->name, NULL, &found);
+            want[i] = tr_column_type(t, table, rt->name, &wmod[i], &found);
             if (!found && t->schema && t->schema->column_type) {
                 tr_fail(t, "42703", rt->location, "column \"%s\" of relation \"%s\" does not exist", rt->name, table);
                 goto done;
             }
-        } else { names[i] = tcols[i]; want[i] = toids[i]; }
+        } else {
+            int found;
+            names[i] = tcols[i];
+            want[i] = toids[i];
+            tr_column_type(t, table, tcols[i], &wmod[i], &found);
+        }
     }
     PgQuery__SelectStmt *sel = s->select_stmt ? s->select_stmt->select_stmt : NULL;
     /* DEFAULT in VALUES: SQLite has none; a column that is DEFAULT in every
@@ -1040,8 +1046,7 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
                         if (omit[c]) continue;
                         if (!f) tr_puts(t, ", ");
                         f = 0;
-                        uint32_t ty = tr_expr_want(t, row->items[c], want[c]);
-                        (void)ty;
+                        tr_assign(t, row->items[c], want[c], wmod[c]);
                     }
                     tr_puts(t, ")");
                 }
@@ -1093,8 +1098,9 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
                 tr_ident(t, rt->name);
                 tr_puts(t, " = ");
                 int found;
-                uint32_t w = tr_column_type(t, table, rt->name, NULL, &found);
-                tr_expr_want(t, rt->val, w);
+                int32_t tm;
+                uint32_t w = tr_column_type(t, table, rt->name, &tm, &found);
+                tr_assign(t, rt->val, w, tm);
             }
             if (oc->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, oc->where_clause); }
             tr_scope_pop(t, &sc);
@@ -1103,12 +1109,12 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
     if (s->n_returning_list && !t->failed) {
         tr_scope sc;
         tr_scope_push(t, &sc);
-        tr_scope_add(t, &sc, NULL, table);
+        tr_scope_add(t, &sc, s->relation->alias ? s->relation->alias->aliasname : table, table);
         emit_returning(t, s->returning_list, s->n_returning_list, st);
         tr_scope_pop(t, &sc);
     }
 done:
-    free(want); free(names); free(omit);
+    free(want); free(wmod); free(names); free(omit);
     names_free(tcols, toids, ntc);
     return t->failed ? -1 : 0;
 }
@@ -1142,7 +1148,8 @@ static int stmt_update(tr *t, PgQuery__UpdateStmt *s, wb_sql_stmt *st)
         if (i) tr_puts(t, ", ");
         if (rt->n_indirection) { tr_fail(t, "0A000", rt->location, "UPDATE of a subfield or array element is not supported"); break; }
         int found;
-        uint32_t w = tr_column_type(t, table, rt->name, NULL, &found);
+        int32_t tm;
+        uint32_t w = tr_column_type(t, table, rt->name, &tm, &found);
         if (!found && t->schema && t->schema->column_type) {
             tr_fail(t, "42703", rt->location, "column \"%s\" of relation \"%s\" does not exist", rt->name, table);
             break;
@@ -1155,11 +1162,11 @@ static int stmt_update(tr *t, PgQuery__UpdateStmt *s, wb_sql_stmt *st)
                 tr_fail(t, "0A000", rt->location, "multiple-column UPDATE from a subquery is not supported");
                 break;
             }
-            tr_expr_want(t, m->source->row_expr->args[m->colno - 1], w);
+            tr_assign(t, m->source->row_expr->args[m->colno - 1], w, tm);
         } else if (rt->val->node_case == NC(SET_TO_DEFAULT)) {
             tr_fail(t, "0A000", rt->location, "UPDATE ... SET col = DEFAULT is not supported");
             break;
-        } else tr_expr_want(t, rt->val, w);
+        } else tr_assign(t, rt->val, w, tm);
     }
     if (s->n_from_clause && !t->failed) {
         tr_puts(t, " FROM ");

@@ -406,9 +406,11 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         tr_puts(t, "))");
         has_default = 1;
     } else if (notnull) tr_puts(t, " NOT NULL");
+    int32_t typmod = -1;
+    tr_typename(t, cd->type_name, &typmod);
     if (cd->raw_default) {
         tr_puts(t, " DEFAULT (");
-        tr_expr_want(t, cd->raw_default, oid);
+        tr_assign(t, cd->raw_default, oid, typmod);
         tr_puts(t, ")");
     }
     for (size_t i = 0; i < cd->n_constraints && !t->failed; i++) {
@@ -422,7 +424,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
             if (has_default && (serial || identity)) { tr_fail(t, "42601", c->location, "multiple default values specified for column \"%s\" of table \"%s\"", cd->colname, table); return; }
             tr_puts(t, " DEFAULT (");
-            tr_expr_want(t, c->raw_expr, oid);
+            tr_assign(t, c->raw_expr, oid, typmod);
             tr_puts(t, ")");
             break;
         case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:

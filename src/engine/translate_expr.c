@@ -6,6 +6,7 @@
  * string literal, which PostgreSQL resolves from context). Parameters get
  * their types from the other side of comparisons and assignments. */
 #include "translate_internal.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,16 @@ static uint32_t emit_const(tr *t, PgQuery__AConst *c)
     }
 }
 
+char *tr_fmt(tr *t, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *r = NULL;
+    if (vasprintf(&r, f, ap) < 0) { r = NULL; tr_nomem(t); }
+    va_end(ap);
+    return r;
+}
+
 /* write n into a fresh string (for casts and rewrites that wrap it) */
 static char *expr_str(tr *t, PgQuery__Node *n, uint32_t want, uint32_t *ty)
 {
@@ -149,6 +160,63 @@ static char *expr_str(tr *t, PgQuery__Node *n, uint32_t want, uint32_t *ty)
     *ty = tr_expr_want(t, n, want);
     t->o = save;
     return tr_buf_take(t, &b);
+}
+
+static int is_datetime(uint32_t o)
+{
+    return o == OID_DATE || o == OID_TIMESTAMP || o == OID_TIMESTAMPTZ;
+}
+
+/* Wrap sql (a value of type from; 0/OID_UNKNOWN for parameters and untyped
+ * literals, whose text the client chose) for a place of type to: values
+ * are stored in one canonical form per type (translate_ddl.c), so
+ * parameters and literals are checked and normalised on the way in, as
+ * PostgreSQL's input functions do. assign: an assignment (INSERT, UPDATE,
+ * DEFAULT), where typmods apply. Takes sql, returns the new text. */
+static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod, int assign)
+{
+    if (!sql) return NULL;
+    int untyped = from == 0 || from == OID_UNKNOWN;
+    char *r = NULL;
+    if (is_datetime(to) && (untyped || (is_datetime(from) && from != to) || from == OID_TEXT))
+        r = tr_fmt(t, "wb_datetime(%s, %u, %u)", sql, from, to);
+    else if (to == OID_BOOL && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_bool(%s)", sql);
+    else if ((to == OID_INT2 || to == OID_INT4 || to == OID_INT8) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_INT2 || to == OID_INT4) && assign && from == OID_INT8)
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_FLOAT4 || to == OID_FLOAT8) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_float(%s)", sql);
+    else if (to == OID_NUMERIC && assign && typmod >= 4)
+        r = tr_fmt(t, "wb_numeric(%s, %d, %d)", sql, ((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff);
+    else if (to == OID_NUMERIC && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_numeric(%s, -1, -1)", sql);
+    else if ((to == OID_VARCHAR || to == OID_BPCHAR) && assign && typmod > 4)
+        r = tr_fmt(t, "wb_char(%s, %d, %d)", sql, typmod - 4, to == OID_BPCHAR);
+    else if (to == OID_UUID && untyped)
+        r = tr_fmt(t, "wb_uuid(%s)", sql);
+    else if ((to == OID_JSON || to == OID_JSONB) && untyped)
+        r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
+    else if (to == OID_BYTEA && untyped)
+        r = tr_fmt(t, "wb_bytea(%s)", sql);
+    if (!r) return sql;
+    free(sql);
+    return r;
+}
+
+uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
+{
+    uint32_t ty;
+    if (n && n->node_case == NC(A_CONST) && n->a_const->isnull) { tr_puts(t, "NULL"); return want; }
+    char *sql = expr_str(t, n, want, &ty);
+    if (!sql) return 0;
+    /* a parameter typed from this place has no other type to convert from */
+    int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
+    sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
+    if (sql) tr_puts(t, sql);
+    free(sql);
+    return want ? want : ty;
 }
 
 static int const_nonzero(PgQuery__Node *n)
@@ -189,6 +257,11 @@ static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, c
         *rs = expr_str(t, r, *lt == OID_UNKNOWN ? 0 : *lt, rt);
         if (is_param(l) && *rt && *rt != OID_UNKNOWN) tr_param_type(t, l->param_ref->number, *rt);
     }
+    /* a parameter or untyped literal facing a bool, number or date/time
+     * is read as that type (boolin, int4in, timestamp_in...) */
+    int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
+    if (lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
+    else if (ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;
     if (*rt == OID_UNKNOWN && *lt && *lt != OID_UNKNOWN) *rt = *lt;
 }

@@ -1845,6 +1845,32 @@ static void f_serial_sequence(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_finalize(st);
 }
 
+/* varchar(n)/char(n) assignment: too long is 22001 unless the excess is
+ * spaces (cut); char(n) is blank-padded to n characters */
+static void f_char(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    const char *s = arg_text(a[0]);
+    int n = sqlite3_value_int(a[1]), pad_ = sqlite3_value_int(a[2]);
+    int len = utf8_len(s);
+    if (len > n) {
+        const char *cut = utf8_skip(s, n);
+        for (const char *p = cut; *p; p++)
+            if (*p != ' ') { err(c, "22001", "value too long for type %s(%d)", pad_ ? "character" : "character varying", n); return; }
+        sqlite3_result_text(c, s, (int)(cut - s), SQLITE_TRANSIENT);
+        return;
+    }
+    if (!pad_ || len == n) { sqlite3_result_value(c, a[0]); if (sqlite3_value_type(a[0]) != SQLITE_TEXT) sqlite3_result_text(c, s, -1, SQLITE_TRANSIENT); return; }
+    size_t bl = strlen(s);
+    char *r = sqlite3_malloc64(bl + (size_t)(n - len) + 1);
+    if (!r) { sqlite3_result_error_nomem(c); return; }
+    memcpy(r, s, bl);
+    memset(r + bl, ' ', (size_t)(n - len));
+    r[bl + (size_t)(n - len)] = 0;
+    sqlite3_result_text(c, r, (int)(bl + (size_t)(n - len)), sqlite3_free);
+}
+
 /* ---------- registration ---------- */
 
 typedef struct fdef { const char *name; int nargs; int flags; void (*fn)(sqlite3_context *, int, sqlite3_value **); const void *data; } fdef;
@@ -1872,7 +1898,7 @@ static const fdef fdefs[] = {
     {"wb_array", -1, DET, f_array, NULL}, {"wb_array_position", 2, DET, f_array_position, NULL},
     {"wb_array_length", 2, DET, f_array_length, NULL}, {"wb_cardinality", 1, DET, f_array_length, NULL},
     {"wb_array_get", 2, DET, f_array_get, NULL}, {"wb_array_in", 2, DET, f_array_in, NULL},
-    {"wb_random", 0, NDET, f_random, NULL},
+    {"wb_random", 0, NDET, f_random, NULL}, {"wb_char", 3, DET, f_char, NULL},
     {"wb_lpad", 2, DET, f_lpad, NULL}, {"wb_lpad", 3, DET, f_lpad, NULL}, {"wb_rpad", 2, DET, f_rpad, NULL},
     {"wb_rpad", 3, DET, f_rpad, NULL}, {"wb_md5", 1, DET, f_md5, NULL}, {"wb_reverse", 1, DET, f_reverse, NULL},
     {"wb_split_part", 3, DET, f_split_part, NULL}, {"wb_initcap", 1, DET, f_initcap, NULL},

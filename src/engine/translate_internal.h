@@ -117,6 +117,11 @@ void tr_param_type(tr *t, int n, uint32_t oid); /* sets only if unknown */
 uint32_t tr_expr(tr *t, PgQuery__Node *n);
 /* as tr_expr, and when n is a bare parameter or untyped literal, type it as want */
 uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want);
+/* an assignment (INSERT value, UPDATE SET, DEFAULT) of n to a column of
+ * type want/typmod: parameters and literals checked and normalised,
+ * typmods applied (numeric scale, varchar/char length) */
+uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod);
+char *tr_fmt(tr *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
 /* SQL for an array element column "value" of the given element type */
 const char *tr_elem_value(uint32_t elem);
 /* the column name PostgreSQL gives an expression (FigureColname) */

@@ -326,6 +326,19 @@ static int parse_datetime(uint32_t oid, const char *s, size_t len, wb_pg_value *
     int64_t days = days_from_civil(y, mo, d);
     int bc = 0;
     if (oid == WB_PG_OID_DATE) {
+        /* date_in takes the date of a timestamp text too: pgjdbc sends
+         * setDate() as "2024-02-29 +00" */
+        if (*p == ' ' || *p == 'T' || *p == 't') {
+            const char *q = p + 1;
+            int64_t ignored;
+            if (isdigit((unsigned char)*q) && parse_time(&q, &ignored) == 0)
+                p = q;
+            while (*p == ' ')
+                p++;
+            int32_t east;
+            if (*p && (*p == '+' || *p == '-' || *p == 'Z' || *p == 'z') && parse_tz(&p, &east))
+                return -1;
+        }
         while (*p == ' ')
             p++;
         if (strcasecmp(p, "BC") == 0)

@@ -74,7 +74,7 @@ struct wb_server {
     struct event *lev[MAX_LISTEN];
     int nl;
     char sockpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    struct event *sigterm, *sigint;
+    struct event *sigterm, *sigint, *pool_timer;
     iothr *io;
     int nio, next_io;
     /* workers */
@@ -247,12 +247,27 @@ static int spawn_worker(wb_server *srv) /* wmu held */
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 1024 * 1024);
     int r = pthread_create(&th, &a, worker_main, srv);
     pthread_attr_destroy(&a);
     if (r == 0)
         srv->nworkers++;
     return r;
+}
+
+/* Every POOL_CHECK_MS on the main thread: when jobs wait and no worker is
+ * idle (every worker inside a long statement), add one worker. So a burst
+ * of short jobs (10,000 logins) does not multiply threads, and sessions
+ * blocked in pg_sleep or a lock never stall the others for long. */
+#define POOL_CHECK_MS 10
+static void pool_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wb_server *srv = arg;
+    pthread_mutex_lock(&srv->wmu);
+    if (srv->jobs && srv->idle == 0 && srv->nworkers < srv->max_workers)
+        spawn_worker(srv);
+    pthread_mutex_unlock(&srv->wmu);
 }
 
 static void submit(conn *c, enum job j)
@@ -266,9 +281,9 @@ static void submit(conn *c, enum job j)
     else
         srv->jobs = c;
     srv->jobs_tail = c;
-    if (srv->idle == 0 && srv->nworkers < srv->max_workers)
+    if (srv->nworkers == 0)
         spawn_worker(srv);
-    pthread_cond_signal(&srv->wcv);
+    pthread_cond_signal(&srv->wcv); /* more workers: pool_check */
     pthread_mutex_unlock(&srv->wmu);
 }
 
@@ -482,10 +497,15 @@ static void advance(conn *c)
         take_notifications(c);
         if (flush_out(c) == 1) {
             set_reading(c, !wb_stream_ended(c->s.in));
+            /* idle: give the read and write buffers back (a few KB per
+             * idle session, issue 10 §1) */
+            wb_pg_reader_consume(&c->s.rd);
             size_t avail;
             wb_stream_peek(c->s.in, &avail);
             if (avail == 0)
                 wb_stream_shrink(c->s.in, 0);
+            if (c->s.out.len == 0)
+                wb_buf_free(&c->s.out);
         }
         return;
     case WB_SRV_TLS: {
@@ -1000,6 +1020,9 @@ int wb_server_run(wb_server *srv)
     srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
     event_add(srv->sigterm, NULL);
     event_add(srv->sigint, NULL);
+    srv->pool_timer = event_new(srv->base, -1, EV_PERSIST, pool_check, srv);
+    struct timeval pt = {0, POOL_CHECK_MS * 1000};
+    event_add(srv->pool_timer, &pt);
     logf_(srv, "listening (%d sockets), data directory \"%s\"", srv->nl, srv->cfg.datadir);
     event_base_dispatch(srv->base);
 
@@ -1054,6 +1077,8 @@ void wb_server_free(wb_server *srv)
         event_free(srv->sigterm);
     if (srv->sigint)
         event_free(srv->sigint);
+    if (srv->pool_timer)
+        event_free(srv->pool_timer);
     if (srv->base)
         event_base_free(srv->base);
     if (srv->engine)
