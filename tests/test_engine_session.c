@@ -684,7 +684,40 @@ static void test_copy(void)
         CHECK(strstr(r, "C[SELECT 20000]Z[I]") != NULL);
         free(r);
     }
-    EXPECT(q(s, "DROP TABLE c; DROP TABLE c2; DROP TABLE big"), "C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]Z[I]");
+    /* options: DELIMITER, NULL, QUOTE, ESCAPE, FORCE_NOT_NULL, FORCE_NULL */
+    EXPECT(q(s, "CREATE TABLE o (a int, b text, c text)"), "C[CREATE TABLE]Z[I]");
+    const char *opt[] = {"1;NA;'x;y'\n2;'';'NA'\n3;'it''s';\n"};
+    EXPECT(copy_in(s, "COPY o FROM STDIN WITH (FORMAT csv, DELIMITER ';', NULL 'NA', QUOTE '''', FORCE_NULL (c))", opt,
+                   1, 0),
+           "G[0,3]C[COPY 3]Z[I]");
+    EXPECT(q(s, "SELECT a, b IS NULL, b, c IS NULL, c FROM o ORDER BY a"),
+           "T[a:23,?column?:16,b:25,?column?:16,c:25]D[1|t|NULL|f|x;y]D[2|f||t|NULL]D[3|f|it's|f|]C[SELECT 3]Z[I]");
+    const char *pipe[] = {"4||z\n"};
+    EXPECT(copy_in(s, "COPY o FROM STDIN WITH (DELIMITER '|', NULL '')", pipe, 1, 0), "G[0,3]C[COPY 1]Z[I]");
+    EXPECT(q(s, "SELECT b IS NULL, c FROM o WHERE a = 4"), "T[?column?:16,c:25]D[t|z]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "COPY (SELECT a, b FROM o WHERE a IN (1, 2) ORDER BY a) TO STDOUT WITH (FORMAT csv, NULL 'NA', "
+                "DELIMITER ';')"),
+           "H[0,2]d[1;NA\n]d[2;\n]cC[COPY 2]Z[I]"); /* "" only when it would read as NULL */
+    /* a COPY between statements of one Query, and COPY through the
+     * extended protocol */
+    {
+        wb_buf m = {0};
+        wb_pg_put_query(&m, "DELETE FROM o; COPY o (a) FROM STDIN; SELECT count(*) FROM o");
+        wb_pg_put_copy_data(&m, "7\n8\n", 4);
+        wb_pg_put_copy_done(&m);
+        EXPECT(feed(s, &m), "C[DELETE 4]G[0,1]C[COPY 2]T[count:20]D[2]C[SELECT 1]Z[I]");
+        m.len = 0;
+        wb_pg_put_parse(&m, "", "COPY o (a) FROM STDIN", 0, NULL);
+        put_bind_text(&m, "", "", 0, NULL, 0, NULL);
+        wb_pg_put_execute(&m, "", 0);
+        wb_pg_put_copy_data(&m, "9\n", 2);
+        wb_pg_put_copy_done(&m);
+        wb_pg_put_sync(&m);
+        EXPECT(feed(s, &m), "12G[0,1]C[COPY 1]Z[I]");
+        wb_buf_free(&m);
+    }
+    EXPECT(q(s, "DROP TABLE c; DROP TABLE c2; DROP TABLE big; DROP TABLE o"),
+           "C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }
 

@@ -304,8 +304,9 @@ static void test_basic(void)
     expect_run_error("SELECT 'abc'::int", "22P02");
     expect_run_error("SELECT a / 0 FROM items", "22012");
     expect_run_error("SELECT 1 % (a - a) FROM items", "22012");
-    expect("SELECT 7 / 2, 7.0 / 2, -7 / 2", "SELECT", "3|3.5|-3");
-    expect("SELECT c / 2, c / a FROM items WHERE id = 2", "SELECT", "1.125|1.125"); /* numeric text divides with a fraction */
+    expect("SELECT 7 / 2, 7.0 / 2, -7 / 2, 1.0 / 3, 1.50 * 2, -1.5", "SELECT", "3|3.5000000000000000|-3|0.33333333333333333333|3.00|-1.5");
+    expect("SELECT c / 2, c / a, c * 2, c + 1, avg(a), sum(c) FROM items WHERE id = 2", "SELECT", "1.12500000000000000000|1.12500000000000000000|4.50|3.25|2.0000000000000000|2.25");
+    expect("SELECT b FROM items WHERE c < 10 AND c > 2 AND c * 2 > 4.4 AND c = 2.250 ORDER BY c * 2", "SELECT", "y's"); /* numeric text divides with a fraction */
     /* functions */
     expect("SELECT lower('AbC'), upper('x'), length('héllo'), substring('hello' from 2 for 3), position('l' in 'hello'), "
            "concat('a', NULL, 'b'), coalesce(NULL, 2), nullif(1, 1), greatest(1, NULL, 3), least(4, 2)", "SELECT",
@@ -397,6 +398,14 @@ static void test_ddl(void)
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);
     expect_run_error("SELECT nextval('s')", "42P01");
+    /* numeric orders and compares by value, not as text */
+    expect("CREATE TABLE nums (v numeric(6,2), w numeric)", "CREATE TABLE", NULL);
+    expect("INSERT INTO nums VALUES (9, 9), (10, 10.5), (1.5, 100), (NULL, NULL)", "INSERT", NULL);
+    expect("SELECT v FROM nums ORDER BY v", "SELECT", "1.50;9.00;10.00;NULL");
+    expect("SELECT w FROM nums ORDER BY w DESC", "SELECT", "NULL;100;10.5;9");
+    expect("SELECT max(v), min(v), max(w), count(*) FILTER (WHERE v > 2), count(*) FILTER (WHERE w < 20) FROM nums", "SELECT",
+           "10.00|1.50|100|2|2");
+    expect("SELECT v FROM nums WHERE v BETWEEN 2 AND 9.5", "SELECT", "9.00");
     expect("CREATE TABLE ctas AS SELECT aid, abalance * 2 AS dbl FROM pgbench_accounts WHERE aid < 3", "SELECT", NULL);
     expect_cols("SELECT * FROM ctas", 2, (const char *const[]){"aid", "dbl"}, (const uint32_t[]){23, 23});
 }

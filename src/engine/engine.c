@@ -480,7 +480,10 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                          " PRAGMA recursive_triggers=ON",
+                          " PRAGMA recursive_triggers=ON;"
+                          /* pages straight from the OS page cache, shared by all
+                           * connections, instead of a read() per page miss */
+                          " PRAGMA mmap_size=1073741824",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_handler(c->db, busy_wait, c);

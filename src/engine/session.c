@@ -94,7 +94,6 @@ static const struct guc_def {
     {"log_statement", "none", 0, 0},
     {"lo_compat_privileges", "off", 0, 0},
     {"max_parallel_workers_per_gather", "2", 0, 0},
-    {"search_path", "", 0, 0}, /* never reached: first entry wins */
 };
 #define NGUCS ((int)(sizeof gucs / sizeof gucs[0]))
 
@@ -170,7 +169,7 @@ static int guc_find(const char *name);
 static void report_params(wb_engine_session *s, wb_buf *out)
 {
     for (int i = 0; i < NGUCS; i++) {
-        if (!gucs[i].report || guc_find(gucs[i].name) != i)
+        if (!gucs[i].report)
             continue;
         const char *v = guc_get(s, i);
         if (s->guc_sent[i] && strcmp(s->guc_sent[i], v) == 0)

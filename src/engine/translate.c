@@ -563,8 +563,9 @@ static void emit_sort(tr *t, PgQuery__Node **items, size_t n)
         if (i) tr_puts(t, ", ");
         int pos = sb->node && sb->node->node_case == NC(A_CONST);
         t->nolift += pos;
-        tr_expr(t, sb->node);
+        uint32_t sty = tr_expr(t, sb->node);
         t->nolift -= pos;
+        if (sty == OID_NUMERIC && !pos) tr_puts(t, " COLLATE wb_numeric");
         int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
         if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING) {
             tr_fail(t, "0A000", sb->location, "ORDER BY USING is not supported");

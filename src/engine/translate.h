@@ -92,10 +92,9 @@ typedef struct wb_sql_stmt {
      * wb_sql_translate_cached (nlits = 0 from wb_sql_translate): SQLite
      * parameter ?(nparams + 1 + i) takes lit_values[i] (text; NULL = SQL NULL) */
     char **lit_values; int nlits;
-    uint32_t *lit_oids;   /* their types: int4/int8 bind as integers, numeric
-                             as a double when it has at most 15 digits (else
-                             text), the rest as text; wb_sql_bind_literals
-                             does exactly that */
+    uint32_t *lit_oids;   /* their types: int4/int8 bind as integers, the
+                             rest (numeric included: decimal text) as text;
+                             wb_sql_bind_literals does exactly that */
     int *lit_tokens;      /* (cache bookkeeping: the scan token of each) */
 } wb_sql_stmt;
 

@@ -462,14 +462,7 @@ int wb_sql_bind_literals(sqlite3_stmt *st, const wb_sql_stmt *s)
         uint32_t oid = s->lit_oids ? s->lit_oids[i] : OID_TEXT;
         if (!v) rc = sqlite3_bind_null(st, idx);
         else if (oid == OID_INT4 || oid == OID_INT8) rc = sqlite3_bind_int64(st, idx, strtoll(v, NULL, 10));
-        else if (oid == OID_NUMERIC) {
-            /* as the uncached translation writes it: a number when a double
-             * holds it exactly in decimal, else text */
-            size_t digits = 0;
-            for (const char *p = v; *p; p++) digits += *p >= '0' && *p <= '9';
-            if (digits <= 15 && !strpbrk(v, "eE")) rc = sqlite3_bind_double(st, idx, strtod(v, NULL));
-            else rc = sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
-        } else rc = sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
+        else rc = sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT); /* numeric: decimal text, as written uncached */
         if (rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;

@@ -387,6 +387,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     tr_puts(t, " ");
     tr_puts(t, decl);
     free(decl);
+    if (oid == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric"); /* by value, not bytes (translate_numeric.c) */
     int notnull = cd->is_not_null, has_default = cd->raw_default != NULL;
     const char *identity = NULL;
     for (size_t i = 0; i < cd->n_constraints; i++) {
@@ -674,7 +675,13 @@ static int create_table_as(tr *t, PgQuery__CreateTableAsStmt *c, wb_sql_stmt *st
         const tr_type *ty = tr_type_by_oid(tmp.cols[i].type_oid);
         const tr_type *el = tr_type_by_array_oid(tmp.cols[i].type_oid);
         if (el) tr_printf(t, " _%s", el->name);
-        else if (ty) { char d[64]; snprintf(d, sizeof d, ty->decl, ""); tr_puts(t, " "); tr_puts(t, d); }
+        else if (ty) {
+            char d[64];
+            snprintf(d, sizeof d, ty->decl, "");
+            tr_puts(t, " ");
+            tr_puts(t, d);
+            if (ty->oid == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric");
+        }
     }
     tr_puts(t, ")");
     t->o = save;

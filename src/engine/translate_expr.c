@@ -120,10 +120,9 @@ static uint32_t emit_const(tr *t, PgQuery__AConst *c)
             tr_string(t, f);
             return OID_NUMERIC;
         }
-        /* numeric literal: exact values are kept as text beyond what a
-         * double represents exactly in decimal (15 significant digits) */
-        if (digits <= 15 && !strpbrk(f, "eE")) tr_puts(t, f[0] == '.' ? "0" : ""), tr_puts(t, f);
-        else tr_string(t, f);
+        /* numeric literal: decimal text, as numeric values are stored
+         * (its scale is part of the value: 1.50 * 2 is 3.00) */
+        tr_string(t, f);
         return OID_NUMERIC;
     }
     case PG_QUERY__A__CONST__VAL_BOOLVAL:
@@ -273,7 +272,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     if (!e->lexpr) {
         /* prefix operators */
         uint32_t ty = 0;
-        if (!strcmp(op, "-")) { tr_puts(t, "(- "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
+        if (!strcmp(op, "-")) {
+            char *in = expr_str(t, e->rexpr, 0, &ty);
+            if (!in) return 0;
+            if (ty == OID_NUMERIC) tr_printf(t, "wb_num_sub('0', %s)", in);
+            else tr_printf(t, "(- %s)", in);
+            free(in);
+            return ty;
+        }
         if (!strcmp(op, "+")) { tr_puts(t, "(+ "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
         if (!strcmp(op, "@")) { tr_puts(t, "abs("); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
         if (!strcmp(op, "~")) { tr_puts(t, "(~ "); ty = tr_expr(t, e->rexpr); tr_puts(t, ")"); return ty; }
@@ -289,11 +295,22 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         /* a bool column compared with 't'/'true'... */
         int lb = lt == OID_BOOL && e->rexpr->node_case == NC(A_CONST) && e->rexpr->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
         int rb = rt == OID_BOOL && e->lexpr->node_case == NC(A_CONST) && e->lexpr->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL;
-        tr_puts(t, "(");
-        if (rb) tr_printf(t, "wb_bool(%s)", ls); else tr_puts(t, ls);
-        tr_printf(t, " %s ", !strcmp(op, "!=") ? "<>" : op);
-        if (lb) tr_printf(t, "wb_bool(%s)", rs); else tr_puts(t, rs);
-        tr_puts(t, ")");
+        const char *cop = !strcmp(op, "!=") ? "<>" : op;
+        /* numeric (decimal text) compares by value: a numeric column does
+         * so through its collation; other numeric expressions through
+         * wb_num_cmp */
+        int lnum = lt == OID_NUMERIC, rnum = rt == OID_NUMERIC;
+        int lcol = e->lexpr->node_case == NC(COLUMN_REF), rcol = e->rexpr->node_case == NC(COLUMN_REF);
+        if ((lnum || rnum) && !(lnum && lcol) && !(rnum && rcol) &&
+            !(lnum && numeric_like(rt) && rt != OID_NUMERIC && rcol) && !(rnum && numeric_like(lt) && lt != OID_NUMERIC && lcol)) {
+            tr_printf(t, "(wb_num_cmp(%s, %s) %s 0)", ls, rs, cop);
+        } else {
+            tr_puts(t, "(");
+            if (rb) tr_printf(t, "wb_bool(%s)", ls); else tr_puts(t, ls);
+            tr_printf(t, " %s ", cop);
+            if (lb) tr_printf(t, "wb_bool(%s)", rs); else tr_puts(t, rs);
+            tr_puts(t, ")");
+        }
         res = OID_BOOL;
     } else if (!strcmp(op, "+") || !strcmp(op, "-") || !strcmp(op, "*")) {
         uint32_t at = arith_type(lt, rt);
@@ -304,6 +321,10 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         } else if ((lt == OID_TIMESTAMP || lt == OID_TIMESTAMPTZ || lt == OID_DATE) && rt == lt && op[0] == '-') {
             tr_printf(t, "wb_ts_diff(%s, %s, %u)", ls, rs, lt);
             res = lt == OID_DATE ? OID_INT4 : OID_INTERVAL;
+        } else if (at == OID_NUMERIC) {
+            /* exact decimal arithmetic with PostgreSQL's result scales */
+            tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_num_add" : op[0] == '-' ? "wb_num_sub" : "wb_num_mul", ls, rs);
+            res = at;
         } else {
             tr_printf(t, "(%s %s %s)", ls, op, rs);
             res = at;
@@ -316,7 +337,8 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
          * would read as integers and divide as integers: wb_div(,, 1)
          * divides as numbers with a fraction */
         int frac = res == OID_NUMERIC || res == OID_FLOAT8 || res == OID_FLOAT4;
-        if (const_nonzero(e->rexpr) && !frac) tr_printf(t, "(%s %s %s)", ls, op, rs);
+        if (res == OID_NUMERIC && op[0] == '/') tr_printf(t, "wb_num_div(%s, %s)", ls, rs);
+        else if (const_nonzero(e->rexpr) && !frac) tr_printf(t, "(%s %s %s)", ls, op, rs);
         else tr_printf(t, "%s(%s, %s, %d)", op[0] == '/' ? "wb_div" : "wb_mod", ls, rs, frac);
     } else if (!strcmp(op, "||")) {
         tr_printf(t, "(%s || %s)", ls, rs);
@@ -632,6 +654,23 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
     }
     const char *sq = m->sqlite ? m->sqlite : m->pg;
     uint32_t a0 = 0, a1 = 0;
+    if ((!strcmp(name, "sum") || !strcmp(name, "avg")) && fc->n_args == 1 && !fc->agg_star) {
+        /* sum(numeric) and avg of numeric or integers are exact decimals in
+         * PostgreSQL (avg(int4) = 2.5000000000000000) */
+        uint32_t at;
+        char *arg = expr_str(t, fc->args[0], 0, &at);
+        if (!arg) return 0;
+        int exact = at == OID_NUMERIC || (name[0] == 'a' && (at == OID_INT2 || at == OID_INT4 || at == OID_INT8)) ||
+                    (name[0] == 's' && at == OID_INT8);
+        if (exact) {
+            tr_printf(t, "%s(%s%s)", name[0] == 's' ? "wb_num_sum" : "wb_num_avg", fc->agg_distinct ? "DISTINCT " : "", arg);
+            free(arg);
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+            return OID_NUMERIC;
+        }
+        free(arg);
+    }
     if (!strcmp(name, "position")) {
         /* position(needle IN haystack) arrives as position(haystack, needle) */
         tr_puts(t, "instr(");

@@ -1965,5 +1965,7 @@ int wb_sql_register(struct sqlite3 *db)
     /* PostgreSQL's LIKE is case-sensitive; foreign keys are enforced */
     rc = sqlite3_exec(db, "PRAGMA case_sensitive_like = ON; PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
+    rc = wb_sql_register_numeric(db);
+    if (rc != SQLITE_OK) return rc;
     return wb_sql_register_catalog(db);
 }

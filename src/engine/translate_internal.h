@@ -152,6 +152,7 @@ const char *tr_relname(tr *t, PgQuery__RangeVar *rv);
 
 struct sqlite3;
 int wb_sql_register_catalog(struct sqlite3 *db);
+int wb_sql_register_numeric(struct sqlite3 *db);
 /* catalog relations (translate_catalog.c): -1 = not a catalog relation,
  * else 1 found / 0 no such column */
 int tr_catalog_column(const char *table, const char *col, uint32_t *oid);
