@@ -41,7 +41,13 @@ static int table_cols(void *ctx, const char *table, char ***names, uint32_t **oi
     *names = malloc((size_t)cap * sizeof **names);
     *oids = malloc((size_t)cap * sizeof **oids);
     *typmods = malloc((size_t)cap * sizeof **typmods);
-    while (sqlite3_step(st) == SQLITE_ROW && k < cap) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (k == cap) {
+            cap *= 2;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+            *oids = realloc(*oids, (size_t)cap * sizeof **oids);
+            *typmods = realloc(*typmods, (size_t)cap * sizeof **typmods);
+        }
         (*names)[k] = strdup((const char *)sqlite3_column_text(st, 0));
         wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 1), &(*oids)[k], &(*typmods)[k]);
         k++;
@@ -327,6 +333,11 @@ static void test_basic(void)
            "array_to_string('{a,NULL,c}'::text[], '-', '*'), string_to_array('x,y', ','), array_agg(x ORDER BY x DESC), "
            "string_agg(x::text, ';' ORDER BY x) FROM generate_series(1, 3) AS x", "SELECT",
            "AB|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|36|a-*-c|{x,y}|{3,2,1}|1;2;3");
+    expect("SELECT interval '1 day 2 hours' * 2, interval '25 hours', interval '1 mon' + interval '3 days', "
+           "interval '3 days' / 2", "SELECT", "2 days 04:00:00|25:00:00|1 mon 3 days|1 day 12:00:00");
+    expect("SELECT count(DISTINCT (a, b)) FROM (VALUES (1, 'x'), (1, 'x'), (2, NULL)) AS v(a, b)", "SELECT", "2");
+    expect("SELECT '{\"b\": 1, \"a\": [1, 2], \"aa\": \"x\\ny\"}'::jsonb, '{\"b\":1,  \"a\":2}'::json", "SELECT",
+           "{\"a\": [1, 2], \"b\": 1, \"aa\": \"x\\ny\"}|{\"b\":1,  \"a\":2}");
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");

@@ -312,6 +312,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
             tr_puts(t, ")");
         }
         res = OID_BOOL;
+    } else if ((lt == OID_INTERVAL || rt == OID_INTERVAL) && (op[0] == '*' || op[0] == '/') && !op[1]) {
+        /* interval * number, number * interval, interval / number */
+        if (lt == OID_INTERVAL) tr_printf(t, "%s(%s, %s)", op[0] == '*' ? "wb_iv_mul" : "wb_iv_div", ls, rs);
+        else tr_printf(t, "wb_iv_mul(%s, %s)", rs, ls);
+        res = OID_INTERVAL;
+    } else if (lt == OID_INTERVAL && rt == OID_INTERVAL && (op[0] == '+' || op[0] == '-') && !op[1]) {
+        tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_iv_add" : "wb_iv_sub", ls, rs);
+        res = OID_INTERVAL;
     } else if (!strcmp(op, "+") || !strcmp(op, "-") || !strcmp(op, "*")) {
         uint32_t at = arith_type(lt, rt);
         if ((lt == OID_TIMESTAMP || lt == OID_TIMESTAMPTZ || lt == OID_DATE) && (rt == OID_INTERVAL || rt == OID_INT4 || rt == OID_UNKNOWN)) {
@@ -680,6 +688,20 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         tr_puts(t, ")");
         return OID_INT4;
     }
+    if (!strcmp(name, "count") && fc->agg_distinct && fc->n_args == 1 && fc->args[0]->node_case == NC(ROW_EXPR)) {
+        /* count(DISTINCT (a, b)): SQLite aggregates take no row values; a
+         * row is never NULL, so its JSON array stands for it */
+        PgQuery__RowExpr *re = fc->args[0]->row_expr;
+        tr_puts(t, "count(DISTINCT json_array(");
+        for (size_t i = 0; i < re->n_args; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_expr(t, re->args[i]);
+        }
+        tr_puts(t, "))");
+        if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+        if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+        return OID_INT8;
+    }
     tr_puts(t, sq);
     tr_puts(t, "(");
     if (fc->agg_distinct) tr_puts(t, "DISTINCT ");
@@ -872,6 +894,12 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             snprintf(s, n, "(CASE WHEN %s THEN 'true' WHEN NOT %s THEN 'false' END)", in, in);
         }
         const char *v = s ? s : in;
+        if (from == OID_BYTEA) {
+            /* byteaout: \x and hex digits */
+            tr_printf(t, "('\\x' || lower(hex(%s)))", v);
+            free(s);
+            return;
+        }
         if (from == OID_REGCLASS || from == OID_REGTYPE) {
             tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
             free(s);
