@@ -6,107 +6,160 @@
 #   through psql \copy (best of 2);
 #   10,000 idle sessions against wirebuf serve: server RSS
 #   (bench/idle_sessions.py).
-# PostgreSQL runs under scripts/with_pg.sh (fsync off, as bench_pg.sh),
-# wirebuf serve under scripts/with_serve.sh. Results: bench/results_serve.md.
+# PostgreSQL runs under scripts/with_pg.sh (fsync off, as bench_pg.sh) and
+# wirebuf serve under scripts/with_serve.sh inside it: both are up the whole
+# time and every measurement alternates between them.
+# Results: bench/results_serve.md.
 # usage: bench/bench_serve.sh [BUILD_DIR]
 # env: WB_BENCH_SECONDS (pgbench duration per mode, default 15),
 #      WB_BENCH_SCALE (pgbench scale, default 10), WB_BENCH_IDLE (sessions,
 #      default 10000), WB_BENCH_COPY_ROWS (default 1000000)
 set -eu
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
-# --- inner part: runs under with_pg.sh / with_serve.sh -----------------------
-if [ "${1:-}" = "--inner" ]; then
-  WHO=$2; TMP=$3
+# --- inner part: both servers up (with_pg.sh around with_serve.sh) -----------
+# target TARGET: point psql/pgbench at "pg" or "serve" (PG*) and set R, the
+# result file of that target
+target() {
+  WHO=$1
   R="$TMP/$WHO.res"
-  : >"$R"
-  BIN=${WB_PG_BIN:-/usr/lib/postgresql/15/bin}
-  export PGHOST="$WB_PG_HOST" PGPORT="$WB_PG_PORT" PGDATABASE="$WB_PG_DB" PGUSER="$WB_PG_SUPER" \
-    PGPASSWORD="${WB_PG_PASSWORD:-}" PGCONNECT_TIMEOUT=10
-  q() { "$BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"; }
-  put() { echo "$1=$2" >>"$R"; }
-  echo "bench_serve: $WHO: pgbench -i -s $SCALE" >&2
-  t0=$(date +%s.%N)
-  if ! "$BIN/pgbench" -i -q -s "$SCALE" >"$TMP/$WHO.init.log" 2>&1; then
-    put init_error "$(tail -n 1 "$TMP/$WHO.init.log")"
-  else
-    put init_seconds "$(echo "$(date +%s.%N) - $t0" | bc)"
-    for m in simple prepared; do
-      echo "bench_serve: $WHO: pgbench -S -M $m -c 8 -j 2 -T $SECS" >&2
-      rm -f "$TMP"/lat.*
-      if "$BIN/pgbench" -n -S -M "$m" -c 8 -j 2 -T "$SECS" -l --log-prefix="$TMP/lat" >"$TMP/$WHO.$m.log" 2>&1; then
-        put "tps_$m" "$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$TMP/$WHO.$m.log")"
-        put "failed_$m" "$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$TMP/$WHO.$m.log")"
-        # per-transaction log: client tx latency_us script epoch epoch_us
-        cat "$TMP"/lat.* | awk '{print $3}' | sort -n >"$TMP/lat.sorted"
-        n=$(wc -l <"$TMP/lat.sorted")
-        put "n_$m" "$n"
-        put "p50_$m" "$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/lat.sorted")"
-        put "p95_$m" "$(sed -n "$(( (n * 95 + 99) / 100 ))p" "$TMP/lat.sorted")"
-      else
-        put "error_$m" "$(grep -v '^progress' "$TMP/$WHO.$m.log" | tail -n 1)"
-      fi
-    done
+  # shellcheck disable=SC1090
+  . "$TMP/$WHO.env"
+  export PGHOST="$H" PGPORT="$P" PGDATABASE="$D" PGUSER="$U" PGPASSWORD="${PW:-}" PGCONNECT_TIMEOUT=10
+}
+q() { "$BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"; }
+put() { echo "$1=$2" >>"$R"; }
+has() { grep -q "^$1=" "$R" 2>/dev/null; }
+
+if [ "${1:-}" = "--pg-up" ]; then
+  # under with_pg.sh: keep PostgreSQL's coordinates, bring wirebuf serve up
+  TMP=$2
+  printf 'H=%s\nP=%s\nD=%s\nU=%s\nPID=\n' "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_DB" "$WB_PG_SUPER" >"$TMP/pg.env"
+  echo "$WB_PG_BIN" >"$TMP/bin"
+  if ! WB_SERVE_BIN="$SERVE_BIN" WB_SERVE_ARGS="--max-connections $((IDLE + 100)) ${WB_BENCH_SERVE_ARGS:-}" \
+      scripts/with_serve.sh sh bench/bench_serve.sh --inner "$TMP"; then
+    [ -s "$TMP/serve.res" ] || echo "error=wirebuf serve: with_serve.sh failed (see above)" >>"$TMP/serve.res"
+    # PostgreSQL alone when wirebuf serve could not run
+    [ -s "$TMP/pg.res" ] || sh bench/bench_serve.sh --inner "$TMP" pg
   fi
-  echo "bench_serve: $WHO: COPY $ROWS rows" >&2
-  if q "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id bigint, t text, f float8, ts timestamp)" >/dev/null 2>"$TMP/err"; then
-    best=""
-    for i in 1 2; do
-      q "TRUNCATE bench_copy" >/dev/null
-      [ "$WHO" = pg ] && q "CHECKPOINT" >/dev/null
-      t0=$(date +%s.%N)
-      if ! "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy FROM '$TMP/copy.txt'" 2>"$TMP/err"; then
-        put copy_error "$(head -n 1 "$TMP/err")"; best=""; break
-      fi
-      t=$(echo "($(date +%s.%N) - $t0) * 1000" | bc)
-      if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
-    done
-    if [ -n "$best" ]; then
-      got=$(q "SELECT count(*), sum(id) FROM bench_copy")
-      want="$ROWS|$((ROWS * (ROWS + 1) / 2))"
-      if [ "$got" = "$want" ]; then put copy_ms "$best"; else put copy_error "after COPY: count|sum = $got, want $want"; fi
+  exit 0
+fi
+
+if [ "${1:-}" = "--inner" ]; then
+  TMP=$2
+  WHOS=${3:-pg serve}
+  BIN=$(cat "$TMP/bin")
+  if [ -n "${WB_SERVE_PID:-}" ]; then
+    printf 'H=%s\nP=%s\nD=%s\nU=%s\nPID=%s\n' "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_DB" "$WB_PG_SUPER" "$WB_SERVE_PID" >"$TMP/serve.env"
+  fi
+  for w in $WHOS; do
+    target "$w"
+    : >"$R"
+    echo "bench_serve: $w: pgbench -i -s $SCALE" >&2
+    t0=$(date +%s.%N)
+    if "$BIN/pgbench" -i -q -s "$SCALE" >"$TMP/$w.init.log" 2>&1; then
+      put init_seconds "$(echo "$(date +%s.%N) - $t0" | bc)"
+    else
+      put init_error "$(tail -n 1 "$TMP/$w.init.log")"
     fi
-  else
-    put copy_error "$(head -n 1 "$TMP/err")"
-  fi
-  # the peer for idle sessions: PgBouncer (a pooler, not a server) in front
-  # of this PostgreSQL; PostgreSQL itself forks a process per session
-  if [ "$WHO" = pg ] && [ "$IDLE" -gt 0 ] && command -v pgbouncer >/dev/null 2>&1; then
+  done
+  # pgbench -S: two runs of SECS/2 per target and mode, in alternating order
+  # (pg serve, serve pg), so that the box's load from others falls on both
+  half=$(( (SECS + 1) / 2 ))
+  for m in simple prepared; do
+    for order in "$WHOS" "$(echo "$WHOS" | awk '{for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "")}')"; do
+      for w in $order; do
+        target "$w"
+        has init_error && continue
+        has "error_$m" && continue
+        echo "bench_serve: $w: pgbench -S -M $m -c 8 -j 2 -T $half" >&2
+        if "$BIN/pgbench" -n -S -M "$m" -c 8 -j 2 -T "$half" -l --log-prefix="$TMP/lat_${w}_$m" >"$TMP/$w.$m.log" 2>&1; then
+          sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$TMP/$w.$m.log" >>"$TMP/$w.$m.tps"
+          f=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$TMP/$w.$m.log")
+          [ "${f:-0}" = 0 ] || put "error_$m" "$f failed transactions"
+        else
+          put "error_$m" "$(grep -v '^progress' "$TMP/$w.$m.log" | tail -n 1)"
+        fi
+      done
+    done
+    for w in $WHOS; do
+      target "$w"
+      [ -s "$TMP/$w.$m.tps" ] || continue
+      has "error_$m" && continue
+      put "tps_$m" "$(awk '{s += $1} END {printf "%.0f", s / NR}' "$TMP/$w.$m.tps")"
+      # per-transaction log: client tx latency_us script epoch epoch_us
+      cat "$TMP/lat_${w}_$m".* | awk '{print $3}' | sort -n >"$TMP/lat.sorted"
+      n=$(wc -l <"$TMP/lat.sorted")
+      put "n_$m" "$n"
+      put "p50_$m" "$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/lat.sorted")"
+      put "p95_$m" "$(sed -n "$(( (n * 95 + 99) / 100 ))p" "$TMP/lat.sorted")"
+      rm -f "$TMP/lat_${w}_$m".*
+    done
+  done
+  # COPY: best of 2 per target, order pg serve serve pg
+  for w in $WHOS; do
+    target "$w"
+    q "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id bigint, t text, f float8, ts timestamp)" >/dev/null 2>"$TMP/err" \
+      || put copy_error "$(head -n 1 "$TMP/err")"
+  done
+  for w in $WHOS $(echo "$WHOS" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); do
+    target "$w"
+    has copy_error && continue
+    echo "bench_serve: $w: COPY $ROWS rows" >&2
+    q "TRUNCATE bench_copy" >/dev/null
+    [ "$w" = pg ] && q "CHECKPOINT" >/dev/null
+    t0=$(date +%s.%N)
+    if ! "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy bench_copy FROM '$TMP/copy.txt'" 2>"$TMP/err"; then
+      put copy_error "$(head -n 1 "$TMP/err")"; continue
+    fi
+    t=$(echo "($(date +%s.%N) - $t0) * 1000" | bc)
+    got=$(q "SELECT count(*), sum(id) FROM bench_copy")
+    want="$ROWS|$((ROWS * (ROWS + 1) / 2))"
+    if [ "$got" != "$want" ]; then put copy_error "after COPY: count|sum = $got, want $want"; continue; fi
+    best=$(sed -n 's/^copy_ms=//p' "$R" | tail -n 1)
+    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then put copy_ms "$t"; fi
+  done
+  # idle sessions: wirebuf serve, and PgBouncer in front of PostgreSQL as
+  # the peer (PostgreSQL itself forks a process per session)
+  for w in $WHOS; do
+    target "$w"
+    [ "$IDLE" -gt 0 ] || break
+    if [ "$w" = serve ]; then
+      echo "bench_serve: serve: $IDLE idle sessions" >&2
+      /usr/bin/python3 bench/idle_sessions.py "$H" "$P" "$U" "$D" "$IDLE" "$PID" >>"$R" 2>"$TMP/err" \
+        || put idle_error "$(tail -n 1 "$TMP/err")"
+      continue
+    fi
+    command -v pgbouncer >/dev/null 2>&1 || { put pgbouncer_idle_error "pgbouncer not installed"; continue; }
     echo "bench_serve: pgbouncer: $IDLE idle sessions" >&2
-    P=$TMP/pgb
-    mkdir -p "$P"
+    B=$TMP/pgb
+    mkdir -p "$B"
     BPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    printf '"%s" ""\n' "$WB_PG_SUPER" >"$P/users.txt"
-    cat >"$P/pgbouncer.ini" <<INI
+    printf '"%s" ""\n' "$U" >"$B/users.txt"
+    cat >"$B/pgbouncer.ini" <<INI
 [databases]
-$WB_PG_DB = host=$WB_PG_HOST port=$WB_PG_PORT dbname=$WB_PG_DB
+$D = host=$H port=$P dbname=$D
 [pgbouncer]
 listen_addr =
 listen_port = $BPORT
-unix_socket_dir = $P
+unix_socket_dir = $B
 auth_type = trust
-auth_file = $P/users.txt
+auth_file = $B/users.txt
 pool_mode = transaction
 max_client_conn = $((IDLE + 100))
 default_pool_size = 4
-logfile = $P/pgbouncer.log
+logfile = $B/pgbouncer.log
 INI
     RUNAS=""
-    if [ "$(id -u)" = 0 ]; then chown -R postgres "$P"; RUNAS="setpriv --reuid postgres --regid postgres --init-groups"; fi
-    $RUNAS pgbouncer -q "$P/pgbouncer.ini" &
+    if [ "$(id -u)" = 0 ]; then chown -R postgres "$B"; RUNAS="setpriv --reuid postgres --regid postgres --init-groups"; fi
+    $RUNAS pgbouncer -q "$B/pgbouncer.ini" &
     BPID=$!
     i=0
-    until [ -S "$P/.s.PGSQL.$BPORT" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-    /usr/bin/python3 bench/idle_sessions.py "$P" "$BPORT" "$WB_PG_SUPER" "$WB_PG_DB" "$IDLE" "$BPID" \
-      | sed 's/^/pgbouncer_/' >>"$R" 2>"$TMP/err" || put pgbouncer_idle_error "$(tail -n 1 "$TMP/err")"
+    until [ -S "$B/.s.PGSQL.$BPORT" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+    /usr/bin/python3 bench/idle_sessions.py "$B" "$BPORT" "$U" "$D" "$IDLE" "$BPID" 2>"$TMP/err" \
+      | sed 's/^/pgbouncer_/' >>"$R" || put pgbouncer_idle_error "$(tail -n 1 "$TMP/err")"
     kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true
-  fi
-  if [ "$WHO" = serve ] && [ "$IDLE" -gt 0 ]; then
-    echo "bench_serve: $WHO: $IDLE idle sessions" >&2
-    /usr/bin/python3 bench/idle_sessions.py "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_SUPER" "$WB_PG_DB" "$IDLE" "$WB_SERVE_PID" \
-      >>"$R" 2>"$TMP/err" || put idle_error "$(tail -n 1 "$TMP/err")"
-  fi
+  done
   exit 0
 fi
 
@@ -130,9 +183,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 200)) ]; th
   IDLE=$(( $(ulimit -n) - 200 ))
 fi
 
-scripts/with_pg.sh sh bench/bench_serve.sh --inner pg "$TMP" || echo "error=with_pg.sh failed (exit $?)" >>"$TMP/pg.res"
-WB_SERVE_BIN="${WB_SERVE_BIN:-$B/wirebuf}" WB_SERVE_ARGS="--max-connections $((IDLE + 100)) ${WB_BENCH_SERVE_ARGS:-}" \
-  scripts/with_serve.sh sh bench/bench_serve.sh --inner serve "$TMP" || echo "error=with_serve.sh failed (exit $?)" >>"$TMP/serve.res"
+export SERVE_BIN="${WB_SERVE_BIN:-$B/wirebuf}"
+scripts/with_pg.sh sh bench/bench_serve.sh --pg-up "$TMP" || echo "error=with_pg.sh failed (exit $?)" >>"$TMP/pg.res"
 
 get() { sed -n "s/^$2=//p" "$TMP/$1.res" 2>/dev/null | tail -n 1; }
 cell() {  # value (printf format $4, default %.0f) or the error that stopped it
@@ -149,7 +201,8 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
 {
   echo "# wirebuf serve vs PostgreSQL $("${WB_PG_BIN:-/usr/lib/postgresql/15/bin}/postgres" --version 2>/dev/null | awk '{print $3}') ($(date -u +%Y-%m-%d), $(nproc) cores, same run)"
   echo
-  echo "pgbench -S, scale $SCALE, 8 clients, 2 threads, ${SECS} s per mode, Unix socket;"
+  echo "pgbench -S, scale $SCALE, 8 clients, 2 threads, Unix socket, ${SECS} s per mode and server as two"
+  echo "runs in alternating order (both servers up the whole time); tps the mean of the two runs,"
   echo "latency per transaction from pgbench -l logs (ms). PostgreSQL with fsync off."
   echo
   echo "| | PostgreSQL 15 | wirebuf serve | serve/PostgreSQL |"
@@ -159,7 +212,7 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
     echo "| p50 / p95 ms -M $m | $(ms pg p50_$m) / $(ms pg p95_$m) | $(ms serve p50_$m) / $(ms serve p95_$m) | |"
   done
   echo "| pgbench -i -s $SCALE (s) | $(cell pg init_seconds init_error %.2f) | $(cell serve init_seconds init_error %.2f) | |"
-  echo "| psql \\\\copy $ROWS rows (bigint, text, float8, timestamp), best of 2, ms | $(cell pg copy_ms copy_error) | $(cell serve copy_ms copy_error) | $(ratio copy_ms) (time) |"
+  echo "| psql \\\\copy $ROWS rows (bigint, text, float8, timestamp), best of 2 (alternating), ms | $(cell pg copy_ms copy_error) | $(cell serve copy_ms copy_error) | $(ratio copy_ms) (time) |"
   echo
   echo "Idle sessions (bench/idle_sessions.py: $IDLE sessions complete startup over the Unix socket, then stay idle;"
   echo "RSS of the server process from /proc; PgBouncer 1.x in front of the PostgreSQL above as the peer):"
