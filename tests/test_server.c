@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 static const char *serve_bin;
+static const char *real_bin; /* the product `wirebuf` (real engine), or NULL */
 static char tmp[256];
 static int port_base;
 
@@ -314,6 +315,7 @@ static void test_session_sans_io(void)
 /* ---------------- with a server process ---------------- */
 
 typedef struct server {
+    int real; /* run the product with the SQL engine */
     pid_t pid;
     int port;
     char sock[80], log[300];
@@ -341,6 +343,9 @@ static int wait_ready(server *sv)
 /* start serve with extra args (NULL-terminated); returns 0 when it listens */
 static int start(server *sv, int k, const char *const *extra)
 {
+    int real = sv->real;
+    memset(sv, 0, sizeof *sv);
+    sv->real = real;
     sv->port = port_base + k;
     snprintf(sv->sock, sizeof sv->sock, "%.60s/sock%d", tmp, k);
     snprintf(sv->log, sizeof sv->log, "%s/log%d", tmp, k);
@@ -348,8 +353,14 @@ static int start(server *sv, int k, const char *const *extra)
     char data[300], port[16];
     snprintf(data, sizeof data, "%s/data%d", tmp, k);
     snprintf(port, sizeof port, "%d", sv->port);
-    const char *argv[40] = {serve_bin, "-D", data, "-p", port, "-k", sv->sock, "-h", "127.0.0.1"};
+    const char *bin = sv->real ? real_bin : serve_bin;
+    const char *argv[40] = {bin, "-D", data, "-p", port, "-k", sv->sock, "-h", "127.0.0.1"};
     int n = 9;
+    if (sv->real) { /* `wirebuf serve ...` */
+        memmove(argv + 2, argv + 1, 9 * sizeof *argv);
+        argv[1] = "serve";
+        n = 10;
+    }
     for (int i = 0; extra && extra[i] && n < 38; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -359,7 +370,7 @@ static int start(server *sv, int k, const char *const *extra)
         int fd = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         dup2(fd, 2);
         dup2(fd, 1);
-        execv(serve_bin, (char **)argv);
+        execv(bin, (char **)argv);
         _exit(127);
     }
     return wait_ready(sv);
@@ -412,7 +423,7 @@ static int query_text(wb_pg_conn *c, const char *sql, char *out, size_t cap)
 
 static void test_trust_and_queries(void)
 {
-    server sv;
+    server sv = {0};
     CHECK(start(&sv, 0, NULL) == 0);
     wb_pg_error err;
     wb_pg_conn *c = conn(&sv, NULL, &err);
@@ -502,7 +513,7 @@ static void test_auth_methods(void)
     write_file(pw, "# roles\nalice:s3cret:with:colons\npostgres:pgpass\n");
     const char *methods[] = {"password", "md5", "scram-sha-256"};
     for (int i = 0; i < 3; i++) {
-        server sv;
+        server sv = {0};
         const char *extra[] = {"--auth", methods[i], "--passwords", pw, NULL};
         CHECK(start(&sv, 1 + i, extra) == 0);
         wb_pg_error err;
@@ -550,7 +561,7 @@ static void test_tls(void)
         fprintf(stderr, "test_tls: openssl could not make a certificate; skipped\n");
         return;
     }
-    server sv;
+    server sv = {0};
     const char *extra[] = {"--auth", "scram-sha-256", "--passwords", pw, "--ssl-cert", cert, "--ssl-key", key, NULL};
     CHECK(start(&sv, 4, extra) == 0);
     wb_pg_error err;
@@ -611,7 +622,7 @@ static void *bg_query(void *arg)
 
 static void test_cancel_notify_limits(void)
 {
-    server sv;
+    server sv = {0};
     const char *extra[] = {"--max-connections", "4", "--authentication-timeout", "1", NULL};
     CHECK(start(&sv, 5, extra) == 0);
     wb_pg_error err;
@@ -776,7 +787,7 @@ static int fatal_code(const uint8_t *buf, size_t n, const char *code)
 
 static void test_hostile_peers(void)
 {
-    server sv;
+    server sv = {0};
     const char *extra[] = {"--authentication-timeout", "1", NULL};
     CHECK(start(&sv, 6, extra) == 0);
     wb_pg_error err;
@@ -853,7 +864,7 @@ static void test_hostile_peers(void)
 
 static void test_sigterm(void)
 {
-    server sv;
+    server sv = {0};
     CHECK(start(&sv, 7, NULL) == 0);
     wb_pg_error err;
     wb_pg_conn *idle = conn(&sv, NULL, &err), *busy = conn(&sv, NULL, &err), *intx = conn(&sv, NULL, &err);
@@ -921,7 +932,7 @@ static void test_cli_errors(void)
     snprintf(args, sizeof args, "-D /proc/version/data -k %s -h '' -p %d", tmp, port_base + 8);
     CHECK(run_cli(args, out, sizeof out) == 1 && strstr(out, "/proc/version/data"));
     /* a busy port: another server already listens */
-    server sv;
+    server sv = {0};
     CHECK(start(&sv, 9, NULL) == 0);
     snprintf(args, sizeof args, "-D %s/cli -k '' -h 127.0.0.1 -p %d", tmp, sv.port);
     CHECK(run_cli(args, out, sizeof out) == 1 && strstr(out, "Address already in use"));
@@ -934,6 +945,88 @@ static void test_cli_errors(void)
     CHECK(run_cli(args, out, sizeof out) == 1 && strstr(out, "/nonexistent.crt"));
 }
 
+/* The product: `wirebuf serve` on the SQL engine. The wire paths that need
+ * the engine's real behaviour: a cancelled pg_sleep, a rolled-back
+ * transaction of a vanished client and of SIGTERM, NOTIFY at commit, a
+ * pipeline of inserts, md5 and SCRAM logins. */
+static void test_real_engine(void)
+{
+    if (!real_bin) {
+        fprintf(stderr, "test_real_engine: no wirebuf binary given; skipped\n");
+        return;
+    }
+    char pw[300];
+    snprintf(pw, sizeof pw, "%s/passwords_real", tmp);
+    write_file(pw, "postgres:pgpass\n");
+    server sv = {0};
+    sv.real = 1;
+    const char *extra[] = {"--auth", "scram-sha-256", "--passwords", pw, NULL};
+    CHECK(start(&sv, 10, extra) == 0);
+    wb_pg_error err;
+    wb_pg_conn *a = conn(&sv, "password=pgpass", &err), *b = conn(&sv, "password=pgpass", &err);
+    CHECK(a && b);
+    if (!a || !b) {
+        fprintf(stderr, "real engine: %s\n", err.message);
+        stop(&sv);
+        return;
+    }
+    CHECK(wb_pg_command(a, "CREATE TABLE t (id int PRIMARY KEY, v text)", &err) == 0);
+    /* a pipeline of 500 inserts, one Sync */
+    CHECK(wb_pg_pipeline_parse(a, "ins", "INSERT INTO t VALUES ($1, $2)", 0, NULL, &err) == 0);
+    for (int i = 0; i < 500; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", i);
+        wb_pg_param p[2] = {{id, -1, 0, 0}, {"x", -1, 0, 0}};
+        CHECK(wb_pg_pipeline_exec(a, "ins", 2, p, 0, NULL, &err) == 0);
+    }
+    CHECK(wb_pg_pipeline_sync(a, &err) == 0);
+    wb_pg_error first = {0};
+    CHECK(wb_pg_drain(a, &first, &err) == 0 && first.kind == WB_PG_ERR_NONE);
+    char out[128];
+    CHECK(query_text(b, "SELECT count(*) FROM t", out, sizeof out) == 0 && strcmp(out, "500") == 0);
+    /* cancel a running pg_sleep */
+    bg job = {a, "SELECT pg_sleep(20)", "", 0};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_query, &job);
+    usleep(300000);
+    CHECK(query_text(b, "SELECT 'meanwhile'", out, sizeof out) == 0 && strcmp(out, "meanwhile") == 0);
+    CHECK(wb_pg_cancel(a, &err) == 0);
+    pthread_join(th, NULL);
+    CHECK(strcmp(job.sqlstate, "57014") == 0 && job.secs < 5);
+    /* NOTIFY at commit reaches the listener */
+    struct {
+        int n;
+        char payload[64];
+        int32_t pid;
+    } got = {0, "", 0};
+    wb_pg_set_notify_handler(a, note_cb, &got);
+    CHECK(wb_pg_command(a, "LISTEN ch", &err) == 0);
+    CHECK(wb_pg_command(b, "BEGIN", &err) == 0 && wb_pg_command(b, "NOTIFY ch, 'at commit'", &err) == 0);
+    CHECK(wb_pg_consume_input(a, 300, &err) == 0 && got.n == 0); /* not before commit */
+    CHECK(wb_pg_command(b, "COMMIT", &err) == 0);
+    CHECK(wb_pg_consume_input(a, 3000, &err) >= 1 && got.n == 1 && strcmp(got.payload, "at commit") == 0);
+    /* a client that vanishes inside a transaction leaves nothing behind */
+    wb_pg_conn *v = conn(&sv, "password=pgpass", &err);
+    CHECK(v && wb_pg_command(v, "BEGIN", &err) == 0 && wb_pg_command(v, "INSERT INTO t VALUES (1000, 'gone')", &err) == 0);
+    close(wb_pg_socket(v));
+    usleep(300000);
+    CHECK(query_text(b, "SELECT count(*) FROM t WHERE id = 1000", out, sizeof out) == 0 && strcmp(out, "0") == 0);
+    wb_pg_finish(v);
+    /* SIGTERM with an open transaction: rolled back, committed rows kept */
+    CHECK(wb_pg_command(b, "BEGIN", &err) == 0 && wb_pg_command(b, "INSERT INTO t VALUES (2000, 'open')", &err) == 0);
+    CHECK(stop(&sv) == 0);
+    wb_pg_finish(a);
+    wb_pg_finish(b);
+    const char *md5[] = {"--auth", "md5", "--passwords", pw, NULL};
+    CHECK(start(&sv, 10, md5) == 0);
+    a = conn(&sv, "password=pgpass", &err);
+    CHECK(a && query_text(a, "SELECT count(*) FROM t", out, sizeof out) == 0 && strcmp(out, "500") == 0);
+    wb_pg_finish(a);
+    a = conn(&sv, "password=wrong", &err);
+    CHECK(!a && strcmp(err.sqlstate, "28P01") == 0);
+    CHECK(stop(&sv) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -941,6 +1034,7 @@ int main(int argc, char **argv)
         return 2;
     }
     serve_bin = argv[1];
+    real_bin = argc > 2 ? argv[2] : NULL;
     signal(SIGPIPE, SIG_IGN);
     snprintf(tmp, sizeof tmp, "/tmp/wb_test_server.XXXXXX");
     if (!mkdtemp(tmp))
@@ -959,6 +1053,7 @@ int main(int argc, char **argv)
     RUN(hostile_peers);
     RUN(sigterm);
     RUN(cli_errors);
+    RUN(real_engine);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0)
