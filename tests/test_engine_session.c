@@ -567,7 +567,14 @@ static void test_types(void)
     EXPECT(feed(s, &m), want);
     binary_rows = 0;
     wb_buf_free(&m);
-    EXPECT(q(s, "DROP TABLE ty"), "C[DROP TABLE]Z[I]");
+    /* interval as interval_out prints it, whatever form it came in */
+    EXPECT(q(s, "CREATE TABLE iv (i interval)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(s, "INSERT INTO iv VALUES ('3 days 14405.000000 seconds'), ('P1DT2H'), ('1 day ago'), ('1 year 14 mons'), "
+                "('-1 days +02:03:00')"),
+           "C[INSERT 0 5]Z[I]");
+    EXPECT(q(s, "SELECT i FROM iv"), "T[i:1186]D[3 days 04:00:05]D[1 day 02:00:00]D[-1 days]D[2 years 2 mons]"
+                                     "D[-1 days +02:03:00]C[SELECT 5]Z[I]");
+    EXPECT(q(s, "DROP TABLE ty; DROP TABLE iv"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }
 
@@ -1009,6 +1016,77 @@ static void test_concurrency(void)
     wb_engine_session_free(s);
 }
 
+/* hostile and random message sequences: every answer is well-formed, the
+ * session survives, nothing crashes (run under ASAN in make asan) */
+static void test_random_messages(void)
+{
+    static const char *sqls[] = {"SELECT 1", "SELECT $1::int", "INSERT INTO rnd VALUES ($1)", "BEGIN", "COMMIT",
+                                 "ROLLBACK", "SELECT * FROM rnd", "COPY rnd FROM STDIN", "COPY rnd TO STDOUT",
+                                 "DECLARE c CURSOR FOR SELECT 1", "FETCH 1 FROM c", "SAVEPOINT a", "ROLLBACK TO a",
+                                 "SELECT pg_sleep(0)", "SET statement_timeout = 1000", "", "SELEC", "SELECT 1; SELECT 2",
+                                 "PREPARE p AS SELECT 1", "EXECUTE p", "DEALLOCATE ALL", "LISTEN x", "NOTIFY x, 'y'"};
+    const int nsql = (int)(sizeof sqls / sizeof sqls[0]);
+    wb_engine_session *s = connect_db("postgres", NULL, 0);
+    free(q(s, "CREATE TABLE rnd (v int)"));
+    uint64_t seed = getenv("WB_TEST_SEED") ? strtoull(getenv("WB_TEST_SEED"), NULL, 10) : 12345;
+    wb_buf m = {0}, out = {0};
+    for (int iter = 0; iter < 3000; iter++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t r = (uint32_t)(seed >> 33);
+        m.len = 0;
+        const char *sql = sqls[r % nsql];
+        const char *val = (r >> 8) % 3 == 0 ? "7" : (r >> 8) % 3 == 1 ? "x" : NULL;
+        const uint8_t *vals[1] = {(const uint8_t *)val};
+        int32_t lens[1] = {val ? (int32_t)strlen(val) : -1};
+        switch ((r >> 12) % 12) {
+        case 0: wb_pg_put_query(&m, sql); break;
+        case 1: wb_pg_put_parse(&m, (r >> 16) % 2 ? "n" : "", sql, 0, NULL); break;
+        case 2: wb_pg_put_bind(&m, (r >> 16) % 2 ? "pn" : "", (r >> 17) % 2 ? "n" : "", 0, NULL, (uint16_t)((r >> 18) % 2), vals, lens, 0, NULL); break;
+        case 3: wb_pg_put_describe(&m, (r >> 16) % 2 ? 'S' : 'P', (r >> 17) % 2 ? "n" : ""); break;
+        case 4: wb_pg_put_execute(&m, (r >> 16) % 2 ? "pn" : "", (int32_t)((r >> 17) % 3)); break;
+        case 5: wb_pg_put_close(&m, (r >> 16) % 2 ? 'S' : 'P', "n"); break;
+        case 6: wb_pg_put_sync(&m); break;
+        case 7: wb_pg_put_flush(&m); break;
+        case 8: wb_pg_put_copy_data(&m, "1\n2\tx\n", (size_t)((r >> 16) % 7)); break;
+        case 9: wb_pg_put_copy_done(&m); break;
+        case 10: wb_pg_put_copy_fail(&m, "no"); break;
+        default: {
+            /* garbage body under a random type */
+            uint8_t body[16];
+            for (int k = 0; k < 16; k++)
+                body[k] = (uint8_t)(seed >> (k * 3));
+            uint8_t types[] = {'P', 'B', 'D', 'E', 'C', 'F', 'Q', 'z'};
+            out.len = 0;
+            enum wb_engine_status st = wb_engine_message(s, types[(r >> 16) % 8], body, (r >> 20) % 17, &out);
+            if (st == WB_ENGINE_CLOSE) { /* a protocol violation closes: start again */
+                wb_engine_session_free(s);
+                s = connect_db("postgres", NULL, 0);
+            }
+            continue;
+        }
+        }
+        char *t = feed(s, &m);
+        CHECK(strstr(t, "<bad frame>") == NULL);
+        free(t);
+        if (last_status == WB_ENGINE_CLOSE) {
+            wb_engine_session_free(s);
+            s = connect_db("postgres", NULL, 0);
+        }
+    }
+    wb_buf_free(&m);
+    wb_buf_free(&out);
+    /* the session still works after it all */
+    m.len = 0;
+    wb_pg_put_sync(&m);
+    free(feed(s, &m));
+    wb_buf_free(&m);
+    char *t = q(s, "ROLLBACK");
+    free(t);
+    EXPECT(q(s, "SELECT 41 + 1"), "T[?column?:23]D[42]C[SELECT 1]Z[I]");
+    EXPECT(q(s, "DROP TABLE rnd"), "C[DROP TABLE]Z[I]");
+    wb_engine_session_free(s);
+}
+
 int main(void)
 {
     snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine_session.XXXXXX");
@@ -1038,6 +1116,7 @@ int main(void)
     if (want("notify")) test_notify();
     if (want("databases")) test_databases();
     if (want("concurrency")) test_concurrency();
+    if (want("random")) test_random_messages();
     wb_engine_close(eng);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", datadir);

@@ -462,6 +462,8 @@ static int put_hex_bytes(wb_buf *out, const uint8_t *p, size_t n)
     return wb_pg_value_to_text(WB_PG_OID_BYTEA, &v, out);
 }
 
+static int parse_interval(const char *s, size_t len, wb_pg_value *v);
+
 int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_buf *out)
 {
     int t = sqlite3_column_type(st, i);
@@ -520,6 +522,15 @@ int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_bu
     }
     case WB_PG_OID_BYTEA:
         return put_hex_bytes(out, sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
+    case WB_PG_OID_INTERVAL:
+        /* stored as written ("3 days 14405.000000 seconds", "P1DT2H"):
+         * printed as interval_out does (IntervalStyle postgres) */
+        if (t == SQLITE_TEXT) {
+            wb_pg_value v;
+            if (parse_interval((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i), &v) == 0)
+                return wb_pg_value_to_text(oid, &v, out);
+        }
+        break;
     case WB_PG_OID_DATE: case WB_PG_OID_TIME: case WB_PG_OID_TIMESTAMP: case WB_PG_OID_TIMESTAMPTZ:
         if (t == SQLITE_TEXT) {
             wb_pg_value v;
@@ -566,6 +577,38 @@ static int parse_interval(const char *s, size_t len, wb_pg_value *v)
     v->kind = WB_PG_K_INTERVAL;
     char *p = buf;
     int any = 0;
+    if (*p == 'P') { /* ISO 8601: PnYnMnWnDTnHnMnS */
+        int in_time = 0;
+        p++;
+        while (*p) {
+            if (*p == 'T') {
+                in_time = 1;
+                p++;
+                continue;
+            }
+            char *end;
+            double n = strtod(p, &end);
+            if (end == p || !*end)
+                return -1;
+            switch (*end) {
+            case 'Y': v->months += (int32_t)(n * 12); break;
+            case 'M':
+                if (in_time)
+                    v->i += (int64_t)(n * 60e6);
+                else
+                    v->months += (int32_t)n;
+                break;
+            case 'W': v->days += (int32_t)(n * 7); break;
+            case 'D': v->days += (int32_t)n; break;
+            case 'H': v->i += (int64_t)(n * 3600e6); break;
+            case 'S': v->i += (int64_t)llround(n * 1e6); break;
+            default: return -1;
+            }
+            p = end + 1;
+            any = 1;
+        }
+        return any ? 0 : -1;
+    }
     while (*p) {
         while (*p == ' ' || *p == '@')
             p++;
@@ -593,6 +636,11 @@ static int parse_interval(const char *s, size_t len, wb_pg_value *v)
             any = 1;
             continue;
         }
+        if (strncasecmp(p, "ago", 3) == 0 && (p[3] == 0 || p[3] == ' ')) {
+            v->i = -v->i, v->days = -v->days, v->months = -v->months;
+            p += 3;
+            continue;
+        }
         char *end;
         double n = strtod(p, &end);
         if (end == p)
@@ -617,8 +665,8 @@ static int parse_interval(const char *s, size_t len, wb_pg_value *v)
             v->i += (int64_t)(n * 3600e6);
         else if (strncmp(unit, "min", 3) == 0)
             v->i += (int64_t)(n * 60e6);
-        else if (strncmp(unit, "sec", 3) == 0)
-            v->i += (int64_t)(n * 1e6);
+        else if (strncmp(unit, "sec", 3) == 0 || strcmp(unit, "s") == 0)
+            v->i += (int64_t)llround(n * 1e6);
         else if (strcmp(unit, "ago") == 0) {
             v->i = -v->i, v->days = -v->days, v->months = -v->months;
         } else
