@@ -286,6 +286,7 @@ static void test_basic(void)
     expect_run_error("INSERT INTO items (a, f) VALUES (1, 'toolong')", "22001");
     expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
     expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
+    expect_run_error("UPDATE items SET a = a + 2147483647", "22003");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);
@@ -405,6 +406,7 @@ static void test_ddl(void)
     expect("CREATE TABLE kids (id bigserial PRIMARY KEY, bid int REFERENCES pgbench_branches (bid) ON DELETE CASCADE)", "CREATE TABLE", NULL);
     expect("INSERT INTO kids (bid) VALUES (1)", "INSERT", NULL);
     expect_run_error("INSERT INTO kids (bid) VALUES (99)", "");
+    expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);

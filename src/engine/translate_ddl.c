@@ -399,7 +399,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         char seq[256];
         snprintf(seq, sizeof seq, "%s_%s_seq", table, cd->colname);
         int64_t maxv = serial == 2 || oid == OID_INT2 ? 32767 : serial == 4 || oid == OID_INT4 ? 2147483647 : INT64_MAX;
-        add_sequence(t, seq, 1, 1, 1, maxv, table, cd->colname, 0);
+        add_sequence(t, seq, 1, 1, 1, maxv, table, cd->colname, t->if_not_exists);
         (void)temp;
         notnull = 1;
         tr_puts(t, " NOT NULL DEFAULT (nextval(");
@@ -499,6 +499,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     tr_ident(t, table);
     tr_puts(t, " (");
     int n = 0;
+    t->if_not_exists = cs->if_not_exists;
     for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
         PgQuery__Node *e = cs->table_elts[i];
         if (n++) tr_puts(t, ", ");
@@ -517,10 +518,6 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
     char *sql = tr_buf_take(t, &b);
     if (t->failed) { free(sql); return -1; }
-    if (cs->if_not_exists) {
-        /* sequences only when the table is new: already emitted as INSERT;
-         * make them OR IGNORE by re-emitting is not needed (name unique) */
-    }
     tr_add_pre(t, sql);
     return 0;
 }

@@ -213,6 +213,13 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     /* a parameter typed from this place has no other type to convert from */
     int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
     sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
+    /* SQLite computes in 64 bits: an int2/int4 result of arithmetic is
+     * range-checked where it is stored (PostgreSQL's 22003) */
+    if (sql && !untyped && (want == OID_INT2 || want == OID_INT4) && n->node_case == NC(A_EXPR)) {
+        char *r = tr_fmt(t, "wb_int(%s, %u)", sql, want);
+        free(sql);
+        sql = r;
+    }
     if (sql) tr_puts(t, sql);
     free(sql);
     return want ? want : ty;

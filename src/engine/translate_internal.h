@@ -87,6 +87,7 @@ typedef struct tr {
     const uint32_t *given_internal; int ngiven_internal; /* Parse's parameter types */
     tr_plain *plain;              /* records base-table column references */
     int lift;                     /* lift literals into parameters */
+    int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
 } tr;
