@@ -567,6 +567,15 @@ static void test_types(void)
     EXPECT(feed(s, &m), want);
     binary_rows = 0;
     wb_buf_free(&m);
+    /* float output as float8out/float4out (shortest exact digits) */
+    EXPECT(q(s, "CREATE TABLE fl (d float8, r real)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(s, "INSERT INTO fl VALUES (0.30000000000000004, 0.1), (1e15, 1e6), (123456.789, 123456.7), "
+                "(-0.0001, 1.5e-5), (1e-5, 3.4e38)"),
+           "C[INSERT 0 5]Z[I]");
+    EXPECT(q(s, "SELECT d, r FROM fl"),
+           "T[d:701,r:700]D[0.30000000000000004|0.1]D[1e+15|1e+06]D[123456.789|123456.7]D[-0.0001|1.5e-05]"
+           "D[1e-05|3.4e+38]C[SELECT 5]Z[I]");
+    EXPECT(q(s, "DROP TABLE fl"), "C[DROP TABLE]Z[I]");
     /* interval as interval_out prints it, whatever form it came in */
     EXPECT(q(s, "CREATE TABLE iv (i interval)"), "C[CREATE TABLE]Z[I]");
     EXPECT(q(s, "INSERT INTO iv VALUES ('3 days 14405.000000 seconds'), ('P1DT2H'), ('1 day ago'), ('1 year 14 mons'), "

@@ -5,6 +5,7 @@
 #include "internal.h"
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,42 @@ static int parse_datetime(uint32_t oid, const char *s, size_t len, wb_pg_value *
     return 0;
 }
 
+/* 1 when s is already in the canonical text form of type oid (what
+ * PostgreSQL prints: "2024-01-02", "12:34:56.5", "2024-01-02 12:34:56.5",
+ * and "+00" after a timestamptz): then it is stored / sent as it is,
+ * without a parse and a print (COPY of a million timestamps). */
+static int canonical_datetime(uint32_t oid, const char *s, size_t n)
+{
+#define D(k) (s[k] >= '0' && s[k] <= '9')
+    size_t p = 0;
+    if (oid != WB_PG_OID_TIME) {
+        if (n < 10 || !(D(0) && D(1) && D(2) && D(3) && s[4] == '-' && D(5) && D(6) && s[7] == '-' && D(8) && D(9)))
+            return 0;
+        if (s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0')
+            return 0; /* year 0 is 1 BC */
+        if (oid == WB_PG_OID_DATE)
+            return n == 10;
+        if (n < 11 || s[10] != ' ')
+            return 0;
+        p = 11;
+    }
+    if (n < p + 8 || !(D(p) && D(p + 1) && s[p + 2] == ':' && D(p + 3) && D(p + 4) && s[p + 5] == ':' && D(p + 6) &&
+                       D(p + 7)))
+        return 0;
+    p += 8;
+    if (p < n && s[p] == '.') {
+        size_t f = ++p;
+        while (p < n && D(p))
+            p++;
+        if (p == f || p - f > 6 || s[p - 1] == '0')
+            return 0;
+    }
+    if (oid == WB_PG_OID_TIMESTAMPTZ)
+        return n == p + 3 && s[p] == '+' && s[p + 1] == '0' && s[p + 2] == '0';
+    return n == p;
+#undef D
+}
+
 /* ------------------------------------------------------------------ */
 /* Numeric text with the column's scale                                */
 
@@ -452,8 +489,79 @@ static int put_numeric_scaled(wb_buf *out, const char *s, size_t len, int scale)
 static int put_i64(wb_buf *out, int64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof t, "%lld", (long long)v);
-    return wb_buf_append(out, t, (size_t)n);
+    char *e = t + sizeof t, *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    return wb_buf_append(out, p, (size_t)(e - p));
+}
+
+/* float8out/float4out (extra_float_digits = 1, PostgreSQL 12+): the
+ * shortest digits that read back exactly, exponent form outside
+ * 1e-4 <= |x| < 1e15 (float4: 1e6). The same text as src/pg/types.c's,
+ * found in at most three printf calls instead of one per precision: when
+ * a representation of at most 15 (float4: 6) digits reads back, rounding to
+ * that many digits yields it, trailing zeros aside. */
+static int put_float_fast(wb_buf *out, double f, int is4)
+{
+    if (isnan(f))
+        return wb_buf_puts(out, "NaN");
+    if (isinf(f))
+        return wb_buf_puts(out, f > 0 ? "Infinity" : "-Infinity");
+    if (f == 0)
+        return wb_buf_puts(out, signbit(f) ? "-0" : "0");
+    char e[64];
+    int lo = is4 ? 6 : 15, hi = is4 ? 9 : 17, prec;
+    if (is4 ? fabs(f) < FLT_MIN : fabs(f) < DBL_MIN)
+        lo = 1; /* subnormal: fewer digits than the type's precision can read back */
+    for (prec = lo; prec <= hi; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, f);
+        if (is4 ? (float)strtod(e, NULL) == (float)f : strtod(e, NULL) == f)
+            break;
+    }
+    char *ep = strchr(e, 'e');
+    int ex = atoi(ep + 1);
+    *ep = 0;
+    char digits[40];
+    size_t nd = 0;
+    int neg = e[0] == '-';
+    for (char *q = e + neg; *q; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    char t[80];
+    size_t n = 0;
+    if (neg)
+        t[n++] = '-';
+    if (ex < -4 || ex >= (is4 ? 6 : 15)) {
+        t[n++] = digits[0];
+        if (nd > 1) {
+            t[n++] = '.';
+            memcpy(t + n, digits + 1, nd - 1);
+            n += nd - 1;
+        }
+        n += (size_t)snprintf(t + n, sizeof t - n, "e%c%02d", ex < 0 ? '-' : '+', ex < 0 ? -ex : ex);
+    } else if (ex < 0) {
+        t[n++] = '0';
+        t[n++] = '.';
+        for (int k = -1; k > ex; k--)
+            t[n++] = '0';
+        memcpy(t + n, digits, nd);
+        n += nd;
+    } else {
+        for (int k = 0; k <= ex; k++)
+            t[n++] = (size_t)k < nd ? digits[k] : '0';
+        if ((size_t)ex + 1 < nd) {
+            t[n++] = '.';
+            memcpy(t + n, digits + ex + 1, nd - (size_t)ex - 1);
+            n += nd - (size_t)ex - 1;
+        }
+    }
+    return wb_buf_append(out, t, n);
 }
 
 static int put_hex_bytes(wb_buf *out, const uint8_t *p, size_t n)
@@ -489,10 +597,8 @@ int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_bu
         }
         break;
     case WB_PG_OID_FLOAT4: case WB_PG_OID_FLOAT8:
-        if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
-            wb_pg_value v = {.kind = WB_PG_K_FLOAT, .f = sqlite3_column_double(st, i)};
-            return wb_pg_value_to_text(oid, &v, out);
-        }
+        if (t == SQLITE_INTEGER || t == SQLITE_FLOAT)
+            return put_float_fast(out, sqlite3_column_double(st, i), oid == WB_PG_OID_FLOAT4);
         break;
     case WB_PG_OID_NUMERIC: {
         int scale = typmod >= 4 ? (int)((typmod - 4) & 0xffff) : -1;
@@ -533,9 +639,12 @@ int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_bu
         break;
     case WB_PG_OID_DATE: case WB_PG_OID_TIME: case WB_PG_OID_TIMESTAMP: case WB_PG_OID_TIMESTAMPTZ:
         if (t == SQLITE_TEXT) {
+            const char *txt = (const char *)sqlite3_column_text(st, i);
+            size_t n = (size_t)sqlite3_column_bytes(st, i);
+            if (canonical_datetime(oid, txt, n))
+                return wb_buf_append(out, txt, n);
             wb_pg_value v;
-            if (parse_datetime(oid, (const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i),
-                               &v) == 0)
+            if (parse_datetime(oid, txt, n, &v) == 0)
                 return wb_pg_value_to_text(oid, &v, out);
         }
         break;
@@ -543,10 +652,10 @@ int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_bu
     }
     if (t == SQLITE_BLOB)
         return put_hex_bytes(out, sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
-    if (t == SQLITE_FLOAT) {
-        wb_pg_value v = {.kind = WB_PG_K_FLOAT, .f = sqlite3_column_double(st, i)};
-        return wb_pg_value_to_text(WB_PG_OID_FLOAT8, &v, out);
-    }
+    if (t == SQLITE_FLOAT)
+        return put_float_fast(out, sqlite3_column_double(st, i), 0);
+    if (t == SQLITE_INTEGER)
+        return put_i64(out, sqlite3_column_int64(st, i));
     const unsigned char *s = sqlite3_column_text(st, i);
     return wb_buf_append(out, s, (size_t)sqlite3_column_bytes(st, i));
 }
@@ -1086,6 +1195,10 @@ int wb_eng_bind_value(sqlite3_stmt *st, int idx, uint32_t oid, int binary, const
         wb_pg_value val;
         if (parse_datetime(oid, s, (size_t)len, &val))
             return bind_err(sqlstate, "22007", msg, msglen, oid, v, len);
+        if (canonical_datetime(oid, s, (size_t)len)) {
+            sqlite3_bind_text(st, idx, s, len, SQLITE_TRANSIENT);
+            return 0;
+        }
         wb_buf t = {0};
         /* stored in the canonical form (timestamptz in UTC) */
         if (wb_pg_value_to_text(oid, &val, &t)) {

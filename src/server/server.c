@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ typedef struct conn {
     struct conn *mail_next, *job_next, *reg_next, *prev, *next;
     int registered;
     wb_buf notify;              /* pending NotificationResponses; srv->reg_mu */
+    atomic_int notify_pending;  /* notify.len != 0, readable without the lock */
 } conn;
 
 struct iothr {
@@ -170,6 +172,7 @@ static void hook_notify(void *ctx, const char *db, const char *channel, const ch
         for (conn *c = srv->reg[i]; c; c = c->reg_next)
             if (strcmp(c->s.database, db) == 0 && wb_engine_session_listening(c->s.es, channel)) {
                 wb_pg_put_notification(&c->notify, sender, channel, payload);
+                atomic_store(&c->notify_pending, 1);
                 post(c, MAIL_NOTIFY);
             }
     pthread_mutex_unlock(&srv->reg_mu);
@@ -186,6 +189,8 @@ static void do_cancel(wb_server *srv, int32_t pid, int32_t key)
 
 /* ---------------- worker pool ---------------- */
 
+static void take_notifications(conn *c);
+
 static void run_job(wb_server *srv, conn *c)
 {
     switch (c->job) {
@@ -196,6 +201,19 @@ static void run_job(wb_server *srv, conn *c)
         break;
     case JOB_RUN:
         c->result = wb_srv_session_run(&c->s);
+        if (c->result == WB_SRV_WAIT) {
+            /* answer from here: the client gets it one thread hop sooner
+             * (the I/O thread only re-arms reading, off the critical path).
+             * The job owns out and the transport until it is posted back;
+             * whatever does not fit now is sent by the I/O thread. */
+            take_notifications(c);
+            while (c->out_off < c->s.out.len) {
+                ssize_t n = c->io.ops->send(&c->io, c->s.out.p + c->out_off, c->s.out.len - c->out_off);
+                if (n <= 0)
+                    break; /* AGAIN or an error: the I/O thread's flush_out sees it again */
+                c->out_off += (size_t)n;
+            }
+        }
         break;
     case JOB_FREE:
         reg_remove(srv, c);
@@ -283,8 +301,10 @@ static void submit(conn *c, enum job j)
     srv->jobs_tail = c;
     if (srv->nworkers == 0)
         spawn_worker(srv);
-    pthread_cond_signal(&srv->wcv); /* more workers: pool_check */
+    int wake = srv->idle > 0; /* none idle: a busy worker takes it next (more workers: pool_check) */
     pthread_mutex_unlock(&srv->wmu);
+    if (wake) /* after unlocking: the woken worker does not block on wmu */
+        pthread_cond_signal(&srv->wcv);
 }
 
 /* ---------------- connections (I/O thread) ---------------- */
@@ -311,7 +331,8 @@ static void conn_abort(conn *c)
     c->closing = 1;
     c->run_after_flush = 0;
     set_reading(c, 0);
-    event_del(c->wev);
+    if (c->wev)
+        event_del(c->wev);
     if (c->job != JOB_NONE)
         return; /* the job's completion comes back here */
     if (c->s.es)
@@ -357,7 +378,10 @@ static void finish_close(conn *c)
 static void take_notifications(conn *c)
 {
     wb_server *srv = c->t->srv;
+    if (!atomic_load(&c->notify_pending))
+        return; /* the common case: no global lock per request */
     pthread_mutex_lock(&srv->reg_mu);
+    atomic_store(&c->notify_pending, 0);
     if (c->notify.len) {
         wb_buf *o = &c->s.out;
         uint8_t z[6];
@@ -504,8 +528,8 @@ static void advance(conn *c)
             wb_stream_peek(c->s.in, &avail);
             if (avail == 0)
                 wb_stream_shrink(c->s.in, 0);
-            if (c->s.out.len == 0)
-                wb_buf_free(&c->s.out);
+            if (c->s.out.len == 0 && c->s.out.cap > 1024)
+                wb_buf_free(&c->s.out); /* small ones are reused per request */
         }
         return;
     case WB_SRV_TLS: {
@@ -560,8 +584,10 @@ static void job_done(conn *c)
         finish_close(c);
         return;
     }
-    if (j == JOB_LOGIN && c->s.state == WB_SRV_ST_READY)
-        evtimer_del(c->timer);
+    if (j == JOB_LOGIN && c->s.state == WB_SRV_ST_READY) {
+        event_free(c->timer); /* authentication_timeout is over */
+        c->timer = NULL;
+    }
     enum wb_srv_action a = c->result;
     if (c->terminate && a != WB_SRV_CLOSE && a != WB_SRV_FLUSH) {
         wb_srv_put_error(&c->s.out, "FATAL", "57P01", "terminating connection due to administrator command");
@@ -576,8 +602,11 @@ static void job_done(conn *c)
     }
     if (a == WB_SRV_FLUSH)
         c->run_after_flush = 1;
-    if (flush_out(c) == 1)
+    if (flush_out(c) == 1) {
+        if (j == JOB_LOGIN)
+            wb_buf_free(&c->s.out); /* most sessions idle after login */
         after_drain(c);
+    }
 }
 
 static void conn_free(conn *c)
@@ -593,9 +622,12 @@ static void conn_free(conn *c)
             break;
         }
     pthread_mutex_unlock(&t->mu);
-    event_free(c->rev);
-    event_free(c->wev);
-    event_free(c->timer);
+    if (c->rev)
+        event_free(c->rev);
+    if (c->wev)
+        event_free(c->wev);
+    if (c->timer)
+        event_free(c->timer);
     if (c->io.ops)
         c->io.ops->close(&c->io);
     close(c->io.fd);
