@@ -1021,6 +1021,19 @@ static void test_concurrency(void)
     EXPECT(q(s, "SELECT n FROM counter"), want);
     EXPECT(q(s, "SELECT count(*) FROM log"), "T[count:20]D[200]C[SELECT 1]Z[I]");
     CHECK(ok >= 400); /* modes 0 and 1 never fail */
+    /* a writer waiting for the lock: statement_timeout ends the wait with
+     * 57014, and once the lock is free the same write goes through */
+    wb_engine_session *s2 = connect_db("postgres", NULL, 0);
+    EXPECT(q(s, "BEGIN; UPDATE counter SET n = n + 1"), "C[BEGIN]C[UPDATE 1]Z[T]");
+    EXPECT(q(s2, "SET statement_timeout = 200"), "C[SET]Z[I]");
+    EXPECT(q(s2, "UPDATE counter SET n = n + 1"), "E[57014:canceling statement due to statement timeout]Z[I]");
+    EXPECT(q(s2, "SELECT count(*) FROM counter"), "T[count:20]D[1]C[SELECT 1]Z[I]"); /* readers never wait */
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s2, "UPDATE counter SET n = n + 1"), "C[UPDATE 1]Z[I]");
+    /* a cancel that arrives while the session is idle cancels nothing */
+    wb_engine_session_interrupt(s2, 0);
+    EXPECT(q(s2, "SELECT 1"), "T[?column?:23]D[1]C[SELECT 1]Z[I]");
+    wb_engine_session_free(s2);
     EXPECT(q(s, "DROP TABLE counter; DROP TABLE log"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }

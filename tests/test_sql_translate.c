@@ -339,6 +339,9 @@ static void test_basic(void)
     expect("SELECT count(DISTINCT (a, b)) FROM (VALUES (1, 'x'), (1, 'x'), (2, NULL)) AS v(a, b)", "SELECT", "2");
     expect("SELECT '{\"b\": 1, \"a\": [1, 2], \"aa\": \"x\\ny\"}'::jsonb, '{\"b\":1,  \"a\":2}'::json", "SELECT",
            "{\"a\": [1, 2], \"b\": 1, \"aa\": \"x\\ny\"}|{\"b\":1,  \"a\":2}");
+    expect("SELECT '{1, 02,NULL}'::int[], '{a, \"b c\",\"x\"}'::text[], '{t,false}'::bool[]", "SELECT",
+           "{1,2,NULL}|{a,\"b c\",x}|{t,f}");
+    expect_run_error("SELECT '{1,x}'::int[]", "22P02");
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
@@ -355,9 +358,17 @@ static void test_basic(void)
     expect("SELECT 1 UNION SELECT 2 ORDER BY 1 DESC LIMIT 1", "SELECT", "2");
     expect("SELECT id FROM items ORDER BY id LIMIT ALL OFFSET 1", "SELECT", "2");
     expect("VALUES (1, 'a'), (2, 'b')", "SELECT", "1|a;2|b");
+    expect("SELECT DISTINCT ON (k) k, v AS latest FROM (VALUES (1, 'a', 10), (1, 'b', 20), (2, 'c', 5)) AS x(k, v, t) "
+           "ORDER BY k, t DESC", "SELECT", "1|b;2|c");
+    expect("SELECT DISTINCT ON (1) k, v FROM (VALUES (1, 'a'), (1, 'b'), (2, 'c')) AS x(k, v) ORDER BY 1, v DESC LIMIT 1",
+           "SELECT", "1|b");
     expect("SELECT i.id, j.a FROM items i JOIN items j USING (id) LEFT JOIN items k ON k.id = i.id + 100 ORDER BY 1",
            "SELECT", "1|18;2|2");
     expect("SELECT version() LIKE 'PostgreSQL 15%'", "SELECT", "1");
+    CHECK(wb_sql_set_now(db, 1700000000123456LL) == SQLITE_OK, "wb_sql_set_now");
+    expect("SELECT now(), now() = CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP, clock_timestamp() <> now()", "SELECT",
+           "2023-11-14 22:13:20.123456+00|1|2023-11-14|2023-11-14 22:13:20.123456|1");
+    CHECK(wb_sql_set_now(db, 0) == SQLITE_OK, "wb_sql_set_now(0)");
     expect("TRUNCATE items RESTART IDENTITY", "TRUNCATE TABLE", NULL);
     expect("SELECT count(*) FROM items", "SELECT", "0");
     expect("INSERT INTO items (a) VALUES (1) RETURNING id", "INSERT", "1");
@@ -407,6 +418,8 @@ static void test_ddl(void)
     expect("INSERT INTO kids (bid) VALUES (1)", "INSERT", NULL);
     expect_run_error("INSERT INTO kids (bid) VALUES (99)", "");
     expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
+    expect("SELECT conname, contype, conkey, confkey, confdeltype FROM pg_constraint WHERE conrelid = 'kids'::regclass ORDER BY 1",
+           "SELECT", "kids_bid_fkey|f|{2}|{1}|c;kids_pkey|p|{1}|NULL| ");
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);
@@ -439,6 +452,8 @@ static void test_describe(void)
     expect_cols("SELECT sum(a), avg(a), max(c), string_agg(b, ','), lower(b), f FROM items", 6,
                 (const char *const[]){"sum", "avg", "max", "string_agg", "lower", "f"},
                 (const uint32_t[]){20, 1700, 1700, 25, 25, 1043});
+    expect_cols("SELECT ARRAY[1, 2]::int4[], x.b::text, CASE WHEN true THEN 1 END, CASE WHEN true THEN a END FROM items AS x", 4,
+                (const char *const[]){"array", "b", "case", "case"}, (const uint32_t[]){1007, 25, 23, 23});
     expect_cols("SELECT * FROM items", 7, (const char *const[]){"id", "a", "b", "c", "d", "e", "f"},
                 (const uint32_t[]){23, 23, 25, 1700, 16, 1184, 1043});
     expect_cols("INSERT INTO items (a) VALUES (3) RETURNING id, a * 2 AS twice", 2, (const char *const[]){"id", "twice"},
@@ -548,7 +563,7 @@ static void test_errors(void)
     expect_error("SELECT x.a FROM items", "42P01", 8, NULL);
     expect_error("SELECT no_such_function(1)", "42883", 8, "no_such_function");
     expect_error("SELECT a FROM items WHERE b SIMILAR TO 'x'", "0A000", -1, "SIMILAR TO");
-    expect_error("SELECT DISTINCT ON (a) a FROM items", "0A000", -1, "DISTINCT ON");
+    expect_error("SELECT 1 FROM items GROUP BY ROLLUP (a)", "0A000", -1, "ROLLUP");
     expect_error("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000", -1, "create_function_stmt");
     expect_error("SELECT generate_series(1, 3)", "0A000", -1, "generate_series");
     expect_error("SELECT 'x'::nosuchtype", "42704", -1, "nosuchtype");

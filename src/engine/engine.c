@@ -512,8 +512,10 @@ wb_econn *wb_eng_conn_get(wb_engine *e, wb_edb *d, char *msg, size_t msglen)
     (void)e;
     pthread_mutex_lock(&d->mu);
     wb_econn *c = d->free;
-    if (c)
+    if (c) {
         d->free = c->next_free;
+        d->nfree--;
+    }
     pthread_mutex_unlock(&d->mu);
     if (!c)
         c = conn_open(d, msg, msglen);
@@ -531,9 +533,15 @@ void wb_eng_conn_put(wb_econn *c)
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     wb_edb *d = c->edb;
     pthread_mutex_lock(&d->mu);
-    c->next_free = d->free;
-    d->free = c;
+    int keep = d->nfree < WB_POOL_IDLE_MAX;
+    if (keep) {
+        c->next_free = d->free;
+        d->free = c;
+        d->nfree++;
+    }
     pthread_mutex_unlock(&d->mu);
+    if (!keep) /* a burst of transactions is over: do not keep its connections */
+        conn_close(c);
 }
 
 sqlite3_stmt *wb_eng_stmt_get(wb_econn *c, const char *sql, int *rc)
@@ -750,7 +758,13 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out)
         break;
     case SQLITE_BUSY:
     case SQLITE_BUSY_RECOVERY:
-    case SQLITE_LOCKED: state = "55P03"; break;
+    case SQLITE_LOCKED:
+        if (h && h->why != WB_INT_NONE) { /* the wait for the lock was cancelled or timed out */
+            wb_eng_map_error(NULL, SQLITE_INTERRUPT, h, out);
+            return;
+        }
+        state = "55P03";
+        break;
     case SQLITE_FULL: state = "53100"; break;
     case SQLITE_NOMEM: state = "53200"; break;
     case SQLITE_READONLY: state = "25006"; break;

@@ -649,7 +649,8 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
                     if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, r->cols[m]);
                     tr_puts(t, " AS ");
-                    tr_ident(t, r->cols[m]);
+                    if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
+                    else tr_ident(t, r->cols[m]);
                     int32_t tm = -1;
                     int found;
                     if (r->table) tr_column_type(t, r->table, r->cols[m], &tm, &found);
@@ -673,7 +674,8 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
         t->plain = saved;
         const char *name = rt->name ? rt->name : tr_colname(v);
         tr_puts(t, " AS ");
-        tr_ident(t, name);
+        if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
+        else tr_ident(t, name);
         uint32_t toid = 0; int16_t att = 0; int32_t tm = -1;
         if (v->node_case == NC(COLUMN_REF) && pr.count == 1 && pr.table) plain_info(t, pr.table, pr.col, &toid, &att, &tm);
         if (v->node_case == NC(TYPE_CAST)) tr_typename(t, v->type_cast->type_name, &tm);
@@ -778,6 +780,24 @@ static void emit_limit(tr *t, PgQuery__SelectStmt *s)
     }
 }
 
+/* an ORDER BY / DISTINCT ON item: a position (1) or an output column's
+ * name stands for that target's expression */
+static PgQuery__Node *target_or(PgQuery__SelectStmt *s, PgQuery__Node *n)
+{
+    if (n && n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL && n->a_const->ival) {
+        int k = n->a_const->ival->ival;
+        if (k >= 1 && (size_t)k <= s->n_target_list) return s->target_list[k - 1]->res_target->val;
+    }
+    if (n && n->node_case == NC(COLUMN_REF) && n->column_ref->n_fields == 1 && n->column_ref->fields[0]->node_case == NC(STRING)) {
+        const char *nm = n->column_ref->fields[0]->string->sval;
+        for (size_t i = 0; i < s->n_target_list; i++) {
+            PgQuery__ResTarget *rt = s->target_list[i]->res_target;
+            if (rt->name && !strcmp(rt->name, nm)) return rt->val;
+        }
+    }
+    return n;
+}
+
 /* Write a SELECT (any form) and describe its columns (*ncols < 0 when
  * they cannot be known at translation). Returns 0 / -1. */
 static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *ncols)
@@ -851,13 +871,49 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
         tr_from_item(t, s->from_clause[i], &sc);
     }
     t->o = save;
-    tr_puts(t, "SELECT ");
-    if (s->n_distinct_clause) {
-        if (s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL) tr_puts(t, "DISTINCT ");
-        else if (s->n_distinct_clause == 1 && s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET) tr_puts(t, "DISTINCT ");
-        else { tr_fail(t, "0A000", -1, "SELECT DISTINCT ON is not supported"); }
+    int distinct_on = s->n_distinct_clause && !(s->n_distinct_clause == 1 &&
+                      (s->distinct_clause[0] == NULL || s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET));
+    wb_buf inner = {0};
+    wb_buf *outer_o = t->o;
+    if (distinct_on) {
+        /* DISTINCT ON: the first row of each group in ORDER BY order, as
+         * row_number() over a partition by the DISTINCT ON expressions */
+        if (s->n_window_clause) { tr_fail(t, "0A000", -1, "DISTINCT ON with a WINDOW clause is not supported"); }
+        t->o = &inner;
+        t->tgt_prefix++;
     }
+    tr_puts(t, "SELECT ");
+    if (s->n_distinct_clause && !distinct_on) tr_puts(t, "DISTINCT ");
     emit_targets(t, s->target_list, s->n_target_list, cols, ncols);
+    if (distinct_on) {
+        t->tgt_prefix--;
+        if (*ncols < 0) tr_fail(t, "0A000", -1, "DISTINCT ON with columns not known at translation is not supported");
+        for (size_t i = 0; i < s->n_sort_clause && !t->failed; i++) {
+            tr_puts(t, ", ");
+            tr_expr(t, target_or(s, s->sort_clause[i]->sort_by->node));
+            tr_printf(t, " AS \"wb_s%zu\"", i + 1);
+        }
+        tr_puts(t, ", row_number() OVER (PARTITION BY ");
+        for (size_t i = 0; i < s->n_distinct_clause && !t->failed; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_expr(t, target_or(s, s->distinct_clause[i]));
+        }
+        if (s->n_sort_clause) {
+            tr_puts(t, " ORDER BY ");
+            for (size_t i = 0; i < s->n_sort_clause && !t->failed; i++) {
+                PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+                int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+                if (i) tr_puts(t, ", ");
+                uint32_t sty = tr_expr(t, target_or(s, sb->node));
+                if (sty == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric");
+                tr_puts(t, desc ? " DESC" : " ASC");
+                if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) tr_puts(t, " NULLS FIRST");
+                else if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) tr_puts(t, " NULLS LAST");
+                else tr_puts(t, desc ? " NULLS FIRST" : " NULLS LAST");
+            }
+        }
+        tr_puts(t, ") AS \"wb_rn\"");
+    }
     if (s->n_from_clause && !t->failed) {
         tr_puts(t, " FROM ");
         if (wb_buf_append(t->o, from.p, from.len) != 0) tr_nomem(t);
@@ -890,7 +946,31 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
             tr_expr(t, &wn);
         }
     }
-    if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort(t, s->sort_clause, s->n_sort_clause); }
+    if (distinct_on) {
+        t->o = outer_o;
+        tr_puts(t, "SELECT ");
+        for (int i = 0; i < *ncols; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_printf(t, "\"wb_t%d\" AS ", i + 1);
+            tr_ident(t, (*cols)[i].name);
+        }
+        tr_puts(t, " FROM (");
+        if (!t->failed && wb_buf_append(t->o, inner.p, inner.len) != 0) tr_nomem(t);
+        tr_puts(t, ") WHERE \"wb_rn\" = 1");
+        if (s->n_sort_clause) {
+            tr_puts(t, " ORDER BY ");
+            for (size_t i = 0; i < s->n_sort_clause; i++) {
+                PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+                int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+                if (i) tr_puts(t, ", ");
+                tr_printf(t, "\"wb_s%zu\"%s", i + 1, desc ? " DESC" : " ASC");
+                if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) tr_puts(t, " NULLS FIRST");
+                else if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) tr_puts(t, " NULLS LAST");
+                else tr_puts(t, desc ? " NULLS FIRST" : " NULLS LAST");
+            }
+        }
+        wb_buf_free(&inner);
+    } else if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort(t, s->sort_clause, s->n_sort_clause); }
     emit_limit(t, s);
     tr_scope_pop(t, &sc);
 out:

@@ -191,6 +191,13 @@ uint32_t wb_sql_type_oid(const char *name);
  * NULL = SQL NULL) to SQLite parameter ?(nparams + 1 + i) with type
  * stmt->lit_oids[i] (see wb_sql_stmt). cache NULL = no caching. The cache
  * is not locked: one thread at a time per cache. */
+/* now(), CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP... on db return
+ * usec (microseconds since the Unix epoch, UTC) from now on: PostgreSQL's
+ * now() is the start of the transaction, so the engine sets it when a
+ * transaction starts and sets 0 when it ends (0: the time of each call).
+ * clock_timestamp() is never fixed. Returns SQLITE_OK or an SQLite error. */
+int wb_sql_set_now(struct sqlite3 *db, int64_t usec);
+
 /* Bind stmt->lit_values to the prepared SQLite statement (parameters
  * ?(nparams + 1 + i)). Returns SQLITE_OK or an SQLite error code. */
 struct sqlite3_stmt;

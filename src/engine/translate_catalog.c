@@ -20,7 +20,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_namespace", 2615}, {"pg_class", 1259}, {"pg_attribute", 1249}, {"pg_type", 1247},
     {"pg_partitioned_table", 3350}, {"pg_inherits", 2611}, {"pg_database", 1262}, {"pg_authid", 1260},
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
-    {"pg_constraint", 2606},
+    {"pg_constraint", 2606}, {"pg_attrdef", 2604},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -135,6 +135,14 @@ static const cat_col c_roles[] = {
     {"rolbypassrls", OID_BOOL}, {"rolconfig", OID_TEXT_ARRAY}, {0, 0}};
 static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
                                         {"description", OID_TEXT}, {0, 0}};
+static const cat_col c_attrdef[] = {{"oid", OID_OID}, {"adrelid", OID_OID}, {"adnum", OID_INT2}, {"adbin", OID_TEXT}, {0, 0}};
+static const cat_col c_constraint[] = {
+    {"oid", OID_OID}, {"conname", OID_NAME}, {"connamespace", OID_OID}, {"contype", OID_CHAR},
+    {"condeferrable", OID_BOOL}, {"condeferred", OID_BOOL}, {"convalidated", OID_BOOL}, {"conrelid", OID_OID},
+    {"contypid", OID_OID}, {"conindid", OID_OID}, {"conparentid", OID_OID}, {"confrelid", OID_OID},
+    {"confupdtype", OID_CHAR}, {"confdeltype", OID_CHAR}, {"confmatchtype", OID_CHAR}, {"conislocal", OID_BOOL},
+    {"coninhcount", OID_INT4}, {"connoinherit", OID_BOOL}, {"conkey", 1005}, {"confkey", 1005}, {"conbin", OID_TEXT},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -146,6 +154,14 @@ static const cat_col c_index[] = {
     {"indcheckxmin", OID_BOOL}, {"indisready", OID_BOOL}, {"indislive", OID_BOOL}, {"indisreplident", OID_BOOL},
     {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
     {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
+
+/* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
+ * the SQLite text of a default) */
+static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    sqlite3_result_value(c, a[0]);
+}
 
 static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -217,6 +233,30 @@ static const cat_rel cat_rels[] = {
                     "(405, 'hash', 'hashhandler', 'i')"},
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
     {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
+    /* primary keys, unique constraints and foreign keys as SQLite keeps
+     * them (pragma_index_list / pragma_foreign_key_list); CHECK constraints
+     * live only in the CREATE TABLE text and are not listed */
+    {"pg_constraint", c_constraint,
+     "SELECT 16384 + i.rowid, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "t.name || CASE l.origin WHEN 'pk' THEN '_pkey' ELSE '_' || (SELECT group_concat(x.name, '_') FROM pragma_index_info(i.name) x) "
+     "|| '_key' END ELSE i.name END, 2200, CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END, 0, 0, 1, 16384 + t.rowid, 0, "
+     "16384 + i.rowid, 0, 0, ' ', ' ', ' ', 1, 0, 1, "
+     "(SELECT '{' || group_concat(x.cid + 1, ',') || '}' FROM pragma_index_info(i.name) x), NULL, NULL "
+     "FROM sqlite_schema t JOIN pragma_index_list(t.name) l JOIN sqlite_schema i ON i.type = 'index' AND i.name = l.name "
+     "WHERE t.type = 'table' AND l.origin IN ('pk', 'u') AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     "UNION ALL "
+     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, t.name || '_' || group_concat(f.\"from\", '_') || '_fkey', 2200, 'f', 0, 0, 1, "
+     "16384 + t.rowid, 0, 0, 0, (SELECT 16384 + r.rowid FROM sqlite_schema r WHERE r.type = 'table' AND r.name = f.\"table\"), "
+     "CASE max(f.on_update) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "CASE max(f.on_delete) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "'s', 1, 0, 1, "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(t.name) p WHERE p.name = f.\"from\"), ',') || '}', "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(f.\"table\") p WHERE p.name = f.\"to\"), ',') || '}', NULL "
+     "FROM sqlite_schema t JOIN pragma_foreign_key_list(t.name) f WHERE t.type = 'table' GROUP BY t.name, f.id"},
+    /* adbin holds the default as SQLite text (pg_get_expr returns it) */
+    {"pg_attrdef", c_attrdef,
+     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
+     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
@@ -278,6 +318,8 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);

@@ -199,6 +199,8 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
     free(sql);
     return r;
@@ -582,7 +584,7 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
@@ -1247,8 +1249,8 @@ static const char *colname_inner(PgQuery__Node *n, int *strength)
         if (*strength <= 1) { *strength = 1; return "case"; }
         return r;
     }
-    case NC(A_ARRAY_EXPR): *strength = 1; return "array";
-    case NC(ROW_EXPR): *strength = 1; return "row";
+    case NC(A_ARRAY_EXPR): *strength = 2; return "array";
+    case NC(ROW_EXPR): *strength = 2; return "row";
     case NC(COALESCE_EXPR): *strength = 2; return "coalesce";
     case NC(MIN_MAX_EXPR): *strength = 2; return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
     case NC(SQLVALUE_FUNCTION):

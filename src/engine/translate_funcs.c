@@ -341,12 +341,37 @@ static int parse_ts(const char *s, int64_t *usec, int *has_time)
     return 0;
 }
 
+/* now(): the transaction's timestamp when the engine has set one
+ * (wb_sql_set_now), else the time of the call. One per connection: the
+ * user data of the now() family. */
+typedef struct time_state { int64_t fixed; } time_state;
+
 static int64_t now_usec(sqlite3_context *c)
 {
-    (void)c;
+    time_state *ts = sqlite3_user_data(c);
+    if (ts && ts->fixed) return ts->fixed;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void f_set_now(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    time_state *ts = sqlite3_user_data(c);
+    ts->fixed = sqlite3_value_int64(a[0]);
+    sqlite3_result_null(c);
+}
+
+int wb_sql_set_now(sqlite3 *db, int64_t usec)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT wb_set_now(?1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_int64(st, 1, usec);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 static void f_now(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -901,14 +926,70 @@ static void f_array_get(sqlite3_context *c, int argc, sqlite3_value **a)
     if (arr_parse((const char *)sqlite3_value_text(a[0]), get_cb, &g) != 0) err(c, "22P02", "malformed array literal");
 }
 
+/* array input (array_in): checked and written in PostgreSQL's canonical
+ * text form, elements read as the element type (ints and bools
+ * normalised, text quoted only where needed) */
+typedef struct ain_ctx { sqlite3_str *o; uint32_t elem; int n; const char *bad; } ain_ctx;
+static int ain_cb(void *ctx, const char *e, size_t len, int isnull)
+{
+    ain_ctx *k = ctx;
+    if (k->n++) sqlite3_str_appendchar(k->o, 1, ',');
+    if (isnull) { sqlite3_str_appendall(k->o, "NULL"); return 0; }
+    char tmp[64];
+    if (k->elem == OID_INT2 || k->elem == OID_INT4 || k->elem == OID_INT8 || k->elem == OID_OID) {
+        if (len >= sizeof tmp) { k->bad = "integer"; return 1; }
+        memcpy(tmp, e, len); tmp[len] = 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(tmp, &end, 10);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == tmp || *end || errno) { k->bad = "integer"; return 1; }
+        if ((k->elem == OID_INT2 && (v < -32768 || v > 32767)) || (k->elem == OID_INT4 && (v < INT32_MIN || v > INT32_MAX))) {
+            k->bad = "integer"; return 1;
+        }
+        sqlite3_str_appendf(k->o, "%lld", v);
+        return 0;
+    }
+    if (k->elem == OID_BOOL) {
+        int t = len && (!strncasecmp(e, "true", len) || !strncasecmp(e, "yes", len) || !strncasecmp(e, "on", len > 2 ? len : 2) || (len == 1 && e[0] == '1'));
+        int f = len && (!strncasecmp(e, "false", len) || !strncasecmp(e, "no", len) || !strncasecmp(e, "off", len > 2 ? len : 3) || (len == 1 && e[0] == '0'));
+        if (t == f) { k->bad = "boolean"; return 1; }
+        sqlite3_str_appendchar(k->o, 1, t ? 't' : 'f');
+        return 0;
+    }
+    int quote = !len || (len == 4 && !strncasecmp(e, "NULL", 4));
+    for (size_t i = 0; i < len && !quote; i++)
+        if (e[i] == ',' || e[i] == '{' || e[i] == '}' || e[i] == '"' || e[i] == '\\' || isspace((unsigned char)e[i])) quote = 1;
+    if (!quote) { sqlite3_str_append(k->o, e, (int)len); return 0; }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (e[i] == '"' || e[i] == '\\') sqlite3_str_appendchar(k->o, 1, '\\');
+        sqlite3_str_appendchar(k->o, 1, e[i]);
+    }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    return 0;
+}
+
 static void f_array_in(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    int n = 0;
     const char *s = (const char *)sqlite3_value_text(a[0]);
-    if (arr_parse(s, count_cb, &n) != 0) { err(c, "22P02", "malformed array literal: \"%s\"", s); return; }
-    sqlite3_result_value(c, a[0]);
+    uint32_t elem = 0;
+    wb_sql_type_info((uint32_t)sqlite3_value_int64(a[1]), NULL, NULL, &elem, NULL);
+    ain_ctx k = {sqlite3_str_new(NULL), elem, 0, NULL};
+    sqlite3_str_appendchar(k.o, 1, '{');
+    int rc = arr_parse(s, ain_cb, &k);
+    sqlite3_str_appendchar(k.o, 1, '}');
+    int n = sqlite3_str_length(k.o);
+    char *r = sqlite3_str_finish(k.o);
+    if (rc != 0 || k.bad) {
+        sqlite3_free(r);
+        if (k.bad) err(c, "22P02", "invalid input syntax for type %s in array: \"%s\"", k.bad, s);
+        else err(c, "22P02", "malformed array literal: \"%s\"", s);
+        return;
+    }
+    sqlite3_result_text(c, r ? r : "{}", r ? n : 2, r ? sqlite3_free : SQLITE_STATIC);
 }
 
 /* ---------- virtual tables: generate_series, wb_unnest ---------- */
@@ -1639,13 +1720,14 @@ static void f_ts_diff(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
 }
 
-static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a)
+static void current_time(sqlite3_context *c, int tz)
 {
-    (void)argc; (void)a;
     char buf[64];
-    fmt_ts(buf, sizeof buf, now_usec(c), sqlite3_user_data(c) != NULL, 0);
+    fmt_ts(buf, sizeof buf, now_usec(c), tz, 0);
     sqlite3_result_text(c, buf + 11, -1, SQLITE_TRANSIENT);
 }
+static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 1); }
+static void f_localtime(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 0); }
 
 static int hexval(int ch) { return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1; }
 
@@ -2076,8 +2158,7 @@ static const fdef fdefs[] = {
     {"wb_float", 1, DET, f_float, NULL}, {"wb_numeric", 3, DET, f_numeric, NULL}, {"wb_numeric", 1, DET, f_numeric, NULL},
     {"wb_text", 2, DET, f_text, NULL},
     {"wb_datetime", 3, NDET, f_datetime, NULL},
-    {"wb_now", 0, NDET, f_now, NULL}, {"wb_clock_timestamp", 0, NDET, f_now, NULL},
-    {"wb_localtimestamp", 0, NDET, f_localts, NULL}, {"wb_current_date", 0, NDET, f_current_date, NULL},
+    {"wb_clock_timestamp", 0, NDET, f_now, NULL},
     {"wb_date_trunc", 3, DET, f_date_trunc, NULL}, {"wb_date_trunc", 2, DET, f_date_trunc, NULL},
     {"wb_extract", 2, DET, f_extract, NULL}, {"wb_date_part", 2, DET, f_extract, NULL},
     {"wb_to_char", 2, DET, f_to_char, NULL},
@@ -2099,7 +2180,7 @@ static const fdef fdefs[] = {
     {"wb_starts_with", 2, DET, f_starts_with, NULL}, {"wb_regexp_replace", 3, DET, f_regexp_replace, NULL},
     {"wb_regexp_replace", 4, DET, f_regexp_replace, NULL}, {"wb_round", 3, DET, f_round, NULL},
     {"wb_trunc", 3, DET, f_trunc, NULL}, {"wb_ts_add", 3, DET, f_ts_add, NULL}, {"wb_ts_diff", 3, DET, f_ts_diff, NULL},
-    {"wb_current_time", 0, NDET, f_current_time, "tz"}, {"wb_localtime", 0, NDET, f_current_time, NULL},
+
     {"wb_bytea", 1, DET, f_bytea, NULL}, {"wb_uuid", 1, DET, f_uuid, NULL}, {"gen_random_uuid", 0, NDET, f_gen_random_uuid, NULL},
     {"wb_json", 2, DET, f_json, NULL}, {"wb_array_to_string", 2, DET, f_array_to_string, NULL},
     {"wb_array_to_string", 3, DET, f_array_to_string, NULL}, {"wb_string_to_array", 2, DET, f_string_to_array, NULL},
@@ -2128,6 +2209,19 @@ int wb_sql_register(struct sqlite3 *db)
     for (size_t i = 0; i < sizeof fdefs / sizeof fdefs[0]; i++) {
         rc = sqlite3_create_function_v2(db, fdefs[i].name, fdefs[i].nargs, fdefs[i].flags, (void *)fdefs[i].data,
                                         fdefs[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) return rc;
+    }
+    time_state *tstate = calloc(1, sizeof *tstate);
+    if (!tstate) return SQLITE_NOMEM;
+    /* freed with the connection, by the destructor of wb_set_now */
+    rc = sqlite3_create_function_v2(db, "wb_set_now", 1, SQLITE_UTF8, tstate, f_set_now, NULL, NULL, free);
+    if (rc != SQLITE_OK) { free(tstate); return rc; }
+    static const struct { const char *n; void (*f)(sqlite3_context *, int, sqlite3_value **); } tf[] = {
+        {"wb_now", f_now}, {"wb_localtimestamp", f_localts}, {"wb_current_date", f_current_date},
+        {"wb_current_time", f_current_time}, {"wb_localtime", f_localtime},
+    };
+    for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++) {
+        rc = sqlite3_create_function_v2(db, tf[i].n, 0, SQLITE_UTF8, tstate, tf[i].f, NULL, NULL, NULL);
         if (rc != SQLITE_OK) return rc;
     }
     rc = sqlite3_create_function_v2(db, "wb_array_agg", 1, SQLITE_UTF8, NULL, NULL, f_array_agg_step, f_array_agg_final, NULL);

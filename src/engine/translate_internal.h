@@ -88,6 +88,7 @@ typedef struct tr {
     tr_plain *plain;              /* records base-table column references */
     int lift;                     /* lift literals into parameters */
     int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
+    int tgt_prefix;               /* >0: targets are named wb_t1.. (DISTINCT ON) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
 } tr;
