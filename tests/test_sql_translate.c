@@ -273,6 +273,8 @@ static void test_basic(void)
     expect("SELECT t NOT LIKE '%+%', tz, d, ch || '|', ok FROM ts", "SELECT", "1|2024-05-06 05:08:09+00|2024-05-06|ab  ||1");
     static const char *const tsq[] = {"2024-05-06 06:00:00+01"};
     expect_p("SELECT count(*) FROM ts WHERE tz > $1", tsq, 1, "1");
+    expect("SELECT count(*) FROM ts WHERE tz > '2024-05-06 06:00:00+01' AND ok = 't' AND d = '2024-05-06'", "SELECT", "1");
+    expect("SELECT relname FROM pg_class WHERE oid = (SELECT oid FROM pg_class WHERE relname = 'ts')::text", "SELECT", "ts");
     expect("SELECT count(*), sum(a), max(b) FROM items", "SELECT", "2|3|y's");
     expect("UPDATE items SET a = a + 10 WHERE id = 1", "UPDATE", NULL);
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
@@ -347,6 +349,8 @@ static void test_basic(void)
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
+    expect("SELECT string_agg('v' || g, ',') FROM generate_series(1, 3) g", "SELECT", "v1,v2,v3");
+    expect_params("SELECT $1 || 5, 'a' LIKE $2", 2, (const uint32_t[]){25, 25});
     expect("SELECT g FROM generate_series(10, 1, -4) AS t(g)", "SELECT", "10;6;2");
     expect("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT sum(n) FROM r", "SELECT", "15");
     expect("WITH x AS (SELECT id, a FROM items) SELECT count(*) FROM x WHERE a > 1", "SELECT", "2");
@@ -408,6 +412,11 @@ static void test_ddl(void)
     expect_p("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)", p3, 4, NULL);
     expect("select count(*) from pgbench_history where mtime like '2%'", "SELECT", "1");
     expect("CREATE INDEX ON pgbench_history (aid)", "CREATE INDEX", NULL);
+    expect("CREATE INDEX hist_expr ON pgbench_history (lower(filler), (tid + 1)) WHERE delta > 0", "CREATE INDEX", NULL);
+    expect("CREATE TABLE chk (a int CHECK (a > 0), b int, CONSTRAINT b_ok CHECK (b < a))", "CREATE TABLE", NULL);
+    expect_run_error("INSERT INTO chk VALUES (1, 2)", "");
+    expect("ALTER TABLE chk ADD CONSTRAINT a_small CHECK (a < 100)", "ALTER TABLE", NULL);
+    expect_run_error("INSERT INTO chk VALUES (200, 1)", "");
     expect("CREATE UNIQUE INDEX IF NOT EXISTS hist_tid ON pgbench_history (tid, aid DESC)", "CREATE INDEX", NULL);
     expect("CREATE VIEW v AS SELECT aid, abalance FROM pgbench_accounts WHERE abalance > 0", "CREATE VIEW", NULL);
     expect("SELECT * FROM v", "SELECT", "3|5");
@@ -612,7 +621,7 @@ static void test_cache(void)
     cached(c, "SELECT /* c */ b FROM \"items\" -- x\n WHERE a = 10", "ten", 1);
     cached(c, "SELECT /* c */ b FROM \"items\" -- y\n WHERE a = 20", "it's", 1);
     cached(c, "SELECT b FROM items WHERE a = 2147483648 OR a = 10", "ten", 2); /* an int8 literal: another key */
-    cached(c, "SELECT b FROM items WHERE a = $$ten$$", NULL, 0);              /* dollar quoting: not cached */
+    cached(c, "SELECT b FROM items WHERE b = $$ten$$", "ten", 0);             /* dollar quoting: not cached */
     {
         wb_sql_list l;
         wb_sql_error e2;

@@ -260,7 +260,7 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
                 int32_t tm;
                 uint32_t oid = tr_column_type(t, r->table, col, &tm, &found);
                 if (found) {
-                    if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                    if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, col);
                     set_plain(t, r->table, col);
                     return oid;
@@ -274,7 +274,7 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
             } else {
                 for (int k = 0; k < r->ncols; k++)
                     if (strcmp(r->cols[k], col) == 0) {
-                        if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                        if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                         tr_ident(t, col);
                         return r->types ? r->types[k] : 0;
                     }
@@ -556,15 +556,40 @@ void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
 
 /* ---------- SELECT ---------- */
 
+/* ORDER BY name: an output column's name wins over an input column's
+ * (PostgreSQL's findTargetlistEntrySQL92); 1 when it names one */
+static int output_name(PgQuery__SelectStmt *s, PgQuery__Node *n)
+{
+    if (!s || !n || n->node_case != NC(COLUMN_REF) || n->column_ref->n_fields != 1 ||
+        n->column_ref->fields[0]->node_case != NC(STRING))
+        return 0;
+    const char *nm = n->column_ref->fields[0]->string->sval;
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        PgQuery__ResTarget *rt = s->target_list[i]->res_target;
+        if (rt->name && !strcmp(rt->name, nm)) return 1;
+    }
+    return 0;
+}
+
+static void emit_sort_in(tr *t, PgQuery__Node **items, size_t n, PgQuery__SelectStmt *sel);
 static void emit_sort(tr *t, PgQuery__Node **items, size_t n)
+{
+    emit_sort_in(t, items, n, NULL);
+}
+
+static void emit_sort_in(tr *t, PgQuery__Node **items, size_t n, PgQuery__SelectStmt *sel)
 {
     for (size_t i = 0; i < n && !t->failed; i++) {
         PgQuery__SortBy *sb = items[i]->sort_by;
         if (i) tr_puts(t, ", ");
         int pos = sb->node && sb->node->node_case == NC(A_CONST);
-        t->nolift += pos;
-        uint32_t sty = tr_expr(t, sb->node);
-        t->nolift -= pos;
+        uint32_t sty = 0;
+        if (output_name(sel, sb->node)) tr_ident(t, sb->node->column_ref->fields[0]->string->sval);
+        else {
+            t->nolift += pos;
+            sty = tr_expr(t, sb->node);
+            t->nolift -= pos;
+        }
         if (sty == OID_NUMERIC && !pos) tr_puts(t, " COLLATE wb_numeric");
         int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
         if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING) {
@@ -970,7 +995,7 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
             }
         }
         wb_buf_free(&inner);
-    } else if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort(t, s->sort_clause, s->n_sort_clause); }
+    } else if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort_in(t, s->sort_clause, s->n_sort_clause, s); }
     emit_limit(t, s);
     tr_scope_pop(t, &sc);
 out:

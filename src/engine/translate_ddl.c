@@ -50,6 +50,7 @@ const tr_type tr_types[] = {
     {"numeric", OID_NUMERIC, 1231, "numeric text%s", -1, 'N'},
     {"regclass", OID_REGCLASS, 2210, "regclass int", 4, 'N'},
     {"regtype", OID_REGTYPE, 2211, "regtype int", 4, 'N'},
+    {"regnamespace", OID_REGNAMESPACE, 4090, "regnamespace int", 4, 'N'},
     {"record", OID_RECORD, 2287, "text", -1, 'P'},
     {"void", OID_VOID, 0, "text", 4, 'P'},
     {"uuid", OID_UUID, 2951, "uuid text", 16, 'U'},
@@ -132,7 +133,7 @@ int wb_sql_type_info(uint32_t oid, const char **name, int16_t *typlen, uint32_t 
                                          "_regproc", "_text", "_oid", "_json", "_float4", "_float8",
                                          "_unknown", "_bpchar", "_varchar", "_date", "_time",
                                          "_timestamp", "_timestamptz", "_interval", "_timetz",
-                                         "_numeric", "_regclass", "_regtype", "_record", "_void",
+                                         "_numeric", "_regclass", "_regtype", "_regnamespace", "_record", "_void",
                                          "_uuid", "_jsonb", "_int2vector", "_oidvector"};
     if (name) *name = anames[t - tr_types];
     if (typlen) *typlen = -1;
@@ -494,6 +495,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
+    t->unqualified++;
     tr_puts(t, temp ? "CREATE TEMP TABLE " : "CREATE TABLE ");
     if (cs->if_not_exists) tr_puts(t, "IF NOT EXISTS ");
     tr_ident(t, table);
@@ -513,6 +515,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     }
     if (n == 0) tr_puts(t, "wb_no_columns text"); /* SQLite needs a column; PostgreSQL allows none */
     tr_puts(t, ")");
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
@@ -547,6 +550,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     tr_scope sc;
     tr_scope_push(t, &sc);
     tr_scope_add(t, &sc, table, table);
+    t->unqualified++;
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
@@ -565,6 +569,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     }
     tr_puts(t, ")");
     if (is->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, is->where_clause); }
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     char *sql = tr_buf_take(t, &b);
@@ -872,6 +877,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope sc;
             tr_scope_push(t, &sc);
             tr_scope_add(t, &sc, table, table);
+            t->unqualified++;
             if (!con->conname && con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
                 /* PostgreSQL names it TABLE_pkey */
                 char nm[256];
@@ -881,6 +887,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
                 tr_puts(t, " ");
             }
             emit_table_constraint(t, con, table);
+            t->unqualified--;
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);

@@ -199,6 +199,10 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if ((to == OID_OID) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_REGCLASS || to == OID_REGTYPE) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "%s(%s)", to == OID_REGCLASS ? "wb_regclass" : "wb_regtype", sql);
     else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
         r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
@@ -254,9 +258,25 @@ static int is_cmp(const char *op)
 }
 
 /* the two sides of a binary operator, each typed from the other */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert);
 static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt)
 {
+    binary_sides_c(t, l, r, ls, rs, lt, rt, 1);
+}
+
+/* convert: read an untyped side as the other side's type (comparisons,
+ * arithmetic); not for ||, LIKE or regular expressions, whose operands
+ * are text whatever the other side is */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert)
+{
     *ls = *rs = NULL;
+    if (!convert) {
+        *ls = expr_str(t, l, 0, lt);
+        *rs = expr_str(t, r, 0, rt);
+        return;
+    }
     if (is_param(l) && !is_param(r)) {
         *rs = expr_str(t, r, 0, rt);
         *ls = expr_str(t, l, *rt == OID_UNKNOWN ? 0 : *rt, lt);
@@ -267,9 +287,11 @@ static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, c
     }
     /* a parameter or untyped literal facing a bool, number or date/time
      * is read as that type (boolin, int4in, timestamp_in...) */
-    int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
-    if (lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
-    else if (ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
+#define UNTYPED_NODE(n) (is_param(n) || ((n)->node_case == NC(A_CONST) && !(n)->a_const->isnull && \
+                                          (n)->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL))
+    int lu = UNTYPED_NODE(l) || *lt == OID_UNKNOWN || *lt == 0, ru = UNTYPED_NODE(r) || *rt == OID_UNKNOWN || *rt == 0;
+    if (convert && lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
+    else if (convert && ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;
     if (*rt == OID_UNKNOWN && *lt && *lt != OID_UNKNOWN) *rt = *lt;
 }
@@ -297,7 +319,13 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     }
     char *ls, *rs;
     uint32_t lt, rt;
-    binary_sides(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt);
+    int textop = !strcmp(op, "||") || strchr(op, '~') != NULL;
+    binary_sides_c(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt, !textop);
+    if (textop) {
+        /* their parameters are text unless the query says otherwise */
+        if (is_param(e->lexpr)) tr_param_type(t, e->lexpr->param_ref->number, OID_TEXT);
+        if (is_param(e->rexpr)) tr_param_type(t, e->rexpr->param_ref->number, OID_TEXT);
+    }
     uint32_t res = 0;
     if (t->failed) goto out;
     if (is_cmp(op)) {
@@ -590,7 +618,11 @@ static const fmap fmaps[] = {
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
-    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
+    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
+    {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
+    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
+    {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
+    {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
@@ -909,8 +941,8 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             free(s);
             return;
         }
-        if (from == OID_REGCLASS || from == OID_REGTYPE) {
-            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
+        if (from == OID_REGCLASS || from == OID_REGTYPE || from == OID_REGNAMESPACE) {
+            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : from == OID_REGTYPE ? "wb_regtype_name" : "wb_regnamespace_name", v);
             free(s);
             return;
         }
@@ -939,6 +971,10 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
     case OID_REGTYPE:
         if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
         else tr_printf(t, "wb_regtype(%s)", in);
+        return;
+    case OID_REGNAMESPACE:
+        if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
+        else tr_printf(t, "(SELECT oid FROM pg_namespace WHERE nspname = %s)", in);
         return;
     default:
         if (tr_type_by_array_oid(to)) { tr_printf(t, "wb_array_in(%s, %u)", in, to); return; }

@@ -28,7 +28,7 @@ enum {
     OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_UNKNOWN = 705, OID_BPCHAR = 1042, OID_VARCHAR = 1043,
     OID_DATE = 1082, OID_TIME = 1083, OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184,
     OID_INTERVAL = 1186, OID_TIMETZ = 1266, OID_NUMERIC = 1700, OID_REGCLASS = 2205,
-    OID_REGTYPE = 2206, OID_RECORD = 2249, OID_VOID = 2278, OID_UUID = 2950, OID_JSONB = 3802,
+    OID_REGTYPE = 2206, OID_REGNAMESPACE = 4089, OID_RECORD = 2249, OID_VOID = 2278, OID_UUID = 2950, OID_JSONB = 3802,
     OID_TEXT_ARRAY = 1009, OID_INT4_ARRAY = 1007, OID_NAME_ARRAY = 1003, OID_OID_ARRAY = 1028,
     OID_INT2VECTOR = 22, OID_OIDVECTOR = 30, OID_CHAR_ARRAY = 1002
 };
@@ -89,6 +89,8 @@ typedef struct tr {
     int lift;                     /* lift literals into parameters */
     int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
     int tgt_prefix;               /* >0: targets are named wb_t1.. (DISTINCT ON) */
+    int unqualified;              /* >0: column references without table (index
+                                     expressions, CHECK: SQLite forbids them) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
 } tr;
