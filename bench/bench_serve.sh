@@ -52,9 +52,50 @@ if [ "${1:-}" = "--inner" ]; then
   if [ -n "${WB_SERVE_PID:-}" ]; then
     printf 'H=%s\nP=%s\nD=%s\nU=%s\nPID=%s\n' "$WB_PG_HOST" "$WB_PG_PORT" "$WB_PG_DB" "$WB_PG_SUPER" "$WB_SERVE_PID" >"$TMP/serve.env"
   fi
+  for w in $WHOS; do target "$w"; : >"$R"; done
+  # idle sessions first, on the fresh servers: wirebuf serve, and PgBouncer
+  # in front of PostgreSQL as the peer (PostgreSQL forks a process per session)
   for w in $WHOS; do
     target "$w"
-    : >"$R"
+    [ "$IDLE" -gt 0 ] || break
+    if [ "$w" = serve ]; then
+      echo "bench_serve: serve: $IDLE idle sessions" >&2
+      /usr/bin/python3 bench/idle_sessions.py "$H" "$P" "$U" "$D" "$IDLE" "$PID" >>"$R" 2>"$TMP/err" \
+        || put idle_error "$(tail -n 1 "$TMP/err")"
+      continue
+    fi
+    command -v pgbouncer >/dev/null 2>&1 || { put pgbouncer_idle_error "pgbouncer not installed"; continue; }
+    echo "bench_serve: pgbouncer: $IDLE idle sessions" >&2
+    B=$TMP/pgb
+    mkdir -p "$B"
+    BPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf '"%s" ""\n' "$U" >"$B/users.txt"
+    cat >"$B/pgbouncer.ini" <<INI
+[databases]
+$D = host=$H port=$P dbname=$D
+[pgbouncer]
+listen_addr =
+listen_port = $BPORT
+unix_socket_dir = $B
+auth_type = trust
+auth_file = $B/users.txt
+pool_mode = transaction
+max_client_conn = $((IDLE + 100))
+default_pool_size = 4
+logfile = $B/pgbouncer.log
+INI
+    RUNAS=""
+    if [ "$(id -u)" = 0 ]; then chown -R postgres "$B"; RUNAS="setpriv --reuid postgres --regid postgres --init-groups"; fi
+    $RUNAS pgbouncer -q "$B/pgbouncer.ini" &
+    BPID=$!
+    i=0
+    until [ -S "$B/.s.PGSQL.$BPORT" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+    /usr/bin/python3 bench/idle_sessions.py "$B" "$BPORT" "$U" "$D" "$IDLE" "$BPID" 2>"$TMP/err" \
+      | sed 's/^/pgbouncer_/' >>"$R" || put pgbouncer_idle_error "$(tail -n 1 "$TMP/err")"
+    kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true
+  done
+  for w in $WHOS; do
+    target "$w"
     echo "bench_serve: $w: pgbench -i -s $SCALE" >&2
     t0=$(date +%s.%N)
     if "$BIN/pgbench" -i -q -s "$SCALE" >"$TMP/$w.init.log" 2>&1; then
@@ -119,46 +160,9 @@ if [ "${1:-}" = "--inner" ]; then
     best=$(sed -n 's/^copy_ms=//p' "$R" | tail -n 1)
     if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then put copy_ms "$t"; fi
   done
-  # idle sessions: wirebuf serve, and PgBouncer in front of PostgreSQL as
-  # the peer (PostgreSQL itself forks a process per session)
   for w in $WHOS; do
     target "$w"
-    [ "$IDLE" -gt 0 ] || break
-    if [ "$w" = serve ]; then
-      echo "bench_serve: serve: $IDLE idle sessions" >&2
-      /usr/bin/python3 bench/idle_sessions.py "$H" "$P" "$U" "$D" "$IDLE" "$PID" >>"$R" 2>"$TMP/err" \
-        || put idle_error "$(tail -n 1 "$TMP/err")"
-      continue
-    fi
-    command -v pgbouncer >/dev/null 2>&1 || { put pgbouncer_idle_error "pgbouncer not installed"; continue; }
-    echo "bench_serve: pgbouncer: $IDLE idle sessions" >&2
-    B=$TMP/pgb
-    mkdir -p "$B"
-    BPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    printf '"%s" ""\n' "$U" >"$B/users.txt"
-    cat >"$B/pgbouncer.ini" <<INI
-[databases]
-$D = host=$H port=$P dbname=$D
-[pgbouncer]
-listen_addr =
-listen_port = $BPORT
-unix_socket_dir = $B
-auth_type = trust
-auth_file = $B/users.txt
-pool_mode = transaction
-max_client_conn = $((IDLE + 100))
-default_pool_size = 4
-logfile = $B/pgbouncer.log
-INI
-    RUNAS=""
-    if [ "$(id -u)" = 0 ]; then chown -R postgres "$B"; RUNAS="setpriv --reuid postgres --regid postgres --init-groups"; fi
-    $RUNAS pgbouncer -q "$B/pgbouncer.ini" &
-    BPID=$!
-    i=0
-    until [ -S "$B/.s.PGSQL.$BPORT" ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-    /usr/bin/python3 bench/idle_sessions.py "$B" "$BPORT" "$U" "$D" "$IDLE" "$BPID" 2>"$TMP/err" \
-      | sed 's/^/pgbouncer_/' >>"$R" || put pgbouncer_idle_error "$(tail -n 1 "$TMP/err")"
-    kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true
+    [ -n "$PID" ] && put rss_kb_after_load "$(sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' /proc/"$PID"/status)"
   done
   exit 0
 fi
@@ -214,8 +218,9 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
   echo "| pgbench -i -s $SCALE (s) | $(cell pg init_seconds init_error %.2f) | $(cell serve init_seconds init_error %.2f) | |"
   echo "| psql \\\\copy $ROWS rows (bigint, text, float8, timestamp), best of 2 (alternating), ms | $(cell pg copy_ms copy_error) | $(cell serve copy_ms copy_error) | $(ratio copy_ms) (time) |"
   echo
-  echo "Idle sessions (bench/idle_sessions.py: $IDLE sessions complete startup over the Unix socket, then stay idle;"
-  echo "RSS of the server process from /proc; PgBouncer 1.x in front of the PostgreSQL above as the peer):"
+  echo "Idle sessions, measured first on the fresh servers (bench/idle_sessions.py: $IDLE sessions complete startup"
+  echo "over the Unix socket, then stay idle; RSS of the server process from /proc; PgBouncer in front of the"
+  echo "PostgreSQL above as the peer):"
   echo
   echo "| | sessions | failed (retried) | connect s | RSS before | RSS idle | peak RSS | per session |"
   echo "|---|---|---|---|---|---|---|---|"
@@ -231,4 +236,9 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
   }
   row "wirebuf serve" serve ""
   row "PgBouncer" pg pgbouncer_
+  a=$(get serve rss_kb_after_load)
+  if [ -n "$a" ]; then
+    echo
+    echo "wirebuf serve's RSS after the pgbench and COPY runs above (sessions closed): $((a / 1024)) MB."
+  fi
 } | tee "$OUT"
