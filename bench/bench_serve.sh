@@ -162,7 +162,7 @@ INI
   done
   for w in $WHOS; do
     target "$w"
-    [ -n "$PID" ] && put rss_kb_after_load "$(sed -n 's/^VmRSS: *\([0-9]*\).*/\1/p' /proc/"$PID"/status)"
+    [ -n "$PID" ] && put rss_kb_after_load "$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$PID"/status)"
   done
   exit 0
 fi
