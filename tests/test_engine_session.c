@@ -369,6 +369,24 @@ static void test_transactions(void)
            "E[25P02:current transaction is aborted, commands ignored until end of transaction block]Z[E]");
     EXPECT(q(s, "COMMIT"), "C[ROLLBACK]Z[I]");
     EXPECT(q(s, "SELECT count(*) FROM tx"), "T[count:20]D[0]C[SELECT 1]Z[I]");
+    /* now() is the transaction's start: the same for every statement of a block */
+    {
+        char *a = q(s, "BEGIN; SELECT now()::text");
+        struct timespec d = {0, 20 * 1000000};
+        nanosleep(&d, NULL);
+        char *b = q(s, "SELECT now()::text; COMMIT");
+        char *ta = strstr(a, "D["), *tb = strstr(b, "D[");
+        CHECK(ta && tb && strncmp(ta, tb, 30) == 0);
+        free(a);
+        free(b);
+        a = q(s, "SELECT now()::text");
+        nanosleep(&d, NULL);
+        b = q(s, "SELECT now()::text");
+        ta = strstr(a, "D["), tb = strstr(b, "D[");
+        CHECK(ta && tb && strncmp(ta, tb, 30) != 0); /* autocommit: each its own */
+        free(a);
+        free(b);
+    }
     /* savepoints */
     EXPECT(q(s, "BEGIN; INSERT INTO tx VALUES (1, 'a'); SAVEPOINT s1; INSERT INTO tx VALUES (2, 'b')"),
            "C[BEGIN]C[INSERT 0 1]C[SAVEPOINT]C[INSERT 0 1]Z[T]");

@@ -61,7 +61,9 @@ typedef struct wb_cached_stmt {
 #define WB_STMT_CACHE 64
 /* Idle SQLite connections a database keeps (each holds its page cache and
  * prepared statements); more are opened while sessions need them. */
-#define WB_POOL_IDLE_MAX 32
+#define WB_POOL_IDLE_MAX 16
+/* Idle connections that keep their page cache (the rest release it). */
+#define WB_POOL_WARM 8
 
 /* One SQLite connection of a database. Used by one session at a time. */
 struct wb_econn {

@@ -227,6 +227,7 @@ void wb_sess_release_conn(wb_engine_session *s)
 {
     if (!s->conn || s->tx != TX_NONE || s->sqlite_tx || portal_holds_stmt(s) || s->copy)
         return;
+    wb_sql_set_now(s->conn->db, 0);
     pthread_mutex_lock(&s->imu);
     wb_econn *c = s->conn;
     s->conn = NULL;
@@ -342,6 +343,7 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     }
     s->sqlite_tx = 0;
     s->tx = TX_NONE;
+    s->xact_start_us = 0;
     if (s->ddl_in_tx && !commit)
         atomic_fetch_add(&s->db->schema_gen, 1);
     s->ddl_in_tx = 0;
@@ -904,6 +906,27 @@ static void set_deadline(wb_engine_session *s)
     s->h.deadline_us = s->statement_timeout_ms > 0 ? wb_eng_now_us() + (int64_t)s->statement_timeout_ms * 1000 : 0;
 }
 
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* now() is the start of the transaction (PostgreSQL 15 docs §9.9.5): the
+ * statement's own start in autocommit, the block's start inside one. */
+void wb_sess_set_now(wb_engine_session *s)
+{
+    int64_t t = wall_us();
+    if (s->tx != TX_NONE) {
+        if (!s->xact_start_us)
+            s->xact_start_us = t;
+        t = s->xact_start_us;
+    }
+    if (s->conn)
+        wb_sql_set_now(s->conn->db, t);
+}
+
 /* Start a portal: the SQLite transaction it needs, the statements before
  * the main one, then the main one prepared (if it was not at Bind). */
 static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
@@ -916,6 +939,7 @@ static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
         wb_sess_sqlite_error(s, out, NULL, SQLITE_INTERRUPT, NULL);
         return -1;
     }
+    wb_sess_set_now(s);
     int write = t->nsqlite > 1 || (p->st && !sqlite3_stmt_readonly(p->st));
     if (s->tx == TX_BLOCK || s->tx == TX_IMPLICIT) {
         if (wb_sess_tx_begin(s, write, out))
@@ -2055,8 +2079,11 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
     case WB_SQL_BEGIN:
         if (s->tx == TX_BLOCK || s->tx == TX_FAILED)
             notice(out, "WARNING", "25001", "there is already a transaction in progress");
-        else
+        else {
+            if (s->tx == TX_NONE)
+                s->xact_start_us = wall_us();
             s->tx = TX_BLOCK;
+        }
         wb_pg_put_command_complete(out, "BEGIN");
         return R_DONE;
     case WB_SQL_COMMIT: {

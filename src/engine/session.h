@@ -68,6 +68,7 @@ struct wb_engine_session {
     int drop_copy;          /* drop CopyData/Done/Fail after a failed COPY */
     int ddl_in_tx;          /* DDL ran in the open transaction */
     int idle;               /* ReadyForQuery sent, no message since */
+    int64_t xact_start_us;  /* transaction start (now()), 0 outside one */
     int implicit_wanted;    /* simple Query with several statements */
     wb_pstmt *stmts;        /* named (and the unnamed "") statements */
     wb_portal *portals;
@@ -117,6 +118,8 @@ int wb_sess_tx_begin(wb_engine_session *s, int write, wb_buf *out);
 void wb_sess_stmt_failed(wb_engine_session *s);
 int wb_sess_step(wb_engine_session *s, sqlite3_stmt *st);
 void wb_sess_release_conn(wb_engine_session *s);
+/* Fix now() for the statement about to run (wb_sql_set_now). */
+void wb_sess_set_now(wb_engine_session *s);
 
 /* copy.c: COPY FROM STDIN / TO STDOUT.
  * wb_copy_start: 0 = CopyInResponse sent, waiting for CopyData; 1 = done

@@ -182,7 +182,7 @@ static void rel_free(tr_rel *r)
     for (int i = 0; i < r->nv; i++) { free(r->vcols[i]); free(r->vexpr[i]); }
     free(r->vcols); free(r->vexpr); free(r->vtypes);
     for (int i = 0; i < r->ncols; i++) free(r->cols[i]);
-    free(r->cols); free(r->types);
+    free(r->cols); free(r->types); free(r->typmods);
 }
 
 void tr_scope_pop(tr *t, tr_scope *s)
@@ -216,7 +216,7 @@ static int rel_load_columns(tr *t, tr_rel *r)
     char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
     if (!t->schema->table_columns(t->schema->ctx, r->table, &names, &oids, &tms, &n)) return 0;
     r->cols = names; r->types = oids; r->ncols = n;
-    free(tms);
+    r->typmods = tms;
     return 1;
 }
 
@@ -227,7 +227,7 @@ static tr_cte *cte_find(tr *t, const char *name)
     return NULL;
 }
 
-static void set_plain(tr *t, const char *table, const char *col);
+static void set_plain(tr *t, const char *table, const char *col, int16_t attnum, int32_t typmod);
 
 uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
 {
@@ -256,13 +256,26 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
                     return r->vtypes[k];
                 }
             if (r->table) {
+                /* the table's columns, loaded once per statement */
+                if (r->ncols > 0 || rel_load_columns(t, r)) {
+                    int k = 0;
+                    while (k < r->ncols && strcmp(r->cols[k], col) != 0) k++;
+                    if (k < r->ncols) {
+                        if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                        tr_ident(t, col);
+                        set_plain(t, r->table, col, (int16_t)(k + 1), r->typmods ? r->typmods[k] : -1);
+                        return r->types ? r->types[k] : 0;
+                    }
+                    if (qual) { tr_fail(t, "42703", c->location, "column %s.%s does not exist", qual, col); return 0; }
+                    continue;
+                }
                 int found;
                 int32_t tm;
                 uint32_t oid = tr_column_type(t, r->table, col, &tm, &found);
                 if (found) {
                     if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, col);
-                    set_plain(t, r->table, col);
+                    set_plain(t, r->table, col, 0, tm);
                     return oid;
                 }
                 if (!t->schema || !t->schema->column_type) {
@@ -301,9 +314,12 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
 }
 
 /* plain column bookkeeping for RowDescription table_oid/attnum */
-static void set_plain(tr *t, const char *table, const char *col)
+static void set_plain(tr *t, const char *table, const char *col, int16_t attnum, int32_t typmod)
 {
-    if (t->plain) { t->plain->table = table; t->plain->col = col; t->plain->count++; }
+    if (t->plain) {
+        t->plain->table = table; t->plain->col = col; t->plain->count++;
+        t->plain->attnum = attnum; t->plain->typmod = typmod;
+    }
 }
 
 /* ---------- FROM ---------- */
@@ -422,9 +438,17 @@ static void from_subselect(tr *t, PgQuery__RangeSubselect *rs, tr_scope *sc)
 
 static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
 {
-    if (rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
-        tr_fail(t, "0A000", -1, "WITH ORDINALITY / ROWS FROM / column definition lists are not supported");
+    if (rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
+        tr_fail(t, "0A000", -1, "ROWS FROM / column definition lists are not supported");
         return;
+    }
+    /* WITH ORDINALITY: the row number, SQLite's rowid of the virtual
+     * tables (1, 2, ...), 1 for a one-row function */
+    const char *ordcol = NULL;
+    if (rf->ordinality) {
+        ordcol = "ordinality";
+        if (rf->alias && rf->alias->n_colnames > 1 && rf->alias->colnames[1]->node_case == NC(STRING))
+            ordcol = rf->alias->colnames[1]->string->sval;
     }
     PgQuery__Node *lst = rf->functions[0];
     if (lst->node_case != NC(LIST) || lst->list->n_items < 1 || lst->list->items[0]->node_case != NC(FUNC_CALL)) {
@@ -435,6 +459,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     const char *fname = tr_name_last(fc->funcname, fc->n_funcname);
     const char *alias = rf->alias ? rf->alias->aliasname : fname;
     const char *col = alias;
+    if (!strcmp(fname, "pg_partition_ancestors")) col = "relid"; /* its OUT column */
     if (rf->alias && rf->alias->n_colnames && rf->alias->colnames[0]->node_case == NC(STRING))
         col = rf->alias->colnames[0]->string->sval;
     uint32_t ty = 0;
@@ -447,6 +472,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
         ty = tr_expr(t, lst->list->items[0]);
         tr_puts(t, " AS ");
         tr_ident(t, col);
+        if (ordcol) { tr_puts(t, ", 1 AS "); tr_ident(t, ordcol); }
         tr_puts(t, ") AS ");
         tr_ident(t, alias);
         goto add;
@@ -470,18 +496,20 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     }
     tr_printf(t, "(SELECT %s AS ", vt[0] == 'g' ? "value" : tr_elem_value(ty));
     tr_ident(t, col);
+    if (ordcol) { tr_puts(t, ", rowid AS "); tr_ident(t, ordcol); }
     tr_printf(t, " FROM %s(%s)) AS ", vt, argtext);
     free(argtext);
     tr_ident(t, alias);
 add:;
     tr_rel *r = tr_scope_add(t, sc, alias, NULL);
     if (!r) return;
-    r->cols = calloc(1, sizeof *r->cols);
-    r->types = calloc(1, sizeof *r->types);
+    r->cols = calloc(2, sizeof *r->cols);
+    r->types = calloc(2, sizeof *r->types);
     if (!r->cols || !r->types) { tr_nomem(t); return; }
     r->cols[0] = tr_strdup(t, col);
     r->types[0] = ty;
     r->ncols = 1;
+    if (ordcol) { r->cols[1] = tr_strdup(t, ordcol); r->types[1] = OID_INT8; r->ncols = 2; }
 }
 
 void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
@@ -623,12 +651,13 @@ static int cols_add(tr *t, wb_sql_col **cols, int *n, int *cap, const char *name
     return 0;
 }
 
-static void plain_info(tr *t, const char *table, const char *col, uint32_t *toid, int16_t *attnum,
-                       int32_t *typmod)
+static void plain_info(tr *t, const tr_plain *pr, uint32_t *toid, int16_t *attnum, int32_t *typmod)
 {
+    const char *table = pr->table, *col = pr->col;
     *toid = 0; *attnum = 0;
     if (!t->schema) return;
     if (t->schema->table_oid) t->schema->table_oid(t->schema->ctx, table, toid);
+    if (pr->attnum) { *attnum = pr->attnum; *typmod = pr->typmod; return; }
     if (t->schema->table_columns) {
         char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
         if (t->schema->table_columns(t->schema->ctx, table, &names, &oids, &tms, &n)) {
@@ -676,9 +705,7 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
                     tr_puts(t, " AS ");
                     if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
                     else tr_ident(t, r->cols[m]);
-                    int32_t tm = -1;
-                    int found;
-                    if (r->table) tr_column_type(t, r->table, r->cols[m], &tm, &found);
+                    int32_t tm = r->typmods ? r->typmods[m] : -1;
                     if (*ncols >= 0)
                         cols_add(t, cols, ncols, &cap, r->cols[m], r->types ? r->types[m] : 0, tm, toid,
                                  (int16_t)(r->table ? m + 1 : 0));
@@ -695,14 +722,29 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
         tr_plain pr = {0};
         tr_plain *saved = t->plain;
         t->plain = &pr;
+        wb_buf eb = {0};
+        wb_buf *save_o = t->o;
+        t->o = &eb;
         uint32_t ty = tr_expr(t, v);
+        t->o = save_o;
         t->plain = saved;
+        char *etext = tr_buf_take(t, &eb);
+        if (etext) {
+            /* reg* values print as names (regclassout...): the column is
+             * their text */
+            if (ty == OID_REGCLASS || ty == OID_REGTYPE || ty == OID_REGNAMESPACE) {
+                tr_printf(t, "%s(%s)", ty == OID_REGCLASS ? "wb_regclass_name" : ty == OID_REGTYPE ? "wb_regtype_name"
+                                                                                               : "wb_regnamespace_name", etext);
+                ty = OID_TEXT;
+            } else tr_puts(t, etext);
+            free(etext);
+        }
         const char *name = rt->name ? rt->name : tr_colname(v);
         tr_puts(t, " AS ");
         if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
         else tr_ident(t, name);
         uint32_t toid = 0; int16_t att = 0; int32_t tm = -1;
-        if (v->node_case == NC(COLUMN_REF) && pr.count == 1 && pr.table) plain_info(t, pr.table, pr.col, &toid, &att, &tm);
+        if (v->node_case == NC(COLUMN_REF) && pr.count == 1 && pr.table) plain_info(t, &pr, &toid, &att, &tm);
         if (v->node_case == NC(TYPE_CAST)) tr_typename(t, v->type_cast->type_name, &tm);
         if (*ncols >= 0) cols_add(t, cols, ncols, &cap, name, ty, tm, toid, att);
         else (*ncols)++;

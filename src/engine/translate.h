@@ -153,7 +153,18 @@ void wb_sql_cache_clear(wb_sql_cache *c);
 /* Register the SQL functions, operators-as-functions, collations and
  * virtual tables the translated SQL relies on (now(), generate_series,
  * regex match, ILIKE, pg_catalog views, ...) on one SQLite connection.
- * Returns SQLITE_OK or an SQLite error code. */
+ * Returns SQLITE_OK or an SQLite error code.
+ *
+ * Session functions are the engine's to register on the connection a
+ * session runs on (after this call; SQLite keeps the last registration):
+ * current_setting(1-2 args), set_config(3), pg_backend_pid(0), pg_sleep(1),
+ * pg_cancel_backend(1), pg_terminate_backend(1-2), pg_notify(2),
+ * pg_advisory_lock/unlock/try_advisory_lock/advisory_xact_lock/
+ * unlock_all/lock_shared/unlock_shared/try_advisory_xact_lock,
+ * inet_server_addr/inet_server_port/inet_client_addr(0),
+ * pg_postmaster_start_time(0), txid_current(0). Defaults registered here
+ * that the engine should override per session: current_database(),
+ * current_user(), session_user() (all "postgres" here). */
 int wb_sql_register(struct sqlite3 *db);
 
 /* ---- added after the first contract ---- */

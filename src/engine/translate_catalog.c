@@ -315,7 +315,12 @@ static const cat_rel cat_rels[] = {
      "16384 + s.rowid, 0, 0, -1, 0, 0, "
      "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
      "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
+     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, "
+     /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
+      * psql lists them only when it is set */
+     "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
+     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.name)), "
+     "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
      "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
      "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
      "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
@@ -439,6 +444,9 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_is_publishable", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_publishable, NULL, NULL, NULL);
     /* statistics objects cannot exist: the function is never reached with a row */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_statisticsobjdef_columns", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    /* triggers cannot be created either (pg_trigger is empty) */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);

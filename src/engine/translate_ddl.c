@@ -378,6 +378,27 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
     }
 }
 
+/* A DEFAULT: an integer constant for a numeric(p,s) column is written
+ * with its scale ('0.00'), so the stored default reads back as PostgreSQL
+ * shows it; anything else is an assignment. */
+static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
+{
+    if (oid == OID_NUMERIC && typmod >= 4 && n->node_case == NC(A_CONST) && !n->a_const->isnull &&
+        n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+        int scale = (typmod - 4) & 0xffff, prec = ((typmod - 4) >> 16) & 0xffff;
+        int v = n->a_const->ival ? n->a_const->ival->ival : 0;
+        char buf[64];
+        int k = snprintf(buf, sizeof buf, "%d", v);
+        int digits = k - (v < 0);
+        if (digits <= prec - scale && scale < 30) {
+            if (scale) { buf[k++] = '.'; for (int i = 0; i < scale; i++) buf[k++] = '0'; buf[k] = 0; }
+            tr_string(t, buf);
+            return;
+        }
+    }
+    tr_assign(t, n, oid, typmod);
+}
+
 static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp)
 {
     uint32_t oid = 0;
@@ -412,7 +433,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     tr_typename(t, cd->type_name, &typmod);
     if (cd->raw_default) {
         tr_puts(t, " DEFAULT (");
-        tr_assign(t, cd->raw_default, oid, typmod);
+        emit_default(t, cd->raw_default, oid, typmod);
         tr_puts(t, ")");
     }
     for (size_t i = 0; i < cd->n_constraints && !t->failed; i++) {
@@ -426,7 +447,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
             if (has_default && (serial || identity)) { tr_fail(t, "42601", c->location, "multiple default values specified for column \"%s\" of table \"%s\"", cd->colname, table); return; }
             tr_puts(t, " DEFAULT (");
-            tr_assign(t, c->raw_expr, oid, typmod);
+            emit_default(t, c->raw_expr, oid, typmod);
             tr_puts(t, ")");
             break;
         case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:

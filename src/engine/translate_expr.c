@@ -54,7 +54,10 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want)
 /* lift a constant into a parameter (see tr_lit); returns 1 when done */
 static int lift_const(tr *t, PgQuery__AConst *c, uint32_t oid, const char *value)
 {
-    if (!t->lift || t->nolift || c->location < 0) return 0;
+    /* SQLite numbers parameters up to 32766: a statement with very many
+     * literals (a long multi-row VALUES) keeps the rest in its text; the
+     * cache then compares those as written */
+    if (!t->lift || t->nolift || c->location < 0 || t->nlits >= 2000) return 0;
     int idx = -1;
     for (int i = 0; i < t->nlits; i++)
         if (t->lits[i].location == c->location) { idx = i; break; }
@@ -219,13 +222,7 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     /* a parameter typed from this place has no other type to convert from */
     int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
     sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
-    /* SQLite computes in 64 bits: an int2/int4 result of arithmetic is
-     * range-checked where it is stored (PostgreSQL's 22003) */
-    if (sql && !untyped && (want == OID_INT2 || want == OID_INT4) && n->node_case == NC(A_EXPR)) {
-        char *r = tr_fmt(t, "wb_int(%s, %u)", sql, want);
-        free(sql);
-        sql = r;
-    }
+
     if (sql) tr_puts(t, sql);
     free(sql);
     return want ? want : ty;
@@ -369,6 +366,11 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         } else if (at == OID_NUMERIC) {
             /* exact decimal arithmetic with PostgreSQL's result scales */
             tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_num_add" : op[0] == '-' ? "wb_num_sub" : "wb_num_mul", ls, rs);
+            res = at;
+        } else if ((at == OID_INT4 || at == OID_INT2) && (lt == OID_INT4 || lt == OID_INT2) && (rt == OID_INT4 || rt == OID_INT2)) {
+            /* SQLite computes in 64 bits; int4/int2 results are checked as
+             * PostgreSQL's int4pl/int4mul (22003 integer out of range) */
+            tr_printf(t, "wb_int((%s %s %s), %u)", ls, op, rs, at);
             res = at;
         } else {
             tr_printf(t, "(%s %s %s)", ls, op, rs);
@@ -587,8 +589,10 @@ static const fmap fmaps[] = {
     {"mod", "wb_mod", R_ARG1, 2, 2}, {"sign", NULL, R_ARG0, 1, 1}, {"pi", NULL, R_FLOAT8, 0, 0},
     {"random", "wb_random", R_FLOAT8, 0, 0}, {"div", "wb_div", R_NUMERIC, 2, 2},
     /* dates */
-    {"now", "wb_now", R_TSTZ, 0, 0}, {"transaction_timestamp", "wb_now", R_TSTZ, 0, 0},
-    {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
+    /* now() keeps its name in SQLite (registered as such), so a DEFAULT now()
+     * reads back as PostgreSQL writes it */
+    {"now", "now", R_TSTZ, 0, 0}, {"transaction_timestamp", "now", R_TSTZ, 0, 0},
+    {"statement_timestamp", "now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
     /* arrays */
@@ -619,7 +623,8 @@ static const fmap fmaps[] = {
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
-    {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
+    {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
+    {"pg_get_triggerdef", NULL, R_TEXT, 1, 2},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
     {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
     {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
@@ -1017,7 +1022,7 @@ static uint32_t emit_sqlvalue(tr *t, PgQuery__SQLValueFunction *f)
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N: tr_puts(t, "wb_current_time()"); return OID_TIMETZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "wb_now()"); return OID_TIMESTAMPTZ;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "now()"); return OID_TIMESTAMPTZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N: tr_puts(t, "wb_localtime()"); return OID_TIME;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:

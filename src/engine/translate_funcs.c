@@ -2217,7 +2217,7 @@ int wb_sql_register(struct sqlite3 *db)
     rc = sqlite3_create_function_v2(db, "wb_set_now", 1, SQLITE_UTF8, tstate, f_set_now, NULL, NULL, free);
     if (rc != SQLITE_OK) { free(tstate); return rc; }
     static const struct { const char *n; void (*f)(sqlite3_context *, int, sqlite3_value **); } tf[] = {
-        {"wb_now", f_now}, {"wb_localtimestamp", f_localts}, {"wb_current_date", f_current_date},
+        {"wb_now", f_now}, {"now", f_now}, {"wb_localtimestamp", f_localts}, {"wb_current_date", f_current_date},
         {"wb_current_time", f_current_time}, {"wb_localtime", f_localtime},
     };
     for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++) {

@@ -54,7 +54,9 @@ typedef struct tr_rel {
     char *alias;           /* name by which columns are qualified */
     char *table;           /* a base table (schema lookups), else NULL */
     char **vcols; char **vexpr; uint32_t *vtypes; int nv; /* inlined LATERAL columns */
-    char **cols; uint32_t *types; int ncols; /* known output columns (subqueries, CTEs, functions) */
+    char **cols; uint32_t *types; int ncols; /* known output columns (subqueries, CTEs, functions),
+                                                or a base table's columns once loaded */
+    int32_t *typmods;      /* a base table's typmods (NULL: none known) */
 } tr_rel;
 
 typedef struct tr_scope {
@@ -65,7 +67,7 @@ typedef struct tr_scope {
 /* a CTE name visible in the current statement */
 typedef struct tr_cte { char *name; char **cols; uint32_t *types; int ncols; } tr_cte;
 
-typedef struct tr_plain { const char *table, *col; int count; } tr_plain;
+typedef struct tr_plain { const char *table, *col; int count; int16_t attnum; int32_t typmod; } tr_plain;
 
 /* a literal lifted into a parameter (wb_sql_translate_cached): written as
  * the marker "\x01<index>\x02" until the statement's parameter count is
