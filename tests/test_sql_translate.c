@@ -282,6 +282,8 @@ static void test_basic(void)
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
     expect("DELETE FROM items WHERE a > 100", "DELETE", NULL);
     expect("SELECT currval('items_id_seq'), nextval('items_id_seq')", "SELECT", "2|3");
+    CHECK(wb_sql_reset_session(db) == SQLITE_OK, "wb_sql_reset_session");
+    expect_run_error("SELECT currval('items_id_seq')", "55000");
     expect("INSERT INTO items (a) VALUES (5) RETURNING id", "INSERT", "4");
     expect("SELECT setval('items_id_seq', 100)", "SELECT", "100");
     expect("INSERT INTO items (a) VALUES (6) RETURNING id", "INSERT", "101");
@@ -326,6 +328,8 @@ static void test_basic(void)
            "abc|X|5|ell|3|ab|2|NULL|3|2");
     expect("SELECT string_agg(b, ',') FROM (SELECT b FROM items ORDER BY id) s", "SELECT", "new,y's");
     expect("SELECT bool_and(d), bool_or(d) FROM items", "SELECT", "0|1");
+    expect("SELECT string_agg(DISTINCT v, ',') FROM (VALUES ('a'), ('a'), ('b')) AS x(v)", "SELECT", "a,b");
+    expect_error("SELECT string_agg(DISTINCT v, ';') FROM (VALUES ('a')) AS x(v)", "0A000", -1, "DISTINCT");
     expect("SELECT date_trunc('month', '2024-03-15 10:20:30'::timestamp), extract(year from '2024-03-15'::date)", "SELECT",
            "2024-03-01 00:00:00|2024");
     expect("SELECT to_char('2024-03-05 07:08:09'::timestamp, 'YYYY-MM-DD HH24:MI:SS')", "SELECT", "2024-03-05 07:08:09");
@@ -351,6 +355,7 @@ static void test_basic(void)
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
+    expect("SELECT to_regclass('nosuch') IS NULL, to_regclass('items') IS NOT NULL", "SELECT", "1|1");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
     expect("SELECT string_agg('v' || g, ',') FROM generate_series(1, 3) g", "SELECT", "v1,v2,v3");

@@ -209,6 +209,12 @@ uint32_t wb_sql_type_oid(const char *name);
  * clock_timestamp() is never fixed. Returns SQLITE_OK or an SQLite error. */
 int wb_sql_set_now(struct sqlite3 *db, int64_t usec);
 
+/* currval()/lastval() are kept per SQLite connection: when a pooled
+ * connection goes to another session, call this so that the new session
+ * gets PostgreSQL's 55000 "not yet defined in this session" instead of the
+ * previous session's value. Returns SQLITE_OK or an SQLite error. */
+int wb_sql_reset_session(struct sqlite3 *db);
+
 /* Bind stmt->lit_values to the prepared SQLite statement (parameters
  * ?(nparams + 1 + i)). Returns SQLITE_OK or an SQLite error code. */
 struct sqlite3_stmt;

@@ -65,6 +65,7 @@ static void f_regclass(sqlite3_context *c, int argc, sqlite3_value **a)
     }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) sqlite3_result_int64(c, sqlite3_column_int64(st, 0));
+    else if (sqlite3_user_data(c)) sqlite3_result_null(c); /* to_regclass: NULL when missing */
     else {
         char msg[300];
         snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
@@ -433,7 +434,7 @@ int wb_sql_register_catalog(sqlite3 *db)
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, (void *)1, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_indexdef", 1, SQLITE_UTF8, NULL, f_indexdef, NULL, NULL, NULL);

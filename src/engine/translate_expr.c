@@ -577,7 +577,7 @@ static const fmap fmaps[] = {
     {"lpad", "wb_lpad", R_TEXT, 2, 3}, {"rpad", "wb_rpad", R_TEXT, 2, 3},
     {"md5", "wb_md5", R_TEXT, 1, 1}, {"reverse", "wb_reverse", R_TEXT, 1, 1},
     {"split_part", "wb_split_part", R_TEXT, 3, 3}, {"initcap", "wb_initcap", R_TEXT, 1, 1},
-    {"quote_ident", "wb_quote_ident", R_TEXT, 1, 1}, {"quote_literal", "quote", R_TEXT, 1, 1},
+    {"quote_ident", "wb_quote_ident", R_TEXT, 1, 1},
     {"chr", "char", R_TEXT, 1, 1}, {"ascii", "unicode", R_INT4, 1, 1},
     {"to_hex", "wb_to_hex", R_TEXT, 1, 1}, {"starts_with", "wb_starts_with", R_BOOL, 2, 2},
     {"regexp_replace", "wb_regexp_replace", R_TEXT, 3, 4},
@@ -631,8 +631,8 @@ static const fmap fmaps[] = {
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
-    {"json_build_object", "json_object", R_TEXT, 0, 100}, {"json_agg", "json_group_array", R_TEXT, 1, 1},
-    {"jsonb_agg", "json_group_array", R_TEXT, 1, 1}, {"json_typeof", "json_type", R_TEXT, 1, 1},
+    /* json_build_object/json_agg/json_typeof are not mapped: SQLite's
+     * json_object/json_group_array/json_type print differently */
 };
 
 static const fmap *fmap_find(const char *name)
@@ -733,6 +733,21 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         tr_expr_want(t, fc->args[1], OID_TEXT);
         tr_puts(t, ")");
         return OID_INT4;
+    }
+    if (fc->agg_distinct && fc->n_args > 1) {
+        /* SQLite's DISTINCT aggregates take one argument: string_agg(DISTINCT x, ',')
+         * is group_concat(DISTINCT x), whose separator is ',' */
+        PgQuery__Node *sep = fc->n_args == 2 ? fc->args[1] : NULL;
+        if (!strcmp(name, "string_agg") && !fc->n_agg_order && sep && sep->node_case == NC(A_CONST) &&
+            sep->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL && !strcmp(sep->a_const->sval->sval, ",")) {
+            tr_puts(t, "group_concat(DISTINCT ");
+            tr_expr_want(t, fc->args[0], OID_TEXT);
+            tr_puts(t, ")");
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            return OID_TEXT;
+        }
+        tr_fail(t, "0A000", fc->location, "%s(DISTINCT ...) with more than one argument is not supported", name);
+        return 0;
     }
     if (!strcmp(name, "count") && fc->agg_distinct && fc->n_args == 1 && fc->args[0]->node_case == NC(ROW_EXPR)) {
         /* count(DISTINCT (a, b)): SQLite aggregates take no row values; a

@@ -1366,6 +1366,27 @@ static void f_setval(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_int64(c, v);
 }
 
+/* wb_reset_session(): forget currval/lastval (a pooled connection handed
+ * to another session) */
+static void f_reset_session(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    seq_state *ss = sqlite3_user_data(c);
+    ss->has_last = 0;
+    ss->last_name[0] = 0;
+    sqlite3_result_null(c);
+}
+
+int wb_sql_reset_session(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT wb_reset_session()", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 static void f_drop_sequence(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -2239,7 +2260,7 @@ int wb_sql_register(struct sqlite3 *db)
     if (rc != SQLITE_OK) return rc;
     static const struct { const char *n; int a; void (*f)(sqlite3_context *, int, sqlite3_value **); } sf[] = {
         {"currval", 1, f_currval}, {"lastval", 0, f_lastval}, {"setval", 2, f_setval}, {"setval", 3, f_setval},
-        {"wb_drop_sequence", 1, f_drop_sequence},
+        {"wb_drop_sequence", 1, f_drop_sequence}, {"wb_reset_session", 0, f_reset_session},
     };
     for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++) {
         rc = sqlite3_create_function_v2(db, sf[i].n, sf[i].a, SQLITE_UTF8, ss, sf[i].f, NULL, NULL, NULL);

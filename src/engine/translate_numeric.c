@@ -164,7 +164,6 @@ static void base10000(const dec *x, int *weight, int *first)
 {
     /* integer digits: n - scale; group boundaries are at the decimal point */
     int intd = x->n - x->scale;
-    int lead_groups_digits = ((intd % 4) + 4) % 4; /* digits in the first integer group */
     int i = 0;
     /* find the first nonzero digit */
     while (i < x->n && x->d[i] == 0) i++;
@@ -178,7 +177,6 @@ static void base10000(const dec *x, int *weight, int *first)
         int idx = intd - 1 - e;
         v = v * 10 + (idx >= 0 && idx < x->n ? x->d[idx] : 0);
     }
-    (void)lead_groups_digits;
     *weight = w;
     *first = v;
 }
