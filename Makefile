@@ -3,7 +3,8 @@
 #   make deps   install missing Debian packages (as root)
 #   make run    deps + build + the main job (convert the shipped sample)
 #   make test   deps + build + all tests
-#   make bench  the benchmarks (results go to bench/results.md, bench/results_pg.md)
+#   make bench  the benchmarks (results go to bench/results.md, bench/results_pg.md,
+#               bench/results_serve.md)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
@@ -17,6 +18,7 @@ build:
 
 deps:
 	@./scripts/deps.sh
+	@./scripts/node_deps.sh
 
 run: deps build
 	@./scripts/run.sh $(BUILD)/wirebuf
@@ -43,6 +45,7 @@ fuzz: deps
 bench: deps build
 	@./bench/bench.sh $(BUILD)/wirebuf
 	@./bench/bench_pg.sh $(BUILD)
+	@./bench/bench_serve.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz
