@@ -6,7 +6,7 @@ B=$1
 SECS=${2:-30}
 cd "$(dirname "$0")/.."
 DATA=../shared/data/marc
-for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend; do
+for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_translate; do
   corpus=$(mktemp -d)
   if [ -d "$DATA" ]; then
     case $t in
@@ -21,6 +21,25 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend; do
     printf 'E\000\000\000\054SERROR\000VERROR\000C22012\000Mdivision by zero\000\000' >"$corpus/error"
     printf 'R\000\000\000\027\000\000\000\012SCRAM-SHA-256\000\000R\000\000\000\014\000\000\000\005salt' >"$corpus/auth"
     printf 'D\000\000\000\046\000\001\000\000\000\034\000\000\000\001\000\000\000\000\000\000\000\027\000\000\000\001\000\000\000\001\000\000\000\004\000\000\000\007' >"$corpus/array"
+  fi
+  if [ $t = fuzz_pg_frontend ]; then
+    # seeds (first byte: auth method and chunk size): a trust startup then a
+    # simple Query, a pipelined Parse/Bind/Execute/Sync, an SSLRequest, a
+    # CancelRequest, an md5 exchange
+    printf '\200\000\000\000\051\000\003\000\000user\000postgres\000database\000postgres\000\000Q\000\000\000\015SELECT 1\000X\000\000\000\004' >"$corpus/query"
+    printf '\003\000\000\000\027\000\003\000\000user\000postgres\000\000P\000\000\000\021\000SELECT $1\000\000\000B\000\000\000\021\000\000\000\000\000\001\000\000\000\001x\000\000E\000\000\000\011\000\000\000\000\000S\000\000\000\004' >"$corpus/extended"
+    printf '\200\000\000\000\010\004\322\026\057' >"$corpus/ssl"
+    printf '\200\000\000\000\020\004\322\026\056\000\000\000\001\000\000\000\002' >"$corpus/cancel"
+    printf '\202\000\000\000\027\000\003\000\000user\000postgres\000\000p\000\000\000\050md5000000000000000000000000000000000\000' >"$corpus/md5"
+  fi
+  if [ $t = fuzz_sql_translate ]; then
+    # seeds: what pgbench, psql and the drivers send
+    printf 'SELECT abalance FROM pgbench_accounts WHERE aid = 351;' >"$corpus/select"
+    printf "INSERT INTO t (a, b) VALUES (1, 'x'), (\$1, \$2) ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING *" >"$corpus/insert"
+    printf "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT n, row_number() OVER (ORDER BY n DESC) FROM r" >"$corpus/cte"
+    printf "create table x (id serial primary key, a numeric(10,2) default 0, b text[], c timestamptz default now()) with (fillfactor=90); alter table x add primary key (id); drop table if exists x cascade" >"$corpus/ddl"
+    printf "select o.n, p.partstrat from pg_catalog.pg_class as c cross join lateral (select pg_catalog.array_position(pg_catalog.current_schemas(true), 'x')) as o(n) left join pg_catalog.pg_partitioned_table as p on (p.partrelid = c.oid) where c.relname = 'a' and a ~* 'x' and b = any(\$1::int[]) group by 1, 2 order by 1 limit 1" >"$corpus/probe"
+    printf "BEGIN; SET search_path TO public; COPY t (a) FROM STDIN WITH (FORMAT csv, HEADER); DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 5 c; COMMIT" >"$corpus/utility"
   fi
   echo "fuzz: $t for ${SECS}s"
   "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" 2>&1 | tail -3

@@ -4,7 +4,9 @@
 #include "check.h"
 #include "wirebuf/buf.h"
 #include "wirebuf/marc.h"
+#include "wirebuf/pgreader.h"
 #include "wirebuf/stream.h"
+#include <fcntl.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -167,14 +169,159 @@ static void test_fd_source_and_pipe(void)
         make_record(&corpus, 200, 'p');
     CHECK(write(fds[1], corpus.p, corpus.len) == (ssize_t)corpus.len);
     close(fds[1]);
-    wb_stream *s = wb_stream_from_fd(fds[0], 0); /* 0 = one byte per read */
+    wb_stream *s = wb_stream_from_fd(fds[0], 1); /* 1 = one byte per read */
     uint64_t c, d, b;
     read_all(s, &c, &d, &b);
     CHECK(c == 20 && b == 0);
     CHECK(wb_stream_reads(s) == corpus.len + 1);
     wb_stream_close(s);
     close(fds[0]);
+
+    /* 0 means the default (256 KiB reads), as everywhere else */
+    CHECK(pipe(fds) == 0);
+    CHECK(write(fds[1], corpus.p, corpus.len) == (ssize_t)corpus.len);
+    close(fds[1]);
+    s = wb_stream_from_fd(fds[0], 0);
+    read_all(s, &c, &d, &b);
+    CHECK(c == 20 && b == 0);
+    CHECK(wb_stream_reads(s) <= 3);
+    wb_stream_close(s);
+    close(fds[0]);
+
+    /* a non-blocking fd with nothing to read is "would block", not an error */
+    CHECK(pipe(fds) == 0);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    s = wb_stream_from_fd(fds[0], 0);
+    size_t avail = 99;
+    CHECK(wb_stream_need(s, 4, &avail) == NULL && avail == 0);
+    CHECK(wb_stream_error(s) == NULL && !wb_stream_eof(s));
+    CHECK(wb_stream_fill(s) == WB_STREAM_AGAIN);
+    CHECK(write(fds[1], "abcdef", 6) == 6);
+    const uint8_t *p = wb_stream_need(s, 4, &avail);
+    CHECK(p && avail == 6 && memcmp(p, "abcd", 4) == 0);
+    wb_stream_consume(s, 6);
+    close(fds[1]);
+    CHECK(wb_stream_need(s, 1, NULL) == NULL && wb_stream_eof(s) && !wb_stream_error(s));
+    wb_stream_close(s);
+    close(fds[0]);
     wb_buf_free(&corpus);
+}
+
+/* the push API: reserve / commit / set_eof, growth and shrinking */
+static void test_push(void)
+{
+    wb_stream *s = wb_stream_new_push(0);
+    CHECK(wb_stream_capacity(s) == 0); /* nothing allocated until needed */
+    size_t room, avail;
+    CHECK(wb_stream_need(s, 1, &avail) == NULL && avail == 0 && !wb_stream_error(s) && !wb_stream_eof(s));
+    CHECK(wb_stream_fill(s) == WB_STREAM_AGAIN);
+    uint8_t *w = wb_stream_reserve(s, 0, &room);
+    CHECK(w && room == WB_STREAM_DEFAULT_PUSH);
+    memcpy(w, "hello", 5);
+    wb_stream_commit(s, 5);
+    const uint8_t *p = wb_stream_need(s, 5, &avail);
+    CHECK(p && avail == 5 && memcmp(p, "hello", 5) == 0);
+    CHECK(wb_stream_need(s, 6, &avail) == NULL && avail == 5 && !wb_stream_error(s)); /* would block */
+    wb_stream_consume(s, 2);
+    CHECK(wb_stream_offset(s) == 2);
+    /* a large message: grows to hold it, keeps unconsumed bytes */
+    w = wb_stream_reserve(s, 1 << 20, &room);
+    CHECK(w && room >= (1u << 20));
+    memset(w, 'x', 1 << 20);
+    wb_stream_commit(s, 1 << 20);
+    p = wb_stream_need(s, 3 + (1 << 20), &avail);
+    CHECK(p && memcmp(p, "llo", 3) == 0 && p[3 + (1 << 20) - 1] == 'x');
+    CHECK(wb_stream_capacity(s) >= (1u << 20));
+    wb_stream_consume(s, 3 + (1 << 20) - 10); /* 10 bytes left */
+    wb_stream_shrink(s, 0);                   /* back to the initial size */
+    CHECK(wb_stream_capacity(s) == WB_STREAM_DEFAULT_PUSH);
+    p = wb_stream_need(s, 10, &avail);
+    CHECK(p && avail == 10 && p[9] == 'x');
+    CHECK(wb_stream_offset(s) == 2 + 3 + (1 << 20) - 10);
+    wb_stream_consume(s, 10);
+    wb_stream_shrink(s, 0); /* empty: the buffer is freed */
+    CHECK(wb_stream_capacity(s) == 0);
+    w = wb_stream_reserve(s, 0, &room);
+    memcpy(w, "ab", 2);
+    wb_stream_commit(s, 2);
+    wb_stream_set_eof(s);
+    CHECK(wb_stream_ended(s) && !wb_stream_eof(s));
+    CHECK(wb_stream_need(s, 3, &avail) == NULL && avail == 2);
+    wb_stream_consume(s, 2);
+    CHECK(wb_stream_eof(s));
+    wb_stream_close(s);
+}
+
+/* the protocol message reader over a push stream, byte by byte */
+static void test_pg_reader(void)
+{
+    wb_buf b = {0};
+    const char *params[] = {"user", "alice", "database", "db", NULL};
+    wb_pg_put_startup(&b, params);
+    wb_pg_put_query(&b, "SELECT 1");
+    wb_pg_put_sync(&b);
+    wb_stream *s = wb_stream_new_push(16);
+    wb_pg_reader r;
+    wb_pg_reader_init(&r, s, WB_PG_FROM_FRONTEND);
+    r.startup = 1;
+    int got[3] = {0}, n = 0;
+    for (size_t i = 0; i <= b.len; i++) {
+        wb_pg_msg m;
+        int x;
+        while ((x = wb_pg_reader_next(&r, &m)) == WB_PG_READ_MSG) {
+            CHECK(n < 3);
+            if (n < 3)
+                got[n] = m.type;
+            if (n == 0) {
+                wb_pg_startup st;
+                CHECK(wb_pg_parse_startup(&m, &st, NULL, 0) == 0 && st.n == 2);
+                r.startup = 0;
+            }
+            if (n == 1)
+                CHECK(m.len == 9 && memcmp(m.body, "SELECT 1", 9) == 0);
+            n++;
+        }
+        CHECK(x == (i == b.len ? WB_PG_READ_EOF : WB_PG_READ_AGAIN));
+        if (i == b.len)
+            break;
+        wb_pg_reader_consume(&r);
+        size_t room;
+        uint8_t *w = wb_stream_reserve(s, r.need, &room);
+        *w = b.p[i];
+        wb_stream_commit(s, 1);
+        if (i + 1 == b.len)
+            wb_stream_set_eof(s);
+    }
+    CHECK(n == 3 && got[0] == 0 && got[1] == 'Q' && got[2] == 'S');
+    wb_stream_close(s);
+
+    /* the length word is checked against the type's cap before any growth */
+    uint8_t huge[5] = {'S', 0x7f, 0, 0, 0}; /* Sync claiming 2 GiB */
+    s = wb_stream_from_mem(huge, 5);
+    wb_pg_reader_init(&r, s, WB_PG_FROM_FRONTEND);
+    wb_pg_msg m;
+    CHECK(wb_pg_reader_next(&r, &m) == WB_PG_READ_ERROR && strstr(r.err, "Sync") && strstr(r.err, "byte 0"));
+    wb_stream_close(s);
+    uint8_t bigq[5] = {'Q', 0x3f, 0xff, 0xff, 0xff}; /* 1 GiB - 1: allowed for Query, then waits */
+    wb_stream *ps = wb_stream_new_push(0);
+    size_t room;
+    memcpy(wb_stream_reserve(ps, 5, &room), bigq, 5);
+    wb_stream_commit(ps, 5);
+    wb_pg_reader_init(&r, ps, WB_PG_FROM_FRONTEND);
+    CHECK(wb_pg_reader_next(&r, &m) == WB_PG_READ_AGAIN && r.need == 0x3fffffffu + 1);
+    CHECK(wb_stream_capacity(ps) < 65536); /* nothing allocated for it yet */
+    wb_stream_set_eof(ps);
+    CHECK(wb_pg_reader_next(&r, &m) == WB_PG_READ_ERROR && strstr(r.err, "end of stream inside"));
+    wb_stream_close(ps);
+    uint8_t bigs[4] = {0, 0, 0x27, 0x11}; /* startup packet of 10,001 bytes */
+    s = wb_stream_from_mem(bigs, 4);
+    wb_pg_reader_init(&r, s, WB_PG_FROM_FRONTEND);
+    r.startup = 1;
+    CHECK(wb_pg_reader_next(&r, &m) == WB_PG_READ_ERROR && strstr(r.err, "startup packet"));
+    wb_stream_close(s);
+    CHECK(wb_pg_max_len('D', WB_PG_FROM_FRONTEND) == WB_PG_SMALL_MESSAGE_LIMIT);
+    CHECK(wb_pg_max_len('D', WB_PG_FROM_BACKEND) == WB_PG_LARGE_MESSAGE_LIMIT);
+    wb_buf_free(&b);
 }
 
 typedef struct {
@@ -216,5 +363,7 @@ int main(void)
     test_need_and_offsets();
     test_fd_source_and_pipe();
     test_wbuf_coalesces();
+    test_push();
+    test_pg_reader();
     return check_report("test_stream");
 }

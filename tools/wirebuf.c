@@ -37,9 +37,15 @@ typedef struct opts {
 static const char *const usage_top =
     "usage: wirebuf marc <count|validate|convert|dump> [options] [FILE...]\n"
     "       wirebuf pg <export|import> [options] CONNINFO ...\n"
+#ifdef WB_HAVE_SERVE
+    "       wirebuf serve [-D DATADIR] [-h ADDRESSES] [-p PORT] [-k SOCKET_DIR] ...\n"
+#endif
     "       wirebuf <command> --help\n";
 
 int wb_cli_pg(int argc, char **argv); /* tools/pg_cmd.c */
+#ifdef WB_HAVE_SERVE
+int wb_cli_serve(int argc, char **argv); /* tools/serve.c */
+#endif
 
 static const char *const usage_count =
     "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
@@ -326,6 +332,10 @@ int main(int argc, char **argv)
         return usage(usage_top, argc < 2 ? 2 : 0);
     if (strcmp(argv[1], "pg") == 0)
         return wb_cli_pg(argc - 1, argv + 1);
+#ifdef WB_HAVE_SERVE
+    if (strcmp(argv[1], "serve") == 0)
+        return wb_cli_serve(argc - 1, argv + 1);
+#endif
     if (strcmp(argv[1], "marc") != 0 || argc < 3) {
         fprintf(stderr, "wirebuf: unknown command '%s'\n", argv[1]);
         return usage(usage_top, 2);

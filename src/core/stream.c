@@ -7,20 +7,21 @@
  * it; growth happens only when one request is larger than the buffer. */
 #include "wirebuf/stream.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum { SRC_FD, SRC_MEM, SRC_FN };
+enum { SRC_FD, SRC_MEM, SRC_FN, SRC_PUSH };
 
 struct wb_stream {
     uint8_t *buf;        /* owned buffer (NULL for memory sources) */
     const uint8_t *data; /* buf, or the caller's memory */
     size_t cap, pos, end;
     uint64_t base;
-    size_t refill;
+    size_t refill;  /* bytes per read; for push streams the initial size */
     int kind, fd, eof, failed;
     wb_read_fn fn;
     void *ctx;
@@ -35,8 +36,13 @@ static wb_stream *stream_new(int kind, size_t refill)
         return NULL;
     s->kind = kind;
     s->fd = -1;
-    s->refill = refill ? refill : 1;
+    s->refill = refill ? refill : WB_STREAM_DEFAULT_REFILL;
     return s;
+}
+
+wb_stream *wb_stream_new_push(size_t initial)
+{
+    return stream_new(SRC_PUSH, initial ? initial : WB_STREAM_DEFAULT_PUSH);
 }
 
 wb_stream *wb_stream_from_fd(int fd, size_t refill)
@@ -94,7 +100,7 @@ static int make_room(wb_stream *s, size_t room)
             return 0;
     }
     size_t want = s->end + room;
-    size_t cap = s->cap ? s->cap : 4096;
+    size_t cap = s->cap ? s->cap : (s->kind == SRC_PUSH ? s->refill : 4096);
     while (cap < want) {
         if (cap > SIZE_MAX / 2) {
             snprintf(s->err, sizeof s->err, "read buffer cannot grow to %zu bytes", want);
@@ -119,6 +125,8 @@ ssize_t wb_stream_fill(wb_stream *s)
         return -1;
     if (s->eof)
         return 0;
+    if (s->kind == SRC_PUSH)
+        return WB_STREAM_AGAIN;
     if (make_room(s, s->refill) != 0) {
         s->failed = 1;
         return -1;
@@ -131,12 +139,16 @@ ssize_t wb_stream_fill(wb_stream *s)
             r = read(s->fd, s->buf + s->end, want);
             if (r < 0 && errno == EINTR)
                 continue;
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return WB_STREAM_AGAIN;
             if (r < 0)
                 snprintf(s->err, sizeof s->err, "read from fd %d failed at offset %llu: %s", s->fd,
                          (unsigned long long)(s->base + s->end), strerror(errno));
         } else {
             s->err[0] = 0;
             r = s->fn(s->ctx, s->buf + s->end, want, s->err, sizeof s->err);
+            if (r == WB_STREAM_AGAIN)
+                return WB_STREAM_AGAIN;
             if (r < 0 && !s->err[0])
                 snprintf(s->err, sizeof s->err, "read callback failed at offset %llu",
                          (unsigned long long)(s->base + s->end));
@@ -162,6 +174,8 @@ const uint8_t *wb_stream_need(wb_stream *s, size_t n, size_t *avail)
     while (s->end - s->pos < n) {
         if (s->eof || s->failed)
             break;
+        if (s->kind == SRC_PUSH)
+            break; /* would block: the owner pushes more */
         if (s->kind != SRC_MEM && make_room(s, n - (s->end - s->pos)) != 0) {
             s->failed = 1;
             break;
@@ -191,5 +205,67 @@ void wb_stream_consume(wb_stream *s, size_t n)
 
 uint64_t wb_stream_offset(const wb_stream *s) { return s->base + s->pos; }
 int wb_stream_eof(const wb_stream *s) { return s->eof && s->pos == s->end; }
+int wb_stream_ended(const wb_stream *s) { return s->eof; }
 const char *wb_stream_error(const wb_stream *s) { return s->failed ? s->err : NULL; }
 uint64_t wb_stream_reads(const wb_stream *s) { return s->reads; }
+
+uint8_t *wb_stream_reserve(wb_stream *s, size_t min, size_t *room)
+{
+    assert(s->kind == SRC_PUSH);
+    if (s->failed)
+        return NULL;
+    if (s->pos == s->end && s->pos > 0) { /* empty: restart at the front for free */
+        s->base += s->pos;
+        s->pos = s->end = 0;
+    }
+    size_t want = min ? min : (s->cap > s->end ? s->cap - s->end : s->refill);
+    if (make_room(s, want) != 0) {
+        s->failed = 1;
+        return NULL;
+    }
+    if (room)
+        *room = s->cap - s->end;
+    return s->buf + s->end;
+}
+
+void wb_stream_commit(wb_stream *s, size_t n)
+{
+    assert(s->kind == SRC_PUSH && n <= s->cap - s->end);
+    s->end += n;
+    s->reads++;
+}
+
+void wb_stream_set_eof(wb_stream *s) { s->eof = 1; }
+
+void wb_stream_shrink(wb_stream *s, size_t keep)
+{
+    if (s->kind == SRC_MEM || !s->buf)
+        return;
+    size_t n = s->end - s->pos;
+    if (s->kind == SRC_PUSH && n == 0 && keep == 0) {
+        free(s->buf);
+        s->base += s->pos;
+        s->buf = NULL;
+        s->data = NULL;
+        s->cap = s->pos = s->end = 0;
+        return;
+    }
+    if (keep < (s->kind == SRC_PUSH ? s->refill : 1))
+        keep = s->kind == SRC_PUSH ? s->refill : keep;
+    if (n > keep || s->cap <= keep)
+        return;
+    if (s->pos > 0) {
+        memmove(s->buf, s->buf + s->pos, n);
+        s->base += s->pos;
+        s->pos = 0;
+        s->end = n;
+    }
+    uint8_t *p = realloc(s->buf, keep);
+    if (p) { /* a failed shrink keeps the larger block: nothing lost */
+        s->buf = p;
+        s->cap = keep;
+    }
+    s->data = s->buf;
+}
+
+size_t wb_stream_capacity(const wb_stream *s) { return s->kind == SRC_MEM ? 0 : s->cap; }

@@ -88,6 +88,14 @@ typedef struct wb_sql_stmt {
     int64_t fetch_count;  /* INT64_MAX = ALL */
     wb_sql_copy *copy;
     int location;         /* byte offset of the statement in the source */
+    /* added after the first contract: literals lifted into parameters by
+     * wb_sql_translate_cached (nlits = 0 from wb_sql_translate): SQLite
+     * parameter ?(nparams + 1 + i) takes lit_values[i] (text; NULL = SQL NULL) */
+    char **lit_values; int nlits;
+    uint32_t *lit_oids;   /* their types: int4/int8 bind as integers, the
+                             rest (numeric included: decimal text) as text;
+                             wb_sql_bind_literals does exactly that */
+    int *lit_tokens;      /* (cache bookkeeping: the scan token of each) */
 } wb_sql_stmt;
 
 /* Several statements (a simple Query may hold many). */
@@ -111,6 +119,17 @@ typedef struct wb_sql_schema {
     int (*column_type)(void *ctx, const char *table, const char *column, uint32_t *oid, int32_t *typmod);
     /* the columns of a table in order (for *, COPY without a list, INSERT without one) */
     int (*table_columns)(void *ctx, const char *table, char ***names, uint32_t **oids, int32_t **typmods, int *n);
+    /* Added after the first contract (both optional, NULL = not available;
+     * initialise the struct with zeroes so that later additions stay NULL):
+     * table_oid: the OID RowDescription shows for table (pg_class.oid as the
+     *   engine's pg_catalog gives it); 0 = not found.
+     * table_ddl: the table's SQLite CREATE TABLE statement and its CREATE
+     *   INDEX statements (sqlite_master.sql, malloc'd, caller frees), for
+     *   ALTER TABLE ... ADD CONSTRAINT / PRIMARY KEY / FOREIGN KEY, which
+     *   SQLite cannot do in place: the translator emits the rebuild
+     *   (create new, copy, drop, rename, recreate indexes). */
+    int (*table_oid)(void *ctx, const char *table, uint32_t *oid);
+    int (*table_ddl)(void *ctx, const char *table, char **create_sql, char ***index_sqls, int *nindex);
 } wb_sql_schema;
 
 /* Translate sql (NUL-terminated, PostgreSQL 15 dialect) into *out.
@@ -136,5 +155,48 @@ void wb_sql_cache_clear(wb_sql_cache *c);
  * regex match, ILIKE, pg_catalog views, ...) on one SQLite connection.
  * Returns SQLITE_OK or an SQLite error code. */
 int wb_sql_register(struct sqlite3 *db);
+
+/* ---- added after the first contract ---- */
+
+/* Errors raised by the registered functions (division by zero, a bad
+ * cast, a sequence at its end) carry the SQLSTATE as the first 5
+ * characters of the SQLite error message: "22012 division by zero". This
+ * splits such a message (sqlite3_errmsg); returns 1 and fills sqlstate and
+ * *message (pointing into msg) when it has one, else 0 with *message = msg. */
+int wb_sql_sqlite_error(const char *msg, char sqlstate[6], const char **message);
+
+/* The declared type of a SQLite column (sqlite3_column_decltype, PRAGMA
+ * table_info().type) -> PostgreSQL type OID and typmod. Knows the
+ * declarations the translator emits ("int4", "numeric text(10,2)",
+ * "timestamptz text", "_int4", ...) and plain SQLite/PostgreSQL spellings
+ * ("INTEGER", "TEXT", "varchar(20)", "double precision", ...). decl NULL or
+ * unknown: returns 0 with *oid = 0 (take the type from the value). typmod
+ * is PostgreSQL's (varchar(n): n + 4; numeric(p,s): ((p << 16) | s) + 4;
+ * -1 none). Returns 1 when known. Thread-safe, no allocation. */
+int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod);
+
+/* A built-in type by OID: name (pg_type.typname), typlen, element type for
+ * arrays (0 otherwise), array type (0 if none). Returns 0 if unknown. */
+int wb_sql_type_info(uint32_t oid, const char **name, int16_t *typlen, uint32_t *elem_oid,
+                     uint32_t *array_oid);
+/* OID of a type name as PostgreSQL spells it ("int4", "integer",
+ * "character varying", "_int4", "int4[]"), 0 if unknown. */
+uint32_t wb_sql_type_oid(const char *name);
+
+/* wb_sql_translate through a cache: the same as wb_sql_translate, except
+ * that a statement whose token stream (constants lifted out) was seen
+ * before is answered from the cache. Every literal the translation turned
+ * into a parameter is appended as an extra parameter: stmt->nparams counts
+ * only the client's $n; the engine binds stmt->lit_values[i] (text form,
+ * NULL = SQL NULL) to SQLite parameter ?(nparams + 1 + i) with type
+ * stmt->lit_oids[i] (see wb_sql_stmt). cache NULL = no caching. The cache
+ * is not locked: one thread at a time per cache. */
+/* Bind stmt->lit_values to the prepared SQLite statement (parameters
+ * ?(nparams + 1 + i)). Returns SQLITE_OK or an SQLite error code. */
+struct sqlite3_stmt;
+int wb_sql_bind_literals(struct sqlite3_stmt *st, const wb_sql_stmt *stmt);
+
+int wb_sql_translate_cached(wb_sql_cache *cache, const char *sql, const uint32_t *given_oids, int ngiven,
+                            const wb_sql_schema *schema, wb_sql_list *out, wb_sql_error *err);
 
 #endif

@@ -1,0 +1,315 @@
+/* src/engine/translate_catalog.c - a first slice of pg_catalog: the
+ * relations the clients' startup probes read (psql, pgbench's partition
+ * probe, asyncpg/pgjdbc type lookups by OID), as TEMP views built from the
+ * live SQLite schema (sqlite_schema, pragma_table_info) on each connection.
+ * Issue 11 extends this table (cat_rels below: columns with their types and
+ * the SELECT computing them); the translator takes the catalog columns'
+ * types from it (tr_catalog_column), since SQLite views have none.
+ *
+ * OIDs: built-in types keep PostgreSQL's; pg_catalog is 11, public 2200;
+ * a user relation is 16384 + its sqlite_schema rowid (stable until the
+ * table is rebuilt). */
+#include "translate_internal.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* catalog relations' OIDs as PostgreSQL 15 has them */
+static const struct { const char *name; uint32_t oid; } cat_oids[] = {
+    {"pg_namespace", 2615}, {"pg_class", 1259}, {"pg_attribute", 1249}, {"pg_type", 1247},
+    {"pg_partitioned_table", 3350}, {"pg_inherits", 2611}, {"pg_database", 1262}, {"pg_authid", 1260},
+    {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
+    {"pg_constraint", 2606},
+};
+
+/* the OID of a catalog relation by name (regclass), 0 if none */
+static uint32_t cat_oid(const char *name)
+{
+    for (size_t i = 0; i < sizeof cat_oids / sizeof cat_oids[0]; i++)
+        if (!strcmp(cat_oids[i].name, name)) return cat_oids[i].oid;
+    return 0;
+}
+
+static void f_decl_oid(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    uint32_t oid; int32_t tm;
+    wb_sql_decltype_to_pg((const char *)sqlite3_value_text(a[0]), &oid, &tm);
+    sqlite3_result_int64(c, oid ? oid : OID_TEXT);
+}
+static void f_decl_typmod(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    uint32_t oid; int32_t tm;
+    wb_sql_decltype_to_pg((const char *)sqlite3_value_text(a[0]), &oid, &tm);
+    sqlite3_result_int(c, tm);
+}
+static void f_regclass(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    if (sqlite3_value_numeric_type(a[0]) == SQLITE_INTEGER) { sqlite3_result_int64(c, sqlite3_value_int64(a[0])); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    const char *name = (const char *)sqlite3_value_text(a[0]);
+    const char *dot = strrchr(name, '.');
+    if (dot) name = dot + 1;
+    uint32_t coid = cat_oid(name);
+    if (coid) { sqlite3_result_int64(c, coid); return; }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT oid FROM pg_class WHERE relname = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) sqlite3_result_int64(c, sqlite3_column_int64(st, 0));
+    else {
+        char msg[300];
+        snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
+        sqlite3_result_error(c, msg, -1);
+    }
+    sqlite3_finalize(st);
+}
+static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    uint32_t oid = wb_sql_type_oid((const char *)sqlite3_value_text(a[0]));
+    if (!oid) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "42704 type \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
+        sqlite3_result_error(c, msg, -1);
+        return;
+    }
+    sqlite3_result_int64(c, oid);
+}
+
+/* The catalog relations: columns with their PostgreSQL types (the
+ * translator answers column types and `*` from here, since SQLite views
+ * carry no declared types) and the SELECT that computes them. */
+typedef struct cat_col { const char *name; uint32_t oid; } cat_col;
+typedef struct cat_rel { const char *name; const cat_col *cols; const char *body; } cat_rel;
+
+#define OID_ACL 1034 /* aclitem[] */
+static const cat_col c_namespace[] = {{"oid", OID_OID}, {"nspname", OID_NAME}, {"nspowner", OID_OID}, {"nspacl", OID_ACL}, {0, 0}};
+static const cat_col c_class[] = {
+    {"oid", OID_OID}, {"relname", OID_NAME}, {"relnamespace", OID_OID}, {"reltype", OID_OID}, {"reloftype", OID_OID},
+    {"relowner", OID_OID}, {"relam", OID_OID}, {"relfilenode", OID_OID}, {"reltablespace", OID_OID},
+    {"relpages", OID_INT4}, {"reltuples", OID_FLOAT4}, {"relallvisible", OID_INT4}, {"reltoastrelid", OID_OID},
+    {"relhasindex", OID_BOOL}, {"relisshared", OID_BOOL}, {"relpersistence", OID_CHAR}, {"relkind", OID_CHAR},
+    {"relnatts", OID_INT2}, {"relchecks", OID_INT2}, {"relhasrules", OID_BOOL}, {"relhastriggers", OID_BOOL},
+    {"relhassubclass", OID_BOOL}, {"relrowsecurity", OID_BOOL}, {"relforcerowsecurity", OID_BOOL},
+    {"relispopulated", OID_BOOL}, {"relreplident", OID_CHAR}, {"relispartition", OID_BOOL}, {"relrewrite", OID_OID},
+    {"relfrozenxid", OID_INT4}, {"relminmxid", OID_INT4}, {"relacl", OID_ACL}, {"reloptions", OID_TEXT_ARRAY},
+    {"relpartbound", OID_TEXT}, {0, 0}};
+static const cat_col c_attribute[] = {
+    {"attrelid", OID_OID}, {"attname", OID_NAME}, {"atttypid", OID_OID}, {"attstattarget", OID_INT4},
+    {"attlen", OID_INT2}, {"attnum", OID_INT2}, {"attndims", OID_INT4}, {"attcacheoff", OID_INT4},
+    {"atttypmod", OID_INT4}, {"attbyval", OID_BOOL}, {"attalign", OID_CHAR}, {"attstorage", OID_CHAR},
+    {"attcompression", OID_CHAR}, {"attnotnull", OID_BOOL}, {"atthasdef", OID_BOOL}, {"atthasmissing", OID_BOOL},
+    {"attidentity", OID_CHAR}, {"attgenerated", OID_CHAR}, {"attisdropped", OID_BOOL}, {"attislocal", OID_BOOL},
+    {"attinhcount", OID_INT4}, {"attcollation", OID_OID}, {"attacl", OID_ACL}, {"attoptions", OID_TEXT_ARRAY}, {0, 0}};
+static const cat_col c_type[] = {
+    {"oid", OID_OID}, {"typname", OID_NAME}, {"typnamespace", OID_OID}, {"typowner", OID_OID}, {"typlen", OID_INT2},
+    {"typbyval", OID_BOOL}, {"typtype", OID_CHAR}, {"typcategory", OID_CHAR}, {"typispreferred", OID_BOOL},
+    {"typisdefined", OID_BOOL}, {"typdelim", OID_CHAR}, {"typrelid", OID_OID}, {"typsubscript", OID_REGPROC},
+    {"typelem", OID_OID}, {"typarray", OID_OID}, {"typinput", OID_REGPROC}, {"typoutput", OID_REGPROC},
+    {"typreceive", OID_REGPROC}, {"typsend", OID_REGPROC}, {"typmodin", OID_REGPROC}, {"typmodout", OID_REGPROC},
+    {"typanalyze", OID_REGPROC}, {"typalign", OID_CHAR}, {"typstorage", OID_CHAR}, {"typnotnull", OID_BOOL},
+    {"typbasetype", OID_OID}, {"typtypmod", OID_INT4}, {"typndims", OID_INT4}, {"typcollation", OID_OID},
+    {"typdefaultbin", OID_TEXT}, {"typdefault", OID_TEXT}, {"typacl", OID_ACL}, {0, 0}};
+static const cat_col c_partitioned[] = {{"partrelid", OID_OID}, {"partstrat", OID_CHAR}, {"partnatts", OID_INT2},
+                                        {"partdefid", OID_OID}, {"partattrs", OID_INT2VECTOR}, {"partclass", OID_OIDVECTOR},
+                                        {"partcollation", OID_OIDVECTOR}, {"partexprs", OID_TEXT}, {0, 0}};
+static const cat_col c_inherits[] = {{"inhrelid", OID_OID}, {"inhparent", OID_OID}, {"inhseqno", OID_INT4},
+                                     {"inhdetachpending", OID_BOOL}, {0, 0}};
+static const cat_col c_database[] = {
+    {"oid", OID_OID}, {"datname", OID_NAME}, {"datdba", OID_OID}, {"encoding", OID_INT4}, {"datlocprovider", OID_CHAR},
+    {"datistemplate", OID_BOOL}, {"datallowconn", OID_BOOL}, {"datconnlimit", OID_INT4}, {"datfrozenxid", OID_INT4},
+    {"datminmxid", OID_INT4}, {"dattablespace", OID_OID}, {"datcollate", OID_TEXT}, {"datctype", OID_TEXT},
+    {"daticulocale", OID_TEXT}, {"datcollversion", OID_TEXT}, {"datacl", OID_ACL}, {0, 0}};
+static const cat_col c_roles[] = {
+    {"oid", OID_OID}, {"rolname", OID_NAME}, {"rolsuper", OID_BOOL}, {"rolinherit", OID_BOOL},
+    {"rolcreaterole", OID_BOOL}, {"rolcreatedb", OID_BOOL}, {"rolcanlogin", OID_BOOL}, {"rolreplication", OID_BOOL},
+    {"rolconnlimit", OID_INT4}, {"rolpassword", OID_TEXT}, {"rolvaliduntil", OID_TIMESTAMPTZ},
+    {"rolbypassrls", OID_BOOL}, {"rolconfig", OID_TEXT_ARRAY}, {0, 0}};
+static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
+                                        {"description", OID_TEXT}, {0, 0}};
+static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
+static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
+                                  {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
+                                  {"rngsubdiff", OID_REGPROC}, {0, 0}};
+static const cat_col c_index[] = {
+    {"indexrelid", OID_OID}, {"indrelid", OID_OID}, {"indnatts", OID_INT2}, {"indnkeyatts", OID_INT2},
+    {"indisunique", OID_BOOL}, {"indnullsnotdistinct", OID_BOOL}, {"indisprimary", OID_BOOL},
+    {"indisexclusion", OID_BOOL}, {"indimmediate", OID_BOOL}, {"indisclustered", OID_BOOL}, {"indisvalid", OID_BOOL},
+    {"indcheckxmin", OID_BOOL}, {"indisready", OID_BOOL}, {"indislive", OID_BOOL}, {"indisreplident", OID_BOOL},
+    {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
+    {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
+
+static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT relname FROM pg_class WHERE oid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    for (size_t i = 0; i < sizeof cat_oids / sizeof cat_oids[0]; i++)
+        if (cat_oids[i].oid == (uint32_t)sqlite3_value_int64(a[0])) {
+            sqlite3_finalize(st);
+            sqlite3_result_text(c, cat_oids[i].name, -1, SQLITE_STATIC);
+            return;
+        }
+    if (sqlite3_step(st) == SQLITE_ROW) sqlite3_result_text(c, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+    else sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT);
+    sqlite3_finalize(st);
+}
+
+static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    uint32_t oid = (uint32_t)sqlite3_value_int64(a[0]);
+    const char *name;
+    if (oid == 0) { sqlite3_result_text(c, "-", 1, SQLITE_STATIC); return; }
+    if (!wb_sql_type_info(oid, &name, NULL, NULL, NULL)) { sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT); return; }
+    /* format_type's spelling (regtypeout) */
+    char buf[96];
+    static const struct { const char *n, *pretty; } pretty[] = {
+        {"int2", "smallint"}, {"int4", "integer"}, {"int8", "bigint"}, {"float4", "real"}, {"float8", "double precision"},
+        {"bool", "boolean"}, {"varchar", "character varying"}, {"bpchar", "character"},
+        {"timestamp", "timestamp without time zone"}, {"timestamptz", "timestamp with time zone"},
+        {"time", "time without time zone"}, {"timetz", "time with time zone"}};
+    const char *base = name[0] == '_' ? name + 1 : name;
+    for (size_t i = 0; i < sizeof pretty / sizeof pretty[0]; i++)
+        if (!strcmp(pretty[i].n, base)) base = pretty[i].pretty;
+    snprintf(buf, sizeof buf, "%s%s", base, name[0] == '_' ? "[]" : "");
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static const cat_rel cat_rels[] = {
+    {"pg_namespace", c_namespace,
+     "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 10, NULL), (99, 'pg_toast', 10, NULL), "
+     "(13000, 'information_schema', 10, NULL)"},
+    {"pg_class", c_class,
+     "SELECT 16384 + s.rowid, s.name, 2200, 0, 0, 10, CASE s.type WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
+     "16384 + s.rowid, 0, 0, -1, 0, 0, "
+     "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
+     "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
+     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
+     "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+     "AND s.name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
+    {"pg_attribute", c_attribute,
+     "SELECT c.oid, p.name, wb_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_typmod(p.type), 0, 'i', 'x', '', "
+     "p.\"notnull\", p.dflt_value IS NOT NULL, 0, '', '', 0, 1, 0, 0, NULL, NULL "
+     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind IN ('r', 'v')"},
+    {"pg_type", c_type, NULL},
+    {"pg_partitioned_table", c_partitioned, "SELECT 0, 'h', 0, 0, NULL, NULL, NULL, NULL WHERE 0"},
+    {"pg_inherits", c_inherits, "SELECT 0, 0, 0, 0 WHERE 0"},
+    {"pg_database", c_database,
+     "VALUES (5, current_database(), 10, 6, 'c', 0, 1, -1, 0, 1, 1663, 'C.UTF-8', 'C.UTF-8', NULL, NULL, NULL)"},
+    {"pg_roles", c_roles, "VALUES (10, current_user(), 1, 1, 1, 1, 1, 1, -1, '********', NULL, 1, NULL)"},
+    {"pg_am", c_am, "VALUES (2, 'heap', 'heap_tableam_handler', 't'), (403, 'btree', 'bthandler', 'i'), "
+                    "(405, 'hash', 'hashhandler', 'i')"},
+    {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
+    {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
+    {"pg_index", c_index,
+     "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
+     "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
+     "(SELECT group_concat(x.cid + 1, ' ') FROM pragma_index_info(i.name) x), '', '', '', NULL, NULL "
+     "FROM sqlite_schema i JOIN sqlite_schema t ON t.type = 'table' AND t.name = i.tbl_name "
+     "JOIN pragma_index_list(t.name) l ON l.name = i.name WHERE i.type = 'index'"},
+};
+
+static const cat_rel *cat_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++)
+        if (!strcmp(cat_rels[i].name, name)) return &cat_rels[i];
+    return NULL;
+}
+
+int tr_catalog_column(const char *table, const char *col, uint32_t *oid)
+{
+    const cat_rel *r = cat_find(table);
+    if (!r) return -1;
+    for (const cat_col *c = r->cols; c->name; c++)
+        if (!strcmp(c->name, col)) { *oid = c->oid; return 1; }
+    return 0;
+}
+
+int tr_catalog_columns(const char *table, char ***names, uint32_t **oids, int *n)
+{
+    const cat_rel *r = cat_find(table);
+    if (!r) return -1;
+    int k = 0;
+    while (r->cols[k].name) k++;
+    *names = calloc((size_t)k, sizeof **names);
+    *oids = calloc((size_t)k, sizeof **oids);
+    if (!*names || !*oids) { free(*names); free(*oids); *names = NULL; *oids = NULL; return 0; }
+    for (int i = 0; i < k; i++) {
+        (*names)[i] = strdup(r->cols[i].name);
+        (*oids)[i] = r->cols[i].oid;
+        if (!(*names)[i]) { for (int j = 0; j < i; j++) free((*names)[j]); free(*names); free(*oids); return 0; }
+    }
+    *n = k;
+    return 1;
+}
+
+static int create_view(sqlite3 *db, const cat_rel *r, const char *body)
+{
+    sqlite3_str *s = sqlite3_str_new(db);
+    sqlite3_str_appendf(s, "CREATE TEMP VIEW IF NOT EXISTS %s (", r->name);
+    for (const cat_col *c = r->cols; c->name; c++) sqlite3_str_appendf(s, "%s\"%w\"", c == r->cols ? "" : ", ", c->name);
+    sqlite3_str_appendf(s, ") AS %s", body);
+    char *sql = sqlite3_str_finish(s);
+    if (!sql) return SQLITE_NOMEM;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_free(sql);
+    return rc;
+}
+
+int wb_sql_register_catalog(sqlite3 *db)
+{
+    int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+    for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {
+        if (!cat_rels[i].body) continue;
+        rc = create_view(db, &cat_rels[i], cat_rels[i].body);
+        if (rc != SQLITE_OK) return rc;
+    }
+    /* pg_type from the built-in type table */
+    sqlite3_str *s = sqlite3_str_new(db);
+    sqlite3_str_appendall(s, "VALUES ");
+    int first = 1;
+    for (int i = 0; i < tr_ntypes; i++) {
+        const tr_type *t = &tr_types[i];
+        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%sin', '%sout', "
+                               "'%srecv', '%ssend', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
+                            first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, t->category == 'P' ? 'p' : 'b',
+                            t->category, t->array_oid, t->name, t->name, t->name, t->name);
+        first = 0;
+        if (t->array_oid) {
+            const char *an;
+            wb_sql_type_info(t->array_oid, &an, NULL, NULL, NULL);
+            sqlite3_str_appendf(s, ", (%u, '%s', 11, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
+                                   "'array_in', 'array_out', 'array_recv', 'array_send', '-', '-', '-', 'i', 'x', 0, 0, -1, "
+                                   "0, 0, NULL, NULL, NULL)",
+                                t->array_oid, an, t->oid);
+        }
+    }
+    char *body = sqlite3_str_finish(s);
+    if (!body) return SQLITE_NOMEM;
+    rc = create_view(db, cat_find("pg_type"), body);
+    sqlite3_free(body);
+    return rc;
+}
