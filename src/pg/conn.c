@@ -9,6 +9,7 @@
  * (PostgreSQL 15 docs §55.2.4: the client must keep reading while it
  * sends). */
 #include "internal.h"
+#include "wirebuf/pgreader.h"
 #include "wirebuf/stream.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,10 +42,10 @@
     (e) = &e##_local_
 
 struct wb_pg_conn {
-    int fd;
+    wb_pg_io io;      /* the transport (plain or TLS); io.fd is the socket */
     SSL_CTX *ssl_ctx;
-    SSL *ssl;
-    wb_stream *in;
+    wb_stream *in;    /* the one read buffer */
+    wb_pg_reader rd;  /* frames backend messages out of `in` */
     wb_buf out;
     size_t read_buffer, copy_flush;
     int query_timeout_ms, connect_timeout_ms;
@@ -64,7 +65,6 @@ struct wb_pg_conn {
     wb_pg_notify_fn notify_fn;
     void *notify_ctx;
     /* request state */
-    size_t consume; /* bytes of the message last returned, consumed lazily */
     int64_t pending;  /* ReadyForQuery messages still to come */
     int portal_open;  /* Execute with a row limit sent without Sync */
     int have_rowdesc; /* a RowDescription describes the rows that follow */
@@ -139,80 +139,44 @@ static const char *ssl_errstr(void)
 /* ---------------------------------------------------------------- */
 /* raw socket / TLS reads and writes (non-blocking)                   */
 
-/* >0 bytes, 0 would block, -1 error/EOF (message in c->errbuf; eof=1 for EOF) */
+/* >0 bytes, 0 would block, -1 error/EOF (message in c->errbuf; eof=1 for
+ * EOF). wait: a blocking plain socket may wait inside recv(2). */
 static ssize_t raw_read(wb_pg_conn *c, uint8_t *buf, size_t cap, int *eof, int *want_write, int wait)
 {
     *eof = 0;
     *want_write = 0;
     c->stats.reads++;
-    if (c->ssl) {
-        ERR_clear_error();
-        int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
-        if (n > 0)
-            return n;
-        int e = SSL_get_error(c->ssl, n);
-        if (e == SSL_ERROR_WANT_READ)
-            return 0;
-        if (e == SSL_ERROR_WANT_WRITE) {
-            *want_write = 1;
-            return 0;
-        }
-        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-            *eof = 1;
-            snprintf(c->errbuf, sizeof c->errbuf, "server closed the connection unexpectedly");
-            return -1;
-        }
-        snprintf(c->errbuf, sizeof c->errbuf, "TLS read failed: %s", ssl_errstr());
+    c->io.wait = wait && c->blocking;
+    ssize_t n = c->io.ops->recv(&c->io, buf, cap);
+    if (n > 0)
+        return n;
+    if (n == WB_STREAM_AGAIN) {
+        *want_write = c->io.want_write;
+        return 0;
+    }
+    if (n == 0) {
+        *eof = 1;
+        snprintf(c->errbuf, sizeof c->errbuf, "server closed the connection unexpectedly");
         return -1;
     }
-    for (;;) {
-        ssize_t n = recv(c->fd, buf, cap, wait && c->blocking ? 0 : MSG_DONTWAIT);
-        if (n > 0)
-            return n;
-        if (n == 0) {
-            *eof = 1;
-            snprintf(c->errbuf, sizeof c->errbuf, "server closed the connection unexpectedly");
-            return -1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        snprintf(c->errbuf, sizeof c->errbuf, "could not receive data from server: %s", strerror(errno));
-        return -1;
-    }
+    snprintf(c->errbuf, sizeof c->errbuf, "could not receive data from server: %.200s", c->io.err);
+    return -1;
 }
 
+/* >0 bytes, 0 would block, -1 error (message in c->errbuf) */
 static ssize_t raw_write(wb_pg_conn *c, const uint8_t *buf, size_t n, int *want_read)
 {
     *want_read = 0;
     c->stats.writes++;
-    if (c->ssl) {
-        ERR_clear_error();
-        int w = SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-        if (w > 0)
-            return w;
-        int e = SSL_get_error(c->ssl, w);
-        if (e == SSL_ERROR_WANT_WRITE)
-            return 0;
-        if (e == SSL_ERROR_WANT_READ) {
-            *want_read = 1;
-            return 0;
-        }
-        snprintf(c->errbuf, sizeof c->errbuf, "TLS write failed: %s", ssl_errstr());
-        return -1;
+    ssize_t w = c->io.ops->send(&c->io, buf, n);
+    if (w >= 0)
+        return w;
+    if (w == WB_STREAM_AGAIN) {
+        *want_read = !c->io.want_write;
+        return 0;
     }
-    for (;;) {
-        ssize_t w = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w >= 0)
-            return w;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        snprintf(c->errbuf, sizeof c->errbuf, "could not send data to server: %s", strerror(errno));
-        return -1;
-    }
+    snprintf(c->errbuf, sizeof c->errbuf, "could not send data to server: %.200s", c->io.err);
+    return -1;
 }
 
 static int send_cancel_request(const struct sockaddr_storage *addr, socklen_t addrlen, int32_t pid, int32_t key,
@@ -240,7 +204,7 @@ static ssize_t conn_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size
         int timeout = c->query_timeout_ms > 0 ? c->query_timeout_ms : -1;
         if (c->cancel_sent) /* a live server answers a cancel within milliseconds */
             timeout = timeout < 2000 ? 2000 : timeout;
-        int r = wait_fd(c->fd, want_write ? POLLOUT : POLLIN, timeout);
+        int r = wait_fd(c->io.fd, want_write ? POLLOUT : POLLIN, timeout);
         if (r < 0) {
             snprintf(errbuf, errlen, "poll failed: %s", strerror(errno));
             return -1;
@@ -274,26 +238,24 @@ static int write_failed(wb_pg_conn *c, wb_pg_error *err, const char *why)
     char msg[sizeof c->errbuf];
     snprintf(msg, sizeof msg, "%s", why);
     for (int i = 0; i < 256 && c->in; i++) {
-        int r = wait_fd(c->fd, POLLIN, i == 0 ? 200 : 0);
+        int r = wait_fd(c->io.fd, POLLIN, i == 0 ? 200 : 0);
         if (r <= 0 || !(r & (POLLIN | POLLHUP | POLLERR)) || wb_stream_fill(c->in) <= 0)
             break;
     }
-    size_t avail = 0;
-    const uint8_t *p = c->in ? wb_stream_peek(c->in, &avail) : NULL;
-    size_t off = c->consume <= avail ? c->consume : avail;
+    /* the connection ends here: frame what is buffered (never reading
+     * more), consuming it */
     wb_pg_error found = {0};
-    while (p && off < avail) {
+    if (c->in)
+        wb_pg_reader_consume(&c->rd);
+    while (c->in && wb_pg_reader_has_message(&c->rd)) {
         wb_pg_msg m;
-        size_t need;
-        char ebuf[128];
-        if (wb_pg_frame(p + off, avail - off, 0, &m, &need, ebuf, sizeof ebuf) != 1)
+        if (wb_pg_reader_next(&c->rd, &m) != WB_PG_READ_MSG)
             break;
         if (m.type == 'E') {
             wb_pg_error scratch;
             if (take_error(c, &m, 0, &found, &scratch) >= 0 && found.kind == WB_PG_ERR_FATAL)
                 break; /* the reason the session ended */
         }
-        off += 5 + (size_t)m.len;
     }
     set_bad(c);
     if (found.kind) {
@@ -324,7 +286,7 @@ static int conn_flush(wb_pg_conn *c, wb_pg_error *err)
             c->stats.bytes_out += (uint64_t)w;
             continue;
         }
-        int r = wait_fd(c->fd, want_read ? POLLIN : (POLLIN | POLLOUT), -1);
+        int r = wait_fd(c->io.fd, want_read ? POLLIN : (POLLIN | POLLOUT), -1);
         if (r < 0) {
             c->out.len = 0;
             return io_fail(c, err, WB_PG_ERR_IO, "poll failed: %s", strerror(errno));
@@ -355,29 +317,22 @@ static int maybe_flush(wb_pg_conn *c, wb_pg_error *err)
  * The previous message's bytes are released first: views into it die. */
 static int next_msg(wb_pg_conn *c, wb_pg_msg *m, wb_pg_error *err)
 {
-    if (c->consume) {
-        wb_stream_consume(c->in, c->consume);
-        c->consume = 0;
+    int r = wb_pg_reader_next(&c->rd, m);
+    if (r == WB_PG_READ_MSG) {
+        c->stats.messages_in++;
+        return 0;
     }
-    size_t avail, need;
-    const uint8_t *p = wb_stream_peek(c->in, &avail);
-    for (;;) {
-        int r = wb_pg_frame(p, avail, 0, m, &need, c->errbuf, sizeof c->errbuf);
-        if (r == 1) {
-            c->consume = 5 + (size_t)m->len;
-            c->stats.messages_in++;
-            return 0;
-        }
-        if (r < 0)
-            return io_fail(c, err, WB_PG_ERR_PROTOCOL, "protocol error at byte %llu from the server: %s",
-                           (unsigned long long)wb_stream_offset(c->in), c->errbuf);
-        p = wb_stream_need(c->in, need, &avail);
-        if (!p) {
-            const char *e = wb_stream_error(c->in);
-            return io_fail(c, err, WB_PG_ERR_IO, "%s%s", e ? e : "server closed the connection unexpectedly",
-                           avail ? " (inside a message)" : "");
-        }
+    if (r == WB_PG_READ_EOF) /* the source reports EOF as an error: not reached */
+        return io_fail(c, err, WB_PG_ERR_IO, "server closed the connection unexpectedly");
+    const char *e = wb_stream_error(c->in);
+    if (e) {
+        size_t avail;
+        wb_stream_peek(c->in, &avail);
+        return io_fail(c, err, WB_PG_ERR_IO, "%s%s", e, avail ? " (inside a message)" : "");
     }
+    if (r == WB_PG_READ_AGAIN) /* conn_read blocks: not reached */
+        return io_fail(c, err, WB_PG_ERR_IO, "read would block");
+    return io_fail(c, err, WB_PG_ERR_PROTOCOL, "protocol error from the server: %s", c->rd.err);
 }
 
 static int proto_fail(wb_pg_conn *c, wb_pg_error *err, const wb_pg_msg *m, const char *what)
@@ -606,27 +561,6 @@ static int startup_msg(wb_pg_conn *c, wb_pg_msg *m, int64_t deadline, wb_pg_erro
     return rc;
 }
 
-/* tls-server-end-point channel binding data: hash of the server cert with
- * its signature digest (SHA-256 for MD5/SHA-1), RFC 5929 §4.1 */
-static int cert_hash(SSL *ssl, uint8_t *out, size_t *len)
-{
-    X509 *cert = SSL_get1_peer_certificate(ssl);
-    if (!cert)
-        return -1;
-    int mdnid = 0, pknid = 0;
-    const EVP_MD *md = NULL;
-    if (X509_get_signature_info(cert, &mdnid, &pknid, NULL, NULL) && mdnid != NID_md5 && mdnid != NID_sha1 &&
-        mdnid != NID_undef)
-        md = EVP_get_digestbynid(mdnid);
-    if (!md)
-        md = EVP_sha256();
-    unsigned int n = 0;
-    int ok = X509_digest(cert, md, out, &n);
-    X509_free(cert);
-    *len = n;
-    return ok ? 0 : -1;
-}
-
 static int tls_start(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, int64_t deadline, wb_pg_error *err)
 {
     const char *mode = cfg->v[KW_SSLMODE];
@@ -648,39 +582,23 @@ static int tls_start(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, int6
                            ssl_errstr());
         SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
     }
-    c->ssl = SSL_new(c->ssl_ctx);
-    if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
-        return io_fail(c, err, WB_PG_ERR_TLS, "could not set up TLS: %s", ssl_errstr());
-    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    struct in6_addr a6;
-    struct in_addr a4;
-    int is_ip = inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
-    if (!is_ip)
-        SSL_set_tlsext_host_name(c->ssl, host); /* SNI, as libpq's sslsni=1 */
-    if (strcmp(mode, "verify-full") == 0) {
-        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
-        if (is_ip)
-            X509_VERIFY_PARAM_set1_ip_asc(vp, host);
-        else
-            X509_VERIFY_PARAM_set1_host(vp, host, 0);
-    }
+    if (wb_pg_io_tls_client(&c->io, c->ssl_ctx, host, strcmp(mode, "verify-full") == 0))
+        return io_fail(c, err, WB_PG_ERR_TLS, "%s", c->io.err);
     for (;;) {
-        ERR_clear_error();
-        int r = SSL_connect(c->ssl);
+        int r = wb_pg_io_handshake(&c->io);
         if (r == 1)
             break;
-        int e = SSL_get_error(c->ssl, r);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-            long v = SSL_get_verify_result(c->ssl);
+        if (r < 0) {
+            long v = SSL_get_verify_result(c->io.ssl);
             if (v != X509_V_OK)
                 return io_fail(c, err, WB_PG_ERR_TLS, "TLS certificate verification failed (sslmode=%s): %s", mode,
                                X509_verify_cert_error_string(v));
-            return io_fail(c, err, WB_PG_ERR_TLS, "TLS handshake failed: %s", ssl_errstr());
+            return io_fail(c, err, WB_PG_ERR_TLS, "%s", c->io.err);
         }
         int left = deadline ? (int)(deadline - now_ms()) : -1;
         if (deadline && left <= 0)
             return io_fail(c, err, WB_PG_ERR_CONNECT, "timeout expired during the TLS handshake");
-        if (wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, left) <= 0)
+        if (wait_fd(c->io.fd, c->io.want_write ? POLLOUT : POLLIN, left) <= 0)
             return io_fail(c, err, WB_PG_ERR_CONNECT, "timeout expired during the TLS handshake");
     }
     return 0;
@@ -760,7 +678,7 @@ static int authenticate(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *passwor
                 has_plus |= strcmp(mech, "SCRAM-SHA-256-PLUS") == 0;
             }
             const char *cb = cfg->v[KW_CHANNEL_BINDING];
-            int plus = has_plus && c->ssl && !(cb && strcmp(cb, "disable") == 0);
+            int plus = has_plus && c->io.ssl && !(cb && strcmp(cb, "disable") == 0);
             if (cb && strcmp(cb, "require") == 0 && !plus) {
                 io_fail(c, err, WB_PG_ERR_AUTH, "channel binding required, but the server did not offer it over TLS");
                 goto out;
@@ -771,12 +689,15 @@ static int authenticate(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *passwor
             }
             uint8_t hash[64];
             size_t hlen = 0;
-            if (c->ssl && cert_hash(c->ssl, hash, &hlen)) {
+            int hl = c->io.ssl ? wb_pg_io_tls_end_point(&c->io, 0, hash) : 0;
+            if (hl >= 0)
+                hlen = (size_t)hl;
+            else {
                 io_fail(c, err, WB_PG_ERR_AUTH, "could not hash the server certificate for channel binding");
                 goto out;
             }
             char *first = NULL;
-            if (wb_pg_scram_first(&scram, password, plus, c->ssl ? hash : NULL, hlen, &first, err)) {
+            if (wb_pg_scram_first(&scram, password, plus, c->io.ssl ? hash : NULL, hlen, &first, err)) {
                 free(first);
                 set_bad(c);
                 goto out;
@@ -854,21 +775,20 @@ static int finish_startup(wb_pg_conn *c, int64_t deadline, wb_pg_error *err)
 
 static void conn_close_socket(wb_pg_conn *c)
 {
-    if (c->ssl) {
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-    }
+    if (c->io.ssl && c->bad)
+        SSL_set_quiet_shutdown(c->io.ssl, 1); /* no close_notify into a broken connection */
+    c->io.ops->close(&c->io); /* frees the TLS session, if any */
     if (c->ssl_ctx) {
         SSL_CTX_free(c->ssl_ctx);
         c->ssl_ctx = NULL;
     }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
+    if (c->io.fd >= 0)
+        close(c->io.fd);
+    wb_pg_io_plain(&c->io, -1);
     wb_stream_close(c->in);
     c->in = NULL;
     c->out.len = 0;
-    c->consume = 0;
+    memset(&c->rd, 0, sizeof c->rd);
 }
 
 /* One attempt at one host. */
@@ -877,12 +797,14 @@ static int try_host(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, const
 {
     char msg[512] = "";
     c->bad = 0;
-    c->fd = host[0] == '/' ? unix_connect(c, host, port, msg, sizeof msg) : tcp_connect(c, host, port, deadline, msg, sizeof msg);
-    if (c->fd < 0)
+    int fd = host[0] == '/' ? unix_connect(c, host, port, msg, sizeof msg) : tcp_connect(c, host, port, deadline, msg, sizeof msg);
+    if (fd < 0)
         return wb_pg_errf(err, WB_PG_ERR_CONNECT, "%s", msg);
+    wb_pg_io_plain(&c->io, fd);
     c->in = wb_stream_from_fn(conn_read, c, c->read_buffer);
     if (!c->in)
         return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+    wb_pg_reader_init(&c->rd, c->in, WB_PG_FROM_BACKEND);
     const char *mode = cfg->v[KW_SSLMODE];
     int want_tls = strcmp(mode, "disable") != 0;
     int need_tls = want_tls && strcmp(mode, "prefer") != 0;
@@ -892,15 +814,14 @@ static int try_host(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, const
         /* the answer is one unframed byte: read it without buffering more
          * (anything after it belongs to the TLS handshake) */
         uint8_t b;
-        ssize_t n;
         for (;;) {
-            n = recv(c->fd, &b, 1, 0);
+            ssize_t n = c->io.ops->recv(&c->io, &b, 1);
             if (n == 1)
                 break;
-            if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            if (n != WB_STREAM_AGAIN)
                 return io_fail(c, err, WB_PG_ERR_CONNECT, "server closed the connection during the SSLRequest");
             int left = deadline ? (int)(deadline - now_ms()) : -1;
-            if ((deadline && left <= 0) || wait_fd(c->fd, POLLIN, left) <= 0)
+            if ((deadline && left <= 0) || wait_fd(c->io.fd, POLLIN, left) <= 0)
                 return io_fail(c, err, WB_PG_ERR_CONNECT, "timeout expired waiting for the SSLRequest answer");
         }
         if (b == 'S') {
@@ -968,7 +889,7 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
         wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    c->fd = -1;
+    wb_pg_io_plain(&c->io, -1);
     pthread_mutex_init(&c->params_mu, NULL);
     c->read_buffer = opts && opts->read_buffer ? opts->read_buffer : DEFAULT_READ_BUFFER;
     c->copy_flush = opts && opts->copy_flush ? opts->copy_flush : DEFAULT_COPY_FLUSH;
@@ -1006,9 +927,9 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
         return NULL;
     }
     c->query_timeout_ms = qt;
-    if (!c->ssl) {
-        int fl = fcntl(c->fd, F_GETFL);
-        if (fl >= 0 && fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+    if (!c->io.ssl) {
+        int fl = fcntl(c->io.fd, F_GETFL);
+        if (fl >= 0 && fcntl(c->io.fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
             c->blocking = 1;
     }
     c->stmt = 0;
@@ -1019,14 +940,13 @@ void wb_pg_finish(wb_pg_conn *c)
 {
     if (!c)
         return;
-    if (c->fd >= 0 && !c->bad && c->in) {
+    if (c->io.fd >= 0 && !c->bad && c->in) {
         c->out.len = 0;
         if (wb_pg_put_terminate(&c->out) == 0) {
             int wr;
             raw_write(c, c->out.p, c->out.len, &wr);
         }
-        if (c->ssl)
-            SSL_shutdown(c->ssl);
+        /* the TLS close_notify goes out in conn_close_socket's io close */
     }
     conn_close_socket(c);
     for (size_t i = 0; i < 2 * c->nparams; i++)
@@ -1082,8 +1002,8 @@ static int version_number(const char *v)
 }
 int wb_pg_server_version(const wb_pg_conn *c) { return version_number(wb_pg_parameter(c, "server_version")); }
 int wb_pg_backend_pid(const wb_pg_conn *c) { return c ? c->pid : 0; }
-int wb_pg_tls_in_use(const wb_pg_conn *c) { return c && c->ssl != NULL; }
-int wb_pg_socket(const wb_pg_conn *c) { return c ? c->fd : -1; }
+int wb_pg_tls_in_use(const wb_pg_conn *c) { return c && c->io.ssl != NULL; }
+int wb_pg_socket(const wb_pg_conn *c) { return c ? c->io.fd : -1; }
 void wb_pg_set_query_timeout(wb_pg_conn *c, int ms)
 {
     if (c)
@@ -2338,7 +2258,8 @@ static int copy_get_impl(wb_pg_conn *c, const uint8_t **data, size_t *len, int64
         /* CommandComplete / ErrorResponse / ReadyForQuery: let wb_pg_step
          * interpret them (un-consume by re-framing: step reads from the same
          * buffer position) */
-        c->consume = 0;
+        c->rd.consume = 0;
+        c->rd.messages--;
         c->stats.messages_in--;
         return finish_request(c, 0, rows, err) ? -1 : 0;
     }
@@ -2349,14 +2270,11 @@ int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err)
     ERR_OR_LOCAL(err);
     if (idle(c, err))
         return -1;
-    if (c->consume) {
-        wb_stream_consume(c->in, c->consume);
-        c->consume = 0;
-    }
+    wb_pg_reader_consume(&c->rd);
     size_t avail;
     wb_stream_peek(c->in, &avail);
-    if (!avail && !(c->ssl && SSL_pending(c->ssl))) {
-        int r = wait_fd(c->fd, POLLIN, timeout_ms);
+    if (!avail && !(c->io.ssl && SSL_pending(c->io.ssl))) {
+        int r = wait_fd(c->io.fd, POLLIN, timeout_ms);
         if (r < 0)
             return io_fail(c, err, WB_PG_ERR_IO, "poll failed: %s", strerror(errno));
         if (r == 0)
@@ -2367,20 +2285,12 @@ int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err)
     }
     int handled = 0;
     for (;;) {
-        const uint8_t *p = wb_stream_peek(c->in, &avail);
+        wb_stream_peek(c->in, &avail);
+        if (!avail)
+            return handled;
         wb_pg_msg m;
-        size_t need;
-        int r = wb_pg_frame(p, avail, 0, &m, &need, c->errbuf, sizeof c->errbuf);
-        if (r < 0)
-            return io_fail(c, err, WB_PG_ERR_PROTOCOL, "protocol error: %s", c->errbuf);
-        if (r == 0) {
-            if (!avail)
-                return handled;
-            if (next_msg(c, &m, err)) /* finish the partial message */
-                return -1;
-        } else {
-            c->consume = 5 + (size_t)m.len;
-        }
+        if (next_msg(c, &m, err)) /* a whole message, or the rest of a partial one */
+            return -1;
         if (m.type == 'E') { /* while idle only a session-ending error can come */
             if (take_error(c, &m, 0, err, err) >= 0) {
                 err->kind = WB_PG_ERR_FATAL;
@@ -2393,8 +2303,7 @@ int wb_pg_consume_input(wb_pg_conn *c, int timeout_ms, wb_pg_error *err)
             return -1;
         if (!h)
             return proto_fail(c, err, &m, "unexpected message while idle");
-        wb_stream_consume(c->in, c->consume);
-        c->consume = 0;
+        wb_pg_reader_consume(&c->rd);
         handled++;
     }
 }
