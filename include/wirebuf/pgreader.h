@@ -18,7 +18,7 @@
  *
  * Used by the server (src/server) on push streams (non-blocking: 0 = "would
  * block", come back when the event loop has pushed more bytes) and by the
- * client (src/pg/conn.c), whose callback stream blocks inside
+ * client (src/pg/events.c), whose callback stream blocks inside
  * wb_stream_need until the bytes or an error arrive (a callback may also
  * return WB_STREAM_AGAIN to make it non-blocking). A message already whole
  * in the buffer is framed without calling into the stream's source.

@@ -60,9 +60,9 @@ static int set_param_locked(wb_pg_conn *c, const char *name, const char *value)
     return 0;
 }
 
-int wb_pg_status(const wb_pg_conn *c) { return !c || c->bad ? WB_PG_BAD : WB_PG_OK; }
+int wb_pg_status(const wb_pg_conn *c) { return !c || c->state == WB_PGC_BAD ? WB_PG_BAD : WB_PG_OK; }
 
-char wb_pg_transaction_status(const wb_pg_conn *c) { return !c || c->pending || c->portal_open ? 0 : c->tx; }
+char wb_pg_transaction_status(const wb_pg_conn *c) { return !c || c->pending || wb_pgc_portal_open(c) ? 0 : c->tx; }
 
 /* ParameterStatus values: written by the thread reading the connection,
  * read by wb_pg_parameter (same thread) or wb_pg_parameter_copy (any

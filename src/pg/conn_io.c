@@ -153,7 +153,6 @@ ssize_t wb_pgc_conn_read(void *ctx, uint8_t *buf, size_t cap, char *errbuf, size
                 return -1;
             }
             char msg[256];
-            c->timed_out = 1;
             c->cancel_sent = 1;
             if (wb_pgc_send_cancel_request(&c->addr, c->addrlen, c->pid, c->key, msg, sizeof msg) != 0) {
                 snprintf(errbuf, errlen, "query timeout after %d ms and the cancel failed: %s", timeout, msg);

@@ -325,7 +325,7 @@ static int finish_startup(wb_pg_conn *c, int64_t deadline, wb_pg_error *err)
 
 static void conn_close_socket(wb_pg_conn *c)
 {
-    if (c->io.ssl && c->bad)
+    if (c->io.ssl && c->state == WB_PGC_BAD)
         SSL_set_quiet_shutdown(c->io.ssl, 1); /* no close_notify into a broken connection */
     c->io.ops->close(&c->io); /* frees the TLS session, if any */
     if (c->ssl_ctx) {
@@ -346,7 +346,7 @@ static int try_host(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *host, const
                     wb_pg_error *err)
 {
     char msg[512] = "";
-    c->bad = 0;
+    c->state = WB_PGC_STARTUP;
     int fd = host[0] == '/' ? unix_connect(c, host, port, msg, sizeof msg) : tcp_connect(c, host, port, deadline, msg, sizeof msg);
     if (fd < 0)
         return wb_pg_errf(err, WB_PG_ERR_CONNECT, "%s", msg);
@@ -483,6 +483,7 @@ wb_pg_conn *wb_pg_connect(const char *conninfo, const wb_pg_options *opts, wb_pg
             c->blocking = 1;
     }
     c->stmt = 0;
+    c->state = WB_PGC_READY;
     return c;
 }
 
@@ -490,7 +491,7 @@ void wb_pg_finish(wb_pg_conn *c)
 {
     if (!c)
         return;
-    if (c->io.fd >= 0 && !c->bad && c->in) {
+    if (c->io.fd >= 0 && c->state != WB_PGC_BAD && c->in) {
         c->out.len = 0;
         if (wb_pg_put_terminate(&c->out) == 0) {
             int wr;

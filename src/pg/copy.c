@@ -51,7 +51,7 @@ static int copy_start(wb_pg_conn *c, const char *sql, int want, wb_pg_error *err
             if (ev.type == WB_PG_EV_COPY_IN) {
                 if (wb_pg_put_copy_fail(&c->out, "wrong COPY direction") || wb_pgc_conn_flush(c, err))
                     return -1;
-                c->copy_in = 0;
+                wb_pgc_copy_in_done(c);
             }
             if (wb_pg_drain(c, NULL, err))
                 return -1;
@@ -98,7 +98,7 @@ static int copy_put_impl(wb_pg_conn *c, const void *data, size_t len, wb_pg_erro
     size_t mark = c ? c->out.len : 0;
     if (wb_pgc_usable(c, err))
         return -1;
-    if (!c->copy_in)
+    if (!wb_pgc_copy_in(c))
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
     if (!data && len)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_copy_put: data is NULL");
@@ -123,7 +123,7 @@ int wb_pg_copy_end(wb_pg_conn *c, const char *reason, int64_t *rows, wb_pg_error
         *rows = 0;
     if (wb_pgc_usable(c, err))
         return -1;
-    if (!c->copy_in)
+    if (!wb_pgc_copy_in(c))
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "no COPY FROM STDIN in progress");
     if (reason) {
         if (wb_pg_put_copy_fail(&c->out, reason))
@@ -134,7 +134,7 @@ int wb_pg_copy_end(wb_pg_conn *c, const char *reason, int64_t *rows, wb_pg_error
             return wb_pgc_oom_at(c, mark, err);
     }
     wb_buf_clear(&c->copybuf);
-    c->copy_in = 0;
+    wb_pgc_copy_in_done(c);
     /* A failed write means CopyDone did not reach the server whole: nothing
      * can have been committed. */
     if (wb_pgc_conn_flush(c, err))

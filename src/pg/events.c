@@ -163,7 +163,7 @@ int wb_pgc_usable(wb_pg_conn *c, wb_pg_error *err)
 {
     if (!c)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "no connection");
-    if (c->bad)
+    if (c->state == WB_PGC_BAD)
         return wb_pg_errf(err, WB_PG_ERR_IO, "the connection is broken (an earlier error closed it)");
     return 0;
 }
@@ -172,7 +172,7 @@ int wb_pgc_idle(wb_pg_conn *c, wb_pg_error *err)
 {
     if (wb_pgc_usable(c, err))
         return -1;
-    if (c->pending || c->portal_open || c->copy_in)
+    if (c->pending || c->state != WB_PGC_READY)
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
                        "a previous request is still in progress: read its results (wb_pg_step/wb_pg_drain) first");
     return 0;
@@ -259,10 +259,10 @@ static int ensure_vals(wb_pg_conn *c, uint16_t n)
 /* portal finished or failed: end the request with a Sync */
 static int close_portal(wb_pg_conn *c, wb_pg_error *err)
 {
-    if (!c->portal_open)
+    if (!wb_pgc_portal_open(c))
         return 0;
-    c->portal_open = 0;
-    c->portal_suspended = 0;
+    /* a COPY run by the portal goes on until its ReadyForQuery */
+    c->state = c->state == WB_PGC_PORTAL_COPY_IN ? WB_PGC_COPY_IN : WB_PGC_READY;
     if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1))
         return wb_pgc_oom_bad(c, err);
     return wb_pgc_conn_flush(c, err);
@@ -273,16 +273,15 @@ int wb_pg_close_portal(wb_pg_conn *c, wb_pg_error *err)
     ERR_OR_LOCAL(err);
     if (wb_pgc_usable(c, err))
         return -1;
-    if (!c->portal_open)
+    if (!wb_pgc_portal_open(c))
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "no open portal to close");
-    if (!c->portal_suspended)
+    if (c->state != WB_PGC_SUSPENDED)
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
                           "the portal is still sending rows: read up to WB_PG_EV_SUSPENDED before closing it");
     size_t mark = c->out.len;
     if (wb_pg_put_close(&c->out, 'P', "") || wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1))
         return wb_pgc_oom_at(c, mark, err);
-    c->portal_open = 0;
-    c->portal_suspended = 0;
+    c->state = WB_PGC_READY;
     return wb_pgc_conn_flush(c, err);
 }
 
@@ -308,9 +307,9 @@ static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
     if (!ev)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_step: ev is NULL");
     memset(ev, 0, sizeof *ev);
-    if (!c->pending && !c->portal_open)
+    if (!c->pending && !wb_pgc_portal_open(c))
         return 0;
-    if (c->portal_suspended && !c->pending) /* the server waits for us: nothing will come */
+    if (c->state == WB_PGC_SUSPENDED && !c->pending) /* the server waits for us: nothing will come */
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
                           "the portal is suspended: continue it with wb_pg_send_more() or end it with "
                           "wb_pg_close_portal() (or wb_pg_drain())");
@@ -370,9 +369,9 @@ static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 return -1;
             return 1;
         case 's':
-            if (!c->portal_open)
+            if (!wb_pgc_portal_open(c))
                 return wb_pgc_proto_fail(c, err, &m, "PortalSuspended without a row-limited Execute");
-            c->portal_suspended = 1;
+            c->state = WB_PGC_SUSPENDED;
             ev->type = WB_PG_EV_SUSPENDED;
             return 1;
         case 'E': {
@@ -383,7 +382,7 @@ static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 *err = c->error;
                 return -1;
             }
-            int timeout = c->timed_out && strcmp(c->error.sqlstate, "57014") == 0;
+            int timeout = c->cancel_sent && strcmp(c->error.sqlstate, "57014") == 0;
             if (timeout) {
                 c->error.kind = WB_PG_ERR_TIMEOUT;
                 char m2[sizeof c->error.message + 64];
@@ -415,9 +414,9 @@ static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
                 c->sync_head = c->sync_tail = 0;
                 c->stmt = 0;
                 c->execs = 0;
-                c->timed_out = c->cancel_sent = 0;
+                c->cancel_sent = 0;
             }
-            c->copy_in = 0;
+            wb_pgc_copy_in_done(c);
             c->have_rowdesc = 0;
             ev->type = WB_PG_EV_READY;
             ev->tx_status = st;
@@ -432,7 +431,7 @@ static int step_impl(wb_pg_conn *c, wb_pg_event *ev, wb_pg_error *err)
             ev->copy_format = cr.format;
             ev->ncols = cr.ncols;
             if (m.type == 'G')
-                c->copy_in = 1;
+                wb_pgc_copy_in_begin(c);
             return 1;
         }
         case 'W':
@@ -463,7 +462,7 @@ int wb_pgc_read_rest(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *first, 
     first->kind = WB_PG_ERR_NONE;
     for (;;) {
         wb_pg_event ev;
-        if (c->portal_suspended && wb_pg_close_portal(c, err)) /* drain ends a suspended portal */
+        if (c->state == WB_PGC_SUSPENDED && wb_pg_close_portal(c, err)) /* drain ends a suspended portal */
             return -1;
         int r = wb_pg_step(c, &ev, err);
         if (r < 0)
@@ -480,7 +479,7 @@ int wb_pgc_read_rest(wb_pg_conn *c, int sum, int64_t *rows, wb_pg_error *first, 
         } else if (ev.type == WB_PG_EV_COPY_IN) {
             if (wb_pg_put_copy_fail(&c->out, "COPY FROM STDIN is not expected here") || wb_pgc_conn_flush(c, err))
                 return -1;
-            c->copy_in = 0;
+            wb_pgc_copy_in_done(c);
         }
     }
     if (rows)

@@ -84,6 +84,29 @@ void wb_pg_scram_free(wb_pg_scram *s);
     if (!(e))                                                                                                          \
     (e) = &e##_local_
 
+/* What the connection is doing: one state at a time (the request queue is
+ * counted apart, in `pending`: ReadyForQuery messages still to come).
+ * Transitions: connect STARTUP -> READY; a row-limited Execute READY ->
+ * PORTAL; PortalSuspended PORTAL -> SUSPENDED; wb_pg_send_more SUSPENDED ->
+ * PORTAL; the portal's CommandComplete/ErrorResponse (the client then sends
+ * Sync) or wb_pg_close_portal -> READY; CopyInResponse READY -> COPY_IN or
+ * PORTAL -> PORTAL_COPY_IN; CopyDone/CopyFail sent or ReadyForQuery
+ * COPY_IN -> READY, PORTAL_COPY_IN -> PORTAL; any failure of the
+ * connection -> BAD, for good. */
+enum wb_pgc_state {
+    WB_PGC_STARTUP = 0,    /* connecting: TLS, startup, authentication */
+    WB_PGC_READY,          /* requests may be queued (pending: in flight) */
+    WB_PGC_PORTAL,         /* a row-limited Execute went out without Sync:
+                              rows, then PortalSuspended or the end, come */
+    WB_PGC_SUSPENDED,      /* PortalSuspended read: the server waits for an
+                              Execute (wb_pg_send_more) or Close + Sync */
+    WB_PGC_COPY_IN,        /* CopyInResponse read: the server waits for
+                              CopyData, CopyDone or CopyFail */
+    WB_PGC_PORTAL_COPY_IN, /* COPY FROM STDIN run by a row-limited Execute:
+                              after it the portal still owes the Sync */
+    WB_PGC_BAD             /* an error closed the connection: every call fails */
+};
+
 struct wb_pg_conn {
     wb_pg_io io;      /* the transport (plain or TLS); io.fd is the socket */
     SSL_CTX *ssl_ctx;
@@ -92,7 +115,7 @@ struct wb_pg_conn {
     wb_buf out;
     size_t read_buffer, copy_flush;
     int query_timeout_ms, connect_timeout_ms;
-    int bad;
+    enum wb_pgc_state state;
     int blocking; /* plain socket switched to blocking mode after startup:
                      a wait is then one recv(2), not recv+poll+recv */
     char tx;
@@ -109,15 +132,14 @@ struct wb_pg_conn {
     void *notify_ctx;
     /* request state */
     int64_t pending;  /* ReadyForQuery messages still to come */
-    int portal_open;  /* Execute with a row limit sent without Sync */
     int have_rowdesc; /* a RowDescription describes the rows that follow */
-    int portal_suspended; /* PortalSuspended read: the server waits for
-                             Execute (wb_pg_send_more) or Close + Sync */
     int64_t stmt;     /* statement index of the next result */
     int64_t execs;    /* Executes queued in the current pipeline */
     int64_t *sync_execs; /* per queued Sync: Executes before it (-1: simple Query) */
     size_t sync_head, sync_tail, sync_cap;
-    int timed_out, cancel_sent;
+    int cancel_sent;  /* the query timeout expired and a CancelRequest went
+                         out (until the next ReadyForQuery ends the requests):
+                         57014 is then reported as WB_PG_ERR_TIMEOUT */
     /* current columns */
     wb_buf rowdesc;   /* copy of the last RowDescription body */
     wb_pg_column *cols;
@@ -128,13 +150,38 @@ struct wb_pg_conn {
     wb_pg_error error; /* the last statement error (for events) */
     /* COPY */
     wb_buf copybuf;
-    int copy_in;
     wb_pg_stats stats;
     char errbuf[256];
 };
 
 /* conn_io.c */
-static inline void wb_pgc_set_bad(wb_pg_conn *c) { c->bad = 1; }
+static inline void wb_pgc_set_bad(wb_pg_conn *c) { c->state = WB_PGC_BAD; }
+/* a row-limited Execute's portal is open (no Sync sent for it yet) */
+static inline int wb_pgc_portal_open(const wb_pg_conn *c)
+{
+    return c->state == WB_PGC_PORTAL || c->state == WB_PGC_SUSPENDED || c->state == WB_PGC_PORTAL_COPY_IN;
+}
+/* the server waits for COPY FROM STDIN data */
+static inline int wb_pgc_copy_in(const wb_pg_conn *c)
+{
+    return c->state == WB_PGC_COPY_IN || c->state == WB_PGC_PORTAL_COPY_IN;
+}
+/* CopyInResponse read */
+static inline void wb_pgc_copy_in_begin(wb_pg_conn *c)
+{
+    if (c->state == WB_PGC_READY)
+        c->state = WB_PGC_COPY_IN;
+    else if (c->state == WB_PGC_PORTAL)
+        c->state = WB_PGC_PORTAL_COPY_IN;
+}
+/* the COPY FROM STDIN is over (CopyDone/CopyFail sent, or its end read) */
+static inline void wb_pgc_copy_in_done(wb_pg_conn *c)
+{
+    if (c->state == WB_PGC_COPY_IN)
+        c->state = WB_PGC_READY;
+    else if (c->state == WB_PGC_PORTAL_COPY_IN)
+        c->state = WB_PGC_PORTAL;
+}
 /* CLOCK_MONOTONIC in milliseconds */
 int64_t wb_pgc_now_ms(void);
 /* poll(2) one fd: revents, 0 on timeout (ms, -1 = none), -1 on error */

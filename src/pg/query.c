@@ -233,7 +233,7 @@ int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const w
     if (max_rows > 0) {
         if (wb_pg_put_flush(&c->out))
             return wb_pgc_oom_at(c, mark, err);
-        c->portal_open = 1;
+        c->state = WB_PGC_PORTAL;
     } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
         return wb_pgc_oom_at(c, mark, err);
     }
@@ -246,15 +246,15 @@ int wb_pg_send_more(wb_pg_conn *c, int32_t max_rows, wb_pg_error *err)
     size_t mark = c ? c->out.len : 0;
     if (wb_pgc_usable(c, err))
         return -1;
-    if (!c->portal_open)
+    if (!wb_pgc_portal_open(c))
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "no suspended portal to continue");
     if (max_rows < 0)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "negative row limit");
-    if (!c->portal_suspended)
+    if (c->state != WB_PGC_SUSPENDED)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "the portal is still sending rows: read up to WB_PG_EV_SUSPENDED first");
     if (wb_pg_put_execute(&c->out, "", max_rows) || wb_pg_put_flush(&c->out))
         return wb_pgc_oom_at(c, mark, err);
-    c->portal_suspended = 0;
+    c->state = WB_PGC_PORTAL;
     return wb_pgc_conn_flush(c, err);
 }
 
@@ -347,7 +347,7 @@ int wb_pg_send_prepared(wb_pg_conn *c, const wb_pg_stmt *st, int nparams, const 
     if (max_rows > 0) {
         if (wb_pg_put_flush(&c->out))
             return wb_pgc_oom_at(c, mark, err);
-        c->portal_open = 1;
+        c->state = WB_PGC_PORTAL;
     } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
         return wb_pgc_oom_at(c, mark, err);
     }
@@ -379,7 +379,7 @@ int wb_pg_pipeline_parse(wb_pg_conn *c, const char *name, const char *sql, uint1
     size_t mark = c ? c->out.len : 0;
     if (wb_pgc_usable(c, err))
         return -1;
-    if (c->portal_open || c->copy_in)
+    if (c->state != WB_PGC_READY)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (!sql)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_pipeline_parse: sql is NULL");
@@ -401,7 +401,7 @@ int wb_pg_pipeline_exec(wb_pg_conn *c, const char *name, int nparams, const wb_p
         return -1;
     /* every argument is checked before a byte is queued: a refused call
      * leaves the pipeline exactly as the earlier calls built it */
-    if (c->portal_open || c->copy_in)
+    if (c->state != WB_PGC_READY)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params))
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
@@ -421,7 +421,7 @@ int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err)
     size_t mark = c ? c->out.len : 0;
     if (wb_pgc_usable(c, err))
         return -1;
-    if (c->portal_open || c->copy_in)
+    if (c->state != WB_PGC_READY)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, c->execs))
         return wb_pgc_oom_at(c, mark, err);
@@ -454,7 +454,7 @@ int wb_pg_executemany(wb_pg_conn *c, const char *sql, int nparams, const uint32_
             break;
         }
         if (wb_pg_pipeline_exec(c, "", nparams, params, 0, NULL, err)) {
-            if (c->bad)
+            if (c->state == WB_PGC_BAD)
                 goto out;
             aborted = 1; /* a bad row (USAGE) or no memory: end the batch, roll it back */
             err->statement = r;

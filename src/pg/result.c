@@ -146,7 +146,7 @@ static wb_pg_result *collect(wb_pg_conn *c, wb_pg_error *err)
                 wb_pg_result_free(r);
                 return NULL;
             }
-            c->copy_in = 0;
+            wb_pgc_copy_in_done(c);
             break;
         default:
             break;
