@@ -9,19 +9,30 @@
  * Must never crash, over-read, leak or hang; the session must end in a
  * consistent state (CLOSE, or WAIT with nothing half-consumed). */
 #include "../src/server/session.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static wb_engine *engine;
 static wb_srv_passwords pw;
+static char dir[] = "/tmp/wb_fuzz_frontend.XXXXXX";
+
+static void cleanup(void)
+{
+    char path[sizeof dir + 32];
+    snprintf(path, sizeof path, "%s/postgres.test", dir);
+    unlink(path);
+    rmdir(dir);
+}
 
 static void setup(void)
 {
     if (engine)
         return;
-    char dir[] = "/tmp/wb_fuzz_frontend.XXXXXX";
     if (!mkdtemp(dir))
         abort();
+    atexit(cleanup);
     wb_engine_error err;
     engine = wb_engine_open(dir, NULL, &err);
     if (!engine || wb_srv_passwords_add(&pw, "postgres", "pw") != 0)

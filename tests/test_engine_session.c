@@ -369,6 +369,24 @@ static void test_transactions(void)
            "E[25P02:current transaction is aborted, commands ignored until end of transaction block]Z[E]");
     EXPECT(q(s, "COMMIT"), "C[ROLLBACK]Z[I]");
     EXPECT(q(s, "SELECT count(*) FROM tx"), "T[count:20]D[0]C[SELECT 1]Z[I]");
+    /* now() is the transaction's start: the same for every statement of a block */
+    {
+        char *a = q(s, "BEGIN; SELECT now()::text");
+        struct timespec d = {0, 20 * 1000000};
+        nanosleep(&d, NULL);
+        char *b = q(s, "SELECT now()::text; COMMIT");
+        char *ta = strstr(a, "D["), *tb = strstr(b, "D[");
+        CHECK(ta && tb && strncmp(ta, tb, 30) == 0);
+        free(a);
+        free(b);
+        a = q(s, "SELECT now()::text");
+        nanosleep(&d, NULL);
+        b = q(s, "SELECT now()::text");
+        ta = strstr(a, "D["), tb = strstr(b, "D[");
+        CHECK(ta && tb && strncmp(ta, tb, 30) != 0); /* autocommit: each its own */
+        free(a);
+        free(b);
+    }
     /* savepoints */
     EXPECT(q(s, "BEGIN; INSERT INTO tx VALUES (1, 'a'); SAVEPOINT s1; INSERT INTO tx VALUES (2, 'b')"),
            "C[BEGIN]C[INSERT 0 1]C[SAVEPOINT]C[INSERT 0 1]Z[T]");
@@ -1021,6 +1039,19 @@ static void test_concurrency(void)
     EXPECT(q(s, "SELECT n FROM counter"), want);
     EXPECT(q(s, "SELECT count(*) FROM log"), "T[count:20]D[200]C[SELECT 1]Z[I]");
     CHECK(ok >= 400); /* modes 0 and 1 never fail */
+    /* a writer waiting for the lock: statement_timeout ends the wait with
+     * 57014, and once the lock is free the same write goes through */
+    wb_engine_session *s2 = connect_db("postgres", NULL, 0);
+    EXPECT(q(s, "BEGIN; UPDATE counter SET n = n + 1"), "C[BEGIN]C[UPDATE 1]Z[T]");
+    EXPECT(q(s2, "SET statement_timeout = 200"), "C[SET]Z[I]");
+    EXPECT(q(s2, "UPDATE counter SET n = n + 1"), "E[57014:canceling statement due to statement timeout]Z[I]");
+    EXPECT(q(s2, "SELECT count(*) FROM counter"), "T[count:20]D[1]C[SELECT 1]Z[I]"); /* readers never wait */
+    EXPECT(q(s, "COMMIT"), "C[COMMIT]Z[I]");
+    EXPECT(q(s2, "UPDATE counter SET n = n + 1"), "C[UPDATE 1]Z[I]");
+    /* a cancel that arrives while the session is idle cancels nothing */
+    wb_engine_session_interrupt(s2, 0);
+    EXPECT(q(s2, "SELECT 1"), "T[?column?:23]D[1]C[SELECT 1]Z[I]");
+    wb_engine_session_free(s2);
     EXPECT(q(s, "DROP TABLE counter; DROP TABLE log"), "C[DROP TABLE]C[DROP TABLE]Z[I]");
     wb_engine_session_free(s);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int failures, checks;
 #define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
@@ -41,7 +42,13 @@ static int table_cols(void *ctx, const char *table, char ***names, uint32_t **oi
     *names = malloc((size_t)cap * sizeof **names);
     *oids = malloc((size_t)cap * sizeof **oids);
     *typmods = malloc((size_t)cap * sizeof **typmods);
-    while (sqlite3_step(st) == SQLITE_ROW && k < cap) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (k == cap) {
+            cap *= 2;
+            *names = realloc(*names, (size_t)cap * sizeof **names);
+            *oids = realloc(*oids, (size_t)cap * sizeof **oids);
+            *typmods = realloc(*typmods, (size_t)cap * sizeof **typmods);
+        }
         (*names)[k] = strdup((const char *)sqlite3_column_text(st, 0));
         wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 1), &(*oids)[k], &(*typmods)[k]);
         k++;
@@ -57,7 +64,8 @@ static int table_oid(void *ctx, const char *table, uint32_t *oid)
     (void)ctx;
     sqlite3_stmt *st;
     *oid = 0;
-    if (sqlite3_prepare_v2(db, "SELECT oid FROM pg_class WHERE relname = ?1", -1, &st, NULL) != SQLITE_OK) return 0;
+    /* pg_class.oid is 16384 + the sqlite_schema rowid (translate_catalog.c) */
+    if (sqlite3_prepare_v2(db, "SELECT 16384 + rowid FROM sqlite_schema WHERE name = ?1 AND type IN ('table', 'view')", -1, &st, NULL) != SQLITE_OK) return 0;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) *oid = (uint32_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -267,6 +275,8 @@ static void test_basic(void)
     expect("SELECT t NOT LIKE '%+%', tz, d, ch || '|', ok FROM ts", "SELECT", "1|2024-05-06 05:08:09+00|2024-05-06|ab  ||1");
     static const char *const tsq[] = {"2024-05-06 06:00:00+01"};
     expect_p("SELECT count(*) FROM ts WHERE tz > $1", tsq, 1, "1");
+    expect("SELECT count(*) FROM ts WHERE tz > '2024-05-06 06:00:00+01' AND ok = 't' AND d = '2024-05-06'", "SELECT", "1");
+    expect("SELECT relname FROM pg_class WHERE oid = (SELECT oid FROM pg_class WHERE relname = 'ts')::text", "SELECT", "ts");
     expect("SELECT count(*), sum(a), max(b) FROM items", "SELECT", "2|3|y's");
     expect("UPDATE items SET a = a + 10 WHERE id = 1", "UPDATE", NULL);
     expect("SELECT a FROM items WHERE id = 1", "SELECT", "11");
@@ -280,6 +290,9 @@ static void test_basic(void)
     expect_run_error("INSERT INTO items (a, f) VALUES (1, 'toolong')", "22001");
     expect_run_error("INSERT INTO items (a, c) VALUES (1, 123456789.5)", "22003");
     expect_run_error("INSERT INTO items (a) VALUES ('x1')", "22P02");
+    expect_run_error("UPDATE items SET a = a + 2147483647", "22003");
+    expect_run_error("SELECT 2147483647 + 1", "22003");
+    expect("SELECT 2147483647::int8 + 1, 46341 * 46340", "SELECT", "2147483648|2147441940");
     /* ON CONFLICT */
     expect("INSERT INTO items (id, a, b) VALUES (1, 7, 'new') ON CONFLICT (id) DO UPDATE SET b = EXCLUDED.b, a = items.a + EXCLUDED.a",
            "INSERT", NULL);
@@ -327,25 +340,45 @@ static void test_basic(void)
            "array_to_string('{a,NULL,c}'::text[], '-', '*'), string_to_array('x,y', ','), array_agg(x ORDER BY x DESC), "
            "string_agg(x::text, ';' ORDER BY x) FROM generate_series(1, 3) AS x", "SELECT",
            "AB|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|36|a-*-c|{x,y}|{3,2,1}|1;2;3");
+    expect("SELECT interval '1 day 2 hours' * 2, interval '25 hours', interval '1 mon' + interval '3 days', "
+           "interval '3 days' / 2", "SELECT", "2 days 04:00:00|25:00:00|1 mon 3 days|1 day 12:00:00");
+    expect("SELECT count(DISTINCT (a, b)) FROM (VALUES (1, 'x'), (1, 'x'), (2, NULL)) AS v(a, b)", "SELECT", "2");
+    expect("SELECT '{\"b\": 1, \"a\": [1, 2], \"aa\": \"x\\ny\"}'::jsonb, '{\"b\":1,  \"a\":2}'::json", "SELECT",
+           "{\"a\": [1, 2], \"b\": 1, \"aa\": \"x\\ny\"}|{\"b\":1,  \"a\":2}");
+    expect("SELECT '{1, 02,NULL}'::int[], '{a, \"b c\",\"x\"}'::text[], '{t,false}'::bool[]", "SELECT",
+           "{1,2,NULL}|{a,\"b c\",x}|{t,f}");
+    expect_run_error("SELECT '{1,x}'::int[]", "22P02");
     expect_run_error("SELECT 'nope'::uuid", "22P02");
     expect_run_error("SELECT '{\"a\":'::json", "22P02");
     expect("SELECT pg_size_pretty(123456789::int8), pg_get_serial_sequence('items', 'id')", "SELECT", "118 MB|public.items_id_seq");
     /* generate_series, CTEs, window functions */
     expect("SELECT sum(x) FROM generate_series(1, 10) AS x", "SELECT", "55");
+    expect("SELECT string_agg('v' || g, ',') FROM generate_series(1, 3) g", "SELECT", "v1,v2,v3");
+    expect_params("SELECT $1 || 5, 'a' LIKE $2", 2, (const uint32_t[]){25, 25});
     expect("SELECT g FROM generate_series(10, 1, -4) AS t(g)", "SELECT", "10;6;2");
     expect("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT sum(n) FROM r", "SELECT", "15");
     expect("WITH x AS (SELECT id, a FROM items) SELECT count(*) FROM x WHERE a > 1", "SELECT", "2");
     expect("SELECT id, row_number() OVER (ORDER BY id DESC), sum(a) OVER () FROM items ORDER BY id", "SELECT", "1|2|20;2|1|20");
     expect("SELECT x FROM unnest('{a,b,NULL}'::text[]) AS x", "SELECT", "a;b;NULL");
+    expect("SELECT x, n FROM unnest('{a,b}'::text[]) WITH ORDINALITY AS u(x, n)", "SELECT", "a|1;b|2");
+    expect("SELECT g, ordinality FROM generate_series(5, 6) WITH ORDINALITY AS g", "SELECT", "5|1;6|2");
     expect("SELECT CASE WHEN a > 10 THEN 'big' ELSE 'small' END FROM items ORDER BY id", "SELECT", "big;small");
     expect("SELECT EXISTS (SELECT 1 FROM items WHERE a = 2), (SELECT max(id) FROM items)", "SELECT", "1|2");
     expect("SELECT id FROM items WHERE id IN (SELECT id FROM items WHERE a = 2)", "SELECT", "2");
     expect("SELECT 1 UNION SELECT 2 ORDER BY 1 DESC LIMIT 1", "SELECT", "2");
     expect("SELECT id FROM items ORDER BY id LIMIT ALL OFFSET 1", "SELECT", "2");
     expect("VALUES (1, 'a'), (2, 'b')", "SELECT", "1|a;2|b");
+    expect("SELECT DISTINCT ON (k) k, v AS latest FROM (VALUES (1, 'a', 10), (1, 'b', 20), (2, 'c', 5)) AS x(k, v, t) "
+           "ORDER BY k, t DESC", "SELECT", "1|b;2|c");
+    expect("SELECT DISTINCT ON (1) k, v FROM (VALUES (1, 'a'), (1, 'b'), (2, 'c')) AS x(k, v) ORDER BY 1, v DESC LIMIT 1",
+           "SELECT", "1|b");
     expect("SELECT i.id, j.a FROM items i JOIN items j USING (id) LEFT JOIN items k ON k.id = i.id + 100 ORDER BY 1",
            "SELECT", "1|18;2|2");
     expect("SELECT version() LIKE 'PostgreSQL 15%'", "SELECT", "1");
+    CHECK(wb_sql_set_now(db, 1700000000123456LL) == SQLITE_OK, "wb_sql_set_now");
+    expect("SELECT now(), now() = CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP, clock_timestamp() <> now()", "SELECT",
+           "2023-11-14 22:13:20.123456+00|1|2023-11-14|2023-11-14 22:13:20.123456|1");
+    CHECK(wb_sql_set_now(db, 0) == SQLITE_OK, "wb_sql_set_now(0)");
     expect("TRUNCATE items RESTART IDENTITY", "TRUNCATE TABLE", NULL);
     expect("SELECT count(*) FROM items", "SELECT", "0");
     expect("INSERT INTO items (a) VALUES (1) RETURNING id", "INSERT", "1");
@@ -385,6 +418,11 @@ static void test_ddl(void)
     expect_p("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)", p3, 4, NULL);
     expect("select count(*) from pgbench_history where mtime like '2%'", "SELECT", "1");
     expect("CREATE INDEX ON pgbench_history (aid)", "CREATE INDEX", NULL);
+    expect("CREATE INDEX hist_expr ON pgbench_history (lower(filler), (tid + 1)) WHERE delta > 0", "CREATE INDEX", NULL);
+    expect("CREATE TABLE chk (a int CHECK (a > 0), b int, CONSTRAINT b_ok CHECK (b < a))", "CREATE TABLE", NULL);
+    expect_run_error("INSERT INTO chk VALUES (1, 2)", "");
+    expect("ALTER TABLE chk ADD CONSTRAINT a_small CHECK (a < 100)", "ALTER TABLE", NULL);
+    expect_run_error("INSERT INTO chk VALUES (200, 1)", "");
     expect("CREATE UNIQUE INDEX IF NOT EXISTS hist_tid ON pgbench_history (tid, aid DESC)", "CREATE INDEX", NULL);
     expect("CREATE VIEW v AS SELECT aid, abalance FROM pgbench_accounts WHERE abalance > 0", "CREATE VIEW", NULL);
     expect("SELECT * FROM v", "SELECT", "3|5");
@@ -394,6 +432,14 @@ static void test_ddl(void)
     expect("CREATE TABLE kids (id bigserial PRIMARY KEY, bid int REFERENCES pgbench_branches (bid) ON DELETE CASCADE)", "CREATE TABLE", NULL);
     expect("INSERT INTO kids (bid) VALUES (1)", "INSERT", NULL);
     expect_run_error("INSERT INTO kids (bid) VALUES (99)", "");
+    expect("CREATE TABLE IF NOT EXISTS kids (id bigserial PRIMARY KEY)", "CREATE TABLE", NULL); /* exists: a no-op */
+    expect("SELECT conname, contype, conkey, confkey, confdeltype FROM pg_constraint WHERE conrelid = 'kids'::regclass ORDER BY 1",
+           "SELECT", "kids_bid_fkey|f|{2}|{1}|c;kids_pkey|p|{1}|NULL| ");
+    expect("SELECT conname, pg_get_constraintdef(oid, true) FROM pg_constraint, pg_partition_ancestors('kids') "
+           "WHERE conrelid = relid AND contype = 'f' AND conparentid = 0", "SELECT",
+           "kids_bid_fkey|FOREIGN KEY (bid) REFERENCES pgbench_branches(bid) ON DELETE CASCADE");
+    expect("SELECT conrelid::regclass, 'pg_class'::regclass, 23::regtype FROM pg_constraint WHERE conname = 'kids_pkey'", "SELECT",
+           "kids|pg_class|integer");
     expect("CREATE SEQUENCE s START 10 INCREMENT 5", "CREATE SEQUENCE", NULL);
     expect("SELECT nextval('s'), nextval('s')", "SELECT", "10|15");
     expect("DROP SEQUENCE s", "DROP SEQUENCE", NULL);
@@ -426,6 +472,8 @@ static void test_describe(void)
     expect_cols("SELECT sum(a), avg(a), max(c), string_agg(b, ','), lower(b), f FROM items", 6,
                 (const char *const[]){"sum", "avg", "max", "string_agg", "lower", "f"},
                 (const uint32_t[]){20, 1700, 1700, 25, 25, 1043});
+    expect_cols("SELECT ARRAY[1, 2]::int4[], x.b::text, CASE WHEN true THEN 1 END, CASE WHEN true THEN a END FROM items AS x", 4,
+                (const char *const[]){"array", "b", "case", "case"}, (const uint32_t[]){1007, 25, 23, 23});
     expect_cols("SELECT * FROM items", 7, (const char *const[]){"id", "a", "b", "c", "d", "e", "f"},
                 (const uint32_t[]){23, 23, 25, 1700, 16, 1184, 1043});
     expect_cols("INSERT INTO items (a) VALUES (3) RETURNING id, a * 2 AS twice", 2, (const char *const[]){"id", "twice"},
@@ -535,7 +583,7 @@ static void test_errors(void)
     expect_error("SELECT x.a FROM items", "42P01", 8, NULL);
     expect_error("SELECT no_such_function(1)", "42883", 8, "no_such_function");
     expect_error("SELECT a FROM items WHERE b SIMILAR TO 'x'", "0A000", -1, "SIMILAR TO");
-    expect_error("SELECT DISTINCT ON (a) a FROM items", "0A000", -1, "DISTINCT ON");
+    expect_error("SELECT 1 FROM items GROUP BY ROLLUP (a)", "0A000", -1, "ROLLUP");
     expect_error("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000", -1, "create_function_stmt");
     expect_error("SELECT generate_series(1, 3)", "0A000", -1, "generate_series");
     expect_error("SELECT 'x'::nosuchtype", "42704", -1, "nosuchtype");
@@ -584,7 +632,7 @@ static void test_cache(void)
     cached(c, "SELECT /* c */ b FROM \"items\" -- x\n WHERE a = 10", "ten", 1);
     cached(c, "SELECT /* c */ b FROM \"items\" -- y\n WHERE a = 20", "it's", 1);
     cached(c, "SELECT b FROM items WHERE a = 2147483648 OR a = 10", "ten", 2); /* an int8 literal: another key */
-    cached(c, "SELECT b FROM items WHERE a = $$ten$$", NULL, 0);              /* dollar quoting: not cached */
+    cached(c, "SELECT b FROM items WHERE b = $$ten$$", "ten", 0);             /* dollar quoting: not cached */
     {
         wb_sql_list l;
         wb_sql_error e2;
@@ -612,9 +660,49 @@ static void test_cache(void)
     r1 = wb_sql_translate_cached(c, "CREATE TABLE cached_ddl (a int DEFAULT 5)", NULL, 0, &schema, &a, &e);
     CHECK(r1 == 0 && a.stmts[0]->nlits == 0 && strstr(a.stmts[0]->sqlite[0], "DEFAULT (5)"), "DDL keeps its literals");
     if (!r1) wb_sql_list_free(&a);
+    {
+        /* 3000 literals: 2000 lifted, the rest kept in the text */
+        size_t cap = 64 * 1024, o = 0;
+        char *big = malloc(cap);
+        o += (size_t)snprintf(big + o, cap - o, "SELECT count(*) FROM items WHERE a IN (");
+        for (int i = 0; i < 3000; i++) o += (size_t)snprintf(big + o, cap - o, "%s%d", i ? ", " : "", i + 100000);
+        snprintf(big + o, cap - o, ") OR a = 10");
+        cached(c, big, "1", 2000);
+        cached(c, big, "1", 2000);
+        free(big);
+    }
     wb_sql_cache_clear(c);
     cached(c, "SELECT b FROM items WHERE a = 20", "it's", 1);
     wb_sql_cache_free(c);
+}
+
+/* test_sql_translate -b: translation cost, uncached and through the cache
+ * (pgbench -S's statement with a new literal each time) */
+static void bench(void)
+{
+    wb_sql_list l;
+    wb_sql_error e;
+    char sql[160];
+    const int n = 20000;
+    struct timespec t0, t1, t2;
+    expect("CREATE TABLE IF NOT EXISTS pgbench_accounts (aid int not null, bid int, abalance int, filler char(84))", "CREATE TABLE", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < n; i++) {
+        snprintf(sql, sizeof sql, "SELECT abalance FROM pgbench_accounts WHERE aid = %d;", i);
+        if (wb_sql_translate(sql, NULL, 0, &schema, &l, &e) == 0) wb_sql_list_free(&l);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    wb_sql_cache *c = wb_sql_cache_new(256);
+    for (int i = 0; i < n; i++) {
+        snprintf(sql, sizeof sql, "SELECT abalance FROM pgbench_accounts WHERE aid = %d;", i);
+        if (wb_sql_translate_cached(c, sql, NULL, 0, &schema, &l, &e) == 0) wb_sql_list_free(&l);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    wb_sql_cache_free(c);
+    double a = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n / 1e3;
+    double b = ((t2.tv_sec - t1.tv_sec) * 1e9 + (t2.tv_nsec - t1.tv_nsec)) / n / 1e3;
+    printf("translate (libpg_query parse + walk + schema lookups on SQLite): %.2f us/statement\n", a);
+    printf("through the cache (new literal each time):                      %.2f us/statement\n", b);
 }
 
 /* manual use: test_sql_translate -e SQL... translates and runs each SQL
@@ -657,6 +745,7 @@ int main(int argc, char **argv)
     test_errors();
     test_cache();
     if (argc > 2 && !strcmp(argv[1], "-e")) { rc = manual(argc, argv); sqlite3_close(db); return rc; }
+    if (argc > 1 && !strcmp(argv[1], "-b")) { bench(); sqlite3_close(db); return 0; }
     sqlite3_close(db);
     printf("test_sql_translate: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

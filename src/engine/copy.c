@@ -767,6 +767,7 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     }
     if (wb_sess_need_conn(s, out))
         return -1;
+    wb_sess_set_now(s); /* DEFAULT now() columns */
     wb_copy_state *c = calloc(1, sizeof *c);
     if (!c) {
         wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);

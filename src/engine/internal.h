@@ -59,6 +59,11 @@ typedef struct wb_cached_stmt {
 } wb_cached_stmt;
 
 #define WB_STMT_CACHE 64
+/* Idle SQLite connections a database keeps (each holds its page cache and
+ * prepared statements); more are opened while sessions need them. */
+#define WB_POOL_IDLE_MAX 16
+/* Idle connections that keep their page cache (the rest release it). */
+#define WB_POOL_WARM 8
 
 /* One SQLite connection of a database. Used by one session at a time. */
 struct wb_econn {
@@ -77,7 +82,8 @@ struct wb_econn {
 struct wb_edb {
     char *name, *path;
     pthread_mutex_t mu;
-    wb_econn *free;   /* idle connections */
+    wb_econn *free;   /* idle connections, at most WB_POOL_IDLE_MAX */
+    int nfree;
     int sessions;     /* sessions attached (DROP DATABASE refuses while > 0) */
     atomic_uint_fast64_t schema_gen; /* bumped after DDL: connections clear their translation caches */
     wb_edb *next;

@@ -15,6 +15,7 @@
  * whole, as PostgreSQL's statements do. */
 #include "session.h"
 #include <pg_query.h>
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,19 +173,22 @@ static void report_params(wb_engine_session *s, wb_buf *out)
         if (!gucs[i].report)
             continue;
         const char *v = guc_get(s, i);
-        if (s->guc_sent[i] && strcmp(s->guc_sent[i], v) == 0)
+        /* FNV-1a of the value last sent: no copy kept per session */
+        uint64_t h = 14695981039346656037ULL;
+        for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+            h = (h ^ *c) * 1099511628211ULL;
+        h |= 1; /* 0 = never sent */
+        assert(i < WB_NREPORTED);
+        if (s->guc_sent[i] == h)
             continue;
-        char *copy = strdup(v);
-        if (!copy)
-            continue;
-        free(s->guc_sent[i]);
-        s->guc_sent[i] = copy;
+        s->guc_sent[i] = h;
         wb_pg_put_parameter_status(out, gucs[i].name, v);
     }
 }
 
 static void ready(wb_engine_session *s, wb_buf *out)
 {
+    s->idle = 1;
     report_params(s, out);
     atomic_store(&s->h.cancel, 0); /* a cancel that arrives after its request ended is dropped */
     wb_pg_put_ready_for_query(out, wb_engine_session_txn_status(s));
@@ -223,6 +227,7 @@ void wb_sess_release_conn(wb_engine_session *s)
 {
     if (!s->conn || s->tx != TX_NONE || s->sqlite_tx || portal_holds_stmt(s) || s->copy)
         return;
+    wb_sql_set_now(s->conn->db, 0);
     pthread_mutex_lock(&s->imu);
     wb_econn *c = s->conn;
     s->conn = NULL;
@@ -295,6 +300,8 @@ static void deliver_notifies(wb_engine_session *s, int send)
 
 static void gucs_tx_end(wb_engine_session *s, int commit)
 {
+    if (!s->guc_tx_saved)
+        return; /* no SET in this session's transactions yet */
     for (int i = 0; i < NGUCS; i++) {
         if (s->guc_tx_saved[i]) {
             if (!commit || s->guc_local[i]) {
@@ -336,6 +343,7 @@ static int tx_end(wb_engine_session *s, int commit, wb_buf *out)
     }
     s->sqlite_tx = 0;
     s->tx = TX_NONE;
+    s->xact_start_us = 0;
     if (s->ddl_in_tx && !commit)
         atomic_fetch_add(&s->db->schema_gen, 1);
     s->ddl_in_tx = 0;
@@ -894,7 +902,29 @@ static int put_row(wb_engine_session *s, wb_portal *p, sqlite3_stmt *st, wb_buf 
 
 static void set_deadline(wb_engine_session *s)
 {
+    s->h.why = WB_INT_NONE; /* what stops this statement, if anything */
     s->h.deadline_us = s->statement_timeout_ms > 0 ? wb_eng_now_us() + (int64_t)s->statement_timeout_ms * 1000 : 0;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* now() is the start of the transaction (PostgreSQL 15 docs §9.9.5): the
+ * statement's own start in autocommit, the block's start inside one. */
+void wb_sess_set_now(wb_engine_session *s)
+{
+    int64_t t = wall_us();
+    if (s->tx != TX_NONE) {
+        if (!s->xact_start_us)
+            s->xact_start_us = t;
+        t = s->xact_start_us;
+    }
+    if (s->conn)
+        wb_sql_set_now(s->conn->db, t);
 }
 
 /* Start a portal: the SQLite transaction it needs, the statements before
@@ -909,6 +939,7 @@ static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
         wb_sess_sqlite_error(s, out, NULL, SQLITE_INTERRUPT, NULL);
         return -1;
     }
+    wb_sess_set_now(s);
     int write = t->nsqlite > 1 || (p->st && !sqlite3_stmt_readonly(p->st));
     if (s->tx == TX_BLOCK || s->tx == TX_IMPLICIT) {
         if (wb_sess_tx_begin(s, write, out))
@@ -1224,6 +1255,15 @@ static char *guc_check(int i, const char *v, char *state, char *msg, size_t msgl
     return strdup(v);
 }
 
+/* The startup packet's value of setting i (what RESET restores), or NULL. */
+static const char *guc_reset_value(wb_engine_session *s, int i)
+{
+    for (int k = 0; k < s->nresets; k++)
+        if (s->resets[k].idx == i)
+            return s->resets[k].value;
+    return NULL;
+}
+
 static int set_guc(wb_engine_session *s, const char *name, const char *value, int is_local, wb_buf *out)
 {
     int i = guc_find(name);
@@ -1248,9 +1288,20 @@ static int set_guc(wb_engine_session *s, const char *name, const char *value, in
         snprintf(msg, sizeof msg, "parameter \"%s\" cannot be changed", gucs[i].name);
         wb_sess_error(s, out, "55P02", msg, NULL, NULL);
         return -1;
-    } else if (s->guc_reset[i]) {
+    } else if (guc_reset_value(s, i)) {
         /* RESET / DEFAULT: the value the session started with */
-        nv = strdup(s->guc_reset[i]);
+        nv = strdup(guc_reset_value(s, i));
+    }
+    if ((s->tx == TX_BLOCK || s->tx == TX_IMPLICIT) && !s->guc_tx_saved) {
+        /* first SET inside a transaction: what ROLLBACK restores */
+        s->guc_tx_saved = calloc(NGUCS, sizeof *s->guc_tx_saved);
+        s->guc_local = calloc(NGUCS, 1);
+        if (!s->guc_tx_saved || !s->guc_local) {
+            free(s->guc_tx_saved), free(s->guc_local), free(nv);
+            s->guc_tx_saved = NULL, s->guc_local = NULL;
+            wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
+            return -1;
+        }
     }
     if ((s->tx == TX_BLOCK || s->tx == TX_IMPLICIT) && !s->guc_tx_saved[i]) {
         s->guc_tx_saved[i] = s->guc_values[i] ? strdup(s->guc_values[i]) : strdup("\x01");
@@ -1505,13 +1556,9 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
         return NULL;
     wb_engine_session *s = calloc(1, sizeof *s);
     if (!s || !(s->h.dbname = strdup(db)) || !(s->h.user = strdup(user)) ||
-        !(s->guc_values = calloc(NGUCS, sizeof *s->guc_values)) ||
-        !(s->guc_tx_saved = calloc(NGUCS, sizeof *s->guc_tx_saved)) || !(s->guc_local = calloc(NGUCS, 1)) ||
-        !(s->guc_sent = calloc(NGUCS, sizeof *s->guc_sent)) ||
-        !(s->guc_reset = calloc(NGUCS, sizeof *s->guc_reset))) {
+        !(s->guc_values = calloc(NGUCS, sizeof *s->guc_values))) {
         if (s) {
-            free(s->h.dbname), free(s->h.user), free(s->guc_values), free(s->guc_tx_saved), free(s->guc_local);
-            free(s->guc_sent), free(s->guc_reset);
+            free(s->h.dbname), free(s->h.user), free(s->guc_values);
             free(s);
         }
         wb_eng_db_detach(e, d);
@@ -1521,6 +1568,7 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     s->h.e = e;
     s->h.pid = pid;
+    s->idle = 1; /* the server sends ReadyForQuery next */
     s->db = d;
     s->notifies_tail = &s->notifies;
     pthread_mutex_init(&s->imu, NULL);
@@ -1557,9 +1605,13 @@ wb_engine_session *wb_engine_session_new(wb_engine *e, const char *db, const cha
     }
     /* what RESET and DISCARD ALL go back to (PostgreSQL: the values of
      * the startup packet) */
+    int nset = 0;
     for (int i = 0; i < NGUCS; i++)
-        if (s->guc_values[i])
-            s->guc_reset[i] = strdup(s->guc_values[i]);
+        nset += s->guc_values[i] != NULL;
+    s->resets = calloc((size_t)nset + 1, sizeof *s->resets);
+    for (int i = 0; s->resets && i < NGUCS; i++)
+        if (s->guc_values[i] && (s->resets[s->nresets].value = strdup(s->guc_values[i])))
+            s->resets[s->nresets++].idx = i;
     apply_guc_side_effects(s);
     report_params(s, out);
     return s;
@@ -1597,12 +1649,12 @@ void wb_engine_session_free(wb_engine_session *s)
     free(s->channels);
     for (int i = 0; i < NGUCS; i++) {
         free(s->guc_values[i]);
-        free(s->guc_tx_saved[i]);
-        free(s->guc_sent[i]);
-        free(s->guc_reset[i]);
+        if (s->guc_tx_saved)
+            free(s->guc_tx_saved[i]);
     }
-    free(s->guc_sent);
-    free(s->guc_reset);
+    for (int k = 0; k < s->nresets; k++)
+        free(s->resets[k].value);
+    free(s->resets);
     free(s->guc_values);
     free(s->guc_tx_saved);
     free(s->guc_local);
@@ -1991,7 +2043,7 @@ static void discard_all(wb_engine_session *s)
     }
     for (int i = 0; i < NGUCS; i++) {
         free(s->guc_values[i]);
-        s->guc_values[i] = s->guc_reset[i] ? strdup(s->guc_reset[i]) : NULL;
+        s->guc_values[i] = guc_reset_value(s, i) ? strdup(guc_reset_value(s, i)) : NULL;
     }
     apply_guc_side_effects(s);
     listen_remove(s, NULL);
@@ -2027,8 +2079,11 @@ static int exec_stmt(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out, int simp
     case WB_SQL_BEGIN:
         if (s->tx == TX_BLOCK || s->tx == TX_FAILED)
             notice(out, "WARNING", "25001", "there is already a transaction in progress");
-        else
+        else {
+            if (s->tx == TX_NONE)
+                s->xact_start_us = wall_us();
             s->tx = TX_BLOCK;
+        }
         wb_pg_put_command_complete(out, "BEGIN");
         return R_DONE;
     case WB_SQL_COMMIT: {
@@ -2647,6 +2702,12 @@ enum wb_engine_status wb_engine_message(wb_engine_session *s, uint8_t type, cons
         put_fields(out, 'E', "FATAL", "57P01", "terminating connection due to administrator command", NULL, NULL, NULL,
                    0);
         return WB_ENGINE_CLOSE;
+    }
+    if (s->idle) {
+        /* a new request: a cancel that came while the session was idle
+         * cancels nothing (PostgreSQL ignores it too) */
+        s->idle = 0;
+        atomic_store(&s->h.cancel, 0);
     }
     if (s->copy) {
         int r = wb_copy_message(s, type, body, len, out);

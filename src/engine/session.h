@@ -45,6 +45,9 @@ typedef struct wb_notice_q {
     struct wb_notice_q *next;
 } wb_notice_q;
 
+/* settings reported by ParameterStatus: the first entries of session.c's table */
+#define WB_NREPORTED 13
+
 enum wb_tx { TX_NONE, TX_IMPLICIT, TX_BLOCK, TX_FAILED };
 
 /* What a yield (WB_ENGINE_MORE) interrupted. */
@@ -64,6 +67,8 @@ struct wb_engine_session {
     int skip_to_sync;       /* extended protocol: after an error */
     int drop_copy;          /* drop CopyData/Done/Fail after a failed COPY */
     int ddl_in_tx;          /* DDL ran in the open transaction */
+    int idle;               /* ReadyForQuery sent, no message since */
+    int64_t xact_start_us;  /* transaction start (now()), 0 outside one */
     int implicit_wanted;    /* simple Query with several statements */
     wb_pstmt *stmts;        /* named (and the unnamed "") statements */
     wb_portal *portals;
@@ -85,10 +90,11 @@ struct wb_engine_session {
     wb_sql_stmt *run_stmt;   /* statement whose tag ends the run */
     /* settings */
     char **guc_values;       /* one per entry of the setting table */
-    char **guc_tx_saved;     /* values at BEGIN (restored by ROLLBACK) */
-    char *guc_local;         /* SET LOCAL in this transaction */
-    char **guc_sent;         /* the value last sent in ParameterStatus */
-    char **guc_reset;        /* startup values: what RESET restores */
+    char **guc_tx_saved;     /* values at BEGIN (restored by ROLLBACK); NULL until a SET in a transaction */
+    char *guc_local;         /* SET LOCAL in this transaction (allocated with guc_tx_saved) */
+    uint64_t guc_sent[WB_NREPORTED]; /* hash of the value last sent in ParameterStatus */
+    struct wb_guc_reset { int idx; char *value; } *resets; /* startup values: what RESET restores */
+    int nresets;
     int statement_timeout_ms;
     /* LISTEN */
     pthread_mutex_t lmu;
@@ -112,6 +118,8 @@ int wb_sess_tx_begin(wb_engine_session *s, int write, wb_buf *out);
 void wb_sess_stmt_failed(wb_engine_session *s);
 int wb_sess_step(wb_engine_session *s, sqlite3_stmt *st);
 void wb_sess_release_conn(wb_engine_session *s);
+/* Fix now() for the statement about to run (wb_sql_set_now). */
+void wb_sess_set_now(wb_engine_session *s);
 
 /* copy.c: COPY FROM STDIN / TO STDOUT.
  * wb_copy_start: 0 = CopyInResponse sent, waiting for CopyData; 1 = done

@@ -182,7 +182,7 @@ static void rel_free(tr_rel *r)
     for (int i = 0; i < r->nv; i++) { free(r->vcols[i]); free(r->vexpr[i]); }
     free(r->vcols); free(r->vexpr); free(r->vtypes);
     for (int i = 0; i < r->ncols; i++) free(r->cols[i]);
-    free(r->cols); free(r->types);
+    free(r->cols); free(r->types); free(r->typmods);
 }
 
 void tr_scope_pop(tr *t, tr_scope *s)
@@ -216,7 +216,7 @@ static int rel_load_columns(tr *t, tr_rel *r)
     char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
     if (!t->schema->table_columns(t->schema->ctx, r->table, &names, &oids, &tms, &n)) return 0;
     r->cols = names; r->types = oids; r->ncols = n;
-    free(tms);
+    r->typmods = tms;
     return 1;
 }
 
@@ -227,7 +227,7 @@ static tr_cte *cte_find(tr *t, const char *name)
     return NULL;
 }
 
-static void set_plain(tr *t, const char *table, const char *col);
+static void set_plain(tr *t, const char *table, const char *col, int16_t attnum, int32_t typmod);
 
 uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
 {
@@ -256,13 +256,26 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
                     return r->vtypes[k];
                 }
             if (r->table) {
+                /* the table's columns, loaded once per statement */
+                if (r->ncols > 0 || rel_load_columns(t, r)) {
+                    int k = 0;
+                    while (k < r->ncols && strcmp(r->cols[k], col) != 0) k++;
+                    if (k < r->ncols) {
+                        if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                        tr_ident(t, col);
+                        set_plain(t, r->table, col, (int16_t)(k + 1), r->typmods ? r->typmods[k] : -1);
+                        return r->types ? r->types[k] : 0;
+                    }
+                    if (qual) { tr_fail(t, "42703", c->location, "column %s.%s does not exist", qual, col); return 0; }
+                    continue;
+                }
                 int found;
                 int32_t tm;
                 uint32_t oid = tr_column_type(t, r->table, col, &tm, &found);
                 if (found) {
-                    if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                    if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, col);
-                    set_plain(t, r->table, col);
+                    set_plain(t, r->table, col, 0, tm);
                     return oid;
                 }
                 if (!t->schema || !t->schema->column_type) {
@@ -274,7 +287,7 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
             } else {
                 for (int k = 0; k < r->ncols; k++)
                     if (strcmp(r->cols[k], col) == 0) {
-                        if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
+                        if (r->alias && !t->unqualified) { tr_ident(t, r->alias); tr_puts(t, "."); }
                         tr_ident(t, col);
                         return r->types ? r->types[k] : 0;
                     }
@@ -301,9 +314,12 @@ uint32_t tr_columnref(tr *t, PgQuery__ColumnRef *c)
 }
 
 /* plain column bookkeeping for RowDescription table_oid/attnum */
-static void set_plain(tr *t, const char *table, const char *col)
+static void set_plain(tr *t, const char *table, const char *col, int16_t attnum, int32_t typmod)
 {
-    if (t->plain) { t->plain->table = table; t->plain->col = col; t->plain->count++; }
+    if (t->plain) {
+        t->plain->table = table; t->plain->col = col; t->plain->count++;
+        t->plain->attnum = attnum; t->plain->typmod = typmod;
+    }
 }
 
 /* ---------- FROM ---------- */
@@ -422,9 +438,17 @@ static void from_subselect(tr *t, PgQuery__RangeSubselect *rs, tr_scope *sc)
 
 static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
 {
-    if (rf->ordinality || rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
-        tr_fail(t, "0A000", -1, "WITH ORDINALITY / ROWS FROM / column definition lists are not supported");
+    if (rf->is_rowsfrom || rf->n_functions != 1 || rf->n_coldeflist) {
+        tr_fail(t, "0A000", -1, "ROWS FROM / column definition lists are not supported");
         return;
+    }
+    /* WITH ORDINALITY: the row number, SQLite's rowid of the virtual
+     * tables (1, 2, ...), 1 for a one-row function */
+    const char *ordcol = NULL;
+    if (rf->ordinality) {
+        ordcol = "ordinality";
+        if (rf->alias && rf->alias->n_colnames > 1 && rf->alias->colnames[1]->node_case == NC(STRING))
+            ordcol = rf->alias->colnames[1]->string->sval;
     }
     PgQuery__Node *lst = rf->functions[0];
     if (lst->node_case != NC(LIST) || lst->list->n_items < 1 || lst->list->items[0]->node_case != NC(FUNC_CALL)) {
@@ -435,6 +459,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     const char *fname = tr_name_last(fc->funcname, fc->n_funcname);
     const char *alias = rf->alias ? rf->alias->aliasname : fname;
     const char *col = alias;
+    if (!strcmp(fname, "pg_partition_ancestors")) col = "relid"; /* its OUT column */
     if (rf->alias && rf->alias->n_colnames && rf->alias->colnames[0]->node_case == NC(STRING))
         col = rf->alias->colnames[0]->string->sval;
     uint32_t ty = 0;
@@ -447,6 +472,7 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
         ty = tr_expr(t, lst->list->items[0]);
         tr_puts(t, " AS ");
         tr_ident(t, col);
+        if (ordcol) { tr_puts(t, ", 1 AS "); tr_ident(t, ordcol); }
         tr_puts(t, ") AS ");
         tr_ident(t, alias);
         goto add;
@@ -470,18 +496,20 @@ static void from_function(tr *t, PgQuery__RangeFunction *rf, tr_scope *sc)
     }
     tr_printf(t, "(SELECT %s AS ", vt[0] == 'g' ? "value" : tr_elem_value(ty));
     tr_ident(t, col);
+    if (ordcol) { tr_puts(t, ", rowid AS "); tr_ident(t, ordcol); }
     tr_printf(t, " FROM %s(%s)) AS ", vt, argtext);
     free(argtext);
     tr_ident(t, alias);
 add:;
     tr_rel *r = tr_scope_add(t, sc, alias, NULL);
     if (!r) return;
-    r->cols = calloc(1, sizeof *r->cols);
-    r->types = calloc(1, sizeof *r->types);
+    r->cols = calloc(2, sizeof *r->cols);
+    r->types = calloc(2, sizeof *r->types);
     if (!r->cols || !r->types) { tr_nomem(t); return; }
     r->cols[0] = tr_strdup(t, col);
     r->types[0] = ty;
     r->ncols = 1;
+    if (ordcol) { r->cols[1] = tr_strdup(t, ordcol); r->types[1] = OID_INT8; r->ncols = 2; }
 }
 
 void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
@@ -556,15 +584,40 @@ void tr_from_item(tr *t, PgQuery__Node *n, tr_scope *sc)
 
 /* ---------- SELECT ---------- */
 
+/* ORDER BY name: an output column's name wins over an input column's
+ * (PostgreSQL's findTargetlistEntrySQL92); 1 when it names one */
+static int output_name(PgQuery__SelectStmt *s, PgQuery__Node *n)
+{
+    if (!s || !n || n->node_case != NC(COLUMN_REF) || n->column_ref->n_fields != 1 ||
+        n->column_ref->fields[0]->node_case != NC(STRING))
+        return 0;
+    const char *nm = n->column_ref->fields[0]->string->sval;
+    for (size_t i = 0; i < s->n_target_list; i++) {
+        PgQuery__ResTarget *rt = s->target_list[i]->res_target;
+        if (rt->name && !strcmp(rt->name, nm)) return 1;
+    }
+    return 0;
+}
+
+static void emit_sort_in(tr *t, PgQuery__Node **items, size_t n, PgQuery__SelectStmt *sel);
 static void emit_sort(tr *t, PgQuery__Node **items, size_t n)
+{
+    emit_sort_in(t, items, n, NULL);
+}
+
+static void emit_sort_in(tr *t, PgQuery__Node **items, size_t n, PgQuery__SelectStmt *sel)
 {
     for (size_t i = 0; i < n && !t->failed; i++) {
         PgQuery__SortBy *sb = items[i]->sort_by;
         if (i) tr_puts(t, ", ");
         int pos = sb->node && sb->node->node_case == NC(A_CONST);
-        t->nolift += pos;
-        uint32_t sty = tr_expr(t, sb->node);
-        t->nolift -= pos;
+        uint32_t sty = 0;
+        if (output_name(sel, sb->node)) tr_ident(t, sb->node->column_ref->fields[0]->string->sval);
+        else {
+            t->nolift += pos;
+            sty = tr_expr(t, sb->node);
+            t->nolift -= pos;
+        }
         if (sty == OID_NUMERIC && !pos) tr_puts(t, " COLLATE wb_numeric");
         int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
         if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING) {
@@ -598,12 +651,13 @@ static int cols_add(tr *t, wb_sql_col **cols, int *n, int *cap, const char *name
     return 0;
 }
 
-static void plain_info(tr *t, const char *table, const char *col, uint32_t *toid, int16_t *attnum,
-                       int32_t *typmod)
+static void plain_info(tr *t, const tr_plain *pr, uint32_t *toid, int16_t *attnum, int32_t *typmod)
 {
+    const char *table = pr->table, *col = pr->col;
     *toid = 0; *attnum = 0;
     if (!t->schema) return;
     if (t->schema->table_oid) t->schema->table_oid(t->schema->ctx, table, toid);
+    if (pr->attnum) { *attnum = pr->attnum; *typmod = pr->typmod; return; }
     if (t->schema->table_columns) {
         char **names = NULL; uint32_t *oids = NULL; int32_t *tms = NULL; int n = 0;
         if (t->schema->table_columns(t->schema->ctx, table, &names, &oids, &tms, &n)) {
@@ -649,10 +703,9 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
                     if (r->alias) { tr_ident(t, r->alias); tr_puts(t, "."); }
                     tr_ident(t, r->cols[m]);
                     tr_puts(t, " AS ");
-                    tr_ident(t, r->cols[m]);
-                    int32_t tm = -1;
-                    int found;
-                    if (r->table) tr_column_type(t, r->table, r->cols[m], &tm, &found);
+                    if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
+                    else tr_ident(t, r->cols[m]);
+                    int32_t tm = r->typmods ? r->typmods[m] : -1;
                     if (*ncols >= 0)
                         cols_add(t, cols, ncols, &cap, r->cols[m], r->types ? r->types[m] : 0, tm, toid,
                                  (int16_t)(r->table ? m + 1 : 0));
@@ -669,13 +722,29 @@ static void emit_targets(tr *t, PgQuery__Node **tl, size_t ntl, wb_sql_col **col
         tr_plain pr = {0};
         tr_plain *saved = t->plain;
         t->plain = &pr;
+        wb_buf eb = {0};
+        wb_buf *save_o = t->o;
+        t->o = &eb;
         uint32_t ty = tr_expr(t, v);
+        t->o = save_o;
         t->plain = saved;
+        char *etext = tr_buf_take(t, &eb);
+        if (etext) {
+            /* reg* values print as names (regclassout...): the column is
+             * their text */
+            if (ty == OID_REGCLASS || ty == OID_REGTYPE || ty == OID_REGNAMESPACE) {
+                tr_printf(t, "%s(%s)", ty == OID_REGCLASS ? "wb_regclass_name" : ty == OID_REGTYPE ? "wb_regtype_name"
+                                                                                               : "wb_regnamespace_name", etext);
+                ty = OID_TEXT;
+            } else tr_puts(t, etext);
+            free(etext);
+        }
         const char *name = rt->name ? rt->name : tr_colname(v);
         tr_puts(t, " AS ");
-        tr_ident(t, name);
+        if (t->tgt_prefix) tr_printf(t, "\"wb_t%d\"", *ncols + 1);
+        else tr_ident(t, name);
         uint32_t toid = 0; int16_t att = 0; int32_t tm = -1;
-        if (v->node_case == NC(COLUMN_REF) && pr.count == 1 && pr.table) plain_info(t, pr.table, pr.col, &toid, &att, &tm);
+        if (v->node_case == NC(COLUMN_REF) && pr.count == 1 && pr.table) plain_info(t, &pr, &toid, &att, &tm);
         if (v->node_case == NC(TYPE_CAST)) tr_typename(t, v->type_cast->type_name, &tm);
         if (*ncols >= 0) cols_add(t, cols, ncols, &cap, name, ty, tm, toid, att);
         else (*ncols)++;
@@ -778,6 +847,24 @@ static void emit_limit(tr *t, PgQuery__SelectStmt *s)
     }
 }
 
+/* an ORDER BY / DISTINCT ON item: a position (1) or an output column's
+ * name stands for that target's expression */
+static PgQuery__Node *target_or(PgQuery__SelectStmt *s, PgQuery__Node *n)
+{
+    if (n && n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL && n->a_const->ival) {
+        int k = n->a_const->ival->ival;
+        if (k >= 1 && (size_t)k <= s->n_target_list) return s->target_list[k - 1]->res_target->val;
+    }
+    if (n && n->node_case == NC(COLUMN_REF) && n->column_ref->n_fields == 1 && n->column_ref->fields[0]->node_case == NC(STRING)) {
+        const char *nm = n->column_ref->fields[0]->string->sval;
+        for (size_t i = 0; i < s->n_target_list; i++) {
+            PgQuery__ResTarget *rt = s->target_list[i]->res_target;
+            if (rt->name && !strcmp(rt->name, nm)) return rt->val;
+        }
+    }
+    return n;
+}
+
 /* Write a SELECT (any form) and describe its columns (*ncols < 0 when
  * they cannot be known at translation). Returns 0 / -1. */
 static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *ncols)
@@ -851,13 +938,49 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
         tr_from_item(t, s->from_clause[i], &sc);
     }
     t->o = save;
-    tr_puts(t, "SELECT ");
-    if (s->n_distinct_clause) {
-        if (s->n_distinct_clause == 1 && s->distinct_clause[0] == NULL) tr_puts(t, "DISTINCT ");
-        else if (s->n_distinct_clause == 1 && s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET) tr_puts(t, "DISTINCT ");
-        else { tr_fail(t, "0A000", -1, "SELECT DISTINCT ON is not supported"); }
+    int distinct_on = s->n_distinct_clause && !(s->n_distinct_clause == 1 &&
+                      (s->distinct_clause[0] == NULL || s->distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET));
+    wb_buf inner = {0};
+    wb_buf *outer_o = t->o;
+    if (distinct_on) {
+        /* DISTINCT ON: the first row of each group in ORDER BY order, as
+         * row_number() over a partition by the DISTINCT ON expressions */
+        if (s->n_window_clause) { tr_fail(t, "0A000", -1, "DISTINCT ON with a WINDOW clause is not supported"); }
+        t->o = &inner;
+        t->tgt_prefix++;
     }
+    tr_puts(t, "SELECT ");
+    if (s->n_distinct_clause && !distinct_on) tr_puts(t, "DISTINCT ");
     emit_targets(t, s->target_list, s->n_target_list, cols, ncols);
+    if (distinct_on) {
+        t->tgt_prefix--;
+        if (*ncols < 0) tr_fail(t, "0A000", -1, "DISTINCT ON with columns not known at translation is not supported");
+        for (size_t i = 0; i < s->n_sort_clause && !t->failed; i++) {
+            tr_puts(t, ", ");
+            tr_expr(t, target_or(s, s->sort_clause[i]->sort_by->node));
+            tr_printf(t, " AS \"wb_s%zu\"", i + 1);
+        }
+        tr_puts(t, ", row_number() OVER (PARTITION BY ");
+        for (size_t i = 0; i < s->n_distinct_clause && !t->failed; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_expr(t, target_or(s, s->distinct_clause[i]));
+        }
+        if (s->n_sort_clause) {
+            tr_puts(t, " ORDER BY ");
+            for (size_t i = 0; i < s->n_sort_clause && !t->failed; i++) {
+                PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+                int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+                if (i) tr_puts(t, ", ");
+                uint32_t sty = tr_expr(t, target_or(s, sb->node));
+                if (sty == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric");
+                tr_puts(t, desc ? " DESC" : " ASC");
+                if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) tr_puts(t, " NULLS FIRST");
+                else if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) tr_puts(t, " NULLS LAST");
+                else tr_puts(t, desc ? " NULLS FIRST" : " NULLS LAST");
+            }
+        }
+        tr_puts(t, ") AS \"wb_rn\"");
+    }
     if (s->n_from_clause && !t->failed) {
         tr_puts(t, " FROM ");
         if (wb_buf_append(t->o, from.p, from.len) != 0) tr_nomem(t);
@@ -890,7 +1013,31 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
             tr_expr(t, &wn);
         }
     }
-    if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort(t, s->sort_clause, s->n_sort_clause); }
+    if (distinct_on) {
+        t->o = outer_o;
+        tr_puts(t, "SELECT ");
+        for (int i = 0; i < *ncols; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_printf(t, "\"wb_t%d\" AS ", i + 1);
+            tr_ident(t, (*cols)[i].name);
+        }
+        tr_puts(t, " FROM (");
+        if (!t->failed && wb_buf_append(t->o, inner.p, inner.len) != 0) tr_nomem(t);
+        tr_puts(t, ") WHERE \"wb_rn\" = 1");
+        if (s->n_sort_clause) {
+            tr_puts(t, " ORDER BY ");
+            for (size_t i = 0; i < s->n_sort_clause; i++) {
+                PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+                int desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+                if (i) tr_puts(t, ", ");
+                tr_printf(t, "\"wb_s%zu\"%s", i + 1, desc ? " DESC" : " ASC");
+                if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) tr_puts(t, " NULLS FIRST");
+                else if (sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) tr_puts(t, " NULLS LAST");
+                else tr_puts(t, desc ? " NULLS FIRST" : " NULLS LAST");
+            }
+        }
+        wb_buf_free(&inner);
+    } else if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort_in(t, s->sort_clause, s->n_sort_clause, s); }
     emit_limit(t, s);
     tr_scope_pop(t, &sc);
 out:

@@ -153,7 +153,18 @@ void wb_sql_cache_clear(wb_sql_cache *c);
 /* Register the SQL functions, operators-as-functions, collations and
  * virtual tables the translated SQL relies on (now(), generate_series,
  * regex match, ILIKE, pg_catalog views, ...) on one SQLite connection.
- * Returns SQLITE_OK or an SQLite error code. */
+ * Returns SQLITE_OK or an SQLite error code.
+ *
+ * Session functions are the engine's to register on the connection a
+ * session runs on (after this call; SQLite keeps the last registration):
+ * current_setting(1-2 args), set_config(3), pg_backend_pid(0), pg_sleep(1),
+ * pg_cancel_backend(1), pg_terminate_backend(1-2), pg_notify(2),
+ * pg_advisory_lock/unlock/try_advisory_lock/advisory_xact_lock/
+ * unlock_all/lock_shared/unlock_shared/try_advisory_xact_lock,
+ * inet_server_addr/inet_server_port/inet_client_addr(0),
+ * pg_postmaster_start_time(0), txid_current(0). Defaults registered here
+ * that the engine should override per session: current_database(),
+ * current_user(), session_user() (all "postgres" here). */
 int wb_sql_register(struct sqlite3 *db);
 
 /* ---- added after the first contract ---- */
@@ -191,6 +202,13 @@ uint32_t wb_sql_type_oid(const char *name);
  * NULL = SQL NULL) to SQLite parameter ?(nparams + 1 + i) with type
  * stmt->lit_oids[i] (see wb_sql_stmt). cache NULL = no caching. The cache
  * is not locked: one thread at a time per cache. */
+/* now(), CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP... on db return
+ * usec (microseconds since the Unix epoch, UTC) from now on: PostgreSQL's
+ * now() is the start of the transaction, so the engine sets it when a
+ * transaction starts and sets 0 when it ends (0: the time of each call).
+ * clock_timestamp() is never fixed. Returns SQLITE_OK or an SQLite error. */
+int wb_sql_set_now(struct sqlite3 *db, int64_t usec);
+
 /* Bind stmt->lit_values to the prepared SQLite statement (parameters
  * ?(nparams + 1 + i)). Returns SQLITE_OK or an SQLite error code. */
 struct sqlite3_stmt;

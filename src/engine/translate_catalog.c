@@ -20,7 +20,9 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_namespace", 2615}, {"pg_class", 1259}, {"pg_attribute", 1249}, {"pg_type", 1247},
     {"pg_partitioned_table", 3350}, {"pg_inherits", 2611}, {"pg_database", 1262}, {"pg_authid", 1260},
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
-    {"pg_constraint", 2606},
+    {"pg_constraint", 2606}, {"pg_attrdef", 2604}, {"pg_collation", 3456}, {"pg_policy", 3256},
+    {"pg_statistic_ext", 3381}, {"pg_publication", 6104}, {"pg_publication_rel", 6106},
+    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -135,6 +137,36 @@ static const cat_col c_roles[] = {
     {"rolbypassrls", OID_BOOL}, {"rolconfig", OID_TEXT_ARRAY}, {0, 0}};
 static const cat_col c_description[] = {{"objoid", OID_OID}, {"classoid", OID_OID}, {"objsubid", OID_INT4},
                                         {"description", OID_TEXT}, {0, 0}};
+static const cat_col c_attrdef[] = {{"oid", OID_OID}, {"adrelid", OID_OID}, {"adnum", OID_INT2}, {"adbin", OID_TEXT}, {0, 0}};
+static const cat_col c_constraint[] = {
+    {"oid", OID_OID}, {"conname", OID_NAME}, {"connamespace", OID_OID}, {"contype", OID_CHAR},
+    {"condeferrable", OID_BOOL}, {"condeferred", OID_BOOL}, {"convalidated", OID_BOOL}, {"conrelid", OID_OID},
+    {"contypid", OID_OID}, {"conindid", OID_OID}, {"conparentid", OID_OID}, {"confrelid", OID_OID},
+    {"confupdtype", OID_CHAR}, {"confdeltype", OID_CHAR}, {"confmatchtype", OID_CHAR}, {"conislocal", OID_BOOL},
+    {"coninhcount", OID_INT4}, {"connoinherit", OID_BOOL}, {"conkey", 1005}, {"confkey", 1005}, {"conbin", OID_TEXT},
+    {0, 0}};
+static const cat_col c_collation[] = {{"oid", OID_OID}, {"collname", OID_NAME}, {"collnamespace", OID_OID},
+                                      {"collowner", OID_OID}, {"collprovider", OID_CHAR}, {"collisdeterministic", OID_BOOL},
+                                      {"collencoding", OID_INT4}, {"collcollate", OID_TEXT}, {"collctype", OID_TEXT},
+                                      {"colliculocale", OID_TEXT}, {"collversion", OID_TEXT}, {0, 0}};
+static const cat_col c_policy[] = {{"oid", OID_OID}, {"polname", OID_NAME}, {"polrelid", OID_OID}, {"polcmd", OID_CHAR},
+                                   {"polpermissive", OID_BOOL}, {"polroles", OID_OID_ARRAY}, {"polqual", OID_TEXT},
+                                   {"polwithcheck", OID_TEXT}, {0, 0}};
+static const cat_col c_statext[] = {{"oid", OID_OID}, {"stxrelid", OID_OID}, {"stxname", OID_NAME},
+                                    {"stxnamespace", OID_OID}, {"stxowner", OID_OID}, {"stxstattarget", OID_INT4},
+                                    {"stxkeys", OID_INT2VECTOR}, {"stxkind", OID_CHAR_ARRAY}, {"stxexprs", OID_TEXT}, {0, 0}};
+static const cat_col c_publication[] = {{"oid", OID_OID}, {"pubname", OID_NAME}, {"pubowner", OID_OID},
+                                        {"puballtables", OID_BOOL}, {"pubinsert", OID_BOOL}, {"pubupdate", OID_BOOL},
+                                        {"pubdelete", OID_BOOL}, {"pubtruncate", OID_BOOL}, {"pubviaroot", OID_BOOL}, {0, 0}};
+static const cat_col c_pubrel[] = {{"oid", OID_OID}, {"prpubid", OID_OID}, {"prrelid", OID_OID}, {"prqual", OID_TEXT},
+                                   {"prattrs", OID_INT2VECTOR}, {0, 0}};
+static const cat_col c_pubns[] = {{"oid", OID_OID}, {"pnpubid", OID_OID}, {"pnnspid", OID_OID}, {0, 0}};
+static const cat_col c_trigger[] = {{"oid", OID_OID}, {"tgrelid", OID_OID}, {"tgparentid", OID_OID}, {"tgname", OID_NAME},
+                                    {"tgfoid", OID_OID}, {"tgtype", OID_INT2}, {"tgenabled", OID_CHAR},
+                                    {"tgisinternal", OID_BOOL}, {"tgconstrrelid", OID_OID}, {"tgconstrindid", OID_OID},
+                                    {"tgconstraint", OID_OID}, {"tgdeferrable", OID_BOOL}, {"tginitdeferred", OID_BOOL},
+                                    {"tgnargs", OID_INT2}, {"tgattr", OID_INT2VECTOR}, {"tgargs", OID_BYTEA},
+                                    {"tgqual", OID_TEXT}, {"tgoldtable", OID_NAME}, {"tgnewtable", OID_NAME}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -146,6 +178,87 @@ static const cat_col c_index[] = {
     {"indcheckxmin", OID_BOOL}, {"indisready", OID_BOOL}, {"indislive", OID_BOOL}, {"indisreplident", OID_BOOL},
     {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
     {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
+
+/* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
+ * the SQLite text of a default) */
+static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    sqlite3_result_value(c, a[0]);
+}
+
+/* run sql with ?1 = an integer, the first column of the first row as text */
+static char *query_text(sqlite3 *db, const char *sql, int64_t arg)
+{
+    sqlite3_stmt *st;
+    char *r = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_int64(st, 1, arg);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        r = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* pg_get_indexdef(index oid): PostgreSQL's CREATE INDEX text, from the
+ * SQLite index (columns or, for an expression, its SQLite text) */
+static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db,
+        "SELECT 'CREATE ' || CASE WHEN l.\"unique\" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || "
+        "CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) "
+        "ELSE i.name END || ' ON public.' || i.tbl_name || ' USING btree (' || "
+        "(SELECT group_concat(CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END || CASE WHEN x.\"desc\" THEN ' DESC' ELSE '' END, ', ') "
+        " FROM pragma_index_xinfo(i.name) x WHERE x.key) || ')' || "
+        "CASE WHEN l.partial THEN ' WHERE ' || substr(i.sql, instr(upper(i.sql), ' WHERE ') + 7) ELSE '' END "
+        "FROM sqlite_schema i JOIN pragma_index_list(i.tbl_name) l ON l.name = i.name "
+        "WHERE i.type = 'index' AND 16384 + i.rowid = ?1", sqlite3_value_int64(a[0]));
+    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+}
+
+/* pg_get_constraintdef(constraint oid) */
+static void f_constraintdef(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db,
+        "SELECT CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
+        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
+        " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
+        "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_regclass_name(k.confrelid) || '(' || "
+        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.confkey) u JOIN pragma_table_info(wb_regclass_name(k.confrelid)) p "
+        " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
+        "CASE k.confupdtype WHEN 'c' THEN ' ON UPDATE CASCADE' WHEN 'n' THEN ' ON UPDATE SET NULL' WHEN 'd' THEN ' ON UPDATE SET DEFAULT' WHEN 'r' THEN ' ON UPDATE RESTRICT' ELSE '' END || "
+        "CASE k.confdeltype WHEN 'c' THEN ' ON DELETE CASCADE' WHEN 'n' THEN ' ON DELETE SET NULL' WHEN 'd' THEN ' ON DELETE SET DEFAULT' WHEN 'r' THEN ' ON DELETE RESTRICT' ELSE '' END "
+        "ELSE '' END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
+    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+}
+
+static void f_regnamespace_name(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    char *r = query_text(sqlite3_context_db_handle(c), "SELECT nspname FROM pg_namespace WHERE oid = ?1", sqlite3_value_int64(a[0]));
+    if (r) sqlite3_result_text(c, r, -1, sqlite3_free);
+    else sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT);
+}
+
+/* a user table can be published (pg_relation_is_publishable) */
+static void f_publishable(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    sqlite3_result_int(c, sqlite3_value_int64(a[0]) >= 16384);
+}
+
+static void f_null1(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    sqlite3_result_null(c);
+}
 
 static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -196,13 +309,21 @@ static const cat_rel cat_rels[] = {
      "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 10, NULL), (99, 'pg_toast', 10, NULL), "
      "(13000, 'information_schema', 10, NULL)"},
     {"pg_class", c_class,
-     "SELECT 16384 + s.rowid, s.name, 2200, 0, 0, 10, CASE s.type WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
+     "SELECT 16384 + s.rowid, CASE WHEN s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "(SELECT conname FROM pg_constraint WHERE oid = 16384 + s.rowid) ELSE s.name END, "
+     "2200, 0, 0, 10, CASE s.type WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
      "16384 + s.rowid, 0, 0, -1, 0, 0, "
      "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
      "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
-     "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-     "AND s.name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
+     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, "
+     /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
+      * psql lists them only when it is set */
+     "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
+     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.name)), "
+     "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
+     "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
+     "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
+     "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
     {"pg_attribute", c_attribute,
      "SELECT c.oid, p.name, wb_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_typmod(p.type), 0, 'i', 'x', '', "
      "p.\"notnull\", p.dflt_value IS NOT NULL, 0, '', '', 0, 1, 0, 0, NULL, NULL "
@@ -217,6 +338,41 @@ static const cat_rel cat_rels[] = {
                     "(405, 'hash', 'hashhandler', 'i')"},
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
     {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
+    /* primary keys, unique constraints and foreign keys as SQLite keeps
+     * them (pragma_index_list / pragma_foreign_key_list); CHECK constraints
+     * live only in the CREATE TABLE text and are not listed */
+    {"pg_constraint", c_constraint,
+     "SELECT 16384 + i.rowid, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "t.name || CASE l.origin WHEN 'pk' THEN '_pkey' ELSE '_' || (SELECT group_concat(x.name, '_') FROM pragma_index_info(i.name) x) "
+     "|| '_key' END ELSE i.name END, 2200, CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END, 0, 0, 1, 16384 + t.rowid, 0, "
+     "16384 + i.rowid, 0, 0, ' ', ' ', ' ', 1, 0, 1, "
+     "(SELECT '{' || group_concat(x.cid + 1, ',') || '}' FROM pragma_index_info(i.name) x), NULL, NULL "
+     "FROM sqlite_schema t JOIN pragma_index_list(t.name) l JOIN sqlite_schema i ON i.type = 'index' AND i.name = l.name "
+     "WHERE t.type = 'table' AND l.origin IN ('pk', 'u') AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     "UNION ALL "
+     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, t.name || '_' || group_concat(f.\"from\", '_') || '_fkey', 2200, 'f', 0, 0, 1, "
+     "16384 + t.rowid, 0, 0, 0, (SELECT 16384 + r.rowid FROM sqlite_schema r WHERE r.type = 'table' AND r.name = f.\"table\"), "
+     "CASE max(f.on_update) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "CASE max(f.on_delete) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
+     "'s', 1, 0, 1, "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(t.name) p WHERE p.name = f.\"from\"), ',') || '}', "
+     "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(f.\"table\") p WHERE p.name = f.\"to\"), ',') || '}', NULL "
+     "FROM sqlite_schema t JOIN pragma_foreign_key_list(t.name) f WHERE t.type = 'table' GROUP BY t.name, f.id"},
+    {"pg_collation", c_collation,
+     "VALUES (100, 'default', 11, 10, 'd', 1, -1, NULL, NULL, NULL, NULL), "
+     "(950, 'C', 11, 10, 'c', 1, -1, 'C', 'C', NULL, NULL), (951, 'POSIX', 11, 10, 'c', 1, -1, 'POSIX', 'POSIX', NULL, NULL)"},
+    /* nothing of these exists in wirebuf (row security, extended
+     * statistics, logical replication, triggers cannot be created): empty */
+    {"pg_policy", c_policy, "SELECT 0, '', 0, '', 0, NULL, NULL, NULL WHERE 0"},
+    {"pg_statistic_ext", c_statext, "SELECT 0, 0, '', 0, 0, 0, NULL, NULL, NULL WHERE 0"},
+    {"pg_publication", c_publication, "SELECT 0, '', 0, 0, 0, 0, 0, 0, 0 WHERE 0"},
+    {"pg_publication_rel", c_pubrel, "SELECT 0, 0, 0, NULL, NULL WHERE 0"},
+    {"pg_publication_namespace", c_pubns, "SELECT 0, 0, 0 WHERE 0"},
+    {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
+    /* adbin holds the default as SQLite text (pg_get_expr returns it) */
+    {"pg_attrdef", c_attrdef,
+     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
+     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
@@ -278,6 +434,19 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_indexdef", 1, SQLITE_UTF8, NULL, f_indexdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_indexdef", 3, SQLITE_UTF8, NULL, f_indexdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_constraintdef", 1, SQLITE_UTF8, NULL, f_constraintdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_constraintdef", 2, SQLITE_UTF8, NULL, f_constraintdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regnamespace_name", 1, SQLITE_UTF8, NULL, f_regnamespace_name, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_is_publishable", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_publishable, NULL, NULL, NULL);
+    /* statistics objects cannot exist: the function is never reached with a row */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_statisticsobjdef_columns", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    /* triggers cannot be created either (pg_trigger is empty) */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);

@@ -50,6 +50,7 @@ const tr_type tr_types[] = {
     {"numeric", OID_NUMERIC, 1231, "numeric text%s", -1, 'N'},
     {"regclass", OID_REGCLASS, 2210, "regclass int", 4, 'N'},
     {"regtype", OID_REGTYPE, 2211, "regtype int", 4, 'N'},
+    {"regnamespace", OID_REGNAMESPACE, 4090, "regnamespace int", 4, 'N'},
     {"record", OID_RECORD, 2287, "text", -1, 'P'},
     {"void", OID_VOID, 0, "text", 4, 'P'},
     {"uuid", OID_UUID, 2951, "uuid text", 16, 'U'},
@@ -132,7 +133,7 @@ int wb_sql_type_info(uint32_t oid, const char **name, int16_t *typlen, uint32_t 
                                          "_regproc", "_text", "_oid", "_json", "_float4", "_float8",
                                          "_unknown", "_bpchar", "_varchar", "_date", "_time",
                                          "_timestamp", "_timestamptz", "_interval", "_timetz",
-                                         "_numeric", "_regclass", "_regtype", "_record", "_void",
+                                         "_numeric", "_regclass", "_regtype", "_regnamespace", "_record", "_void",
                                          "_uuid", "_jsonb", "_int2vector", "_oidvector"};
     if (name) *name = anames[t - tr_types];
     if (typlen) *typlen = -1;
@@ -377,6 +378,27 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
     }
 }
 
+/* A DEFAULT: an integer constant for a numeric(p,s) column is written
+ * with its scale ('0.00'), so the stored default reads back as PostgreSQL
+ * shows it; anything else is an assignment. */
+static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
+{
+    if (oid == OID_NUMERIC && typmod >= 4 && n->node_case == NC(A_CONST) && !n->a_const->isnull &&
+        n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+        int scale = (typmod - 4) & 0xffff, prec = ((typmod - 4) >> 16) & 0xffff;
+        int v = n->a_const->ival ? n->a_const->ival->ival : 0;
+        char buf[64];
+        int k = snprintf(buf, sizeof buf, "%d", v);
+        int digits = k - (v < 0);
+        if (digits <= prec - scale && scale < 30) {
+            if (scale) { buf[k++] = '.'; for (int i = 0; i < scale; i++) buf[k++] = '0'; buf[k] = 0; }
+            tr_string(t, buf);
+            return;
+        }
+    }
+    tr_assign(t, n, oid, typmod);
+}
+
 static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp)
 {
     uint32_t oid = 0;
@@ -399,7 +421,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         char seq[256];
         snprintf(seq, sizeof seq, "%s_%s_seq", table, cd->colname);
         int64_t maxv = serial == 2 || oid == OID_INT2 ? 32767 : serial == 4 || oid == OID_INT4 ? 2147483647 : INT64_MAX;
-        add_sequence(t, seq, 1, 1, 1, maxv, table, cd->colname, 0);
+        add_sequence(t, seq, 1, 1, 1, maxv, table, cd->colname, t->if_not_exists);
         (void)temp;
         notnull = 1;
         tr_puts(t, " NOT NULL DEFAULT (nextval(");
@@ -411,7 +433,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     tr_typename(t, cd->type_name, &typmod);
     if (cd->raw_default) {
         tr_puts(t, " DEFAULT (");
-        tr_assign(t, cd->raw_default, oid, typmod);
+        emit_default(t, cd->raw_default, oid, typmod);
         tr_puts(t, ")");
     }
     for (size_t i = 0; i < cd->n_constraints && !t->failed; i++) {
@@ -425,7 +447,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
             if (has_default && (serial || identity)) { tr_fail(t, "42601", c->location, "multiple default values specified for column \"%s\" of table \"%s\"", cd->colname, table); return; }
             tr_puts(t, " DEFAULT (");
-            tr_assign(t, c->raw_expr, oid, typmod);
+            emit_default(t, c->raw_expr, oid, typmod);
             tr_puts(t, ")");
             break;
         case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
@@ -494,11 +516,13 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
+    t->unqualified++;
     tr_puts(t, temp ? "CREATE TEMP TABLE " : "CREATE TABLE ");
     if (cs->if_not_exists) tr_puts(t, "IF NOT EXISTS ");
     tr_ident(t, table);
     tr_puts(t, " (");
     int n = 0;
+    t->if_not_exists = cs->if_not_exists;
     for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
         PgQuery__Node *e = cs->table_elts[i];
         if (n++) tr_puts(t, ", ");
@@ -512,15 +536,12 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     }
     if (n == 0) tr_puts(t, "wb_no_columns text"); /* SQLite needs a column; PostgreSQL allows none */
     tr_puts(t, ")");
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
     char *sql = tr_buf_take(t, &b);
     if (t->failed) { free(sql); return -1; }
-    if (cs->if_not_exists) {
-        /* sequences only when the table is new: already emitted as INSERT;
-         * make them OR IGNORE by re-emitting is not needed (name unique) */
-    }
     tr_add_pre(t, sql);
     return 0;
 }
@@ -550,6 +571,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     tr_scope sc;
     tr_scope_push(t, &sc);
     tr_scope_add(t, &sc, table, table);
+    t->unqualified++;
     wb_buf b = {0};
     wb_buf *save = t->o;
     t->o = &b;
@@ -568,6 +590,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     }
     tr_puts(t, ")");
     if (is->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, is->where_clause); }
+    t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
     char *sql = tr_buf_take(t, &b);
@@ -875,6 +898,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope sc;
             tr_scope_push(t, &sc);
             tr_scope_add(t, &sc, table, table);
+            t->unqualified++;
             if (!con->conname && con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) {
                 /* PostgreSQL names it TABLE_pkey */
                 char nm[256];
@@ -884,6 +908,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
                 tr_puts(t, " ");
             }
             emit_table_constraint(t, con, table);
+            t->unqualified--;
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);

@@ -54,7 +54,10 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want)
 /* lift a constant into a parameter (see tr_lit); returns 1 when done */
 static int lift_const(tr *t, PgQuery__AConst *c, uint32_t oid, const char *value)
 {
-    if (!t->lift || t->nolift || c->location < 0) return 0;
+    /* SQLite numbers parameters up to 32766: a statement with very many
+     * literals (a long multi-row VALUES) keeps the rest in its text; the
+     * cache then compares those as written */
+    if (!t->lift || t->nolift || c->location < 0 || t->nlits >= 2000) return 0;
     int idx = -1;
     for (int i = 0; i < t->nlits; i++)
         if (t->lits[i].location == c->location) { idx = i; break; }
@@ -199,6 +202,12 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "wb_json(%s, %u)", sql, to);
     else if (to == OID_BYTEA && untyped)
         r = tr_fmt(t, "wb_bytea(%s)", sql);
+    else if ((to == OID_OID) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_int(%s, %u)", sql, to);
+    else if ((to == OID_REGCLASS || to == OID_REGTYPE) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "%s(%s)", to == OID_REGCLASS ? "wb_regclass" : "wb_regtype", sql);
+    else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
+        r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
     if (!r) return sql;
     free(sql);
     return r;
@@ -213,6 +222,7 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     /* a parameter typed from this place has no other type to convert from */
     int untyped = is_param(n) || (n->node_case == NC(A_CONST) && n->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL);
     sql = coerce(t, sql, untyped ? 0 : ty, want, typmod, 1);
+
     if (sql) tr_puts(t, sql);
     free(sql);
     return want ? want : ty;
@@ -245,9 +255,25 @@ static int is_cmp(const char *op)
 }
 
 /* the two sides of a binary operator, each typed from the other */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert);
 static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt)
 {
+    binary_sides_c(t, l, r, ls, rs, lt, rt, 1);
+}
+
+/* convert: read an untyped side as the other side's type (comparisons,
+ * arithmetic); not for ||, LIKE or regular expressions, whose operands
+ * are text whatever the other side is */
+static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
+                           int convert)
+{
     *ls = *rs = NULL;
+    if (!convert) {
+        *ls = expr_str(t, l, 0, lt);
+        *rs = expr_str(t, r, 0, rt);
+        return;
+    }
     if (is_param(l) && !is_param(r)) {
         *rs = expr_str(t, r, 0, rt);
         *ls = expr_str(t, l, *rt == OID_UNKNOWN ? 0 : *rt, lt);
@@ -258,9 +284,11 @@ static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, c
     }
     /* a parameter or untyped literal facing a bool, number or date/time
      * is read as that type (boolin, int4in, timestamp_in...) */
-    int lu = is_param(l) || *lt == OID_UNKNOWN || *lt == 0, ru = is_param(r) || *rt == OID_UNKNOWN || *rt == 0;
-    if (lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
-    else if (ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
+#define UNTYPED_NODE(n) (is_param(n) || ((n)->node_case == NC(A_CONST) && !(n)->a_const->isnull && \
+                                          (n)->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL))
+    int lu = UNTYPED_NODE(l) || *lt == OID_UNKNOWN || *lt == 0, ru = UNTYPED_NODE(r) || *rt == OID_UNKNOWN || *rt == 0;
+    if (convert && lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
+    else if (convert && ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
     if (*lt == OID_UNKNOWN && *rt && *rt != OID_UNKNOWN) *lt = *rt;
     if (*rt == OID_UNKNOWN && *lt && *lt != OID_UNKNOWN) *rt = *lt;
 }
@@ -288,7 +316,13 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
     }
     char *ls, *rs;
     uint32_t lt, rt;
-    binary_sides(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt);
+    int textop = !strcmp(op, "||") || strchr(op, '~') != NULL;
+    binary_sides_c(t, e->lexpr, e->rexpr, &ls, &rs, &lt, &rt, !textop);
+    if (textop) {
+        /* their parameters are text unless the query says otherwise */
+        if (is_param(e->lexpr)) tr_param_type(t, e->lexpr->param_ref->number, OID_TEXT);
+        if (is_param(e->rexpr)) tr_param_type(t, e->rexpr->param_ref->number, OID_TEXT);
+    }
     uint32_t res = 0;
     if (t->failed) goto out;
     if (is_cmp(op)) {
@@ -312,6 +346,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
             tr_puts(t, ")");
         }
         res = OID_BOOL;
+    } else if ((lt == OID_INTERVAL || rt == OID_INTERVAL) && (op[0] == '*' || op[0] == '/') && !op[1]) {
+        /* interval * number, number * interval, interval / number */
+        if (lt == OID_INTERVAL) tr_printf(t, "%s(%s, %s)", op[0] == '*' ? "wb_iv_mul" : "wb_iv_div", ls, rs);
+        else tr_printf(t, "wb_iv_mul(%s, %s)", rs, ls);
+        res = OID_INTERVAL;
+    } else if (lt == OID_INTERVAL && rt == OID_INTERVAL && (op[0] == '+' || op[0] == '-') && !op[1]) {
+        tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_iv_add" : "wb_iv_sub", ls, rs);
+        res = OID_INTERVAL;
     } else if (!strcmp(op, "+") || !strcmp(op, "-") || !strcmp(op, "*")) {
         uint32_t at = arith_type(lt, rt);
         if ((lt == OID_TIMESTAMP || lt == OID_TIMESTAMPTZ || lt == OID_DATE) && (rt == OID_INTERVAL || rt == OID_INT4 || rt == OID_UNKNOWN)) {
@@ -324,6 +366,11 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
         } else if (at == OID_NUMERIC) {
             /* exact decimal arithmetic with PostgreSQL's result scales */
             tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_num_add" : op[0] == '-' ? "wb_num_sub" : "wb_num_mul", ls, rs);
+            res = at;
+        } else if ((at == OID_INT4 || at == OID_INT2) && (lt == OID_INT4 || lt == OID_INT2) && (rt == OID_INT4 || rt == OID_INT2)) {
+            /* SQLite computes in 64 bits; int4/int2 results are checked as
+             * PostgreSQL's int4pl/int4mul (22003 integer out of range) */
+            tr_printf(t, "wb_int((%s %s %s), %u)", ls, op, rs, at);
             res = at;
         } else {
             tr_printf(t, "(%s %s %s)", ls, op, rs);
@@ -542,8 +589,10 @@ static const fmap fmaps[] = {
     {"mod", "wb_mod", R_ARG1, 2, 2}, {"sign", NULL, R_ARG0, 1, 1}, {"pi", NULL, R_FLOAT8, 0, 0},
     {"random", "wb_random", R_FLOAT8, 0, 0}, {"div", "wb_div", R_NUMERIC, 2, 2},
     /* dates */
-    {"now", "wb_now", R_TSTZ, 0, 0}, {"transaction_timestamp", "wb_now", R_TSTZ, 0, 0},
-    {"statement_timestamp", "wb_now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
+    /* now() keeps its name in SQLite (registered as such), so a DEFAULT now()
+     * reads back as PostgreSQL writes it */
+    {"now", "now", R_TSTZ, 0, 0}, {"transaction_timestamp", "now", R_TSTZ, 0, 0},
+    {"statement_timestamp", "now", R_TSTZ, 0, 0}, {"clock_timestamp", "wb_clock_timestamp", R_TSTZ, 0, 0},
     {"date_trunc", "wb_date_trunc", R_ARG1, 2, 2}, {"date_part", "wb_date_part", R_FLOAT8, 2, 2},
     {"extract", "wb_extract", R_NUMERIC, 2, 2}, {"to_char", "wb_to_char", R_TEXT, 2, 2},
     /* arrays */
@@ -567,13 +616,18 @@ static const fmap fmaps[] = {
     {"pg_encoding_to_char", NULL, R_NAME, 1, 1}, {"obj_description", NULL, R_TEXT, 1, 2},
     {"col_description", NULL, R_TEXT, 2, 2}, {"shobj_description", NULL, R_TEXT, 2, 2},
     {"has_table_privilege", NULL, R_BOOL, 2, 3}, {"has_schema_privilege", NULL, R_BOOL, 2, 3},
-    {"has_database_privilege", NULL, R_BOOL, 2, 3}, 
+    {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
     {"pg_size_pretty", NULL, R_TEXT, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
-    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2},
+    {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
+    {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
+    {"pg_get_triggerdef", NULL, R_TEXT, 1, 2},
+    {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
+    {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
+    {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_unlock", NULL, R_BOOL, 1, 2}, {"pg_try_advisory_lock", NULL, R_BOOL, 1, 2},
     {"pg_advisory_xact_lock", NULL, R_VOID, 1, 2}, 
     {"to_regclass", NULL, R_OID, 1, 1}, {"gen_random_uuid", NULL, R_TEXT, 0, 0},
@@ -679,6 +733,20 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         tr_expr_want(t, fc->args[1], OID_TEXT);
         tr_puts(t, ")");
         return OID_INT4;
+    }
+    if (!strcmp(name, "count") && fc->agg_distinct && fc->n_args == 1 && fc->args[0]->node_case == NC(ROW_EXPR)) {
+        /* count(DISTINCT (a, b)): SQLite aggregates take no row values; a
+         * row is never NULL, so its JSON array stands for it */
+        PgQuery__RowExpr *re = fc->args[0]->row_expr;
+        tr_puts(t, "count(DISTINCT json_array(");
+        for (size_t i = 0; i < re->n_args; i++) {
+            if (i) tr_puts(t, ", ");
+            tr_expr(t, re->args[i]);
+        }
+        tr_puts(t, "))");
+        if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+        if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+        return OID_INT8;
     }
     tr_puts(t, sq);
     tr_puts(t, "(");
@@ -872,8 +940,14 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
             snprintf(s, n, "(CASE WHEN %s THEN 'true' WHEN NOT %s THEN 'false' END)", in, in);
         }
         const char *v = s ? s : in;
-        if (from == OID_REGCLASS || from == OID_REGTYPE) {
-            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : "wb_regtype_name", v);
+        if (from == OID_BYTEA) {
+            /* byteaout: \x and hex digits */
+            tr_printf(t, "('\\x' || lower(hex(%s)))", v);
+            free(s);
+            return;
+        }
+        if (from == OID_REGCLASS || from == OID_REGTYPE || from == OID_REGNAMESPACE) {
+            tr_printf(t, "%s(%s)", from == OID_REGCLASS ? "wb_regclass_name" : from == OID_REGTYPE ? "wb_regtype_name" : "wb_regnamespace_name", v);
             free(s);
             return;
         }
@@ -902,6 +976,10 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
     case OID_REGTYPE:
         if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
         else tr_printf(t, "wb_regtype(%s)", in);
+        return;
+    case OID_REGNAMESPACE:
+        if (from == OID_INT4 || from == OID_INT8 || from == OID_OID) tr_puts(t, in);
+        else tr_printf(t, "(SELECT oid FROM pg_namespace WHERE nspname = %s)", in);
         return;
     default:
         if (tr_type_by_array_oid(to)) { tr_printf(t, "wb_array_in(%s, %u)", in, to); return; }
@@ -944,7 +1022,7 @@ static uint32_t emit_sqlvalue(tr *t, PgQuery__SQLValueFunction *f)
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIME_N: tr_puts(t, "wb_current_time()"); return OID_TIMETZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
-    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "wb_now()"); return OID_TIMESTAMPTZ;
+    case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: tr_puts(t, "now()"); return OID_TIMESTAMPTZ;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIME_N: tr_puts(t, "wb_localtime()"); return OID_TIME;
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
@@ -1212,8 +1290,8 @@ static const char *colname_inner(PgQuery__Node *n, int *strength)
         if (*strength <= 1) { *strength = 1; return "case"; }
         return r;
     }
-    case NC(A_ARRAY_EXPR): *strength = 1; return "array";
-    case NC(ROW_EXPR): *strength = 1; return "row";
+    case NC(A_ARRAY_EXPR): *strength = 2; return "array";
+    case NC(ROW_EXPR): *strength = 2; return "row";
     case NC(COALESCE_EXPR): *strength = 2; return "coalesce";
     case NC(MIN_MAX_EXPR): *strength = 2; return n->min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? "greatest" : "least";
     case NC(SQLVALUE_FUNCTION):

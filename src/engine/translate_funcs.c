@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 #include <openssl/evp.h>
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <sys/time.h>
 
@@ -340,12 +341,37 @@ static int parse_ts(const char *s, int64_t *usec, int *has_time)
     return 0;
 }
 
+/* now(): the transaction's timestamp when the engine has set one
+ * (wb_sql_set_now), else the time of the call. One per connection: the
+ * user data of the now() family. */
+typedef struct time_state { int64_t fixed; } time_state;
+
 static int64_t now_usec(sqlite3_context *c)
 {
-    (void)c;
+    time_state *ts = sqlite3_user_data(c);
+    if (ts && ts->fixed) return ts->fixed;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void f_set_now(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    time_state *ts = sqlite3_user_data(c);
+    ts->fixed = sqlite3_value_int64(a[0]);
+    sqlite3_result_null(c);
+}
+
+int wb_sql_set_now(sqlite3 *db, int64_t usec)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT wb_set_now(?1)", -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_int64(st, 1, usec);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 static void f_now(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -375,13 +401,15 @@ static void f_current_date(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
 }
 
+static void f_interval_in(sqlite3_context *c, const char *s);
 static void f_datetime(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     uint32_t to = (uint32_t)sqlite3_value_int(a[2]);
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     const char *s = (const char *)sqlite3_value_text(a[0]);
-    if (to == OID_INTERVAL || to == OID_TIME || to == OID_TIMETZ) {
+    if (to == OID_INTERVAL) { f_interval_in(c, s); return; }
+    if (to == OID_TIME || to == OID_TIMETZ) {
         /* kept in their text form */
         sqlite3_result_text(c, s, -1, SQLITE_TRANSIENT);
         return;
@@ -898,14 +926,70 @@ static void f_array_get(sqlite3_context *c, int argc, sqlite3_value **a)
     if (arr_parse((const char *)sqlite3_value_text(a[0]), get_cb, &g) != 0) err(c, "22P02", "malformed array literal");
 }
 
+/* array input (array_in): checked and written in PostgreSQL's canonical
+ * text form, elements read as the element type (ints and bools
+ * normalised, text quoted only where needed) */
+typedef struct ain_ctx { sqlite3_str *o; uint32_t elem; int n; const char *bad; } ain_ctx;
+static int ain_cb(void *ctx, const char *e, size_t len, int isnull)
+{
+    ain_ctx *k = ctx;
+    if (k->n++) sqlite3_str_appendchar(k->o, 1, ',');
+    if (isnull) { sqlite3_str_appendall(k->o, "NULL"); return 0; }
+    char tmp[64];
+    if (k->elem == OID_INT2 || k->elem == OID_INT4 || k->elem == OID_INT8 || k->elem == OID_OID) {
+        if (len >= sizeof tmp) { k->bad = "integer"; return 1; }
+        memcpy(tmp, e, len); tmp[len] = 0;
+        char *end;
+        errno = 0;
+        long long v = strtoll(tmp, &end, 10);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == tmp || *end || errno) { k->bad = "integer"; return 1; }
+        if ((k->elem == OID_INT2 && (v < -32768 || v > 32767)) || (k->elem == OID_INT4 && (v < INT32_MIN || v > INT32_MAX))) {
+            k->bad = "integer"; return 1;
+        }
+        sqlite3_str_appendf(k->o, "%lld", v);
+        return 0;
+    }
+    if (k->elem == OID_BOOL) {
+        int t = len && (!strncasecmp(e, "true", len) || !strncasecmp(e, "yes", len) || !strncasecmp(e, "on", len > 2 ? len : 2) || (len == 1 && e[0] == '1'));
+        int f = len && (!strncasecmp(e, "false", len) || !strncasecmp(e, "no", len) || !strncasecmp(e, "off", len > 2 ? len : 3) || (len == 1 && e[0] == '0'));
+        if (t == f) { k->bad = "boolean"; return 1; }
+        sqlite3_str_appendchar(k->o, 1, t ? 't' : 'f');
+        return 0;
+    }
+    int quote = !len || (len == 4 && !strncasecmp(e, "NULL", 4));
+    for (size_t i = 0; i < len && !quote; i++)
+        if (e[i] == ',' || e[i] == '{' || e[i] == '}' || e[i] == '"' || e[i] == '\\' || isspace((unsigned char)e[i])) quote = 1;
+    if (!quote) { sqlite3_str_append(k->o, e, (int)len); return 0; }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (e[i] == '"' || e[i] == '\\') sqlite3_str_appendchar(k->o, 1, '\\');
+        sqlite3_str_appendchar(k->o, 1, e[i]);
+    }
+    sqlite3_str_appendchar(k->o, 1, '"');
+    return 0;
+}
+
 static void f_array_in(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    int n = 0;
     const char *s = (const char *)sqlite3_value_text(a[0]);
-    if (arr_parse(s, count_cb, &n) != 0) { err(c, "22P02", "malformed array literal: \"%s\"", s); return; }
-    sqlite3_result_value(c, a[0]);
+    uint32_t elem = 0;
+    wb_sql_type_info((uint32_t)sqlite3_value_int64(a[1]), NULL, NULL, &elem, NULL);
+    ain_ctx k = {sqlite3_str_new(NULL), elem, 0, NULL};
+    sqlite3_str_appendchar(k.o, 1, '{');
+    int rc = arr_parse(s, ain_cb, &k);
+    sqlite3_str_appendchar(k.o, 1, '}');
+    int n = sqlite3_str_length(k.o);
+    char *r = sqlite3_str_finish(k.o);
+    if (rc != 0 || k.bad) {
+        sqlite3_free(r);
+        if (k.bad) err(c, "22P02", "invalid input syntax for type %s in array: \"%s\"", k.bad, s);
+        else err(c, "22P02", "malformed array literal: \"%s\"", s);
+        return;
+    }
+    sqlite3_result_text(c, r ? r : "{}", r ? n : 2, r ? sqlite3_free : SQLITE_STATIC);
 }
 
 /* ---------- virtual tables: generate_series, wb_unnest ---------- */
@@ -1636,13 +1720,14 @@ static void f_ts_diff(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
 }
 
-static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a)
+static void current_time(sqlite3_context *c, int tz)
 {
-    (void)argc; (void)a;
     char buf[64];
-    fmt_ts(buf, sizeof buf, now_usec(c), sqlite3_user_data(c) != NULL, 0);
+    fmt_ts(buf, sizeof buf, now_usec(c), tz, 0);
     sqlite3_result_text(c, buf + 11, -1, SQLITE_TRANSIENT);
 }
+static void f_current_time(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 1); }
+static void f_localtime(sqlite3_context *c, int argc, sqlite3_value **a) { (void)argc; (void)a; current_time(c, 0); }
 
 static int hexval(int ch) { return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1; }
 
@@ -1715,21 +1800,99 @@ static void f_gen_random_uuid(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, out, 36, SQLITE_TRANSIENT);
 }
 
+/* jsonb's text form (jsonb_out): keys ordered by length then bytes,
+ * ", " and ": " between items, strings escaped as escape_json does */
+static void jsonb_str(sqlite3_str *o, const char *v, size_t n)
+{
+    sqlite3_str_appendchar(o, 1, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        switch (ch) {
+        case '"': sqlite3_str_appendall(o, "\\\""); break;
+        case '\\': sqlite3_str_appendall(o, "\\\\"); break;
+        case '\b': sqlite3_str_appendall(o, "\\b"); break;
+        case '\f': sqlite3_str_appendall(o, "\\f"); break;
+        case '\n': sqlite3_str_appendall(o, "\\n"); break;
+        case '\r': sqlite3_str_appendall(o, "\\r"); break;
+        case '\t': sqlite3_str_appendall(o, "\\t"); break;
+        default:
+            if (ch < 0x20) sqlite3_str_appendf(o, "\\u%04x", ch);
+            else sqlite3_str_appendchar(o, 1, (char)ch);
+        }
+    }
+    sqlite3_str_appendchar(o, 1, '"');
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb) return la < lb ? -1 : 1;
+    return memcmp(a, b, la);
+}
+
+static int jsonb_out(sqlite3_str *o, json_t *j, int depth)
+{
+    if (depth > 200) return -1;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j), k = 0;
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
+        if (!keys) return -1;
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v) keys[k++] = key;
+        qsort(keys, n, sizeof *keys, key_cmp);
+        sqlite3_str_appendchar(o, 1, '{');
+        for (size_t i = 0; i < n; i++) {
+            if (i) sqlite3_str_appendall(o, ", ");
+            jsonb_str(o, keys[i], strlen(keys[i]));
+            sqlite3_str_appendall(o, ": ");
+            if (jsonb_out(o, json_object_get(j, keys[i]), depth + 1)) { free(keys); return -1; }
+        }
+        sqlite3_str_appendchar(o, 1, '}');
+        free(keys);
+        return 0;
+    }
+    case JSON_ARRAY:
+        sqlite3_str_appendchar(o, 1, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i) sqlite3_str_appendall(o, ", ");
+            if (jsonb_out(o, json_array_get(j, i), depth + 1)) return -1;
+        }
+        sqlite3_str_appendchar(o, 1, ']');
+        return 0;
+    case JSON_STRING: jsonb_str(o, json_string_value(j), json_string_length(j)); return 0;
+    case JSON_INTEGER: sqlite3_str_appendf(o, "%lld", (long long)json_integer_value(j)); return 0;
+    case JSON_REAL: { char b[64]; fmt_float8(json_real_value(j), b, sizeof b); sqlite3_str_appendall(o, b); return 0; }
+    case JSON_TRUE: sqlite3_str_appendall(o, "true"); return 0;
+    case JSON_FALSE: sqlite3_str_appendall(o, "false"); return 0;
+    default: sqlite3_str_appendall(o, "null"); return 0;
+    }
+}
+
+/* json: checked, kept as written (json_in); jsonb: checked and written in
+ * jsonb's canonical form (jsonb_out) through jansson */
 static void f_json(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    /* validity through SQLite's json_valid */
-    sqlite3 *db = sqlite3_context_db_handle(c);
-    sqlite3_stmt *st;
-    int ok = 0;
-    if (sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_value(st, 1, a[0]);
-        if (sqlite3_step(st) == SQLITE_ROW) ok = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
+    const char *s = arg_text(a[0]);
+    json_error_t je;
+    json_t *j = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!j) { err(c, "22P02", "invalid input syntax for type json: %s", je.text); return; }
+    if ((uint32_t)sqlite3_value_int(a[1]) != OID_JSONB) {
+        json_decref(j);
+        sqlite3_result_text(c, s, -1, SQLITE_TRANSIENT);
+        return;
     }
-    if (!ok) { err(c, "22P02", "invalid input syntax for type json"); return; }
-    sqlite3_result_text(c, arg_text(a[0]), -1, SQLITE_TRANSIENT);
+    sqlite3_str *o = sqlite3_str_new(NULL);
+    int rc = jsonb_out(o, j, 0);
+    json_decref(j);
+    int n = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (rc || !r) { sqlite3_free(r); err(c, "54000", "jsonb value too deep or too large"); return; }
+    sqlite3_result_text(c, r, n, sqlite3_free);
 }
 
 static int join_cb(void *ctx, const char *e, size_t len, int isnull)
@@ -1845,6 +2008,116 @@ static void f_serial_sequence(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_finalize(st);
 }
 
+/* intervals as PostgreSQL keeps them: months, days and microseconds apart */
+static int parse_interval3(const char *s, int *months, int *days, int64_t *usec)
+{
+    *months = 0; *days = 0; *usec = 0;
+    while (*s) {
+        while (isspace((unsigned char)*s)) s++;
+        if (!*s) break;
+        if (!strncasecmp(s, "@", 1)) { s++; continue; }
+        char *e;
+        double v = strtod(s, &e);
+        if (e == s) return -1;
+        if (*e == ':') {
+            const char *st = s;
+            int neg = *st == '-';
+            long h = strtol(st, &e, 10);
+            long m = 0; double sec = 0;
+            if (*e == ':') m = strtol(e + 1, &e, 10);
+            if (*e == ':') sec = strtod(e + 1, &e);
+            int64_t t = ((int64_t)(neg ? -h : h) * 3600 + m * 60) * 1000000 + (int64_t)llround(sec * 1e6);
+            *usec += neg ? -t : t;
+            s = e;
+            continue;
+        }
+        s = e;
+        while (isspace((unsigned char)*s)) s++;
+        const char *u = s;
+        while (isalpha((unsigned char)*s)) s++;
+        size_t ul = (size_t)(s - u);
+        if (!ul) return -1;
+        if (!strncasecmp(u, "year", 4) || (ul == 1 && (*u == 'y' || *u == 'Y'))) *months += (int)(v * 12);
+        else if (!strncasecmp(u, "mon", 3)) *months += (int)v;
+        else if (!strncasecmp(u, "week", 4) || (ul == 1 && *u == 'w')) *days += (int)(v * 7);
+        else if (!strncasecmp(u, "day", 3) || (ul == 1 && *u == 'd')) *days += (int)v;
+        else if (!strncasecmp(u, "hour", 4) || (ul == 1 && *u == 'h')) *usec += (int64_t)llround(v * 3600e6);
+        else if (!strncasecmp(u, "min", 3) || (ul == 1 && *u == 'm')) *usec += (int64_t)llround(v * 60e6);
+        else if (!strncasecmp(u, "ms", 2) || !strncasecmp(u, "millisecond", 11)) *usec += (int64_t)llround(v * 1e3);
+        else if (!strncasecmp(u, "us", 2) || !strncasecmp(u, "microsecond", 11)) *usec += (int64_t)llround(v);
+        else if (!strncasecmp(u, "sec", 3) || (ul == 1 && *u == 's')) *usec += (int64_t)llround(v * 1e6);
+        else return -1;
+        while (isspace((unsigned char)*s)) s++;
+        if (!strncasecmp(s, "ago", 3)) { *months = -*months; *days = -*days; *usec = -*usec; s += 3; }
+    }
+    return 0;
+}
+
+/* interval_out, IntervalStyle postgres */
+static void fmt_interval3(char *buf, size_t n, int months, int days, int64_t us)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    int y = months / 12, mo = months % 12;
+    if (y) o += (size_t)snprintf(buf + o, n - o, "%d year%s", y, y == 1 || y == -1 ? "" : "s");
+    if (mo) o += (size_t)snprintf(buf + o, n - o, "%s%d mon%s", o ? " " : "", mo, mo == 1 || mo == -1 ? "" : "s");
+    if (days) o += (size_t)snprintf(buf + o, n - o, "%s%d day%s", o ? " " : "", days, days == 1 || days == -1 ? "" : "s");
+    if (us || !o) {
+        int neg = us < 0;
+        if (neg) us = -us;
+        int64_t secs = us / 1000000, frac = us % 1000000;
+        o += (size_t)snprintf(buf + o, n - o, "%s%s%02lld:%02lld:%02lld", o ? " " : "", neg ? "-" : "", (long long)(secs / 3600),
+                              (long long)(secs / 60 % 60), (long long)(secs % 60));
+        if (frac) {
+            o += (size_t)snprintf(buf + o, n - o, ".%06lld", (long long)frac);
+            while (buf[o - 1] == '0') buf[--o] = 0;
+        }
+    }
+}
+
+static void f_interval_in(sqlite3_context *c, const char *s)
+{
+    int m, d;
+    int64_t us;
+    if (parse_interval3(s, &m, &d, &us) != 0) { err(c, "22007", "invalid input syntax for type interval: \"%s\"", s); return; }
+    char buf[128];
+    fmt_interval3(buf, sizeof buf, m, d, us);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_iv_mul(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    int m, d;
+    int64_t us;
+    if (parse_interval3(arg_text(a[0]), &m, &d, &us) != 0) { err(c, "22007", "invalid input syntax for type interval: \"%s\"", arg_text(a[0])); return; }
+    double f = sqlite3_value_double(a[1]);
+    if (sqlite3_user_data(c)) { if (f == 0) { err(c, "22012", "division by zero"); return; } f = 1 / f; }
+    /* fractions carry down as PostgreSQL's interval_mul: months to days (30), days to time */
+    double fm = m * f, fd = d * f + (fm - (int)fm) * 30;
+    int64_t nus = (int64_t)llround((double)us * f + (fd - (int)fd) * 86400e6);
+    char buf[128];
+    fmt_interval3(buf, sizeof buf, (int)fm, (int)fd, nus);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
+static void f_iv_add(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    int m1, d1, m2, d2;
+    int64_t u1, u2;
+    if (parse_interval3(arg_text(a[0]), &m1, &d1, &u1) || parse_interval3(arg_text(a[1]), &m2, &d2, &u2)) {
+        err(c, "22007", "invalid input syntax for type interval");
+        return;
+    }
+    int sign = sqlite3_user_data(c) ? -1 : 1;
+    char buf[128];
+    fmt_interval3(buf, sizeof buf, m1 + sign * m2, d1 + sign * d2, u1 + sign * u2);
+    sqlite3_result_text(c, buf, -1, SQLITE_TRANSIENT);
+}
+
 /* varchar(n)/char(n) assignment: too long is 22001 unless the excess is
  * spaces (cut); char(n) is blank-padded to n characters */
 static void f_char(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -1885,8 +2158,7 @@ static const fdef fdefs[] = {
     {"wb_float", 1, DET, f_float, NULL}, {"wb_numeric", 3, DET, f_numeric, NULL}, {"wb_numeric", 1, DET, f_numeric, NULL},
     {"wb_text", 2, DET, f_text, NULL},
     {"wb_datetime", 3, NDET, f_datetime, NULL},
-    {"wb_now", 0, NDET, f_now, NULL}, {"wb_clock_timestamp", 0, NDET, f_now, NULL},
-    {"wb_localtimestamp", 0, NDET, f_localts, NULL}, {"wb_current_date", 0, NDET, f_current_date, NULL},
+    {"wb_clock_timestamp", 0, NDET, f_now, NULL},
     {"wb_date_trunc", 3, DET, f_date_trunc, NULL}, {"wb_date_trunc", 2, DET, f_date_trunc, NULL},
     {"wb_extract", 2, DET, f_extract, NULL}, {"wb_date_part", 2, DET, f_extract, NULL},
     {"wb_to_char", 2, DET, f_to_char, NULL},
@@ -1899,6 +2171,8 @@ static const fdef fdefs[] = {
     {"wb_array_length", 2, DET, f_array_length, NULL}, {"wb_cardinality", 1, DET, f_array_length, NULL},
     {"wb_array_get", 2, DET, f_array_get, NULL}, {"wb_array_in", 2, DET, f_array_in, NULL},
     {"wb_random", 0, NDET, f_random, NULL}, {"wb_char", 3, DET, f_char, NULL},
+    {"wb_iv_mul", 2, DET, f_iv_mul, NULL}, {"wb_iv_div", 2, DET, f_iv_mul, "div"},
+    {"wb_iv_add", 2, DET, f_iv_add, NULL}, {"wb_iv_sub", 2, DET, f_iv_add, "sub"},
     {"wb_lpad", 2, DET, f_lpad, NULL}, {"wb_lpad", 3, DET, f_lpad, NULL}, {"wb_rpad", 2, DET, f_rpad, NULL},
     {"wb_rpad", 3, DET, f_rpad, NULL}, {"wb_md5", 1, DET, f_md5, NULL}, {"wb_reverse", 1, DET, f_reverse, NULL},
     {"wb_split_part", 3, DET, f_split_part, NULL}, {"wb_initcap", 1, DET, f_initcap, NULL},
@@ -1906,7 +2180,7 @@ static const fdef fdefs[] = {
     {"wb_starts_with", 2, DET, f_starts_with, NULL}, {"wb_regexp_replace", 3, DET, f_regexp_replace, NULL},
     {"wb_regexp_replace", 4, DET, f_regexp_replace, NULL}, {"wb_round", 3, DET, f_round, NULL},
     {"wb_trunc", 3, DET, f_trunc, NULL}, {"wb_ts_add", 3, DET, f_ts_add, NULL}, {"wb_ts_diff", 3, DET, f_ts_diff, NULL},
-    {"wb_current_time", 0, NDET, f_current_time, "tz"}, {"wb_localtime", 0, NDET, f_current_time, NULL},
+
     {"wb_bytea", 1, DET, f_bytea, NULL}, {"wb_uuid", 1, DET, f_uuid, NULL}, {"gen_random_uuid", 0, NDET, f_gen_random_uuid, NULL},
     {"wb_json", 2, DET, f_json, NULL}, {"wb_array_to_string", 2, DET, f_array_to_string, NULL},
     {"wb_array_to_string", 3, DET, f_array_to_string, NULL}, {"wb_string_to_array", 2, DET, f_string_to_array, NULL},
@@ -1935,6 +2209,19 @@ int wb_sql_register(struct sqlite3 *db)
     for (size_t i = 0; i < sizeof fdefs / sizeof fdefs[0]; i++) {
         rc = sqlite3_create_function_v2(db, fdefs[i].name, fdefs[i].nargs, fdefs[i].flags, (void *)fdefs[i].data,
                                         fdefs[i].fn, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) return rc;
+    }
+    time_state *tstate = calloc(1, sizeof *tstate);
+    if (!tstate) return SQLITE_NOMEM;
+    /* freed with the connection, by the destructor of wb_set_now */
+    rc = sqlite3_create_function_v2(db, "wb_set_now", 1, SQLITE_UTF8, tstate, f_set_now, NULL, NULL, free);
+    if (rc != SQLITE_OK) { free(tstate); return rc; }
+    static const struct { const char *n; void (*f)(sqlite3_context *, int, sqlite3_value **); } tf[] = {
+        {"wb_now", f_now}, {"now", f_now}, {"wb_localtimestamp", f_localts}, {"wb_current_date", f_current_date},
+        {"wb_current_time", f_current_time}, {"wb_localtime", f_localtime},
+    };
+    for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++) {
+        rc = sqlite3_create_function_v2(db, tf[i].n, 0, SQLITE_UTF8, tstate, tf[i].f, NULL, NULL, NULL);
         if (rc != SQLITE_OK) return rc;
     }
     rc = sqlite3_create_function_v2(db, "wb_array_agg", 1, SQLITE_UTF8, NULL, NULL, f_array_agg_step, f_array_agg_final, NULL);

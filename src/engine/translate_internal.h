@@ -28,7 +28,7 @@ enum {
     OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_UNKNOWN = 705, OID_BPCHAR = 1042, OID_VARCHAR = 1043,
     OID_DATE = 1082, OID_TIME = 1083, OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184,
     OID_INTERVAL = 1186, OID_TIMETZ = 1266, OID_NUMERIC = 1700, OID_REGCLASS = 2205,
-    OID_REGTYPE = 2206, OID_RECORD = 2249, OID_VOID = 2278, OID_UUID = 2950, OID_JSONB = 3802,
+    OID_REGTYPE = 2206, OID_REGNAMESPACE = 4089, OID_RECORD = 2249, OID_VOID = 2278, OID_UUID = 2950, OID_JSONB = 3802,
     OID_TEXT_ARRAY = 1009, OID_INT4_ARRAY = 1007, OID_NAME_ARRAY = 1003, OID_OID_ARRAY = 1028,
     OID_INT2VECTOR = 22, OID_OIDVECTOR = 30, OID_CHAR_ARRAY = 1002
 };
@@ -54,7 +54,9 @@ typedef struct tr_rel {
     char *alias;           /* name by which columns are qualified */
     char *table;           /* a base table (schema lookups), else NULL */
     char **vcols; char **vexpr; uint32_t *vtypes; int nv; /* inlined LATERAL columns */
-    char **cols; uint32_t *types; int ncols; /* known output columns (subqueries, CTEs, functions) */
+    char **cols; uint32_t *types; int ncols; /* known output columns (subqueries, CTEs, functions),
+                                                or a base table's columns once loaded */
+    int32_t *typmods;      /* a base table's typmods (NULL: none known) */
 } tr_rel;
 
 typedef struct tr_scope {
@@ -65,7 +67,7 @@ typedef struct tr_scope {
 /* a CTE name visible in the current statement */
 typedef struct tr_cte { char *name; char **cols; uint32_t *types; int ncols; } tr_cte;
 
-typedef struct tr_plain { const char *table, *col; int count; } tr_plain;
+typedef struct tr_plain { const char *table, *col; int count; int16_t attnum; int32_t typmod; } tr_plain;
 
 /* a literal lifted into a parameter (wb_sql_translate_cached): written as
  * the marker "\x01<index>\x02" until the statement's parameter count is
@@ -87,6 +89,10 @@ typedef struct tr {
     const uint32_t *given_internal; int ngiven_internal; /* Parse's parameter types */
     tr_plain *plain;              /* records base-table column references */
     int lift;                     /* lift literals into parameters */
+    int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
+    int tgt_prefix;               /* >0: targets are named wb_t1.. (DISTINCT ON) */
+    int unqualified;              /* >0: column references without table (index
+                                     expressions, CHECK: SQLite forbids them) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
 } tr;

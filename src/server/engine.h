@@ -45,7 +45,12 @@ typedef struct wb_engine_error {
  *   notify: NOTIFY delivered at commit of the sending session's transaction
  *     (PostgreSQL 15 docs "NOTIFY"): the server sends NotificationResponse
  *     to every session of database db for which
- *     wb_engine_session_listening(channel) is true. */
+ *     wb_engine_session_listening(channel) is true.
+ *   Lock order (srvwire): both hooks take the server's session registry
+ *   lock and, under it, call wb_engine_session_interrupt() /
+ *   wb_engine_session_listening() on other sessions and on the calling
+ *   session itself; so the engine must not hold, while calling a hook, a
+ *   lock that those two functions take. */
 typedef struct wb_engine_hooks {
     void *ctx;
     int (*signal_backend)(void *ctx, int32_t pid, int terminate);

@@ -384,8 +384,13 @@ static void take_notifications(conn *c)
     atomic_store(&c->notify_pending, 0);
     if (c->notify.len) {
         wb_buf *o = &c->s.out;
+        if (c->out_off == o->len) { /* everything so far was sent (by the worker) */
+            o->len = 0;
+            c->out_off = 0;
+        }
         uint8_t z[6];
-        int rfq = o->len >= 6 && o->p[o->len - 6] == 'Z' && wb_pg_be32(o->p + o->len - 5) == 5;
+        /* insert before a final ReadyForQuery that is not sent yet */
+        int rfq = o->len >= c->out_off + 6 && o->p[o->len - 6] == 'Z' && wb_pg_be32(o->p + o->len - 5) == 5;
         if (rfq) {
             memcpy(z, o->p + o->len - 6, 6);
             o->len -= 6;
