@@ -17,10 +17,11 @@
  * Backend messages (what a client reads) may all be up to 1 GiB.
  *
  * Used by the server (src/server) on push streams (non-blocking: 0 = "would
- * block", come back when the event loop has pushed more bytes) and meant
- * for the client (src/pg/conn.c's next_msg, whose pull streams block inside
- * wb_stream_need until the bytes or an error arrive; its callback may also
- * return WB_STREAM_AGAIN to make it non-blocking).
+ * block", come back when the event loop has pushed more bytes) and by the
+ * client (src/pg/events.c), whose callback stream blocks inside
+ * wb_stream_need until the bytes or an error arrive (a callback may also
+ * return WB_STREAM_AGAIN to make it non-blocking). A message already whole
+ * in the buffer is framed without calling into the stream's source.
  *
  * Threads: a reader is used by the thread that owns its stream.
  */
@@ -85,8 +86,7 @@ int wb_pg_reader_has_message(const wb_pg_reader *r);
 
 /* ------------------------------------------------------------------ */
 /* Transport: one small ops table for plain sockets and TLS (PgBouncer's
- * SBufIO shape), shared by the server and (after the conn.c split) the
- * client. Non-blocking: recv/send return the byte count, 0 for a clean EOF
+ * SBufIO shape), shared by the server and the client. Non-blocking: recv/send return the byte count, 0 for a clean EOF
  * (recv only), WB_STREAM_AGAIN when the operation would block (io->want_write
  * says whether it waits for writability, e.g. a TLS renegotiation during
  * recv), or -1 with a message in io->err. The fd is not closed by close();
@@ -103,6 +103,9 @@ struct wb_pg_io {
     int fd;
     void *ssl;      /* OpenSSL SSL * while TLS is in use, else NULL */
     int want_write; /* set by an AGAIN that waits for POLLOUT */
+    int wait;       /* plain recv only: 1 = wait inside recv(2) for bytes
+                       (the caller made fd blocking; one syscall per wait,
+                       the client's hot path), 0 = never block (default) */
     char err[256];
 };
 
@@ -113,6 +116,12 @@ void wb_pg_io_plain(wb_pg_io *io, int fd);
  * returns 1 (done), 0 (AGAIN: wait for io->want_write ? POLLOUT : POLLIN)
  * or -1 (failed, io->err). */
 int wb_pg_io_tls_server(wb_pg_io *io, void *ssl_ctx);
+/* Switch io to TLS as the client (ctx: an SSL_CTX * set up by the caller
+ * with its verification mode). host: the server name, sent as SNI unless it
+ * is an IP address, and checked against the certificate when verify_host is
+ * 1 (sslmode=verify-full); NULL for neither. 0, or -1 with io->err. Then
+ * wb_pg_io_handshake as for the server. */
+int wb_pg_io_tls_client(wb_pg_io *io, void *ssl_ctx, const char *host, int verify_host);
 int wb_pg_io_handshake(wb_pg_io *io);
 /* tls-server-end-point channel binding data (RFC 5929 §4.1) of the server
  * certificate of io's TLS session (ours on the server side, the peer's on a

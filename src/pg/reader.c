@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <openssl/x509v3.h>
 
 size_t wb_pg_max_len(uint8_t type, int side)
 {
@@ -82,7 +84,20 @@ int wb_pg_reader_next(wb_pg_reader *r, wb_pg_msg *m)
 {
     wb_pg_reader_consume(r);
     size_t hdr = r->startup ? 4 : 5, avail;
-    const uint8_t *p = wb_stream_need(r->in, hdr, &avail);
+    const uint8_t *p = wb_stream_peek(r->in, &avail);
+    if (avail >= 5 && !r->startup) { /* fast path: a whole message is already buffered */
+        uint32_t len = wb_pg_be32(p + 1);
+        if (len >= 4 && len <= wb_pg_max_len(p[0], r->side) && avail - 1 >= (size_t)len) {
+            m->type = p[0];
+            m->len = len - 4;
+            m->body = p + 5;
+            r->consume = 1 + (size_t)len;
+            r->need = 0;
+            r->messages++;
+            return WB_PG_READ_MSG;
+        }
+    }
+    p = wb_stream_need(r->in, hdr, &avail);
     if (!p)
         return short_read(r, hdr, avail);
     uint8_t type = r->startup ? 0 : p[0];
@@ -116,7 +131,7 @@ int wb_pg_reader_next(wb_pg_reader *r, wb_pg_msg *m)
 static ssize_t plain_recv(wb_pg_io *io, void *buf, size_t n)
 {
     for (;;) {
-        ssize_t r = recv(io->fd, buf, n, MSG_DONTWAIT);
+        ssize_t r = recv(io->fd, buf, n, io->wait ? 0 : MSG_DONTWAIT);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -232,6 +247,37 @@ int wb_pg_io_tls_server(wb_pg_io *io, void *ssl_ctx)
     }
     SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
     SSL_set_accept_state(ssl);
+    io->ssl = ssl;
+    io->ops = &tls_ops;
+    return 0;
+}
+
+int wb_pg_io_tls_client(wb_pg_io *io, void *ssl_ctx, const char *host, int verify_host)
+{
+    SSL *ssl = SSL_new(ssl_ctx);
+    if (!ssl || SSL_set_fd(ssl, io->fd) != 1) {
+        SSL_free(ssl);
+        unsigned long e = ERR_get_error();
+        snprintf(io->err, sizeof io->err, "could not set up TLS: %s",
+                 e && ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown TLS error");
+        return -1;
+    }
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (host) {
+        struct in6_addr a6;
+        struct in_addr a4;
+        int is_ip = inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+        if (!is_ip)
+            SSL_set_tlsext_host_name(ssl, host); /* SNI, as libpq's sslsni=1 */
+        if (verify_host) {
+            X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+            if (is_ip)
+                X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+            else
+                X509_VERIFY_PARAM_set1_host(vp, host, 0);
+        }
+    }
+    SSL_set_connect_state(ssl);
     io->ssl = ssl;
     io->ops = &tls_ops;
     return 0;
