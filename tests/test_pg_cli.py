@@ -8,6 +8,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+
+# private scratch files: several test runs may share /tmp
+SCRATCH = tempfile.mkdtemp(prefix="wb_pg_cli_")
 
 if "WB_PG_HOST" not in os.environ:
     print("test_pg_cli: no PostgreSQL (run under scripts/with_pg.sh); skipped")
@@ -89,7 +93,7 @@ check(rows[3]["n"] == "NaN" and rows[3]["f"] == "NaN" and rows[3]["j"] is None, 
 check(rows[6]["t"] == "Grüße 日本語 🎉" and rows[6]["j"] == {"ü": "é"}, "jsonl unicode")
 
 # -o FILE, and the row count on stderr
-out = "/tmp/wb_cli_export.csv"
+out = os.path.join(SCRATCH, "export.csv")
 r = wb("export", "-o", out, CONN, "select * from tricky order by id")
 check(r.returncode == 0 and b"7 rows" in r.stderr, "export -o: %r" % r.stderr)
 
@@ -105,7 +109,8 @@ for fmt in ("csv", "tsv"):
 
 # --columns, a file argument, a larger load
 psql("drop table if exists big; create table big(id int8, name text, extra text default 'd')")
-path = "/tmp/wb_cli_big.csv"
+path = os.path.join(SCRATCH, "big.csv")
+BAD_CSV = os.path.join(SCRATCH, "bad.csv")
 with open(path, "w") as f:
     f.write("id,name\n")
     for i in range(200000):
@@ -116,9 +121,9 @@ s = psql("select count(*), sum(id), count(*) filter (where extra = 'd') from big
 check("200000 | 19999900000 | 200000" in s, "big import contents: %s" % s)
 
 # bad data: exit 1, the server's error with the line, nothing committed
-with open("/tmp/wb_cli_bad.csv", "w") as f:
+with open(BAD_CSV, "w") as f:
     f.write("id,name\n1,a\n2,b\nthree,c\n")
-r = wb("import", "--columns", "id,name", CONN, "big", "/tmp/wb_cli_bad.csv")
+r = wb("import", "--columns", "id,name", CONN, "big", BAD_CSV)
 check(r.returncode == 1 and b"invalid input syntax" in r.stderr and b"line 4" in r.stderr
       and b"0 rows committed" in r.stderr, "bad import: %r" % r.stderr)
 s = psql("select count(*) from big").decode()
@@ -126,7 +131,7 @@ check("200000" in s, "bad import committed rows")
 # errors: bad query, missing table, unreachable server, usage
 r = wb("export", CONN, "select nope")
 check(r.returncode == 1 and b"column \"nope\" does not exist" in r.stderr, "export bad query: %r" % r.stderr)
-r = wb("import", CONN, "no_such_table", "/tmp/wb_cli_bad.csv")
+r = wb("import", CONN, "no_such_table", BAD_CSV)
 check(r.returncode == 1 and b"does not exist" in r.stderr, "import missing table: %r" % r.stderr)
 r = wb("export", "host=127.0.0.1 port=1", "select 1")
 check(r.returncode == 1 and b"refused" in r.stderr, "export unreachable: %r" % r.stderr)
@@ -292,7 +297,7 @@ check(r.returncode == 1 and b"header" in r.stderr and b"--no-header" in r.stderr
       and not [b for t, b in seen if t == b"Q" and b.startswith(b"COPY")],
       "pre-15 header-less import refused: %d %r" % (r.returncode, r.stderr))
 
-for p in (out, path, "/tmp/wb_cli_bad.csv"):
-    os.unlink(p)
+import shutil  # noqa: E402
+shutil.rmtree(SCRATCH, ignore_errors=True)
 print("test_pg_cli: %d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)

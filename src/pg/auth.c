@@ -104,7 +104,10 @@ int wb_pg_scram_first(wb_pg_scram *s, const char *password, int plus, const uint
         memcpy(s->cbind_data, cb, cblen);
         s->cbind_len = cblen;
     } else {
-        s->cbind_flag = cb ? "y,," : "n,,"; /* y: we could bind but the server offers no -PLUS */
+        /* y: we could bind (TLS, channel_binding not disabled: the caller passes
+         * cb) but the server offers no -PLUS; n: no TLS, or channel binding
+         * disabled (as libpq) */
+        s->cbind_flag = cb ? "y,," : "n,,";
     }
     /* the user name is taken from the StartupMessage: send it empty (§55.3.1) */
     size_t n = strlen(s->nonce) + 16;

@@ -228,7 +228,8 @@ static int authenticate(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *passwor
                 has_plus |= strcmp(mech, "SCRAM-SHA-256-PLUS") == 0;
             }
             const char *cb = cfg->v[KW_CHANNEL_BINDING];
-            int plus = has_plus && c->io.ssl && !(cb && strcmp(cb, "disable") == 0);
+            int cb_off = cb && strcmp(cb, "disable") == 0;
+            int plus = has_plus && c->io.ssl && !cb_off;
             if (cb && strcmp(cb, "require") == 0 && !plus) {
                 wb_pgc_io_fail(c, err, WB_PG_ERR_AUTH, "channel binding required, but the server did not offer it over TLS");
                 goto out;
@@ -247,7 +248,7 @@ static int authenticate(wb_pg_conn *c, const wb_pg_cfg *cfg, const char *passwor
                 goto out;
             }
             char *first = NULL;
-            if (wb_pg_scram_first(&scram, password, plus, c->io.ssl ? hash : NULL, hlen, &first, err)) {
+            if (wb_pg_scram_first(&scram, password, plus, c->io.ssl && !cb_off ? hash : NULL, hlen, &first, err)) {
                 free(first);
                 wb_pgc_set_bad(c);
                 goto out;
