@@ -57,6 +57,7 @@ const tr_type tr_types[] = {
     {"jsonb", OID_JSONB, 3807, "jsonb text", -1, 'U'},
     {"int2vector", OID_INT2VECTOR, 1006, "int2vector text", -1, 'A'},
     {"oidvector", OID_OIDVECTOR, 1013, "oidvector text", -1, 'A'},
+    {"vector", OID_VECTOR, 0, "vector blob%s", -1, 'U'}, /* pgvector; typmod = dimensions */
 };
 const int tr_ntypes = (int)(sizeof tr_types / sizeof tr_types[0]);
 
@@ -214,6 +215,7 @@ int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod)
         if (t->oid == OID_VARCHAR || t->oid == OID_BPCHAR) *typmod = a + 4;
         else if (t->oid == OID_NUMERIC) *typmod = ((a << 16) | (k == 2 && b >= 0 ? b : 0)) + 4;
         else if (t->oid == OID_TIMESTAMP || t->oid == OID_TIMESTAMPTZ || t->oid == OID_TIME || t->oid == OID_TIMETZ) *typmod = a;
+        else if (t->oid == OID_VECTOR) *typmod = a;
     }
     if (!strcasecmp(word, "integer") || !strcasecmp(word, "int")) *oid = strcasestr(decl, "int4") || !strcasecmp(word, "int") ? OID_INT4 : OID_INT8;
     return 1;
@@ -244,6 +246,7 @@ static char *decl_of(tr *t, const PgQuery__TypeName *tn, uint32_t *oid_out, int 
     if (typmod >= 0) {
         if (oid == OID_VARCHAR || oid == OID_BPCHAR) snprintf(mods, sizeof mods, "(%d)", typmod - 4);
         else if (oid == OID_NUMERIC) snprintf(mods, sizeof mods, "(%d,%d)", ((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff);
+        else if (oid == OID_VECTOR) snprintf(mods, sizeof mods, "(%d)", typmod);
         else if (oid == OID_TIMESTAMP || oid == OID_TIMESTAMPTZ || oid == OID_TIME || oid == OID_TIMETZ) {
             snprintf(buf, sizeof buf, "%s text(%d)", ty->name, typmod);
             return tr_strdup(t, buf);
