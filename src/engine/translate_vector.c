@@ -15,6 +15,7 @@
  * -ffast-math (a single running sum would be a serial dependency).
  */
 #include "translate.h"
+#include <float.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -355,6 +356,44 @@ static void agg_final(sqlite3_context *c, int avg)
 static void agg_sum_final(sqlite3_context *c) { agg_final(c, 0); }
 static void agg_avg_final(sqlite3_context *c) { agg_final(c, 1); }
 
+/* one float4 as PostgreSQL's float4out prints it (shortest digits that
+ * read back; exponent form below 1e-4 and from 1e6), into t (32 bytes);
+ * returns the length. Values are finite here (vectors refuse NaN/Inf). */
+static int float4_text(float f, char *t)
+{
+    if (f == 0) return (int)strlen(strcpy(t, signbit(f) ? "-0" : "0"));
+    char e[40];
+    for (int prec = fabsf(f) < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, (double)f);
+        if (strtof(e, NULL) == f) break;
+    }
+    char *ep = strchr(e, 'e');
+    int ex = atoi(ep + 1);
+    *ep = 0;
+    char d[16];
+    int nd = 0, n = 0;
+    for (char *q = e; *q; q++)
+        if (*q >= '0' && *q <= '9') d[nd++] = *q;
+    while (nd > 1 && d[nd - 1] == '0') nd--;
+    if (f < 0) t[n++] = '-';
+    if (ex < -4 || ex >= 6) {
+        t[n++] = d[0];
+        if (nd > 1) { t[n++] = '.'; memcpy(t + n, d + 1, (size_t)nd - 1); n += nd - 1; }
+        n += snprintf(t + n, 32 - (size_t)n, "e%c%02d", ex < 0 ? '-' : '+', ex < 0 ? -ex : ex);
+    } else if (ex < 0) {
+        t[n++] = '0';
+        t[n++] = '.';
+        for (int k = -1; k > ex; k--) t[n++] = '0';
+        memcpy(t + n, d, (size_t)nd);
+        n += nd;
+    } else {
+        for (int k = 0; k <= ex; k++) t[n++] = k < nd ? d[k] : '0';
+        if (ex + 1 < nd) { t[n++] = '.'; memcpy(t + n, d + ex + 1, (size_t)(nd - ex - 1)); n += nd - ex - 1; }
+    }
+    t[n] = 0;
+    return n;
+}
+
 /* pgvector vector_out: "[1,2.5,-3]", each element as float4out prints it
  * (shortest text that reads back to the same float) */
 int wb_vec_format(const float *v, int dim, char **out, size_t *outlen)
@@ -366,11 +405,7 @@ int wb_vec_format(const float *v, int dim, char **out, size_t *outlen)
     for (int i = 0; i < dim; i++) {
         if (i) b[n++] = ',';
         char tmp[32];
-        int k = 0;
-        for (int prec = 1; prec <= 9; prec++) {
-            k = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)v[i]);
-            if (strtof(tmp, NULL) == v[i]) break;
-        }
+        int k = float4_text(v[i], tmp);
         memcpy(b + n, tmp, (size_t)k);
         n += (size_t)k;
     }
