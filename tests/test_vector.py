@@ -84,8 +84,10 @@ def main():
     cli = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="wb_vec_")
     port = free_port()
+    # the server's stderr (WB_ENGINE_DEBUG=1 prints each translation there)
+    log = open(os.environ.get("WB_TEST_SERVER_LOG", os.devnull), "w")
     srv = subprocess.Popen([cli, "serve", "-D", tmp, "-h", "127.0.0.1", "-p", str(port), "-k", tmp,
-                            "--auth", "trust"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            "--auth", "trust"], stdout=subprocess.DEVNULL, stderr=log)
     try:
         for _ in range(200):
             try:
@@ -93,7 +95,7 @@ def main():
                 break
             except OSError:
                 if srv.poll() is not None:
-                    print("server exited:", srv.stderr.read().decode())
+                    print("server exited with", srv.returncode)
                     return 1
                 time.sleep(0.05)
         run(port)
@@ -160,6 +162,57 @@ def run(port):
                     check([r[0] for r in res] == [w[1] for w in want], "%s q%d k=%d ids %s want %s" %
                           (op, qi, k, [r[0] for r in res][:10], [w[1] for w in want][:10]))
                     check(all(abs(r[1] - w[0]) < 1e-9 for r, w in zip(res, want)), "%s q%d k=%d distances" % (op, qi, k))
+    conn.commit()
+
+    # ---- the exact k-NN path (ORDER BY one distance LIMIT k: wb_knn), ties by
+    # rowid, which is id here; checked again after the data changes (its
+    # cached copy of the vectors must follow INSERT/UPDATE/DELETE/ROLLBACK) ----
+    cur.execute("INSERT INTO items VALUES (%d, NULL)" % (n + 1))
+    conn.commit()
+    live = {i: v for i, v in rows}
+    live[n + 1] = None
+
+    def knn_check(label):
+        for op in ("<->", "<#>", "<=>", "<+>"):
+            for qi, q in enumerate(queries[:3] + queries[-1:]):
+                qtext = "[" + ",".join("%g" % x for x in q) + "]"
+                brute = []
+                for i, v in live.items():
+                    d = float("inf") if v is None else dist(op, v, q)
+                    brute.append((math.isnan(d), 0 if math.isnan(d) else d, i, d))
+                brute.sort(key=lambda t: (t[0] or t[3] == float("inf"), t[0], t[1], t[2]))
+                for k in (1, 4, 10, 33, 100):
+                    cur.execute("SELECT id FROM items ORDER BY embedding %s %%s LIMIT %d" % (op, k), (qtext,))
+                    got = [r[0] for r in cur.fetchall()]
+                    want = [b[2] for b in brute[:k]]
+                    if op == "<=>":
+                        # near-equal cosines may round differently: compare distances
+                        dd = {b[2]: b[3] for b in brute}
+                        ok = len(got) == k and all(abs(dd[g] - b[3]) < 1e-6 or (math.isnan(dd[g]) and math.isnan(b[3]))
+                                                   for g, b in zip(got, brute[:k]))
+                    else:
+                        ok = got == want
+                    check(ok, "%s: knn %s q%d k=%d got %s want %s" % (label, op, qi, k, got[:12], want[:12]))
+
+    conn.rollback()
+    knn_check("initial")
+    knn_check("cached")
+    cur.execute("DELETE FROM items WHERE id IN (3, 5, 8)")
+    cur.execute("UPDATE items SET embedding = '[3,3,3,3,3,3,3,3]' WHERE id = 10")
+    cur.execute("INSERT INTO items VALUES (1000, '[-3,-3,-3,-3,-3,-3,-3,-3]'), (1001, '[0,0,0,0,0,0,0,1]')")
+    conn.commit()
+    for i in (3, 5, 8):
+        del live[i]
+    live[10] = [3.0] * 8
+    live[1000] = [-3.0] * 8
+    live[1001] = [0.0] * 7 + [1.0]
+    knn_check("after changes")
+    cur.execute("INSERT INTO items VALUES (2000, '[3,3,3,3,3,3,3,2]')")
+    live[2000] = [3.0] * 7 + [2.0]
+    knn_check("inside a write transaction")
+    conn.rollback()
+    del live[2000]
+    knn_check("after rollback")
     conn.commit()
 
     # ---- functions and arithmetic ----
@@ -230,8 +283,10 @@ def run(port):
         q = queries[0]
         qtext = "[" + ",".join("%g" % x for x in q) + "]"
         r = c3.execute("SELECT id FROM items ORDER BY embedding <-> %s, id LIMIT 5", (qtext,)).fetchall()
-        brute = sorted((dist("<->", v, q), i) for i, v in rows)[:5]
+        brute = sorted((dist("<->", v, q), i) for i, v in live.items() if v is not None)[:5]
         check([x[0] for x in r] == [b[1] for b in brute], "psycopg3 $1 k-NN %s" % r)
+        r = c3.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT %s", (qtext, 5)).fetchall()
+        check([x[0] for x in r] == [b[1] for b in brute], "psycopg3 $1 exact k-NN path %s" % r)
         # binary results: vector_send's form
         raw = c3.cursor(binary=True).execute("SELECT embedding FROM items WHERE id = 1").fetchone()[0]
         want = rows[0][1]

@@ -429,6 +429,293 @@ static void f_vec_out(sqlite3_context *c, int argc, sqlite3_value **argv)
     sqlite3_result_text(c, s, (int)n, free);
 }
 
+/* ---------- exact k-NN: the wb_knn table-valued function ----------
+ *
+ * SELECT rid FROM wb_knn(table, column, kind, query, k): the rowids of the
+ * k rows of table whose column is nearest to query (kind 0 L2, 1 negative
+ * inner product, 2 cosine, 3 L1), nearest first, ties by rowid; NULL
+ * vectors and NaN distances (cosine of a zero vector) come last, as in
+ * PostgreSQL's ORDER BY. One pass over the vectors with a bounded max-heap
+ * of k entries. The vectors are copied once into one contiguous array per
+ * connection (rowids beside them) and reused while the database is
+ * unchanged: the key is the pager's data version (other connections'
+ * commits) and this connection's total_changes; inside a write transaction
+ * the table is read directly and nothing is kept, so uncommitted or
+ * rolled-back rows are never cached. The translator targets it for
+ * "ORDER BY col <op> q LIMIT k" with nothing else that would filter rows. */
+typedef struct knn_cache {
+    char *table, *column;
+    unsigned int data_version;
+    sqlite3_int64 changes;
+    int valid, dim;
+    int64_t n, nnull;   /* rows with a vector / with NULL */
+    float *v;           /* n * dim floats */
+    sqlite3_int64 *rowid, *nullrowid;
+} knn_cache;
+
+typedef struct knn_vtab { sqlite3_vtab base; sqlite3 *db; knn_cache cache; } knn_vtab;
+typedef struct knn_hit { double d; sqlite3_int64 rowid; } knn_hit;
+typedef struct knn_cursor {
+    sqlite3_vtab_cursor base;
+    knn_hit *hits; int64_t nhits, pos;
+} knn_cursor;
+
+static void cache_clear(knn_cache *c)
+{
+    free(c->table); free(c->column); free(c->v); free(c->rowid); free(c->nullrowid);
+    memset(c, 0, sizeof *c);
+}
+
+static int knn_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+    (void)aux; (void)argc; (void)argv; (void)err;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rid INTEGER, dist REAL, tbl HIDDEN, col HIDDEN, kind HIDDEN, q HIDDEN, k HIDDEN)");
+    if (rc != SQLITE_OK) return rc;
+    knn_vtab *v = calloc(1, sizeof *v);
+    if (!v) return SQLITE_NOMEM;
+    v->db = db;
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int knn_disconnect(sqlite3_vtab *vt)
+{
+    knn_vtab *v = (knn_vtab *)vt;
+    cache_clear(&v->cache);
+    free(v);
+    return SQLITE_OK;
+}
+
+static int knn_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii)
+{
+    (void)vt;
+    int have = 0;
+    for (int i = 0; i < ii->nConstraint; i++) {
+        int col = ii->aConstraint[i].iColumn;
+        if (col < 2 || col > 6) continue;
+        if (!ii->aConstraint[i].usable || ii->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) return SQLITE_CONSTRAINT;
+        ii->aConstraintUsage[i].argvIndex = col - 1;
+        ii->aConstraintUsage[i].omit = 1;
+        have |= 1 << (col - 2);
+    }
+    if (have != 0x1f) return SQLITE_CONSTRAINT;
+    ii->estimatedCost = 10;
+    ii->estimatedRows = 10;
+    if (ii->nOrderBy == 1 && ii->aOrderBy[0].iColumn == 1 && !ii->aOrderBy[0].desc) ii->orderByConsumed = 1;
+    return SQLITE_OK;
+}
+
+static int knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    (void)vt;
+    knn_cursor *c = calloc(1, sizeof *c);
+    if (!c) return SQLITE_NOMEM;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int knn_close(sqlite3_vtab_cursor *cur)
+{
+    knn_cursor *c = (knn_cursor *)cur;
+    free(c->hits);
+    free(c);
+    return SQLITE_OK;
+}
+
+static int hit_worse(const knn_hit *a, const knn_hit *b) /* a after b in the result order */
+{
+    int an = isnan(a->d), bn = isnan(b->d);
+    if (an != bn) return an;
+    if (!an && a->d != b->d) return a->d > b->d;
+    return a->rowid > b->rowid;
+}
+
+/* max-heap of the k best so far: the worst on top */
+static void heap_down(knn_hit *h, int64_t n, int64_t i)
+{
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && hit_worse(&h[l], &h[m])) m = l;
+        if (r < n && hit_worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        knn_hit t = h[i]; h[i] = h[m]; h[m] = t;
+        i = m;
+    }
+}
+static void heap_up(knn_hit *h, int64_t i)
+{
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (!hit_worse(&h[i], &h[p])) return;
+        knn_hit t = h[i]; h[i] = h[p]; h[p] = t;
+        i = p;
+    }
+}
+static void heap_offer(knn_hit *h, int64_t *n, int64_t k, double d, sqlite3_int64 rowid)
+{
+    knn_hit x = {d, rowid};
+    if (*n < k) { h[*n] = x; heap_up(h, (*n)++); return; }
+    if (hit_worse(&x, &h[0])) return;
+    h[0] = x;
+    heap_down(h, *n, 0);
+}
+static int hit_cmp(const void *a, const void *b)
+{
+    const knn_hit *x = a, *y = b;
+    return hit_worse(x, y) ? 1 : hit_worse(y, x) ? -1 : 0;
+}
+
+static double knn_dist(int kind, const float *a, const float *q, int dim, float qnorm2)
+{
+    switch (kind) {
+    case 0: return (double)wb_vec_l2sq(a, q, dim); /* squared: same order, sqrt only for the answer */
+    case 1: return -(double)wb_vec_dot(a, q, dim);
+    case 2: {
+        float d = wb_vec_dot(a, q, dim), na = wb_vec_dot(a, a, dim);
+        double sim = (double)d / sqrt((double)na * (double)qnorm2);
+        if (isnan(sim)) return NAN;
+        return 1 - (sim > 1 ? 1 : sim < -1 ? -1 : sim);
+    }
+    default: return (double)wb_vec_l1(a, q, dim);
+    }
+}
+
+/* read table.column into c (all rows); returns SQLITE_OK or an error in *err */
+static int cache_load(sqlite3 *db, knn_cache *c, const char *table, const char *column, int dim, char **err)
+{
+    char *sql = sqlite3_mprintf("SELECT rowid, \"%w\" FROM \"%w\"", column, table);
+    if (!sql) return SQLITE_NOMEM;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    sqlite3_free(sql);
+    if (rc != SQLITE_OK) { *err = sqlite3_mprintf("%s", sqlite3_errmsg(db)); return rc; }
+    int64_t cap = 0, ncap = 0;
+    c->dim = dim;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 rid = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_BLOB) {
+            if (c->nnull == ncap) {
+                ncap = ncap ? ncap * 2 : 64;
+                sqlite3_int64 *nr = realloc(c->nullrowid, (size_t)ncap * sizeof *nr);
+                if (!nr) { rc = SQLITE_NOMEM; break; }
+                c->nullrowid = nr;
+            }
+            c->nullrowid[c->nnull++] = rid;
+            continue;
+        }
+        int nb = sqlite3_column_bytes(st, 1);
+        if (nb != dim * 4) {
+            *err = sqlite3_mprintf("22000 different vector dimensions %d and %d", nb / 4, dim);
+            rc = SQLITE_ERROR;
+            break;
+        }
+        if (c->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            float *nv = realloc(c->v, (size_t)cap * (size_t)dim * sizeof *nv);
+            if (!nv) { rc = SQLITE_NOMEM; break; }
+            c->v = nv;
+            sqlite3_int64 *nr = realloc(c->rowid, (size_t)cap * sizeof *nr);
+            if (!nr) { rc = SQLITE_NOMEM; break; }
+            c->rowid = nr;
+        }
+        memcpy(c->v + (size_t)c->n * (size_t)dim, sqlite3_column_blob(st, 1), (size_t)nb);
+        c->rowid[c->n++] = rid;
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    else if (rc != SQLITE_OK && rc != SQLITE_ERROR && rc != SQLITE_NOMEM && !*err) *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int knn_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, int argc, sqlite3_value **argv)
+{
+    (void)idxnum; (void)idxstr;
+    knn_cursor *c = (knn_cursor *)cur;
+    knn_vtab *vt = (knn_vtab *)cur->pVtab;
+    free(c->hits);
+    c->hits = NULL;
+    c->nhits = c->pos = 0;
+    if (argc != 5) return SQLITE_ERROR;
+    const char *table = (const char *)sqlite3_value_text(argv[0]);
+    const char *column = (const char *)sqlite3_value_text(argv[1]);
+    int kind = sqlite3_value_int(argv[2]);
+    sqlite3_int64 k = sqlite3_value_int64(argv[4]);
+    if (!table || !column || sqlite3_value_type(argv[3]) == SQLITE_NULL || k <= 0) return SQLITE_OK;
+    if (sqlite3_value_type(argv[3]) != SQLITE_BLOB || sqlite3_value_bytes(argv[3]) % 4 || !sqlite3_value_bytes(argv[3])) {
+        vt->base.zErrMsg = sqlite3_mprintf("22P03 wb_knn: the query is not a vector");
+        return SQLITE_ERROR;
+    }
+    int dim = sqlite3_value_bytes(argv[3]) / 4;
+    float *q = malloc((size_t)dim * 4);
+    if (!q) return SQLITE_NOMEM;
+    memcpy(q, sqlite3_value_blob(argv[3]), (size_t)dim * 4);
+
+    /* the cached copy, or a fresh one */
+    knn_cache fresh = {0}, *cc = &vt->cache;
+    unsigned int dv = 0;
+    sqlite3_file_control(vt->db, "main", SQLITE_FCNTL_DATA_VERSION, &dv);
+    sqlite3_int64 changes = sqlite3_total_changes64(vt->db);
+    int writing = sqlite3_txn_state(vt->db, "main") == SQLITE_TXN_WRITE;
+    int hit = !writing && cc->valid && cc->data_version == dv && cc->changes == changes && cc->dim == dim &&
+              !strcmp(cc->table, table) && !strcmp(cc->column, column);
+    if (!hit) {
+        char *err = NULL;
+        int rc = cache_load(vt->db, &fresh, table, column, dim, &err);
+        if (rc != SQLITE_OK) {
+            cache_clear(&fresh);
+            free(q);
+            if (err) vt->base.zErrMsg = err;
+            return rc;
+        }
+        if (writing) {
+            cc = &fresh;
+        } else {
+            cache_clear(cc);
+            *cc = fresh;
+            memset(&fresh, 0, sizeof fresh);
+            cc->table = strdup(table);
+            cc->column = strdup(column);
+            cc->data_version = dv;
+            cc->changes = changes;
+            cc->valid = cc->table && cc->column;
+        }
+    }
+    int64_t total = cc->n + cc->nnull;
+    int64_t kk = k < total ? k : total;
+    c->hits = malloc((size_t)(kk ? kk : 1) * sizeof *c->hits);
+    if (!c->hits) { free(q); cache_clear(&fresh); return SQLITE_NOMEM; }
+    float qn = wb_vec_dot(q, q, dim);
+    int64_t nh = 0;
+    const float *base = cc->v;
+    for (int64_t i = 0; i < cc->n; i++)
+        heap_offer(c->hits, &nh, kk, knn_dist(kind, base + (size_t)i * (size_t)dim, q, dim, qn), cc->rowid[i]);
+    /* NULL vectors sort after every distance (NULLS LAST), by rowid */
+    for (int64_t i = 0; i < cc->nnull && nh < kk; i++) c->hits[nh++] = (knn_hit){INFINITY, cc->nullrowid[i]};
+    qsort(c->hits, (size_t)nh, sizeof *c->hits, hit_cmp);
+    c->nhits = nh;
+    free(q);
+    cache_clear(&fresh);
+    return SQLITE_OK;
+}
+
+static int knn_next(sqlite3_vtab_cursor *cur) { ((knn_cursor *)cur)->pos++; return SQLITE_OK; }
+static int knn_eof(sqlite3_vtab_cursor *cur) { knn_cursor *c = (knn_cursor *)cur; return c->pos >= c->nhits; }
+static int knn_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
+{
+    knn_cursor *c = (knn_cursor *)cur;
+    if (i == 0) sqlite3_result_int64(ctx, c->hits[c->pos].rowid);
+    else if (i == 1) sqlite3_result_double(ctx, c->hits[c->pos].d);
+    else sqlite3_result_null(ctx);
+    return SQLITE_OK;
+}
+static int knn_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *r) { *r = ((knn_cursor *)cur)->pos; return SQLITE_OK; }
+
+static sqlite3_module knn_module = {
+    .iVersion = 0, .xCreate = NULL, .xConnect = knn_connect, .xBestIndex = knn_best_index,
+    .xDisconnect = knn_disconnect, .xDestroy = knn_disconnect, .xOpen = knn_open, .xClose = knn_close,
+    .xFilter = knn_filter, .xNext = knn_next, .xEof = knn_eof, .xColumn = knn_column, .xRowid = knn_rowid,
+};
+
 int wb_sql_register_vector(sqlite3 *db)
 {
     static const struct { const char *name; int nargs; intptr_t data; void (*fn)(sqlite3_context *, int, sqlite3_value **); } f[] = {
@@ -447,5 +734,6 @@ int wb_sql_register_vector(sqlite3 *db)
     int rc = sqlite3_create_function_v2(db, "wb_vec_sum", 1, SQLITE_UTF8, NULL, NULL, agg_step, agg_sum_final, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "wb_vec_avg", 1, SQLITE_UTF8, NULL, NULL, agg_step, agg_avg_final, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_module_v2(db, "wb_knn", &knn_module, NULL, NULL);
     return rc;
 }
