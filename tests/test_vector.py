@@ -286,6 +286,8 @@ def run(port):
         brute = sorted((dist("<->", v, q), i) for i, v in live.items() if v is not None)[:5]
         check([x[0] for x in r] == [b[1] for b in brute], "psycopg3 $1 k-NN %s" % r)
         r = c3.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT %s", (qtext, 5)).fetchall()
+        check(len(c3.execute("SELECT id FROM items ORDER BY embedding <-> %s LIMIT 3", (None,)).fetchall()) == 3,
+              "NULL query vector on the k-NN path")
         check([x[0] for x in r] == [b[1] for b in brute], "psycopg3 $1 exact k-NN path %s" % r)
         # binary results: vector_send's form
         raw = c3.cursor(binary=True).execute("SELECT embedding FROM items WHERE id = 1").fetchone()[0]

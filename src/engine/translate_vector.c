@@ -639,8 +639,33 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, 
     const char *table = (const char *)sqlite3_value_text(argv[0]);
     const char *column = (const char *)sqlite3_value_text(argv[1]);
     int kind = sqlite3_value_int(argv[2]);
-    sqlite3_int64 k = sqlite3_value_int64(argv[4]);
-    if (!table || !column || sqlite3_value_type(argv[3]) == SQLITE_NULL || k <= 0) return SQLITE_OK;
+    /* LIMIT NULL (a parameter) or negative: every row, as the outer LIMIT */
+    sqlite3_int64 k = sqlite3_value_type(argv[4]) == SQLITE_NULL ? INT64_MAX : sqlite3_value_int64(argv[4]);
+    if (k < 0) k = INT64_MAX;
+    if (!table || !column || k == 0) return SQLITE_OK;
+    if (sqlite3_value_type(argv[3]) == SQLITE_NULL) {
+        /* distances to NULL are NULL: the outer ORDER BY keeps its order;
+         * every row is a candidate */
+        k = INT64_MAX;
+        sqlite3_stmt *st;
+        char *sql = sqlite3_mprintf("SELECT rowid FROM \"%w\"", table);
+        if (!sql) return SQLITE_NOMEM;
+        int rc = sqlite3_prepare_v2(vt->db, sql, -1, &st, NULL);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK) return rc;
+        int64_t cap = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (c->nhits == cap) {
+                cap = cap ? cap * 2 : 256;
+                knn_hit *nh = realloc(c->hits, (size_t)cap * sizeof *nh);
+                if (!nh) { sqlite3_finalize(st); return SQLITE_NOMEM; }
+                c->hits = nh;
+            }
+            c->hits[c->nhits++] = (knn_hit){NAN, sqlite3_column_int64(st, 0)};
+        }
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
     if (sqlite3_value_type(argv[3]) != SQLITE_BLOB || sqlite3_value_bytes(argv[3]) % 4 || !sqlite3_value_bytes(argv[3])) {
         vt->base.zErrMsg = sqlite3_mprintf("22P03 wb_knn: the query is not a vector");
         return SQLITE_ERROR;
