@@ -215,6 +215,29 @@ def run(port):
     knn_check("after rollback")
     conn.commit()
 
+    # ---- CREATE INDEX USING hnsw / ivfflat: accepted with pgvector's checks;
+    # the answers stay exact (no approximate index behind them yet) ----
+    cur.execute("CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)")
+    cur.execute("CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops)")
+    cur.execute("CREATE INDEX items_ivf ON items USING ivfflat (embedding vector_ip_ops) WITH (lists = 10)")
+    cur.execute("SET hnsw.ef_search = 40")
+    conn.commit()
+    knn_check("with hnsw indexes")
+    cur.execute("DROP INDEX items_hnsw")
+    cur.execute("DROP INDEX items_embedding_idx")
+    cur.execute("DROP INDEX items_ivf")
+    conn.commit()
+    expect_error(cur, conn, "CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 1)", "22023",
+                 'value 1 out of bounds for option "m"')
+    expect_error(cur, conn, "CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 48, ef_construction = 64)",
+                 "22023", "ef_construction must be greater than or equal to 2 * m")
+    expect_error(cur, conn, "CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (foo = 1)", "22023",
+                 'unrecognized parameter "foo"')
+    expect_error(cur, conn, "CREATE INDEX ON items USING hnsw (embedding bogus_ops)", "42704",
+                 'operator class "bogus_ops" does not exist for access method "hnsw"')
+    expect_error(cur, conn, "CREATE INDEX ON items USING hnsw (id)", "42704",
+                 'has no default operator class for access method "hnsw"')
+
     # ---- functions and arithmetic ----
     def one(sql, params=None):
         cur.execute(sql, params)

@@ -550,11 +550,58 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
 }
 
 /* ---------- CREATE INDEX / VIEW / SEQUENCE / TABLE AS ---------- */
+static int64_t defelem_int(PgQuery__DefElem *d, int64_t dflt);
 
 static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
 {
     st->tag = tr_strdup(t, "CREATE INDEX");
-    if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
+    if (is->access_method && (!strcmp(is->access_method, "hnsw") || !strcmp(is->access_method, "ivfflat"))) {
+        /* pgvector's index methods: checked as pgvector does, and stood for
+         * by a plain SQLite index (so that DROP INDEX and the catalogs see
+         * it); k-NN queries are answered exactly by wb_knn, recall 1 */
+        int hnsw = is->access_method[0] == 'h';
+        if (is->n_index_params != 1 || !is->index_params[0]->index_elem->name) {
+            tr_fail(t, "0A000", is->relation->location, "%s indexes are supported on one vector column", is->access_method);
+            return -1;
+        }
+        PgQuery__IndexElem *ie = is->index_params[0]->index_elem;
+        int found;
+        uint32_t cty = tr_column_type(t, is->relation->relname, ie->name, NULL, &found);
+        if (cty != OID_VECTOR) {
+            const tr_type *ty = tr_type_by_oid(cty);
+            if (found)
+                tr_fail(t, "42704", is->relation->location, "data type %s has no default operator class for access method \"%s\"",
+                        ty ? ty->name : "unknown", is->access_method);
+            else
+                tr_fail(t, "42703", is->relation->location, "column \"%s\" does not exist", ie->name);
+            return -1;
+        }
+        const char *opc = ie->n_opclass ? tr_name_last(ie->opclass, ie->n_opclass) : NULL;
+        if (opc && strcmp(opc, "vector_l2_ops") && strcmp(opc, "vector_ip_ops") && strcmp(opc, "vector_cosine_ops") &&
+            !(hnsw && !strcmp(opc, "vector_l1_ops"))) {
+            tr_fail(t, "42704", is->relation->location, "operator class \"%s\" does not exist for access method \"%s\"", opc,
+                    is->access_method);
+            return -1;
+        }
+        int64_t m = 16, efc = 64;
+        for (size_t i = 0; i < is->n_options; i++) {
+            PgQuery__DefElem *d = is->options[i]->def_elem;
+            int64_t lo, hi, v;
+            if (hnsw && !strcmp(d->defname, "m")) lo = 2, hi = 100, v = m = defelem_int(d, 16);
+            else if (hnsw && !strcmp(d->defname, "ef_construction")) lo = 4, hi = 1000, v = efc = defelem_int(d, 64);
+            else if (!hnsw && !strcmp(d->defname, "lists")) lo = 1, hi = 32768, v = defelem_int(d, 100);
+            else { tr_fail(t, "22023", -1, "unrecognized parameter \"%s\"", d->defname); return -1; }
+            if (v < lo || v > hi) {
+                tr_fail(t, "22023", -1, "value %lld out of bounds for option \"%s\"", (long long)v, d->defname);
+                return -1;
+            }
+        }
+        if (hnsw && efc < 2 * m) {
+            tr_fail(t, "22023", -1, "ef_construction must be greater than or equal to 2 * m");
+            return -1;
+        }
+        ie->n_opclass = 0;
+    } else if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
         tr_fail(t, "0A000", is->relation->location, "index access method \"%s\" is not supported", is->access_method);
         return -1;
     }
