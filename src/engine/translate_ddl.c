@@ -600,7 +600,6 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
             tr_fail(t, "22023", -1, "ef_construction must be greater than or equal to 2 * m");
             return -1;
         }
-        ie->n_opclass = 0;
     } else if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
         tr_fail(t, "0A000", is->relation->location, "index access method \"%s\" is not supported", is->access_method);
         return -1;
