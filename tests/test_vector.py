@@ -218,6 +218,13 @@ def run(port):
     knn_check("after rollback")
     conn.commit()
 
+    # a view over the table takes the ordinary path (no rowid there)
+    cur.execute("CREATE VIEW items_v AS SELECT id, embedding FROM items")
+    cur.execute("SELECT id FROM items_v ORDER BY embedding <-> %s LIMIT 3", ("[3,3,3,3,3,3,3,3]",))
+    check(cur.fetchall()[0][0] == 10, "k-NN over a view")
+    cur.execute("DROP VIEW items_v")
+    conn.commit()
+
     # ---- CREATE INDEX USING hnsw / ivfflat: accepted with pgvector's checks;
     # the answers stay exact (no approximate index behind them yet) ----
     cur.execute("CREATE INDEX items_hnsw ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)")

@@ -877,6 +877,16 @@ static int knn_shape(tr *t, PgQuery__SelectStmt *s, const char **table, const ch
     else return -1;
     int found;
     if (tr_column_type(t, f->range_var->relname, col, NULL, &found) != OID_VECTOR || !found) return -1;
+    if (t->schema && t->schema->table_ddl) {
+        /* a base table (a view has no rowid) */
+        char *create = NULL, **idx = NULL;
+        int nidx = 0;
+        int ok = t->schema->table_ddl(t->schema->ctx, f->range_var->relname, &create, &idx, &nidx) && create;
+        free(create);
+        for (int i = 0; i < nidx; i++) free(idx[i]);
+        free(idx);
+        if (!ok) return -1;
+    }
     *table = f->range_var->relname;
     *alias = rel;
     *column = col;
