@@ -31,10 +31,12 @@ except ImportError as e:
 
 VECTOR_OID = 16385  # WB_SQL_OID_VECTOR (src/engine/translate.h)
 failures = 0
+checks = 0
 
 
 def check(cond, what):
-    global failures
+    global failures, checks
+    checks += 1
     if not cond:
         failures += 1
         print("FAIL:", what)
@@ -110,7 +112,7 @@ def main():
             srv.wait()
             check(False, "server did not stop on SIGTERM")
         shutil.rmtree(tmp, ignore_errors=True)
-    print("test_vector: %d failures" % failures)
+    print("test_vector: %d checks, %d failures" % (checks, failures))
     return 1 if failures else 0
 
 
