@@ -46,6 +46,7 @@ bench: deps build
 	@./bench/bench.sh $(BUILD)/wirebuf
 	@./bench/bench_pg.sh $(BUILD)
 	@./bench/bench_serve.sh $(BUILD)
+	@./bench/bench_vector.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

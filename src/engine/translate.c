@@ -832,6 +832,86 @@ static void emit_with(tr *t, PgQuery__WithClause *w)
     tr_puts(t, " ");
 }
 
+
+/* Exact k-NN (pgvector's "ORDER BY col <op> q LIMIT k"): when the SELECT
+ * reads one table, has no WHERE/GROUP BY/HAVING/DISTINCT/OFFSET/window and
+ * orders only by a distance between a vector column of that table and an
+ * expression not referring to it, the rows are restricted to the k nearest
+ * found by wb_knn (translate_vector.c: one pass, bounded heap, contiguous
+ * vectors) and ties are broken by rowid. Returns the operator's kind (0 L2,
+ * 1 negative inner product, 2 cosine, 3 L1) and fills the names, else -1. */
+static int knn_shape(tr *t, PgQuery__SelectStmt *s, const char **table, const char **alias, const char **column,
+                     PgQuery__Node **query)
+{
+    if (s->n_from_clause != 1 || s->where_clause || s->n_group_clause || s->having_clause || s->n_distinct_clause ||
+        s->n_window_clause || s->limit_offset || !s->limit_count || s->n_sort_clause != 1 || s->n_locking_clause ||
+        s->with_clause || s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES)
+        return -1;
+    if (s->limit_count->node_case == NC(A_CONST) && s->limit_count->a_const->isnull) return -1;
+    PgQuery__Node *f = s->from_clause[0];
+    if (f->node_case != NC(RANGE_VAR) || !f->range_var->relname || f->range_var->inh == 0) return -1;
+    if (f->range_var->schemaname && strcmp(f->range_var->schemaname, "public")) return -1;
+    PgQuery__SortBy *sb = s->sort_clause[0]->sort_by;
+    if (sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC || sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING ||
+        sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST)
+        return -1;
+    PgQuery__Node *e = sb->node;
+    if (!e || e->node_case != NC(A_EXPR) || e->a_expr->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP) return -1;
+    const char *op = tr_name_last(e->a_expr->name, e->a_expr->n_name);
+    int kind = !strcmp(op, "<->") ? 0 : !strcmp(op, "<#>") ? 1 : !strcmp(op, "<=>") ? 2 : !strcmp(op, "<+>") ? 3 : -1;
+    if (kind < 0 || !e->a_expr->lexpr || !e->a_expr->rexpr) return -1;
+    PgQuery__Node *colside = e->a_expr->lexpr, *other = e->a_expr->rexpr;
+    if (colside->node_case != NC(COLUMN_REF)) { colside = e->a_expr->rexpr; other = e->a_expr->lexpr; }
+    if (colside->node_case != NC(COLUMN_REF)) return -1;
+    /* the query side: a parameter, a constant or a cast of one */
+    PgQuery__Node *q = other;
+    while (q->node_case == NC(TYPE_CAST)) q = q->type_cast->arg;
+    if (q->node_case != NC(PARAM_REF) && q->node_case != NC(A_CONST)) return -1;
+    PgQuery__ColumnRef *c = colside->column_ref;
+    const char *rel = f->range_var->alias && f->range_var->alias->aliasname ? f->range_var->alias->aliasname : f->range_var->relname;
+    const char *col;
+    if (c->n_fields == 1 && c->fields[0]->node_case == NC(STRING)) col = c->fields[0]->string->sval;
+    else if (c->n_fields == 2 && c->fields[0]->node_case == NC(STRING) && c->fields[1]->node_case == NC(STRING) &&
+             !strcmp(c->fields[0]->string->sval, rel))
+        col = c->fields[1]->string->sval;
+    else return -1;
+    int found;
+    if (tr_column_type(t, f->range_var->relname, col, NULL, &found) != OID_VECTOR || !found) return -1;
+    if (t->schema && t->schema->table_ddl) {
+        /* a base table (a view has no rowid) */
+        char *create = NULL, **idx = NULL;
+        int nidx = 0;
+        int ok = t->schema->table_ddl(t->schema->ctx, f->range_var->relname, &create, &idx, &nidx) && create;
+        free(create);
+        for (int i = 0; i < nidx; i++) free(idx[i]);
+        free(idx);
+        if (!ok) return -1;
+    }
+    *table = f->range_var->relname;
+    *alias = rel;
+    *column = col;
+    *query = other;
+    return kind;
+}
+
+static void emit_knn_filter(tr *t, PgQuery__SelectStmt *s, int kind, const char *table, const char *alias,
+                            const char *column, PgQuery__Node *query)
+{
+    tr_puts(t, " WHERE ");
+    tr_ident(t, alias);
+    tr_puts(t, ".rowid IN (SELECT rid FROM wb_knn(");
+    tr_string(t, table);
+    tr_puts(t, ", ");
+    tr_string(t, column);
+    tr_printf(t, ", %d, wb_vec_in(", kind);
+    tr_expr_want(t, query, OID_VECTOR);
+    tr_puts(t, ", -1), ");
+    tr_expr_want(t, s->limit_count, OID_INT8);
+    tr_puts(t, "))");
+}
+
+/* ---------- SELECT ---------- */
+
 static void emit_limit(tr *t, PgQuery__SelectStmt *s)
 {
     if (s->limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES) {
@@ -986,6 +1066,10 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
         if (wb_buf_append(t->o, from.p, from.len) != 0) tr_nomem(t);
     }
     wb_buf_free(&from);
+    const char *knn_table = NULL, *knn_alias = NULL, *knn_column = NULL;
+    PgQuery__Node *knn_query = NULL;
+    int knn = t->failed ? -1 : knn_shape(t, s, &knn_table, &knn_alias, &knn_column, &knn_query);
+    if (knn >= 0) emit_knn_filter(t, s, knn, knn_table, knn_alias, knn_column, knn_query);
     if (s->where_clause) { tr_puts(t, " WHERE "); tr_expr_want(t, s->where_clause, OID_BOOL); }
     if (s->n_group_clause) {
         tr_puts(t, " GROUP BY ");
@@ -1037,7 +1121,11 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
             }
         }
         wb_buf_free(&inner);
-    } else if (s->n_sort_clause) { tr_puts(t, " ORDER BY "); emit_sort_in(t, s->sort_clause, s->n_sort_clause, s); }
+    } else if (s->n_sort_clause) {
+        tr_puts(t, " ORDER BY ");
+        emit_sort_in(t, s->sort_clause, s->n_sort_clause, s);
+        if (knn >= 0) { tr_puts(t, ", "); tr_ident(t, knn_alias); tr_puts(t, ".rowid"); }
+    }
     emit_limit(t, s);
     tr_scope_pop(t, &sc);
 out:

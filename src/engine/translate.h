@@ -223,4 +223,25 @@ int wb_sql_bind_literals(struct sqlite3_stmt *st, const wb_sql_stmt *stmt);
 int wb_sql_translate_cached(wb_sql_cache *cache, const char *sql, const uint32_t *given_oids, int ngiven,
                             const wb_sql_schema *schema, wb_sql_list *out, wb_sql_error *err);
 
+/* ---- vectors (pgvector 0.8's `vector`, src/engine/translate_vector.c) ----
+ * The OID the engine gives the type `vector` (pg_type, RowDescription):
+ * PostgreSQL gives extension types OIDs from 16384 up; this is the one
+ * place that fixes ours. Stored as a BLOB of n little-endian float4. */
+#define WB_SQL_OID_VECTOR 16385u
+/* pgvector's vector_in: "[1,2,3]" (len bytes, need not be NUL-terminated)
+ * -> *out (malloc'd, caller frees) and *dim. Returns 0, or -1 with err
+ * holding "SQLSTATE message" (pgvector's wording). */
+int wb_vec_parse(const char *s, size_t len, float **out, int *dim, char *err, size_t errlen);
+/* pgvector's vector_out of dim floats: *out malloc'd, NUL-terminated,
+ * *outlen bytes. Returns 0, -1 when out of memory. */
+int wb_vec_format(const float *v, int dim, char **out, size_t *outlen);
+/* distance kernels over contiguous float arrays of n elements */
+float wb_vec_l2sq(const float *a, const float *b, int n);
+float wb_vec_dot(const float *a, const float *b, int n);
+float wb_vec_l1(const float *a, const float *b, int n);
+double wb_vec_cosine(const float *a, const float *b, int n);
+/* the vector functions (wb_vec_*, l2_distance, ..., sum/avg); called by
+ * wb_sql_register */
+int wb_sql_register_vector(struct sqlite3 *db);
+
 #endif

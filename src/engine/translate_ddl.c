@@ -57,6 +57,7 @@ const tr_type tr_types[] = {
     {"jsonb", OID_JSONB, 3807, "jsonb text", -1, 'U'},
     {"int2vector", OID_INT2VECTOR, 1006, "int2vector text", -1, 'A'},
     {"oidvector", OID_OIDVECTOR, 1013, "oidvector text", -1, 'A'},
+    {"vector", OID_VECTOR, 0, "vector blob%s", -1, 'U'}, /* pgvector; typmod = dimensions */
 };
 const int tr_ntypes = (int)(sizeof tr_types / sizeof tr_types[0]);
 
@@ -214,6 +215,7 @@ int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod)
         if (t->oid == OID_VARCHAR || t->oid == OID_BPCHAR) *typmod = a + 4;
         else if (t->oid == OID_NUMERIC) *typmod = ((a << 16) | (k == 2 && b >= 0 ? b : 0)) + 4;
         else if (t->oid == OID_TIMESTAMP || t->oid == OID_TIMESTAMPTZ || t->oid == OID_TIME || t->oid == OID_TIMETZ) *typmod = a;
+        else if (t->oid == OID_VECTOR) *typmod = a;
     }
     if (!strcasecmp(word, "integer") || !strcasecmp(word, "int")) *oid = strcasestr(decl, "int4") || !strcasecmp(word, "int") ? OID_INT4 : OID_INT8;
     return 1;
@@ -244,6 +246,7 @@ static char *decl_of(tr *t, const PgQuery__TypeName *tn, uint32_t *oid_out, int 
     if (typmod >= 0) {
         if (oid == OID_VARCHAR || oid == OID_BPCHAR) snprintf(mods, sizeof mods, "(%d)", typmod - 4);
         else if (oid == OID_NUMERIC) snprintf(mods, sizeof mods, "(%d,%d)", ((typmod - 4) >> 16) & 0xffff, (typmod - 4) & 0xffff);
+        else if (oid == OID_VECTOR) snprintf(mods, sizeof mods, "(%d)", typmod);
         else if (oid == OID_TIMESTAMP || oid == OID_TIMESTAMPTZ || oid == OID_TIME || oid == OID_TIMETZ) {
             snprintf(buf, sizeof buf, "%s text(%d)", ty->name, typmod);
             return tr_strdup(t, buf);
@@ -547,11 +550,57 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
 }
 
 /* ---------- CREATE INDEX / VIEW / SEQUENCE / TABLE AS ---------- */
+static int64_t defelem_int(PgQuery__DefElem *d, int64_t dflt);
 
 static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
 {
     st->tag = tr_strdup(t, "CREATE INDEX");
-    if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
+    if (is->access_method && (!strcmp(is->access_method, "hnsw") || !strcmp(is->access_method, "ivfflat"))) {
+        /* pgvector's index methods: checked as pgvector does, and stood for
+         * by a plain SQLite index (so that DROP INDEX and the catalogs see
+         * it); k-NN queries are answered exactly by wb_knn, recall 1 */
+        int hnsw = is->access_method[0] == 'h';
+        if (is->n_index_params != 1 || !is->index_params[0]->index_elem->name) {
+            tr_fail(t, "0A000", is->relation->location, "%s indexes are supported on one vector column", is->access_method);
+            return -1;
+        }
+        PgQuery__IndexElem *ie = is->index_params[0]->index_elem;
+        int found;
+        uint32_t cty = tr_column_type(t, is->relation->relname, ie->name, NULL, &found);
+        if (cty != OID_VECTOR) {
+            const tr_type *ty = tr_type_by_oid(cty);
+            if (found)
+                tr_fail(t, "42704", is->relation->location, "data type %s has no default operator class for access method \"%s\"",
+                        ty ? ty->name : "unknown", is->access_method);
+            else
+                tr_fail(t, "42703", is->relation->location, "column \"%s\" does not exist", ie->name);
+            return -1;
+        }
+        const char *opc = ie->n_opclass ? tr_name_last(ie->opclass, ie->n_opclass) : NULL;
+        if (opc && strcmp(opc, "vector_l2_ops") && strcmp(opc, "vector_ip_ops") && strcmp(opc, "vector_cosine_ops") &&
+            !(hnsw && !strcmp(opc, "vector_l1_ops"))) {
+            tr_fail(t, "42704", is->relation->location, "operator class \"%s\" does not exist for access method \"%s\"", opc,
+                    is->access_method);
+            return -1;
+        }
+        int64_t m = 16, efc = 64;
+        for (size_t i = 0; i < is->n_options; i++) {
+            PgQuery__DefElem *d = is->options[i]->def_elem;
+            int64_t lo, hi, v;
+            if (hnsw && !strcmp(d->defname, "m")) lo = 2, hi = 100, v = m = defelem_int(d, 16);
+            else if (hnsw && !strcmp(d->defname, "ef_construction")) lo = 4, hi = 1000, v = efc = defelem_int(d, 64);
+            else if (!hnsw && !strcmp(d->defname, "lists")) lo = 1, hi = 32768, v = defelem_int(d, 100);
+            else { tr_fail(t, "22023", -1, "unrecognized parameter \"%s\"", d->defname); return -1; }
+            if (v < lo || v > hi) {
+                tr_fail(t, "22023", -1, "value %lld out of bounds for option \"%s\"", (long long)v, d->defname);
+                return -1;
+            }
+        }
+        if (hnsw && efc < 2 * m) {
+            tr_fail(t, "22023", -1, "ef_construction must be greater than or equal to 2 * m");
+            return -1;
+        }
+    } else if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
         tr_fail(t, "0A000", is->relation->location, "index access method \"%s\" is not supported", is->access_method);
         return -1;
     }

@@ -208,6 +208,8 @@ static char *coerce(tr *t, char *sql, uint32_t from, uint32_t to, int32_t typmod
         r = tr_fmt(t, "%s(%s)", to == OID_REGCLASS ? "wb_regclass" : "wb_regtype", sql);
     else if (tr_type_by_array_oid(to) && (untyped || from == OID_TEXT))
         r = tr_fmt(t, "wb_array_in(%s, %u)", sql, to);
+    else if (to == OID_VECTOR && (untyped || from == OID_TEXT || (assign && typmod >= 1)))
+        r = tr_fmt(t, "wb_vec_in(%s, %d)", sql, assign ? typmod : -1);
     if (!r) return sql;
     free(sql);
     return r;
@@ -346,6 +348,14 @@ static uint32_t emit_op(tr *t, PgQuery__AExpr *e)
             tr_puts(t, ")");
         }
         res = OID_BOOL;
+    } else if (!strcmp(op, "<->") || !strcmp(op, "<#>") || !strcmp(op, "<=>") || !strcmp(op, "<+>")) {
+        /* pgvector's distance operators */
+        const char *f = op[1] == '-' ? "wb_vec_l2" : op[1] == '#' ? "wb_vec_nip" : op[1] == '=' ? "wb_vec_cos" : "wb_vec_l1";
+        tr_printf(t, "%s(%s, %s)", f, ls, rs);
+        res = OID_FLOAT8;
+    } else if ((lt == OID_VECTOR || rt == OID_VECTOR) && (op[0] == '+' || op[0] == '-' || op[0] == '*') && !op[1]) {
+        tr_printf(t, "%s(%s, %s)", op[0] == '+' ? "wb_vec_add" : op[0] == '-' ? "wb_vec_sub" : "wb_vec_mul", ls, rs);
+        res = OID_VECTOR;
     } else if ((lt == OID_INTERVAL || rt == OID_INTERVAL) && (op[0] == '*' || op[0] == '/') && !op[1]) {
         /* interval * number, number * interval, interval / number */
         if (lt == OID_INTERVAL) tr_printf(t, "%s(%s, %s)", op[0] == '*' ? "wb_iv_mul" : "wb_iv_div", ls, rs);
@@ -538,7 +548,7 @@ static uint32_t emit_aexpr(tr *t, PgQuery__AExpr *e)
 
 enum rt { R_TEXT = 1, R_INT4, R_INT8, R_FLOAT8, R_NUMERIC, R_BOOL, R_ARG0, R_ARG1, R_SUM, R_AVG,
           R_TSTZ, R_DATE, R_ARRAYOF0, R_TEXTARR, R_OID, R_NAME, R_ELEM0, R_VOID, R_INT2, R_CHAR,
-          R_TS, R_INTERVAL };
+          R_TS, R_INTERVAL, R_VECTOR };
 
 typedef struct fmap {
     const char *pg;     /* PostgreSQL name (lower case) */
@@ -587,6 +597,12 @@ static const fmap fmaps[] = {
     {"sqrt", NULL, R_FLOAT8, 1, 1}, {"power", "pow", R_FLOAT8, 2, 2}, {"pow", NULL, R_FLOAT8, 2, 2},
     {"exp", NULL, R_FLOAT8, 1, 1}, {"ln", NULL, R_FLOAT8, 1, 1}, {"log", "log10", R_FLOAT8, 1, 1},
     {"mod", "wb_mod", R_ARG1, 2, 2}, {"sign", NULL, R_ARG0, 1, 1}, {"pi", NULL, R_FLOAT8, 0, 0},
+    /* pgvector (translate_vector.c) */
+    {"l2_distance", NULL, R_FLOAT8, 2, 2}, {"inner_product", NULL, R_FLOAT8, 2, 2},
+    {"cosine_distance", NULL, R_FLOAT8, 2, 2}, {"l1_distance", NULL, R_FLOAT8, 2, 2},
+    {"vector_negative_inner_product", NULL, R_FLOAT8, 2, 2},
+    {"vector_dims", NULL, R_INT4, 1, 1}, {"vector_norm", NULL, R_FLOAT8, 1, 1},
+    {"l2_normalize", NULL, R_VECTOR, 1, 1},
     {"random", "wb_random", R_FLOAT8, 0, 0}, {"div", "wb_div", R_NUMERIC, 2, 2},
     /* dates */
     /* now() keeps its name in SQLite (registered as such), so a DEFAULT now()
@@ -714,6 +730,13 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
         uint32_t at;
         char *arg = expr_str(t, fc->args[0], 0, &at);
         if (!arg) return 0;
+        if (at == OID_VECTOR) {
+            tr_printf(t, "%s(%s%s)", name[0] == 's' ? "wb_vec_sum" : "wb_vec_avg", fc->agg_distinct ? "DISTINCT " : "", arg);
+            free(arg);
+            if (fc->agg_filter) { tr_puts(t, " FILTER (WHERE "); tr_expr(t, fc->agg_filter); tr_puts(t, ")"); }
+            if (fc->over) { tr_puts(t, " OVER "); emit_window(t, fc->over, 1); }
+            return OID_VECTOR;
+        }
         int exact = at == OID_NUMERIC || (name[0] == 'a' && (at == OID_INT2 || at == OID_INT4 || at == OID_INT8)) ||
                     (name[0] == 's' && at == OID_INT8);
         if (exact) {
@@ -801,6 +824,7 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
     case R_INT4: return OID_INT4;
     case R_INT8: return OID_INT8;
     case R_FLOAT8: return OID_FLOAT8;
+    case R_VECTOR: return OID_VECTOR;
     case R_NUMERIC: return OID_NUMERIC;
     case R_BOOL: return OID_BOOL;
     case R_ARG0: return a0;
@@ -911,6 +935,12 @@ uint32_t tr_typename(tr *t, const PgQuery__TypeName *tn, int32_t *typmod)
         if (oid == OID_VARCHAR || oid == OID_BPCHAR) *typmod = mods[0] + 4;
         else if (oid == OID_NUMERIC) *typmod = ((mods[0] << 16) | (mods[1] < 0 ? 0 : mods[1])) + 4;
         else if (oid == OID_TIMESTAMP || oid == OID_TIMESTAMPTZ || oid == OID_TIME || oid == OID_TIMETZ) *typmod = mods[0];
+        else if (oid == OID_VECTOR) {
+            /* pgvector vector_typmod_in */
+            if (mods[0] < 1) { tr_fail(t, "22023", tn->location, "dimensions for type vector must be at least 1"); return 0; }
+            if (mods[0] > 16000) { tr_fail(t, "22023", tn->location, "dimensions for type vector cannot exceed 16000"); return 0; }
+            *typmod = mods[0];
+        }
     } else if (oid == OID_BPCHAR && tn->n_names == 2) {
         *typmod = 1 + 4; /* char without length is char(1) */
     }
@@ -929,7 +959,14 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
         tr_puts(t, in);
         return;
     }
+    if (from == OID_VECTOR && to != OID_VECTOR && (to == OID_TEXT || to == OID_VARCHAR || to == OID_BPCHAR)) {
+        tr_printf(t, "wb_vec_out(%s)", in);
+        return;
+    }
     switch (to) {
+    case OID_VECTOR:
+        tr_printf(t, "wb_vec_in(%s, %d)", in, typmod);
+        return;
     case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID:
         if (from == OID_INT2 || from == OID_INT4 || from == OID_INT8 || from == OID_BOOL) tr_puts(t, in);
         else tr_printf(t, "wb_int(%s, %u)", in, to);

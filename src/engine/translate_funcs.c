@@ -2232,6 +2232,8 @@ int wb_sql_register(struct sqlite3 *db)
                                         fdefs[i].fn, NULL, NULL, NULL);
         if (rc != SQLITE_OK) return rc;
     }
+    rc = wb_sql_register_vector(db);
+    if (rc != SQLITE_OK) return rc;
     time_state *tstate = calloc(1, sizeof *tstate);
     if (!tstate) return SQLITE_NOMEM;
     /* freed with the connection, by the destructor of wb_set_now */

@@ -411,7 +411,7 @@ int tr_stmt_utility(tr *t, PgQuery__Node *n, wb_sql_stmt *st)
         st->tag = tr_strdup(t, n->grant_stmt->is_grant ? "GRANT" : "REVOKE");
         return t->failed ? -1 : 0;
     case NC(CREATE_EXTENSION_STMT):
-        if (!strcmp(n->create_extension_stmt->extname, "plpgsql")) {
+        if (!strcmp(n->create_extension_stmt->extname, "plpgsql") || !strcmp(n->create_extension_stmt->extname, "vector")) {
             st->kind = WB_SQL_NOOP;
             st->tag = tr_strdup(t, "CREATE EXTENSION");
             return t->failed ? -1 : 0;

@@ -572,9 +572,33 @@ static int put_hex_bytes(wb_buf *out, const uint8_t *p, size_t n)
 
 static int parse_interval(const char *s, size_t len, wb_pg_value *v);
 
+/* a stored vector (BLOB of float4, translate_vector.c) as pgvector prints it */
+static int put_vector_text(sqlite3_stmt *st, int i, wb_buf *out)
+{
+    int nb = sqlite3_column_bytes(st, i);
+    const void *p = sqlite3_column_blob(st, i);
+    if (nb <= 0 || nb % 4)
+        return put_hex_bytes(out, p, (size_t)nb);
+    float *v = malloc((size_t)nb);
+    if (!v)
+        return -1;
+    memcpy(v, p, (size_t)nb);
+    char *s;
+    size_t n;
+    int rc = wb_vec_format(v, nb / 4, &s, &n);
+    free(v);
+    if (rc)
+        return -1;
+    rc = wb_buf_append(out, s, n);
+    free(s);
+    return rc;
+}
+
 int wb_eng_text_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_buf *out)
 {
     int t = sqlite3_column_type(st, i);
+    if (oid == WB_SQL_OID_VECTOR && t == SQLITE_BLOB)
+        return put_vector_text(st, i, out);
     switch (oid) {
     case WB_PG_OID_BOOL:
         if (t == SQLITE_INTEGER || t == SQLITE_FLOAT)
@@ -978,6 +1002,23 @@ int wb_eng_binary_out(sqlite3_stmt *st, int i, uint32_t oid, int32_t typmod, wb_
 {
     int t = sqlite3_column_type(st, i);
     uint8_t b[8];
+    if (oid == WB_SQL_OID_VECTOR && t == SQLITE_BLOB) {
+        /* pgvector vector_send: uint16 dimensions, uint16 unused, float4s
+         * in network order */
+        int nb = sqlite3_column_bytes(st, i);
+        const uint8_t *p = sqlite3_column_blob(st, i);
+        if (nb > 0 && nb % 4 == 0) {
+            if (put_be(out, (uint64_t)(nb / 4), 2) || put_be(out, 0, 2))
+                return -1;
+            for (int k = 0; k < nb; k += 4) {
+                uint32_t u;
+                memcpy(&u, p + k, 4);
+                if (put_be(out, u, 4))
+                    return -1;
+            }
+            return 0;
+        }
+    }
     switch (oid) {
     case WB_PG_OID_BOOL:
         if (t == SQLITE_INTEGER)
@@ -1045,6 +1086,35 @@ int wb_eng_bind_value(sqlite3_stmt *st, int idx, uint32_t oid, int binary, const
 {
     if (len < 0 || !v)
         return sqlite3_bind_null(st, idx) == SQLITE_OK ? 0 : -1;
+    if (binary && oid == WB_SQL_OID_VECTOR) {
+        /* pgvector vector_recv: uint16 dimensions, uint16 unused, float4s */
+        int dim = len >= 4 ? (v[0] << 8 | v[1]) : -1;
+        if (dim < 1 || len != 4 + 4 * dim) {
+            strcpy(sqlstate, "22P03");
+            snprintf(msg, msglen, "incorrect binary data format in bind parameter %d", idx);
+            return -1;
+        }
+        uint8_t *f = malloc((size_t)dim * 4);
+        if (!f) {
+            strcpy(sqlstate, "53200");
+            snprintf(msg, msglen, "out of memory");
+            return -1;
+        }
+        for (int k = 0; k < dim; k++) {
+            uint32_t u = (uint32_t)v[4 + 4 * k] << 24 | (uint32_t)v[5 + 4 * k] << 16 | (uint32_t)v[6 + 4 * k] << 8 | v[7 + 4 * k];
+            float x;
+            memcpy(&x, &u, 4);
+            if (isnan(x) || isinf(x)) {
+                free(f);
+                strcpy(sqlstate, "22000");
+                snprintf(msg, msglen, isnan(x) ? "NaN not allowed in vector" : "infinite value not allowed in vector");
+                return -1;
+            }
+            memcpy(f + 4 * k, &x, 4);
+        }
+        /* the SQL around the parameter (wb_vec_in) checks the dimensions */
+        return sqlite3_bind_blob(st, idx, f, dim * 4, free) == SQLITE_OK ? 0 : -1;
+    }
     if (binary) {
         wb_pg_value val;
         char e[200];
