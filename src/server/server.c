@@ -343,9 +343,10 @@ static void advance(conn *c);
 static void conn_free(conn *c);
 static void job_done(conn *c);
 
-/* I/O thread: is a job in flight? 0: no; 1: yes, and its completion comes
- * as MAIL_DONE; -1: it had ended quietly and job_done(c) ran now (c may be
- * gone: the caller must not touch it). */
+/* I/O thread: is a job in flight? 0: no (or it had ended quietly with
+ * nothing left to do); 1: yes, and its completion comes as MAIL_DONE; -1:
+ * it had ended quietly and job_done(c) ran now (c may be gone: the caller
+ * must not touch it). */
 static int busy(conn *c)
 {
     if (c->job == JOB_NONE)
@@ -354,6 +355,13 @@ static int busy(conn *c)
     if (!(s & OWN_QUIET))
         return 1;
     atomic_store(&c->own, 0);
+    if (!c->terminate && !c->closing && !atomic_load(&c->notify_pending)) {
+        /* the worker left it as advance() leaves an idle session (answer
+         * sent, buffers shrunk, reading armed): job_done has nothing to do */
+        assert(c->result == WB_SRV_WAIT && c->s.out.len == 0 && c->reading);
+        c->job = JOB_NONE;
+        return 0;
+    }
     job_done(c);
     return -1;
 }
