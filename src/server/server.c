@@ -51,7 +51,17 @@ typedef struct conn {
     int registered;
     wb_buf notify;              /* pending NotificationResponses; srv->reg_mu */
     atomic_int notify_pending;  /* notify.len != 0, readable without the lock */
+    /* A JOB_RUN whose answer the worker sent in full, with nothing left to
+     * read, ends quietly: no hand-back to the I/O thread, whose read event
+     * stayed armed; the I/O thread reaps it (job_done) when the next request
+     * arrives or it needs the connection (busy()). OWN_RUN: the job runs and
+     * may end quietly; OWN_ATTN: the I/O thread asked for MAIL_DONE;
+     * OWN_QUIET: it ended quietly. */
+    atomic_uint own;
+    int quiet_ok;               /* at submit (I/O thread): may end quietly */
 } conn;
+
+enum { OWN_RUN = 1, OWN_ATTN = 2, OWN_QUIET = 4 };
 
 struct iothr {
     wb_server *srv;
@@ -213,6 +223,21 @@ static void run_job(wb_server *srv, conn *c)
                     break; /* AGAIN or an error: the I/O thread's flush_out sees it again */
                 c->out_off += (size_t)n;
             }
+            if (c->quiet_ok && c->out_off == c->s.out.len) {
+                size_t avail;
+                wb_pg_reader_consume(&c->s.rd);
+                wb_stream_peek(c->s.in, &avail);
+                if (avail == 0) { /* all answered, nothing buffered: idle as advance() leaves it */
+                    c->out_off = 0;
+                    c->s.out.len = 0;
+                    if (c->s.out.cap > 1024)
+                        wb_buf_free(&c->s.out);
+                    wb_stream_shrink(c->s.in, 0);
+                    unsigned want = OWN_RUN;
+                    if (atomic_compare_exchange_strong(&c->own, &want, OWN_QUIET))
+                        return; /* the I/O thread reaps it (busy()) */
+                }
+            }
         }
         break;
     case JOB_FREE:
@@ -224,6 +249,7 @@ static void run_job(wb_server *srv, conn *c)
     default:
         break;
     }
+    atomic_store(&c->own, 0);
     post(c, MAIL_DONE);
 }
 
@@ -292,6 +318,10 @@ static void submit(conn *c, enum job j)
 {
     wb_server *srv = c->t->srv;
     c->job = j;
+    /* a quiet end needs the read event armed to wake the I/O thread, and no
+     * bytes hidden in a TLS record buffer */
+    c->quiet_ok = j == JOB_RUN && c->reading && !c->s.tls_active && !c->closing && !c->terminate;
+    atomic_store(&c->own, c->quiet_ok ? OWN_RUN : 0);
     c->job_next = NULL;
     pthread_mutex_lock(&srv->wmu);
     if (srv->jobs_tail)
@@ -311,6 +341,30 @@ static void submit(conn *c, enum job j)
 
 static void advance(conn *c);
 static void conn_free(conn *c);
+static void job_done(conn *c);
+
+/* I/O thread: is a job in flight? 0: no (or it had ended quietly with
+ * nothing left to do); 1: yes, and its completion comes as MAIL_DONE; -1:
+ * it had ended quietly and job_done(c) ran now (c may be gone: the caller
+ * must not touch it). */
+static int busy(conn *c)
+{
+    if (c->job == JOB_NONE)
+        return 0;
+    unsigned s = atomic_fetch_or(&c->own, OWN_ATTN);
+    if (!(s & OWN_QUIET))
+        return 1;
+    atomic_store(&c->own, 0);
+    if (!c->terminate && !c->closing && !atomic_load(&c->notify_pending)) {
+        /* the worker left it as advance() leaves an idle session (answer
+         * sent, buffers shrunk, reading armed): job_done has nothing to do */
+        assert(c->result == WB_SRV_WAIT && c->s.out.len == 0 && c->reading);
+        c->job = JOB_NONE;
+        return 0;
+    }
+    job_done(c);
+    return -1;
+}
 
 static void set_reading(conn *c, int on)
 {
@@ -463,6 +517,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     conn *c = arg;
+    int b = busy(c);
+    if (b < 0)
+        return; /* reaped: the level-triggered event fires again for the bytes */
+    if (b > 0) {
+        set_reading(c, 0); /* the job owns the stream; job_done re-arms */
+        return;
+    }
     if (c->tls_handshaking) {
         tls_step(c);
         return;
@@ -562,7 +623,8 @@ static void advance(conn *c)
         submit(c, JOB_LOGIN);
         return;
     case WB_SRV_ENGINE:
-        set_reading(c, 0);
+        /* reading stays armed: the next request's bytes wake this thread
+         * (on_read reaps a quietly ended job or disarms until MAIL_DONE) */
         submit(c, JOB_RUN);
         return;
     case WB_SRV_FLUSH:
@@ -676,8 +738,8 @@ static void conn_start(iothr *t, conn *c)
 static void shutdown_conn(conn *c)
 {
     c->terminate = 1;
-    if (c->job != JOB_NONE || c->closing)
-        return; /* finishes its in-flight statement first (job_done) */
+    if (busy(c) || c->closing)
+        return; /* finishes its in-flight statement first (job_done), or ended quietly and job_done saw terminate */
     if (c->s.state == WB_SRV_ST_READY) {
         wb_srv_put_error(&c->s.out, "FATAL", "57P01", "terminating connection due to administrator command");
     }
@@ -727,6 +789,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
             job_done(c); /* may free c */
             continue;
         }
+        if ((m & MAIL_NOTIFY) && busy(c) < 0)
+            continue; /* job_done took the notifications */
         if ((m & MAIL_NOTIFY) && c->job == JOB_NONE && !c->closing && c->s.state == WB_SRV_ST_READY &&
             c->out_off == 0 && c->s.out.len == 0 && !c->run_after_flush) {
             take_notifications(c);
