@@ -21,6 +21,14 @@
 
 struct sqlite3;
 
+/* pgvector's `vector` type and its array type `_vector` (issue 11): OIDs
+ * fixed by wirebuf (pgvector's own are assigned at CREATE EXTENSION, so
+ * clients look them up by name), in the user range but above every OID
+ * wirebuf gives a relation (16384 + sqlite_schema rowid) or a constraint,
+ * so they never collide. pg_type lists them (translate_catalog.c). */
+#define WB_PG_VECTOR_OID 2000000001u
+#define WB_PG_VECTOR_ARRAY_OID 2000000002u
+
 /* What a statement is; the engine runs WB_SQL_RUN statements on SQLite and
  * implements the others itself (session and transaction control). */
 typedef enum wb_sql_kind {

@@ -22,7 +22,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
     {"pg_constraint", 2606}, {"pg_attrdef", 2604}, {"pg_collation", 3456}, {"pg_policy", 3256},
     {"pg_statistic_ext", 3381}, {"pg_publication", 6104}, {"pg_publication_rel", 6106},
-    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620},
+    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -180,6 +180,10 @@ static const cat_col c_index[] = {
     {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
     {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
 
+static const cat_col c_sequence[] = {{"seqrelid", OID_OID}, {"seqtypid", OID_OID}, {"seqstart", OID_INT8},
+                                     {"seqincrement", OID_INT8}, {"seqmax", OID_INT8}, {"seqmin", OID_INT8},
+                                     {"seqcache", OID_INT8}, {"seqcycle", OID_BOOL}, {0, 0}};
+
 /* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
  * the SQLite text of a default) */
 static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -283,6 +287,24 @@ static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_finalize(st);
 }
 
+/* wb_catalog_sequences(): the rows of wb_sequences (translate_ddl.c) as a
+ * JSON array of [rowid, name, owner_table, owner_column, start, increment,
+ * min, max, cycle], '[]' before the first sequence creates that table (a
+ * view cannot name a table that may not exist) */
+static void f_catalog_sequences(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_sequences' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
+    r = query_text(db, "SELECT json_group_array(json_array(rowid, name, owner_table, owner_column, start_value, "
+                       "increment_by, min_value, max_value, cycle)) FROM wb_sequences WHERE ?1", 1);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_text(c, r, -1, sqlite3_free);
+}
+
 static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -324,7 +346,15 @@ static const cat_rel cat_rels[] = {
      "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
      "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
      "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
-     "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
+     "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     /* sequences (relkind S, three columns as PostgreSQL 15's) */
+     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), j.value->>1, 2200, 0, 0, 10, 0, "
+     TR_SEQ_OID_BASE_SQL " + (j.value->>0), 0, 1, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, "
+     "NULL, NULL, NULL FROM json_each(wb_catalog_sequences()) j"},
+    {"pg_sequence", c_sequence,
+     "SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), CASE WHEN j.value->>2 IS NULL THEN 20 ELSE coalesce((SELECT "
+     "wb_decl_oid(p.type) FROM pragma_table_info(j.value->>2) p WHERE p.name = j.value->>3), 20) END, "
+     "j.value->>4, j.value->>5, j.value->>7, j.value->>6, 1, j.value->>8 FROM json_each(wb_catalog_sequences()) j"},
     {"pg_attribute", c_attribute,
      "SELECT c.oid, p.name, wb_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_typmod(p.type), 0, 'i', 'x', '', "
      "p.\"notnull\", p.dflt_value IS NOT NULL, 0, '', '', 0, 1, 0, 0, NULL, NULL "
@@ -450,6 +480,7 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_sequences", 0, SQLITE_UTF8, NULL, f_catalog_sequences, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {
@@ -477,6 +508,17 @@ int wb_sql_register_catalog(sqlite3 *db)
                                 t->array_oid, an, t->oid);
         }
     }
+    /* pgvector's type as CREATE EXTENSION vector makes it in public
+     * (STORAGE = external, typmod = dimensions), unless the type table
+     * already has it */
+    if (!tr_type_by_oid(WB_PG_VECTOR_OID))
+        sqlite3_str_appendf(s, ", (%u, 'vector', 2200, 10, -1, 0, 'b', 'U', 0, 1, ',', 0, '-', 0, %u, 'vector_in', "
+                               "'vector_out', 'vector_recv', 'vector_send', 'vector_typmod_in', '-', '-', 'i', 'e', 0, 0, "
+                               "-1, 0, 0, NULL, NULL, NULL), "
+                               "(%u, '_vector', 2200, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
+                               "'array_in', 'array_out', 'array_recv', 'array_send', 'vector_typmod_in', '-', "
+                               "'array_typanalyze', 'i', 'x', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
+                            WB_PG_VECTOR_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_OID);
     char *body = sqlite3_str_finish(s);
     if (!body) return SQLITE_NOMEM;
     rc = create_view(db, cat_find("pg_type"), body);
