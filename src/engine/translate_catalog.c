@@ -305,6 +305,61 @@ static void f_catalog_sequences(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_result_text(c, r, -1, sqlite3_free);
 }
 
+/* pg_relation_size(oid [, fork]) / pg_table_size(oid) /
+ * pg_total_relation_size(oid): bytes of the SQLite b-trees behind the
+ * relation (SQLite's dbstat: pages * page size). user_data: 0 the
+ * relation itself (main fork; other forks are empty), 1 with its indexes.
+ * A view has no storage (0); an OID that is no table or index gives NULL,
+ * as PostgreSQL for a missing relation (sequences live in a row of
+ * wb_sequences and have no pages of their own: NULL too). */
+static void f_relation_size(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    if (argc > 1 && sqlite3_value_type(a[1]) != SQLITE_NULL && strcmp((const char *)sqlite3_value_text(a[1]), "main")) {
+        sqlite3_result_int64(c, 0);
+        return;
+    }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    int total = sqlite3_user_data(c) != NULL;
+    int64_t oid = sqlite3_value_int64(a[0]);
+    if (sqlite3_value_numeric_type(a[0]) != SQLITE_INTEGER) {
+        /* a relation name (the text that PostgreSQL would cast to regclass) */
+        const char *name = (const char *)sqlite3_value_text(a[0]);
+        if (!strncmp(name, "public.", 7)) name += 7;
+        sqlite3_stmt *st;
+        oid = 0;
+        if (sqlite3_prepare_v2(db, "SELECT oid FROM pg_class WHERE relname = ?1", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) oid = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (!oid) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
+            sqlite3_result_error(c, msg, -1);
+            return;
+        }
+    }
+    char *kind = query_text(db, "SELECT type FROM sqlite_schema WHERE rowid = ?1 - 16384", oid);
+    if (!kind || (strcmp(kind, "table") && strcmp(kind, "index") && strcmp(kind, "view"))) {
+        sqlite3_free(kind);
+        sqlite3_result_null(c);
+        return;
+    }
+    int view = !strcmp(kind, "view");
+    sqlite3_free(kind);
+    if (view) { sqlite3_result_int64(c, 0); return; }
+    char *r = query_text(db, total
+        ? "SELECT coalesce(sum(d.pgsize), 0) FROM sqlite_schema s JOIN sqlite_schema o "
+          "ON o.tbl_name = s.tbl_name AND o.type IN ('table', 'index') JOIN dbstat d ON d.name = o.name AND d.aggregate = 1 "
+          "WHERE s.rowid = ?1 - 16384"
+        : "SELECT coalesce(sum(d.pgsize), 0) FROM sqlite_schema s JOIN dbstat d ON d.name = s.name AND d.aggregate = 1 "
+          "WHERE s.rowid = ?1 - 16384", oid);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_int64(c, strtoll(r, NULL, 10));
+    sqlite3_free(r);
+}
+
 static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -481,6 +536,10 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_sequences", 0, SQLITE_UTF8, NULL, f_catalog_sequences, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_table_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_total_relation_size", 1, SQLITE_UTF8, (void *)1, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {

@@ -619,7 +619,8 @@ static const fmap fmaps[] = {
     {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
-    {"pg_size_pretty", NULL, R_TEXT, 1, 1},
+    {"pg_size_pretty", NULL, R_TEXT, 1, 1}, {"pg_relation_size", NULL, R_INT8, 1, 2},
+    {"pg_table_size", NULL, R_INT8, 1, 1}, {"pg_total_relation_size", NULL, R_INT8, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
