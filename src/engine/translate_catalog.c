@@ -168,6 +168,15 @@ static const cat_col c_trigger[] = {{"oid", OID_OID}, {"tgrelid", OID_OID}, {"tg
                                     {"tgconstraint", OID_OID}, {"tgdeferrable", OID_BOOL}, {"tginitdeferred", OID_BOOL},
                                     {"tgnargs", OID_INT2}, {"tgattr", OID_INT2VECTOR}, {"tgargs", OID_BYTEA},
                                     {"tgqual", OID_TEXT}, {"tgoldtable", OID_NAME}, {"tgnewtable", OID_NAME}, {0, 0}};
+static const cat_col c_proc[] = {
+    {"oid", OID_OID}, {"proname", OID_NAME}, {"pronamespace", OID_OID}, {"proowner", OID_OID}, {"prolang", OID_OID},
+    {"procost", OID_FLOAT4}, {"prorows", OID_FLOAT4}, {"provariadic", OID_OID}, {"prosupport", OID_REGPROC},
+    {"prokind", OID_CHAR}, {"prosecdef", OID_BOOL}, {"proleakproof", OID_BOOL}, {"proisstrict", OID_BOOL},
+    {"proretset", OID_BOOL}, {"provolatile", OID_CHAR}, {"proparallel", OID_CHAR}, {"pronargs", OID_INT2},
+    {"pronargdefaults", OID_INT2}, {"prorettype", OID_OID}, {"proargtypes", OID_OIDVECTOR},
+    {"proallargtypes", OID_OID_ARRAY}, {"proargmodes", OID_CHAR_ARRAY}, {"proargnames", OID_TEXT_ARRAY},
+    {"proargdefaults", OID_TEXT}, {"protrftypes", OID_OID_ARRAY}, {"prosrc", OID_TEXT}, {"probin", OID_TEXT},
+    {"prosqlbody", OID_TEXT}, {"proconfig", OID_TEXT_ARRAY}, {"proacl", OID_ACL}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -454,6 +463,10 @@ static const cat_rel cat_rels[] = {
     {"pg_publication", c_publication, "SELECT 0, '', 0, 0, 0, 0, 0, 0, 0 WHERE 0"},
     {"pg_publication_rel", c_pubrel, "SELECT 0, 0, 0, NULL, NULL WHERE 0"},
     {"pg_publication_namespace", c_pubns, "SELECT 0, 0, 0 WHERE 0"},
+    /* functions: wirebuf has no CREATE FUNCTION, and its built-in ones
+     * (the translator's function map) are not listed */
+    {"pg_proc", c_proc, "SELECT 0, '', 0, 0, 0, 0, 0, 0, '-', 'f', 0, 0, 0, 0, 'v', 'u', 0, 0, 0, '', NULL, NULL, NULL, "
+                        "NULL, NULL, '', NULL, NULL, NULL, NULL WHERE 0"},
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
@@ -530,6 +543,11 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_is_publishable", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_publishable, NULL, NULL, NULL);
     /* statistics objects cannot exist: the function is never reached with a row */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_statisticsobjdef_columns", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    /* pg_proc is empty: every function OID is unknown, NULL as PostgreSQL gives for those */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_result", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_arguments", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_identity_arguments", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_function_is_visible", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     /* triggers cannot be created either (pg_trigger is empty) */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
