@@ -22,7 +22,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
     {"pg_constraint", 2606}, {"pg_attrdef", 2604}, {"pg_collation", 3456}, {"pg_policy", 3256},
     {"pg_statistic_ext", 3381}, {"pg_publication", 6104}, {"pg_publication_rel", 6106},
-    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224},
+    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224}, {"pg_enum", 3501},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -177,6 +177,8 @@ static const cat_col c_proc[] = {
     {"proallargtypes", OID_OID_ARRAY}, {"proargmodes", OID_CHAR_ARRAY}, {"proargnames", OID_TEXT_ARRAY},
     {"proargdefaults", OID_TEXT}, {"protrftypes", OID_OID_ARRAY}, {"prosrc", OID_TEXT}, {"probin", OID_TEXT},
     {"prosqlbody", OID_TEXT}, {"proconfig", OID_TEXT_ARRAY}, {"proacl", OID_ACL}, {0, 0}};
+static const cat_col c_enum[] = {{"oid", OID_OID}, {"enumtypid", OID_OID}, {"enumsortorder", OID_FLOAT4},
+                                 {"enumlabel", OID_NAME}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -393,7 +395,7 @@ static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
 
 static const cat_rel cat_rels[] = {
     {"pg_namespace", c_namespace,
-     "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 10, NULL), (99, 'pg_toast', 10, NULL), "
+     "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 6171, NULL), (99, 'pg_toast', 10, NULL), "
      "(13000, 'information_schema', 10, NULL)"},
     {"pg_class", c_class,
      "SELECT 16384 + s.rowid, CASE WHEN s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
@@ -402,7 +404,8 @@ static const cat_rel cat_rels[] = {
      "16384 + s.rowid, 0, 0, -1, 0, 0, "
      "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
      "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, "
+     "CASE s.type WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.name)) "
+     "ELSE (SELECT count(*) FROM pragma_table_info(s.name)) END, 0, 0, "
      /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
       * psql lists them only when it is set */
      "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
@@ -467,6 +470,7 @@ static const cat_rel cat_rels[] = {
      * (the translator's function map) are not listed */
     {"pg_proc", c_proc, "SELECT 0, '', 0, 0, 0, 0, 0, 0, '-', 'f', 0, 0, 0, 0, 'v', 'u', 0, 0, 0, '', NULL, NULL, NULL, "
                         "NULL, NULL, '', NULL, NULL, NULL, NULL WHERE 0"},
+    {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
@@ -527,6 +531,41 @@ static int create_view(sqlite3 *db, const cat_rel *r, const char *body)
     return rc;
 }
 
+/* a built-in type's I/O function names as PostgreSQL 15's pg_type has
+ * them: most are typname || 'in'/'out'/'recv'/'send', these use '_in'
+ * (some under another stem), and some pseudo-types have no binary I/O */
+static void type_io_names(const char *name, char io[4][64])
+{
+    static const char *const underscore[] = {
+        "any", "anyarray", "anycompatible", "anycompatiblearray", "anycompatiblemultirange", "anycompatiblenonarray",
+        "anycompatiblerange", "anyelement", "anyenum", "anymultirange", "anynonarray", "anyrange", "bit", "box",
+        "cidr", "circle", "cstring", "date", "event_trigger", "fdw_handler", "index_am_handler", "inet", "internal",
+        "interval", "json", "jsonb", "jsonpath", "language_handler", "line", "lseg", "macaddr", "macaddr8",
+        "numeric", "path", "pg_ddl_command", "pg_dependencies", "pg_lsn", "pg_mcv_list", "pg_ndistinct",
+        "pg_node_tree", "pg_snapshot", "point", "record", "table_am_handler", "time", "timestamp", "timestamptz",
+        "timetz", "trigger", "tsm_handler", "txid_snapshot", "uuid", "varbit", "void", "xml"};
+    static const char *const no_binary[] = {
+        "aclitem", "any", "anycompatible", "anycompatiblemultirange", "anycompatiblenonarray", "anycompatiblerange",
+        "anyelement", "anyenum", "anymultirange", "anynonarray", "anyrange", "event_trigger", "fdw_handler",
+        "gtsvector", "index_am_handler", "internal", "language_handler", "table_am_handler", "trigger", "tsm_handler"};
+    static const struct { const char *type, *stem; } stems[] = {
+        {"money", "cash_"}, {"polygon", "poly_"}, {"refcursor", "text"}};
+    static const char *const suffix[4] = {"in", "out", "recv", "send"};
+    char stem[64];
+    snprintf(stem, sizeof stem, "%s", name);
+    for (size_t i = 0; i < sizeof underscore / sizeof underscore[0]; i++)
+        if (!strcmp(underscore[i], name)) snprintf(stem, sizeof stem, "%s_", name);
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
+        if (!strcmp(stems[i].type, name)) snprintf(stem, sizeof stem, "%s", stems[i].stem);
+    int binary = 1;
+    for (size_t i = 0; i < sizeof no_binary / sizeof no_binary[0]; i++)
+        if (!strcmp(no_binary[i], name)) binary = 0;
+    for (int k = 0; k < 4; k++) {
+        if (k >= 2 && !binary) snprintf(io[k], 64, "-");
+        else snprintf(io[k], 64, "%s%s", stem, suffix[k]);
+    }
+}
+
 int wb_sql_register_catalog(sqlite3 *db)
 {
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
@@ -571,10 +610,12 @@ int wb_sql_register_catalog(sqlite3 *db)
     int first = 1;
     for (int i = 0; i < tr_ntypes; i++) {
         const tr_type *t = &tr_types[i];
-        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%sin', '%sout', "
-                               "'%srecv', '%ssend', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
+        char io[4][64];
+        type_io_names(t->name, io);
+        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%s', '%s', "
+                               "'%s', '%s', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
                             first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, t->category == 'P' ? 'p' : 'b',
-                            t->category, t->array_oid, t->name, t->name, t->name, t->name);
+                            t->category, t->array_oid, io[0], io[1], io[2], io[3]);
         first = 0;
         if (t->array_oid) {
             const char *an;

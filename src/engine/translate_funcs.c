@@ -1436,6 +1436,15 @@ static void f_const_text(sqlite3_context *c, int argc, sqlite3_value **a)
     (void)argc; (void)a;
     sqlite3_result_text(c, sqlite3_user_data(c), -1, SQLITE_STATIC);
 }
+/* pg_get_userbyid(oid): the one role owns everything, except that public
+ * belongs to pg_database_owner (OID 6171) as in PostgreSQL 15 */
+static void f_userbyid(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3_result_text(c, sqlite3_value_int64(a[0]) == 6171 ? "pg_database_owner" : (const char *)sqlite3_user_data(c), -1,
+                        SQLITE_STATIC);
+}
 static void f_current_schemas(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -2237,7 +2246,7 @@ static const fdef fdefs[] = {
     {"obj_description", 1, DET, f_null, NULL}, {"obj_description", 2, DET, f_null, NULL},
     {"col_description", 2, DET, f_null, NULL}, {"shobj_description", 2, DET, f_null, NULL},
     {"pg_encoding_to_char", 1, DET, f_const_text, "UTF8"},
-    {"pg_get_userbyid", 1, DET, f_const_text, "postgres"},
+    {"pg_get_userbyid", 1, DET, f_userbyid, "postgres"},
     {"format_type", 2, DET, f_format_type, NULL},
 };
 
