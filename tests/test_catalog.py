@@ -101,9 +101,6 @@ def main():
     print("ok")
 
 
-META = ["\\d books", "\\d authors", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]
-
-
 def run(tmp, port, user):
     psql(tmp, port, user, *SCHEMA)
     d_books = psql(tmp, port, user, "\\d books")
@@ -132,6 +129,14 @@ def run(tmp, port, user):
     v = psql(tmp, port, user, "SELECT oid, typname, typarray, typinput, typoutput FROM pg_type "
              "WHERE typname IN ('vector', '_vector') ORDER BY oid")
     check("2000000001 | vector  | 2000000002 | vector_in | vector_out" in v, "pg_type vector:\n" + v)
+    ds = psql(tmp, port, user, "\\ds")
+    check("authors_id_seq | sequence" in ds and "books_id_seq   | sequence" in ds, "\\ds:\n" + ds)
+    dtp = psql(tmp, port, user, "\\dt+")
+    check("Size" in dtp and " bytes" in dtp and "(2 rows)" in dtp, "\\dt+:\n" + dtp)
+    df = psql(tmp, port, user, "\\df")
+    check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
+    nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
+    check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
     sqlalchemy_part(tmp, port, user)
     if os.environ.get("WB_PG_HOST"):
         differential(tmp, port, user)
@@ -195,6 +200,23 @@ DIFF_QUERIES = [
     "FROM pg_type WHERE typname IN ('int4', '_int4', 'varchar', 'text', 'numeric', 'timestamptz', 'bool', "
     "'int8', 'float8', 'bytea', 'uuid', 'jsonb', '_text') ORDER BY oid",
     "SELECT nspname FROM pg_namespace WHERE nspname IN ('public', 'pg_catalog', 'information_schema') ORDER BY 1",
+    "SELECT relname, relkind FROM pg_class WHERE relkind = 'S' ORDER BY 1",
+    "SELECT c.relname, s.seqtypid, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcycle "
+    "FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid ORDER BY 1",
+    "SELECT pg_get_serial_sequence('books', 'id'), pg_get_serial_sequence('authors', 'id')",
+    "SELECT schema_name, schema_owner FROM information_schema.schemata WHERE schema_name = 'public'",
+    # is_insertable_into: PostgreSQL's simple views are updatable, SQLite's are not
+    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    # column_default: PostgreSQL writes nextval('t_id_seq'::regclass) (README)
+    "SELECT table_name, column_name, ordinal_position, is_nullable, data_type, character_maximum_length, "
+    "numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name, is_identity "
+    "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
+    # PostgreSQL also lists NOT NULL as CHECK constraints named by OIDs
+    "SELECT constraint_name, table_name, constraint_type, is_deferrable, initially_deferred "
+    "FROM information_schema.table_constraints WHERE table_schema = 'public' AND constraint_type <> 'CHECK' ORDER BY 1",
+    "SELECT constraint_name, table_name, column_name, ordinal_position, position_in_unique_constraint "
+    "FROM information_schema.key_column_usage WHERE table_schema = 'public' ORDER BY 1, 4",
+    "SELECT pg_relation_size('cheap_books')",
 ]
 
 
@@ -223,7 +245,7 @@ def differential(tmp, port, user):
             continue
         check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
     # psql's \d family, output compared without the Default column
-    for m in ["\\d books", "\\d authors", "\\di", "\\dv", "\\dn"]:
+    for m in ["\\d books", "\\d authors", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
         a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=os.environ.get("WB_PG_DB", "postgres"))
         b = psql(tmp, port, user, m)
         if m.startswith("\\d "):

@@ -179,6 +179,35 @@ static const cat_col c_proc[] = {
     {"prosqlbody", OID_TEXT}, {"proconfig", OID_TEXT_ARRAY}, {"proacl", OID_ACL}, {0, 0}};
 static const cat_col c_enum[] = {{"oid", OID_OID}, {"enumtypid", OID_OID}, {"enumsortorder", OID_FLOAT4},
                                  {"enumlabel", OID_NAME}, {0, 0}};
+/* information_schema (SQL standard views; PostgreSQL's domains
+ * sql_identifier / character_data / yes_or_no / cardinal_number are given
+ * as their base types name / varchar / varchar / int4) */
+static const cat_col c_is_schemata[] = {
+    {"catalog_name", OID_NAME}, {"schema_name", OID_NAME}, {"schema_owner", OID_NAME},
+    {"default_character_set_catalog", OID_NAME}, {"default_character_set_schema", OID_NAME},
+    {"default_character_set_name", OID_NAME}, {"sql_path", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_tables[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"table_type", OID_VARCHAR},
+    {"self_referencing_column_name", OID_NAME}, {"reference_generation", OID_VARCHAR},
+    {"user_defined_type_catalog", OID_NAME}, {"user_defined_type_schema", OID_NAME},
+    {"user_defined_type_name", OID_NAME}, {"is_insertable_into", OID_VARCHAR}, {"is_typed", OID_VARCHAR},
+    {"commit_action", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_columns[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"ordinal_position", OID_INT4}, {"column_default", OID_VARCHAR}, {"is_nullable", OID_VARCHAR},
+    {"data_type", OID_VARCHAR}, {"character_maximum_length", OID_INT4}, {"numeric_precision", OID_INT4},
+    {"numeric_precision_radix", OID_INT4}, {"numeric_scale", OID_INT4}, {"datetime_precision", OID_INT4},
+    {"udt_catalog", OID_NAME}, {"udt_schema", OID_NAME}, {"udt_name", OID_NAME}, {"is_identity", OID_VARCHAR},
+    {"is_generated", OID_VARCHAR}, {"is_updatable", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_table_constraints[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
+    {"constraint_type", OID_VARCHAR}, {"is_deferrable", OID_VARCHAR}, {"initially_deferred", OID_VARCHAR},
+    {"enforced", OID_VARCHAR}, {"nulls_distinct", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_key_column_usage[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"ordinal_position", OID_INT4}, {"position_in_unique_constraint", OID_INT4}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -470,6 +499,45 @@ static const cat_rel cat_rels[] = {
      * (the translator's function map) are not listed */
     {"pg_proc", c_proc, "SELECT 0, '', 0, 0, 0, 0, 0, 0, '-', 'f', 0, 0, 0, 0, 'v', 'u', 0, 0, 0, '', NULL, NULL, NULL, "
                         "NULL, NULL, '', NULL, NULL, NULL, NULL WHERE 0"},
+    {"information_schema_schemata", c_is_schemata,
+     "SELECT current_database(), n.nspname, pg_get_userbyid(n.nspowner), NULL, NULL, 'UTF8', NULL FROM pg_namespace n "
+     "WHERE n.nspname <> 'pg_toast'"},
+    {"information_schema_tables", c_is_tables,
+     "SELECT current_database(), 'public', c.relname, CASE c.relkind WHEN 'r' THEN 'BASE TABLE' ELSE 'VIEW' END, "
+     "NULL, NULL, NULL, NULL, NULL, CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END, 'NO', NULL "
+     "FROM pg_class c WHERE c.relkind IN ('r', 'v')"},
+    {"information_schema_columns", c_is_columns,
+     "SELECT current_database(), 'public', c.relname, a.attname, a.attnum, "
+     "(SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), "
+     "CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END, "
+     "CASE WHEN t.typcategory = 'A' THEN 'ARRAY' WHEN t.typnamespace <> 11 THEN 'USER-DEFINED' "
+     "ELSE wb_regtype_name(a.atttypid) END, "
+     "CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 0 THEN a.atttypmod - 4 END, "
+     "CASE a.atttypid WHEN 21 THEN 16 WHEN 23 THEN 32 WHEN 20 THEN 64 WHEN 700 THEN 24 WHEN 701 THEN 53 "
+     "WHEN 1700 THEN CASE WHEN a.atttypmod > 0 THEN ((a.atttypmod - 4) >> 16) & 65535 END END, "
+     "CASE WHEN a.atttypid IN (21, 23, 20, 700, 701) THEN 2 WHEN a.atttypid = 1700 THEN 10 END, "
+     "CASE a.atttypid WHEN 21 THEN 0 WHEN 23 THEN 0 WHEN 20 THEN 0 "
+     "WHEN 1700 THEN CASE WHEN a.atttypmod > 0 THEN (a.atttypmod - 4) & 65535 END END, "
+     "CASE WHEN a.atttypid IN (1082) THEN 0 WHEN a.atttypid IN (1083, 1114, 1184, 1266, 1186) THEN "
+     "CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE 6 END END, "
+     "current_database(), CASE WHEN t.typnamespace = 11 THEN 'pg_catalog' ELSE 'public' END, t.typname, "
+     "'NO', 'NEVER', CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END "
+     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
+     "WHERE a.attnum > 0"},
+    {"information_schema_table_constraints", c_is_table_constraints,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, "
+     "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE' WHEN 'f' THEN 'FOREIGN KEY' ELSE 'CHECK' END, "
+     "'NO', 'NO', 'YES', CASE WHEN k.contype IN ('p', 'u') THEN 'YES' END "
+     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"},
+    {"information_schema_key_column_usage", c_is_key_column_usage,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, a.attname, "
+     "j.key + 1, CASE WHEN k.contype = 'f' THEN (SELECT u.key + 1 FROM json_each('[' || substr(k.confkey, 2, "
+     "length(k.confkey) - 2) || ']') f, pg_constraint r, json_each('[' || substr(r.conkey, 2, length(r.conkey) - 2) || ']') u "
+     "WHERE f.key = j.key AND r.conrelid = k.confrelid AND r.contype IN ('p', 'u') AND u.value = f.value "
+     "ORDER BY r.contype, r.oid LIMIT 1) END "
+     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid, "
+     "json_each('[' || substr(k.conkey, 2, length(k.conkey) - 2) || ']') j "
+     "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
     {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
