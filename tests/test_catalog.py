@@ -217,6 +217,15 @@ DIFF_QUERIES = [
     "SELECT constraint_name, table_name, column_name, ordinal_position, position_in_unique_constraint "
     "FROM information_schema.key_column_usage WHERE table_schema = 'public' ORDER BY 1, 4",
     "SELECT pg_relation_size('cheap_books')",
+    "SELECT constraint_name, unique_constraint_name, match_option, update_rule, delete_rule "
+    "FROM information_schema.referential_constraints WHERE constraint_schema = 'public' ORDER BY 1",
+    "SELECT table_name, column_name, constraint_name FROM information_schema.constraint_column_usage "
+    "WHERE constraint_schema = 'public' ORDER BY 3, 2",
+    "SELECT table_name, check_option FROM information_schema.views WHERE table_schema = 'public'",
+    "SELECT sequence_name, data_type, numeric_precision, start_value, minimum_value, maximum_value, increment, "
+    "cycle_option FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY 1",
+    "SELECT count(*) FROM pg_user WHERE usename = current_user",
+    "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]
 
 

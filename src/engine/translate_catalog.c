@@ -208,6 +208,33 @@ static const cat_col c_is_key_column_usage[] = {
     {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
     {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
     {"ordinal_position", OID_INT4}, {"position_in_unique_constraint", OID_INT4}, {0, 0}};
+static const cat_col c_is_referential_constraints[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"unique_constraint_catalog", OID_NAME}, {"unique_constraint_schema", OID_NAME},
+    {"unique_constraint_name", OID_NAME}, {"match_option", OID_VARCHAR}, {"update_rule", OID_VARCHAR},
+    {"delete_rule", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_constraint_column_usage[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME}, {0, 0}};
+static const cat_col c_is_views[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
+    {"view_definition", OID_VARCHAR}, {"check_option", OID_VARCHAR}, {"is_updatable", OID_VARCHAR},
+    {"is_insertable_into", OID_VARCHAR}, {"is_trigger_updatable", OID_VARCHAR},
+    {"is_trigger_deletable", OID_VARCHAR}, {"is_trigger_insertable_into", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_sequences[] = {
+    {"sequence_catalog", OID_NAME}, {"sequence_schema", OID_NAME}, {"sequence_name", OID_NAME},
+    {"data_type", OID_VARCHAR}, {"numeric_precision", OID_INT4}, {"numeric_precision_radix", OID_INT4},
+    {"numeric_scale", OID_INT4}, {"start_value", OID_VARCHAR}, {"minimum_value", OID_VARCHAR},
+    {"maximum_value", OID_VARCHAR}, {"increment", OID_VARCHAR}, {"cycle_option", OID_VARCHAR}, {0, 0}};
+static const cat_col c_user[] = {
+    {"usename", OID_NAME}, {"usesysid", OID_OID}, {"usecreatedb", OID_BOOL}, {"usesuper", OID_BOOL},
+    {"userepl", OID_BOOL}, {"usebypassrls", OID_BOOL}, {"passwd", OID_TEXT}, {"valuntil", OID_TIMESTAMPTZ},
+    {"useconfig", OID_TEXT_ARRAY}, {0, 0}};
+static const cat_col c_authid[] = {
+    {"oid", OID_OID}, {"rolname", OID_NAME}, {"rolsuper", OID_BOOL}, {"rolinherit", OID_BOOL},
+    {"rolcreaterole", OID_BOOL}, {"rolcreatedb", OID_BOOL}, {"rolcanlogin", OID_BOOL}, {"rolreplication", OID_BOOL},
+    {"rolbypassrls", OID_BOOL}, {"rolconnlimit", OID_INT4}, {"rolpassword", OID_TEXT},
+    {"rolvaliduntil", OID_TIMESTAMPTZ}, {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -538,6 +565,32 @@ static const cat_rel cat_rels[] = {
      "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid, "
      "json_each('[' || substr(k.conkey, 2, length(k.conkey) - 2) || ']') j "
      "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
+    {"information_schema_referential_constraints", c_is_referential_constraints,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', "
+     "(SELECT r.conname FROM pg_constraint r WHERE r.conrelid = k.confrelid AND r.contype IN ('p', 'u') "
+     "AND r.conkey = k.confkey ORDER BY r.contype LIMIT 1), 'NONE', "
+     "CASE k.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' "
+     "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END, "
+     "CASE k.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' "
+     "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END FROM pg_constraint k WHERE k.contype = 'f'"},
+    /* the columns a constraint uses: its own for p/u, the referenced ones for f */
+    {"information_schema_constraint_column_usage", c_is_constraint_column_usage,
+     "SELECT current_database(), 'public', c.relname, a.attname, current_database(), 'public', k.conname "
+     "FROM pg_constraint k, json_each('[' || substr(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END, 2, "
+     "length(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END) - 2) || ']') j "
+     "JOIN pg_class c ON c.oid = CASE k.contype WHEN 'f' THEN k.confrelid ELSE k.conrelid END "
+     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
+    /* view_definition: NULL (SQLite keeps the translated text, not PostgreSQL's) */
+    {"information_schema_views", c_is_views,
+     "SELECT current_database(), 'public', c.relname, NULL, 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
+     "FROM pg_class c WHERE c.relkind = 'v'"},
+    {"information_schema_sequences", c_is_sequences,
+     "SELECT current_database(), 'public', c.relname, CASE s.seqtypid WHEN 23 THEN 'integer' WHEN 21 THEN 'smallint' "
+     "ELSE 'bigint' END, CASE s.seqtypid WHEN 23 THEN 32 WHEN 21 THEN 16 ELSE 64 END, 2, 0, "
+     "CAST(s.seqstart AS TEXT), CAST(s.seqmin AS TEXT), CAST(s.seqmax AS TEXT), CAST(s.seqincrement AS TEXT), "
+     "CASE WHEN s.seqcycle THEN 'YES' ELSE 'NO' END FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid"},
+    {"pg_user", c_user, "VALUES (current_user(), 10, 1, 1, 1, 1, '********', NULL, NULL)"},
+    {"pg_authid", c_authid, "VALUES (10, current_user(), 1, 1, 1, 1, 1, 1, 1, -1, NULL, NULL)"},
     {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
