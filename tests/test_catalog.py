@@ -137,6 +137,7 @@ def run(tmp, port, user):
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
     check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
+    psycopg3_part(tmp, port, user)
     sqlalchemy_part(tmp, port, user)
     if os.environ.get("WB_PG_HOST"):
         differential(tmp, port, user)
@@ -179,6 +180,25 @@ def sqlalchemy_part(tmp, port, user):
     md.drop_all(eng)
     check(not sa.inspect(eng).has_table("sa_items"), "drop_all dropped sa_items")
     eng.dispose()
+
+
+def psycopg3_part(tmp, port, user):
+    try:
+        import psycopg
+        from psycopg.types import TypeInfo
+    except ImportError:
+        print("skip: psycopg 3 part (python3-psycopg missing)")
+        return
+    with psycopg.connect(host=tmp, port=port, user=user, dbname="postgres") as c:
+        got = {}
+        for n in ["int4", "character varying", "_text", "vector", "no_such_type"]:
+            t = TypeInfo.fetch(c, n)
+            got[n] = t and (t.name, t.oid, t.array_oid, t.regtype, t.delimiter)
+    want = {"int4": ("int4", 23, 1007, "integer", ","),
+            "character varying": ("varchar", 1043, 1015, "character varying", ","),
+            "_text": ("_text", 1009, 0, "text[]", ","),
+            "vector": ("vector", 2000000001, 2000000002, "vector", ","), "no_such_type": None}
+    check(got == want, "psycopg 3 TypeInfo.fetch %r" % got)
 
 
 # the same catalog queries on both servers, rows compared

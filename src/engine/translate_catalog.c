@@ -77,7 +77,13 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    uint32_t oid = wb_sql_type_oid((const char *)sqlite3_value_text(a[0]));
+    if (sqlite3_value_numeric_type(a[0]) == SQLITE_INTEGER) { sqlite3_result_int64(c, sqlite3_value_int64(a[0])); return; }
+    const char *tn = (const char *)sqlite3_value_text(a[0]);
+    uint32_t oid = wb_sql_type_oid(tn);
+    if (!oid && !strncmp(tn, "public.", 7)) tn += 7;
+    /* pgvector's types (pg_type lists them) when the type table does not */
+    if (!oid && !strcmp(tn, "vector")) oid = WB_PG_VECTOR_OID;
+    if (!oid && (!strcmp(tn, "_vector") || !strcmp(tn, "vector[]"))) oid = WB_PG_VECTOR_ARRAY_OID;
     if (!oid) {
         char msg[300];
         snprintf(msg, sizeof msg, "42704 type \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
@@ -434,6 +440,8 @@ static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
     uint32_t oid = (uint32_t)sqlite3_value_int64(a[0]);
     const char *name;
     if (oid == 0) { sqlite3_result_text(c, "-", 1, SQLITE_STATIC); return; }
+    if (oid == WB_PG_VECTOR_OID && !tr_type_by_oid(oid)) { sqlite3_result_text(c, "vector", -1, SQLITE_STATIC); return; }
+    if (oid == WB_PG_VECTOR_ARRAY_OID && !tr_type_by_array_oid(oid)) { sqlite3_result_text(c, "vector[]", -1, SQLITE_STATIC); return; }
     if (!wb_sql_type_info(oid, &name, NULL, NULL, NULL)) { sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT); return; }
     /* format_type's spelling (regtypeout) */
     char buf[96];

@@ -1069,7 +1069,8 @@ static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
     uint32_t from;
     char *in = expr_str(t, a, 0, &from);
     if (!in) return 0;
-    if (is_param(a)) from = to;
+    /* a $n::regclass/::regtype parameter is a name (text) or an OID: looked up */
+    if (is_param(a)) from = (to == OID_REGCLASS || to == OID_REGTYPE) ? 0 : to;
     tr_cast(t, in, from, to, typmod, tc->location);
     free(in);
     return to;
