@@ -138,6 +138,7 @@ def run(tmp, port, user):
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
     check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
     psycopg3_part(tmp, port, user)
+    jdbc_part(tmp, port, user)
     sqlalchemy_part(tmp, port, user)
     if os.environ.get("WB_PG_HOST"):
         differential(tmp, port, user)
@@ -199,6 +200,35 @@ def psycopg3_part(tmp, port, user):
             "_text": ("_text", 1009, 0, "text[]", ","),
             "vector": ("vector", 2000000001, 2000000002, "vector", ","), "no_such_type": None}
     check(got == want, "psycopg 3 TypeInfo.fetch %r" % got)
+
+
+def jdbc_part(tmp, port, user):
+    jar = "/usr/share/java/postgresql.jar"
+    if not (shutil.which("javac") and shutil.which("java") and os.path.exists(jar)):
+        print("skip: pgjdbc part (javac or libpostgresql-jdbc-java missing)")
+        return
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "java", "CatalogMeta.java")
+    out = os.path.join(tmp, "java")
+    os.makedirs(out)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(["javac", "-d", out, "-cp", jar, src], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        check(False, "javac: " + r.stderr)
+        return
+    r = subprocess.run(["java", "-cp", jar + ":" + out, "CatalogMeta",
+                        "jdbc:postgresql://127.0.0.1:%d/postgres" % port, user],
+                       capture_output=True, text=True, env=env, timeout=120)
+    check(r.returncode == 0, "pgjdbc: " + r.stderr[-2000:])
+    lines = r.stdout.splitlines()
+    for want in ["table TABLE_NAME=authors TABLE_TYPE=TABLE", "table TABLE_NAME=books TABLE_TYPE=TABLE",
+                 "table TABLE_NAME=cheap_books TABLE_TYPE=VIEW",
+                 "column COLUMN_NAME=id TYPE_NAME=bigserial COLUMN_SIZE=19 DECIMAL_DIGITS=0 IS_NULLABLE=NO IS_AUTOINCREMENT=YES",
+                 "column COLUMN_NAME=author_id TYPE_NAME=int4 COLUMN_SIZE=10 DECIMAL_DIGITS=0 IS_NULLABLE=YES IS_AUTOINCREMENT=NO",
+                 "column COLUMN_NAME=title TYPE_NAME=varchar COLUMN_SIZE=200 DECIMAL_DIGITS=0 IS_NULLABLE=NO IS_AUTOINCREMENT=NO",
+                 "column COLUMN_NAME=price TYPE_NAME=numeric COLUMN_SIZE=10 DECIMAL_DIGITS=2 IS_NULLABLE=YES IS_AUTOINCREMENT=NO",
+                 "column COLUMN_NAME=flags TYPE_NAME=int2 COLUMN_SIZE=5 DECIMAL_DIGITS=0 IS_NULLABLE=NO IS_AUTOINCREMENT=NO"]:
+        check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
 
 
 # the same catalog queries on both servers, rows compared
