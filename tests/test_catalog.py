@@ -133,6 +133,8 @@ def run(tmp, port, user):
     check("authors_id_seq | sequence" in ds and "books_id_seq   | sequence" in ds, "\\ds:\n" + ds)
     dtp = psql(tmp, port, user, "\\dt+")
     check("Size" in dtp and " bytes" in dtp and "(2 rows)" in dtp, "\\dt+:\n" + dtp)
+    dx = psql(tmp, port, user, "\\dx")
+    check("List of installed extensions" in dx and "(0 rows)" in dx, "\\dx:\n" + dx)
     df = psql(tmp, port, user, "\\df")
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")

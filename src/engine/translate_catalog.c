@@ -22,7 +22,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
     {"pg_constraint", 2606}, {"pg_attrdef", 2604}, {"pg_collation", 3456}, {"pg_policy", 3256},
     {"pg_statistic_ext", 3381}, {"pg_publication", 6104}, {"pg_publication_rel", 6106},
-    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224}, {"pg_enum", 3501},
+    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224}, {"pg_enum", 3501}, {"pg_extension", 3079},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -241,6 +241,10 @@ static const cat_col c_authid[] = {
     {"rolcreaterole", OID_BOOL}, {"rolcreatedb", OID_BOOL}, {"rolcanlogin", OID_BOOL}, {"rolreplication", OID_BOOL},
     {"rolbypassrls", OID_BOOL}, {"rolconnlimit", OID_INT4}, {"rolpassword", OID_TEXT},
     {"rolvaliduntil", OID_TIMESTAMPTZ}, {0, 0}};
+static const cat_col c_extension[] = {
+    {"oid", OID_OID}, {"extname", OID_NAME}, {"extowner", OID_OID}, {"extnamespace", OID_OID},
+    {"extrelocatable", OID_BOOL}, {"extversion", OID_TEXT}, {"extconfig", OID_OID_ARRAY}, {"extcondition", OID_TEXT_ARRAY},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -599,6 +603,8 @@ static const cat_rel cat_rels[] = {
      "CASE WHEN s.seqcycle THEN 'YES' ELSE 'NO' END FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid"},
     {"pg_user", c_user, "VALUES (current_user(), 10, 1, 1, 1, 1, '********', NULL, NULL)"},
     {"pg_authid", c_authid, "VALUES (10, current_user(), 1, 1, 1, 1, 1, 1, 1, -1, NULL, NULL)"},
+    /* no extension is installed (not even plpgsql: wirebuf has no procedural languages) */
+    {"pg_extension", c_extension, "SELECT 0, '', 0, 0, 0, '', NULL, NULL WHERE 0"},
     {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
