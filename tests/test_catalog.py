@@ -140,6 +140,7 @@ def run(tmp, port, user):
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
     check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
     psycopg3_part(tmp, port, user)
+    asyncpg_part(tmp, port, user)
     pgbench_part(tmp, port, user)
     jdbc_part(tmp, port, user)
     sqlalchemy_part(tmp, port, user)
@@ -203,6 +204,30 @@ def pgbench_part(tmp, port, user):
           "pgbench -S: " + r.stdout[-2000:] + r.stderr[-2000:])
     psql(tmp, port, user, "DROP TABLE pgbench_accounts", "DROP TABLE pgbench_branches", "DROP TABLE pgbench_tellers",
          "DROP TABLE pgbench_history")
+
+
+def asyncpg_part(tmp, port, user):
+    """asyncpg's recursive type introspection (the query it sends for a
+    result column of an unknown OID): _vector -> vector, _int4 -> int4"""
+    try:
+        import asyncio
+        import asyncpg
+    except ImportError:
+        print("skip: asyncpg part (python3-asyncpg missing)")
+        return
+
+    async def go():
+        c = await asyncpg.connect(host=tmp, port=port, user=user, database="postgres")
+        try:
+            r = await c._introspect_types([2000000002, 1007], 10)
+            return sorted((x["oid"], x["ns"], x["name"], x["kind"], x["elemtype"], x["elemtype_name"]) for x in r[0])
+        finally:
+            await c.close()
+    got = sorted(set(asyncio.run(go())))
+    want = [(23, "pg_catalog", "int4", b"b", 0, "-"), (1007, "pg_catalog", "_int4", b"b", 23, "integer"),
+            (2000000001, "public", "vector", b"b", 0, "-"),
+            (2000000002, "public", "_vector", b"b", 2000000001, "vector")]
+    check(got == want, "asyncpg introspection %r" % got)
 
 
 def psycopg3_part(tmp, port, user):
