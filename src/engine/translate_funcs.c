@@ -1436,14 +1436,25 @@ static void f_const_text(sqlite3_context *c, int argc, sqlite3_value **a)
     (void)argc; (void)a;
     sqlite3_result_text(c, sqlite3_user_data(c), -1, SQLITE_STATIC);
 }
-/* pg_get_userbyid(oid): the one role owns everything, except that public
- * belongs to pg_database_owner (OID 6171) as in PostgreSQL 15 */
+/* pg_get_userbyid(oid): the session's role (current_user(), which the
+ * engine registers; else the default) owns everything, as pg_roles says,
+ * except that public belongs to pg_database_owner (OID 6171) as in
+ * PostgreSQL 15 */
 static void f_userbyid(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    sqlite3_result_text(c, sqlite3_value_int64(a[0]) == 6171 ? "pg_database_owner" : (const char *)sqlite3_user_data(c), -1,
-                        SQLITE_STATIC);
+    if (sqlite3_value_int64(a[0]) == 6171) { sqlite3_result_text(c, "pg_database_owner", -1, SQLITE_STATIC); return; }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(sqlite3_context_db_handle(c), "SELECT current_user()", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+            sqlite3_result_text(c, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+            sqlite3_finalize(st);
+            return;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_result_text(c, (const char *)sqlite3_user_data(c), -1, SQLITE_STATIC);
 }
 static void f_current_schemas(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -2246,7 +2257,7 @@ static const fdef fdefs[] = {
     {"obj_description", 1, DET, f_null, NULL}, {"obj_description", 2, DET, f_null, NULL},
     {"col_description", 2, DET, f_null, NULL}, {"shobj_description", 2, DET, f_null, NULL},
     {"pg_encoding_to_char", 1, DET, f_const_text, "UTF8"},
-    {"pg_get_userbyid", 1, DET, f_userbyid, "postgres"},
+    {"pg_get_userbyid", 1, NDET, f_userbyid, "postgres"},
     {"format_type", 2, DET, f_format_type, NULL},
 };
 
