@@ -29,7 +29,7 @@ except ImportError as e:
     print("test_vector: %s; skipped" % e)
     sys.exit(77)
 
-VECTOR_OID = 16385  # WB_SQL_OID_VECTOR (src/engine/translate.h)
+VECTOR_OID = 2000000001  # WB_PG_VECTOR_OID (src/engine/translate.h)
 failures = 0
 checks = 0
 

@@ -163,7 +163,18 @@ uint32_t tr_column_type(tr *t, const char *table, const char *col, int32_t *typm
 
 const char *tr_relname(tr *t, PgQuery__RangeVar *rv)
 {
-    (void)t;
+    /* information_schema's views are the catalog views information_schema_NAME
+     * (translate_catalog.c), apart from the user's tables of the same name */
+    if (rv->schemaname && !strcmp(rv->schemaname, "information_schema") && rv->relname) {
+        size_t n = strlen(rv->relname) + sizeof "information_schema_";
+        char *q = malloc(n); /* the parse tree's strings are malloc'd (NULL allocator): it owns q now */
+        if (!q) { tr_nomem(t); return rv->relname; }
+        snprintf(q, n, "information_schema_%s", rv->relname);
+        free(rv->relname);
+        rv->relname = q;
+        free(rv->schemaname);
+        rv->schemaname = NULL;
+    }
     return rv->relname;
 }
 

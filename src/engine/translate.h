@@ -21,6 +21,14 @@
 
 struct sqlite3;
 
+/* pgvector's `vector` type and its array type `_vector` (issue 11): OIDs
+ * fixed by wirebuf (pgvector's own are assigned at CREATE EXTENSION, so
+ * clients look them up by name), in the user range but above every OID
+ * wirebuf gives a relation (16384 + sqlite_schema rowid) or a constraint,
+ * so they never collide. pg_type lists them (translate_catalog.c). */
+#define WB_PG_VECTOR_OID 2000000001u
+#define WB_PG_VECTOR_ARRAY_OID 2000000002u
+
 /* What a statement is; the engine runs WB_SQL_RUN statements on SQLite and
  * implements the others itself (session and transaction control). */
 typedef enum wb_sql_kind {
@@ -225,9 +233,9 @@ int wb_sql_translate_cached(wb_sql_cache *cache, const char *sql, const uint32_t
 
 /* ---- vectors (pgvector 0.8's `vector`, src/engine/translate_vector.c) ----
  * The OID the engine gives the type `vector` (pg_type, RowDescription):
- * PostgreSQL gives extension types OIDs from 16384 up; this is the one
- * place that fixes ours. Stored as a BLOB of n little-endian float4. */
-#define WB_SQL_OID_VECTOR 16385u
+ * WB_PG_VECTOR_OID above (clear of every relation and constraint OID).
+ * Stored as a BLOB of n little-endian float4. */
+#define WB_SQL_OID_VECTOR WB_PG_VECTOR_OID
 /* pgvector's vector_in: "[1,2,3]" (len bytes, need not be NUL-terminated)
  * -> *out (malloc'd, caller frees) and *dim. Returns 0, or -1 with err
  * holding "SQLSTATE message" (pgvector's wording). */

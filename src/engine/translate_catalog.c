@@ -22,7 +22,7 @@ static const struct { const char *name; uint32_t oid; } cat_oids[] = {
     {"pg_am", 2601}, {"pg_range", 3541}, {"pg_index", 2610}, {"pg_description", 2609}, {"pg_proc", 1255},
     {"pg_constraint", 2606}, {"pg_attrdef", 2604}, {"pg_collation", 3456}, {"pg_policy", 3256},
     {"pg_statistic_ext", 3381}, {"pg_publication", 6104}, {"pg_publication_rel", 6106},
-    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620},
+    {"pg_publication_namespace", 6237}, {"pg_trigger", 2620}, {"pg_sequence", 2224}, {"pg_enum", 3501}, {"pg_extension", 3079},
 };
 
 /* the OID of a catalog relation by name (regclass), 0 if none */
@@ -77,7 +77,13 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
-    uint32_t oid = wb_sql_type_oid((const char *)sqlite3_value_text(a[0]));
+    if (sqlite3_value_numeric_type(a[0]) == SQLITE_INTEGER) { sqlite3_result_int64(c, sqlite3_value_int64(a[0])); return; }
+    const char *tn = (const char *)sqlite3_value_text(a[0]);
+    uint32_t oid = wb_sql_type_oid(tn);
+    if (!oid && !strncmp(tn, "public.", 7)) tn += 7;
+    /* pgvector's types (pg_type lists them) when the type table does not */
+    if (!oid && !strcmp(tn, "vector")) oid = WB_PG_VECTOR_OID;
+    if (!oid && (!strcmp(tn, "_vector") || !strcmp(tn, "vector[]"))) oid = WB_PG_VECTOR_ARRAY_OID;
     if (!oid) {
         char msg[300];
         snprintf(msg, sizeof msg, "42704 type \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
@@ -168,6 +174,77 @@ static const cat_col c_trigger[] = {{"oid", OID_OID}, {"tgrelid", OID_OID}, {"tg
                                     {"tgconstraint", OID_OID}, {"tgdeferrable", OID_BOOL}, {"tginitdeferred", OID_BOOL},
                                     {"tgnargs", OID_INT2}, {"tgattr", OID_INT2VECTOR}, {"tgargs", OID_BYTEA},
                                     {"tgqual", OID_TEXT}, {"tgoldtable", OID_NAME}, {"tgnewtable", OID_NAME}, {0, 0}};
+static const cat_col c_proc[] = {
+    {"oid", OID_OID}, {"proname", OID_NAME}, {"pronamespace", OID_OID}, {"proowner", OID_OID}, {"prolang", OID_OID},
+    {"procost", OID_FLOAT4}, {"prorows", OID_FLOAT4}, {"provariadic", OID_OID}, {"prosupport", OID_REGPROC},
+    {"prokind", OID_CHAR}, {"prosecdef", OID_BOOL}, {"proleakproof", OID_BOOL}, {"proisstrict", OID_BOOL},
+    {"proretset", OID_BOOL}, {"provolatile", OID_CHAR}, {"proparallel", OID_CHAR}, {"pronargs", OID_INT2},
+    {"pronargdefaults", OID_INT2}, {"prorettype", OID_OID}, {"proargtypes", OID_OIDVECTOR},
+    {"proallargtypes", OID_OID_ARRAY}, {"proargmodes", OID_CHAR_ARRAY}, {"proargnames", OID_TEXT_ARRAY},
+    {"proargdefaults", OID_TEXT}, {"protrftypes", OID_OID_ARRAY}, {"prosrc", OID_TEXT}, {"probin", OID_TEXT},
+    {"prosqlbody", OID_TEXT}, {"proconfig", OID_TEXT_ARRAY}, {"proacl", OID_ACL}, {0, 0}};
+static const cat_col c_enum[] = {{"oid", OID_OID}, {"enumtypid", OID_OID}, {"enumsortorder", OID_FLOAT4},
+                                 {"enumlabel", OID_NAME}, {0, 0}};
+/* information_schema (SQL standard views; PostgreSQL's domains
+ * sql_identifier / character_data / yes_or_no / cardinal_number are given
+ * as their base types name / varchar / varchar / int4) */
+static const cat_col c_is_schemata[] = {
+    {"catalog_name", OID_NAME}, {"schema_name", OID_NAME}, {"schema_owner", OID_NAME},
+    {"default_character_set_catalog", OID_NAME}, {"default_character_set_schema", OID_NAME},
+    {"default_character_set_name", OID_NAME}, {"sql_path", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_tables[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"table_type", OID_VARCHAR},
+    {"self_referencing_column_name", OID_NAME}, {"reference_generation", OID_VARCHAR},
+    {"user_defined_type_catalog", OID_NAME}, {"user_defined_type_schema", OID_NAME},
+    {"user_defined_type_name", OID_NAME}, {"is_insertable_into", OID_VARCHAR}, {"is_typed", OID_VARCHAR},
+    {"commit_action", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_columns[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"ordinal_position", OID_INT4}, {"column_default", OID_VARCHAR}, {"is_nullable", OID_VARCHAR},
+    {"data_type", OID_VARCHAR}, {"character_maximum_length", OID_INT4}, {"numeric_precision", OID_INT4},
+    {"numeric_precision_radix", OID_INT4}, {"numeric_scale", OID_INT4}, {"datetime_precision", OID_INT4},
+    {"udt_catalog", OID_NAME}, {"udt_schema", OID_NAME}, {"udt_name", OID_NAME}, {"is_identity", OID_VARCHAR},
+    {"is_generated", OID_VARCHAR}, {"is_updatable", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_table_constraints[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
+    {"constraint_type", OID_VARCHAR}, {"is_deferrable", OID_VARCHAR}, {"initially_deferred", OID_VARCHAR},
+    {"enforced", OID_VARCHAR}, {"nulls_distinct", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_key_column_usage[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"ordinal_position", OID_INT4}, {"position_in_unique_constraint", OID_INT4}, {0, 0}};
+static const cat_col c_is_referential_constraints[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"unique_constraint_catalog", OID_NAME}, {"unique_constraint_schema", OID_NAME},
+    {"unique_constraint_name", OID_NAME}, {"match_option", OID_VARCHAR}, {"update_rule", OID_VARCHAR},
+    {"delete_rule", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_constraint_column_usage[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME}, {0, 0}};
+static const cat_col c_is_views[] = {
+    {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
+    {"view_definition", OID_VARCHAR}, {"check_option", OID_VARCHAR}, {"is_updatable", OID_VARCHAR},
+    {"is_insertable_into", OID_VARCHAR}, {"is_trigger_updatable", OID_VARCHAR},
+    {"is_trigger_deletable", OID_VARCHAR}, {"is_trigger_insertable_into", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_sequences[] = {
+    {"sequence_catalog", OID_NAME}, {"sequence_schema", OID_NAME}, {"sequence_name", OID_NAME},
+    {"data_type", OID_VARCHAR}, {"numeric_precision", OID_INT4}, {"numeric_precision_radix", OID_INT4},
+    {"numeric_scale", OID_INT4}, {"start_value", OID_VARCHAR}, {"minimum_value", OID_VARCHAR},
+    {"maximum_value", OID_VARCHAR}, {"increment", OID_VARCHAR}, {"cycle_option", OID_VARCHAR}, {0, 0}};
+static const cat_col c_user[] = {
+    {"usename", OID_NAME}, {"usesysid", OID_OID}, {"usecreatedb", OID_BOOL}, {"usesuper", OID_BOOL},
+    {"userepl", OID_BOOL}, {"usebypassrls", OID_BOOL}, {"passwd", OID_TEXT}, {"valuntil", OID_TIMESTAMPTZ},
+    {"useconfig", OID_TEXT_ARRAY}, {0, 0}};
+static const cat_col c_authid[] = {
+    {"oid", OID_OID}, {"rolname", OID_NAME}, {"rolsuper", OID_BOOL}, {"rolinherit", OID_BOOL},
+    {"rolcreaterole", OID_BOOL}, {"rolcreatedb", OID_BOOL}, {"rolcanlogin", OID_BOOL}, {"rolreplication", OID_BOOL},
+    {"rolbypassrls", OID_BOOL}, {"rolconnlimit", OID_INT4}, {"rolpassword", OID_TEXT},
+    {"rolvaliduntil", OID_TIMESTAMPTZ}, {0, 0}};
+static const cat_col c_extension[] = {
+    {"oid", OID_OID}, {"extname", OID_NAME}, {"extowner", OID_OID}, {"extnamespace", OID_OID},
+    {"extrelocatable", OID_BOOL}, {"extversion", OID_TEXT}, {"extconfig", OID_OID_ARRAY}, {"extcondition", OID_TEXT_ARRAY},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -179,6 +256,10 @@ static const cat_col c_index[] = {
     {"indcheckxmin", OID_BOOL}, {"indisready", OID_BOOL}, {"indislive", OID_BOOL}, {"indisreplident", OID_BOOL},
     {"indkey", OID_INT2VECTOR}, {"indcollation", OID_OIDVECTOR}, {"indclass", OID_OIDVECTOR},
     {"indoption", OID_INT2VECTOR}, {"indexprs", OID_TEXT}, {"indpred", OID_TEXT}, {0, 0}};
+
+static const cat_col c_sequence[] = {{"seqrelid", OID_OID}, {"seqtypid", OID_OID}, {"seqstart", OID_INT8},
+                                     {"seqincrement", OID_INT8}, {"seqmax", OID_INT8}, {"seqmin", OID_INT8},
+                                     {"seqcache", OID_INT8}, {"seqcycle", OID_BOOL}, {0, 0}};
 
 /* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
  * the SQLite text of a default) */
@@ -283,6 +364,79 @@ static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
     sqlite3_finalize(st);
 }
 
+/* wb_catalog_sequences(): the rows of wb_sequences (translate_ddl.c) as a
+ * JSON array of [rowid, name, owner_table, owner_column, start, increment,
+ * min, max, cycle], '[]' before the first sequence creates that table (a
+ * view cannot name a table that may not exist) */
+static void f_catalog_sequences(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_sequences' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
+    r = query_text(db, "SELECT json_group_array(json_array(rowid, name, owner_table, owner_column, start_value, "
+                       "increment_by, min_value, max_value, cycle)) FROM wb_sequences WHERE ?1", 1);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_text(c, r, -1, sqlite3_free);
+}
+
+/* pg_relation_size(oid [, fork]) / pg_table_size(oid) /
+ * pg_total_relation_size(oid): bytes of the SQLite b-trees behind the
+ * relation (SQLite's dbstat: pages * page size). user_data: 0 the
+ * relation itself (main fork; other forks are empty), 1 with its indexes.
+ * A view has no storage (0); an OID that is no table or index gives NULL,
+ * as PostgreSQL for a missing relation (sequences live in a row of
+ * wb_sequences and have no pages of their own: NULL too). */
+static void f_relation_size(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    if (argc > 1 && sqlite3_value_type(a[1]) != SQLITE_NULL && strcmp((const char *)sqlite3_value_text(a[1]), "main")) {
+        sqlite3_result_int64(c, 0);
+        return;
+    }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    int total = sqlite3_user_data(c) != NULL;
+    int64_t oid = sqlite3_value_int64(a[0]);
+    if (sqlite3_value_numeric_type(a[0]) != SQLITE_INTEGER) {
+        /* a relation name (the text that PostgreSQL would cast to regclass) */
+        const char *name = (const char *)sqlite3_value_text(a[0]);
+        if (!strncmp(name, "public.", 7)) name += 7;
+        sqlite3_stmt *st;
+        oid = 0;
+        if (sqlite3_prepare_v2(db, "SELECT oid FROM pg_class WHERE relname = ?1", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW) oid = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (!oid) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
+            sqlite3_result_error(c, msg, -1);
+            return;
+        }
+    }
+    char *kind = query_text(db, "SELECT type FROM sqlite_schema WHERE rowid = ?1 - 16384", oid);
+    if (!kind || (strcmp(kind, "table") && strcmp(kind, "index") && strcmp(kind, "view"))) {
+        sqlite3_free(kind);
+        sqlite3_result_null(c);
+        return;
+    }
+    int view = !strcmp(kind, "view");
+    sqlite3_free(kind);
+    if (view) { sqlite3_result_int64(c, 0); return; }
+    char *r = query_text(db, total
+        ? "SELECT coalesce(sum(d.pgsize), 0) FROM sqlite_schema s JOIN sqlite_schema o "
+          "ON o.tbl_name = s.tbl_name AND o.type IN ('table', 'index') JOIN dbstat d ON d.name = o.name AND d.aggregate = 1 "
+          "WHERE s.rowid = ?1 - 16384"
+        : "SELECT coalesce(sum(d.pgsize), 0) FROM sqlite_schema s JOIN dbstat d ON d.name = s.name AND d.aggregate = 1 "
+          "WHERE s.rowid = ?1 - 16384", oid);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_int64(c, strtoll(r, NULL, 10));
+    sqlite3_free(r);
+}
+
 static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -290,6 +444,8 @@ static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
     uint32_t oid = (uint32_t)sqlite3_value_int64(a[0]);
     const char *name;
     if (oid == 0) { sqlite3_result_text(c, "-", 1, SQLITE_STATIC); return; }
+    if (oid == WB_PG_VECTOR_OID && !tr_type_by_oid(oid)) { sqlite3_result_text(c, "vector", -1, SQLITE_STATIC); return; }
+    if (oid == WB_PG_VECTOR_ARRAY_OID && !tr_type_by_array_oid(oid)) { sqlite3_result_text(c, "vector[]", -1, SQLITE_STATIC); return; }
     if (!wb_sql_type_info(oid, &name, NULL, NULL, NULL)) { sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT); return; }
     /* format_type's spelling (regtypeout) */
     char buf[96];
@@ -307,7 +463,7 @@ static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
 
 static const cat_rel cat_rels[] = {
     {"pg_namespace", c_namespace,
-     "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 10, NULL), (99, 'pg_toast', 10, NULL), "
+     "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 6171, NULL), (99, 'pg_toast', 10, NULL), "
      "(13000, 'information_schema', 10, NULL)"},
     {"pg_class", c_class,
      "SELECT 16384 + s.rowid, CASE WHEN s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
@@ -316,7 +472,8 @@ static const cat_rel cat_rels[] = {
      "16384 + s.rowid, 0, 0, -1, 0, 0, "
      "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
      "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0, "
+     "CASE s.type WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.name)) "
+     "ELSE (SELECT count(*) FROM pragma_table_info(s.name)) END, 0, 0, "
      /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
       * psql lists them only when it is set */
      "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
@@ -324,7 +481,15 @@ static const cat_rel cat_rels[] = {
      "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
      "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
      "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
-     "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
+     "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     /* sequences (relkind S, three columns as PostgreSQL 15's) */
+     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), j.value->>1, 2200, 0, 0, 10, 0, "
+     TR_SEQ_OID_BASE_SQL " + (j.value->>0), 0, 1, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, "
+     "NULL, NULL, NULL FROM json_each(wb_catalog_sequences()) j"},
+    {"pg_sequence", c_sequence,
+     "SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), CASE WHEN j.value->>2 IS NULL THEN 20 ELSE coalesce((SELECT "
+     "wb_decl_oid(p.type) FROM pragma_table_info(j.value->>2) p WHERE p.name = j.value->>3), 20) END, "
+     "j.value->>4, j.value->>5, j.value->>7, j.value->>6, 1, j.value->>8 FROM json_each(wb_catalog_sequences()) j"},
     {"pg_attribute", c_attribute,
      "SELECT c.oid, p.name, wb_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_typmod(p.type), 0, 'i', 'x', '', "
      "p.\"notnull\", p.dflt_value IS NOT NULL, 0, '', '', 0, 1, 0, 0, NULL, NULL "
@@ -369,6 +534,78 @@ static const cat_rel cat_rels[] = {
     {"pg_publication", c_publication, "SELECT 0, '', 0, 0, 0, 0, 0, 0, 0 WHERE 0"},
     {"pg_publication_rel", c_pubrel, "SELECT 0, 0, 0, NULL, NULL WHERE 0"},
     {"pg_publication_namespace", c_pubns, "SELECT 0, 0, 0 WHERE 0"},
+    /* functions: wirebuf has no CREATE FUNCTION, and its built-in ones
+     * (the translator's function map) are not listed */
+    {"pg_proc", c_proc, "SELECT 0, '', 0, 0, 0, 0, 0, 0, '-', 'f', 0, 0, 0, 0, 'v', 'u', 0, 0, 0, '', NULL, NULL, NULL, "
+                        "NULL, NULL, '', NULL, NULL, NULL, NULL WHERE 0"},
+    {"information_schema_schemata", c_is_schemata,
+     "SELECT current_database(), n.nspname, pg_get_userbyid(n.nspowner), NULL, NULL, 'UTF8', NULL FROM pg_namespace n "
+     "WHERE n.nspname <> 'pg_toast'"},
+    {"information_schema_tables", c_is_tables,
+     "SELECT current_database(), 'public', c.relname, CASE c.relkind WHEN 'r' THEN 'BASE TABLE' ELSE 'VIEW' END, "
+     "NULL, NULL, NULL, NULL, NULL, CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END, 'NO', NULL "
+     "FROM pg_class c WHERE c.relkind IN ('r', 'v')"},
+    {"information_schema_columns", c_is_columns,
+     "SELECT current_database(), 'public', c.relname, a.attname, a.attnum, "
+     "(SELECT d.adbin FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), "
+     "CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END, "
+     "CASE WHEN t.typcategory = 'A' THEN 'ARRAY' WHEN t.typnamespace <> 11 THEN 'USER-DEFINED' "
+     "ELSE wb_regtype_name(a.atttypid) END, "
+     "CASE WHEN a.atttypid IN (1042, 1043) AND a.atttypmod > 0 THEN a.atttypmod - 4 END, "
+     "CASE a.atttypid WHEN 21 THEN 16 WHEN 23 THEN 32 WHEN 20 THEN 64 WHEN 700 THEN 24 WHEN 701 THEN 53 "
+     "WHEN 1700 THEN CASE WHEN a.atttypmod > 0 THEN ((a.atttypmod - 4) >> 16) & 65535 END END, "
+     "CASE WHEN a.atttypid IN (21, 23, 20, 700, 701) THEN 2 WHEN a.atttypid = 1700 THEN 10 END, "
+     "CASE a.atttypid WHEN 21 THEN 0 WHEN 23 THEN 0 WHEN 20 THEN 0 "
+     "WHEN 1700 THEN CASE WHEN a.atttypmod > 0 THEN (a.atttypmod - 4) & 65535 END END, "
+     "CASE WHEN a.atttypid IN (1082) THEN 0 WHEN a.atttypid IN (1083, 1114, 1184, 1266, 1186) THEN "
+     "CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE 6 END END, "
+     "current_database(), CASE WHEN t.typnamespace = 11 THEN 'pg_catalog' ELSE 'public' END, t.typname, "
+     "'NO', 'NEVER', CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END "
+     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
+     "WHERE a.attnum > 0"},
+    {"information_schema_table_constraints", c_is_table_constraints,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, "
+     "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE' WHEN 'f' THEN 'FOREIGN KEY' ELSE 'CHECK' END, "
+     "'NO', 'NO', 'YES', CASE WHEN k.contype IN ('p', 'u') THEN 'YES' END "
+     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"},
+    {"information_schema_key_column_usage", c_is_key_column_usage,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, a.attname, "
+     "j.key + 1, CASE WHEN k.contype = 'f' THEN (SELECT u.key + 1 FROM json_each('[' || substr(k.confkey, 2, "
+     "length(k.confkey) - 2) || ']') f, pg_constraint r, json_each('[' || substr(r.conkey, 2, length(r.conkey) - 2) || ']') u "
+     "WHERE f.key = j.key AND r.conrelid = k.confrelid AND r.contype IN ('p', 'u') AND u.value = f.value "
+     "ORDER BY r.contype, r.oid LIMIT 1) END "
+     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid, "
+     "json_each('[' || substr(k.conkey, 2, length(k.conkey) - 2) || ']') j "
+     "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
+    {"information_schema_referential_constraints", c_is_referential_constraints,
+     "SELECT current_database(), 'public', k.conname, current_database(), 'public', "
+     "(SELECT r.conname FROM pg_constraint r WHERE r.conrelid = k.confrelid AND r.contype IN ('p', 'u') "
+     "AND r.conkey = k.confkey ORDER BY r.contype LIMIT 1), 'NONE', "
+     "CASE k.confupdtype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' "
+     "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END, "
+     "CASE k.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' "
+     "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END FROM pg_constraint k WHERE k.contype = 'f'"},
+    /* the columns a constraint uses: its own for p/u, the referenced ones for f */
+    {"information_schema_constraint_column_usage", c_is_constraint_column_usage,
+     "SELECT current_database(), 'public', c.relname, a.attname, current_database(), 'public', k.conname "
+     "FROM pg_constraint k, json_each('[' || substr(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END, 2, "
+     "length(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END) - 2) || ']') j "
+     "JOIN pg_class c ON c.oid = CASE k.contype WHEN 'f' THEN k.confrelid ELSE k.conrelid END "
+     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
+    /* view_definition: NULL (SQLite keeps the translated text, not PostgreSQL's) */
+    {"information_schema_views", c_is_views,
+     "SELECT current_database(), 'public', c.relname, NULL, 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
+     "FROM pg_class c WHERE c.relkind = 'v'"},
+    {"information_schema_sequences", c_is_sequences,
+     "SELECT current_database(), 'public', c.relname, CASE s.seqtypid WHEN 23 THEN 'integer' WHEN 21 THEN 'smallint' "
+     "ELSE 'bigint' END, CASE s.seqtypid WHEN 23 THEN 32 WHEN 21 THEN 16 ELSE 64 END, 2, 0, "
+     "CAST(s.seqstart AS TEXT), CAST(s.seqmin AS TEXT), CAST(s.seqmax AS TEXT), CAST(s.seqincrement AS TEXT), "
+     "CASE WHEN s.seqcycle THEN 'YES' ELSE 'NO' END FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid"},
+    {"pg_user", c_user, "VALUES (current_user(), 10, 1, 1, 1, 1, '********', NULL, NULL)"},
+    {"pg_authid", c_authid, "VALUES (10, current_user(), 1, 1, 1, 1, 1, 1, 1, -1, NULL, NULL)"},
+    /* no extension is installed (not even plpgsql: wirebuf has no procedural languages) */
+    {"pg_extension", c_extension, "SELECT 0, '', 0, 0, 0, '', NULL, NULL WHERE 0"},
+    {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
@@ -429,6 +666,41 @@ static int create_view(sqlite3 *db, const cat_rel *r, const char *body)
     return rc;
 }
 
+/* a built-in type's I/O function names as PostgreSQL 15's pg_type has
+ * them: most are typname || 'in'/'out'/'recv'/'send', these use '_in'
+ * (some under another stem), and some pseudo-types have no binary I/O */
+static void type_io_names(const char *name, char io[4][64])
+{
+    static const char *const underscore[] = {
+        "any", "anyarray", "anycompatible", "anycompatiblearray", "anycompatiblemultirange", "anycompatiblenonarray",
+        "anycompatiblerange", "anyelement", "anyenum", "anymultirange", "anynonarray", "anyrange", "bit", "box",
+        "cidr", "circle", "cstring", "date", "event_trigger", "fdw_handler", "index_am_handler", "inet", "internal",
+        "interval", "json", "jsonb", "jsonpath", "language_handler", "line", "lseg", "macaddr", "macaddr8",
+        "numeric", "path", "pg_ddl_command", "pg_dependencies", "pg_lsn", "pg_mcv_list", "pg_ndistinct",
+        "pg_node_tree", "pg_snapshot", "point", "record", "table_am_handler", "time", "timestamp", "timestamptz",
+        "timetz", "trigger", "tsm_handler", "txid_snapshot", "uuid", "varbit", "void", "xml"};
+    static const char *const no_binary[] = {
+        "aclitem", "any", "anycompatible", "anycompatiblemultirange", "anycompatiblenonarray", "anycompatiblerange",
+        "anyelement", "anyenum", "anymultirange", "anynonarray", "anyrange", "event_trigger", "fdw_handler",
+        "gtsvector", "index_am_handler", "internal", "language_handler", "table_am_handler", "trigger", "tsm_handler"};
+    static const struct { const char *type, *stem; } stems[] = {
+        {"money", "cash_"}, {"polygon", "poly_"}, {"refcursor", "text"}};
+    static const char *const suffix[4] = {"in", "out", "recv", "send"};
+    char stem[64];
+    snprintf(stem, sizeof stem, "%s", name);
+    for (size_t i = 0; i < sizeof underscore / sizeof underscore[0]; i++)
+        if (!strcmp(underscore[i], name)) snprintf(stem, sizeof stem, "%s_", name);
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++)
+        if (!strcmp(stems[i].type, name)) snprintf(stem, sizeof stem, "%s", stems[i].stem);
+    int binary = 1;
+    for (size_t i = 0; i < sizeof no_binary / sizeof no_binary[0]; i++)
+        if (!strcmp(no_binary[i], name)) binary = 0;
+    for (int k = 0; k < 4; k++) {
+        if (k >= 2 && !binary) snprintf(io[k], 64, "-");
+        else snprintf(io[k], 64, "%s%s", stem, suffix[k]);
+    }
+}
+
 int wb_sql_register_catalog(sqlite3 *db)
 {
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
@@ -445,11 +717,21 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_is_publishable", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_publishable, NULL, NULL, NULL);
     /* statistics objects cannot exist: the function is never reached with a row */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_statisticsobjdef_columns", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    /* pg_proc is empty: every function OID is unknown, NULL as PostgreSQL gives for those */
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_result", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_arguments", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_function_identity_arguments", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_function_is_visible", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     /* triggers cannot be created either (pg_trigger is empty) */
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 1, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_triggerdef", 2, SQLITE_UTF8, NULL, f_null1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_sequences", 0, SQLITE_UTF8, NULL, f_catalog_sequences, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_table_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_total_relation_size", 1, SQLITE_UTF8, (void *)1, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {
@@ -463,10 +745,14 @@ int wb_sql_register_catalog(sqlite3 *db)
     int first = 1;
     for (int i = 0; i < tr_ntypes; i++) {
         const tr_type *t = &tr_types[i];
-        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%sin', '%sout', "
-                               "'%srecv', '%ssend', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
+        if (t->oid == WB_PG_VECTOR_OID)
+            continue; /* pgvector's own rows below */
+        char io[4][64];
+        type_io_names(t->name, io);
+        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%s', '%s', "
+                               "'%s', '%s', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
                             first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, t->category == 'P' ? 'p' : 'b',
-                            t->category, t->array_oid, t->name, t->name, t->name, t->name);
+                            t->category, t->array_oid, io[0], io[1], io[2], io[3]);
         first = 0;
         if (t->array_oid) {
             const char *an;
@@ -477,6 +763,16 @@ int wb_sql_register_catalog(sqlite3 *db)
                                 t->array_oid, an, t->oid);
         }
     }
+    /* pgvector's type as CREATE EXTENSION vector makes it in public
+     * (STORAGE = external, typmod = dimensions); the type table's entry
+     * (translate_ddl.c) is the same OID */
+    sqlite3_str_appendf(s, ", (%u, 'vector', 2200, 10, -1, 0, 'b', 'U', 0, 1, ',', 0, '-', 0, %u, 'vector_in', "
+                               "'vector_out', 'vector_recv', 'vector_send', 'vector_typmod_in', '-', '-', 'i', 'e', 0, 0, "
+                               "-1, 0, 0, NULL, NULL, NULL), "
+                               "(%u, '_vector', 2200, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
+                               "'array_in', 'array_out', 'array_recv', 'array_send', 'vector_typmod_in', '-', "
+                               "'array_typanalyze', 'i', 'x', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
+                            WB_PG_VECTOR_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_OID);
     char *body = sqlite3_str_finish(s);
     if (!body) return SQLITE_NOMEM;
     rc = create_view(db, cat_find("pg_type"), body);

@@ -635,12 +635,15 @@ static const fmap fmaps[] = {
     {"has_database_privilege", NULL, R_BOOL, 2, 3}, {"pg_get_expr", NULL, R_TEXT, 2, 3}, 
     
     
-    {"pg_size_pretty", NULL, R_TEXT, 1, 1},
+    {"pg_size_pretty", NULL, R_TEXT, 1, 1}, {"pg_relation_size", NULL, R_INT8, 1, 2},
+    {"pg_table_size", NULL, R_INT8, 1, 1}, {"pg_total_relation_size", NULL, R_INT8, 1, 1},
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
     {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
-    {"pg_get_triggerdef", NULL, R_TEXT, 1, 2},
+    {"pg_get_triggerdef", NULL, R_TEXT, 1, 2}, {"pg_get_function_result", NULL, R_TEXT, 1, 1},
+    {"pg_get_function_arguments", NULL, R_TEXT, 1, 1}, {"pg_get_function_identity_arguments", NULL, R_TEXT, 1, 1},
+    {"pg_function_is_visible", NULL, R_BOOL, 1, 1}, {"json_build_object", NULL, R_TEXT, 0, 100},
     {"pg_notify", NULL, R_VOID, 2, 2}, {"pg_advisory_lock", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_all", NULL, R_VOID, 0, 0},
     {"pg_advisory_lock_shared", NULL, R_VOID, 1, 2}, {"pg_advisory_unlock_shared", NULL, R_BOOL, 1, 2},
     {"pg_try_advisory_xact_lock", NULL, R_BOOL, 1, 2},
@@ -747,6 +750,50 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
             return OID_NUMERIC;
         }
         free(arg);
+    }
+    if (!strcmp(name, "json_build_object") && !fc->n_agg_order && !fc->over && !fc->agg_filter) {
+        /* PostgreSQL's text: {"k" : v, "k2" : v2}; keys string constants,
+         * values of the types whose JSON form SQLite's text gives exactly */
+        if (fc->n_args % 2) {
+            tr_fail(t, "22023", fc->location, "argument list must have even number of elements");
+            return 0;
+        }
+        tr_puts(t, "('{'");
+        for (size_t i = 0; i < fc->n_args; i += 2) {
+            PgQuery__Node *k = fc->args[i];
+            if (k->node_case != NC(A_CONST) || k->a_const->val_case != PG_QUERY__A__CONST__VAL_SVAL) {
+                tr_fail(t, "0A000", fc->location, "json_build_object keys other than string constants are not supported");
+                return 0;
+            }
+            tr_puts(t, i ? " || ', ' || " : " || ");
+            tr_puts(t, "json_quote(");
+            tr_string(t, k->a_const->sval->sval);
+            tr_puts(t, ") || ' : ' || ");
+            uint32_t vt;
+            char *v = expr_str(t, fc->args[i + 1], 0, &vt);
+            if (!v) return 0;
+            switch (vt) {
+            case OID_BOOL:
+                tr_printf(t, "CASE WHEN (%s) IS NULL THEN 'null' WHEN (%s) THEN 'true' ELSE 'false' END", v, v);
+                break;
+            case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_NUMERIC:
+                tr_printf(t, "coalesce(CAST((%s) AS TEXT), 'null')", v);
+                break;
+            case OID_TEXT: case OID_VARCHAR: case OID_NAME: case OID_BPCHAR: case OID_CHAR: case OID_UNKNOWN:
+                tr_printf(t, "coalesce(json_quote(CAST((%s) AS TEXT)), 'null')", v);
+                break;
+            case OID_JSON:
+                tr_printf(t, "coalesce((%s), 'null')", v);
+                break;
+            default:
+                free(v);
+                tr_fail(t, "0A000", fc->location, "json_build_object values of type %u are not supported", vt);
+                return 0;
+            }
+            free(v);
+        }
+        tr_puts(t, " || '}')");
+        return OID_JSON;
     }
     if (!strcmp(name, "position")) {
         /* position(needle IN haystack) arrives as position(haystack, needle) */
@@ -1059,7 +1106,8 @@ static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
     uint32_t from;
     char *in = expr_str(t, a, 0, &from);
     if (!in) return 0;
-    if (is_param(a)) from = to;
+    /* a $n::regclass/::regtype parameter is a name (text) or an OID: looked up */
+    if (is_param(a)) from = (to == OID_REGCLASS || to == OID_REGTYPE) ? 0 : to;
     tr_cast(t, in, from, to, typmod, tc->location);
     free(in);
     return to;

@@ -1300,13 +1300,30 @@ static void seq_name(const char *in, char *out, size_t n)
     out[k] = 0;
 }
 
+/* a sequence argument: its name, or its OID from ::regclass (pg_class
+ * gives sequences TR_SEQ_OID_BASE + their rowid in wb_sequences) */
+static void seq_arg_name(sqlite3 *db, sqlite3_value *v, char *out, size_t n)
+{
+    if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER && sqlite3_value_int64(v) > TR_SEQ_OID_BASE) {
+        sqlite3_stmt *st;
+        out[0] = 0;
+        if (sqlite3_prepare_v2(db, "SELECT name FROM wb_sequences WHERE rowid = ?1", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, sqlite3_value_int64(v) - TR_SEQ_OID_BASE);
+            if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+        }
+        if (out[0]) return;
+    }
+    seq_name((const char *)sqlite3_value_text(v), out, n);
+}
+
 static void f_nextval(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     seq_state *ss = sqlite3_user_data(c);
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     char name[128];
-    seq_name((const char *)sqlite3_value_text(a[0]), name, sizeof name);
+    seq_arg_name(ss->db, a[0], name, sizeof name);
     int64_t last, inc, minv, maxv, start;
     int called;
     int r = seq_get(ss->db, name, &last, &inc, &minv, &maxv, &called, &start);
@@ -1331,7 +1348,7 @@ static void f_currval(sqlite3_context *c, int argc, sqlite3_value **a)
     (void)argc;
     seq_state *ss = sqlite3_user_data(c);
     char name[128];
-    seq_name((const char *)sqlite3_value_text(a[0]), name, sizeof name);
+    seq_arg_name(ss->db, a[0], name, sizeof name);
     if (!ss->has_last || strcmp(ss->last_name, name)) {
         err(c, "55000", "currval of sequence \"%s\" is not yet defined in this session", name);
         return;
@@ -1351,7 +1368,7 @@ static void f_setval(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     seq_state *ss = sqlite3_user_data(c);
     char name[128];
-    seq_name((const char *)sqlite3_value_text(a[0]), name, sizeof name);
+    seq_arg_name(ss->db, a[0], name, sizeof name);
     int64_t v = sqlite3_value_int64(a[1]);
     int called = argc > 2 ? sqlite3_value_int(a[2]) : 1;
     int64_t last, inc, minv, maxv, start;
@@ -1418,6 +1435,26 @@ static void f_const_text(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc; (void)a;
     sqlite3_result_text(c, sqlite3_user_data(c), -1, SQLITE_STATIC);
+}
+/* pg_get_userbyid(oid): the session's role (current_user(), which the
+ * engine registers; else the default) owns everything, as pg_roles says,
+ * except that public belongs to pg_database_owner (OID 6171) as in
+ * PostgreSQL 15 */
+static void f_userbyid(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    if (sqlite3_value_int64(a[0]) == 6171) { sqlite3_result_text(c, "pg_database_owner", -1, SQLITE_STATIC); return; }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(sqlite3_context_db_handle(c), "SELECT current_user()", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+            sqlite3_result_text(c, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+            sqlite3_finalize(st);
+            return;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_result_text(c, (const char *)sqlite3_user_data(c), -1, SQLITE_STATIC);
 }
 static void f_current_schemas(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -2220,7 +2257,7 @@ static const fdef fdefs[] = {
     {"obj_description", 1, DET, f_null, NULL}, {"obj_description", 2, DET, f_null, NULL},
     {"col_description", 2, DET, f_null, NULL}, {"shobj_description", 2, DET, f_null, NULL},
     {"pg_encoding_to_char", 1, DET, f_const_text, "UTF8"},
-    {"pg_get_userbyid", 1, DET, f_const_text, "postgres"},
+    {"pg_get_userbyid", 1, NDET, f_userbyid, "postgres"},
     {"format_type", 2, DET, f_format_type, NULL},
 };
 

@@ -34,6 +34,12 @@ enum {
     OID_VECTOR = WB_SQL_OID_VECTOR
 };
 
+/* a sequence's OID in pg_class: this + its rowid in wb_sequences (stable
+ * until it is dropped), above relations (16384 + sqlite_schema rowid) and
+ * constraints, below WB_PG_VECTOR_OID */
+#define TR_SEQ_OID_BASE 1000000000
+#define TR_SEQ_OID_BASE_SQL "1000000000"
+
 /* One built-in type: its names, OIDs and how a column of it is declared in
  * SQLite (the declaration keeps the PostgreSQL name first, and its words
  * pick the affinity, SQLite docs "Determination Of Column Affinity"). */
