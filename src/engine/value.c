@@ -499,69 +499,12 @@ static int put_i64(wb_buf *out, int64_t v)
     return wb_buf_append(out, p, (size_t)(e - p));
 }
 
-/* float8out/float4out (extra_float_digits = 1, PostgreSQL 12+): the
- * shortest digits that read back exactly, exponent form outside
- * 1e-4 <= |x| < 1e15 (float4: 1e6). The same text as src/pg/types.c's,
- * found in at most three printf calls instead of one per precision: when
- * a representation of at most 15 (float4: 6) digits reads back, rounding to
- * that many digits yields it, trailing zeros aside. */
+/* float8out/float4out text: src/pg/types.c's (the client's codec), through
+ * its public entry */
 static int put_float_fast(wb_buf *out, double f, int is4)
 {
-    if (isnan(f))
-        return wb_buf_puts(out, "NaN");
-    if (isinf(f))
-        return wb_buf_puts(out, f > 0 ? "Infinity" : "-Infinity");
-    if (f == 0)
-        return wb_buf_puts(out, signbit(f) ? "-0" : "0");
-    char e[64];
-    int lo = is4 ? 6 : 15, hi = is4 ? 9 : 17, prec;
-    if (is4 ? fabs(f) < FLT_MIN : fabs(f) < DBL_MIN)
-        lo = 1; /* subnormal: fewer digits than the type's precision can read back */
-    for (prec = lo; prec <= hi; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, f);
-        if (is4 ? (float)strtod(e, NULL) == (float)f : strtod(e, NULL) == f)
-            break;
-    }
-    char *ep = strchr(e, 'e');
-    int ex = atoi(ep + 1);
-    *ep = 0;
-    char digits[40];
-    size_t nd = 0;
-    int neg = e[0] == '-';
-    for (char *q = e + neg; *q; q++)
-        if (*q >= '0' && *q <= '9')
-            digits[nd++] = *q;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    char t[80];
-    size_t n = 0;
-    if (neg)
-        t[n++] = '-';
-    if (ex < -4 || ex >= (is4 ? 6 : 15)) {
-        t[n++] = digits[0];
-        if (nd > 1) {
-            t[n++] = '.';
-            memcpy(t + n, digits + 1, nd - 1);
-            n += nd - 1;
-        }
-        n += (size_t)snprintf(t + n, sizeof t - n, "e%c%02d", ex < 0 ? '-' : '+', ex < 0 ? -ex : ex);
-    } else if (ex < 0) {
-        t[n++] = '0';
-        t[n++] = '.';
-        for (int k = -1; k > ex; k--)
-            t[n++] = '0';
-        memcpy(t + n, digits, nd);
-        n += nd;
-    } else {
-        for (int k = 0; k <= ex; k++)
-            t[n++] = (size_t)k < nd ? digits[k] : '0';
-        if ((size_t)ex + 1 < nd) {
-            t[n++] = '.';
-            memcpy(t + n, digits + ex + 1, nd - (size_t)ex - 1);
-            n += nd - (size_t)ex - 1;
-        }
-    }
-    return wb_buf_append(out, t, n);
+    wb_pg_value v = {.kind = WB_PG_K_FLOAT, .f = f};
+    return wb_pg_value_to_text(is4 ? WB_PG_OID_FLOAT4 : WB_PG_OID_FLOAT8, &v, out);
 }
 
 static int put_hex_bytes(wb_buf *out, const uint8_t *p, size_t n)

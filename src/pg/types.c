@@ -4,6 +4,7 @@
  * text form of decoded values (the type output functions with DateStyle ISO,
  * IntervalStyle postgres, extra_float_digits 1). Sans-I/O. */
 #include "wirebuf/pg.h"
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,22 +574,31 @@ static int put_timestamp(wb_buf *out, int64_t us, int tz)
     return rc ? -1 : 0;
 }
 
-/* float8out with extra_float_digits = 1: shortest text that reads back
- * exactly; exponent form outside 1e-4 <= |x| < 1e15 */
+/* float8out/float4out (extra_float_digits = 1, PostgreSQL 12+): the
+ * shortest digits that read back exactly, exponent form outside
+ * 1e-4 <= |x| < 1e15 (float4: 1e6). Found in at most three printf calls
+ * instead of one per precision: when a representation of at most 15
+ * (float4: 6) digits reads back, rounding to that many digits yields it,
+ * trailing zeros aside (15-digit decimals are further apart than doubles, so
+ * only one lies within a double's rounding interval). The server's text
+ * output (src/engine/value.c) uses this too. */
 static int put_float(wb_buf *out, double f, int is4)
 {
     if (isnan(f))
         return wb_buf_puts(out, "NaN");
     if (isinf(f))
         return wb_buf_puts(out, f > 0 ? "Infinity" : "-Infinity");
+    if (f == 0)
+        return wb_buf_puts(out, signbit(f) ? "-0" : "0");
     char e[64];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
+    int lo = is4 ? 6 : 15, hi = is4 ? 9 : 17, prec;
+    if (is4 ? fabs(f) < FLT_MIN : fabs(f) < DBL_MIN)
+        lo = 1; /* subnormal: fewer digits than the type's precision can read back */
+    for (prec = lo; prec <= hi; prec++) {
         snprintf(e, sizeof e, "%.*e", prec - 1, f);
         if (is4 ? (float)strtod(e, NULL) == (float)f : strtod(e, NULL) == f)
             break;
     }
-    /* e = d.ddde±XX */
     char *ep = strchr(e, 'e');
     int ex = atoi(ep + 1);
     *ep = 0;
@@ -598,7 +608,8 @@ static int put_float(wb_buf *out, double f, int is4)
     for (char *q = e + neg; *q; q++)
         if (*q >= '0' && *q <= '9')
             digits[nd++] = *q;
-    digits[nd] = 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     char t[80];
     size_t n = 0;
     if (neg)
@@ -627,8 +638,7 @@ static int put_float(wb_buf *out, double f, int is4)
             n += nd - (size_t)ex - 1;
         }
     }
-    t[n] = 0;
-    return wb_buf_puts(out, t);
+    return wb_buf_append(out, t, n);
 }
 
 static int put_interval(wb_buf *out, const wb_pg_value *v)
