@@ -307,25 +307,6 @@ static int put_rows(loader *L, const void *p, size_t n)
     return 0;
 }
 
-static int sniff(wb_stream *s)
-{
-    size_t avail;
-    wb_stream_need(s, 64, &avail);
-    const uint8_t *p = wb_stream_peek(s, &avail);
-    for (size_t i = 0; i < avail; i++) {
-        uint8_t c = p[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == 0xEF && i + 2 < avail && p[i + 1] == 0xBB && p[i + 2] == 0xBF) {
-            i += 2;
-            continue;
-        }
-        return c == '<' ? WB_MARC_MARCXML : c == '[' || c == '{' ? WB_MARC_JSON : c == '=' ? WB_MARC_MRK
-                                                                                          : WB_MARC_ISO2709;
-    }
-    return WB_MARC_ISO2709;
-}
-
 /* Load one input. Returns 0, or -1 when the load must stop (message
  * printed, or L->pg_failed / L->aborted set). *last is the highest record
  * number seen. */
@@ -337,7 +318,7 @@ static int load_file(loader *L, const char *path, int fd, uint64_t *last)
         fprintf(stderr, "wirebuf marc load: out of memory\n");
         return -1;
     }
-    int fmt = L->from >= 0 ? L->from : sniff(s);
+    int fmt = L->from >= 0 ? L->from : (int)wb_marc_sniff_format(s);
     int rc = 0;
     *last = 0;
     if (fmt == WB_MARC_ISO2709) {

@@ -87,31 +87,6 @@ static int open_input(const char *path)
     return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-/* Sniff the format from the first non-blank byte. */
-static int sniff(wb_stream *s)
-{
-    size_t avail;
-    wb_stream_need(s, 64, &avail);
-    const uint8_t *p = wb_stream_peek(s, &avail);
-    for (size_t i = 0; i < avail; i++) {
-        uint8_t c = p[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == 0xEF && i + 2 < avail && p[i + 1] == 0xBB && p[i + 2] == 0xBF) { /* BOM */
-            i += 2;
-            continue;
-        }
-        if (c == '<')
-            return WB_MARC_MARCXML;
-        if (c == '[' || c == '{')
-            return WB_MARC_JSON;
-        if (c == '=')
-            return WB_MARC_MRK;
-        break;
-    }
-    return WB_MARC_ISO2709;
-}
-
 /* Progress bar on stderr for large regular files when stderr is a terminal. */
 typedef struct progress {
     int on;
@@ -333,7 +308,7 @@ static long run_file(const char *path, const opts *o, command cmd, wb_wbuf *out,
         fprintf(stderr, "wirebuf: out of memory\n");
         return -1;
     }
-    int fmt = o->from >= 0 ? o->from : sniff(s);
+    int fmt = o->from >= 0 ? o->from : (int)wb_marc_sniff_format(s);
     unsigned flags = (o->strict ? WB_MARC_STRICT : 0) | (o->keep_marc8 ? WB_MARC_KEEP_MARC8 : 0);
     progress pg;
     progress_init(&pg, fd);

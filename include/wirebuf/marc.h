@@ -278,6 +278,12 @@ typedef enum wb_marc_format {
     WB_MARC_MRK
 } wb_marc_format;
 
+/* The format of what stream s holds, from its first byte that is not blank
+ * or a UTF-8 BOM: '<' MARCXML, '[' or '{' MARC-in-JSON, '=' mnemonic (mrk),
+ * anything else (or nothing) ISO 2709. Looks at up to 64 bytes (it may
+ * fill the stream's buffer) and consumes nothing. */
+wb_marc_format wb_marc_sniff_format(wb_stream *s);
+
 /* Name <-> format ("iso2709", "marcxml", "json", "mrk"). -1 if unknown. */
 int wb_marc_format_from_name(const char *name);
 const char *wb_marc_format_name(wb_marc_format f);

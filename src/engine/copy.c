@@ -106,20 +106,6 @@ void wb_copy_free(wb_engine_session *s)
     s->copy = NULL;
 }
 
-static char *qident(const char *name)
-{
-    wb_buf b = {0};
-    wb_buf_putc(&b, '"');
-    for (const char *c = name; *c; c++) {
-        if (*c == '"')
-            wb_buf_putc(&b, '"');
-        wb_buf_putc(&b, (uint8_t)*c);
-    }
-    wb_buf_putc(&b, '"');
-    wb_buf_putc(&b, 0);
-    return (char *)b.p;
-}
-
 static int col_index(wb_copy_state *c, const char *name)
 {
     for (int i = 0; i < c->ncols; i++)
@@ -813,13 +799,13 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
             return -1;
         }
         wb_buf q = {0};
-        char *tq = qident(cp->table);
+        char *tq = wb_eng_quote_ident(cp->table);
         wb_buf_puts(&q, "INSERT INTO ");
         wb_buf_puts(&q, tq);
         free(tq);
         wb_buf_puts(&q, " (");
         for (int i = 0; i < c->ncols; i++) {
-            char *cq = qident(c->names[i]);
+            char *cq = wb_eng_quote_ident(c->names[i]);
             wb_buf_puts(&q, i ? ", " : "");
             wb_buf_puts(&q, cq);
             free(cq);
@@ -865,10 +851,10 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
     const char *sql = NULL;
     wb_buf q = {0};
     if (cp->table) {
-        char *tq = qident(cp->table);
+        char *tq = wb_eng_quote_ident(cp->table);
         wb_buf_puts(&q, "SELECT ");
         for (int i = 0; i < c->ncols; i++) {
-            char *cq = qident(c->names[i]);
+            char *cq = wb_eng_quote_ident(c->names[i]);
             wb_buf_puts(&q, i ? ", " : "");
             wb_buf_puts(&q, cq);
             free(cq);

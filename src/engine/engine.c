@@ -1014,7 +1014,7 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out)
     snprintf(out->sqlstate, sizeof out->sqlstate, "%s", state);
 }
 
-static void put_qident(wb_buf *b, const char *name, size_t n)
+void wb_eng_put_qident(wb_buf *b, const char *name, size_t n)
 {
     wb_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
@@ -1023,6 +1023,17 @@ static void put_qident(wb_buf *b, const char *name, size_t n)
         wb_buf_putc(b, (uint8_t)name[i]);
     }
     wb_buf_putc(b, '"');
+}
+
+char *wb_eng_quote_ident(const char *name)
+{
+    wb_buf b = {0};
+    wb_eng_put_qident(&b, name, strlen(name));
+    if (wb_buf_putc(&b, 0)) {
+        wb_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.p;
 }
 
 void wb_eng_unique_detail(wb_econn *c, sqlite3_stmt *st, wb_eng_err *e)
@@ -1045,16 +1056,16 @@ void wb_eng_unique_detail(wb_econn *c, sqlite3_stmt *st, wb_eng_err *e)
     wb_buf when = {0}, args = {0}, sql = {0};
     for (int i = 0; i < n; i++) {
         wb_buf_puts(&when, i ? " AND " : "");
-        put_qident(&when, cols[i], lens[i]);
+        wb_eng_put_qident(&when, cols[i], lens[i]);
         wb_buf_puts(&when, " IS NEW.");
-        put_qident(&when, cols[i], lens[i]);
+        wb_eng_put_qident(&when, cols[i], lens[i]);
         wb_buf_puts(&args, i ? ", NEW." : "NEW.");
-        put_qident(&args, cols[i], lens[i]);
+        wb_eng_put_qident(&args, cols[i], lens[i]);
     }
     wb_buf_putc(&when, 0);
     wb_buf_putc(&args, 0);
     wb_buf tq = {0};
-    put_qident(&tq, e->table, strlen(e->table));
+    wb_eng_put_qident(&tq, e->table, strlen(e->table));
     wb_buf_putc(&tq, 0);
     for (int k = 0; k < 2; k++) {
         char *q = sqlite3_mprintf("CREATE TEMP TRIGGER wb_uq_%s BEFORE %s ON main.%s WHEN EXISTS (SELECT 1 FROM main.%s "

@@ -169,5 +169,10 @@ void wb_eng_map_error(sqlite3 *db, int rc, wb_sess_hdr *h, wb_eng_err *out);
  * "Key (a, b)=(1, x) already exists." into e->detail. Leaves nothing
  * behind; e->detail unchanged when the key cannot be found. */
 void wb_eng_unique_detail(wb_econn *c, sqlite3_stmt *st, wb_eng_err *e);
+/* SQL identifier quoting ("a""b"): appends name[0, n) quoted to b, or
+ * returns it quoted as a new NUL-terminated string (the caller frees; NULL
+ * when out of memory). */
+void wb_eng_put_qident(wb_buf *b, const char *name, size_t n);
+char *wb_eng_quote_ident(const char *name);
 
 #endif

@@ -1742,20 +1742,6 @@ static int is_tx_exit(const wb_sql_stmt *t)
     return t && (t->kind == WB_SQL_COMMIT || t->kind == WB_SQL_ROLLBACK || t->kind == WB_SQL_ROLLBACK_TO);
 }
 
-static char *quote_ident(const char *name)
-{
-    wb_buf b = {0};
-    wb_buf_putc(&b, '"');
-    for (const char *c = name; *c; c++) {
-        if (*c == '"')
-            wb_buf_putc(&b, '"');
-        wb_buf_putc(&b, (uint8_t)*c);
-    }
-    wb_buf_putc(&b, '"');
-    wb_buf_putc(&b, 0);
-    return (char *)b.p;
-}
-
 static int savepoint_cmd(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
 {
     const char *what = t->kind == WB_SQL_SAVEPOINT ? "SAVEPOINT" : t->kind == WB_SQL_RELEASE ? "RELEASE SAVEPOINT"
@@ -1770,7 +1756,7 @@ static int savepoint_cmd(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
         return -1;
     if (t->kind == WB_SQL_SAVEPOINT && wb_sess_tx_begin(s, 0, out))
         return -1;
-    char *q = quote_ident(t->name ? t->name : "");
+    char *q = wb_eng_quote_ident(t->name ? t->name : "");
     char sql[600];
     snprintf(sql, sizeof sql, "%s %s",
              t->kind == WB_SQL_SAVEPOINT ? "SAVEPOINT" : t->kind == WB_SQL_RELEASE ? "RELEASE" : "ROLLBACK TO", q);

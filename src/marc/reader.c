@@ -22,6 +22,30 @@ struct wb_marc_reader {
 
 static const char *const names[] = {"iso2709", "marcxml", "json", "mrk"};
 
+wb_marc_format wb_marc_sniff_format(wb_stream *s)
+{
+    size_t avail;
+    wb_stream_need(s, 64, &avail);
+    const uint8_t *p = wb_stream_peek(s, &avail);
+    for (size_t i = 0; i < avail; i++) {
+        uint8_t c = p[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == 0xEF && i + 2 < avail && p[i + 1] == 0xBB && p[i + 2] == 0xBF) { /* BOM */
+            i += 2;
+            continue;
+        }
+        if (c == '<')
+            return WB_MARC_MARCXML;
+        if (c == '[' || c == '{')
+            return WB_MARC_JSON;
+        if (c == '=')
+            return WB_MARC_MRK;
+        break;
+    }
+    return WB_MARC_ISO2709;
+}
+
 int wb_marc_format_from_name(const char *name)
 {
     for (int i = 0; i < 4; i++)
