@@ -42,6 +42,17 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_transla
     printf "BEGIN; SET search_path TO public; COPY t (a) FROM STDIN WITH (FORMAT csv, HEADER); DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 5 c; COMMIT" >"$corpus/utility"
   fi
   echo "fuzz: $t for ${SECS}s"
-  "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" 2>&1 | tail -3
-  rm -rf "$corpus"
+  # the fuzzer's own exit status decides (a pipe into tail would hide it)
+  log=$(mktemp)
+  rc=0
+  "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" >"$log" 2>&1 || rc=$?
+  if [ $rc -ne 0 ]; then
+    grep -E -A30 'ERROR|runtime error|deadly signal' "$log" | head -60
+    tail -3 "$log"
+    rm -rf "$corpus" "$log"
+    echo "fuzz: $t failed (exit $rc); the input is in ./crash-* (or leak-*/timeout-*/oom-*)" >&2
+    exit 1
+  fi
+  tail -3 "$log"
+  rm -rf "$corpus" "$log"
 done

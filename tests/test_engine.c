@@ -199,6 +199,13 @@ static int is(const char *q, const char *word)
     return strncasecmp(q, word, n) == 0 && (q[n] == 0 || q[n] == ' ' || q[n] == '(' || q[n] == ';');
 }
 
+/* What follows a command word of n letters that is() matched: the text
+ * after the separator, or "" when the statement is the word alone. */
+static const char *after(const char *q, size_t n)
+{
+    return q[n] ? q + n + 1 : q + n;
+}
+
 /* Run one statement. describe: also send RowDescription (simple protocol).
  * Returns 1 when it yielded (generate_series), -1 for an error, 0 done. */
 static int run(wb_engine_session *s, const char *q, const char *param, int describe, wb_buf *out)
@@ -227,18 +234,18 @@ static int run(wb_engine_session *s, const char *q, const char *param, int descr
     } else if (is(q, "LISTEN")) {
         for (int i = 0; i < 8; i++)
             if (!atomic_load(&s->listen[i])) {
-                atomic_store(&s->listen[i], strdup(q + 7));
+                atomic_store(&s->listen[i], strdup(after(q, 6)));
                 break;
             }
         wb_pg_put_command_complete(out, "LISTEN");
     } else if (is(q, "NOTIFY")) {
         char ch[64] = "", payload[128] = "";
-        sscanf(q + 7, "%63[^, ], '%127[^']'", ch, payload);
+        sscanf(after(q, 6), "%63[^, ], '%127[^']'", ch, payload);
         if (s->e->hooks.notify)
             s->e->hooks.notify(s->e->hooks.ctx, s->db, ch, payload, s->pid);
         wb_pg_put_command_complete(out, "NOTIFY");
     } else if (is(q, "SELECT")) {
-        const char *x = q + 7;
+        const char *x = after(q, 6);
         double secs;
         long a, b;
         char v[64];

@@ -592,6 +592,12 @@ static void test_errors(void)
     expect_error("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000", -1, "create_function_stmt");
     expect_error("SELECT generate_series(1, 3)", "0A000", -1, "generate_series");
     expect_error("SELECT 'x'::nosuchtype", "42704", -1, "nosuchtype");
+    /* type modifiers out of PostgreSQL's ranges (a fuzz finding: numeric(-1, 2)) */
+    expect_error("CREATE TABLE tm (a numeric(-1, 2))", "22023", -1, "NUMERIC precision -1 must be between 1 and 1000");
+    expect_error("SELECT 1::numeric(1001)", "22023", -1, "NUMERIC precision 1001");
+    expect_error("SELECT 1::numeric(10, 1001)", "22023", -1, "NUMERIC scale 1001");
+    expect_error("CREATE TABLE tm (a varchar(0))", "22023", -1, "length for type varchar must be at least 1");
+    expect_error("SELECT 'x'::char(10485761)", "22023", -1, "length for type char cannot exceed 10485760");
     expect_error("INSERT INTO items (nosuch) VALUES (1)", "42703", -1, "nosuch");
     expect_error("SELECT 1; SELECT * FROM nosuch", "42P01", 25, NULL);
 }

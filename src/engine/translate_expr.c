@@ -979,8 +979,23 @@ uint32_t tr_typename(tr *t, const PgQuery__TypeName *tn, int32_t *typmod)
             mods[i] = m->a_const->ival ? m->a_const->ival->ival : 0;
     }
     if (tn->n_typmods) {
+        /* the ranges of PostgreSQL's varchartypmodin / numerictypmodin */
+        if ((oid == OID_VARCHAR || oid == OID_BPCHAR) && (mods[0] < 1 || mods[0] > 10485760)) {
+            tr_fail(t, "22023", tn->location, mods[0] < 1 ? "length for type %s must be at least 1"
+                                                           : "length for type %s cannot exceed 10485760",
+                    oid == OID_VARCHAR ? "varchar" : "char");
+            return 0;
+        }
+        if (oid == OID_NUMERIC && (mods[0] < 1 || mods[0] > 1000)) {
+            tr_fail(t, "22023", tn->location, "NUMERIC precision %d must be between 1 and 1000", mods[0]);
+            return 0;
+        }
+        if (oid == OID_NUMERIC && tn->n_typmods > 1 && (mods[1] < -1000 || mods[1] > 1000)) {
+            tr_fail(t, "22023", tn->location, "NUMERIC scale %d must be between -1000 and 1000", mods[1]);
+            return 0;
+        }
         if (oid == OID_VARCHAR || oid == OID_BPCHAR) *typmod = mods[0] + 4;
-        else if (oid == OID_NUMERIC) *typmod = ((mods[0] << 16) | (mods[1] < 0 ? 0 : mods[1])) + 4;
+        else if (oid == OID_NUMERIC) *typmod = (int32_t)(((uint32_t)mods[0] << 16) | (uint32_t)(mods[1] < 0 ? 0 : mods[1])) + 4;
         else if (oid == OID_TIMESTAMP || oid == OID_TIMESTAMPTZ || oid == OID_TIME || oid == OID_TIMETZ) *typmod = mods[0];
         else if (oid == OID_VECTOR) {
             /* pgvector vector_typmod_in */
