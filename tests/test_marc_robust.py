@@ -195,6 +195,20 @@ check(b'<datafield tag="040" ind1=" " ind2=" ">' in r.stdout and b'<subfield cod
 check(re.search(r"record 2 at byte \d+: .*data field 040 has no indicator\(s\): blank supplied, content kept",
                 r.stderr.decode()), f"040 without indicators not reported: {r.stderr!r}")
 
+# A directory entry that starts inside a multi-byte character of a record
+# whose bytes are valid UTF-8 as a whole (a fuzz finding: the whole-record
+# UTF-8 check let the cut field through, and MARCXML/JSON were not UTF-8).
+cut = iso(b"00000nam a2200000 a 4500", [(b"001", b"cut1"), (b"245", b"10\x1fa\xe6\x97\xa5\xe6\x9c\xac"),
+                                          (b"500", b"  \x1faNote")])
+d245 = 24 + 12  # the 245 entry: length at +3, start at +7
+ln, st = int(cut[d245 + 3:d245 + 7]), int(cut[d245 + 7:d245 + 12])
+cut = cut[:d245 + 3] + b"%04d%05d" % (ln - 5, st + 5) + cut[d245 + 12:]
+assert cut.decode("utf-8")
+path = write("cut.mrc", cut)
+for fmt in ("marcxml", "json"):
+    r = wb("marc", "convert", "--to", fmt, "-q", path)
+    check(r.returncode in (0, 1) and well_formed(r.stdout, fmt), f"field cut inside a character: {fmt} not well-formed")
+
 # ... and one with neither indicators nor a subfield delimiter keeps its
 # text as $a.
 nodelim = iso(b"00000nam a2200000 a 4500", [(b"001", b"ia124"), (b"040", b"CaSfIA"), (b"245", b"10\x1faTitle")])

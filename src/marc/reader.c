@@ -281,12 +281,42 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
     return st;
 }
 
+/* 1 if every field of a record whose raw bytes are valid UTF-8 is valid on
+ * its own: a field that is a slice of raw is, unless the directory cut it
+ * inside a character (first byte a continuation byte, or its last character
+ * incomplete); a field rebuilt into rec->store is checked whole. */
+static int fields_utf8(const wb_marc_record *rec, const uint8_t *raw, size_t len)
+{
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const wb_marc_field *f = &rec->fields[i];
+        if (!f->len)
+            continue;
+        if (f->data < raw || f->data + f->len > raw + len) {
+            if (wb_utf8_valid_prefix(f->data, f->len) != f->len)
+                return 0;
+            continue;
+        }
+        const uint8_t *p = f->data, *e = f->data + f->len;
+        if ((p[0] & 0xC0) == 0x80)
+            return 0;
+        if (e[-1] < 0x80)
+            continue;
+        const uint8_t *q = e - 1; /* back to the last character's first byte */
+        while (q > p && (*q & 0xC0) == 0x80 && e - q < 4)
+            q--;
+        size_t need = *q >= 0xF0 ? 4 : *q >= 0xE0 ? 3 : *q >= 0xC0 ? 2 : 1;
+        if ((size_t)(e - q) != need)
+            return 0;
+    }
+    return 1;
+}
+
 int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, unsigned flags,
                           wb_marc_error *err)
 {
-    /* hot path: the whole record is valid UTF-8 in one scan, no per-field
-     * calls */
-    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len)
+    /* hot path: the whole record is valid UTF-8 in one scan and no field
+     * starts or ends inside a character; no per-field validation calls */
+    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len && fields_utf8(rec, raw, len))
         return 0;
     wb_marc_error cerr = {0};
     int c = wb_marc_to_utf8(rec, flags, &cerr);
