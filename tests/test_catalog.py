@@ -134,7 +134,14 @@ def run(tmp, port, user):
     dtp = psql(tmp, port, user, "\\dt+")
     check("Size" in dtp and " bytes" in dtp and "(2 rows)" in dtp, "\\dt+:\n" + dtp)
     dx = psql(tmp, port, user, "\\dx")
-    check("List of installed extensions" in dx and "(0 rows)" in dx, "\\dx:\n" + dx)
+    check("List of installed extensions" in dx and "plpgsql | 1.0     | pg_catalog" in dx and "(1 row)" in dx
+          and "vector" not in dx, "\\dx before CREATE EXTENSION:\n" + dx)
+    psql(tmp, port, user, "CREATE EXTENSION vector", "CREATE EXTENSION IF NOT EXISTS vector")
+    dx = psql(tmp, port, user, "\\dx")
+    check("plpgsql | 1.0     | pg_catalog" in dx and "vector  | 0.8.0   | public" in dx and "(2 rows)" in dx,
+          "\\dx after CREATE EXTENSION vector:\n" + dx)
+    dt = psql(tmp, port, user, "\\dt")
+    check("wb_extensions" not in dt, "\\dt hides wb_extensions:\n" + dt)
     df = psql(tmp, port, user, "\\df")
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
@@ -321,6 +328,8 @@ DIFF_QUERIES = [
     "SELECT table_name, check_option FROM information_schema.views WHERE table_schema = 'public'",
     "SELECT sequence_name, data_type, numeric_precision, start_value, minimum_value, maximum_value, increment, "
     "cycle_option FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY 1",
+    "SELECT e.extname, e.extversion, e.extrelocatable, n.nspname FROM pg_extension e "
+    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'plpgsql'",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]

@@ -39,6 +39,8 @@ enum {
  * constraints, below WB_PG_VECTOR_OID */
 #define TR_SEQ_OID_BASE 1000000000
 #define TR_SEQ_OID_BASE_SQL "1000000000"
+/* extensions created in a database (pg_extension): this + the row of wb_extensions */
+#define TR_EXT_OID_BASE_SQL "1500000000"
 
 /* One built-in type: its names, OIDs and how a column of it is declared in
  * SQLite (the declaration keeps the PostgreSQL name first, and its words
