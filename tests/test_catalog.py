@@ -142,6 +142,22 @@ def run(tmp, port, user):
           "\\dx after CREATE EXTENSION vector:\n" + dx)
     dt = psql(tmp, port, user, "\\dt")
     check("wb_extensions" not in dt, "\\dt hides wb_extensions:\n" + dt)
+    # pg_settings: the session's values (SHOW's) in the setting's unit, read-only
+    st = psql(tmp, port, user, "SET work_mem = '8MB'",
+              "SELECT name, setting, unit, vartype, source, boot_val, reset_val FROM pg_settings "
+              "WHERE name IN ('work_mem', 'DateStyle', 'application_name', 'effective_cache_size') ORDER BY 1")
+    for want in ["DateStyle            | ISO, MDY | ", "application_name     | psql     |      | string  | client",
+                 "effective_cache_size | 524288   | 8kB  | integer | default | 524288   | 524288",
+                 "work_mem             | 8192     | kB   | integer | session | 4096     | 4096"]:
+        check(want in st, "pg_settings row %r in:\n%s" % (want, st))
+    st = psql(tmp, port, user, "SELECT enumvals FROM pg_settings WHERE name = 'client_min_messages'")
+    check("{debug5,debug4,debug3,debug2,debug1,log,notice,warning,error}" in st, "pg_settings enumvals:\n" + st)
+    args = ["psql", "-X", "-h", tmp, "-p", str(port), "-U", user, "-d", "postgres", "-c",
+            "UPDATE pg_settings SET setting = '1' WHERE name = 'work_mem'"]
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and "cannot modify pg_settings" in r.stderr, "UPDATE pg_settings fails: " + r.stderr)
     df = psql(tmp, port, user, "\\df")
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
@@ -330,6 +346,9 @@ DIFF_QUERIES = [
     "cycle_option FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY 1",
     "SELECT e.extname, e.extversion, e.extrelocatable, n.nspname FROM pg_extension e "
     "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'plpgsql'",
+    "SELECT name, unit, category, short_desc, context, vartype, min_val, max_val, enumvals FROM pg_settings "
+    "WHERE name IN ('work_mem', 'DateStyle', 'statement_timeout', 'client_min_messages', 'TimeZone', "
+    "'extra_float_digits', 'search_path', 'max_identifier_length', 'bytea_output') ORDER BY 1",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]

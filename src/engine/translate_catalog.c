@@ -245,6 +245,12 @@ static const cat_col c_extension[] = {
     {"oid", OID_OID}, {"extname", OID_NAME}, {"extowner", OID_OID}, {"extnamespace", OID_OID},
     {"extrelocatable", OID_BOOL}, {"extversion", OID_TEXT}, {"extconfig", OID_OID_ARRAY}, {"extcondition", OID_TEXT_ARRAY},
     {0, 0}};
+static const cat_col c_settings[] = {
+    {"name", OID_TEXT}, {"setting", OID_TEXT}, {"unit", OID_TEXT}, {"category", OID_TEXT}, {"short_desc", OID_TEXT},
+    {"extra_desc", OID_TEXT}, {"context", OID_TEXT}, {"vartype", OID_TEXT}, {"source", OID_TEXT},
+    {"min_val", OID_TEXT}, {"max_val", OID_TEXT}, {"enumvals", OID_TEXT_ARRAY}, {"boot_val", OID_TEXT},
+    {"reset_val", OID_TEXT}, {"sourcefile", OID_TEXT}, {"sourceline", OID_INT4}, {"pending_restart", OID_BOOL},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -625,6 +631,13 @@ static const cat_rel cat_rels[] = {
      "SELECT 13743, 'plpgsql', 10, 11, 0, '1.0', NULL, NULL "
      "UNION ALL SELECT " TR_EXT_OID_BASE_SQL " + (j.value->>0), j.value->>1, 10, 2200, 1, j.value->>2, NULL, NULL "
      "FROM json_each(wb_catalog_extensions()) j"},
+    /* the session's settings, read-only (session.c wb_settings: SHOW and
+     * current_setting are the source of truth; UPDATE pg_settings fails as
+     * on any view) */
+    {"pg_settings", c_settings,
+     "SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, "
+     "j.value->>7, j.value->>8, j.value->>9, j.value->>10, j.value->>11, j.value->>12, j.value->>13, NULL, NULL, 0 "
+     "FROM json_each(wb_settings()) j"},
     {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
