@@ -188,9 +188,16 @@ def sqlalchemy_part(tmp, port, user):
           and types.get("id") == "BIGINT", "get_columns types %r" % types)
     nn = {c["name"]: c["nullable"] for c in cols}
     check(nn.get("title") is False and nn.get("price") is True, "get_columns nullable %r" % nn)
-    # get_pk_constraint / get_indexes / get_unique_constraints send
-    # unnest()/generate_subscripts() in the select list, which the translator
-    # does not take yet (README): not tested here
+    # get_pk_constraint sends unnest()/generate_subscripts() in the select
+    # list, get_indexes `attnum = ANY(indkey)` (an int2vector)
+    pk = insp.get_pk_constraint("books")
+    check(pk == {"constrained_columns": ["id"], "name": "books_pkey"}, "get_pk_constraint %r" % pk)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("books"))
+    check(ix == [("books_title_idx", False, ["title"])], "get_indexes books %r" % ix)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("authors"))
+    check(ix == [("authors_email_key", True, ["email"])], "get_indexes authors %r" % ix)
+    uq = insp.get_unique_constraints("authors")
+    check(uq == [{"name": "authors_email_key", "column_names": ["email"]}], "get_unique_constraints %r" % uq)
     fks = insp.get_foreign_keys("books")
     check(len(fks) == 1 and fks[0]["name"] == "books_author_id_fkey" and fks[0]["referred_table"] == "authors"
           and fks[0]["constrained_columns"] == ["author_id"] and fks[0]["referred_columns"] == ["id"],
@@ -199,8 +206,17 @@ def sqlalchemy_part(tmp, port, user):
     md = sa.MetaData()
     sa.Table("sa_items", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("name", sa.String(50), nullable=False, unique=True))
+    sa.Table("sa_pair", md, sa.Column("a", sa.Integer, primary_key=True), sa.Column("b", sa.Integer, primary_key=True),
+             sa.Column("c", sa.Integer), sa.Column("d", sa.Integer), sa.UniqueConstraint("d", "c"),
+             sa.Index("sa_pair_c_idx", "c", "a"))
     md.create_all(eng)
     insp = sa.inspect(eng)
+    pk = insp.get_pk_constraint("sa_pair")
+    check(pk == {"constrained_columns": ["a", "b"], "name": "sa_pair_pkey"}, "get_pk_constraint two columns %r" % pk)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("sa_pair"))
+    check(ix == [("sa_pair_c_idx", False, ["c", "a"]), ("sa_pair_d_c_key", True, ["d", "c"])], "get_indexes sa_pair %r" % ix)
+    uq = insp.get_unique_constraints("sa_pair")
+    check(uq == [{"name": "sa_pair_d_c_key", "column_names": ["d", "c"]}], "get_unique_constraints sa_pair %r" % uq)
     check(insp.has_table("sa_items"), "create_all made sa_items")
     cols = insp.get_columns("sa_items")
     check([(c["name"], str(c["type"]), c["nullable"]) for c in cols] == [("id", "INTEGER", False), ("name", "VARCHAR(50)", False)]

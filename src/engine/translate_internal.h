@@ -104,6 +104,11 @@ typedef struct tr {
                                      expressions, CHECK: SQLite forbids them) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
+    /* set-returning functions in the select list of the SELECT being
+     * written (unnest, generate_subscripts): non-NULL only while its
+     * targets are; each SRF appends its row count here and reads its
+     * element at the shared ordinal wb_srf.value (translate.c) */
+    wb_buf *srf; int nsrf;
 } tr;
 const char *tr_node_name(const PgQuery__Node *n); /* "create_function_stmt", ... */
 uint32_t tr_subselect(tr *t, PgQuery__Node *n, int *ncols_out);
