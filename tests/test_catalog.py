@@ -134,7 +134,30 @@ def run(tmp, port, user):
     dtp = psql(tmp, port, user, "\\dt+")
     check("Size" in dtp and " bytes" in dtp and "(2 rows)" in dtp, "\\dt+:\n" + dtp)
     dx = psql(tmp, port, user, "\\dx")
-    check("List of installed extensions" in dx and "(0 rows)" in dx, "\\dx:\n" + dx)
+    check("List of installed extensions" in dx and "plpgsql | 1.0     | pg_catalog" in dx and "(1 row)" in dx
+          and "vector" not in dx, "\\dx before CREATE EXTENSION:\n" + dx)
+    psql(tmp, port, user, "CREATE EXTENSION vector", "CREATE EXTENSION IF NOT EXISTS vector")
+    dx = psql(tmp, port, user, "\\dx")
+    check("plpgsql | 1.0     | pg_catalog" in dx and "vector  | 0.8.0   | public" in dx and "(2 rows)" in dx,
+          "\\dx after CREATE EXTENSION vector:\n" + dx)
+    dt = psql(tmp, port, user, "\\dt")
+    check("wb_extensions" not in dt, "\\dt hides wb_extensions:\n" + dt)
+    # pg_settings: the session's values (SHOW's) in the setting's unit, read-only
+    st = psql(tmp, port, user, "SET work_mem = '8MB'",
+              "SELECT name, setting, unit, vartype, source, boot_val, reset_val FROM pg_settings "
+              "WHERE name IN ('work_mem', 'DateStyle', 'application_name', 'effective_cache_size') ORDER BY 1")
+    for want in ["DateStyle            | ISO, MDY | ", "application_name     | psql     |      | string  | client",
+                 "effective_cache_size | 524288   | 8kB  | integer | default | 524288   | 524288",
+                 "work_mem             | 8192     | kB   | integer | session | 4096     | 4096"]:
+        check(want in st, "pg_settings row %r in:\n%s" % (want, st))
+    st = psql(tmp, port, user, "SELECT enumvals FROM pg_settings WHERE name = 'client_min_messages'")
+    check("{debug5,debug4,debug3,debug2,debug1,log,notice,warning,error}" in st, "pg_settings enumvals:\n" + st)
+    args = ["psql", "-X", "-h", tmp, "-p", str(port), "-U", user, "-d", "postgres", "-c",
+            "UPDATE pg_settings SET setting = '1' WHERE name = 'work_mem'"]
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and "cannot modify pg_settings" in r.stderr, "UPDATE pg_settings fails: " + r.stderr)
     df = psql(tmp, port, user, "\\df")
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
@@ -165,9 +188,16 @@ def sqlalchemy_part(tmp, port, user):
           and types.get("id") == "BIGINT", "get_columns types %r" % types)
     nn = {c["name"]: c["nullable"] for c in cols}
     check(nn.get("title") is False and nn.get("price") is True, "get_columns nullable %r" % nn)
-    # get_pk_constraint / get_indexes / get_unique_constraints send
-    # unnest()/generate_subscripts() in the select list, which the translator
-    # does not take yet (README): not tested here
+    # get_pk_constraint sends unnest()/generate_subscripts() in the select
+    # list, get_indexes `attnum = ANY(indkey)` (an int2vector)
+    pk = insp.get_pk_constraint("books")
+    check(pk == {"constrained_columns": ["id"], "name": "books_pkey"}, "get_pk_constraint %r" % pk)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("books"))
+    check(ix == [("books_title_idx", False, ["title"])], "get_indexes books %r" % ix)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("authors"))
+    check(ix == [("authors_email_key", True, ["email"])], "get_indexes authors %r" % ix)
+    uq = insp.get_unique_constraints("authors")
+    check(uq == [{"name": "authors_email_key", "column_names": ["email"]}], "get_unique_constraints %r" % uq)
     fks = insp.get_foreign_keys("books")
     check(len(fks) == 1 and fks[0]["name"] == "books_author_id_fkey" and fks[0]["referred_table"] == "authors"
           and fks[0]["constrained_columns"] == ["author_id"] and fks[0]["referred_columns"] == ["id"],
@@ -176,8 +206,17 @@ def sqlalchemy_part(tmp, port, user):
     md = sa.MetaData()
     sa.Table("sa_items", md, sa.Column("id", sa.Integer, primary_key=True),
              sa.Column("name", sa.String(50), nullable=False, unique=True))
+    sa.Table("sa_pair", md, sa.Column("a", sa.Integer, primary_key=True), sa.Column("b", sa.Integer, primary_key=True),
+             sa.Column("c", sa.Integer), sa.Column("d", sa.Integer), sa.UniqueConstraint("d", "c"),
+             sa.Index("sa_pair_c_idx", "c", "a"))
     md.create_all(eng)
     insp = sa.inspect(eng)
+    pk = insp.get_pk_constraint("sa_pair")
+    check(pk == {"constrained_columns": ["a", "b"], "name": "sa_pair_pkey"}, "get_pk_constraint two columns %r" % pk)
+    ix = sorted((i["name"], i["unique"], i["column_names"]) for i in insp.get_indexes("sa_pair"))
+    check(ix == [("sa_pair_c_idx", False, ["c", "a"]), ("sa_pair_d_c_key", True, ["d", "c"])], "get_indexes sa_pair %r" % ix)
+    uq = insp.get_unique_constraints("sa_pair")
+    check(uq == [{"name": "sa_pair_d_c_key", "column_names": ["d", "c"]}], "get_unique_constraints sa_pair %r" % uq)
     check(insp.has_table("sa_items"), "create_all made sa_items")
     cols = insp.get_columns("sa_items")
     check([(c["name"], str(c["type"]), c["nullable"]) for c in cols] == [("id", "INTEGER", False), ("name", "VARCHAR(50)", False)]
@@ -321,6 +360,11 @@ DIFF_QUERIES = [
     "SELECT table_name, check_option FROM information_schema.views WHERE table_schema = 'public'",
     "SELECT sequence_name, data_type, numeric_precision, start_value, minimum_value, maximum_value, increment, "
     "cycle_option FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY 1",
+    "SELECT e.extname, e.extversion, e.extrelocatable, n.nspname FROM pg_extension e "
+    "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'plpgsql'",
+    "SELECT name, unit, category, short_desc, context, vartype, min_val, max_val, enumvals FROM pg_settings "
+    "WHERE name IN ('work_mem', 'DateStyle', 'statement_timeout', 'client_min_messages', 'TimeZone', "
+    "'extra_float_digits', 'search_path', 'max_identifier_length', 'bytea_output') ORDER BY 1",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]

@@ -367,6 +367,15 @@ static void test_basic(void)
     expect("SELECT x FROM unnest('{a,b,NULL}'::text[]) AS x", "SELECT", "a;b;NULL");
     expect("SELECT x, n FROM unnest('{a,b}'::text[]) WITH ORDINALITY AS u(x, n)", "SELECT", "a|1;b|2");
     expect("SELECT g, ordinality FROM generate_series(5, 6) WITH ORDINALITY AS g", "SELECT", "5|1;6|2");
+    /* set-returning functions in the select list: lockstep, NULL past the
+     * shorter one's end, no rows for an empty or NULL array */
+    expect("SELECT unnest('{a,b}'::text[]), generate_subscripts('{a,b}'::text[], 1), 'k'", "SELECT", "a|1|k;b|2|k");
+    expect("SELECT unnest('{a,b}'::text[]), unnest('{1,2,3}'::int[])", "SELECT", "a|1;b|2;NULL|3");
+    expect("SELECT id, unnest('{5,6}'::int[]) + a FROM items ORDER BY 1, 2", "SELECT", "1|23;1|24;2|7;2|8"); /* a is 18 and 2 here */
+    expect("SELECT count(*) FROM (SELECT unnest('{}'::int[]) UNION ALL SELECT unnest(NULL::int[])) s", "SELECT", "0");
+    expect("SELECT generate_subscripts('{7,8,9}'::int[], 1, true)", "SELECT", "3;2;1");
+    expect("SELECT generate_subscripts('{7,8,9}'::int[], 2)", "SELECT", "");
+    expect("SELECT x FROM (SELECT unnest('{4,5}'::int[]) AS x) s JOIN items ON items.id = s.x - 3", "SELECT", "4;5");
     expect("SELECT CASE WHEN a > 10 THEN 'big' ELSE 'small' END FROM items ORDER BY id", "SELECT", "big;small");
     expect("SELECT EXISTS (SELECT 1 FROM items WHERE a = 2), (SELECT max(id) FROM items)", "SELECT", "1|2");
     expect("SELECT id FROM items WHERE id IN (SELECT id FROM items WHERE a = 2)", "SELECT", "2");

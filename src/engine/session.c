@@ -14,6 +14,7 @@
  * several SQLite statements runs inside a savepoint so that it fails as a
  * whole, as PostgreSQL's statements do. */
 #include "session.h"
+#include "guc_meta.h"
 #include <pg_query.h>
 #include <assert.h>
 #include <ctype.h>
@@ -1466,6 +1467,102 @@ static void fn_set_config(sqlite3_context *cx, int n, sqlite3_value **v)
     sqlite3_result_text(cx, i >= 0 ? guc_get(s, i) : value, -1, SQLITE_TRANSIENT);
 }
 
+/* A setting's text in its pg_settings unit (PostgreSQL 15 docs §20.1.1:
+ * memory in B/kB/MB/GB/TB, time in us/ms/s/min/h/d; pg_settings shows
+ * setting, boot_val and reset_val as a number of `unit`): "4MB" with unit
+ * kB is "4096". Values without a unit suffix, or settings without a unit,
+ * are returned as they are. */
+static void guc_in_unit(const char *v, const char *unit, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "%s", v ? v : "");
+    if (!v || !unit)
+        return;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v)
+        return;
+    while (*end == ' ')
+        end++;
+    static const struct { const char *u; double base; int mem; } units[] = {
+        {"B", 1.0 / 1024, 1}, {"kB", 1, 1}, {"MB", 1024, 1}, {"GB", 1024.0 * 1024, 1}, {"TB", 1024.0 * 1024 * 1024, 1},
+        {"8kB", 8, 1}, {"us", 0.001, 0}, {"ms", 1, 0}, {"s", 1000, 0}, {"min", 60000, 0}, {"h", 3600000, 0},
+        {"d", 86400000, 0}};
+    double from = -1, to = -1;
+    int from_mem = -1, to_mem = -2;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (*end && strcmp(units[i].u, end) == 0) { from = units[i].base; from_mem = units[i].mem; }
+        if (strcmp(units[i].u, unit) == 0) { to = units[i].base; to_mem = units[i].mem; }
+    }
+    if (!*end || to < 0 || from < 0 || from_mem != to_mem)
+        return;
+    snprintf(dst, cap, "%.0f", x * from / to);
+}
+
+/* wb_settings(): the rows of pg_settings for this session as a JSON array
+ * of [name, setting, unit, category, short_desc, extra_desc, context,
+ * vartype, source, min_val, max_val, enumvals, boot_val, reset_val] (the
+ * catalog view, translate_catalog.c, spreads them into columns). The
+ * values are the session's, as current_setting and SHOW give them, in the
+ * setting's unit; settings PostgreSQL leaves out of pg_settings
+ * (is_superuser, session_authorization) are left out. source is default,
+ * client (the startup packet) or session (SET / set_config). */
+static void fn_settings(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+    (void)n;
+    (void)v;
+    wb_engine_session *s = fn_session(cx);
+    sqlite3 *db = sqlite3_context_db_handle(cx);
+    sqlite3_str *out = sqlite3_str_new(db);
+    sqlite3_str_appendchar(out, 1, '[');
+    int first = 1;
+    for (size_t m = 0; s && m < sizeof guc_meta / sizeof guc_meta[0]; m++) {
+        const struct guc_meta *g = &guc_meta[m];
+        int i = guc_find(g->name);
+        if (i < 0)
+            continue;
+        const char *reset = gucs[i].boot, *source = "default";
+        for (int r = 0; r < s->nresets; r++)
+            if (s->resets[r].idx == i) {
+                reset = s->resets[r].value;
+                source = "client";
+            }
+        if (s->guc_values[i] && (source[0] == 'd' || strcmp(s->guc_values[i], reset) != 0))
+            source = "session";
+        char setting[64], boot[64], rst[64];
+        guc_in_unit(guc_get(s, i), g->unit, setting, sizeof setting);
+        guc_in_unit(gucs[i].boot, g->unit, boot, sizeof boot);
+        guc_in_unit(reset, g->unit, rst, sizeof rst);
+        /* JSON strings: the texts hold no control characters */
+        const char *f[14] = {g->name, setting, g->unit, g->category, g->short_desc, g->extra_desc, g->context,
+                             g->vartype, source, g->min_val, g->max_val, g->enumvals, boot, rst};
+        sqlite3_str_appendall(out, first ? "[" : ",[");
+        first = 0;
+        for (int k = 0; k < 14; k++) {
+            if (k)
+                sqlite3_str_appendchar(out, 1, ',');
+            if (!f[k]) {
+                sqlite3_str_appendall(out, "null");
+                continue;
+            }
+            sqlite3_str_appendchar(out, 1, '"');
+            for (const char *c = f[k]; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                    sqlite3_str_appendchar(out, 1, '\\');
+                sqlite3_str_appendchar(out, 1, *c);
+            }
+            sqlite3_str_appendchar(out, 1, '"');
+        }
+        sqlite3_str_appendchar(out, 1, ']');
+    }
+    sqlite3_str_appendchar(out, 1, ']');
+    char *r = sqlite3_str_finish(out);
+    if (!r) {
+        sqlite3_result_error_nomem(cx);
+        return;
+    }
+    sqlite3_result_text(cx, r, -1, sqlite3_free);
+}
+
 /* pg_notify(channel, payload): NOTIFY as a function, delivered when the
  * transaction (or the autocommit statement) commits. */
 static void fn_pg_notify(sqlite3_context *cx, int n, sqlite3_value **v)
@@ -1500,6 +1597,8 @@ int wb_sess_register_functions(sqlite3 *db, void *conn)
                                         NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "set_config", 3, SQLITE_UTF8, conn, fn_set_config, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "wb_settings", 0, SQLITE_UTF8, conn, fn_settings, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "pg_notify", 2, SQLITE_UTF8, conn, fn_pg_notify, NULL, NULL, NULL);
     return rc;

@@ -962,6 +962,11 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
 {
     *cols = NULL; *ncols = 0;
     int saved_nctes = t->nctes;
+    /* an enclosing SELECT's SRF collection does not reach into this one */
+    wb_buf *saved_srf = t->srf;
+    int saved_nsrf = t->nsrf;
+    wb_buf srf = {0};
+    t->srf = NULL;
     if (s->with_clause) emit_with(t, s->with_clause);
     if (s->into_clause) { tr_fail(t, "0A000", -1, "SELECT INTO is not supported"); goto out; }
     if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE && s->op != 0) {
@@ -1042,7 +1047,10 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
     }
     tr_puts(t, "SELECT ");
     if (s->n_distinct_clause && !distinct_on) tr_puts(t, "DISTINCT ");
+    if (!distinct_on) { t->srf = &srf; t->nsrf = 0; }
     emit_targets(t, s->target_list, s->n_target_list, cols, ncols);
+    int nsrf = t->srf ? t->nsrf : 0;
+    t->srf = NULL;
     if (distinct_on) {
         t->tgt_prefix--;
         if (*ncols < 0) tr_fail(t, "0A000", -1, "DISTINCT ON with columns not known at translation is not supported");
@@ -1077,6 +1085,18 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
         if (wb_buf_append(t->o, from.p, from.len) != 0) tr_nomem(t);
     }
     wb_buf_free(&from);
+    if (nsrf && !t->failed) {
+        /* set-returning functions in the select list (PostgreSQL 15 docs
+         * §9.25, "Set-Returning Functions" in the target list): each row of
+         * FROM gives as many rows as its longest SRF, the SRFs run in
+         * lockstep and a shorter one gives NULL past its end. Written as a
+         * join with the ordinals 1..max(rows); each SRF reads its element
+         * at wb_srf.value; CROSS JOIN keeps it after the relations its
+         * arguments read (SQLite does not reorder CROSS JOIN). */
+        tr_puts(t, s->n_from_clause ? " CROSS JOIN " : " FROM ");
+        tr_printf(t, "generate_series(1, max(%.*s0)) AS wb_srf", (int)srf.len, srf.p ? (const char *)srf.p : "");
+    }
+    wb_buf_free(&srf);
     const char *knn_table = NULL, *knn_alias = NULL, *knn_column = NULL;
     PgQuery__Node *knn_query = NULL;
     int knn = t->failed ? -1 : knn_shape(t, s, &knn_table, &knn_alias, &knn_column, &knn_query);
@@ -1140,6 +1160,9 @@ static int select_cols(tr *t, PgQuery__SelectStmt *s, wb_sql_col **cols, int *nc
     emit_limit(t, s);
     tr_scope_pop(t, &sc);
 out:
+    wb_buf_free(&srf);
+    t->srf = saved_srf;
+    t->nsrf = saved_nsrf;
     for (int i = saved_nctes; i < t->nctes; i++) {
         free(t->ctes[i].name);
         for (int k = 0; k < t->ctes[i].ncols; k++) free(t->ctes[i].cols[k]);

@@ -245,6 +245,12 @@ static const cat_col c_extension[] = {
     {"oid", OID_OID}, {"extname", OID_NAME}, {"extowner", OID_OID}, {"extnamespace", OID_OID},
     {"extrelocatable", OID_BOOL}, {"extversion", OID_TEXT}, {"extconfig", OID_OID_ARRAY}, {"extcondition", OID_TEXT_ARRAY},
     {0, 0}};
+static const cat_col c_settings[] = {
+    {"name", OID_TEXT}, {"setting", OID_TEXT}, {"unit", OID_TEXT}, {"category", OID_TEXT}, {"short_desc", OID_TEXT},
+    {"extra_desc", OID_TEXT}, {"context", OID_TEXT}, {"vartype", OID_TEXT}, {"source", OID_TEXT},
+    {"min_val", OID_TEXT}, {"max_val", OID_TEXT}, {"enumvals", OID_TEXT_ARRAY}, {"boot_val", OID_TEXT},
+    {"reset_val", OID_TEXT}, {"sourcefile", OID_TEXT}, {"sourceline", OID_INT4}, {"pending_restart", OID_BOOL},
+    {0, 0}};
 static const cat_col c_am[] = {{"oid", OID_OID}, {"amname", OID_NAME}, {"amhandler", OID_REGPROC}, {"amtype", OID_CHAR}, {0, 0}};
 static const cat_col c_range[] = {{"rngtypid", OID_OID}, {"rngsubtype", OID_OID}, {"rngmultitypid", OID_OID},
                                   {"rngcollation", OID_OID}, {"rngsubopc", OID_OID}, {"rngcanonical", OID_REGPROC},
@@ -378,6 +384,22 @@ static void f_catalog_sequences(sqlite3_context *c, int argc, sqlite3_value **a)
     if (!have) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
     r = query_text(db, "SELECT json_group_array(json_array(rowid, name, owner_table, owner_column, start_value, "
                        "increment_by, min_value, max_value, cycle)) FROM wb_sequences WHERE ?1", 1);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_text(c, r, -1, sqlite3_free);
+}
+
+/* wb_catalog_extensions(): the rows of wb_extensions (CREATE EXTENSION,
+ * translate_util.c) as a JSON array of [rowid, name, version], '[]' before
+ * the first CREATE EXTENSION creates that table */
+static void f_catalog_extensions(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_extensions' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
+    r = query_text(db, "SELECT json_group_array(json_array(rowid, name, version)) FROM wb_extensions WHERE ?1", 1);
     if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
     sqlite3_result_text(c, r, -1, sqlite3_free);
 }
@@ -603,8 +625,19 @@ static const cat_rel cat_rels[] = {
      "CASE WHEN s.seqcycle THEN 'YES' ELSE 'NO' END FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid"},
     {"pg_user", c_user, "VALUES (current_user(), 10, 1, 1, 1, 1, '********', NULL, NULL)"},
     {"pg_authid", c_authid, "VALUES (10, current_user(), 1, 1, 1, 1, 1, 1, 1, -1, NULL, NULL)"},
-    /* no extension is installed (not even plpgsql: wirebuf has no procedural languages) */
-    {"pg_extension", c_extension, "SELECT 0, '', 0, 0, 0, '', NULL, NULL WHERE 0"},
+    /* plpgsql as PostgreSQL 15 has it in every database (its OID there),
+     * vector once CREATE EXTENSION vector ran in this database */
+    {"pg_extension", c_extension,
+     "SELECT 13743, 'plpgsql', 10, 11, 0, '1.0', NULL, NULL "
+     "UNION ALL SELECT " TR_EXT_OID_BASE_SQL " + (j.value->>0), j.value->>1, 10, 2200, 1, j.value->>2, NULL, NULL "
+     "FROM json_each(wb_catalog_extensions()) j"},
+    /* the session's settings, read-only (session.c wb_settings: SHOW and
+     * current_setting are the source of truth; UPDATE pg_settings fails as
+     * on any view) */
+    {"pg_settings", c_settings,
+     "SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5, j.value->>6, "
+     "j.value->>7, j.value->>8, j.value->>9, j.value->>10, j.value->>11, j.value->>12, j.value->>13, NULL, NULL, 0 "
+     "FROM json_each(wb_settings()) j"},
     {"pg_enum", c_enum, "SELECT 0, 0, 0, '' WHERE 0"}, /* no CREATE TYPE ... AS ENUM */
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
@@ -728,6 +761,7 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_sequences", 0, SQLITE_UTF8, NULL, f_catalog_sequences, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_extensions", 0, SQLITE_UTF8, NULL, f_catalog_extensions, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_table_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);

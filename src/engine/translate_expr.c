@@ -437,6 +437,24 @@ static uint32_t array_elem(uint32_t arr)
     return tt ? tt->oid : 0;
 }
 
+/* int2vector / oidvector (pg_index.indkey, indclass, ...: text "1 2")
+ * are arrays of int2 / oid with lower bound 0 in PostgreSQL: written as
+ * the array text form ("{1,2}") for the array functions; *ty becomes the
+ * array type. Returns arr itself (owned by the caller) for other types,
+ * else a new string and frees arr. */
+static char *vector_as_array(tr *t, char *arr, uint32_t *ty)
+{
+    if (!arr || (*ty != OID_INT2VECTOR && *ty != OID_OIDVECTOR)) return arr;
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    tr_printf(t, "('{' || replace(trim(%s), ' ', ',') || '}')", arr);
+    t->o = save;
+    free(arr);
+    *ty = *ty == OID_INT2VECTOR ? 1005 /* int2[] */ : OID_OID_ARRAY;
+    return tr_buf_take(t, &b);
+}
+
 /* an array element (text in PostgreSQL's array form) as the value SQLite
  * should compare: numbers as numbers, bools as 0/1 */
 const char *tr_elem_value(uint32_t elem)
@@ -474,6 +492,7 @@ static uint32_t emit_any(tr *t, PgQuery__AExpr *e, int all)
         const tr_type *tt = tr_type_by_oid(lt);
         uint32_t at;
         char *arr = expr_str(t, r, tt && tt->array_oid ? tt->array_oid : 0, &at);
+        arr = vector_as_array(t, arr, &at);
         if (!arr) return 0;
         uint32_t el = array_elem(at);
         tr_printf(t, "SELECT %s FROM wb_unnest(%s)", tr_elem_value(el ? el : lt), arr);
@@ -663,6 +682,54 @@ static const fmap *fmap_find(const char *name)
 
 static void emit_window(tr *t, PgQuery__WindowDef *w, int with_parens);
 
+/* unnest(array) / generate_subscripts(array, dim [, reverse]) in the
+ * select list (t->srf set: translate.c joins the ordinals wb_srf): the
+ * element / subscript at ordinal wb_srf.value, NULL past this array's
+ * end. Its row count goes to t->srf. One-dimensional arrays (dim other
+ * than 1 gives no rows, as PostgreSQL for a 1-D array). */
+static uint32_t emit_srf(tr *t, PgQuery__FuncCall *fc, const char *name)
+{
+    uint32_t at;
+    char *arr = vector_as_array(t, expr_str(t, fc->args[0], 0, &at), &at);
+    if (!arr) return 0;
+    uint32_t el = array_elem(at);
+    if (!el && at != OID_UNKNOWN && at != OID_TEXT) {
+        tr_fail(t, "42883", fc->location, "function %s(%s) does not exist", name, tr_type_by_oid(at) ? tr_type_by_oid(at)->name : "unknown");
+        free(arr);
+        return 0;
+    }
+    int lb0 = strstr(arr, "('{' || replace(trim(") == arr; /* an int2vector/oidvector: subscripts from 0 */
+    char *dim = NULL, *rev = NULL;
+    uint32_t dt;
+    if (fc->n_args >= 2) dim = expr_str(t, fc->args[1], OID_INT4, &dt);
+    if (fc->n_args == 3) rev = expr_str(t, fc->args[2], OID_BOOL, &dt);
+    if (t->failed) { free(arr); free(dim); free(rev); return 0; }
+    wb_buf *save = t->o;
+    t->o = t->srf;
+    if (dim) tr_printf(t, "CASE WHEN (%s) = 1 THEN coalesce(wb_cardinality(%s), 0) ELSE 0 END, ", dim, arr);
+    else tr_printf(t, "coalesce(wb_cardinality(%s), 0), ", arr);
+    t->o = save;
+    t->nsrf++;
+    uint32_t ty;
+    if (dim) {
+        /* the subscript: lower bound + ordinal - 1, or from the top when reverse */
+        if (rev)
+            tr_printf(t, "(CASE WHEN wb_srf.value <= wb_cardinality(%s) THEN CASE WHEN (%s) THEN wb_cardinality(%s) - wb_srf.value + %d "
+                         "ELSE wb_srf.value - %d END END)", arr, rev, arr, lb0 ? 0 : 1, lb0 ? 1 : 0);
+        else
+            tr_printf(t, "(CASE WHEN wb_srf.value <= wb_cardinality(%s) THEN wb_srf.value - %d END)", arr, lb0 ? 1 : 0);
+        ty = OID_INT4;
+    } else {
+        const char *conv = tr_elem_value(el);
+        if (!strcmp(conv, "value")) tr_printf(t, "wb_array_get(%s, wb_srf.value)", arr);
+        else if (conv[0] == 'w') tr_printf(t, "wb_bool(wb_array_get(%s, wb_srf.value))", arr);
+        else tr_printf(t, "CAST(wb_array_get(%s, wb_srf.value) AS %s)", arr, strstr(conv, "REAL") ? "REAL" : "INTEGER");
+        ty = el ? el : OID_TEXT;
+    }
+    free(arr); free(dim); free(rev);
+    return ty;
+}
+
 static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
 {
     const char *name = tr_name_last(fc->funcname, fc->n_funcname);
@@ -673,9 +740,13 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
             return 0;
         }
     }
+    if (t->srf && !fc->agg_star && !fc->over &&
+        ((!strcmp(name, "unnest") && fc->n_args == 1) ||
+         (!strcmp(name, "generate_subscripts") && (fc->n_args == 2 || fc->n_args == 3))))
+        return emit_srf(t, fc, name);
     const fmap *m = fmap_find(name);
     if (!m) {
-        if (!strcmp(name, "generate_series") || !strcmp(name, "unnest"))
+        if (!strcmp(name, "generate_series") || !strcmp(name, "unnest") || !strcmp(name, "generate_subscripts"))
             tr_fail(t, "0A000", fc->location, "set-returning function %s() in the select list is not supported (use it in FROM)", name);
         else
             tr_fail(t, "42883", fc->location, "function %s does not exist", name);

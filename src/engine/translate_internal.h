@@ -39,6 +39,8 @@ enum {
  * constraints, below WB_PG_VECTOR_OID */
 #define TR_SEQ_OID_BASE 1000000000
 #define TR_SEQ_OID_BASE_SQL "1000000000"
+/* extensions created in a database (pg_extension): this + the row of wb_extensions */
+#define TR_EXT_OID_BASE_SQL "1500000000"
 
 /* One built-in type: its names, OIDs and how a column of it is declared in
  * SQLite (the declaration keeps the PostgreSQL name first, and its words
@@ -102,6 +104,11 @@ typedef struct tr {
                                      expressions, CHECK: SQLite forbids them) */
     int nolift;                   /* >0: inside ORDER BY / GROUP BY positions */
     tr_lit *lits; int nlits, litcap;
+    /* set-returning functions in the select list of the SELECT being
+     * written (unnest, generate_subscripts): non-NULL only while its
+     * targets are; each SRF appends its row count here and reads its
+     * element at the shared ordinal wb_srf.value (translate.c) */
+    wb_buf *srf; int nsrf;
 } tr;
 const char *tr_node_name(const PgQuery__Node *n); /* "create_function_stmt", ... */
 uint32_t tr_subselect(tr *t, PgQuery__Node *n, int *ncols_out);

@@ -411,9 +411,18 @@ int tr_stmt_utility(tr *t, PgQuery__Node *n, wb_sql_stmt *st)
         st->tag = tr_strdup(t, n->grant_stmt->is_grant ? "GRANT" : "REVOKE");
         return t->failed ? -1 : 0;
     case NC(CREATE_EXTENSION_STMT):
-        if (!strcmp(n->create_extension_stmt->extname, "plpgsql") || !strcmp(n->create_extension_stmt->extname, "vector")) {
+        if (!strcmp(n->create_extension_stmt->extname, "plpgsql")) { /* pg_extension lists it from the start */
             st->kind = WB_SQL_NOOP;
             st->tag = tr_strdup(t, "CREATE EXTENSION");
+            return t->failed ? -1 : 0;
+        }
+        if (!strcmp(n->create_extension_stmt->extname, "vector")) {
+            /* the vector type is always there; the database records that
+             * the extension was created so pg_extension (psql \dx) lists
+             * it (translate_catalog.c reads wb_extensions) */
+            st->tag = tr_strdup(t, "CREATE EXTENSION");
+            tr_add_pre(t, tr_strdup(t, "CREATE TABLE IF NOT EXISTS wb_extensions (name text PRIMARY KEY, version text NOT NULL)"));
+            tr_add_pre(t, tr_strdup(t, "INSERT OR IGNORE INTO wb_extensions VALUES ('vector', '0.8.0')"));
             return t->failed ? -1 : 0;
         }
         tr_fail(t, "0A000", -1, "extension \"%s\" is not available", n->create_extension_stmt->extname);

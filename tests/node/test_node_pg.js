@@ -41,6 +41,8 @@ check('connect_and_types', () => withClient(async (c) => {
   eq(row.e, 'ünï', 'text')
   eq(row.f, true, 'bool')
   eq(row.g, Buffer.from([0, 1, 255]), 'bytea')
+  // date: pg's parser gives a Date at local midnight
+  eq(row.h instanceof Date && [row.h.getFullYear(), row.h.getMonth(), row.h.getDate()].join('-'), '2024-1-29', 'date parsed')
   eq(row.i.toISOString(), '2024-01-02T03:04:05.678Z', 'timestamptz')
   eq(row.j, { a: [1, null] }, 'jsonb')
   eq(row.k, [1, 2, null], 'int4[]')
