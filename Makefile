@@ -27,18 +27,18 @@ test: deps build
 	@cd $(BUILD) && ctest --output-on-failure
 
 asan: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWB_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure
 
 # ThreadSanitizer: its own build (clang), the PostgreSQL client's thread-safety tests
 tsan: deps
-	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_TSAN=ON -DWB_PYTHON=OFF >/dev/null
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWB_TSAN=ON -DWB_PYTHON=OFF >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target test_pg
 	@cd build-tsan && ctest --output-on-failure -R '^test_pg_threads$$'
 
 fuzz: deps
-	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWB_SANITIZE=ON -DWB_FUZZ=ON -DWB_PYTHON=OFF >/dev/null
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DWB_SANITIZE=ON -DWB_FUZZ=ON -DWB_PYTHON=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@./scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 

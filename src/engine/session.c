@@ -49,6 +49,7 @@ static const struct guc_def {
     {"standard_conforming_strings", "on", 1, 0},
     {"TimeZone", "UTC", 1, 0},
     {"statement_timeout", "0", 0, 0},
+    {"hnsw.ef_search", "40", 0, 0}, /* pgvector: the search width of hnsw indexes */
     {"search_path", "\"$user\", public", 0, 0},
     {"extra_float_digits", "1", 0, 0},
     {"lock_timeout", "0", 0, 0},
@@ -1220,6 +1221,23 @@ static char *guc_check(int i, const char *v, char *state, char *msg, size_t msgl
         strcpy(state, "55P02");
         snprintf(msg, msglen, "parameter \"%s\" cannot be changed", name);
         return NULL;
+    }
+    if (strcasecmp(name, "hnsw.ef_search") == 0) {
+        char *end;
+        long ef = strtol(v, &end, 10);
+        if (end == v || *end) {
+            strcpy(state, "22023");
+            snprintf(msg, msglen, "invalid value for parameter \"%s\": \"%s\"", name, v);
+            return NULL;
+        }
+        if (ef < 1 || ef > 1000) {
+            strcpy(state, "22023");
+            snprintf(msg, msglen, "%ld is outside the valid range for parameter \"%s\" (1 .. 1000)", ef, name);
+            return NULL;
+        }
+        char t[24];
+        snprintf(t, sizeof t, "%ld", ef);
+        return strdup(t);
     }
     if (strcasecmp(name, "statement_timeout") == 0 || strcasecmp(name, "lock_timeout") == 0 ||
         strcasecmp(name, "idle_in_transaction_session_timeout") == 0 || strcasecmp(name, "idle_session_timeout") == 0) {

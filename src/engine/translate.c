@@ -918,7 +918,8 @@ static void emit_knn_filter(tr *t, PgQuery__SelectStmt *s, int kind, const char 
     tr_expr_want(t, query, OID_VECTOR);
     tr_puts(t, ", -1), ");
     tr_expr_want(t, s->limit_count, OID_INT8);
-    tr_puts(t, "))");
+    /* SET hnsw.ef_search, for an hnsw index with this operator class */
+    tr_puts(t, ", CAST(current_setting('hnsw.ef_search', 1) AS INTEGER)))");
 }
 
 /* ---------- SELECT ---------- */

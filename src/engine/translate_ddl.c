@@ -258,6 +258,20 @@ static char *decl_of(tr *t, const PgQuery__TypeName *tn, uint32_t *oid_out, int 
 
 /* ---------- small helpers ---------- */
 
+/* s as an SQL string literal ('...' with ' doubled); malloc'd, NULL on OOM */
+static char *sql_literal(const char *s)
+{
+    size_t n = strlen(s), q = 0;
+    for (size_t i = 0; i < n; i++) q += s[i] == '\'';
+    char *r = malloc(n + q + 3), *o = r;
+    if (!r) return NULL;
+    *o++ = '\'';
+    for (size_t i = 0; i < n; i++) { if (s[i] == '\'') *o++ = '\''; *o++ = s[i]; }
+    *o++ = '\'';
+    *o = 0;
+    return r;
+}
+
 static char *sql_ident(const char *s)
 {
     size_t n = strlen(s);
@@ -555,10 +569,15 @@ static int64_t defelem_int(PgQuery__DefElem *d, int64_t dflt);
 static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
 {
     st->tag = tr_strdup(t, "CREATE INDEX");
+    int hnsw_kind = -1;
+    int64_t hnsw_m = 0, hnsw_efc = 0;
     if (is->access_method && (!strcmp(is->access_method, "hnsw") || !strcmp(is->access_method, "ivfflat"))) {
         /* pgvector's index methods: checked as pgvector does, and stood for
          * by a plain SQLite index (so that DROP INDEX and the catalogs see
-         * it); k-NN queries are answered exactly by wb_knn, recall 1 */
+         * it); an hnsw index is also recorded in wb_hnsw_indexes (name,
+         * table, column, operator class as wb_knn's kind, m,
+         * ef_construction) and wb_knn answers k-NN through hnswlib while the
+         * SQLite index of that name exists; ivfflat is exact (recall 1) */
         int hnsw = is->access_method[0] == 'h';
         if (is->n_index_params != 1 || !is->index_params[0]->index_elem->name) {
             tr_fail(t, "0A000", is->relation->location, "%s indexes are supported on one vector column", is->access_method);
@@ -600,6 +619,9 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
             tr_fail(t, "22023", -1, "ef_construction must be greater than or equal to 2 * m");
             return -1;
         }
+        hnsw_kind = !hnsw ? -1 : !opc || !strcmp(opc, "vector_l2_ops") ? 0 : !strcmp(opc, "vector_ip_ops") ? 1
+                  : !strcmp(opc, "vector_cosine_ops") ? 2 : 3;
+        hnsw_m = m, hnsw_efc = efc;
     } else if (is->access_method && strcmp(is->access_method, "btree") && strcmp(is->access_method, "hash")) {
         tr_fail(t, "0A000", is->relation->location, "index access method \"%s\" is not supported", is->access_method);
         return -1;
@@ -645,6 +667,15 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     char *sql = tr_buf_take(t, &b);
     if (t->failed) { free(sql); return -1; }
     tr_add_pre(t, sql);
+    if (hnsw_kind >= 0) {
+        char *n = sql_literal(name), *tb = sql_literal(table), *cl = sql_literal(is->index_params[0]->index_elem->name);
+        if (!n || !tb || !cl) { free(n); free(tb); free(cl); tr_nomem(t); return -1; }
+        tr_add_pre(t, fmt(t, "CREATE TABLE IF NOT EXISTS wb_hnsw_indexes (name TEXT PRIMARY KEY, tbl TEXT, col TEXT, "
+                             "kind INTEGER, m INTEGER, efc INTEGER)"));
+        tr_add_pre(t, fmt(t, "INSERT OR REPLACE INTO wb_hnsw_indexes VALUES (%s, %s, %s, %d, %lld, %lld)", n, tb, cl,
+                          hnsw_kind, (long long)hnsw_m, (long long)hnsw_efc));
+        free(n); free(tb); free(cl);
+    }
     return 0;
 }
 

@@ -15,6 +15,7 @@
  * -ffast-math (a single running sum would be a serial dependency).
  */
 #include "translate.h"
+#include "hnsw.h"
 #include <float.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -453,7 +454,20 @@ typedef struct knn_cache {
     sqlite3_int64 *rowid, *nullrowid;
 } knn_cache;
 
-typedef struct knn_vtab { sqlite3_vtab base; sqlite3 *db; knn_cache cache; } knn_vtab;
+/* An HNSW index (CREATE INDEX ... USING hnsw, recorded in wb_hnsw_indexes
+ * beside the plain SQLite index that stands for it) on this connection:
+ * built on first use from the committed table, then kept current by
+ * diffing its copy of the vectors (snap, sorted by rowid) against the
+ * exact cache whenever that is reloaded: deleted rows are marked deleted,
+ * new or changed rows added (hnswlib replaces a label's point). */
+typedef struct knn_hnsw {
+    char *name;
+    int kind, m, efc;
+    wb_hnsw *h;
+    knn_cache snap;
+} knn_hnsw;
+
+typedef struct knn_vtab { sqlite3_vtab base; sqlite3 *db; knn_cache cache; knn_hnsw hx; } knn_vtab;
 typedef struct knn_hit { double d; sqlite3_int64 rowid; } knn_hit;
 typedef struct knn_cursor {
     sqlite3_vtab_cursor base;
@@ -466,10 +480,18 @@ static void cache_clear(knn_cache *c)
     memset(c, 0, sizeof *c);
 }
 
+static void hx_clear(knn_hnsw *x)
+{
+    free(x->name);
+    wb_hnsw_free(x->h);
+    cache_clear(&x->snap);
+    memset(x, 0, sizeof *x);
+}
+
 static int knn_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
     (void)aux; (void)argc; (void)argv; (void)err;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rid INTEGER, dist REAL, tbl HIDDEN, col HIDDEN, kind HIDDEN, q HIDDEN, k HIDDEN)");
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rid INTEGER, dist REAL, tbl HIDDEN, col HIDDEN, kind HIDDEN, q HIDDEN, k HIDDEN, ef HIDDEN)");
     if (rc != SQLITE_OK) return rc;
     knn_vtab *v = calloc(1, sizeof *v);
     if (!v) return SQLITE_NOMEM;
@@ -482,6 +504,7 @@ static int knn_disconnect(sqlite3_vtab *vt)
 {
     knn_vtab *v = (knn_vtab *)vt;
     cache_clear(&v->cache);
+    hx_clear(&v->hx);
     free(v);
     return SQLITE_OK;
 }
@@ -492,13 +515,20 @@ static int knn_best_index(sqlite3_vtab *vt, sqlite3_index_info *ii)
     int have = 0;
     for (int i = 0; i < ii->nConstraint; i++) {
         int col = ii->aConstraint[i].iColumn;
-        if (col < 2 || col > 6) continue;
+        if (col < 2 || col > 7) continue;
         if (!ii->aConstraint[i].usable || ii->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) return SQLITE_CONSTRAINT;
-        ii->aConstraintUsage[i].argvIndex = col - 1;
         ii->aConstraintUsage[i].omit = 1;
         have |= 1 << (col - 2);
     }
-    if (have != 0x1f) return SQLITE_CONSTRAINT;
+    /* arguments in column order (ef, the sixth, is optional) */
+    int next = 1;
+    for (int col = 2; col <= 7; col++)
+        for (int i = 0; i < ii->nConstraint; i++)
+            if (ii->aConstraint[i].iColumn == col && ii->aConstraintUsage[i].omit && !ii->aConstraintUsage[i].argvIndex) {
+                ii->aConstraintUsage[i].argvIndex = next++;
+                break;
+            }
+    if ((have & 0x1f) != 0x1f) return SQLITE_CONSTRAINT;
     ii->estimatedCost = 10;
     ii->estimatedRows = 10;
     if (ii->nOrderBy == 1 && ii->aOrderBy[0].iColumn == 1 && !ii->aOrderBy[0].desc) ii->orderByConsumed = 1;
@@ -583,7 +613,7 @@ static double knn_dist(int kind, const float *a, const float *q, int dim, float 
 /* read table.column into c (all rows); returns SQLITE_OK or an error in *err */
 static int cache_load(sqlite3 *db, knn_cache *c, const char *table, const char *column, int dim, char **err)
 {
-    char *sql = sqlite3_mprintf("SELECT rowid, \"%w\" FROM \"%w\"", column, table);
+    char *sql = sqlite3_mprintf("SELECT rowid, \"%w\" FROM \"%w\" ORDER BY rowid", column, table);
     if (!sql) return SQLITE_NOMEM;
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -627,6 +657,125 @@ static int cache_load(sqlite3 *db, knn_cache *c, const char *table, const char *
     return rc;
 }
 
+/* the hnsw index on table(column) with operator class kind: its name, m
+ * and ef_construction; 0 when there is none */
+static int hx_lookup(sqlite3 *db, const char *table, const char *column, int kind, char **name, int *m, int *efc)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT h.name, h.m, h.efc FROM wb_hnsw_indexes h JOIN sqlite_schema s ON s.type = 'index' "
+                           "AND s.name = h.name AND s.tbl_name = h.tbl WHERE h.tbl = ?1 AND h.col = ?2 AND h.kind = ?3 "
+                           "ORDER BY h.name LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no hnsw index was ever created here */
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, kind);
+    int found = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *name = strdup((const char *)sqlite3_column_text(st, 0));
+        *m = sqlite3_column_int(st, 1);
+        *efc = sqlite3_column_int(st, 2);
+        found = *name != NULL;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static int64_t snap_find(const knn_cache *c, sqlite3_int64 rowid)
+{
+    int64_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (c->rowid[mid] < rowid) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < c->n && c->rowid[lo] == rowid ? lo : -1;
+}
+
+/* bring x (index and snapshot) to the rows of cur; SQLITE_OK or NOMEM */
+static int hx_sync(knn_hnsw *x, const knn_cache *cur)
+{
+    const knn_cache *old = &x->snap;
+    int dim = cur->dim;
+    size_t vb = (size_t)dim * sizeof(float);
+    int64_t i = 0, j = 0;
+    while (i < old->n || j < cur->n) {
+        if (j >= cur->n || (i < old->n && old->rowid[i] < cur->rowid[j])) {
+            wb_hnsw_delete(x->h, old->rowid[i++]);
+        } else if (i >= old->n || cur->rowid[j] < old->rowid[i]) {
+            if (wb_hnsw_add(x->h, cur->rowid[j], cur->v + (size_t)j * (size_t)dim)) return SQLITE_NOMEM;
+            j++;
+        } else {
+            if (memcmp(old->v + (size_t)i * (size_t)dim, cur->v + (size_t)j * (size_t)dim, vb) &&
+                wb_hnsw_add(x->h, cur->rowid[j], cur->v + (size_t)j * (size_t)dim))
+                return SQLITE_NOMEM;
+            i++, j++;
+        }
+    }
+    /* the snapshot: a copy of cur's vectors (NULL rows are not indexed) */
+    knn_cache s = {0};
+    s.dim = dim;
+    s.n = cur->n;
+    s.v = malloc(cur->n ? (size_t)cur->n * vb : 1);
+    s.rowid = malloc(cur->n ? (size_t)cur->n * sizeof *s.rowid : 1);
+    if (!s.v || !s.rowid) { cache_clear(&s); return SQLITE_NOMEM; }
+    if (cur->n) {
+        memcpy(s.v, cur->v, (size_t)cur->n * vb);
+        memcpy(s.rowid, cur->rowid, (size_t)cur->n * sizeof *s.rowid);
+    }
+    s.data_version = cur->data_version;
+    s.changes = cur->changes;
+    s.valid = 1;
+    cache_clear(&x->snap);
+    x->snap = s;
+    return SQLITE_OK;
+}
+
+/* k-NN through the hnsw index on table(column) for kind, if there is one
+ * (else SQLITE_NOTFOUND): vt->cache holds the committed rows; the labels
+ * found are given exact distances and sorted as wb_knn's exact answer. */
+static int hx_search(knn_vtab *vt, knn_cursor *c, const char *table, const char *column, int kind, int dim,
+                     const float *q, sqlite3_int64 k, int ef)
+{
+    char *name = NULL;
+    int m = 0, efc = 0;
+    if (!hx_lookup(vt->db, table, column, kind, &name, &m, &efc)) return SQLITE_NOTFOUND;
+    knn_hnsw *x = &vt->hx;
+    const knn_cache *cc = &vt->cache;
+    if (!x->h || strcmp(x->name, name) || x->kind != kind || x->m != m || x->efc != efc || x->snap.dim != dim) {
+        hx_clear(x);
+        x->name = name;
+        name = NULL;
+        x->kind = kind, x->m = m, x->efc = efc;
+        x->snap.dim = dim;
+        x->h = wb_hnsw_new(kind, dim, m, efc);
+        if (!x->h) { hx_clear(x); return SQLITE_NOMEM; }
+    }
+    free(name);
+    if (!x->snap.valid || x->snap.data_version != cc->data_version || x->snap.changes != cc->changes) {
+        int rc = hx_sync(x, cc);
+        if (rc != SQLITE_OK) { hx_clear(x); return rc; }
+    }
+    int64_t kk = k < cc->n ? k : cc->n;
+    int64_t *labels = malloc((size_t)(kk ? kk : 1) * sizeof *labels);
+    c->hits = malloc((size_t)(kk ? kk : 1) * sizeof *c->hits);
+    if (!labels || !c->hits) { free(labels); return SQLITE_NOMEM; }
+    int64_t n = wb_hnsw_search(x->h, q, kk, ef, labels);
+    if (n < 0) { free(labels); return SQLITE_NOMEM; }
+    float qn = wb_vec_dot(q, q, dim);
+    int64_t nh = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at = snap_find(cc, labels[i]);
+        if (at < 0) continue; /* not a committed row: never served */
+        c->hits[nh++] = (knn_hit){knn_dist(kind, cc->v + (size_t)at * (size_t)dim, q, dim, qn), labels[i]};
+    }
+    free(labels);
+    qsort(c->hits, (size_t)nh, sizeof *c->hits, hit_cmp);
+    c->nhits = nh;
+    return SQLITE_OK;
+}
+
 static int knn_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, int argc, sqlite3_value **argv)
 {
     (void)idxnum; (void)idxstr;
@@ -635,7 +784,8 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, 
     free(c->hits);
     c->hits = NULL;
     c->nhits = c->pos = 0;
-    if (argc != 5) return SQLITE_ERROR;
+    if (argc != 5 && argc != 6) return SQLITE_ERROR;
+    int ef = argc == 6 && sqlite3_value_type(argv[5]) != SQLITE_NULL ? sqlite3_value_int(argv[5]) : 40;
     const char *table = (const char *)sqlite3_value_text(argv[0]);
     const char *column = (const char *)sqlite3_value_text(argv[1]);
     int kind = sqlite3_value_int(argv[2]);
@@ -703,6 +853,15 @@ static int knn_filter(sqlite3_vtab_cursor *cur, int idxnum, const char *idxstr, 
             cc->data_version = dv;
             cc->changes = changes;
             cc->valid = cc->table && cc->column;
+        }
+    }
+    if (!writing && kind <= 2 && k != INT64_MAX) {
+        /* an hnsw index with this operator class: approximate, on the
+         * committed rows only (never inside a write transaction) */
+        int rc = hx_search(vt, c, table, column, kind, dim, q, k, ef);
+        if (rc != SQLITE_NOTFOUND) {
+            free(q);
+            return rc;
         }
     }
     int64_t total = cc->n + cc->nnull;
