@@ -1,6 +1,8 @@
 #!/bin/sh
 # Short fixed-time fuzz run of each target, seeded from ../shared/data/marc.
 # usage: fuzz.sh BUILD_DIR [SECONDS per target, default 30]
+# WB_FUZZ_SEED (default 1): libFuzzer's random seed, fixed so that a CI run
+# repeats the exploration a developer ran (0 = a new seed each run).
 set -e
 B=$1
 SECS=${2:-30}
@@ -45,7 +47,7 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_transla
   # the fuzzer's own exit status decides (a pipe into tail would hide it)
   log=$(mktemp)
   rc=0
-  "$B/$t" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" >"$log" 2>&1 || rc=$?
+  "$B/$t" -seed="${WB_FUZZ_SEED:-1}" -max_total_time="$SECS" -max_len=200000 -print_final_stats=0 "$corpus" >"$log" 2>&1 || rc=$?
   if [ $rc -ne 0 ]; then
     grep -E -A30 'ERROR|runtime error|deadly signal' "$log" | head -60
     tail -3 "$log"
