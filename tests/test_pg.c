@@ -1264,10 +1264,30 @@ static void test_fake_server(void)
     fake_copy_case(bad, sizeof bad - 1, 0, WB_PG_ERR_SERVER, "invalid input");
 }
 
+/* Binary values at the edges of their types (fuzz findings): an interval of
+ * INT64_MIN µs prints its magnitude without overflow; times outside
+ * 00:00-24:00 and zones beyond ±15:59:59 are decode errors (time_recv). */
+static void test_codec_edges(void)
+{
+    wb_pg_value v = {.kind = WB_PG_K_INTERVAL, .i = INT64_MIN};
+    wb_buf out = {0};
+    CHECK(wb_pg_value_to_text(WB_PG_OID_INTERVAL, &v, &out) == 0);
+    CHECK(out.len == 24 && memcmp(out.p, "-2562047788:00:54.775808", 24) == 0);
+    wb_buf_free(&out);
+    uint8_t t[12] = {0x80, 0, 0, 0, 0, 0, 0, 0};
+    char err[200];
+    CHECK(wb_pg_decode(WB_PG_OID_TIME, t, 8, &v, err, sizeof err) == -1 && strstr(err, "out of range"));
+    memset(t, 0, sizeof t);
+    CHECK(wb_pg_decode(WB_PG_OID_TIME, t, 8, &v, err, sizeof err) == 0 && v.i == 0);
+    t[8] = 0x7f; /* zone displacement 2^31-ish seconds */
+    CHECK(wb_pg_decode(WB_PG_OID_TIMETZ, t, 12, &v, err, sizeof err) == -1 && strstr(err, "out of range"));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     test_conninfo();
+    test_codec_edges();
     test_fake_server();
     test_no_tls_server();
     HOST = getenv("WB_PG_HOST");

@@ -193,6 +193,8 @@ int wb_pg_decode(uint32_t oid, const uint8_t *v, int32_t len, wb_pg_value *out, 
             return -1;
         out->kind = WB_PG_K_TIME;
         out->i = (int64_t)wb_pg_be64(v);
+        if (out->i < 0 || out->i > INT64_C(86400000000)) /* time_recv: 00:00 to 24:00 */
+            return fail(err, errlen, "binary value of type OID %u: time %ld µs out of range", oid, (long)out->i);
         return 0;
     case WB_PG_OID_TIMETZ:
         if (want_len(oid, len, 12, err, errlen))
@@ -200,6 +202,12 @@ int wb_pg_decode(uint32_t oid, const uint8_t *v, int32_t len, wb_pg_value *out, 
         out->kind = WB_PG_K_TIMETZ;
         out->i = (int64_t)wb_pg_be64(v);
         out->tz_offset = (int32_t)wb_pg_be32(v + 8);
+        if (out->i < 0 || out->i > INT64_C(86400000000)) /* timetz_recv: 00:00 to 24:00 */
+            return fail(err, errlen, "binary value of type OID %u: time %ld µs out of range", oid, (long)out->i);
+        /* timetz_recv: zone displacement within ±15:59:59 */
+        if (out->tz_offset < -57599 || out->tz_offset > 57599)
+            return fail(err, errlen, "binary value of type OID %u: time zone displacement %ld s out of range", oid,
+                        (long)out->tz_offset);
         return 0;
     case WB_PG_OID_TIMESTAMP:
     case WB_PG_OID_TIMESTAMPTZ:
@@ -528,13 +536,16 @@ static int put_date(wb_buf *out, int64_t days, int *bc)
     return wb_buf_puts(out, t);
 }
 
-static int put_time(wb_buf *out, int64_t us)
+/* HH:MM:SS[.ffffff] of a non-negative duration (unsigned, so that the
+ * magnitude of INT64_MIN µs fits) */
+static int put_time(wb_buf *out, uint64_t us)
 {
-    char t[40];
-    int64_t h = us / INT64_C(3600000000), mi = us / 60000000 % 60, s = us / 1000000 % 60, f = us % 1000000;
-    int n = snprintf(t, sizeof t, "%02lld:%02lld:%02lld", (long long)h, (long long)mi, (long long)s);
+    char t[48];
+    uint64_t h = us / UINT64_C(3600000000), mi = us / 60000000 % 60, s = us / 1000000 % 60, f = us % 1000000;
+    int n = snprintf(t, sizeof t, "%02llu:%02llu:%02llu", (unsigned long long)h, (unsigned long long)mi,
+                     (unsigned long long)s);
     if (f) {
-        n += snprintf(t + n, sizeof t - (size_t)n, ".%06lld", (long long)f);
+        n += snprintf(t + n, sizeof t - (size_t)n, ".%06llu", (unsigned long long)f);
         while (t[n - 1] == '0')
             t[--n] = 0;
     }
@@ -566,7 +577,7 @@ static int put_timestamp(wb_buf *out, int64_t us, int tz)
         days--;
     }
     int bc;
-    int rc = put_date(out, days, &bc) | wb_buf_putc(out, ' ') | put_time(out, rem);
+    int rc = put_date(out, days, &bc) | wb_buf_putc(out, ' ') | put_time(out, (uint64_t)rem);
     if (tz)
         rc |= wb_buf_puts(out, "+00");
     if (bc)
@@ -665,7 +676,7 @@ static int put_interval(wb_buf *out, const wb_pg_value *v)
             rc |= wb_buf_putc(out, '-');
         else if (earlier_neg)
             rc |= wb_buf_putc(out, '+');
-        rc |= put_time(out, neg ? -v->i : v->i);
+        rc |= put_time(out, neg ? UINT64_C(0) - (uint64_t)v->i : (uint64_t)v->i);
     }
     return rc ? -1 : 0;
 }
