@@ -601,6 +601,10 @@ static void test_errors(void)
     expect_error("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000", -1, "create_function_stmt");
     expect_error("SELECT generate_series(1, 3)", "0A000", -1, "generate_series");
     expect_error("SELECT 'x'::nosuchtype", "42704", -1, "nosuchtype");
+    /* a parameter number beyond a Bind message's range: an error, and no
+     * allocation sized by it (a fuzz finding) */
+    expect_error("INSERT INTO items (id) VALUES ($914691236517205)", "42P02", -1, "there is no parameter");
+    expect_error("SELECT 1 WHERE 2 = $70000", "42P02", -1, "there is no parameter $70000");
     /* type modifiers out of PostgreSQL's ranges (a fuzz finding: numeric(-1, 2)) */
     expect_error("CREATE TABLE tm (a numeric(-1, 2))", "22023", -1, "NUMERIC precision -1 must be between 1 and 1000");
     expect_error("SELECT 1::numeric(1001)", "22023", -1, "NUMERIC precision 1001");

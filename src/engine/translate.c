@@ -121,9 +121,14 @@ const char *tr_node_name(const PgQuery__Node *n)
 
 /* ---------- parameters ---------- */
 
+/* Parameters are $1..$65535 (a Bind message's Int16 count); a larger
+ * number is the 42P02 error where the ParamRef is translated, so nothing
+ * is sized by it here (a fuzz finding: $914691236517205 exhausted memory). */
+#define TR_MAX_PARAMS 65535
+
 void tr_param_seen(tr *t, int n)
 {
-    if (n <= t->nparams) return;
+    if (n <= t->nparams || n > TR_MAX_PARAMS) return;
     if (n > t->pcap) {
         int nc = t->pcap ? t->pcap : 8;
         while (nc < n) nc *= 2;
@@ -137,7 +142,7 @@ void tr_param_seen(tr *t, int n)
 
 void tr_param_type(tr *t, int n, uint32_t oid)
 {
-    if (n < 1 || oid == 0 || oid == OID_UNKNOWN) return;
+    if (n < 1 || n > TR_MAX_PARAMS || oid == 0 || oid == OID_UNKNOWN) return;
     tr_param_seen(t, n);
     if (t->failed) return;
     if (t->ptypes[n - 1] == 0) t->ptypes[n - 1] = oid;
