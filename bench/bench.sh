@@ -10,13 +10,21 @@ cd "$(dirname "$0")/.."
 DATA=../shared/data/marc/records
 [ -d "$DATA" ] || { echo "bench: $DATA not found" >&2; exit 1; }
 corpus=bench/corpus.mrc
-if [ ! -f "$corpus" ] || [ "$(stat -c %s "$corpus")" -lt 100000000 ]; then
+# A symbolic link is used as it is (stat -L sizes its target); only a missing
+# or short regular file is (re)built, and the build loop stops on a write error
+# or when appending makes no progress (it once filled the disk: stat without
+# -L sized the link, which never grew).
+if [ -L "$corpus" ]; then
+  [ "$(stat -L -c %s "$corpus")" -ge 100000000 ] ||
+    { echo "bench: $corpus is a link to a file under 100 MB; remove it" >&2; exit 1; }
+elif [ ! -f "$corpus" ] || [ "$(stat -c %s "$corpus")" -lt 100000000 ]; then
   cat "$DATA"/* > bench/one.mrc
+  [ -s bench/one.mrc ] || { echo "bench: no records in $DATA" >&2; exit 1; }
   : > "$corpus"
-  while [ "$(stat -c %s "$corpus")" -lt 100000000 ]; do cat bench/one.mrc >> "$corpus"; done
+  while [ "$(stat -c %s "$corpus")" -lt 100000000 ]; do cat bench/one.mrc >> "$corpus" || exit 1; done
   rm -f bench/one.mrc
 fi
-bytes=$(stat -c %s "$corpus")
+bytes=$(stat -L -c %s "$corpus")
 records=$("$WB" marc count -q "$corpus" | cut -f1)
 
 best() { # "WALL CPU": best wall and best CPU (user+sys) seconds of RUNS runs of "$@"
