@@ -9,7 +9,10 @@
  * it asserts the contract between the two: the pre-check says 1 whenever
  * the analysis finds a statement of a kind other than OTHER (a false
  * negative would let the proxy relay a PREPARE or a SET without its
- * bookkeeping), and every range lies inside its statement.
+ * bookkeeping), and every range lies inside its statement. A second oracle
+ * needs only a successful scan, not a parse: libpg_query's own scanner
+ * (pg_query_scan) says where statements start (after ';'), and a special
+ * keyword there must give 1 too.
  *
  * The same bytes as a console command (wb_console_query on a small fixed
  * snapshot): the answer must be whole backend messages, one of them the
@@ -17,10 +20,13 @@
 #include "console.h"
 #include "relay.h"
 #include "sql.h"
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void fail(const char *what, const char *sql, size_t len)
 {
@@ -51,6 +57,43 @@ static void check_sql(const char *sql, size_t size)
     }
 }
 
+static int special(const char *w, size_t l)
+{
+    static const char *const kw[] = {"prepare", "execute", "deallocate", "discard", "listen",
+                                     "unlisten", "set", "reset", "begin", "start",
+                                     "commit", "end", "rollback", "abort"};
+    for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
+        if (strlen(kw[k]) == l && strncasecmp(w, kw[k], l) == 0) return 1;
+    return 0;
+}
+
+static void check_scanner(const char *sql, size_t size)
+{
+    if (memchr(sql, 0, size)) return;
+    char *text = malloc(size + 1);
+    if (!text) return;
+    memcpy(text, sql, size);
+    text[size] = 0;
+    PgQueryScanResult r = pg_query_scan(text);
+    if (!r.error) {
+        PgQuery__ScanResult *sc = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
+        int at_start = 1, expect = 0;
+        for (size_t k = 0; sc && k < sc->n_tokens && !expect; k++) {
+            const PgQuery__ScanToken *t = sc->tokens[k];
+            if (t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT) continue;
+            if (t->token == PG_QUERY__TOKEN__ASCII_59) { at_start = 1; continue; }
+            if (at_start && t->start >= 0 && t->end > t->start && (size_t)t->end <= size &&
+                special(text + t->start, (size_t)(t->end - t->start)))
+                expect = 1;
+            at_start = 0;
+        }
+        if (sc) pg_query__scan_result__free_unpacked(sc, NULL);
+        if (expect && !wb_psql_maybe_special(sql, size)) fail("pre-check false negative (scanner)", sql, size);
+    }
+    pg_query_free_scan_result(r);
+    free(text);
+}
+
 static void check_embedded(const uint8_t *data, size_t size, const char *pre, const char *post)
 {
     size_t a = strlen(pre), b = strlen(post);
@@ -60,6 +103,7 @@ static void check_embedded(const uint8_t *data, size_t size, const char *pre, co
     if (size) memcpy(s + a, data, size);
     memcpy(s + a + size, post, b);
     check_sql(s, a + size + b);
+    check_scanner(s, a + size + b);
     free(s);
 }
 
@@ -111,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!sql) return 0;
     if (size) memcpy(sql, data, size);
     check_sql(sql, size);
+    check_scanner(sql, size);
     check_embedded(data, size, "", "\n;SET a = 1");
     check_embedded(data, size, "SELECT ", ";BEGIN");
     check_console(sql, size);
