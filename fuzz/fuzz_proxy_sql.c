@@ -12,7 +12,9 @@
  * bookkeeping), and every range lies inside its statement. A second oracle
  * needs only a successful scan, not a parse: libpg_query's own scanner
  * (pg_query_scan) says where statements start (after ';'), and a special
- * keyword there must give 1 too.
+ * keyword there must give 1 too. The input bytes also pick fragments
+ * (quotes, escapes, comment marks, newlines, keywords) for a dense text of
+ * the constructs that matter.
  *
  * The same bytes as a console command (wb_console_query on a small fixed
  * snapshot): the answer must be whole backend messages, one of them the
@@ -107,6 +109,34 @@ static void check_embedded(const uint8_t *data, size_t size, const char *pre, co
     free(s);
 }
 
+/* Each input byte picks a fragment: dense text of the lexical constructs
+ * that hide or show a statement start. */
+static void check_fragments(const uint8_t *data, size_t size)
+{
+    static const char *const frag[] = {
+        "'", "''", "E'", "e'", "\\", "\\'", "\"", "\"\"", "U&'", "U&\"", "u&", "B'", "X'", "N'", "$$", "$a$",
+        "$b$", "$1", "$", "a$", "1", "1e", "--", "/*", "*/", "*", "/", "-", "\n", "\r", " ", "\t", "\f", "\v",
+        ";", "SET a = 1", " BEGIN", "END", "PREPARE p AS SELECT 1", "EXECUTE p", "x", "e", "u", "&", "(", ")",
+        "SELECT ", "ALL", "LOCAL",
+    };
+    size_t nf = sizeof frag / sizeof frag[0];
+    char buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++) {
+        const char *f = frag[data[i] % nf];
+        size_t l = strlen(f);
+        if (n + l > sizeof buf) break;
+        memcpy(buf + n, f, l);
+        n += l;
+    }
+    char *s = malloc(n ? n : 1);
+    if (!s) return;
+    if (n) memcpy(s, buf, n);
+    check_sql(s, n);
+    check_scanner(s, n);
+    free(s);
+}
+
 static void check_console(const char *q, size_t size)
 {
     static wb_proxy_pool_stats pools[2];
@@ -158,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_scanner(sql, size);
     check_embedded(data, size, "", "\n;SET a = 1");
     check_embedded(data, size, "SELECT ", ";BEGIN");
+    check_fragments(data, size);
     check_console(sql, size);
     free(sql);
     return 0;
