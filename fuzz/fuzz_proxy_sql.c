@@ -69,6 +69,17 @@ static int special(const char *w, size_t l)
     return 0;
 }
 
+/* libpg_query's scanner, unlike PostgreSQL's, does not continue a string
+ * across a "--" comment ('a' -- c<newline>'b' is one string to the server,
+ * two to libpg_query, and a syntax error there: no string follows a string
+ * in the grammar). The pre-check follows PostgreSQL; where libpg_query
+ * shows two string constants in a row the scanner is no oracle. */
+static int is_string_token(int t)
+{
+    return t == PG_QUERY__TOKEN__SCONST || t == PG_QUERY__TOKEN__USCONST || t == PG_QUERY__TOKEN__BCONST ||
+           t == PG_QUERY__TOKEN__XCONST;
+}
+
 static void check_scanner(const char *sql, size_t size)
 {
     if (memchr(sql, 0, size)) return;
@@ -79,10 +90,12 @@ static void check_scanner(const char *sql, size_t size)
     PgQueryScanResult r = pg_query_scan(text);
     if (!r.error) {
         PgQuery__ScanResult *sc = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
-        int at_start = 1, expect = 0;
-        for (size_t k = 0; sc && k < sc->n_tokens && !expect; k++) {
+        int at_start = 1, expect = 0, prev = 0;
+        for (size_t k = 0; sc && k < sc->n_tokens; k++) {
             const PgQuery__ScanToken *t = sc->tokens[k];
             if (t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT) continue;
+            if (is_string_token(prev) && is_string_token(t->token)) { expect = 0; break; }
+            prev = t->token;
             if (t->token == PG_QUERY__TOKEN__ASCII_59) { at_start = 1; continue; }
             if (at_start && t->start >= 0 && t->end > t->start && (size_t)t->end <= size &&
                 special(text + t->start, (size_t)(t->end - t->start)))
