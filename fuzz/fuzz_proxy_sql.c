@@ -190,6 +190,29 @@ static void check_console(const char *q, size_t size)
     if (req.cmd < WB_CONSOLE_NONE || req.cmd > WB_CONSOLE_SHUTDOWN || !memchr(req.database, 0, sizeof req.database))
         fail("console: bad request", q, size);
     wb_buf_free(&out);
+
+    /* the input as a database name in the Prometheus text: valid UTF-8,
+     * every sample line "name{labels} value" with the value's digits last */
+    memset(pools[0].database, 0, sizeof pools[0].database);
+    memcpy(pools[0].database, q, size < sizeof pools[0].database ? size : sizeof pools[0].database);
+    if (wb_proxy_metrics(&snap, &out) != 0) fail("metrics out of memory", q, size);
+    for (size_t k = 0; k < out.len;) {
+        unsigned char c = out.p[k];
+        size_t l = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!l || k + l > out.len) fail("metrics: not UTF-8", q, size);
+        for (size_t m = 1; m < l; m++)
+            if ((out.p[k + m] & 0xC0) != 0x80) fail("metrics: not UTF-8", q, size);
+        k += l;
+    }
+    for (size_t k = 0; k < out.len;) {
+        const uint8_t *nl = memchr(out.p + k, '\n', out.len - k);
+        if (!nl) fail("metrics: a line without a newline", q, size);
+        size_t e = (size_t)(nl - out.p);
+        if (out.p[k] != '#' && (e == k || out.p[e - 1] < '0' || out.p[e - 1] > '9'))
+            fail("metrics: a sample line not ending in a value", q, size);
+        k = e + 1;
+    }
+    wb_buf_free(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

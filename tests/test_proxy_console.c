@@ -432,6 +432,19 @@ static void test_metrics(void)
     }
     CHECK(bad == 0 && lines > 50);
     wb_buf_free(&b);
+    /* label values are UTF-8: a LATIN1 byte becomes U+FFFD, UTF-8 stays */
+    wb_proxy_pool_stats enc[1];
+    memset(enc, 0, sizeof enc);
+    strcpy(enc[0].database, "caf\xe9");
+    strcpy(enc[0].user, "caf\xc3\xa9\xed\xa0\x80"); /* é, then a surrogate */
+    wb_proxy_snapshot es;
+    memset(&es, 0, sizeof es);
+    es.pools = enc;
+    es.npools = 1;
+    CHECK(wb_proxy_metrics(&es, &b) == 0);
+    CHECK(wb_buf_putc(&b, 0) == 0);
+    CHECK(strstr((const char *)b.p, "{database=\"caf\xef\xbf\xbd\",user=\"caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} ") != NULL);
+    wb_buf_free(&b);
     /* NULL snapshot: the HELP/TYPE lines and zero totals */
     CHECK(wb_proxy_metrics(NULL, &b) == 0);
     CHECK(wb_buf_putc(&b, 0) == 0);

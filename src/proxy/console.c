@@ -550,14 +550,46 @@ int wb_console_query(const char *sql, size_t len, const wb_proxy_snapshot *snap,
 
 /* ---------- Prometheus text exposition format 0.0.4 ---------- */
 
-/* a label value: backslash, double-quote and line feed escaped */
-static int put_label(wb_buf *out, const char *s, size_t maxlen)
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if there is none
+ * (RFC 3629: no overlongs, no surrogates, nothing beyond U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t l = s ? strnlen(s, maxlen) : 0;
-    for (size_t i = 0; i < l; i++) {
-        char c = s[i];
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t l = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!l || l > n) return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+    if (c == 0xED && s[1] > 0x9F) return 0; /* surrogate */
+    if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
+    if (c == 0xF4 && s[1] > 0x8F) return 0; /* > U+10FFFF */
+    return l;
+}
+
+/* A label value: backslash, double-quote and line feed escaped; a byte
+ * that is not UTF-8 (a client's database name in another encoding) shown
+ * as U+FFFD, since one invalid label makes Prometheus reject the scrape. */
+static int put_label(wb_buf *out, const char *str, size_t maxlen)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t l = str ? strnlen(str, maxlen) : 0;
+    for (size_t i = 0; i < l;) {
+        unsigned char c = s[i];
         const char *e = c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : NULL;
-        if (e ? wb_buf_puts(out, e) : wb_buf_putc(out, (uint8_t)c)) return -1;
+        if (e) {
+            if (wb_buf_puts(out, e)) return -1;
+            i++;
+            continue;
+        }
+        size_t u = utf8_len(s + i, l - i);
+        if (!u) {
+            if (wb_buf_append(out, "\xEF\xBF\xBD", 3)) return -1;
+            i++;
+            continue;
+        }
+        if (wb_buf_append(out, s + i, u)) return -1;
+        i += u;
     }
     return 0;
 }
