@@ -671,6 +671,453 @@ static void test_lru_and_collision(void)
     wb_relay_server_free(s2);
 }
 
+/* SQL PREPARE / EXECUTE / DEALLOCATE in simple Query: recorded per client,
+ * renamed, the PREPARE put ahead of an EXECUTE on a server connection that
+ * lacks it (its CommandComplete swallowed), answered here where PostgreSQL's
+ * answer is known; DISCARD ALL clears both sides. */
+static void test_sql_prepare(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s1 = wb_relay_server_new(0), *s2 = wb_relay_server_new(0);
+    const char *body = "SELECT $1 + 1";
+    const char *n = sname(body, 0, NULL);
+    char tn[SRVNAME_LEN + 1];
+    srvname(tn, key_hash(KEY_PREPARE, "SELECT $1::int", 14, "(int)", 5));
+
+    wb_pg_put_query(&msg, "PREPARE q1 AS SELECT $1 + 1");
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s1);
+    wb_pg_put_query(&msg, "PREPARE q1 AS SELECT $1 + 1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[PREPARE %s AS SELECT $1 + 1]", n);
+    b_cc("PREPARE");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[PREPARE] ZI");
+    CHECK(wb_relay_client_prepared(a.c) == 1);
+    wb_relay_detach(a.c);
+
+    /* a second PREPARE of the name: 42P05 from here, no server needed */
+    wb_pg_put_query(&msg, "prepare Q1 as select 2");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "E[ERROR 42P05 prepared statement \"q1\" already exists] ZI");
+    TO_SERVER(&a, "");
+
+    /* EXECUTE on s1 (has it): renamed */
+    attach(&a, s1);
+    wb_pg_put_query(&msg, "EXECUTE q1(41)");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[EXECUTE %s(41)]", n);
+    b_rowdesc();
+    b_row("42");
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "T D C[SELECT 1] ZI");
+    wb_relay_detach(a.c);
+
+    /* EXECUTE on s2 (lacks it): PREPARE first in the same Query, its
+     * CommandComplete swallowed */
+    attach(&a, s2);
+    wb_pg_put_query(&msg, "EXECUTE q1(1)");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[PREPARE %s AS SELECT $1 + 1; EXECUTE %s(1)]", n, n);
+    b_cc("PREPARE");
+    b_rowdesc();
+    b_row("2");
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "T D C[SELECT 1] ZI");
+    wb_relay_detach(a.c);
+    /* the server has it now */
+    attach(&a, s2);
+    wb_pg_put_query(&msg, "EXECUTE q1(1)");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[EXECUTE %s(1)]", n);
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SELECT 1] ZI");
+    wb_relay_detach(a.c);
+
+    /* a typed PREPARE, and the protocol's Bind of a SQL-prepared name */
+    attach(&a, s1);
+    wb_pg_put_query(&msg, "PREPARE t1 (int) AS SELECT $1::int");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[PREPARE %s (int) AS SELECT $1::int]", tn);
+    b_cc("PREPARE");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[PREPARE] ZI");
+    wb_relay_detach(a.c);
+    attach(&a, s2);
+    f_bind("", "t1");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[PREPARE %s (int) AS SELECT $1::int] B[|%s|1] E[] S", tn, tn);
+    b_cc("PREPARE");
+    b_z('I');
+    b_empty('2');
+    b_row("1");
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "2 D C[SELECT 1] ZI");
+    wb_relay_detach(a.c);
+
+    /* a failed PREPARE is not the client's */
+    attach(&a, s1);
+    wb_pg_put_query(&msg, "PREPARE bad AS SELECT * FROM nosuch");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    wb_buf_clear(&a.ts);
+    b_err("ERROR", "42P01", "relation \"nosuch\" does not exist");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "E[ERROR 42P01 relation \"nosuch\" does not exist] ZI");
+    CHECK(cmap_get(a.c, "bad") == NULL);
+    CHECK(wb_relay_client_prepared(a.c) == 2);
+    wb_relay_detach(a.c);
+
+    /* DEALLOCATE: the client's name only (the shared statement stays) */
+    wb_pg_put_query(&msg, "DEALLOCATE q1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "C[DEALLOCATE] ZI");
+    wb_pg_put_query(&msg, "DEALLOCATE PREPARE q1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "E[ERROR 26000 prepared statement \"q1\" does not exist] ZI");
+    TO_SERVER(&a, "");
+    CHECK(wb_relay_client_prepared(a.c) == 1);
+    CHECK(sset_get(s1, key_hash(KEY_PARSE, body, strlen(body), NULL, 0)) != NULL);
+    wb_pg_put_query(&msg, "DEALLOCATE ALL");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "C[DEALLOCATE ALL] ZI");
+    CHECK(wb_relay_client_prepared(a.c) == 0);
+
+    /* mixed with other statements: refused with 0A000, nothing sent */
+    wb_pg_put_query(&msg, "PREPARE x AS SELECT 1; SELECT 2");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    CHECK(strstr(sum(&a.tc, 1), "E[ERROR 0A000 wirebuf proxy: PREPARE, EXECUTE, DEALLOCATE and DISCARD ALL must be "
+                                "the only statement") != NULL);
+    CHECK(strstr(sum(&a.tc, 1), "ZI") != NULL);
+    wb_buf_clear(&a.tc);
+    TO_SERVER(&a, "");
+    /* EXECUTE of a name the client does not have: the server says so */
+    attach(&a, s1);
+    wb_pg_put_query(&msg, "EXECUTE nope");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[EXECUTE nope]");
+    b_err("ERROR", "26000", "prepared statement \"nope\" does not exist");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+
+    /* DISCARD ALL: forwarded; both maps cleared when it succeeds */
+    wb_pg_put_query(&msg, "PREPARE d AS SELECT 1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("PREPARE");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.ts);
+    wb_buf_clear(&a.tc);
+    CHECK(wb_relay_client_prepared(a.c) == 1);
+    CHECK(s1->count > 0);
+    wb_pg_put_query(&msg, "DISCARD ALL");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[DISCARD ALL]");
+    b_cc("DISCARD ALL");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[DISCARD ALL] ZI");
+    CHECK(wb_relay_client_prepared(a.c) == 0);
+    CHECK(s1->count == 0);
+    wb_relay_detach(a.c);
+
+    rig_free(&a);
+    wb_relay_server_free(s1);
+    wb_relay_server_free(s2);
+}
+
+/* LISTEN in transaction and statement mode: 0A000 without a server; in
+ * session mode it passes. */
+static void test_listen(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_pg_put_query(&msg, "LISTEN jobs");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session "
+                  "mode)] ZI");
+    TO_SERVER(&a, "");
+    rig_free(&a);
+    rig_init(&a, WB_POOL_STATEMENT, NULL, NULL, 0);
+    wb_pg_put_query(&msg, "/* hi */ listen \"Jobs\"");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    CHECK(strstr(sum(&a.tc, 1), "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in statement pooling") != NULL);
+    wb_buf_clear(&a.tc);
+    rig_free(&a);
+    rig_init(&a, WB_POOL_SESSION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    wb_pg_put_query(&msg, "LISTEN jobs");
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s);
+    wb_pg_put_query(&msg, "LISTEN jobs");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[LISTEN jobs]");
+    b_cc("LISTEN");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_OK); /* session mode: never released */
+    TO_CLIENT(&a, "C[LISTEN] ZI");
+    wb_pg_put_notification(&msg, 42, "jobs", "hello");
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    TO_CLIENT(&a, "A");
+    rig_free(&a);
+    wb_relay_server_free(s);
+}
+
+/* ParameterStatus: the client's startup values (and options -c) replayed
+ * with set_config on a server connection whose values differ, the replies
+ * swallowed; values reported during the client's statements become its
+ * own and follow it to the next server connection. */
+static void test_parameters(void)
+{
+    const char *names[] = {"user", "database", "application_name", "client_encoding", "options"};
+    const char *values[] = {"alice", "db", "app's", "UTF8", "-c search_path=a,\\ b --statement-timeout=5s"};
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, names, values, 5);
+    wb_relay_server *s1 = wb_relay_server_new(0), *s2 = wb_relay_server_new(0);
+    CHECK(wb_relay_server_param(s1, "client_encoding", "UTF8") == 0);
+    CHECK(wb_relay_server_param(s1, "application_name", "") == 0);
+    CHECK(wb_relay_server_param(s1, "TimeZone", "UTC") == 0);
+    CHECK(wb_relay_server_param(s2, "client_encoding", "UTF8") == 0);
+    CHECK(wb_relay_server_param(s2, "application_name", "app's") == 0);
+    CHECK(wb_relay_server_param(s2, "TimeZone", "UTC") == 0);
+    attach(&a, s1);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app''s', false), "
+                  "pg_catalog.set_config(E'search_path', E'a, b', false), "
+                  "pg_catalog.set_config(E'statement_timeout', E'5s', false)]");
+    wb_pg_put_query(&msg, "SET TimeZone = 'Europe/Paris'");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[SET TimeZone = 'Europe/Paris']");
+    b_rowdesc();
+    b_row("x");
+    b_cc("SELECT 1");
+    wb_pg_put_parameter_status(&msg, "application_name", "app's");
+    b_z('I');
+    b_cc("SET");
+    wb_pg_put_parameter_status(&msg, "TimeZone", "Europe/Paris");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] S[TimeZone=Europe/Paris] ZI");
+    wb_relay_detach(a.c);
+    /* s2: only what differs */
+    attach(&a, s2);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'search_path', E'a, b', false), "
+                  "pg_catalog.set_config(E'statement_timeout', E'5s', false), "
+                  "pg_catalog.set_config(E'TimeZone', E'Europe/Paris', false)]");
+    wb_pg_put_query(&msg, "SELECT 1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    /* the replay fails: its error is swallowed, the values forgotten */
+    b_err("ERROR", "22023", "invalid value");
+    b_z('I');
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SELECT 1] ZI");
+    wb_relay_detach(a.c);
+    attach(&a, s2);
+    CHECK(strstr(sum(&a.ts, 0), "E'application_name', E'app''s'") != NULL); /* tried again */
+    wb_buf_clear(&a.ts);
+    wb_relay_detach(a.c);
+    /* s1 now has what a wants: nothing to replay */
+    attach(&a, s1);
+    TO_SERVER(&a, "");
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    wb_relay_server_free(s1);
+    wb_relay_server_free(s2);
+}
+
+/* COPY keeps the server held until done; Syncs sent during COPY FROM STDIN
+ * under the extended protocol are ignored by the server and so by the
+ * bookkeeping. FunctionCall passes through. */
+static void test_copy_and_function_call(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    attach(&a, s);
+    wb_pg_put_query(&msg, "COPY t FROM STDIN");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    wb_pg_put_copy_response(&msg, 'G', 0, 1, (int16_t[]){0});
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    TO_CLIENT(&a, "G");
+    wb_pg_put_copy_data(&msg, "1\n", 2);
+    wb_pg_put_copy_data(&msg, "2\n", 2);
+    wb_pg_put_copy_done(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[COPY t FROM STDIN] d d c");
+    b_cc("COPY 2");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[COPY 2] ZI");
+    wb_relay_detach(a.c);
+
+    /* COPY TO STDOUT */
+    attach(&a, s);
+    wb_pg_put_query(&msg, "COPY t TO STDOUT");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    wb_pg_put_copy_response(&msg, 'H', 0, 1, (int16_t[]){0});
+    wb_pg_put_copy_data(&msg, "1\n", 2);
+    wb_pg_put_copy_done(&msg);
+    b_cc("COPY 1");
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "H d c C[COPY 1] ZI");
+    wb_relay_detach(a.c);
+    wb_buf_clear(&a.ts);
+
+    /* extended: Parse/Bind/Execute/Sync, then data, CopyDone, Sync */
+    attach(&a, s);
+    wb_pg_put_parse(&msg, "", "COPY t FROM STDIN", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('2');
+    wb_pg_put_copy_response(&msg, 'G', 0, 1, (int16_t[]){0});
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    TO_CLIENT(&a, "1 2 G");
+    wb_pg_put_copy_data(&msg, "1\n", 2);
+    wb_pg_put_copy_done(&msg);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "P[|COPY t FROM STDIN|0] B[||0] E[] S d c S");
+    b_cc("COPY 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[COPY 1] ZI");
+    CHECK(wb_relay_detach(a.c) == s);
+    CHECK(wb_relay_server_clean(s));
+
+    /* FunctionCall */
+    wb_pg_put_function_call(&msg, 1598, 0, NULL, 0, NULL, NULL, 0);
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s);
+    wb_pg_put_function_call(&msg, 1598, 0, NULL, 0, NULL, NULL, 0);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "F");
+    wb_pg_put_function_call_response(&msg, "0.5", 3);
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "V ZI");
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    wb_relay_server_free(s);
+}
+
+/* Statement mode: released after every ReadyForQuery, a transaction block
+ * is an error that closes the client (as PgBouncer). Session mode: never
+ * released; reset with DISCARD ALL when the client leaves. */
+static void test_pool_modes(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_STATEMENT, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    attach(&a, s);
+    wb_pg_put_query(&msg, "SELECT 1");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_relay_detach(a.c);
+    attach(&a, s);
+    wb_pg_put_query(&msg, "BEGIN");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("BEGIN");
+    b_z('T');
+    CHECK(server_sends(&a) == WB_RELAY_S_BROKEN);
+    TO_CLIENT(&a, "C[BEGIN] E[FATAL 0A000 wirebuf proxy: transaction blocks are not allowed in statement pooling mode]");
+    CHECK(wb_relay_detach(a.c) == s);
+    CHECK(!wb_relay_server_clean(s));
+    rig_free(&a);
+    wb_relay_server_free(s);
+
+    rig_init(&a, WB_POOL_SESSION, NULL, NULL, 0);
+    s = wb_relay_server_new(0);
+    attach(&a, s);
+    wb_pg_put_parse(&msg, "s", "SELECT 1", 0, NULL);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    CHECK(wb_relay_detach(a.c) == s);
+    CHECK(wb_relay_server_clean(s));
+    CHECK(s->count == 1);
+    wb_buf to = {0};
+    CHECK(wb_relay_server_reset(s, &to) == 0);
+    CHECK(expect_at(__FILE__, __LINE__, &to, 0, "Q[DISCARD ALL]"));
+    CHECK(s->count == 0);
+    CHECK(!wb_relay_server_clean(s));
+    wb_buf_free(&to);
+    uint8_t dis[] = "DISCARD ALL";
+    CHECK(wb_relay_server_idle_msg(s, 'C', dis, sizeof dis) == WB_RELAY_S_OK);
+    wb_pg_put_parameter_status(&msg, "application_name", "");
+    CHECK(wb_relay_server_idle_msg(s, 'S', msg.p + 5, (uint32_t)msg.len - 5) == WB_RELAY_S_OK);
+    wb_buf_clear(&msg);
+    uint8_t idle = 'I';
+    CHECK(wb_relay_server_idle_msg(s, 'Z', &idle, 1) == WB_RELAY_S_RELEASE);
+    CHECK(wb_relay_server_clean(s));
+    /* unexpected messages on an idle server connection */
+    CHECK(wb_relay_server_idle_msg(s, 'D', dis, 2) == WB_RELAY_S_BROKEN);
+    b_err("FATAL", "57P01", "terminating connection due to administrator command");
+    CHECK(wb_relay_server_idle_msg(s, 'E', msg.p + 5, (uint32_t)msg.len - 5) == WB_RELAY_S_BROKEN);
+    wb_buf_clear(&msg);
+    rig_free(&a);
+    wb_relay_server_free(s);
+}
+
+/* Faults: the server connection lost, a FATAL from the server, the client's
+ * Terminate and protocol violations. */
+static void test_faults(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    attach(&a, s);
+    wb_pg_put_query(&msg, "SELECT pg_sleep(10)");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[SELECT pg_sleep(10)]");
+    b_err("FATAL", "57P01", "terminating connection due to administrator command");
+    CHECK(server_sends(&a) == WB_RELAY_S_BROKEN);
+    TO_CLIENT(&a, "E[FATAL 57P01 terminating connection due to administrator command]");
+    CHECK(wb_relay_detach(a.c) == s);
+    CHECK(!wb_relay_server_clean(s));
+    CHECK(wb_relay_server_lost(a.c, "08006", "server closed the connection unexpectedly", &a.tc) == 0);
+    TO_CLIENT(&a, "E[FATAL 08006 server closed the connection unexpectedly]");
+    wb_pg_put_terminate(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_CLOSE);
+    uint8_t junk[] = "x";
+    CHECK(wb_relay_from_client(a.c, 'p', junk, 2, &a.ts, &a.tc) == WB_RELAY_CLOSE);
+    CHECK(strstr(sum(&a.tc, 1), "E[FATAL 08P01") != NULL);
+    wb_buf_clear(&a.tc);
+    CHECK(wb_relay_from_client(a.c, 'Q', junk, 1, &a.ts, &a.tc) == WB_RELAY_CLOSE); /* no NUL */
+    wb_buf_clear(&a.tc);
+    CHECK(wb_relay_from_client(a.c, 'B', junk, 1, &a.ts, &a.tc) == WB_RELAY_CLOSE);
+    wb_buf_clear(&a.tc);
+    TO_SERVER(&a, "");
+    rig_free(&a);
+    wb_relay_server_free(s);
+}
+
 int main(void)
 {
     test_simple_query();
@@ -679,6 +1126,12 @@ int main(void)
     test_close_and_duplicate();
     test_error_skips_to_sync();
     test_lru_and_collision();
+    test_sql_prepare();
+    test_listen();
+    test_parameters();
+    test_copy_and_function_call();
+    test_pool_modes();
+    test_faults();
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }
