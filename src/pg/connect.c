@@ -594,6 +594,7 @@ int wb_pg_detach(wb_pg_conn *c, wb_pg_handover *out, wb_pg_error *err)
         wb_pg_finish(c);
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "detach: the connection is not idle");
     }
+    wb_pg_reader_consume(&c->rd); /* the last message read (ReadyForQuery) is done */
     size_t avail;
     const uint8_t *left = wb_stream_peek(c->in, &avail);
     wb_stream *in = wb_stream_new_push(avail > 4096 ? avail : 0);
