@@ -381,6 +381,7 @@ sconn *wb_px_acquire(pclient *c)
         pl->wq_tail = c;
         pl->n_waiting++;
         c->state = CL_WAITING;
+        c->waiting = 1;
         c->wait_start_us = now;
         fresh = maybe_connect_locked(p, pl, c->t);
     }

@@ -330,7 +330,7 @@ static void client_run(pclient *c)
             client_close(c);
             return;
         }
-        if (c->state == CL_WAITING || c->state == CL_LOGIN || c->pause_pending)
+        if (c->waiting || c->state == CL_LOGIN || c->pause_pending)
             break;
         if (c->sc && c->sc->out.len >= 256 * 1024) { /* let the server catch up */
             int r = wb_px_sconn_flush(c->sc);
@@ -376,12 +376,11 @@ static void client_run(pclient *c)
                 break;
             sconn *sc = wb_px_acquire(c);
             if (!sc) {
-                if (c->state == CL_WAITING) {
+                if (c->waiting) {
                     /* the message stays in the read buffer until a server comes */
                     c->rd.consume = 0;
                     c->rd.messages--;
-                    client_set_reading(c, 0);
-                    goto out;
+                    goto out; /* reading stays armed: no epoll_ctl per wait */
                 }
                 client_fatal(c, "53200", "out of memory while acquiring a server connection");
                 return;
@@ -512,8 +511,13 @@ static void on_client_read(evutil_socket_t fd, short what, void *arg)
         client_close(c);
         return;
     }
-    if (r == 0)
+    if (r == 0) {
+        if (c->waiting) { /* gone while queued */
+            client_close(c);
+            return;
+        }
         client_set_reading(c, 0); /* EOF: the reader reports it after the buffered messages */
+    }
     client_run(c);
 }
 
@@ -702,6 +706,7 @@ static void take_server(pclient *c)
     pthread_mutex_unlock(&pl->mu);
     if (!sc)
         return;
+    c->waiting = 0;
     if (wb_px_sconn_bind(sc, c->t) != 0 || client_attach(c, sc) != 0) {
         wb_relay_detach(c->rc);
         pthread_mutex_lock(&pl->mu);
@@ -757,7 +762,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (m & CM_RUN) {
-            if (!c->reading && !c->out_blocked && c->state != CL_WAITING)
+            if (!c->reading && !c->out_blocked && !c->waiting)
                 client_set_reading(c, 1);
             client_run(c);
         }

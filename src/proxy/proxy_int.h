@@ -66,6 +66,7 @@ struct pclient {
     size_t out_off;
     struct event *rev, *wev, *ptimer;
     int reading, closing, out_blocked, wanted_write;
+    int waiting;           /* queued for a server (this thread's view) */
     wb_relay_client *rc;
     sconn *sc;             /* held (this thread) */
     sconn *assigned;       /* handed over, not yet taken (pool->mu) */
