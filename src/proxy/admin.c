@@ -66,7 +66,8 @@ static int snap_take(wb_proxy *p, snapbuf *b)
         ps->sv_idle = pl->n_idle;
         ps->sv_login = pl->n_login;
         ps->pool_size = p->cfg.pool_size;
-        ps->maxwait_us = pl->wq_head ? (uint64_t)(now - pl->wq_head->wait_start_us) : 0;
+        pclient *o = wb_px_wq_oldest(pl);
+        ps->maxwait_us = o ? (uint64_t)(now - o->wait_start_us) : 0;
         ps->xact_count = atomic_load(&pl->xact_count);
         ps->query_count = atomic_load(&pl->query_count);
         ps->bytes_received = atomic_load(&pl->bytes_received);
@@ -318,15 +319,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         sconn *victims[32], *fresh[32];
         int nv = 0, nf = 0;
         pthread_mutex_lock(&pl->mu);
-        while (qwait && pl->wq_head && now - pl->wq_head->wait_start_us >= qwait) {
-            pclient *c = pl->wq_head;
-            pl->wq_head = c->wnext;
-            if (pl->wq_head)
-                pl->wq_head->wprev = NULL;
-            else
-                pl->wq_tail = NULL;
-            c->wnext = c->wprev = NULL;
-            pl->n_waiting--;
+        pclient *c;
+        while (qwait && (c = wb_px_wq_oldest(pl)) && now - c->wait_start_us >= qwait) {
+            wb_px_wq_remove(pl, c);
             c->state = CL_IDLE;
             snprintf(c->fail_state, sizeof c->fail_state, "57014");
             snprintf(c->fail_msg, sizeof c->fail_msg,

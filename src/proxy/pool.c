@@ -48,22 +48,26 @@ pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user)
             return pl;
         }
     pool *pl = calloc(1, sizeof *pl);
+    if (pl)
+        pl->wq = calloc((size_t)p->nthreads, sizeof *pl->wq);
     char *ci = p->upstream_kv[0] ? strdup(p->upstream_kv) : NULL;
     if (pl && (ci || !p->upstream_kv[0])) {
         ci = kv_quote_append(ci, "dbname", db);
         if (ci)
             ci = kv_quote_append(ci, "user", user);
     }
-    if (!pl || !ci || !(pl->db = strdup(db)) || !(pl->user = strdup(user))) {
+    if (!pl || !pl->wq || !ci || !(pl->db = strdup(db)) || !(pl->user = strdup(user))) {
         pthread_mutex_unlock(&p->pools_mu);
         if (pl) {
             free(pl->db);
+            free(pl->wq);
             free(pl);
         }
         free(ci);
         return NULL;
     }
     pl->conninfo = ci;
+    pl->nthreads = p->nthreads;
     pthread_mutex_init(&pl->mu, NULL);
     pl->next = p->pools;
     p->pools = pl;
@@ -81,6 +85,7 @@ void wb_px_pool_free(pool *pl)
     free(pl->db);
     free(pl->user);
     free(pl->conninfo);
+    free(pl->wq);
     pthread_mutex_destroy(&pl->mu);
     free(pl);
 }
@@ -129,18 +134,46 @@ static void all_remove(pool *pl, sconn *sc)
     sc->anext = sc->aprev = NULL;
 }
 
-static pclient *wq_pop(pool *pl)
+/* Wait queues: one FIFO per I/O thread, so a server connection released
+ * on a thread goes to a waiter of the same thread (its socket's events stay
+ * where they are: no wake-up of another thread, no epoll_ctl) unless a
+ * waiter of another thread has waited WQ_AGE_US longer: fair within a
+ * thread, and no thread's clients starve. */
+#define WQ_AGE_US 1000
+
+pclient *wb_px_wq_oldest(pool *pl)
 {
-    pclient *c = pl->wq_head;
-    if (!c)
-        return NULL;
-    pl->wq_head = c->wnext;
-    if (pl->wq_head)
-        pl->wq_head->wprev = NULL;
+    pclient *o = NULL;
+    for (int i = 0; i < pl->nthreads; i++) {
+        pclient *h = pl->wq[i].head;
+        if (h && (!o || h->wait_start_us < o->wait_start_us))
+            o = h;
+    }
+    return o;
+}
+
+void wb_px_wq_remove(pool *pl, pclient *c)
+{
+    struct wq *q = &pl->wq[c->t->idx];
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
     else
-        pl->wq_tail = NULL;
+        q->head = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        q->tail = c->wprev;
     c->wnext = c->wprev = NULL;
     pl->n_waiting--;
+}
+
+static pclient *wq_pop(pool *pl, const pthr *pref)
+{
+    pclient *c = pref ? pl->wq[pref->idx].head : NULL, *o = wb_px_wq_oldest(pl);
+    if (!c || (o && o->wait_start_us + WQ_AGE_US < c->wait_start_us))
+        c = o;
+    if (c)
+        wb_px_wq_remove(pl, c);
     return c;
 }
 
@@ -160,7 +193,7 @@ static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
 /* another connection for the waiters? (pool->mu held) */
 static sconn *maybe_connect_locked(wb_proxy *p, pool *pl, pthr *home)
 {
-    if (pl->paused || !pl->wq_head || pl->n_total >= p->cfg.pool_size || pl->n_login >= pl->n_waiting)
+    if (pl->paused || !pl->n_waiting || pl->n_total >= p->cfg.pool_size || pl->n_login >= pl->n_waiting)
         return NULL;
     sconn *sc = wb_px_sconn_new(pl, home);
     if (sc) {
@@ -372,13 +405,14 @@ sconn *wb_px_acquire(pclient *c)
         c->state = CL_ACTIVE;
         c->sv_pid = sc->h.pid;
     } else {
+        struct wq *q = &pl->wq[c->t->idx];
         c->wnext = NULL;
-        c->wprev = pl->wq_tail;
-        if (pl->wq_tail)
-            pl->wq_tail->wnext = c;
+        c->wprev = q->tail;
+        if (q->tail)
+            q->tail->wnext = c;
         else
-            pl->wq_head = c;
-        pl->wq_tail = c;
+            q->head = c;
+        q->tail = c;
         pl->n_waiting++;
         c->state = CL_WAITING;
         c->waiting = 1;
@@ -402,7 +436,7 @@ sconn *wb_px_acquire(pclient *c)
 /* pool->mu held: sc (no holder) goes to the first waiter, or idle */
 static void put_locked(pool *pl, sconn *sc, int64_t now)
 {
-    pclient *w = pl->paused ? NULL : wq_pop(pl);
+    pclient *w = pl->paused ? NULL : wq_pop(pl, sc->t);
     if (w) {
         give_locked(pl, sc, w, now);
         return;
@@ -444,14 +478,15 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
     int nf = 0;
     int64_t now = wb_px_now_us();
     pthread_mutex_lock(&pl->mu);
-    while (!pl->paused && pl->wq_head && pl->idle) {
+    while (!pl->paused && pl->n_waiting && pl->idle) {
         sconn *sc = pl->idle;
         idle_remove(pl, sc);
-        pclient *w = wq_pop(pl);
+        pclient *w = wq_pop(pl, sc->t);
         give_locked(pl, sc, w, now);
     }
     while (nf < 64) {
-        sconn *sc = maybe_connect_locked(p, pl, pl->wq_head ? pl->wq_head->t : &p->thr[0]);
+        pclient *o = wb_px_wq_oldest(pl);
+        sconn *sc = maybe_connect_locked(p, pl, o ? o->t : &p->thr[0]);
         if (!sc)
             break;
         fresh[nf++] = sc;
@@ -490,8 +525,8 @@ void wb_px_sconn_connected(pthr *t, sconn *sc)
             }
         }
         if (pl->n_total == 0) { /* nothing else will serve the waiters */
-            while (pl->wq_head) {
-                pclient *c = wq_pop(pl);
+            while (pl->n_waiting) {
+                pclient *c = wq_pop(pl, NULL);
                 c->state = CL_IDLE;
                 fail_client_locked(c, sc->sqlstate, sc->errmsg);
             }

@@ -246,17 +246,9 @@ static void client_close(pclient *c)
     sconn *as = NULL;
     if (pl) {
         pthread_mutex_lock(&pl->mu);
-        if (c->state == CL_WAITING) {
-            if (c->wprev)
-                c->wprev->wnext = c->wnext;
-            else
-                pl->wq_head = c->wnext;
-            if (c->wnext)
-                c->wnext->wprev = c->wprev;
-            else
-                pl->wq_tail = c->wprev;
-            pl->n_waiting--;
-        } else if (c->state == CL_LOGIN) {
+        if (c->state == CL_WAITING)
+            wb_px_wq_remove(pl, c);
+        else if (c->state == CL_LOGIN) {
             for (pclient **q = &pl->login_wait; *q; q = &(*q)->wnext)
                 if (*q == c) {
                     *q = c->wnext;

@@ -97,10 +97,12 @@ struct pool {
     pthread_mutex_t mu;
     sconn *idle, *all;
     int n_total, n_login, n_active, n_idle, n_waiting, n_clients;
-    pclient *wq_head, *wq_tail, *login_wait;
+    struct wq { pclient *head, *tail; } *wq; /* wait queue per I/O thread, FIFO each */
+    pclient *login_wait;
     char **params;         /* cached ParameterStatus of the first server */
     size_t nparams;
     int have_params, paused;
+    int nthreads;          /* wq entries */
     atomic_uint_fast64_t xact_count, query_count, bytes_received, bytes_sent, xact_time_us, query_time_us,
         wait_time_us, server_errors;
 };
@@ -172,6 +174,10 @@ void wb_px_sconn_set_reading(sconn *sc, int on);
 /* the event callback of a server connection's socket */
 void wb_px_on_sconn_read(int fd, short what, void *arg);
 void wb_px_on_sconn_write(int fd, short what, void *arg);
+/* pool->mu held: the longest waiting client, or NULL */
+pclient *wb_px_wq_oldest(pool *pl);
+/* pool->mu held: take c (queued) out of its wait queue */
+void wb_px_wq_remove(pool *pl, pclient *c);
 /* a pool's waiters get idle servers / new connections (after RESUME) */
 void wb_px_pool_kick(wb_proxy *p, pool *pl);
 /* read what the socket has into a push stream: 1 bytes or nothing yet, 0
