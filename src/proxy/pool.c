@@ -501,7 +501,8 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
 static void fail_client_locked(pclient *c, const char *sqlstate, const char *msg)
 {
     snprintf(c->fail_state, sizeof c->fail_state, "%s", sqlstate);
-    snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
+    free(c->fail_msg);
+    c->fail_msg = strdup(msg);
     wb_px_post_client(c, CM_FAIL);
 }
 

@@ -81,14 +81,15 @@ struct pclient {
     int32_t pid, key;
     int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
     uint64_t n_q, b_in, b_out;
-    char database[64], user[64], appname[64], addr[64];
+    char *database, *user, *appname; /* owned (malloc'd) */
+    char addr[46];
     int port;
     char **names, **values; /* startup parameters until the login answer */
     int nparams;
-    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message */
-    char fail_msg[256];
+    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message (malloc'd) */
+    char *fail_msg;
     int pause_pending;
-    char pause_db[64];
+    char *pause_db;         /* console PAUSE [db] waiting (malloc'd) */
 };
 
 struct pool {
