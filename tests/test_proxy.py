@@ -8,7 +8,7 @@ Each case starts its own proxy with the flags it needs (Unix socket in a
 temp dir, no TCP unless metrics), talks to it with psycopg2 and psql, and
 stops it with SIGTERM (exit status 0 expected). Cases: basic, bounded,
 wait_timeout, cancel, terminate, refused, idle_timeout, session, console,
-metrics, restart.
+metrics, bulk, tls, restart.
 """
 import os
 import shutil
@@ -439,10 +439,84 @@ def case_restart():
         px.stop()
 
 
+def case_bulk():
+    """Large COPY in and out through a small pool: backpressure on both
+    sides, other clients served meanwhile."""
+    import io
+    px = Proxy("--pool-size", "2")
+    try:
+        c = px.connect()
+        one(c, "select 1")
+        with c.cursor() as cur:
+            cur.execute("create temp table t (a int, b text)")
+            data = "".join("%d\t%s\n" % (i, "y" * 200) for i in range(100000))
+            cur.copy_expert("copy t from stdin", io.StringIO(data))
+            cur.execute("select count(*), sum(a) from t")
+            check(cur.fetchone() == (100000, sum(range(100000))), "COPY FROM STDIN of 20 MB")
+            out = io.StringIO()
+            cur.copy_expert("copy t to stdout", out)
+            check(out.getvalue() == data, "COPY TO STDOUT gives it back")
+        c.commit()
+        b = px.connect()
+        check(one(b, "select 6")[0] == 6, "another client meanwhile")
+        b.close()
+        c.close()
+    finally:
+        px.stop()
+
+
+def case_tls():
+    """TLS on both sides: the client's TLS session and the upstream's
+    (sslmode=verify-full, SCRAM with the CONNINFO's password) are handed
+    over to the proxy's I/O threads with whatever they had buffered."""
+    ca = os.environ.get("WB_PG_CA")
+    pw = os.environ.get("WB_PG_PASSWORD")
+    if not ca or not pw or not shutil.which("openssl"):
+        print("tls: skipped (no WB_PG_CA / openssl)")
+        return
+    d = tempfile.mkdtemp(prefix="wb-proxy-cert-")
+    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    pwfile = os.path.join(d, "pw")
+    with open(pwfile, "w") as f:
+        f.write("wb_scram:%s\n" % pw)
+    port = free_port()
+    up = "host=localhost port=%s sslmode=verify-full sslrootcert=%s password='%s'" % (PGPORT, ca, pw)
+    px = Proxy("-h", "127.0.0.1", "--ssl-cert", cert, "--ssl-key", key, "--auth", "scram-sha-256",
+               "--passwords", pwfile, "--pool-size", "2", upstream=up)
+    try:
+        conns = []
+        for i in range(4):
+            c = psycopg2.connect(host="127.0.0.1", port=px.port, user="wb_scram", password=pw, dbname=DB,
+                                 sslmode="require")
+            conns.append(c)
+        for rnd in range(20):
+            for i, c in enumerate(conns):
+                check(one(c, "select %s::int, current_user", (rnd * 10 + i,)) == (rnd * 10 + i, "wb_scram"),
+                      "TLS round trip")
+                c.commit()
+        # a large answer through both TLS sessions
+        n = one(conns[0], "select length(string_agg(md5(g::text), '')) from generate_series(1, 20000) g")[0]
+        check(n == 640000, "large aggregate")
+        rows = direct_rows(conns[1], "select g, repeat('x', 100) from generate_series(1, 20000) g")
+        check(len(rows) == 20000 and rows[-1][0] == 20000, "20,000 rows through TLS")
+        conns[1].commit()
+        d2 = direct()
+        ssl = one(d2, "select bool_and(ssl) from pg_stat_ssl s join pg_stat_activity a using (pid) "
+                      "where a.usename = 'wb_scram'")[0]
+        check(ssl is True, "upstream connections use TLS")
+        d2.close()
+        [c.close() for c in conns]
+    finally:
+        px.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 CASES = [("basic", case_basic), ("bounded", case_bounded), ("wait_timeout", case_wait_timeout),
          ("cancel", case_cancel), ("terminate", case_terminate), ("refused", case_refused),
          ("idle_timeout", case_idle_timeout), ("session", case_session), ("console", case_console),
-         ("metrics", case_metrics), ("restart", case_restart)]
+         ("metrics", case_metrics), ("bulk", case_bulk), ("tls", case_tls), ("restart", case_restart)]
 
 
 def main():
