@@ -661,7 +661,9 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         client_fatal(c, "53200", "out of memory");
         return;
     }
+    pthread_mutex_lock(&p->reg_mu); /* wb_proxy_cancel reads it under reg_mu */
     c->pool = pl;
+    pthread_mutex_unlock(&p->reg_mu);
     sconn *fresh = NULL;
     pthread_mutex_lock(&pl->mu);
     pl->n_clients++;

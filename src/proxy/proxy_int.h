@@ -45,6 +45,9 @@ struct sconn {
     wb_relay_server *rs;
     pclient *client;       /* holder (pool->mu, or its thread while held) */
     atomic_int state;
+    atomic_int holder_t;   /* SV_ACTIVE: index of the holder's thread, so a
+                              callback on another thread never touches a
+                              client that is not its own */
     int64_t connect_time_s, idle_since_us;
     sconn *inext, *iprev;  /* pool idle list (pool->mu) */
     sconn *anext, *aprev;  /* pool list of every connection (pool->mu) */
