@@ -8,7 +8,7 @@ Each case starts its own proxy with the flags it needs (Unix socket in a
 temp dir, no TCP unless metrics), talks to it with psycopg2 and psql, and
 stops it with SIGTERM (exit status 0 expected). Cases: basic, bounded,
 wait_timeout, cancel, terminate, refused, idle_timeout, session, console,
-metrics, bulk, tls, restart.
+metrics, bulk, stress, tls, restart.
 """
 import os
 import shutil
@@ -465,6 +465,75 @@ def case_bulk():
         px.stop()
 
 
+def case_stress():
+    """Many clients over a small pool on two I/O threads for a few seconds:
+    clients leaving mid-transaction, cancels, backends terminated under
+    them. The proxy must keep serving and exit cleanly (under ASAN: no
+    leak, no race-induced use after free)."""
+    import random
+    px = Proxy("--pool-size", "3", "--threads", "2", "--query-wait-timeout", "20")
+    stop = time.time() + 5
+    errors, done = [], [0]
+    lock = threading.Lock()
+
+    def client(seed):
+        rnd = random.Random(seed)
+        while time.time() < stop:
+            try:
+                c = px.connect(application_name="stress%d" % seed)
+                for _ in range(rnd.randint(1, 20)):
+                    r = rnd.random()
+                    if r < 0.05:
+                        break  # leaves mid-transaction
+                    if r < 0.08:
+                        def cancel(conn=c):
+                            try:
+                                conn.cancel()
+                            except psycopg2.Error:
+                                pass
+                        t = threading.Timer(0.05, cancel)
+                        t.start()
+                        try:
+                            one(c, "select pg_sleep(0.2)")
+                        except psycopg2.Error:
+                            pass
+                        t.join()
+                        c.rollback()
+                        continue
+                    v = rnd.randint(0, 1000)
+                    got = one(c, "select %s::int", (v,))[0]
+                    if got != v:
+                        errors.append("wrong answer %r for %r" % (got, v))
+                    c.commit()
+                    with lock:
+                        done[0] += 1
+                c.close()
+            except psycopg2.Error as e:
+                if e.pgcode not in (None, "57P01", "08006", "57014", "25P02"):
+                    errors.append(repr(e))
+
+    def killer():
+        d = direct()
+        d.autocommit = True
+        while time.time() < stop:
+            time.sleep(0.7)
+            one(d, "select count(pg_terminate_backend(pid)) from (select pid from pg_stat_activity where datname = %s"
+                   " and pid <> pg_backend_pid() and backend_type = 'client backend' limit 1) s", (DB,))
+        d.close()
+
+    try:
+        ts = [threading.Thread(target=client, args=(i,)) for i in range(24)] + [threading.Thread(target=killer)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(not errors, "stress: %s" % errors[:3])
+        check(done[0] > 200, "stress: %d transactions" % done[0])
+        c = px.connect()
+        check(one(c, "select 1")[0] == 1, "serving after the stress")
+        c.close()
+    finally:
+        px.stop()
+
+
 def case_tls():
     """TLS on both sides: the client's TLS session and the upstream's
     (sslmode=verify-full, SCRAM with the CONNINFO's password) are handed
@@ -516,7 +585,7 @@ def case_tls():
 CASES = [("basic", case_basic), ("bounded", case_bounded), ("wait_timeout", case_wait_timeout),
          ("cancel", case_cancel), ("terminate", case_terminate), ("refused", case_refused),
          ("idle_timeout", case_idle_timeout), ("session", case_session), ("console", case_console),
-         ("metrics", case_metrics), ("bulk", case_bulk), ("tls", case_tls), ("restart", case_restart)]
+         ("metrics", case_metrics), ("bulk", case_bulk), ("stress", case_stress), ("tls", case_tls), ("restart", case_restart)]
 
 
 def main():
