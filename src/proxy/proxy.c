@@ -327,7 +327,7 @@ static void client_run(pclient *c)
             client_close(c);
             return;
         }
-        if (c->waiting || c->state == CL_LOGIN || c->pause_pending)
+        if (c->waiting || !c->logged_in || c->pause_pending)
             break;
         if (c->sc && c->sc->out.len >= 256 * 1024) { /* let the server catch up */
             int r = wb_px_sconn_flush(c->sc);
@@ -415,7 +415,7 @@ out:
         client_close(c);
         return;
     }
-    if (!c->sc && c->state == CL_IDLE) {
+    if (!c->sc && !c->waiting && c->logged_in) {
         /* idle: the read and write buffers go back (an idle client costs
          * its structs, about 1.5 KB with the relay's) */
         wb_pg_reader_consume(&c->rd);
@@ -578,6 +578,7 @@ static void login_ok(pclient *c)
     pthread_mutex_lock(&pl->mu);
     c->state = CL_IDLE;
     pthread_mutex_unlock(&pl->mu);
+    c->logged_in = 1;
     client_set_reading(c, 1);
     client_run(c);
 }
@@ -648,6 +649,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     if (strcmp(db, "wirebuf") == 0) { /* the admin console */
         free_startup(c);
         c->state = CL_IDLE;
+        c->logged_in = 1;
         wb_px_console_login(c);
         client_set_reading(c, 1);
         client_run(c);
@@ -914,7 +916,7 @@ void wb_proxy_thread_stop(wb_proxy *p, int i)
         return;
     while (t->clients) {
         pclient *c = t->clients;
-        if (c->state != CL_LOGIN || !c->pool)
+        if (c->logged_in || !c->pool)
             client_fatal(c, "57P01", "terminating connection due to administrator command");
         else
             client_fatal(c, "57P01", "the server is shutting down");

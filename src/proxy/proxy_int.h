@@ -70,6 +70,7 @@ struct pclient {
     struct event *rev, *wev, *ptimer;
     int reading, closing, out_blocked, wanted_write;
     int waiting;           /* queued for a server (this thread's view) */
+    int logged_in;         /* the login answer went out (this thread) */
     wb_relay_client *rc;
     sconn *sc;             /* held (this thread) */
     sconn *assigned;       /* handed over, not yet taken (pool->mu) */
