@@ -369,6 +369,19 @@ def case_console():
         rc, out, err = px.psql("SHOW NONSENSE")
         check(rc != 0, "unknown console command is an error")
         c.close()
+        # not from other addresses: the console can stop the proxy
+        ext = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+               if "." in a and not a.startswith("127.")]
+        if ext:
+            px2 = Proxy("-h", ext[0], "--auth", "scram-sha-256", "--passwords", pwfile.name)
+            try:
+                try:
+                    psycopg2.connect(host=ext[0], port=px2.port, user=SUPER, password="secret", dbname="wirebuf")
+                    check(False, "console refused from a non-loopback address")
+                except psycopg2.OperationalError as e:
+                    check("only available" in str(e), "console refused from %s: %s" % (ext[0], e))
+            finally:
+                px2.stop()
         rc, out, err = px.psql("SHUTDOWN")
         try:
             px.proc.wait(10)

@@ -620,6 +620,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->state = CL_LOGIN;
     const char *app = client_param(c, "application_name");
     c->appname = app && *app ? strdup(app) : NULL;
+    int local = l->local;
     int long_names = l->database && l->user && (strlen(l->database) >= 64 || strlen(l->user) >= 64);
     char *db = l->database, *user = l->user;
     c->database = db;
@@ -647,6 +648,10 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         return;
     }
     if (strcmp(db, "wirebuf") == 0) { /* the admin console */
+        if (!local) { /* it can PAUSE and SHUTDOWN the proxy */
+            client_fatal(c, "28000", "the console database \"wirebuf\" is only available on the Unix socket and loopback");
+            return;
+        }
         free_startup(c);
         c->state = CL_IDLE;
         c->logged_in = 1;

@@ -821,6 +821,7 @@ static void proxy_handover(conn *c)
     l.pid = c->s.pid;
     l.key = c->s.key;
     l.tls = c->s.tls_active;
+    l.local = c->local;
     memcpy(l.addr, c->addr, sizeof l.addr);
     l.port = c->port;
     int idx = (int)(c->t - srv->io);
