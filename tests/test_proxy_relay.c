@@ -1118,6 +1118,130 @@ static void test_faults(void)
     wb_relay_server_free(s);
 }
 
+/* SET / RESET of parameters the server does not report (search_path,
+ * work_mem, ...): recorded when the Query succeeds (at COMMIT inside a
+ * transaction block, never after ROLLBACK or an error), replayed on the
+ * next server connection, and what a client left on a server connection is
+ * put back to the server's defaults before another client uses it. */
+static void test_set_tracking(void)
+{
+    const char *names[] = {"application_name"};
+    const char *values[] = {"app"};
+    rig a, b;
+    rig_init(&a, WB_POOL_TRANSACTION, names, values, 1);
+    rig_init(&b, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s1 = wb_relay_server_new(0), *s2 = wb_relay_server_new(0);
+    wb_relay_server *ss[2] = {s1, s2};
+    for (int i = 0; i < 2; i++) {
+        wb_relay_server_param(ss[i], "application_name", "");
+        wb_relay_server_param(ss[i], "TimeZone", "UTC");
+        wb_relay_server_param(ss[i], "server_version", "15.4");
+    }
+    attach(&a, s1);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false)]");
+    wb_pg_put_query(&msg, "SET search_path TO myschema, public");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("SET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] ZI");
+    wb_buf_clear(&a.ts);
+    wb_relay_detach(a.c);
+    /* the next server connection gets it */
+    attach(&a, s2);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false); "
+                  "SET \"search_path\" TO myschema, public]");
+    wb_relay_detach(a.c);
+    /* another client on s1: application_name back to the default, search_path reset */
+    attach(&b, s1);
+    TO_SERVER(&b, "Q[SELECT pg_catalog.set_config(E'application_name', E'', false); RESET \"search_path\"]");
+    wb_relay_detach(b.c);
+    attach(&b, s1);
+    TO_SERVER(&b, "");
+    wb_relay_detach(b.c);
+
+    /* in a transaction block: void after ROLLBACK, kept after COMMIT */
+    wb_relay_server *s3 = wb_relay_server_new(0);
+    attach(&a, s3);
+    wb_buf_clear(&a.ts);
+    wb_pg_put_query(&msg, "BEGIN");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "SET work_mem = '64MB'");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "ROLLBACK");
+    client_sends(&a);
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("BEGIN");
+    b_z('T');
+    b_cc("SET");
+    b_z('T');
+    b_cc("ROLLBACK");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[BEGIN] ZT C[SET] ZT C[ROLLBACK] ZI");
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    wb_pg_put_query(&msg, "BEGIN");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "SET work_mem = '64MB'");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "COMMIT");
+    client_sends(&a);
+    b_cc("BEGIN");
+    b_z('T');
+    b_cc("SET");
+    b_z('T');
+    b_cc("COMMIT");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    CHECK(params_find(&a.c->wanted, "work_mem") != NULL);
+    /* a failed Query's SET is void */
+    wb_pg_put_query(&msg, "SET statement_timeout = 5; SELECT 1/0");
+    client_sends(&a);
+    b_cc("SET");
+    b_err("ERROR", "22012", "division by zero");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    CHECK(params_find(&a.c->wanted, "statement_timeout") == NULL);
+    wb_relay_detach(a.c);
+    attach(&a, s2);
+    TO_SERVER(&a, "Q[SET \"work_mem\" TO '64MB']");
+    /* RESET application_name: the client's start-up value again, reported
+     * to the client after the server went back to its default */
+    wb_pg_put_query(&msg, "RESET application_name; RESET work_mem");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[RESET application_name; RESET work_mem]");
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("RESET");
+    wb_pg_put_parameter_status(&msg, "application_name", "");
+    b_cc("RESET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    TO_CLIENT(&a, "C[RESET] S[application_name=] C[RESET] ZI");
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false)]");
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    b_rowdesc();
+    b_row("app");
+    b_cc("SELECT 1");
+    wb_pg_put_parameter_status(&msg, "application_name", "app");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "S[application_name=app]");
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    rig_free(&b);
+    wb_relay_server_free(s1);
+    wb_relay_server_free(s2);
+    wb_relay_server_free(s3);
+}
+
 int main(void)
 {
     test_simple_query();
@@ -1132,6 +1256,7 @@ int main(void)
     test_copy_and_function_call();
     test_pool_modes();
     test_faults();
+    test_set_tracking();
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }

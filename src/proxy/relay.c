@@ -213,7 +213,8 @@ struct wb_relay_server {
     sstmt **tab; /* open addressing on key->hash, linear probing */
     size_t tabcap, count;
     sstmt *lru_head, *lru_tail;
-    params values;     /* session parameter values the server has */
+    params values;     /* session parameter values the server has now */
+    params defaults;   /* the values it reported at start-up (its RESET ALL) */
     char status;       /* last ReadyForQuery: I/T/E */
     int batch_open;    /* extended-protocol messages sent since the last Sync */
     int dirty;         /* detached with responses outstanding */
@@ -359,12 +360,13 @@ void wb_relay_server_free(wb_relay_server *s)
     sset_clear(s);
     free(s->tab);
     params_free(&s->values);
+    params_free(&s->defaults);
     free(s);
 }
 
 int wb_relay_server_param(wb_relay_server *s, const char *name, const char *value)
 {
-    return params_set(&s->values, name, value);
+    return params_set(&s->values, name, value) != 0 || params_set(&s->defaults, name, value) != 0 ? -1 : 0;
 }
 
 int wb_relay_server_clean(const wb_relay_server *s)
@@ -378,7 +380,7 @@ int wb_relay_server_reset(wb_relay_server *s, wb_buf *to_server)
         return -1;
     s->reset_pending++;
     sset_clear(s);
-    return 0;
+    return params_copy(&s->values, &s->defaults);
 }
 
 static int is_fatal(const uint8_t *body, uint32_t len)
@@ -470,13 +472,23 @@ enum {
     F_ADDED = 16,    /* the entry added `hash` to the server set: undo on error */
     F_PREPARE = 32,  /* P_QUERY: SQL PREPARE of st */
     F_DISCARD = 64,  /* P_QUERY: DISCARD ALL */
-    F_PREFIX = 128   /* P_QUERY: `n` CommandCompletes of our PREPARE first */
+    F_PREFIX = 128,  /* P_QUERY: `n` CommandCompletes of our PREPARE first */
+    F_SET = 256,     /* P_QUERY: `nset` records of c->setq (SET / RESET) */
+    F_ERRSEEN = 512, /* P_QUERY: an ErrorResponse came */
+    F_FWD_PS = 1024  /* P_INJ_QUERY: its ParameterStatus go to the client */
 };
 
+/* A SET (val: the value's SQL text), RESET name (val NULL) or RESET ALL
+ * (name NULL) the client ran. */
+typedef struct setrec {
+    char *name, *val;
+} setrec;
+
 typedef struct pend {
-    uint8_t kind, flags;
-    uint16_t n;
+    uint8_t kind;
     uint8_t stage; /* P_DESC_S: ParameterDescription seen */
+    uint16_t flags;
+    uint16_t n, nset;
     uint32_t off, len;
     cstmt *st;
     uint64_t hash;
@@ -498,7 +510,20 @@ struct wb_relay_client {
     params startup; /* the StartupMessage's values */
     params wanted;  /* the values the session has now */
     wb_buf tmp;     /* scratch for rewritten SQL */
+    /* SET / RESET of the client's Queries: setq waits for the Query's
+     * ReadyForQuery, tentative for the end of the transaction block */
+    setrec *setq, *tentative;
+    int nsetq, capsetq, ntent, captent;
+    int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
+
+static void setrecs_free(setrec *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].val);
+    }
+}
 
 static uint64_t name_hash(const char *s) { return fnv1a(0xcbf29ce484222325ULL, s, strlen(s)); }
 
@@ -694,6 +719,10 @@ void wb_relay_client_free(wb_relay_client *c)
     wb_buf_free(&c->tmp);
     params_free(&c->startup);
     params_free(&c->wanted);
+    setrecs_free(c->setq, c->nsetq);
+    setrecs_free(c->tentative, c->ntent);
+    free(c->setq);
+    free(c->tentative);
     free(c);
 }
 
@@ -771,7 +800,7 @@ static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 static int syn_done(wb_relay_client *c, size_t off, int flags, wb_buf *to_client)
 {
     if (c->qlen == 0) {
-        pend p = {.kind = P_SYN, .flags = (uint8_t)flags, .off = (uint32_t)off, .len = (uint32_t)(c->syn.len - off)};
+        pend p = {.kind = P_SYN, .flags = (uint16_t)flags, .off = (uint32_t)off, .len = (uint32_t)(c->syn.len - off)};
         int r = emit_syn(c, &p, to_client);
         c->syn.len = off;
         return r;
@@ -779,7 +808,7 @@ static int syn_done(wb_relay_client *c, size_t off, int flags, wb_buf *to_client
     pend *p = q_push(c, P_SYN);
     if (!p)
         return -1;
-    p->flags = (uint8_t)flags;
+    p->flags = (uint16_t)flags;
     p->off = (uint32_t)off;
     p->len = (uint32_t)(c->syn.len - off);
     return 0;
@@ -806,6 +835,19 @@ static int syn_sql(wb_relay_client *c, const char *tag, const char *sqlstate, co
 
 /* ---- parameters ---- */
 
+/* Reported parameters that are properties of the server or the login,
+ * not settable with set_config(): never replayed. */
+static int replayable(const char *name)
+{
+    static const char *const fixed[] = {"server_version", "server_encoding", "integer_datetimes", "is_superuser",
+                                        "session_authorization", "in_hot_standby", "scram_iterations"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcasecmp(name, fixed[i]) == 0)
+            return 0;
+    return 1;
+}
+
+
 static int put_sql_literal(wb_buf *b, const char *s)
 {
     if (wb_buf_puts(b, "E'") != 0)
@@ -819,38 +861,108 @@ static int put_sql_literal(wb_buf *b, const char *s)
     return wb_buf_putc(b, '\'');
 }
 
-/* Append the replay Query for the parameters of c that s lacks. */
-static int replay(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
+/* Parameter values: a plain value is set with set_config(name, value);
+ * RAW then SQL text is a value the client gave with SET (replayed with
+ * SET); UNKNOWN is a value a failed replay left unknown. */
+#define RAW '\x01'
+static const char UNKNOWN[] = "\x03";
+
+static int put_ident(wb_buf *b, const char *s)
+{
+    if (wb_buf_putc(b, '"') != 0)
+        return -1;
+    for (; *s; s++)
+        if ((*s == '"' && wb_buf_putc(b, '"') != 0) || wb_buf_putc(b, (uint8_t)*s) != 0)
+            return -1;
+    return wb_buf_putc(b, '"');
+}
+
+/* Append the replay Query that makes s's values those c wants: set_config
+ * for the values c wants that differ, SET for values c gave as SQL, and
+ * back to the server's own defaults (or RESET) what an earlier client left
+ * that c does not want. flags: added to the entry's (F_FWD_PS). */
+static int replay(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server, int flags)
 {
     wb_buf *t = &c->tmp;
     wb_buf_clear(t);
-    int k = 0;
+    int k = 0, m = 0;
     for (int i = 0; i < c->wanted.n; i++) {
         const param *w = &c->wanted.v[i];
         const param *h = params_find(&s->values, w->name);
-        if (h && strcmp(h->value, w->value) == 0)
+        if ((h && strcmp(h->value, w->value) == 0) || w->value[0] == RAW || !replayable(w->name))
             continue;
         if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
             put_sql_literal(t, w->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, w->value) != 0 ||
             wb_buf_puts(t, ", false)") != 0)
             return -1;
     }
-    if (!k)
+    for (int i = 0; i < s->values.n; i++) {
+        const param *v = &s->values.v[i];
+        const param *d = params_find(&s->defaults, v->name);
+        if (!d || !replayable(v->name) || params_find(&c->wanted, v->name) || strcmp(d->value, v->value) == 0)
+            continue;
+        if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
+            put_sql_literal(t, v->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, d->value) != 0 ||
+            wb_buf_puts(t, ", false)") != 0)
+            return -1;
+    }
+    m = k > 0;
+    for (int i = 0; i < c->wanted.n; i++) {
+        const param *w = &c->wanted.v[i];
+        const param *h = params_find(&s->values, w->name);
+        if (w->value[0] != RAW || (h && strcmp(h->value, w->value) == 0))
+            continue;
+        if (wb_buf_puts(t, m++ ? "; SET " : "SET ") != 0 || put_ident(t, w->name) != 0 ||
+            wb_buf_puts(t, " TO ") != 0 || wb_buf_puts(t, w->value + 1) != 0)
+            return -1;
+    }
+    for (int i = 0; i < s->values.n; i++) {
+        const param *v = &s->values.v[i];
+        if (params_find(&s->defaults, v->name) || params_find(&c->wanted, v->name))
+            continue;
+        if (wb_buf_puts(t, m++ ? "; RESET " : "RESET ") != 0 || put_ident(t, v->name) != 0)
+            return -1;
+    }
+    if (!m)
         return 0;
     if (wb_buf_putc(t, 0) != 0)
         return -1;
     pend *p = q_push(c, P_INJ_QUERY);
     if (!p)
         return -1;
-    p->flags = F_REPLAY;
+    p->flags = (uint16_t)(F_REPLAY | flags);
     if (wb_pg_put_query(to_server, (const char *)t->p) != 0) {
         c->qlen--;
         return -1;
     }
-    /* the server has them now (ParameterStatus replies will confirm the
-     * reported ones; on an error they are forgotten, see from_server) */
+    /* the server has them now (ParameterStatus replies confirm the
+     * reported ones; after an error they are UNKNOWN, see be_error) */
+    for (int i = s->values.n - 1; i >= 0; i--) {
+        const param *v = &s->values.v[i];
+        if (params_find(&c->wanted, v->name) || !replayable(v->name))
+            continue;
+        const param *d = params_find(&s->defaults, v->name);
+        if (!d)
+            params_del(&s->values, v->name);
+        else if (strcmp(d->value, v->value) != 0 && params_set(&s->values, d->name, d->value) != 0)
+            return -1;
+    }
     for (int i = 0; i < c->wanted.n; i++)
-        if (params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+        if (replayable(c->wanted.v[i].name) &&
+            params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+            return -1;
+    return 0;
+}
+
+/* The replay failed somewhere: every value it touched is unknown now. */
+static int replay_failed(wb_relay_client *c)
+{
+    wb_relay_server *s = c->server;
+    for (int i = 0; i < c->wanted.n; i++)
+        if (params_set(&s->values, c->wanted.v[i].name, UNKNOWN) != 0)
+            return -1;
+    for (int i = 0; i < s->values.n; i++)
+        if (replayable(s->values.v[i].name) && params_set(&s->values, s->values.v[i].name, UNKNOWN) != 0)
             return -1;
     return 0;
 }
@@ -861,7 +973,7 @@ int wb_relay_attach(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
     c->server = s;
     s->holder = c;
     s->dirty = 0;
-    return replay(c, s, to_server);
+    return replay(c, s, to_server, 0);
 }
 
 wb_relay_server *wb_relay_detach(wb_relay_client *c)
@@ -1274,6 +1386,9 @@ static size_t paren_span(const char *sql, size_t from, size_t to)
 static const char MIXED_MSG[] = "wirebuf proxy: PREPARE, EXECUTE, DEALLOCATE and DISCARD ALL must be the only "
                                 "statement of a simple Query in a pooled session (send them separately)";
 
+static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len, const wb_psql_stmt *st, int k,
+                          wb_buf *to_server, wb_buf *to_client);
+
 static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
 {
     if (len < 1 || body[len - 1] != 0)
@@ -1285,15 +1400,95 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             return WB_RELAY_NEED_SERVER;
         return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     }
-    wb_psql_stmt st[8];
+    wb_psql_stmt stack[8], *st = stack;
     char err[256];
     int k = wb_psql_analyse(sql, n, st, 8, err, sizeof err);
-    if (k < 0) { /* the server reports the syntax error */
-        if (!c->server)
-            return WB_RELAY_NEED_SERVER;
-        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    if (k > 8) { /* many statements (rare): all of them */
+        st = malloc((size_t)k * sizeof *st);
+        if (!st)
+            return WB_RELAY_NOMEM;
+        if (wb_psql_analyse(sql, n, st, k, err, sizeof err) != k)
+            k = -1;
     }
-    int filled = k < 8 ? k : 8, special = 0, listen = 0;
+    int r;
+    if (k < 0) { /* the server reports the syntax error */
+        r = !c->server ? WB_RELAY_NEED_SERVER
+            : fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM
+                                                             : WB_RELAY_OK;
+    } else {
+        r = query_analysed(c, body, len, st, k, to_server, to_client);
+    }
+    if (st != stack)
+        free(st);
+    return r;
+}
+
+/* A SET / RESET / RESET ALL statement of the client's Query: recorded
+ * (setq) to be carried out on the bookkeeping when the Query succeeds.
+ * Parameters the server reports (ParameterStatus) are tracked from its
+ * reports instead. 0 or -1. */
+static int record_set(wb_relay_client *c, const char *sql, const wb_psql_stmt *st, int *count)
+{
+    setrec r = {NULL, NULL};
+    if (*count >= UINT16_MAX)
+        return 0;
+    if (st->kind != WB_PSQL_RESET_ALL) {
+        if (!st->name[0] || strchr(st->name, ' '))
+            return 0;
+        if (st->kind == WB_PSQL_SET) {
+            if (params_find(&c->server->defaults, st->name))
+                return 0;
+            size_t p = st->name_off + st->name_len, end = st->off + st->len;
+            while (p < end && strchr(" \t\r\n\f", sql[p]))
+                p++;
+            if (p < end && sql[p] == '=')
+                p++;
+            else if (p + 2 <= end && strncasecmp(sql + p, "to", 2) == 0 &&
+                     (p + 2 == end || strchr(" \t\r\n\f'\"", sql[p + 2])))
+                p += 2;
+            while (p < end && strchr(" \t\r\n\f", sql[p]))
+                p++;
+            while (end > p && strchr(" \t\r\n\f", sql[end - 1]))
+                end--;
+            if (p == end)
+                return 0;
+            if (!(end - p == 7 && strncasecmp(sql + p, "default", 7) == 0)) {
+                r.val = malloc(end - p + 2);
+                if (!r.val)
+                    return -1;
+                r.val[0] = RAW;
+                memcpy(r.val + 1, sql + p, end - p);
+                r.val[end - p + 1] = 0;
+            }
+        }
+        r.name = strdup(st->name);
+        if (!r.name) {
+            free(r.val);
+            return -1;
+        }
+    }
+    if (c->nsetq == c->capsetq) {
+        int cap = c->capsetq ? c->capsetq * 2 : 4;
+        setrec *nv = realloc(c->setq, (size_t)cap * sizeof *nv);
+        if (!nv) {
+            free(r.name);
+            free(r.val);
+            return -1;
+        }
+        c->setq = nv;
+        c->capsetq = cap;
+    }
+    c->setq[c->nsetq++] = r;
+    ++*count;
+    return 0;
+}
+
+static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len, const wb_psql_stmt *st, int k,
+                          wb_buf *to_server, wb_buf *to_client)
+{
+    const char *sql = (const char *)body;
+    size_t n = strlen(sql);
+    int filled = k, special = 0, listen = 0, sets = 0;
     for (int i = 0; i < filled; i++) {
         switch (st[i].kind) {
         case WB_PSQL_PREPARE:
@@ -1305,6 +1500,11 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             break;
         case WB_PSQL_LISTEN:
             listen = 1;
+            break;
+        case WB_PSQL_SET:
+        case WB_PSQL_RESET:
+        case WB_PSQL_RESET_ALL:
+            sets = 1;
             break;
         default:
             break;
@@ -1323,7 +1523,21 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     if (!special) {
         if (!c->server)
             return WB_RELAY_NEED_SERVER;
-        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        pend *p;
+        if (fwd_query(c, body, len, to_server, &p) != 0)
+            return WB_RELAY_NOMEM;
+        if (sets) {
+            int count = 0;
+            for (int i = 0; i < k; i++)
+                if ((st[i].kind == WB_PSQL_SET || st[i].kind == WB_PSQL_RESET || st[i].kind == WB_PSQL_RESET_ALL) &&
+                    record_set(c, sql, &st[i], &count) != 0)
+                    return WB_RELAY_NOMEM;
+            if (count) {
+                p->flags |= F_SET;
+                p->nset = (uint16_t)count;
+            }
+        }
+        return WB_RELAY_OK;
     }
     const wb_psql_stmt *s = &st[0];
     char msg[200];
@@ -1501,24 +1715,12 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
 /* ------------------------------------------------------------------ */
 /* backend messages                                                    */
 
-/* Reported parameters that are properties of the server or the login,
- * not settable with set_config(): never replayed. */
-static int replayable(const char *name)
-{
-    static const char *const fixed[] = {"server_version", "server_encoding", "integer_datetimes", "is_superuser",
-                                        "session_authorization", "in_hot_standby", "scram_iterations"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (strcasecmp(name, fixed[i]) == 0)
-            return 0;
-    return 1;
-}
-
 /* What an entry the server did not carry out leaves behind. */
 static void undo(wb_relay_client *c, pend *p)
 {
     if ((p->flags & F_ADDED) && c->server)
         sset_del(c->server, p->hash);
-    p->flags &= (uint8_t)~F_ADDED;
+    p->flags &= (uint16_t)~F_ADDED;
     if (p->st && !(p->flags & F_DUP) &&
         (p->kind == P_PARSE || p->kind == P_SYN || (p->kind == P_QUERY && (p->flags & F_PREPARE))))
         cmap_del(c, p->st);
@@ -1569,21 +1771,20 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     switch (h->kind) {
     case P_QUERY:
     case P_FUNC:
-        if (h->flags & F_PREFIX && h->n) /* our PREPARE failed */
+        if ((h->flags & F_PREFIX) && h->n) /* our PREPARE failed: the server lacks it */
             h->n = 0;
-        else
-            h->flags &= (uint8_t)~F_ADDED;
+        else if (!(h->flags & F_PREPARE)) /* the statement is there; something else failed */
+            h->flags &= (uint16_t)~F_ADDED;
         undo(c, h);
-        h->flags = 0;
+        h->flags = (uint16_t)((h->flags & F_SET) | F_ERRSEEN);
         return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_SYNC:
         return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_INJ_SYNC:
         return WB_RELAY_S_OK;
     case P_INJ_QUERY:
-        if (h->flags & F_REPLAY) /* forget what we thought we had set */
-            for (int i = 0; i < c->wanted.n; i++)
-                params_del(&c->server->values, c->wanted.v[i].name);
+        if ((h->flags & F_REPLAY) && replay_failed(c) != 0)
+            return WB_RELAY_S_NOMEM;
         undo(c, h);
         h->flags = 0;
         return WB_RELAY_S_OK;
@@ -1632,6 +1833,70 @@ static void copy_in_begins(wb_relay_client *c)
         c->server->batch_open = 1;
 }
 
+/* Carry out SET / RESET records of the client on its bookkeeping and the
+ * server's. *need_replay: set when the server's values now differ from the
+ * client's (a RESET goes back to the server's default, the client's is its
+ * start-up value). */
+static int apply_sets(wb_relay_client *c, const setrec *v, int n, int *need_replay)
+{
+    wb_relay_server *s = c->server;
+    for (int i = 0; i < n; i++) {
+        const setrec *r = &v[i];
+        if (!r->name) { /* RESET ALL */
+            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+                return -1;
+            *need_replay = 1;
+            continue;
+        }
+        if (!r->val) { /* RESET name */
+            const param *sv = params_find(&c->startup, r->name), *d = params_find(&s->defaults, r->name);
+            if (sv) {
+                if (params_set(&c->wanted, r->name, sv->value) != 0)
+                    return -1;
+                *need_replay = 1;
+            } else {
+                params_del(&c->wanted, r->name);
+            }
+            if (d ? params_set(&s->values, r->name, d->value) != 0 : (params_del(&s->values, r->name), 0))
+                return -1;
+            continue;
+        }
+        if (params_set(&c->wanted, r->name, r->val) != 0 || params_set(&s->values, r->name, r->val) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The first n records of setq belong to a Query that ended with status st
+ * ('E' also when it failed): done ('I'), tentative until the block ends
+ * ('T') or void. */
+static int take_sets(wb_relay_client *c, int n, char st, int *need_replay)
+{
+    if (n > c->nsetq)
+        n = c->nsetq;
+    int r = 0;
+    if (st == 'I') {
+        r = apply_sets(c, c->setq, n, need_replay);
+        setrecs_free(c->setq, n);
+    } else if (st == 'T') {
+        if (c->ntent + n > c->captent) {
+            int cap = (c->ntent + n) * 2;
+            setrec *nv = realloc(c->tentative, (size_t)cap * sizeof *nv);
+            if (!nv)
+                return -1;
+            c->tentative = nv;
+            c->captent = cap;
+        }
+        memcpy(c->tentative + c->ntent, c->setq, (size_t)n * sizeof *c->setq);
+        c->ntent += n;
+    } else {
+        setrecs_free(c->setq, n);
+    }
+    memmove(c->setq, c->setq + n, (size_t)(c->nsetq - n) * sizeof *c->setq);
+    c->nsetq -= n;
+    return r;
+}
+
 static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client, wb_buf *to_server)
 {
     pend *h = q_head(c);
@@ -1644,7 +1909,18 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     wb_relay_server *s = c->server;
     s->status = st;
     int fwd = h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC;
-    int discard = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    /* DISCARD ALL / RESET reset the parameters: replay what the client has */
+    int need_replay = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    if (fwd && st == 'I' && c->ntent) { /* the end of a transaction block with SETs */
+        int r = c->commit_seen ? apply_sets(c, c->tentative, c->ntent, &need_replay) : 0;
+        setrecs_free(c->tentative, c->ntent);
+        c->ntent = 0;
+        if (r != 0)
+            return WB_RELAY_S_NOMEM;
+    }
+    if (h->kind == P_QUERY && (h->flags & F_SET) && take_sets(c, h->nset, (h->flags & F_ERRSEEN) ? 'E' : st,
+                                                              &need_replay) != 0)
+        return WB_RELAY_S_NOMEM;
     q_pop(c);
     c->copy_in = 0;
     if (fwd) {
@@ -1654,10 +1930,11 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             return WB_RELAY_S_BROKEN;
         }
         c->txn = st;
+        c->commit_seen = 0;
         if (wb_pg_put_ready_for_query(to_client, st) != 0)
             return WB_RELAY_S_NOMEM;
     }
-    if (discard && replay(c, s, to_server) != 0) /* DISCARD ALL reset the parameters */
+    if (need_replay && replay(c, s, to_server, F_FWD_PS) != 0)
         return WB_RELAY_S_NOMEM;
     if (drain_syn(c, to_client) != 0)
         return WB_RELAY_S_NOMEM;
@@ -1685,7 +1962,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
             return r < 0 ? WB_RELAY_S_NOMEM : out_of_sequence(c, type, to_client);
         if (replayable(n) && params_set(&c->wanted, n, v) != 0)
             return WB_RELAY_S_NOMEM;
-        if (inj)
+        if (inj && !(h->flags & F_FWD_PS))
             return WB_RELAY_S_OK;
         return put_msg(to_client, type, body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     }
@@ -1718,10 +1995,12 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         } else if (type == 'C' && (h->flags & F_DISCARD) && len >= 11 && memcmp(body, "DISCARD ALL", 11) == 0) {
             sset_clear(s);
             cmap_clear(c);
-            if (params_copy(&c->wanted, &c->startup) != 0)
+            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
                 return WB_RELAY_S_NOMEM;
             h->n = 1; /* replay at its ReadyForQuery */
         }
+        if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
+            c->commit_seen = 1;
         break;
     case P_PARSE:
         ok = done = type == '1';
@@ -1747,6 +2026,8 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         ok = done || type == 'D' || type == 'd' || type == 'c' || type == 'G' || type == 'H' || type == 'W';
         if (type == 'G')
             copy_in_begins(c);
+        if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
+            c->commit_seen = 1;
         break;
     case P_CLOSE:
         ok = done = type == '3';
