@@ -461,7 +461,9 @@ enum pend_kind {
     P_INJ_CLOSE,   /* our Close (LRU eviction / collision): swallowed */
     P_INJ_QUERY,   /* our Query: everything swallowed up to ReadyForQuery */
     P_INJ_SYNC,    /* our Sync: ReadyForQuery swallowed */
-    P_SYN          /* synthesised answer: bytes of c->syn */
+    P_SYN,         /* synthesised answer: bytes of c->syn */
+    P_COPY_END     /* the client's CopyDone/CopyFail sent before the server
+                      began COPY FROM STDIN: where the ignored Syncs end */
 };
 
 enum {
@@ -787,8 +789,8 @@ static int emit_syn(wb_relay_client *c, const pend *p, wb_buf *to_client)
 static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 {
     pend *h;
-    while ((h = q_head(c)) && h->kind == P_SYN) {
-        if (emit_syn(c, h, to_client) != 0)
+    while ((h = q_head(c)) && (h->kind == P_SYN || h->kind == P_COPY_END)) {
+        if (h->kind == P_SYN && emit_syn(c, h, to_client) != 0)
             return -1;
         q_pop(c);
     }
@@ -1707,6 +1709,8 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         c->server->batch_open = 1;
     if (type == 'E' && !q_push(c, P_EXEC))
         return WB_RELAY_NOMEM;
+    if ((type == 'c' || type == 'f') && c->qlen && !q_push(c, P_COPY_END))
+        return WB_RELAY_NOMEM;
     if (type == 'F' && !q_push(c, P_FUNC))
         return WB_RELAY_NOMEM;
     return put_msg(to_server, type, body, len) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1814,23 +1818,28 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
 }
 
 /* COPY FROM STDIN began under an Execute: the Syncs the client sent after
- * it are ignored by the server (PostgreSQL 15 docs §55.2.6). */
+ * it, up to its CopyDone/CopyFail, are ignored by the server (PostgreSQL 15
+ * docs §55.2.6). When the client sent none yet, it is in COPY now. */
 static void copy_in_begins(wb_relay_client *c)
 {
-    c->copy_in = 1;
-    uint32_t w = 1;
-    int dropped = 0;
-    for (uint32_t i = 1; i < c->qlen; i++) {
+    uint32_t w = 1, i;
+    int dropped = 0, ended = 0;
+    for (i = 1; i < c->qlen; i++) {
         pend *e = &c->q[(c->qhead + i) % c->qcap];
-        if (e->kind == P_SYNC) {
+        if (!ended && e->kind == P_SYNC) {
             dropped = 1;
             continue;
         }
+        if (e->kind == P_COPY_END)
+            ended = 1;
         c->q[(c->qhead + w++) % c->qcap] = *e;
     }
     c->qlen = w;
-    if (dropped)
-        c->server->batch_open = 1;
+    if (!ended) {
+        c->copy_in = 1;
+        if (dropped)
+            c->server->batch_open = 1;
+    }
 }
 
 /* Carry out SET / RESET records of the client on its bookkeeping and the
@@ -1988,7 +1997,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         ok = type != '1' && type != '2' && type != '3' && type != 's' && type != 'n' && type != 't' &&
              type != 'K' && type != 'R' && type != 'v';
         if (type == 'G')
-            c->copy_in = 1;
+            copy_in_begins(c);
         if (type == 'C' && (h->flags & F_PREFIX) && h->n) {
             h->n--;
             swallow = 1;
