@@ -1252,6 +1252,64 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     TO_CLIENT(&a, "S[application_name=app]");
     wb_relay_detach(a.c);
+
+    /* SET through the extended protocol (psycopg 3, pgjdbc): decided at
+     * the Sync; an error anywhere in the batch voids it */
+    attach(&a, s3);
+    if (a.ts.len) { /* the replay's answers */
+        wb_buf_clear(&a.ts);
+        b_cc("SELECT 1");
+        b_z('I');
+        CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+        CHECK(a.tc.len == 0);
+        CHECK(wb_relay_detach(a.c) == s3);
+        attach(&a, s3);
+        TO_SERVER(&a, "");
+    }
+    wb_pg_put_parse(&msg, "", "SET search_path TO ext", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_parse(&msg, "", "SELECT 1", 0, NULL); /* the portal keeps the SET */
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('2');
+    b_cc("SET");
+    b_empty('1');
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    param *sp = params_find(&a.c->wanted, "search_path");
+    CHECK(sp && strcmp(sp->value, "\001ext") == 0);
+    wb_pg_put_parse(&msg, "setwm", "SET work_mem = '2MB'", 0, NULL);
+    wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_parse(&msg, "", "SELEC", 0, NULL);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('2');
+    b_cc("SET");
+    b_err("ERROR", "42601", "syntax error");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    /* the named SET statement, executed alone: kept */
+    wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('2');
+    b_cc("SET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    sp = params_find(&a.c->wanted, "work_mem");
+    CHECK(sp && strcmp(sp->value, "\001'2MB'") == 0);
+    wb_relay_detach(a.c);
     rig_free(&a);
     rig_free(&b);
     wb_relay_server_free(s1);
@@ -1653,6 +1711,23 @@ static void test_against_postgres(void)
     q("SHOW application_name");
     RUN(&d, 1);
     q("RESET ALL");
+    RUN(&d, 1);
+    q("SHOW search_path");
+    RUN(&d, 1);
+    /* SET with the extended protocol, as psycopg 3 and pgjdbc send it */
+    wb_pg_put_parse(&msg, "", "SET search_path TO information_schema, public", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    for (int i = 0; i < 2; i++) {
+        wb_pg_put_parse(&msg, "", "SHOW search_path", 0, NULL);
+        wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1);
+    }
+    q("RESET search_path");
     RUN(&d, 1);
     q("SHOW search_path");
     RUN(&d, 1);

@@ -492,10 +492,25 @@ int wb_relay_server_idle_msg(wb_relay_server *s, uint8_t type, const uint8_t *bo
 
 /* A client's named prepared statement. Referenced by the client's map and
  * by queue entries (refs). */
+/* A SET (val: RAW + the value's SQL text), RESET name (val NULL) or RESET
+ * ALL (name NULL) the client ran; owner: the serial of the Query or Sync
+ * whose ReadyForQuery decides it. */
+typedef struct setrec {
+    char *name, *val;
+    uint32_t owner;
+} setrec;
+
+/* A statement's or portal's SET, if it is one (has). */
+typedef struct setslot {
+    int has;
+    setrec r;
+} setslot;
+
 typedef struct cstmt {
     int refs;
     int mapped; /* in the client's map */
     skey *key;
+    setslot set; /* a Parse of SET / RESET: what executing it does */
     char srv[SRVNAME_LEN + 1];
     char name[]; /* the client's name */
 } cstmt;
@@ -533,17 +548,12 @@ enum {
     F_FWD_PS = 1024  /* P_INJ_QUERY: its ParameterStatus go to the client */
 };
 
-/* A SET (val: the value's SQL text), RESET name (val NULL) or RESET ALL
- * (name NULL) the client ran. */
-typedef struct setrec {
-    char *name, *val;
-} setrec;
-
 typedef struct pend {
     uint8_t kind;
     uint8_t stage; /* P_DESC_S: ParameterDescription seen */
     uint16_t flags;
-    uint16_t n, nset;
+    uint16_t n;
+    uint32_t owner; /* P_QUERY (F_SET) / P_SYNC: the serial its setrecs carry */
     uint32_t off, len;
     cstmt *st;
     uint64_t hash;
@@ -571,6 +581,11 @@ struct wb_relay_client {
      * ReadyForQuery, tentative for the end of the transaction block */
     setrec *setq, *tentative;
     int nsetq, capsetq, ntent, captent;
+    uint32_t serial;    /* last owner serial given */
+    uint32_t open_sync; /* owner of Executes' setrecs until the next Sync (0: none yet) */
+    int skip_err;       /* skipping after an error: the coming Sync's batch failed */
+    setslot unnamed;    /* the unnamed statement's SET */
+    setslot portal;     /* the unnamed portal's SET */
     int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
 
@@ -584,9 +599,36 @@ static void setrecs_free(setrec *v, int n)
 
 static uint64_t name_hash(const char *s) { return fnv1a(0xcbf29ce484222325ULL, s, strlen(s)); }
 
+static void slot_clear(setslot *x)
+{
+    if (x->has) {
+        free(x->r.name);
+        free(x->r.val);
+    }
+    memset(x, 0, sizeof *x);
+}
+
+static int slot_copy(setslot *dst, const setslot *src)
+{
+    slot_clear(dst);
+    if (!src->has)
+        return 0;
+    dst->r.name = src->r.name ? strdup(src->r.name) : NULL;
+    dst->r.val = src->r.val ? strdup(src->r.val) : NULL;
+    if ((src->r.name && !dst->r.name) || (src->r.val && !dst->r.val)) {
+        free(dst->r.name);
+        free(dst->r.val);
+        memset(dst, 0, sizeof *dst);
+        return -1;
+    }
+    dst->has = 1;
+    return 0;
+}
+
 static void cstmt_unref(cstmt *s)
 {
     if (s && --s->refs == 0) {
+        slot_clear(&s->set);
         free(s->key);
         free(s);
     }
@@ -760,6 +802,11 @@ static void q_clear(wb_relay_client *c)
     c->qlen = 0;
     c->qhead = 0;
     wb_buf_clear(&c->syn);
+    /* what the lost requests would have done is unknown: not recorded */
+    setrecs_free(c->setq, c->nsetq);
+    c->nsetq = 0;
+    c->open_sync = 0;
+    c->skip_err = 0;
 }
 
 void wb_relay_client_free(wb_relay_client *c)
@@ -778,6 +825,8 @@ void wb_relay_client_free(wb_relay_client *c)
     params_free(&c->wanted);
     setrecs_free(c->setq, c->nsetq);
     setrecs_free(c->tentative, c->ntent);
+    slot_clear(&c->unnamed);
+    slot_clear(&c->portal);
     free(c->setq);
     free(c->tentative);
     free(c);
@@ -1269,6 +1318,8 @@ static int cstr_at(const uint8_t *body, uint32_t len, uint32_t from, uint32_t *e
     return 0;
 }
 
+static int parse_setslot(wb_relay_client *c, const char *query, setslot *slot);
+
 static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
 {
     wb_pg_msg m = {'P', len, body};
@@ -1286,7 +1337,8 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     size_t nlen = strlen(name);
     if (!*name) { /* the unnamed statement passes through */
         pend *p = q_push(c, P_PARSE);
-        if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0)
+        if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0 ||
+            parse_setslot(c, query, &c->unnamed) != 0)
             return WB_RELAY_NOMEM;
         return WB_RELAY_OK;
     }
@@ -1320,6 +1372,8 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         free(k);
         return WB_RELAY_NOMEM;
     }
+    if (parse_setslot(c, query, &st->set) != 0)
+        return WB_RELAY_NOMEM;
     int has = server_has(c, c->server, st, to_server);
     if (has < 0)
         return WB_RELAY_NOMEM;
@@ -1362,6 +1416,11 @@ static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf
     cstmt *st = *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
+    if (!body[0]) { /* the unnamed portal: does executing it SET? */
+        const setslot *src = !*name ? &c->unnamed : st ? &st->set : NULL;
+        if (src ? slot_copy(&c->portal, src) != 0 : (slot_clear(&c->portal), 0))
+            return WB_RELAY_NOMEM;
+    }
     if (!q_push(c, P_BIND))
         return WB_RELAY_NOMEM;
     int r = st ? put_renamed(to_server, 'B', body, pe + 1, st->srv, body + se + 1, len - se - 1)
@@ -1413,13 +1472,21 @@ static int fe_close(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
 static int fe_sync(wb_relay_client *c, wb_buf *to_server, wb_buf *to_client)
 {
     c->skipping = 0;
-    if (!c->server)
+    if (!c->server) {
+        c->skip_err = 0;
         return wb_pg_put_ready_for_query(to_client, c->txn) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
     if (c->copy_in) /* ignored by the server during COPY FROM STDIN */
         return wb_pg_put_sync(to_server) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     c->server->batch_open = 0;
-    if (!q_push(c, P_SYNC) || wb_pg_put_sync(to_server) != 0)
+    pend *p = q_push(c, P_SYNC);
+    if (!p || wb_pg_put_sync(to_server) != 0)
         return WB_RELAY_NOMEM;
+    p->owner = c->open_sync;
+    if (c->skip_err)
+        p->flags |= F_ERRSEEN;
+    c->open_sync = 0;
+    c->skip_err = 0;
     return WB_RELAY_OK;
 }
 
@@ -1495,15 +1562,12 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     return r;
 }
 
-/* A SET / RESET / RESET ALL statement of the client's Query: recorded
- * (setq) to be carried out on the bookkeeping when the Query succeeds.
- * Parameters the server reports (ParameterStatus) are tracked from its
- * reports instead. 0 or -1. */
-static int record_set(wb_relay_client *c, const char *sql, const wb_psql_stmt *st, int *count)
+/* What a SET / RESET / RESET ALL statement does to the bookkeeping, as a
+ * record (1), or nothing to record (0: a parameter the server reports,
+ * which its ParameterStatus tells), or -1 (no memory). */
+static int make_setrec(wb_relay_client *c, const char *sql, const wb_psql_stmt *st, setrec *out)
 {
-    setrec r = {NULL, NULL};
-    if (*count >= UINT16_MAX)
-        return 0;
+    setrec r = {NULL, NULL, 0};
     if (st->kind != WB_PSQL_RESET_ALL) {
         if (!st->name[0] || strchr(st->name, ' '))
             return 0;
@@ -1539,6 +1603,13 @@ static int record_set(wb_relay_client *c, const char *sql, const wb_psql_stmt *s
             return -1;
         }
     }
+    *out = r;
+    return 1;
+}
+
+/* Queue a record (taken over) until its owner's ReadyForQuery. */
+static int push_setrec(wb_relay_client *c, setrec r)
+{
     if (c->nsetq == c->capsetq) {
         int cap = c->capsetq ? c->capsetq * 2 : 4;
         setrec *nv = realloc(c->setq, (size_t)cap * sizeof *nv);
@@ -1551,7 +1622,25 @@ static int record_set(wb_relay_client *c, const char *sql, const wb_psql_stmt *s
         c->capsetq = cap;
     }
     c->setq[c->nsetq++] = r;
-    ++*count;
+    return 0;
+}
+
+/* The SET of a Parse's text (a single SET / RESET statement), into *slot. */
+static int parse_setslot(wb_relay_client *c, const char *query, setslot *slot)
+{
+    slot_clear(slot);
+    size_t n = strlen(query);
+    if (!wb_psql_maybe_special(query, n))
+        return 0;
+    wb_psql_stmt st[2];
+    char err[128];
+    if (wb_psql_analyse(query, n, st, 2, err, sizeof err) != 1 ||
+        (st[0].kind != WB_PSQL_SET && st[0].kind != WB_PSQL_RESET && st[0].kind != WB_PSQL_RESET_ALL))
+        return 0;
+    int r = make_setrec(c, query, &st[0], &slot->r);
+    if (r < 0)
+        return -1;
+    slot->has = r;
     return 0;
 }
 
@@ -1599,14 +1688,21 @@ static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len,
         if (fwd_query(c, body, len, to_server, &p) != 0)
             return WB_RELAY_NOMEM;
         if (sets) {
-            int count = 0;
-            for (int i = 0; i < k; i++)
-                if ((st[i].kind == WB_PSQL_SET || st[i].kind == WB_PSQL_RESET || st[i].kind == WB_PSQL_RESET_ALL) &&
-                    record_set(c, sql, &st[i], &count) != 0)
+            uint32_t owner = ++c->serial;
+            for (int i = 0; i < k; i++) {
+                if (st[i].kind != WB_PSQL_SET && st[i].kind != WB_PSQL_RESET && st[i].kind != WB_PSQL_RESET_ALL)
+                    continue;
+                setrec r;
+                int m = make_setrec(c, sql, &st[i], &r);
+                if (m < 0)
                     return WB_RELAY_NOMEM;
-            if (count) {
-                p->flags |= F_SET;
-                p->nset = (uint16_t)count;
+                if (m) {
+                    r.owner = owner;
+                    if (push_setrec(c, r) != 0)
+                        return WB_RELAY_NOMEM;
+                    p->flags |= F_SET;
+                    p->owner = owner;
+                }
             }
         }
         return WB_RELAY_OK;
@@ -1779,6 +1875,17 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         c->server->batch_open = 1;
     if (type == 'E' && !q_push(c, P_EXEC))
         return WB_RELAY_NOMEM;
+    if (type == 'E' && len >= 1 && body[0] == 0 && c->portal.has) {
+        /* SET through the extended protocol: decided at the Sync */
+        setslot one = {0};
+        if (slot_copy(&one, &c->portal) != 0)
+            return WB_RELAY_NOMEM;
+        if (!c->open_sync)
+            c->open_sync = ++c->serial;
+        one.r.owner = c->open_sync;
+        if (push_setrec(c, one.r) != 0)
+            return WB_RELAY_NOMEM;
+    }
     if ((type == 'c' || type == 'f') && c->qlen && !q_push(c, P_COPY_END))
         return WB_RELAY_NOMEM;
     if (type == 'F' && !q_push(c, P_FUNC))
@@ -1829,7 +1936,9 @@ static void skip_to_sync(wb_relay_client *c)
         q_pop(c);
     }
     if (!h)
-        c->skipping = 1;
+        c->skipping = c->skip_err = 1;
+    else /* the implicit transaction of the batch is rolled back */
+        h->flags |= F_ERRSEEN;
     c->copy_in = 0;
 }
 
@@ -1946,33 +2055,38 @@ static int apply_sets(wb_relay_client *c, const setrec *v, int n, int *need_repl
     return 0;
 }
 
-/* The first n records of setq belong to a Query that ended with status st
- * ('E' also when it failed): done ('I'), tentative until the block ends
- * ('T') or void. */
-static int take_sets(wb_relay_client *c, int n, char st, int *need_replay)
+/* The records of setq with this owner belong to a Query or Sync that ended
+ * with status st ('E' also when it failed): done ('I'), tentative until the
+ * block ends ('T'), or void. */
+static int take_sets(wb_relay_client *c, uint32_t owner, char st, int *need_replay)
 {
-    if (n > c->nsetq)
-        n = c->nsetq;
-    int r = 0;
-    if (st == 'I') {
-        r = apply_sets(c, c->setq, n, need_replay);
-        setrecs_free(c->setq, n);
-    } else if (st == 'T') {
-        if (c->ntent + n > c->captent) {
-            int cap = (c->ntent + n) * 2;
-            setrec *nv = realloc(c->tentative, (size_t)cap * sizeof *nv);
-            if (!nv)
-                return -1;
-            c->tentative = nv;
-            c->captent = cap;
+    int w = 0, r = 0;
+    for (int i = 0; i < c->nsetq; i++) {
+        setrec *e = &c->setq[i];
+        if (e->owner != owner) {
+            c->setq[w++] = *e;
+            continue;
         }
-        memcpy(c->tentative + c->ntent, c->setq, (size_t)n * sizeof *c->setq);
-        c->ntent += n;
-    } else {
-        setrecs_free(c->setq, n);
+        if (st == 'I' && r == 0) {
+            r = apply_sets(c, e, 1, need_replay);
+        } else if (st == 'T' && r == 0) {
+            if (c->ntent == c->captent) {
+                int cap = c->captent ? c->captent * 2 : 4;
+                setrec *nv = realloc(c->tentative, (size_t)cap * sizeof *nv);
+                if (!nv) {
+                    r = -1;
+                    setrecs_free(e, 1);
+                    continue;
+                }
+                c->tentative = nv;
+                c->captent = cap;
+            }
+            c->tentative[c->ntent++] = *e;
+            continue;
+        }
+        setrecs_free(e, 1);
     }
-    memmove(c->setq, c->setq + n, (size_t)(c->nsetq - n) * sizeof *c->setq);
-    c->nsetq -= n;
+    c->nsetq = w;
     return r;
 }
 
@@ -1997,8 +2111,8 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         if (r != 0)
             return WB_RELAY_S_NOMEM;
     }
-    if (h->kind == P_QUERY && (h->flags & F_SET) && take_sets(c, h->nset, (h->flags & F_ERRSEEN) ? 'E' : st,
-                                                              &need_replay) != 0)
+    if ((h->kind == P_QUERY || h->kind == P_SYNC) && h->owner &&
+        take_sets(c, h->owner, (h->flags & F_ERRSEEN) ? 'E' : st, &need_replay) != 0)
         return WB_RELAY_S_NOMEM;
     q_pop(c);
     c->copy_in = 0;

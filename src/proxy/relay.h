@@ -81,8 +81,11 @@
  *    parameters the server does not report (search_path, work_mem, ...),
  *    the value text of each SET / RESET / RESET ALL of its simple Queries
  *    once the Query succeeds (inside a transaction block: at COMMIT; void
- *    after ROLLBACK or an error; SET LOCAL is not tracked, nor SET sent
- *    with the extended protocol). Attach appends one Query: set_config()
+ *    after ROLLBACK or an error; SET LOCAL is not tracked); a SET sent
+ *    with the extended protocol (psycopg 3, pgjdbc: Parse of a single SET
+ *    or RESET, executed through the unnamed portal) counts once its Sync's
+ *    ReadyForQuery comes without an error in that batch (through a named
+ *    portal it is not tracked). Attach appends one Query: set_config()
  *    for reported values that differ, SET name TO <the client's text> for
  *    the others, and puts back to the server connection's own start-up
  *    values (or RESETs) what an earlier client changed that this one does
