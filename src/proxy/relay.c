@@ -173,7 +173,7 @@ static int params_set(params *p, const char *name, const char *value)
         return 0;
     }
     if (p->n == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 8;
+        int cap = p->cap ? p->cap * 2 : 2; /* idle clients: a few KB at most */
         param *nv = realloc(p->v, (size_t)cap * sizeof *nv);
         if (!nv)
             return -1;
@@ -563,9 +563,11 @@ struct wb_relay_client {
     int mode;
     wb_relay_server *server;
     char txn; /* last ReadyForQuery sent to the client */
-    /* the queue: ring of qcap entries from qhead, qlen used */
+    /* the queue: ring of qcap entries from qhead, qlen used; q is qinline
+     * until more are outstanding at once */
     pend *q;
     uint32_t qcap, qhead, qlen;
+    pend qinline[4];
     wb_buf syn;    /* synthesised answers' bytes */
     int skipping;  /* after an extended-protocol error, no Sync queued: drop until Sync */
     int copy_in;   /* the server is in COPY FROM STDIN */
@@ -778,6 +780,8 @@ wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const c
         return NULL;
     c->mode = mode;
     c->txn = 'I';
+    c->q = c->qinline;
+    c->qcap = sizeof c->qinline / sizeof c->qinline[0];
     for (int i = 0; i < n; i++) {
         if (!names[i] || !values[i] || strcmp(names[i], "user") == 0 || strcmp(names[i], "database") == 0 ||
             strcmp(names[i], "replication") == 0 || strncmp(names[i], "_pq_.", 5) == 0)
@@ -816,7 +820,8 @@ void wb_relay_client_free(wb_relay_client *c)
     if (c->server)
         c->server->holder = NULL;
     q_clear(c);
-    free(c->q);
+    if (c->q != c->qinline)
+        free(c->q);
     cmap_clear(c);
     free(c->tab);
     wb_buf_free(&c->syn);
@@ -843,7 +848,8 @@ static pend *q_push(wb_relay_client *c, uint8_t kind)
             return NULL;
         for (uint32_t i = 0; i < c->qlen; i++)
             nq[i] = c->q[(c->qhead + i) % c->qcap];
-        free(c->q);
+        if (c->q != c->qinline)
+            free(c->q);
         c->q = nq;
         c->qcap = ncap;
         c->qhead = 0;
@@ -862,9 +868,10 @@ static void q_pop(wb_relay_client *c)
     assert(c->qlen);
     cstmt_unref(c->q[c->qhead].st);
     c->qhead = (c->qhead + 1) % c->qcap;
-    if (--c->qlen == 0) {
+    if (--c->qlen == 0) { /* idle: the scratch buffers go back (rarely used) */
         c->qhead = 0;
-        wb_buf_clear(&c->syn);
+        wb_buf_free(&c->syn);
+        wb_buf_free(&c->tmp);
     }
 }
 
