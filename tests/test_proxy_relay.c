@@ -1779,6 +1779,44 @@ static void test_against_postgres(void)
     wb_buf_free(&d.dout);
 }
 
+/* SET SESSION AUTHORIZATION never stays on a server connection for the
+ * next client: the replay resets it first. */
+static void test_session_authorization(void)
+{
+    rig a, b;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    rig_init(&b, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    wb_relay_server_param(s, "session_authorization", "alice");
+    wb_relay_server_param(s, "is_superuser", "on");
+    attach(&a, s);
+    TO_SERVER(&a, "");
+    wb_pg_put_query(&msg, "SET SESSION AUTHORIZATION bob");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("SET");
+    wb_pg_put_parameter_status(&msg, "is_superuser", "off");
+    wb_pg_put_parameter_status(&msg, "session_authorization", "bob");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] S[is_superuser=off] S[session_authorization=bob] ZI");
+    wb_buf_clear(&a.ts);
+    wb_relay_detach(a.c);
+    attach(&b, s);
+    TO_SERVER(&b, "Q[RESET SESSION AUTHORIZATION; ]");
+    b_cc("RESET");
+    wb_pg_put_parameter_status(&msg, "is_superuser", "on");
+    wb_pg_put_parameter_status(&msg, "session_authorization", "alice");
+    b_z('I');
+    CHECK(server_sends(&b) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&b, "");
+    wb_relay_detach(b.c);
+    attach(&b, s);
+    TO_SERVER(&b, "");
+    rig_free(&a);
+    rig_free(&b);
+    wb_relay_server_free(s);
+}
+
 int main(void)
 {
     test_simple_query();
@@ -1794,6 +1832,7 @@ int main(void)
     test_pool_modes();
     test_faults();
     test_set_tracking();
+    test_session_authorization();
     test_against_postgres();
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");

@@ -1014,6 +1014,14 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
     wb_buf *t = &c->tmp;
     wb_buf_clear(t);
     int k = 0, m = 0;
+    /* SET SESSION AUTHORIZATION never follows a client to another server
+     * connection, and never stays for the next client: back to the login
+     * role first (the server reports it; so it is tracked) */
+    const param *sa = params_find(&s->values, "session_authorization");
+    const param *sad = params_find(&s->defaults, "session_authorization");
+    int sa_reset = sa && sad && strcmp(sa->value, sad->value) != 0;
+    if (sa_reset && wb_buf_puts(t, "RESET SESSION AUTHORIZATION; ") != 0)
+        return -1;
     for (int i = 0; i < c->wanted.n; i++) {
         const param *w = &c->wanted.v[i];
         const param *h = params_find_h(&s->values, w->name, w->h);
@@ -1051,7 +1059,7 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
         if (wb_buf_puts(t, m++ ? "; RESET " : "RESET ") != 0 || put_ident(t, v->name) != 0)
             return -1;
     }
-    if (!m)
+    if (!m && !sa_reset)
         return 0;
     if (wb_buf_putc(t, 0) != 0)
         return -1;

@@ -93,7 +93,11 @@
  *    touched are unknown and set again at the next attach. After RESET /
  *    RESET ALL / DISCARD ALL the client's start-up values are replayed at
  *    once and their ParameterStatus reach the client, as PostgreSQL's
- *    RESET would report them.
+ *    RESET would report them. SET SESSION AUTHORIZATION does not follow a
+ *    client to another server connection (it holds for its transaction /
+ *    server connection only) and never stays for the next client: the
+ *    replay starts with RESET SESSION AUTHORIZATION when the server
+ *    connection reports another session_authorization than at its start.
  *  - COPY FROM STDIN: CopyData/CopyDone/CopyFail are relayed unchanged;
  *    Syncs the client sends between an Execute that starts COPY and its
  *    CopyDone are ignored by the server and by the bookkeeping.
