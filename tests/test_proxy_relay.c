@@ -1523,7 +1523,7 @@ static void direct_only(diff *d, const char *sql)
         CHECK(m.type != 'E');
 }
 
-static void test_against_postgres(void)
+static void test_against_postgres(size_t max_prepared)
 {
     const char *host = getenv("WB_PG_HOST"), *port = getenv("WB_PG_PORT"), *db = getenv("WB_PG_DB");
     if (!host || !port || !db) {
@@ -1537,7 +1537,7 @@ static void test_against_postgres(void)
     const char *values[] = {"relaytest"};
     d.c = wb_relay_client_new(WB_POOL_TRANSACTION, names, values, 1);
     for (int i = 0; i < 2; i++) {
-        d.rs[i] = wb_relay_server_new(0);
+        d.rs[i] = wb_relay_server_new(max_prepared);
         CHECK(pg_open(&d.srv[i], host, port, db, d.rs[i]) == 0);
     }
     CHECK(pg_open(&d.direct, host, port, db, NULL) == 0);
@@ -1629,10 +1629,60 @@ static void test_against_postgres(void)
     wb_pg_put_sync(&msg);
     RUN(&d, 1);
 
+    /* a pipeline: three batches at once, the second fails */
+    for (int i = 0; i < 3; i++) {
+        wb_pg_put_parse(&msg, i == 1 ? "pipe_bad" : "", i == 1 ? "SELECT 1/0" : "SELECT 7", 0, NULL);
+        wb_pg_put_bind(&msg, "", i == 1 ? "pipe_bad" : "", 0, NULL, 0, NULL, NULL, 0, NULL);
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+    }
+    RUN(&d, 3);
+    /* named portals in a transaction block, a statement prepared inside it */
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "inblock", "SELECT generate_series(1, $1::int)", 0, NULL);
+    wb_pg_put_bind(&msg, "c1", "inblock", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"3"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_bind(&msg, "c2", "P0_1", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"8"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_execute(&msg, "c1", 1);
+    wb_pg_put_execute(&msg, "c2", 0);
+    wb_pg_put_execute(&msg, "c1", 0);
+    wb_pg_put_close(&msg, 'P', "c1");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("DISCARD ALL"); /* not in a transaction block: 25001 */
+    RUN(&d, 1);
+    q("COMMIT");
+    RUN(&d, 1);
+    f_bind("", "inblock");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    /* many statements on one server connection (evictions with a small
+     * bound), then each again */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 5; i++) {
+            char nm[16], sql[64];
+            snprintf(nm, sizeof nm, "many%d", i);
+            snprintf(sql, sizeof sql, "SELECT %d + $1::int", i);
+            if (round == 0)
+                wb_pg_put_parse(&msg, nm, sql, 0, NULL);
+            f_bind("", nm);
+            wb_pg_put_execute(&msg, "", 0);
+        }
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1);
+    }
+
     /* SQL PREPARE / EXECUTE / DEALLOCATE */
     q("PREPARE q1 AS SELECT $1::int * 2");
     RUN(&d, 1);
     q("EXECUTE q1(21)");
+    RUN(&d, 1);
+    q("EXECUTE q1"); /* 42P02 naming the statement: the client's name */
+    RUN(&d, 1);
+    q("EXECUTE q1('x')");
     RUN(&d, 1);
     q("EXECUTE q1(4)");
     RUN(&d, 1);
@@ -1833,7 +1883,8 @@ int main(void)
     test_faults();
     test_set_tracking();
     test_session_authorization();
-    test_against_postgres();
+    test_against_postgres(0);
+    test_against_postgres(2); /* every few statements evicted */
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }

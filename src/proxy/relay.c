@@ -1436,8 +1436,13 @@ static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf
         if (src ? slot_copy(&c->portal, src) != 0 : (slot_clear(&c->portal), 0))
             return WB_RELAY_NOMEM;
     }
-    if (!q_push(c, P_BIND))
+    pend *p = q_push(c, P_BIND);
+    if (!p)
         return WB_RELAY_NOMEM;
+    if (st) { /* the server's errors name it: renamed back */
+        p->st = st;
+        st->refs++;
+    }
     int r = st ? put_renamed(to_server, 'B', body, pe + 1, st->srv, body + se + 1, len - se - 1)
                : put_renamed(to_server, 'B', NULL, 0, (const char *)body, body + pe + 1, len - pe - 1);
     return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1455,8 +1460,13 @@ static int fe_describe(wb_relay_client *c, const uint8_t *body, uint32_t len, wb
     cstmt *st = body[0] == 'S' && *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
-    if (!q_push(c, body[0] == 'S' ? P_DESC_S : P_DESC_P))
+    pend *p = q_push(c, body[0] == 'S' ? P_DESC_S : P_DESC_P);
+    if (!p)
         return WB_RELAY_NOMEM;
+    if (st) {
+        p->st = st;
+        st->refs++;
+    }
     int r = st ? put_renamed(to_server, 'D', body, 1, st->srv, NULL, 0)
                : put_renamed(to_server, 'D', body, 1, name, body + ne + 1, len - ne - 1);
     return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1831,6 +1841,8 @@ static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len,
         pend *p = q_push(c, P_QUERY);
         if (!p || wb_pg_put_query(to_server, (const char *)t->p) != 0)
             return WB_RELAY_NOMEM;
+        p->st = cs; /* the server's errors name it: renamed back */
+        cs->refs++;
         if (prefix) {
             p->flags = F_PREFIX | F_ADDED;
             p->n = 1;
@@ -1957,6 +1969,49 @@ static void skip_to_sync(wb_relay_client *c)
     c->copy_in = 0;
 }
 
+/* Replace every quoted server-side name "wb_..." of st in s by the
+ * client's name (at most a few times), into out. 1 if replaced. */
+static int rename_back(const char *s, const cstmt *st, char *out, size_t cap)
+{
+    char q[SRVNAME_LEN + 3];
+    snprintf(q, sizeof q, "\"%s\"", st->srv);
+    const char *hit = strstr(s, q);
+    if (!hit)
+        return 0;
+    size_t n = 0;
+    while (hit) {
+        int w = snprintf(out + n, cap - n, "%.*s\"%s\"", (int)(hit - s), s, st->name);
+        if (w < 0 || (size_t)w >= cap - n)
+            return 0;
+        n += (size_t)w;
+        s = hit + strlen(q);
+        hit = strstr(s, q);
+    }
+    int w = snprintf(out + n, cap - n, "%s", s);
+    return w >= 0 && (size_t)w < cap - n;
+}
+
+/* Forward an ErrorResponse; where it names st's server-side name (Bind,
+ * Describe, EXECUTE of it), the client reads its own name instead, as
+ * PostgreSQL would have said it. */
+static int put_error_renamed(wb_buf *to_client, const uint8_t *body, uint32_t len, const cstmt *st)
+{
+    wb_pg_msg m = {'E', len, body};
+    wb_pg_fields f;
+    char msg[1024], det[1024];
+    if (!st || wb_pg_parse_fields(&m, &f, NULL, 0) != 0)
+        return put_msg(to_client, 'E', body, len);
+    int a = f.message && rename_back(f.message, st, msg, sizeof msg);
+    int b = f.detail && rename_back(f.detail, st, det, sizeof det);
+    if (!a && !b)
+        return put_msg(to_client, 'E', body, len);
+    if (a)
+        f.message = msg;
+    if (b)
+        f.detail = det;
+    return wb_pg_put_fields(to_client, 'E', &f);
+}
+
 static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client)
 {
     pend *h = q_head(c);
@@ -1975,7 +2030,7 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             h->flags &= (uint16_t)~F_ADDED;
         undo(c, h);
         h->flags = (uint16_t)((h->flags & F_SET) | F_ERRSEEN);
-        return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+        return put_error_renamed(to_client, body, len, h->st) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_SYNC:
         return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_INJ_SYNC:
@@ -2003,7 +2058,7 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             r = put_msg(to_client, 'E', body, len);
         }
     } else if ((h->kind != P_INJ_PARSE && h->kind != P_INJ_CLOSE) || (h->flags & F_FWD_ERR)) {
-        r = put_msg(to_client, 'E', body, len);
+        r = put_error_renamed(to_client, body, len, h->kind == P_BIND || h->kind == P_DESC_S ? h->st : NULL);
     }
     undo(c, h);
     q_pop(c);
