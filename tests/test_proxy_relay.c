@@ -1653,9 +1653,27 @@ static void test_against_postgres(size_t max_prepared)
     RUN(&d, 1);
     q("DISCARD ALL"); /* not in a transaction block: 25001 */
     RUN(&d, 1);
+    /* a failed transaction: Parse of a statement the server has (25P02,
+     * not a ParseComplete from the proxy), Describe, Close, Sync */
+    wb_pg_put_parse(&msg, "again_inblock", "SELECT generate_series(1, $1::int)", 0, NULL);
+    wb_pg_put_bind(&msg, "", "again_inblock", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"3"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_close(&msg, 'S', "inblock");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_describe(&msg, 'S', "P0_1");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
     q("COMMIT");
     RUN(&d, 1);
-    f_bind("", "inblock");
+    f_bind("", "inblock"); /* closed in the failed block: 26000 */
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    f_bind("", "again_inblock"); /* never made */
     wb_pg_put_execute(&msg, "", 0);
     wb_pg_put_sync(&msg);
     RUN(&d, 1);

@@ -1392,6 +1392,16 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     int has = server_has(c, c->server, st, to_server);
     if (has < 0)
         return WB_RELAY_NOMEM;
+    if (has && c->qlen == 0 && c->server->status == 'E') {
+        /* in a failed transaction PostgreSQL refuses the Parse (25P02)
+         * and skips to Sync; nothing of this batch reached the server */
+        cmap_del(c, st);
+        c->skipping = c->skip_err = 1;
+        return put_error(to_client, "ERROR", "25P02",
+                         "current transaction is aborted, commands ignored until end of transaction block") != 0
+                   ? WB_RELAY_NOMEM
+                   : WB_RELAY_OK;
+    }
     if (has) {
         /* present: ParseComplete from here, in its place */
         size_t off = c->syn.len;
