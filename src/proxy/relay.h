@@ -50,7 +50,14 @@
  *    reports what it would (a syntax error first, else 42P05, whose message
  *    is rewritten to the client's name) and the transaction fails as it
  *    would; Bind/Describe/Execute of names the client lacks go to the
- *    server unchanged, which reports 26000 in the client's words.
+ *    server unchanged, which reports 26000 in the client's words; an
+ *    error that names a renamed statement (a Bind's parameter count, an
+ *    EXECUTE's) is rewritten to the client's name. A Parse of a text the
+ *    server connection has is answered ParseComplete by the proxy, or
+ *    25P02 when the transaction has failed; in a pipeline whose earlier
+ *    batch is still to fail an explicit transaction, that ParseComplete
+ *    can stand where PostgreSQL would say 25P02 (the batch's next message
+ *    then fails with 25P02, as it would).
  *  - the statements present on a server connection are bounded by
  *    max_prepared (LRU; the eviction's Close 'S' and CloseComplete are the
  *    proxy's). Closing a statement also closes portals made from it: with a
