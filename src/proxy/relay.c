@@ -13,8 +13,10 @@
  *    (struct sstmt, keyed by that hash, holding the text so that a hash
  *    collision is seen and never runs the wrong statement) with an LRU list;
  *  - session parameters: the values a client wants (StartupMessage, options
- *    -c, ParameterStatus reported during its statements) and the values a
- *    server connection has; attach sends set_config() for the differences.
+ *    -c, ParameterStatus reported during its statements, SET / RESET of
+ *    unreported ones as records decided by their ReadyForQuery) and the
+ *    values a server connection has and started with; attach replays the
+ *    differences (set_config, SET, RESET) in one swallowed Query.
  *
  * No malloc on the hot path: an ordinary Query, Bind/Execute/Sync of a
  * statement the server has, and every backend message touch only the
