@@ -1667,7 +1667,37 @@ static void test_against_postgres(size_t max_prepared)
     wb_pg_put_describe(&msg, 'S', "P0_1");
     wb_pg_put_sync(&msg);
     RUN(&d, 1);
+    /* pipelined: a batch fails the block, the next one Parses a text the
+     * server has (PostgreSQL: 25P02, not ParseComplete) */
+    wb_pg_put_parse(&msg, "x1", "SELECT 42", 0, NULL);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("ROLLBACK");
+    RUN(&d, 1);
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "x1b", "SELECT 42", 0, NULL); /* on this server now */
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "", "SELECT 1/0", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    wb_pg_put_parse(&msg, "x2", "SELECT 42", 0, NULL);
+    wb_pg_put_bind(&msg, "", "x2", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_close(&msg, 'P', "");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 2);
     q("COMMIT");
+    RUN(&d, 1);
+    f_bind("", "x2"); /* never made */
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    f_bind("", "x1b");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
     RUN(&d, 1);
     f_bind("", "inblock"); /* closed in the failed block: 26000 */
     wb_pg_put_execute(&msg, "", 0);

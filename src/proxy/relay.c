@@ -547,7 +547,9 @@ enum {
     F_PREFIX = 128,  /* P_QUERY: `n` CommandCompletes of our PREPARE first */
     F_SET = 256,     /* P_QUERY: `nset` records of c->setq (SET / RESET) */
     F_ERRSEEN = 512, /* P_QUERY: an ErrorResponse came */
-    F_FWD_PS = 1024  /* P_INJ_QUERY: its ParameterStatus go to the client */
+    F_FWD_PS = 1024, /* P_INJ_QUERY: its ParameterStatus go to the client */
+    F_MUTE = 2048    /* the proxy answered an error before it: the server's
+                        answers are swallowed, as PostgreSQL skips to Sync */
 };
 
 typedef struct pend {
@@ -899,12 +901,37 @@ static int emit_syn(wb_relay_client *c, const pend *p, wb_buf *to_client)
 }
 
 /* Emit the synthesised answers that have reached the head. */
+static void undo(wb_relay_client *c, pend *p);
+
 static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 {
     pend *h;
     while ((h = q_head(c)) && (h->kind == P_SYN || h->kind == P_COPY_END)) {
-        if (h->kind == P_SYN && emit_syn(c, h, to_client) != 0)
+        if (h->kind == P_SYN && (h->flags & F_MUTE)) {
+            undo(c, h);
+        } else if (h->kind == P_SYN && h->st && c->server && c->server->status == 'E') {
+            /* a ParseComplete for a text the server has, but the batch
+             * before left the transaction failed: PostgreSQL refuses the
+             * Parse and skips to Sync; the server, which never saw it,
+             * answers the rest of the batch, unheard */
+            if (put_error(to_client, "ERROR", "25P02",
+                          "current transaction is aborted, commands ignored until end of transaction block") != 0)
+                return -1;
+            undo(c, h);
+            uint32_t i;
+            for (i = 1; i < c->qlen; i++) {
+                pend *e = &c->q[(c->qhead + i) % c->qcap];
+                if (e->kind == P_SYNC || e->kind == P_INJ_SYNC) {
+                    e->flags |= F_ERRSEEN;
+                    break;
+                }
+                e->flags |= F_MUTE;
+            }
+            if (i == c->qlen) /* its Sync is still to come */
+                c->skipping = c->skip_err = 1;
+        } else if (h->kind == P_SYN && emit_syn(c, h, to_client) != 0) {
             return -1;
+        }
         q_pop(c);
     }
     return 0;
@@ -2041,7 +2068,9 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         else if (!(h->flags & F_PREPARE)) /* the statement is there; something else failed */
             h->flags &= (uint16_t)~F_ADDED;
         undo(c, h);
-        h->flags = (uint16_t)((h->flags & F_SET) | F_ERRSEEN);
+        h->flags = (uint16_t)((h->flags & (F_SET | F_MUTE)) | F_ERRSEEN);
+        if (h->flags & F_MUTE)
+            return WB_RELAY_S_OK;
         return put_error_renamed(to_client, body, len, h->st) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_SYNC:
         return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
@@ -2058,7 +2087,9 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     }
     /* an extended-protocol message failed */
     int r = 0;
-    if (h->kind == P_PARSE && (h->flags & F_DUP)) {
+    if (h->flags & F_MUTE) {
+        r = 0;
+    } else if (h->kind == P_PARSE && (h->flags & F_DUP)) {
         wb_pg_msg m = {'E', len, body};
         wb_pg_fields f;
         if (wb_pg_parse_fields(&m, &f, NULL, 0) == 0 && f.sqlstate && strcmp(f.sqlstate, "42P05") == 0) {
@@ -2183,7 +2214,7 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         return out_of_sequence(c, 'Z', to_client);
     wb_relay_server *s = c->server;
     s->status = st;
-    int fwd = h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC;
+    int fwd = (h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC) && !(h->flags & F_MUTE);
     /* DISCARD ALL / RESET reset the parameters: replay what the client has */
     int need_replay = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
     if (fwd && st == 'I' && c->ntent) { /* the end of a transaction block with SETs */
@@ -2321,7 +2352,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
     }
     if (!ok)
         return out_of_sequence(c, type, to_client);
-    if (!swallow && put_msg(to_client, type, body, len) != 0)
+    if (!swallow && !(h->flags & F_MUTE) && put_msg(to_client, type, body, len) != 0)
         return WB_RELAY_S_NOMEM;
     if (done) {
         q_pop(c);

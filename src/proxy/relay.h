@@ -54,10 +54,9 @@
  *    error that names a renamed statement (a Bind's parameter count, an
  *    EXECUTE's) is rewritten to the client's name. A Parse of a text the
  *    server connection has is answered ParseComplete by the proxy, or
- *    25P02 when the transaction has failed; in a pipeline whose earlier
- *    batch is still to fail an explicit transaction, that ParseComplete
- *    can stand where PostgreSQL would say 25P02 (the batch's next message
- *    then fails with 25P02, as it would).
+ *    25P02 when the transaction has failed (also when an earlier batch of
+ *    a pipeline failed it: the rest of that batch's answers are then
+ *    swallowed, as PostgreSQL skips to Sync).
  *  - the statements present on a server connection are bounded by
  *    max_prepared (LRU; the eviction's Close 'S' and CloseComplete are the
  *    proxy's). Closing a statement also closes portals made from it: with a
