@@ -279,6 +279,18 @@ static void test_show(void)
     CHECK(!strcmp(cell(r, 1, "total_xact_count"), "9223372036854775807"));
     free(r);
 
+    /* a start time not in the past (or INT64_MIN: a fuzz finding, signed
+     * overflow): averages over 1 s, no overflow */
+    wb_proxy_snapshot odd = snap;
+    odd.start_time_s = INT64_MIN;
+    r = run("SHOW STATS", &odd, NULL);
+    CHECK(!strcmp(cell(r, 0, "avg_xact_count"), "1200"));
+    free(r);
+    odd.start_time_s = INT64_MAX;
+    r = run("SHOW STATS", &odd, NULL);
+    CHECK(!strcmp(cell(r, 0, "avg_query_count"), "3200"));
+    free(r);
+
     r = run("SHOW DATABASES", &snap, NULL);
     static const char *const db_cols[] = {"name", "upstream", "database", "pool_size", "min_pool_size", "pool_mode",
                                           "max_connections", "current_connections", "paused"};

@@ -339,7 +339,9 @@ static int show_stats(const wb_proxy_snapshot *sn, wb_buf *out, int64_t now_s)
     for (int i = 1; i < 15; i++) oids[i] = OID_INT8;
     table t;
     t_begin(&t, out, 15, names, oids);
-    uint64_t secs = now_s > sn->start_time_s ? (uint64_t)(now_s - sn->start_time_s) : 1;
+    /* seconds since start, at least 1 (a start time not in the past, or
+     * unset, gives totals per 1 s rather than a division by zero) */
+    uint64_t secs = sn->start_time_s > 0 && now_s > sn->start_time_s ? (uint64_t)(now_s - sn->start_time_s) : 1;
     for (int i = 0; i < sn->npools; i++) {
         if (!first_of_database(sn, i)) continue;
         uint64_t x = 0, q = 0, rx = 0, tx = 0, xt = 0, qt = 0, wt = 0;
