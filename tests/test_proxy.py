@@ -60,11 +60,10 @@ class Proxy:
         self.port = free_port()
         up = upstream or "host=%s port=%s" % (PGHOST, PGPORT)
         self.args = [BIN, "serve", "--upstream", up, "-h", "", "-k", self.dir, "-p", str(self.port)] + list(flags)
-        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.log = open(os.path.join(self.dir, "log"), "a+")  # O_APPEND: the child writes at the end whatever we seek
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        sock = os.path.join(self.dir, ".s.PGSQL.%d" % self.port)
-        for _ in range(200):
-            if os.path.exists(sock):
+        for _ in range(500):  # "listening" is logged once every socket and signal handler is set up
+            if "listening" in self.logtext():
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError("proxy exited: " + self.logtext())

@@ -63,8 +63,8 @@ struct pclient {
     pthr *t;
     pool *pool;            /* NULL: console */
     wb_pg_io io;
-    wb_stream *in;
-    wb_pg_reader rd;
+    wb_stream *in;         /* read buffer and its reader: allocated while the */
+    wb_pg_reader *rd;      /* client has bytes, NULL while it is idle */
     wb_buf out;
     size_t out_off;
     struct event *rev, *wev, *ptimer;
