@@ -1523,7 +1523,7 @@ static void direct_only(diff *d, const char *sql)
         CHECK(m.type != 'E');
 }
 
-static void test_against_postgres(size_t max_prepared)
+static void test_against_postgres(int mode, size_t max_prepared)
 {
     const char *host = getenv("WB_PG_HOST"), *port = getenv("WB_PG_PORT"), *db = getenv("WB_PG_DB");
     if (!host || !port || !db) {
@@ -1535,7 +1535,7 @@ static void test_against_postgres(size_t max_prepared)
     d.held = -1;
     const char *names[] = {"application_name"};
     const char *values[] = {"relaytest"};
-    d.c = wb_relay_client_new(WB_POOL_TRANSACTION, names, values, 1);
+    d.c = wb_relay_client_new(mode, names, values, 1);
     for (int i = 0; i < 2; i++) {
         d.rs[i] = wb_relay_server_new(max_prepared);
         CHECK(pg_open(&d.srv[i], host, port, db, d.rs[i]) == 0);
@@ -1865,7 +1865,8 @@ static void test_against_postgres(size_t max_prepared)
     RUN(&d, 1);
     direct_only(&d, "DROP TABLE relay_copy");
 
-    CHECK(d.held < 0);
+    CHECK(mode == WB_POOL_SESSION ? d.held >= 0 : d.held < 0);
+    wb_relay_detach(d.c);
     wb_relay_client_free(d.c);
     for (int i = 0; i < 2; i++) {
         pg_close(&d.srv[i]);
@@ -1931,8 +1932,9 @@ int main(void)
     test_faults();
     test_set_tracking();
     test_session_authorization();
-    test_against_postgres(0);
-    test_against_postgres(2); /* every few statements evicted */
+    test_against_postgres(WB_POOL_TRANSACTION, 0);
+    test_against_postgres(WB_POOL_TRANSACTION, 2); /* every few statements evicted */
+    test_against_postgres(WB_POOL_SESSION, 0);
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }
