@@ -12,7 +12,9 @@
  * bookkeeping), and every range lies inside its statement. A second oracle
  * needs only a successful scan, not a parse: libpg_query's own scanner
  * (pg_query_scan) says where statements start (after ';'), and a special
- * keyword there must give 1 too.
+ * keyword there must give 1 too. The input bytes also pick fragments
+ * (quotes, escapes, comment marks, newlines, keywords) for a dense text of
+ * the constructs that matter.
  *
  * The same bytes as a console command (wb_console_query on a small fixed
  * snapshot): the answer must be whole backend messages, one of them the
@@ -67,6 +69,17 @@ static int special(const char *w, size_t l)
     return 0;
 }
 
+/* libpg_query's scanner, unlike PostgreSQL's, does not continue a string
+ * across a "--" comment ('a' -- c<newline>'b' is one string to the server,
+ * two to libpg_query, and a syntax error there: no string follows a string
+ * in the grammar). The pre-check follows PostgreSQL; where libpg_query
+ * shows two string constants in a row the scanner is no oracle. */
+static int is_string_token(int t)
+{
+    return t == PG_QUERY__TOKEN__SCONST || t == PG_QUERY__TOKEN__USCONST || t == PG_QUERY__TOKEN__BCONST ||
+           t == PG_QUERY__TOKEN__XCONST;
+}
+
 static void check_scanner(const char *sql, size_t size)
 {
     if (memchr(sql, 0, size)) return;
@@ -77,10 +90,12 @@ static void check_scanner(const char *sql, size_t size)
     PgQueryScanResult r = pg_query_scan(text);
     if (!r.error) {
         PgQuery__ScanResult *sc = pg_query__scan_result__unpack(NULL, r.pbuf.len, (const uint8_t *)r.pbuf.data);
-        int at_start = 1, expect = 0;
-        for (size_t k = 0; sc && k < sc->n_tokens && !expect; k++) {
+        int at_start = 1, expect = 0, prev = 0;
+        for (size_t k = 0; sc && k < sc->n_tokens; k++) {
             const PgQuery__ScanToken *t = sc->tokens[k];
             if (t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT) continue;
+            if (is_string_token(prev) && is_string_token(t->token)) { expect = 0; break; }
+            prev = t->token;
             if (t->token == PG_QUERY__TOKEN__ASCII_59) { at_start = 1; continue; }
             if (at_start && t->start >= 0 && t->end > t->start && (size_t)t->end <= size &&
                 special(text + t->start, (size_t)(t->end - t->start)))
@@ -104,6 +119,34 @@ static void check_embedded(const uint8_t *data, size_t size, const char *pre, co
     memcpy(s + a + size, post, b);
     check_sql(s, a + size + b);
     check_scanner(s, a + size + b);
+    free(s);
+}
+
+/* Each input byte picks a fragment: dense text of the lexical constructs
+ * that hide or show a statement start. */
+static void check_fragments(const uint8_t *data, size_t size)
+{
+    static const char *const frag[] = {
+        "'", "''", "E'", "e'", "\\", "\\'", "\"", "\"\"", "U&'", "U&\"", "u&", "B'", "X'", "N'", "$$", "$a$",
+        "$b$", "$1", "$", "a$", "1", "1e", "--", "/*", "*/", "*", "/", "-", "\n", "\r", " ", "\t", "\f", "\v",
+        ";", "SET a = 1", " BEGIN", "END", "PREPARE p AS SELECT 1", "EXECUTE p", "x", "e", "u", "&", "(", ")",
+        "SELECT ", "ALL", "LOCAL",
+    };
+    size_t nf = sizeof frag / sizeof frag[0];
+    char buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++) {
+        const char *f = frag[data[i] % nf];
+        size_t l = strlen(f);
+        if (n + l > sizeof buf) break;
+        memcpy(buf + n, f, l);
+        n += l;
+    }
+    char *s = malloc(n ? n : 1);
+    if (!s) return;
+    if (n) memcpy(s, buf, n);
+    check_sql(s, n);
+    check_scanner(s, n);
     free(s);
 }
 
@@ -147,6 +190,29 @@ static void check_console(const char *q, size_t size)
     if (req.cmd < WB_CONSOLE_NONE || req.cmd > WB_CONSOLE_SHUTDOWN || !memchr(req.database, 0, sizeof req.database))
         fail("console: bad request", q, size);
     wb_buf_free(&out);
+
+    /* the input as a database name in the Prometheus text: valid UTF-8,
+     * every sample line "name{labels} value" with the value's digits last */
+    memset(pools[0].database, 0, sizeof pools[0].database);
+    memcpy(pools[0].database, q, size < sizeof pools[0].database ? size : sizeof pools[0].database);
+    if (wb_proxy_metrics(&snap, &out) != 0) fail("metrics out of memory", q, size);
+    for (size_t k = 0; k < out.len;) {
+        unsigned char c = out.p[k];
+        size_t l = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!l || k + l > out.len) fail("metrics: not UTF-8", q, size);
+        for (size_t m = 1; m < l; m++)
+            if ((out.p[k + m] & 0xC0) != 0x80) fail("metrics: not UTF-8", q, size);
+        k += l;
+    }
+    for (size_t k = 0; k < out.len;) {
+        const uint8_t *nl = memchr(out.p + k, '\n', out.len - k);
+        if (!nl) fail("metrics: a line without a newline", q, size);
+        size_t e = (size_t)(nl - out.p);
+        if (out.p[k] != '#' && (e == k || out.p[e - 1] < '0' || out.p[e - 1] > '9'))
+            fail("metrics: a sample line not ending in a value", q, size);
+        k = e + 1;
+    }
+    wb_buf_free(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -158,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_scanner(sql, size);
     check_embedded(data, size, "", "\n;SET a = 1");
     check_embedded(data, size, "SELECT ", ";BEGIN");
+    check_fragments(data, size);
     check_console(sql, size);
     free(sql);
     return 0;
