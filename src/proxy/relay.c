@@ -598,7 +598,7 @@ struct wb_relay_client {
      * U_DEALLOC, U_DEALLOC_ALL) or DISCARD ALL (U_DISCARD), as psycopg 3
      * sends them with the extended protocol */
     int ukind, pkind;
-    char uname[64], pname[64];
+    char *uname, *pname; /* U_DEALLOC's statement name (allocated) */
     int replay_pending; /* DISCARD ALL done: replay at the next ReadyForQuery */
     int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
@@ -846,6 +846,8 @@ void wb_relay_client_free(wb_relay_client *c)
     slot_clear(&c->portal);
     free(c->setq);
     free(c->tentative);
+    free(c->uname);
+    free(c->pname);
     free(c);
 }
 
@@ -1410,7 +1412,10 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
                            : WB_RELAY_OK;
             }
             c->ukind = ukind;
-            memcpy(c->uname, uname, sizeof uname);
+            free(c->uname);
+            c->uname = strdup(uname);
+            if (!c->uname)
+                return WB_RELAY_NOMEM;
             slot_clear(&c->unnamed);
             return syn_empty(c, '1', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
         }
@@ -1508,7 +1513,10 @@ static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf
     if (!*name && (c->ukind == U_DEALLOC || c->ukind == U_DEALLOC_ALL)) {
         if (!body[0]) {
             c->pkind = c->ukind;
-            memcpy(c->pname, c->uname, sizeof c->pname);
+            free(c->pname);
+            c->pname = c->uname ? strdup(c->uname) : NULL;
+            if (c->uname && !c->pname)
+                return WB_RELAY_NOMEM;
             slot_clear(&c->portal);
         }
         return syn_empty(c, '2', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1972,13 +1980,14 @@ static int exec_dealloc(wb_relay_client *c, wb_buf *to_client)
         cmap_clear(c);
         r = wb_pg_put_command_complete(&c->syn, "DEALLOCATE ALL");
     } else {
-        cstmt *cs = cmap_get(c, c->pname);
+        const char *pn = c->pname ? c->pname : "";
+        cstmt *cs = cmap_get(c, pn);
         if (cs) {
             cmap_del(c, cs);
             r = wb_pg_put_command_complete(&c->syn, "DEALLOCATE");
         } else { /* closed since its Parse: PostgreSQL's error, then skip to Sync */
             char msg[128];
-            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", c->pname);
+            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", pn);
             r = put_error(&c->syn, "ERROR", "26000", msg);
             c->skipping = c->skip_err = 1;
         }
