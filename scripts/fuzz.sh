@@ -8,7 +8,7 @@ B=$1
 SECS=${2:-30}
 cd "$(dirname "$0")/.."
 DATA=../shared/data/marc
-for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_translate fuzz_proxy_sql; do
+for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_translate fuzz_proxy_sql fuzz_proxy_relay; do
   corpus=$(mktemp -d)
   if [ -d "$DATA" ]; then
     case $t in
@@ -51,6 +51,13 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_transla
     printf 'SELECT U&"d\\0061t", x%sff%s, B%s1%s, $q$;$q$; END' "'" "'" "'" "'" >"$corpus/quotes"
     printf 'SHOW POOLS;' >"$corpus/console"
     printf 'pause "db"' >"$corpus/pause"
+  fi
+  if [ $t = fuzz_proxy_relay ]; then
+    # seeds (scripts: who speaks, then what): a prepared statement's
+    # Parse/Bind/Execute/Sync answered, SQL PREPARE/EXECUTE, a COPY
+    printf '\001\001\002\003\001\000\001\003\000\003\001\001\005\000\000\001\007\000\011\000\000\012\000\000\012\001\000\003\000\000\000' >"$corpus/extended"
+    printf '\001\001\000\000\002\000\000\003\000\000\005\000\000\000\001\001\000\004\000\000\003\000\000\000' >"$corpus/prepare"
+    printf '\001\001\000\000\020\000\023\017\001\012\001\013\001\000\003\000\000\000' >"$corpus/copy"
   fi
   echo "fuzz: $t for ${SECS}s"
   # the fuzzer's own exit status decides (a pipe into tail would hide it)
