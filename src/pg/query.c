@@ -192,6 +192,22 @@ static int sync_and_fail(wb_pg_conn *c, wb_pg_error *err)
     return -1;
 }
 
+/* After Bind, Describe and Execute of the unnamed portal: a row limit keeps
+ * the portal open (Flush, not Sync: PostgreSQL 15 docs §55.2.3 "Extended
+ * Query"), otherwise Sync ends the implicit transaction. `mark` is where
+ * this call's messages start in c->out: out of memory drops them all. */
+static int end_execute(wb_pg_conn *c, size_t mark, int32_t max_rows, wb_pg_error *err)
+{
+    if (max_rows > 0) {
+        if (wb_pg_put_flush(&c->out))
+            return wb_pgc_oom_at(c, mark, err);
+        c->state = WB_PGC_PORTAL;
+    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
+        return wb_pgc_oom_at(c, mark, err);
+    }
+    return wb_pgc_conn_flush(c, err);
+}
+
 int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                             int result_format, int32_t max_rows, wb_pg_error *err)
 {
@@ -230,14 +246,7 @@ int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const w
     free(heap);
     if (rc)
         return wb_pgc_oom_at(c, mark, err);
-    if (max_rows > 0) {
-        if (wb_pg_put_flush(&c->out))
-            return wb_pgc_oom_at(c, mark, err);
-        c->state = WB_PGC_PORTAL;
-    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
-        return wb_pgc_oom_at(c, mark, err);
-    }
-    return wb_pgc_conn_flush(c, err);
+    return end_execute(c, mark, max_rows, err);
 }
 
 int wb_pg_send_more(wb_pg_conn *c, int32_t max_rows, wb_pg_error *err)
@@ -344,14 +353,7 @@ int wb_pg_send_prepared(wb_pg_conn *c, const wb_pg_stmt *st, int nparams, const 
     if (put_bind(c, st->name, nparams, params, st->ncols, st->formats) || wb_pg_put_describe(&c->out, 'P', "") ||
         wb_pg_put_execute(&c->out, "", max_rows))
         return wb_pgc_oom_at(c, mark, err);
-    if (max_rows > 0) {
-        if (wb_pg_put_flush(&c->out))
-            return wb_pgc_oom_at(c, mark, err);
-        c->state = WB_PGC_PORTAL;
-    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
-        return wb_pgc_oom_at(c, mark, err);
-    }
-    return wb_pgc_conn_flush(c, err);
+    return end_execute(c, mark, max_rows, err);
 }
 
 int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
