@@ -489,13 +489,14 @@ static int split_header(const char *line, size_t len, int csv, char ***names, in
         int end = i >= len;
         char c = end ? 0 : line[i];
         if (end || c == (csv ? ',' : '\t')) {
+            /* on failure *names keeps what is there for the caller to free */
             char **nn = realloc(*names, sizeof *nn * (size_t)(*n + 1));
+            if (nn)
+                *names = nn;
             if (!nn || wb_buf_putc(&f, 0)) {
-                free(nn ? nn : NULL);
                 rc = -1;
                 break;
             }
-            *names = nn;
             nn[(*n)++] = strdup((const char *)f.p);
             wb_buf_clear(&f);
             if (end)
