@@ -2573,15 +2573,22 @@ static enum wb_engine_status query_continue(wb_engine_session *s, wb_buf *out)
     return query_end(s, out);
 }
 
+/* A frontend message of an unknown type or that does not parse (e says
+ * what and where) ends the session as in PostgreSQL: FATAL 08P01
+ * protocol_violation. */
+static enum wb_engine_status bad_message(wb_buf *out, const char *e)
+{
+    put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
+    return WB_ENGINE_CLOSE;
+}
+
 static enum wb_engine_status on_query(wb_engine_session *s, const uint8_t *body, uint32_t len, wb_buf *out)
 {
     const char *sql;
     char e[200];
     wb_pg_msg m = {'Q', len, body};
-    if (wb_pg_parse_string(&m, &sql, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_string(&m, &sql, e, sizeof e))
+        return bad_message(out, e);
     s->extended = 0;
     s->qi = 0;
     wb_buf errs = {0};
@@ -2647,10 +2654,8 @@ static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body,
     uint16_t nt;
     const uint8_t *types;
     char e[200];
-    if (wb_pg_parse_parse(&m, &name, &sql, &nt, &types, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_parse(&m, &name, &sql, &nt, &types, e, sizeof e))
+        return bad_message(out, e);
     if (*name && pstmt_find(s, name, 0)) {
         char msg[300];
         snprintf(msg, sizeof msg, "prepared statement \"%s\" already exists", name);
@@ -2716,10 +2721,8 @@ static enum wb_engine_status on_bind(wb_engine_session *s, const uint8_t *body, 
     wb_pg_msg m = {'B', len, body};
     wb_pg_bind b;
     char e[200];
-    if (wb_pg_parse_bind(&m, &b, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_bind(&m, &b, e, sizeof e))
+        return bad_message(out, e);
     wb_pstmt *ps = pstmt_find(s, b.statement, 0);
     if (!ps) {
         char msg[300];
@@ -2797,10 +2800,8 @@ static enum wb_engine_status on_describe(wb_engine_session *s, const uint8_t *bo
     char kind;
     const char *name;
     char e[200];
-    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e))
+        return bad_message(out, e);
     if (kind == 'S') {
         wb_pstmt *ps = pstmt_find(s, name, 0);
         if (!ps) {
@@ -2840,10 +2841,8 @@ static enum wb_engine_status on_execute(wb_engine_session *s, const uint8_t *bod
     const char *name;
     int32_t max;
     char e[200];
-    if (wb_pg_parse_execute(&m, &name, &max, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_execute(&m, &name, &max, e, sizeof e))
+        return bad_message(out, e);
     wb_portal *p = portal_find(s, name);
     if (!p) {
         char msg[300];
@@ -2881,10 +2880,8 @@ static enum wb_engine_status on_close(wb_engine_session *s, const uint8_t *body,
     char kind;
     const char *name;
     char e[200];
-    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e))
+        return bad_message(out, e);
     if (kind == 'S') {
         wb_pstmt *ps = pstmt_find(s, name, 0);
         if (ps)
@@ -2969,8 +2966,7 @@ enum wb_engine_status wb_engine_message(wb_engine_session *s, uint8_t type, cons
     default: {
         char msg[80];
         snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
-        put_fields(out, 'E', "FATAL", "08P01", msg, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
+        return bad_message(out, msg);
     }
     }
 }
