@@ -2647,6 +2647,18 @@ static enum wb_engine_status ext_error(wb_engine_session *s)
     return atomic_load(&s->h.terminate) ? WB_ENGINE_CLOSE : WB_ENGINE_OK;
 }
 
+/* An extended-protocol message naming a prepared statement (26000
+ * invalid_sql_statement_name) or portal (34000 invalid_cursor_name) that
+ * does not exist: the error, then skip to Sync. */
+static enum wb_engine_status ext_missing(wb_engine_session *s, wb_buf *out, const char *sqlstate, const char *what,
+                                         const char *name)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s \"%s\" does not exist", what, name);
+    wb_sess_error(s, out, sqlstate, msg, NULL, NULL);
+    return ext_error(s);
+}
+
 static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body, uint32_t len, wb_buf *out)
 {
     wb_pg_msg m = {'P', len, body};
@@ -2724,12 +2736,8 @@ static enum wb_engine_status on_bind(wb_engine_session *s, const uint8_t *body, 
     if (wb_pg_parse_bind(&m, &b, e, sizeof e))
         return bad_message(out, e);
     wb_pstmt *ps = pstmt_find(s, b.statement, 0);
-    if (!ps) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", b.statement);
-        wb_sess_error(s, out, "26000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!ps)
+        return ext_missing(s, out, "26000", "prepared statement", b.statement);
     if (s->tx == TX_FAILED && !is_tx_exit(ps->stmt)) {
         wb_sess_error(s, out, "25P02",
                       "current transaction is aborted, commands ignored until end of transaction block", NULL, NULL);
@@ -2804,24 +2812,16 @@ static enum wb_engine_status on_describe(wb_engine_session *s, const uint8_t *bo
         return bad_message(out, e);
     if (kind == 'S') {
         wb_pstmt *ps = pstmt_find(s, name, 0);
-        if (!ps) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", name);
-            wb_sess_error(s, out, "26000", msg, NULL, NULL);
-            return ext_error(s);
-        }
+        if (!ps)
+            return ext_missing(s, out, "26000", "prepared statement", name);
         wb_pg_put_parameter_description(out, (uint16_t)ps->nparams, ps->param_oids);
         if (describe_rows(s, ps, out))
             return ext_error(s);
         return WB_ENGINE_OK;
     }
     wb_portal *p = portal_find(s, name);
-    if (!p) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "portal \"%s\" does not exist", name);
-        wb_sess_error(s, out, "34000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!p)
+        return ext_missing(s, out, "34000", "portal", name);
     wb_sql_stmt *t = p->ps->stmt;
     if (t && t->kind == WB_SQL_RUN && t->returns_rows) {
         if (!p->ps->cols_known && portal_peek(s, p, out))
@@ -2844,12 +2844,8 @@ static enum wb_engine_status on_execute(wb_engine_session *s, const uint8_t *bod
     if (wb_pg_parse_execute(&m, &name, &max, e, sizeof e))
         return bad_message(out, e);
     wb_portal *p = portal_find(s, name);
-    if (!p) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "portal \"%s\" does not exist", name);
-        wb_sess_error(s, out, "34000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!p)
+        return ext_missing(s, out, "34000", "portal", name);
     wb_sql_stmt *t = p->ps->stmt;
     /* the extended protocol's implicit transaction lasts until Sync: a
      * statement that writes outside a block starts it */
