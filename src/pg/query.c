@@ -374,15 +374,24 @@ int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
 }
 
 /* ---- pipelining ---- */
+/* A pipeline call may queue messages: the connection is usable and no
+ * suspended portal or COPY is in progress. 0, or -1 with err set. */
+static int pipeline_ready(wb_pg_conn *c, wb_pg_error *err)
+{
+    if (wb_pgc_usable(c, err))
+        return -1;
+    if (c->state != WB_PGC_READY)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    return 0;
+}
+
 int wb_pg_pipeline_parse(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                          wb_pg_error *err)
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
+    if (pipeline_ready(c, err))
         return -1;
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (!sql)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_pipeline_parse: sql is NULL");
     if (ntypes > 0 && !types)
@@ -399,12 +408,10 @@ int wb_pg_pipeline_exec(wb_pg_conn *c, const char *name, int nparams, const wb_p
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
-        return -1;
     /* every argument is checked before a byte is queued: a refused call
      * leaves the pipeline exactly as the earlier calls built it */
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    if (pipeline_ready(c, err))
+        return -1;
     if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params))
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
                           "wb_pg_pipeline_exec: nparams must be 0..65535 with params for nparams > 0 (got %d%s)",
@@ -421,10 +428,8 @@ int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err)
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
+    if (pipeline_ready(c, err))
         return -1;
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, c->execs))
         return wb_pgc_oom_at(c, mark, err);
     return wb_pgc_conn_flush(c, err);
