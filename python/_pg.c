@@ -1735,6 +1735,16 @@ static PyObject *raise_copy_end(const wb_pg_error *e, int64_t rows)
     return raise_err(&u);
 }
 
+/* The answer to a COPY FROM STDIN after wb_pg_copy_end (rc, *e, rows): the
+ * row count, also kept as rowcount, or NULL with the error raised. */
+static PyObject *copy_end_result(Conn *self, int rc, const wb_pg_error *e, int64_t rows)
+{
+    if (rc)
+        return raise_copy_end(e, rows);
+    self->rowcount = rows;
+    return PyLong_FromLongLong(rows);
+}
+
 /* Begin a request and start a COPY (FROM STDIN when in, else TO STDOUT):
  * 0, or -1 with the exception set. */
 static int copy_start(Conn *self, PyObject *sql, int in)
@@ -1824,12 +1834,7 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
     RELEASE
     rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
-    if (rc) {
-        raise_copy_end(&e, rows);
-        goto out;
-    }
-    self->rowcount = rows;
-    result = PyLong_FromLongLong(rows);
+    result = copy_end_result(self, rc, &e, rows);
 out:
     Py_DECREF(it);
     conn_unlock(self);
@@ -2137,12 +2142,7 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     if (rc == 0)
         rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
-    if (rc) {
-        raise_copy_end(&e, rows);
-        goto out;
-    }
-    self->rowcount = rows;
-    result = PyLong_FromLongLong(rows);
+    result = copy_end_result(self, rc, &e, rows);
 out:
     wb_buf_free(&buf);
     Py_DECREF(it);
