@@ -108,23 +108,29 @@ static void pbuf_free(pbuf *p)
     memset(p, 0, sizeof *p);
 }
 
+/* One of parallel arrays grown to cap elements of elem bytes: the new
+ * block, or on failure the old one (still valid) with *failed set; the
+ * caller keeps its old capacity then, which every array still holds. */
+static inline void *grow_array(void *old, size_t cap, size_t elem, int *failed)
+{
+    void *p = PyMem_Realloc(old, cap * elem);
+    if (!p) {
+        *failed = 1;
+        return old;
+    }
+    return p;
+}
+
 static int pbuf_slot(pbuf *p)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
-        size_t *o = PyMem_Realloc(p->off, cap * sizeof *o);
-        if (o)
-            p->off = o;
-        int32_t *l = PyMem_Realloc(p->len, cap * sizeof *l);
-        if (l)
-            p->len = l;
-        int16_t *f = PyMem_Realloc(p->fmt, cap * sizeof *f);
-        if (f)
-            p->fmt = f;
-        uint32_t *d = PyMem_Realloc(p->oid, cap * sizeof *d);
-        if (d)
-            p->oid = d;
-        if (!o || !l || !f || !d) {
+        int failed = 0;
+        p->off = grow_array(p->off, cap, sizeof *p->off, &failed);
+        p->len = grow_array(p->len, cap, sizeof *p->len, &failed);
+        p->fmt = grow_array(p->fmt, cap, sizeof *p->fmt, &failed);
+        p->oid = grow_array(p->oid, cap, sizeof *p->oid, &failed);
+        if (failed) {
             PyErr_NoMemory();
             return -1;
         }
@@ -1287,16 +1293,11 @@ static int ensure_cells(Conn *self, size_t n)
     size_t cap = self->cells_cap ? self->cells_cap : 1024;
     while (cap < n)
         cap *= 2;
-    int64_t *o = PyMem_Realloc(self->cell_off, cap * sizeof *o);
-    if (o)
-        self->cell_off = o;
-    int32_t *l = PyMem_Realloc(self->cell_len, cap * sizeof *l);
-    if (l)
-        self->cell_len = l;
-    wb_pg_value *v = PyMem_Realloc(self->cell_val, cap * sizeof *v);
-    if (v)
-        self->cell_val = v;
-    if (!o || !l || !v)
+    int failed = 0;
+    self->cell_off = grow_array(self->cell_off, cap, sizeof *self->cell_off, &failed);
+    self->cell_len = grow_array(self->cell_len, cap, sizeof *self->cell_len, &failed);
+    self->cell_val = grow_array(self->cell_val, cap, sizeof *self->cell_val, &failed);
+    if (failed)
         return -1;
     self->cells_cap = cap;
     return 0;
@@ -1734,6 +1735,16 @@ static PyObject *raise_copy_end(const wb_pg_error *e, int64_t rows)
     return raise_err(&u);
 }
 
+/* The answer to a COPY FROM STDIN after wb_pg_copy_end (rc, *e, rows): the
+ * row count, also kept as rowcount, or NULL with the error raised. */
+static PyObject *copy_end_result(Conn *self, int rc, const wb_pg_error *e, int64_t rows)
+{
+    if (rc)
+        return raise_copy_end(e, rows);
+    self->rowcount = rows;
+    return PyLong_FromLongLong(rows);
+}
+
 /* Begin a request and start a COPY (FROM STDIN when in, else TO STDOUT):
  * 0, or -1 with the exception set. */
 static int copy_start(Conn *self, PyObject *sql, int in)
@@ -1823,12 +1834,7 @@ static PyObject *Conn_copy_in(Conn *self, PyObject *args)
     RELEASE
     rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
-    if (rc) {
-        raise_copy_end(&e, rows);
-        goto out;
-    }
-    self->rowcount = rows;
-    result = PyLong_FromLongLong(rows);
+    result = copy_end_result(self, rc, &e, rows);
 out:
     Py_DECREF(it);
     conn_unlock(self);
@@ -2136,12 +2142,7 @@ static PyObject *Conn_copy_records(Conn *self, PyObject *args)
     if (rc == 0)
         rc = wb_pg_copy_end(self->c, NULL, &rows, &e);
     ACQUIRE
-    if (rc) {
-        raise_copy_end(&e, rows);
-        goto out;
-    }
-    self->rowcount = rows;
-    result = PyLong_FromLongLong(rows);
+    result = copy_end_result(self, rc, &e, rows);
 out:
     wb_buf_free(&buf);
     Py_DECREF(it);

@@ -716,6 +716,37 @@ static void test_big_values(void)
     wb_pg_finish(c);
 }
 
+/* A fake PostgreSQL server's listening socket, <dir>/.s.PGSQL.5432 in a
+ * new temporary directory (dir: a mkdtemp template, filled in; sa: the
+ * socket's address, for fake_unlisten): its fd, or -1 when no directory
+ * could be made. */
+static int fake_listen(char *dir, struct sockaddr_un *sa, int backlog)
+{
+    if (!mkdtemp(dir))
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    snprintf(sa->sun_path, sizeof sa->sun_path, "%s/.s.PGSQL.5432", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK(bind(fd, (struct sockaddr *)sa, sizeof *sa) == 0 && listen(fd, backlog) == 0);
+    return fd;
+}
+
+static void fake_unlisten(int fd, const struct sockaddr_un *sa, const char *dir)
+{
+    close(fd);
+    unlink(sa->sun_path);
+    rmdir(dir);
+}
+
+/* A connection to the fake server listening in dir; opts: more conninfo. */
+static wb_pg_conn *fake_connect(const char *dir, const char *opts, wb_pg_error *e)
+{
+    char ci[256];
+    snprintf(ci, sizeof ci, "host=%s port=5432 %s", dir, opts);
+    return wb_pg_connect(ci, NULL, e);
+}
+
 typedef struct canceller {
     wb_pg_conn *c;
     int delay_ms;
@@ -779,22 +810,18 @@ static void test_cancel_timeout_kill(void)
     wb_pg_finish(c);
     /* connect timeout against a server that never answers (a listening
      * socket nobody accepts from) */
-    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
     char dir[] = "/tmp/wb_silent_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", dir);
-    CHECK(bind(ls, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(ls, 4) == 0);
-    char ci[256];
-    snprintf(ci, sizeof ci, "host=%s port=5432 connect_timeout=2", dir);
+    struct sockaddr_un sa;
+    int ls = fake_listen(dir, &sa, 4);
+    CHECK(ls >= 0);
+    if (ls < 0)
+        return;
     t0 = now_s();
-    CHECK(wb_pg_connect(ci, NULL, &e) == NULL && e.kind == WB_PG_ERR_CONNECT && strstr(e.message, "timeout"));
+    CHECK(fake_connect(dir, "connect_timeout=2", &e) == NULL && e.kind == WB_PG_ERR_CONNECT &&
+          strstr(e.message, "timeout"));
     took = now_s() - t0;
     CHECK(took >= 1.9 && took < 3.5);
-    close(ls);
-    unlink(sa.sun_path);
-    rmdir(dir);
+    fake_unlisten(ls, &sa, dir);
 }
 
 /* the backend is terminated mid-COPY: the server's FATAL reason is reported,
@@ -1059,19 +1086,14 @@ static void fake_case(const char *name, const void *reply, size_t len, int close
                       const char *want)
 {
     char dir[] = "/tmp/wb_fake_XXXXXX";
-    if (!mkdtemp(dir))
+    struct sockaddr_un sa;
+    fake f = {fake_listen(dir, &sa, 1), reply, len, close_after, serve_cancel};
+    if (f.listen_fd < 0)
         return;
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", dir);
-    fake f = {socket(AF_UNIX, SOCK_STREAM, 0), reply, len, close_after, serve_cancel};
-    CHECK(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(f.listen_fd, 1) == 0);
     pthread_t t;
     pthread_create(&t, NULL, fake_server, &f);
-    char ci[256];
-    snprintf(ci, sizeof ci, "host=%s port=5432 user=x dbname=x", dir);
     wb_pg_error e;
-    wb_pg_conn *c = wb_pg_connect(ci, NULL, &e);
+    wb_pg_conn *c = fake_connect(dir, "user=x dbname=x", &e);
     CHECK(c != NULL);
     if (c) {
         wb_pg_set_query_timeout(c, 500);
@@ -1086,9 +1108,7 @@ static void fake_case(const char *name, const void *reply, size_t len, int close
         wb_pg_finish(c);
     }
     pthread_join(t, NULL);
-    close(f.listen_fd);
-    unlink(sa.sun_path);
-    rmdir(dir);
+    fake_unlisten(f.listen_fd, &sa, dir);
 }
 
 /* a TCP server that answers SSLRequest with 'N' (no TLS) */
@@ -1198,19 +1218,14 @@ out:
 static void fake_copy_case(const char *after, size_t after_len, int64_t want_rows, int want_kind, const char *want)
 {
     char dir[] = "/tmp/wb_fakecopy_XXXXXX";
-    if (!mkdtemp(dir))
+    struct sockaddr_un sa;
+    fake_copy f = {fake_listen(dir, &sa, 1), after, after_len, 0};
+    if (f.listen_fd < 0)
         return;
-    struct sockaddr_un sa = {0};
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/.s.PGSQL.5432", dir);
-    fake_copy f = {socket(AF_UNIX, SOCK_STREAM, 0), after, after_len, 0};
-    CHECK(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(f.listen_fd, 1) == 0);
     pthread_t t;
     pthread_create(&t, NULL, fake_copy_server, &f);
-    char ci[256];
-    snprintf(ci, sizeof ci, "host=%s port=5432 user=x dbname=x", dir);
     wb_pg_error e;
-    wb_pg_conn *c = wb_pg_connect(ci, NULL, &e);
+    wb_pg_conn *c = fake_connect(dir, "user=x dbname=x", &e);
     CHECK(c != NULL);
     if (c) {
         CHECK(wb_pg_copy_in_start(c, "copy t from stdin", &e) == 0);
@@ -1226,9 +1241,7 @@ static void fake_copy_case(const char *after, size_t after_len, int64_t want_row
     }
     pthread_join(t, NULL);
     CHECK(f.bytes == 6);
-    close(f.listen_fd);
-    unlink(sa.sun_path);
-    rmdir(dir);
+    fake_unlisten(f.listen_fd, &sa, dir);
 }
 
 static void test_fake_server(void)

@@ -56,6 +56,8 @@
 #include <unistd.h>
 
 int wb_cli_marc_load(int argc, char **argv);
+int wb_cli_marc_format(const char *name);               /* tools/wirebuf.c */
+int wb_cli_threads(const char *arg, unsigned *threads); /* tools/wirebuf.c */
 
 static const char *const usage_load =
     "usage: wirebuf marc load [--truncate|--append] [--strict] [--threads N] [--from FMT]\n"
@@ -480,21 +482,13 @@ int wb_cli_marc_load(int argc, char **argv)
         case 's': L.strict = 1; break;
         case 'q': L.quiet = 1; break;
         case 'f':
-            if ((L.from = wb_marc_format_from_name(optarg)) < 0) {
-                fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", optarg);
+            if ((L.from = wb_cli_marc_format(optarg)) < 0)
                 return 2;
-            }
             break;
-        case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > WB_PIPELINE_MAX_THREADS) {
-                fprintf(stderr, "wirebuf: --threads must be 1..%d\n", WB_PIPELINE_MAX_THREADS);
+        case 'j':
+            if (wb_cli_threads(optarg, &L.threads))
                 return 2;
-            }
-            L.threads = (unsigned)v;
             break;
-        }
         case 'h': fputs(usage_load, stdout); return 0;
         default: fputs(usage_load, stderr); return 2;
         }

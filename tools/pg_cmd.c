@@ -489,13 +489,14 @@ static int split_header(const char *line, size_t len, int csv, char ***names, in
         int end = i >= len;
         char c = end ? 0 : line[i];
         if (end || c == (csv ? ',' : '\t')) {
+            /* on failure *names keeps what is there for the caller to free */
             char **nn = realloc(*names, sizeof *nn * (size_t)(*n + 1));
+            if (nn)
+                *names = nn;
             if (!nn || wb_buf_putc(&f, 0)) {
-                free(nn ? nn : NULL);
                 rc = -1;
                 break;
             }
-            *names = nn;
             nn[(*n)++] = strdup((const char *)f.p);
             wb_buf_clear(&f);
             if (end)
@@ -524,37 +525,16 @@ static int split_header(const char *line, size_t len, int csv, char ***names, in
     return rc;
 }
 
-/* The column names COPY will fill: --columns, or all of the table's (from
- * the RowDescription of a zero-row SELECT). */
-static int target_columns(wb_pg_conn *c, const char *table_sql, const char *columns, char ***names, int *n,
+/* The names PostgreSQL gives the columns of `select <list> from <table>`
+ * (folded as it folds identifiers), from the RowDescription of a zero-row
+ * SELECT: a calloc'ed array of *n strdup'ed names into *names. */
+static int select_columns(wb_pg_conn *c, const char *list, const char *table_sql, char ***names, int *n,
                           wb_pg_error *e)
 {
-    if (columns) {
-        wb_buf cl = {0};
-        put_idents(&cl, columns, ',', ",");
-        wb_buf_putc(&cl, 0);
-        /* the identifiers as PostgreSQL folds them: ask it */
-        wb_buf q = {0};
-        wb_buf_puts(&q, "select ");
-        wb_buf_puts(&q, (const char *)cl.p);
-        wb_buf_puts(&q, " from ");
-        wb_buf_puts(&q, table_sql);
-        wb_buf_puts(&q, " limit 0");
-        wb_buf_putc(&q, 0);
-        wb_buf_free(&cl);
-        wb_pg_result *r = wb_pg_exec(c, (const char *)q.p, e);
-        wb_buf_free(&q);
-        if (!r)
-            return -1;
-        *n = wb_pg_result_cols(r);
-        *names = calloc((size_t)(*n ? *n : 1), sizeof **names);
-        for (int i = 0; *names && i < *n; i++)
-            (*names)[i] = strdup(wb_pg_result_column(r, (uint16_t)i)->name);
-        wb_pg_result_free(r);
-        return *names ? 0 : -1;
-    }
     wb_buf q = {0};
-    wb_buf_puts(&q, "select * from ");
+    wb_buf_puts(&q, "select ");
+    wb_buf_puts(&q, list);
+    wb_buf_puts(&q, " from ");
     wb_buf_puts(&q, table_sql);
     wb_buf_puts(&q, " limit 0");
     wb_buf_putc(&q, 0);
@@ -568,6 +548,21 @@ static int target_columns(wb_pg_conn *c, const char *table_sql, const char *colu
         (*names)[i] = strdup(wb_pg_result_column(r, (uint16_t)i)->name);
     wb_pg_result_free(r);
     return *names ? 0 : -1;
+}
+
+/* The column names COPY will fill: --columns, or all of the table's. */
+static int target_columns(wb_pg_conn *c, const char *table_sql, const char *columns, char ***names, int *n,
+                          wb_pg_error *e)
+{
+    if (!columns)
+        return select_columns(c, "*", table_sql, names, n, e);
+    wb_buf cl = {0};
+    put_idents(&cl, columns, ',', ",");
+    wb_buf_putc(&cl, 0);
+    /* the identifiers as PostgreSQL folds them: ask it */
+    int rc = select_columns(c, (const char *)cl.p, table_sql, names, n, e);
+    wb_buf_free(&cl);
+    return rc;
 }
 
 static void free_names(char **names, int n)

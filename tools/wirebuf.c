@@ -48,6 +48,32 @@ int wb_cli_marc_load(int argc, char **argv); /* tools/marc_load.c */
 #ifdef WB_HAVE_SERVE
 int wb_cli_serve(int argc, char **argv); /* tools/serve.c */
 #endif
+int wb_cli_marc_format(const char *name);
+int wb_cli_threads(const char *arg, unsigned *threads);
+
+/* --from/--to FMT (also of `marc load`): the wb_marc_format named, or -1
+ * after saying so on stderr. */
+int wb_cli_marc_format(const char *name)
+{
+    int f = wb_marc_format_from_name(name);
+    if (f < 0)
+        fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", name);
+    return f;
+}
+
+/* --threads N (also of `marc load`): N in 1..WB_PIPELINE_MAX_THREADS into
+ * *threads and 0, or -1 after saying so on stderr (*threads untouched). */
+int wb_cli_threads(const char *arg, unsigned *threads)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || v < 1 || v > WB_PIPELINE_MAX_THREADS) {
+        fprintf(stderr, "wirebuf: --threads must be 1..%d\n", WB_PIPELINE_MAX_THREADS);
+        return -1;
+    }
+    *threads = (unsigned)v;
+    return 0;
+}
 
 static const char *const usage_count =
     "usage: wirebuf marc count [--from FMT] [--strict] FILE...\n"
@@ -429,16 +455,12 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:f:o:qhj:", longopts, NULL)) != -1) {
         switch (c) {
         case 't':
-            if ((o.to = wb_marc_format_from_name(optarg)) < 0) {
-                fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", optarg);
+            if ((o.to = wb_cli_marc_format(optarg)) < 0)
                 return 2;
-            }
             break;
         case 'f':
-            if ((o.from = wb_marc_format_from_name(optarg)) < 0) {
-                fprintf(stderr, "wirebuf: unknown format '%s' (iso2709, marcxml, json, mrk)\n", optarg);
+            if ((o.from = wb_cli_marc_format(optarg)) < 0)
                 return 2;
-            }
             break;
         case 's': o.strict = 1; break;
         case 'k': o.keep_marc8 = 1; break;
@@ -446,16 +468,10 @@ int main(int argc, char **argv)
         case 'o': o.out = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'r': o.refill = (size_t)strtoull(optarg, NULL, 10); break;
-        case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > WB_PIPELINE_MAX_THREADS) {
-                fprintf(stderr, "wirebuf: --threads must be 1..%d\n", WB_PIPELINE_MAX_THREADS);
+        case 'j':
+            if (wb_cli_threads(optarg, &o.threads))
                 return 2;
-            }
-            o.threads = (unsigned)v;
             break;
-        }
         case 'h': return usage(help, 0);
         default: return usage(help, 2);
         }

@@ -566,6 +566,17 @@ int wb_copy_message(wb_engine_session *s, uint8_t type, const uint8_t *body, uin
     }
 }
 
+/* CopyInResponse ('G') or CopyOutResponse ('H'): every column in the
+ * COPY's format (PostgreSQL 15 docs §55.7) */
+static void put_copy_response(wb_buf *out, uint8_t type, const wb_copy_state *c)
+{
+    int16_t *fm = calloc((size_t)c->ncols + 1, sizeof *fm);
+    for (int i = 0; fm && i < c->ncols; i++)
+        fm[i] = c->format == 2 ? 1 : 0;
+    wb_pg_put_copy_response(out, type, c->format == 2 ? 1 : 0, (uint16_t)c->ncols, fm);
+    free(fm);
+}
+
 /* ------------------------------------------------------------------ */
 /* COPY TO                                                             */
 
@@ -840,11 +851,7 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
             return -1;
         }
         s->copy = c;
-        int16_t *fm = calloc((size_t)c->ncols + 1, sizeof *fm);
-        for (int i = 0; fm && i < c->ncols; i++)
-            fm[i] = c->format == 2 ? 1 : 0;
-        wb_pg_put_copy_response(out, 'G', c->format == 2 ? 1 : 0, (uint16_t)c->ncols, fm);
-        free(fm);
+        put_copy_response(out, 'G', c);
         return 0;
     }
     /* COPY TO: the table's columns, or the query's */
@@ -913,11 +920,7 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
         return -1;
     }
     s->copy = c;
-    int16_t *fm = calloc((size_t)c->ncols + 1, sizeof *fm);
-    for (int i = 0; fm && i < c->ncols; i++)
-        fm[i] = c->format == 2 ? 1 : 0;
-    wb_pg_put_copy_response(out, 'H', c->format == 2 ? 1 : 0, (uint16_t)c->ncols, fm);
-    free(fm);
+    put_copy_response(out, 'H', c);
     if (c->format == 2) {
         c->bin_header_pending = 1; /* goes out with the first row, as PostgreSQL sends it */
     } else if (c->header) {

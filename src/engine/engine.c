@@ -14,6 +14,7 @@
 #include "internal.h"
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,20 +242,30 @@ void wb_eng_db_detach(wb_engine *e, wb_edb *d)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* The error of CREATE/DROP DATABASE: SQLSTATE code (5 characters) into
+ * sqlstate, the message into msg[msglen]; -1 to return. */
+static int db_error(char *sqlstate, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int db_error(char *sqlstate, char *msg, size_t msglen, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    strcpy(sqlstate, code);
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 int wb_eng_create_database(wb_engine *e, const char *name, char *msg, size_t msglen, char *sqlstate)
 {
     char *path = db_path(e->datadir, name);
     if (!path) {
-        strcpy(sqlstate, "53200");
-        snprintf(msg, msglen, "out of memory");
-        return -1;
+        return db_error(sqlstate, msg, msglen, "53200", "out of memory");
     }
     pthread_mutex_lock(&e->mu);
     int rc = 0;
     if (access(path, F_OK) == 0) {
-        strcpy(sqlstate, "42P04");
-        snprintf(msg, msglen, "database \"%s\" already exists", name);
-        rc = -1;
+        rc = db_error(sqlstate, msg, msglen, "42P04", "database \"%s\" already exists", name);
     } else if (create_db_file(path, msg, msglen)) {
         strcpy(sqlstate, "58030");
         rc = -1;
@@ -268,15 +279,11 @@ int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const ch
                          size_t msglen, char *sqlstate)
 {
     if (strcmp(name, current) == 0) {
-        strcpy(sqlstate, "55006");
-        snprintf(msg, msglen, "cannot drop the currently open database");
-        return -1;
+        return db_error(sqlstate, msg, msglen, "55006", "cannot drop the currently open database");
     }
     char *path = db_path(e->datadir, name);
     if (!path) {
-        strcpy(sqlstate, "53200");
-        snprintf(msg, msglen, "out of memory");
-        return -1;
+        return db_error(sqlstate, msg, msglen, "53200", "out of memory");
     }
     pthread_mutex_lock(&e->mu);
     int rc = 0;
@@ -285,16 +292,12 @@ int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const ch
         pp = &(*pp)->next;
     if (access(path, F_OK) != 0) {
         if (!if_exists) {
-            strcpy(sqlstate, "3D000");
-            snprintf(msg, msglen, "database \"%s\" does not exist", name);
-            rc = -1;
+            rc = db_error(sqlstate, msg, msglen, "3D000", "database \"%s\" does not exist", name);
         } else {
             rc = 1; /* NOTICE: skipping */
         }
     } else if (*pp && (*pp)->sessions > 0) {
-        strcpy(sqlstate, "55006");
-        snprintf(msg, msglen, "database \"%s\" is being accessed by other users", name);
-        rc = -1;
+        rc = db_error(sqlstate, msg, msglen, "55006", "database \"%s\" is being accessed by other users", name);
     } else {
         if (*pp) {
             wb_edb *d = *pp;

@@ -2573,15 +2573,22 @@ static enum wb_engine_status query_continue(wb_engine_session *s, wb_buf *out)
     return query_end(s, out);
 }
 
+/* A frontend message of an unknown type or that does not parse (e says
+ * what and where) ends the session as in PostgreSQL: FATAL 08P01
+ * protocol_violation. */
+static enum wb_engine_status bad_message(wb_buf *out, const char *e)
+{
+    put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
+    return WB_ENGINE_CLOSE;
+}
+
 static enum wb_engine_status on_query(wb_engine_session *s, const uint8_t *body, uint32_t len, wb_buf *out)
 {
     const char *sql;
     char e[200];
     wb_pg_msg m = {'Q', len, body};
-    if (wb_pg_parse_string(&m, &sql, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_string(&m, &sql, e, sizeof e))
+        return bad_message(out, e);
     s->extended = 0;
     s->qi = 0;
     wb_buf errs = {0};
@@ -2640,6 +2647,18 @@ static enum wb_engine_status ext_error(wb_engine_session *s)
     return atomic_load(&s->h.terminate) ? WB_ENGINE_CLOSE : WB_ENGINE_OK;
 }
 
+/* An extended-protocol message naming a prepared statement (26000
+ * invalid_sql_statement_name) or portal (34000 invalid_cursor_name) that
+ * does not exist: the error, then skip to Sync. */
+static enum wb_engine_status ext_missing(wb_engine_session *s, wb_buf *out, const char *sqlstate, const char *what,
+                                         const char *name)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s \"%s\" does not exist", what, name);
+    wb_sess_error(s, out, sqlstate, msg, NULL, NULL);
+    return ext_error(s);
+}
+
 static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body, uint32_t len, wb_buf *out)
 {
     wb_pg_msg m = {'P', len, body};
@@ -2647,10 +2666,8 @@ static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body,
     uint16_t nt;
     const uint8_t *types;
     char e[200];
-    if (wb_pg_parse_parse(&m, &name, &sql, &nt, &types, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_parse(&m, &name, &sql, &nt, &types, e, sizeof e))
+        return bad_message(out, e);
     if (*name && pstmt_find(s, name, 0)) {
         char msg[300];
         snprintf(msg, sizeof msg, "prepared statement \"%s\" already exists", name);
@@ -2716,17 +2733,11 @@ static enum wb_engine_status on_bind(wb_engine_session *s, const uint8_t *body, 
     wb_pg_msg m = {'B', len, body};
     wb_pg_bind b;
     char e[200];
-    if (wb_pg_parse_bind(&m, &b, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_bind(&m, &b, e, sizeof e))
+        return bad_message(out, e);
     wb_pstmt *ps = pstmt_find(s, b.statement, 0);
-    if (!ps) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", b.statement);
-        wb_sess_error(s, out, "26000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!ps)
+        return ext_missing(s, out, "26000", "prepared statement", b.statement);
     if (s->tx == TX_FAILED && !is_tx_exit(ps->stmt)) {
         wb_sess_error(s, out, "25P02",
                       "current transaction is aborted, commands ignored until end of transaction block", NULL, NULL);
@@ -2797,30 +2808,20 @@ static enum wb_engine_status on_describe(wb_engine_session *s, const uint8_t *bo
     char kind;
     const char *name;
     char e[200];
-    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e))
+        return bad_message(out, e);
     if (kind == 'S') {
         wb_pstmt *ps = pstmt_find(s, name, 0);
-        if (!ps) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", name);
-            wb_sess_error(s, out, "26000", msg, NULL, NULL);
-            return ext_error(s);
-        }
+        if (!ps)
+            return ext_missing(s, out, "26000", "prepared statement", name);
         wb_pg_put_parameter_description(out, (uint16_t)ps->nparams, ps->param_oids);
         if (describe_rows(s, ps, out))
             return ext_error(s);
         return WB_ENGINE_OK;
     }
     wb_portal *p = portal_find(s, name);
-    if (!p) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "portal \"%s\" does not exist", name);
-        wb_sess_error(s, out, "34000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!p)
+        return ext_missing(s, out, "34000", "portal", name);
     wb_sql_stmt *t = p->ps->stmt;
     if (t && t->kind == WB_SQL_RUN && t->returns_rows) {
         if (!p->ps->cols_known && portal_peek(s, p, out))
@@ -2840,17 +2841,11 @@ static enum wb_engine_status on_execute(wb_engine_session *s, const uint8_t *bod
     const char *name;
     int32_t max;
     char e[200];
-    if (wb_pg_parse_execute(&m, &name, &max, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_execute(&m, &name, &max, e, sizeof e))
+        return bad_message(out, e);
     wb_portal *p = portal_find(s, name);
-    if (!p) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "portal \"%s\" does not exist", name);
-        wb_sess_error(s, out, "34000", msg, NULL, NULL);
-        return ext_error(s);
-    }
+    if (!p)
+        return ext_missing(s, out, "34000", "portal", name);
     wb_sql_stmt *t = p->ps->stmt;
     /* the extended protocol's implicit transaction lasts until Sync: a
      * statement that writes outside a block starts it */
@@ -2881,10 +2876,8 @@ static enum wb_engine_status on_close(wb_engine_session *s, const uint8_t *body,
     char kind;
     const char *name;
     char e[200];
-    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e)) {
-        put_fields(out, 'E', "FATAL", "08P01", e, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
-    }
+    if (wb_pg_parse_close_describe(&m, &kind, &name, e, sizeof e))
+        return bad_message(out, e);
     if (kind == 'S') {
         wb_pstmt *ps = pstmt_find(s, name, 0);
         if (ps)
@@ -2969,8 +2962,7 @@ enum wb_engine_status wb_engine_message(wb_engine_session *s, uint8_t type, cons
     default: {
         char msg[80];
         snprintf(msg, sizeof msg, "invalid frontend message type %d", type);
-        put_fields(out, 'E', "FATAL", "08P01", msg, NULL, NULL, NULL, 0);
-        return WB_ENGINE_CLOSE;
+        return bad_message(out, msg);
     }
     }
 }

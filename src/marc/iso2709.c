@@ -169,6 +169,21 @@ static enum wb_marc_frame_kind junk(wb_marc_frame *out, size_t skip, const char 
     return WB_FRAME_JUNK;
 }
 
+/* A leader k bytes in (k > 0) ends what comes before it: junk, or, when
+ * the first leader was numeric and k bytes can hold a record, a record cut
+ * short whose leader's length (lv) is wrong. Permissive mode. */
+static inline enum wb_marc_frame_kind cut_at_leader(wb_marc_frame *out, size_t s, size_t k, int numeric, size_t lv)
+{
+    if (!numeric || k < WB_MARC_LEADER_LEN + 2)
+        return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
+    out->len = k;
+    out->resynced = 1;
+    snprintf(out->msg, sizeof out->msg,
+             "record length %zu in leader is wrong and no record terminator (0x1D) comes before the next leader %zu bytes in",
+             lv, k);
+    return WB_FRAME_RECORD;
+}
+
 /* p[0, rt] ends in a terminator but the leader's length (lv, if numeric)
  * did not prove it: junk before a leader, a record missing its terminator,
  * or a record whose length is wrong. Permissive mode. */
@@ -179,16 +194,8 @@ static enum wb_marc_frame_kind resync(const uint8_t *p, size_t avail, size_t s, 
     /* a leader that starts before the terminator: the bytes before it are
      * junk, or a record cut short (or missing its terminator) */
     size_t k = find_leader(p, 1, rt, avail);
-    if (k != SIZE_MAX) {
-        if (!numeric || k < WB_MARC_LEADER_LEN + 2)
-            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
-        out->len = k;
-        out->resynced = 1;
-        snprintf(out->msg, sizeof out->msg,
-                 "record length %zu in leader is wrong and no record terminator (0x1D) comes before the next leader %zu bytes in",
-                 lv, k);
-        return WB_FRAME_RECORD;
-    }
+    if (k != SIZE_MAX)
+        return cut_at_leader(out, s, k, numeric, lv);
     if (!numeric || rlen < WB_MARC_LEADER_LEN + 2) {
         /* junk up to the terminator, and the filler bytes after it */
         size_t e = rlen;
@@ -296,16 +303,8 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
      * before it (junk, or a record cut short); otherwise wait for more, but
      * never buffer junk without bound. */
     size_t k = find_leader(p, 1, avail, avail);
-    if (k != SIZE_MAX) {
-        if (!numeric || k < WB_MARC_LEADER_LEN + 2)
-            return junk(out, s + k, "%zu bytes of junk before a leader skipped", k);
-        out->len = k;
-        out->resynced = 1;
-        snprintf(out->msg, sizeof out->msg,
-                 "record length %zu in leader is wrong and no record terminator (0x1D) comes before the next leader %zu bytes in",
-                 len, k);
-        return WB_FRAME_RECORD;
-    }
+    if (k != SIZE_MAX)
+        return cut_at_leader(out, s, k, numeric, len);
     if (!eof) {
         /* only what starts like a leader may be buffered as one record */
         int lead = numeric && (avail < WB_MARC_LEADER_LEN || plausible_leader(p));

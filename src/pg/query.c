@@ -192,6 +192,22 @@ static int sync_and_fail(wb_pg_conn *c, wb_pg_error *err)
     return -1;
 }
 
+/* After Bind, Describe and Execute of the unnamed portal: a row limit keeps
+ * the portal open (Flush, not Sync: PostgreSQL 15 docs §55.2.3 "Extended
+ * Query"), otherwise Sync ends the implicit transaction. `mark` is where
+ * this call's messages start in c->out: out of memory drops them all. */
+static int end_execute(wb_pg_conn *c, size_t mark, int32_t max_rows, wb_pg_error *err)
+{
+    if (max_rows > 0) {
+        if (wb_pg_put_flush(&c->out))
+            return wb_pgc_oom_at(c, mark, err);
+        c->state = WB_PGC_PORTAL;
+    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
+        return wb_pgc_oom_at(c, mark, err);
+    }
+    return wb_pgc_conn_flush(c, err);
+}
+
 int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const wb_pg_param *params,
                             int result_format, int32_t max_rows, wb_pg_error *err)
 {
@@ -230,14 +246,7 @@ int wb_pg_send_query_params(wb_pg_conn *c, const char *sql, int nparams, const w
     free(heap);
     if (rc)
         return wb_pgc_oom_at(c, mark, err);
-    if (max_rows > 0) {
-        if (wb_pg_put_flush(&c->out))
-            return wb_pgc_oom_at(c, mark, err);
-        c->state = WB_PGC_PORTAL;
-    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
-        return wb_pgc_oom_at(c, mark, err);
-    }
-    return wb_pgc_conn_flush(c, err);
+    return end_execute(c, mark, max_rows, err);
 }
 
 int wb_pg_send_more(wb_pg_conn *c, int32_t max_rows, wb_pg_error *err)
@@ -344,14 +353,7 @@ int wb_pg_send_prepared(wb_pg_conn *c, const wb_pg_stmt *st, int nparams, const 
     if (put_bind(c, st->name, nparams, params, st->ncols, st->formats) || wb_pg_put_describe(&c->out, 'P', "") ||
         wb_pg_put_execute(&c->out, "", max_rows))
         return wb_pgc_oom_at(c, mark, err);
-    if (max_rows > 0) {
-        if (wb_pg_put_flush(&c->out))
-            return wb_pgc_oom_at(c, mark, err);
-        c->state = WB_PGC_PORTAL;
-    } else if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, -1)) {
-        return wb_pgc_oom_at(c, mark, err);
-    }
-    return wb_pgc_conn_flush(c, err);
+    return end_execute(c, mark, max_rows, err);
 }
 
 int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
@@ -372,15 +374,24 @@ int wb_pg_stmt_close(wb_pg_conn *c, wb_pg_stmt *st, wb_pg_error *err)
 }
 
 /* ---- pipelining ---- */
+/* A pipeline call may queue messages: the connection is usable and no
+ * suspended portal or COPY is in progress. 0, or -1 with err set. */
+static int pipeline_ready(wb_pg_conn *c, wb_pg_error *err)
+{
+    if (wb_pgc_usable(c, err))
+        return -1;
+    if (c->state != WB_PGC_READY)
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    return 0;
+}
+
 int wb_pg_pipeline_parse(wb_pg_conn *c, const char *name, const char *sql, uint16_t ntypes, const uint32_t *types,
                          wb_pg_error *err)
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
+    if (pipeline_ready(c, err))
         return -1;
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (!sql)
         return wb_pg_errf(err, WB_PG_ERR_USAGE, "wb_pg_pipeline_parse: sql is NULL");
     if (ntypes > 0 && !types)
@@ -397,12 +408,10 @@ int wb_pg_pipeline_exec(wb_pg_conn *c, const char *name, int nparams, const wb_p
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
-        return -1;
     /* every argument is checked before a byte is queued: a refused call
      * leaves the pipeline exactly as the earlier calls built it */
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
+    if (pipeline_ready(c, err))
+        return -1;
     if (nparams < 0 || nparams > 65535 || (nparams > 0 && !params))
         return wb_pg_errf(err, WB_PG_ERR_USAGE,
                           "wb_pg_pipeline_exec: nparams must be 0..65535 with params for nparams > 0 (got %d%s)",
@@ -419,10 +428,8 @@ int wb_pg_pipeline_sync(wb_pg_conn *c, wb_pg_error *err)
 {
     ERR_OR_LOCAL(err);
     size_t mark = c ? c->out.len : 0;
-    if (wb_pgc_usable(c, err))
+    if (pipeline_ready(c, err))
         return -1;
-    if (c->state != WB_PGC_READY)
-        return wb_pg_errf(err, WB_PG_ERR_USAGE, "a suspended portal or COPY is in progress");
     if (wb_pg_put_sync(&c->out) || wb_pgc_push_sync(c, c->execs))
         return wb_pgc_oom_at(c, mark, err);
     return wb_pgc_conn_flush(c, err);
