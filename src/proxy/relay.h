@@ -54,7 +54,9 @@
  *    error that names a renamed statement (a Bind's parameter count, an
  *    EXECUTE's) is rewritten to the client's name. A Parse of a text the
  *    server connection has is answered ParseComplete by the proxy, or
- *    25P02 when the transaction has failed (also when an earlier batch of
+ *    25P02 when the transaction has failed and the text is not a
+ *    transaction exit (COMMIT, ROLLBACK [TO SAVEPOINT], ...: PostgreSQL
+ *    accepts those there; pgjdbc prepares them) (also when an earlier batch of
  *    a pipeline failed it: the rest of that batch's answers are then
  *    swallowed, as PostgreSQL skips to Sync).
  *  - the statements present on a server connection are bounded by
