@@ -161,16 +161,31 @@ static param *params_find_h(const params *p, const char *name, uint64_t h)
 
 static param *params_find(const params *p, const char *name) { return params_find_h(p, name, ci_hash(name)); }
 
+/* One allocation for a parameter: name, NUL, value, NUL (idle clients
+ * keep a few of them). */
+static char *pv_block(const char *name, const char *value, char **vout)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char *b = malloc(nl + vl + 2);
+    if (!b)
+        return NULL;
+    memcpy(b, name, nl + 1);
+    memcpy(b + nl + 1, value, vl + 1);
+    *vout = b + nl + 1;
+    return b;
+}
+
 static int params_set(params *p, const char *name, const char *value)
 {
     param *e = params_find(p, name);
     if (e) {
         if (strcmp(e->value, value) == 0)
             return 0;
-        char *v = strdup(value);
-        if (!v)
+        char *v, *b = pv_block(e->name, value, &v); /* name and value may point into e */
+        if (!b)
             return -1;
-        free(e->value);
+        free(e->name);
+        e->name = b;
         e->value = v;
         p->gen++;
         return 0;
@@ -183,12 +198,9 @@ static int params_set(params *p, const char *name, const char *value)
         p->v = nv;
         p->cap = cap;
     }
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
+    char *v, *n = pv_block(name, value, &v);
+    if (!n)
         return -1;
-    }
     p->v[p->n].name = n;
     p->v[p->n].value = v;
     p->v[p->n].h = ci_hash(n);
@@ -203,18 +215,15 @@ static void params_del(params *p, const char *name)
     param *e = params_find(p, name);
     if (!e)
         return;
-    free(e->name);
-    free(e->value);
+    free(e->name); /* the value's block too */
     *e = p->v[--p->n];
     p->gen++;
 }
 
 static void params_clear(params *p)
 {
-    for (int i = 0; i < p->n; i++) {
-        free(p->v[i].name);
-        free(p->v[i].value);
-    }
+    for (int i = 0; i < p->n; i++)
+        free(p->v[i].name); /* the value's block too */
     p->n = 0;
     p->gen++;
 }
