@@ -122,7 +122,9 @@
  *  - hot path: an ordinary Query costs wb_psql_maybe_special and a copy;
  *    Bind/Execute/Sync of a statement the server connection has costs two
  *    hash lookups, a compare of its text and a renamed copy; no allocation
- *    per message (the queue and buffers grow and stay).
+ *    per message (the queue grows and stays; the scratch buffers of rare
+ *    paths go back when nothing is outstanding). bench/bench_relay.c
+ *    measures it.
  *
  * Ownership: a wb_relay_client and a wb_relay_server are owned by the
  * plumbing; attach lends the server to the client until detach. Message
