@@ -1691,6 +1691,30 @@ static void test_against_postgres(int mode, size_t max_prepared)
     RUN(&d, 2);
     q("COMMIT");
     RUN(&d, 1);
+    /* pgjdbc server-prepares ROLLBACK after a few uses: its Parse in a
+     * failed transaction is accepted by PostgreSQL (a transaction exit) */
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "rb0", "ROLLBACK", 0, NULL);
+    wb_pg_put_parse(&msg, "sp0", "ROLLBACK TO SAVEPOINT a", 0, NULL);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("SAVEPOINT a");
+    RUN(&d, 1);
+    q("SELECT 1/0");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "sp1", "ROLLBACK TO SAVEPOINT a", 0, NULL);
+    wb_pg_put_bind(&msg, "", "sp1", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("SELECT 1/0");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "rb1", "ROLLBACK", 0, NULL);
+    wb_pg_put_bind(&msg, "", "rb1", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
     f_bind("", "x2"); /* never made */
     wb_pg_put_execute(&msg, "", 0);
     wb_pg_put_sync(&msg);

@@ -26,6 +26,7 @@
 #include "proxy/sql.h"
 #include "wirebuf/pgproto.h"
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,16 +161,31 @@ static param *params_find_h(const params *p, const char *name, uint64_t h)
 
 static param *params_find(const params *p, const char *name) { return params_find_h(p, name, ci_hash(name)); }
 
+/* One allocation for a parameter: name, NUL, value, NUL (idle clients
+ * keep a few of them). */
+static char *pv_block(const char *name, const char *value, char **vout)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char *b = malloc(nl + vl + 2);
+    if (!b)
+        return NULL;
+    memcpy(b, name, nl + 1);
+    memcpy(b + nl + 1, value, vl + 1);
+    *vout = b + nl + 1;
+    return b;
+}
+
 static int params_set(params *p, const char *name, const char *value)
 {
     param *e = params_find(p, name);
     if (e) {
         if (strcmp(e->value, value) == 0)
             return 0;
-        char *v = strdup(value);
-        if (!v)
+        char *v, *b = pv_block(e->name, value, &v); /* name and value may point into e */
+        if (!b)
             return -1;
-        free(e->value);
+        free(e->name);
+        e->name = b;
         e->value = v;
         p->gen++;
         return 0;
@@ -182,12 +198,9 @@ static int params_set(params *p, const char *name, const char *value)
         p->v = nv;
         p->cap = cap;
     }
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
+    char *v, *n = pv_block(name, value, &v);
+    if (!n)
         return -1;
-    }
     p->v[p->n].name = n;
     p->v[p->n].value = v;
     p->v[p->n].h = ci_hash(n);
@@ -202,18 +215,15 @@ static void params_del(params *p, const char *name)
     param *e = params_find(p, name);
     if (!e)
         return;
-    free(e->name);
-    free(e->value);
+    free(e->name); /* the value's block too */
     *e = p->v[--p->n];
     p->gen++;
 }
 
 static void params_clear(params *p)
 {
-    for (int i = 0; i < p->n; i++) {
-        free(p->v[i].name);
-        free(p->v[i].value);
-    }
+    for (int i = 0; i < p->n; i++)
+        free(p->v[i].name); /* the value's block too */
     p->n = 0;
     p->gen++;
 }
@@ -913,13 +923,34 @@ static int emit_syn(wb_relay_client *c, const pend *p, wb_buf *to_client)
 /* Emit the synthesised answers that have reached the head. */
 static void undo(wb_relay_client *c, pend *p);
 
+/* 1 if PostgreSQL accepts the statement text in a failed transaction
+ * (IsTransactionExitStmt: COMMIT / END, ROLLBACK / ABORT [TO SAVEPOINT],
+ * PREPARE TRANSACTION); every other Parse there is 25P02. */
+static int txn_exit(const char *q)
+{
+    size_t n = strlen(q);
+    wb_psql_stmt st[2];
+    char err[128];
+    if (!wb_psql_maybe_special(q, n) || wb_psql_analyse(q, n, st, 2, err, sizeof err) != 1)
+        return 0;
+    if (st[0].kind == WB_PSQL_TXN_END)
+        return 1;
+    const char *t = q + st[0].off;
+    size_t l = st[0].len;
+    if ((l >= 8 && strncasecmp(t, "rollback", 8) == 0 && (l == 8 || !isalnum((unsigned char)t[8]))) ||
+        (l >= 5 && strncasecmp(t, "abort", 5) == 0 && (l == 5 || !isalnum((unsigned char)t[5]))))
+        return 1;
+    return st[0].kind == WB_PSQL_OTHER && l >= 7 && strncasecmp(t, "prepare", 7) == 0;
+}
+
 static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 {
     pend *h;
     while ((h = q_head(c)) && (h->kind == P_SYN || h->kind == P_COPY_END)) {
         if (h->kind == P_SYN && (h->flags & F_MUTE)) {
             undo(c, h);
-        } else if (h->kind == P_SYN && h->st && c->server && c->server->status == 'E') {
+        } else if (h->kind == P_SYN && h->st && c->server && c->server->status == 'E' &&
+                   !txn_exit(h->st->key->data)) {
             /* a ParseComplete for a text the server has, but the batch
              * before left the transaction failed: PostgreSQL refuses the
              * Parse and skips to Sync; the server, which never saw it,
@@ -1467,7 +1498,7 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     int has = server_has(c, c->server, st, to_server);
     if (has < 0)
         return WB_RELAY_NOMEM;
-    if (has && c->qlen == 0 && c->server->status == 'E') {
+    if (has && c->qlen == 0 && c->server->status == 'E' && !txn_exit(query)) {
         /* in a failed transaction PostgreSQL refuses the Parse (25P02)
          * and skips to Sync; nothing of this batch reached the server */
         cmap_del(c, st);

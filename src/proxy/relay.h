@@ -54,7 +54,9 @@
  *    error that names a renamed statement (a Bind's parameter count, an
  *    EXECUTE's) is rewritten to the client's name. A Parse of a text the
  *    server connection has is answered ParseComplete by the proxy, or
- *    25P02 when the transaction has failed (also when an earlier batch of
+ *    25P02 when the transaction has failed and the text is not a
+ *    transaction exit (COMMIT, ROLLBACK [TO SAVEPOINT], ...: PostgreSQL
+ *    accepts those there; pgjdbc prepares them) (also when an earlier batch of
  *    a pipeline failed it: the rest of that batch's answers are then
  *    swallowed, as PostgreSQL skips to Sync).
  *  - the statements present on a server connection are bounded by
@@ -120,7 +122,9 @@
  *  - hot path: an ordinary Query costs wb_psql_maybe_special and a copy;
  *    Bind/Execute/Sync of a statement the server connection has costs two
  *    hash lookups, a compare of its text and a renamed copy; no allocation
- *    per message (the queue and buffers grow and stay).
+ *    per message (the queue grows and stays; the scratch buffers of rare
+ *    paths go back when nothing is outstanding). bench/bench_relay.c
+ *    measures it.
  *
  * Ownership: a wb_relay_client and a wb_relay_server are owned by the
  * plumbing; attach lends the server to the client until detach. Message
