@@ -6,7 +6,9 @@
 #   scripts/with_proxy.sh COMMAND [ARGS...]
 #
 # PostgreSQL comes from scripts/with_pg.sh (this script runs itself under it
-# unless it already runs inside one: WB_PG_DATA set, WB_PG_TARGET unset). In
+# unless it already runs inside one: WB_PG_DATA set, WB_PG_TARGET unset; or
+# inside another with_proxy.sh: then the new proxy fronts the same
+# PostgreSQL, WB_UPSTREAM_*). In
 # front of it the proxy listens on 127.0.0.1 at a kernel-chosen free port and
 # on a Unix socket in a temp dir:
 #   WB_PROXY_BIN unset or a wirebuf binary (default build/wirebuf beside this
@@ -86,6 +88,12 @@ case $BIN in
     fi ;;
 esac
 
+# inside another with_proxy.sh: a second proxy in front of the same
+# PostgreSQL (bench/bench_proxy.sh runs PgBouncer and wirebuf side by side)
+if [ "${WB_PG_TARGET:-}" = proxy ] && [ -n "${WB_UPSTREAM_DATA:-}" ]; then
+  WB_PG_HOST=$WB_UPSTREAM_HOST WB_PG_PORT=$WB_UPSTREAM_PORT WB_PG_DATA=$WB_UPSTREAM_DATA
+  unset WB_PG_TARGET
+fi
 # outside a throwaway PostgreSQL: start one and come back inside it
 if [ -z "${WB_PG_DATA:-}" ] || [ -n "${WB_PG_TARGET:-}" ]; then
   unset WB_PG_TARGET WB_PG_DATA
