@@ -215,6 +215,8 @@ BV=$(pgbouncer --version 2>/dev/null | awk 'NR == 1 {print $2}')
   a=$(get wirebuf rss_kb_after); b=$(get pgbouncer rss_kb_after)
   if [ -n "$a" ] || [ -n "$b" ]; then
     echo
-    echo "RSS after all the runs (clients gone): PgBouncer ${b:+$((b / 1024)) MB}${b:-not measured}, wirebuf ${a:+$((a / 1024)) MB}${a:-not measured}."
+    [ -n "$b" ] && b="$((b / 1024)) MB" || b="not measured"
+    [ -n "$a" ] && a="$((a / 1024)) MB" || a="not measured"
+    echo "RSS after all the runs (clients gone): PgBouncer $b, wirebuf $a."
   fi
 } | tee "$OUT"
