@@ -4,6 +4,8 @@
  * server cannot start (busy port, unwritable DATADIR, bad certificate...). */
 #include "../src/server/server.h"
 #include "../src/server/session.h"
+#include "../src/proxy/proxy.h"
+#include "../src/proxy/relay.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,9 @@ static const char *const usage_serve =
     "                     [--auth trust|password|md5|scram-sha-256] [--passwords FILE]\n"
     "                     [--ssl-cert FILE --ssl-key FILE] [--max-connections N]\n"
     "                     [--threads N] [--authentication-timeout SECS]\n"
+    "       wirebuf serve --upstream CONNINFO [--pool-mode transaction|session|statement]\n"
+    "                     [--pool-size N] [--min-pool-size N] [--server-idle-timeout S]\n"
+    "                     [--query-wait-timeout S] [--metrics ADDRESS:PORT] [server flags]\n"
     "Serve the PostgreSQL v3 protocol (psql, pgbench, libpq, JDBC... connect\n"
     "unchanged) from SQLite databases in DATADIR, one file per database.\n"
     "  -D DATADIR        data directory (default: $PGDATA); created when missing\n"
@@ -38,6 +43,19 @@ static const char *const usage_serve =
     "  --threads N       I/O threads (default 2); statements run on a worker pool\n"
     "  --authentication-timeout SECS  close a connection that has not finished\n"
     "                    startup and authentication in time (default 60)\n"
+    "Pooling proxy (--upstream; no -D): clients authenticate here as above, then\n"
+    "share server connections to the upstream PostgreSQL, one pool per (database,\n"
+    "user); the database \"wirebuf\" is the admin console (SHOW POOLS, PAUSE...).\n"
+    "  --upstream CONNINFO  libpq string or URI of the upstream (host, port, sslmode,\n"
+    "                    password/passfile; PG* environment honoured); dbname and\n"
+    "                    user are each client's own\n"
+    "  --pool-mode MODE  transaction (default), session or statement\n"
+    "  --pool-size N     server connections per (database, user) (default 20)\n"
+    "  --min-pool-size N server connections kept open per pool (default 0)\n"
+    "  --server-idle-timeout S  close server connections idle this long (default 600)\n"
+    "  --query-wait-timeout S   a client waiting longer for a server connection gets\n"
+    "                    an error and is closed (default 120; 0 = forever)\n"
+    "  --metrics ADDRESS:PORT   Prometheus text at http://ADDRESS:PORT/metrics\n"
     "Stop with SIGTERM or SIGINT: in-flight statements finish, open transactions\n"
     "roll back, every session gets FATAL 57P01.\n";
 
@@ -63,7 +81,13 @@ int wb_cli_serve(int argc, char **argv)
         cfg.datadir = env;
     if ((env = getenv("PGPORT")) && *env && parse_int("PGPORT", env, 1, 65535, &cfg.port) != 0)
         return 2;
-    enum { O_AUTH = 256, O_PW, O_CERT, O_KEY, O_MAXC, O_THREADS, O_ATO, O_HELP };
+    enum { O_AUTH = 256, O_PW, O_CERT, O_KEY, O_MAXC, O_THREADS, O_ATO, O_HELP, O_UP, O_PMODE, O_PSIZE, O_PMIN,
+           O_SIDLE, O_QWAIT, O_METRICS };
+    wb_proxy_config pc = {0};
+    pc.pool_mode = WB_POOL_TRANSACTION;
+    pc.pool_size = 20;
+    pc.server_idle_timeout_s = 600;
+    pc.query_wait_timeout_s = 120;
     static const struct option lo[] = {{"auth", required_argument, 0, O_AUTH},
                                        {"passwords", required_argument, 0, O_PW},
                                        {"ssl-cert", required_argument, 0, O_CERT},
@@ -72,6 +96,13 @@ int wb_cli_serve(int argc, char **argv)
                                        {"threads", required_argument, 0, O_THREADS},
                                        {"authentication-timeout", required_argument, 0, O_ATO},
                                        {"help", no_argument, 0, O_HELP},
+                                       {"upstream", required_argument, 0, O_UP},
+                                       {"pool-mode", required_argument, 0, O_PMODE},
+                                       {"pool-size", required_argument, 0, O_PSIZE},
+                                       {"min-pool-size", required_argument, 0, O_PMIN},
+                                       {"server-idle-timeout", required_argument, 0, O_SIDLE},
+                                       {"query-wait-timeout", required_argument, 0, O_QWAIT},
+                                       {"metrics", required_argument, 0, O_METRICS},
                                        {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -116,6 +147,37 @@ int wb_cli_serve(int argc, char **argv)
                 return 2;
             break;
         case O_HELP: fputs(usage_serve, stdout); return 0;
+        case O_UP: pc.upstream = optarg; break;
+        case O_PMODE:
+            if (strcmp(optarg, "transaction") == 0)
+                pc.pool_mode = WB_POOL_TRANSACTION;
+            else if (strcmp(optarg, "session") == 0)
+                pc.pool_mode = WB_POOL_SESSION;
+            else if (strcmp(optarg, "statement") == 0)
+                pc.pool_mode = WB_POOL_STATEMENT;
+            else {
+                fprintf(stderr, "wirebuf serve: invalid --pool-mode \"%s\" (transaction, session or statement)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_PSIZE:
+            if (parse_int("--pool-size", optarg, 1, 100000, &pc.pool_size) != 0)
+                return 2;
+            break;
+        case O_PMIN:
+            if (parse_int("--min-pool-size", optarg, 0, 100000, &pc.min_pool_size) != 0)
+                return 2;
+            break;
+        case O_SIDLE:
+            if (parse_int("--server-idle-timeout", optarg, 0, 86400 * 365, &pc.server_idle_timeout_s) != 0)
+                return 2;
+            break;
+        case O_QWAIT:
+            if (parse_int("--query-wait-timeout", optarg, 0, 86400 * 365, &pc.query_wait_timeout_s) != 0)
+                return 2;
+            break;
+        case O_METRICS: pc.metrics = optarg; break;
         case ':':
             fprintf(stderr, "wirebuf serve: option %s needs a value\n", argv[optind - 1]);
             return 2;
@@ -128,17 +190,42 @@ int wb_cli_serve(int argc, char **argv)
         fprintf(stderr, "wirebuf serve: unexpected argument \"%s\"\n", argv[optind]);
         return 2;
     }
-    if (!cfg.datadir) {
-        fprintf(stderr, "wirebuf serve: no data directory: give -D DATADIR or set PGDATA\n");
+    if (pc.upstream && getenv("PGDATA") && cfg.datadir == getenv("PGDATA"))
+        cfg.datadir = NULL; /* $PGDATA means nothing to the proxy */
+    if (pc.upstream && cfg.datadir) {
+        fprintf(stderr, "wirebuf serve: --upstream and -D exclude each other (the proxy opens no engine)\n");
+        return 2;
+    }
+    if (!pc.upstream && (pc.metrics || pc.min_pool_size)) {
+        fprintf(stderr, "wirebuf serve: pool flags need --upstream CONNINFO\n");
+        return 2;
+    }
+    if (pc.min_pool_size > pc.pool_size) {
+        fprintf(stderr, "wirebuf serve: --min-pool-size %d is above --pool-size %d\n", pc.min_pool_size, pc.pool_size);
         return 2;
     }
     char err[512];
+    wb_proxy *proxy = NULL;
+    if (pc.upstream) {
+        proxy = wb_proxy_new(&pc, err, sizeof err);
+        if (!proxy) {
+            fprintf(stderr, "wirebuf serve: %s\n", err);
+            return 1;
+        }
+        cfg.proxy = proxy;
+    }
+    if (!cfg.datadir && !proxy) {
+        fprintf(stderr, "wirebuf serve: no data directory: give -D DATADIR or set PGDATA\n");
+        return 2;
+    }
     wb_server *srv = wb_server_new(&cfg, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "wirebuf serve: %s\n", err);
+        wb_proxy_free(proxy);
         return 1;
     }
     int rc = wb_server_run(srv);
     wb_server_free(srv);
+    wb_proxy_free(proxy);
     return rc;
 }

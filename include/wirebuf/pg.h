@@ -63,6 +63,7 @@
 #ifndef WIREBUF_PG_H
 #define WIREBUF_PG_H
 #include "wirebuf/pgproto.h"
+#include "wirebuf/pgreader.h"
 #include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
@@ -214,6 +215,37 @@ int wb_pg_get_cancel_key(const wb_pg_conn *c, wb_pg_cancel_key *out);
 /* Send the CancelRequest for k (any thread, any time). 0, or -1 with *err
  * (USAGE: k NULL or empty; IO). */
 int wb_pg_cancel_send(const wb_pg_cancel_key *k, wb_pg_error *err);
+
+/* ---- handing a connection over (a pooler) ----
+ * What a connected, idle wb_pg_conn is made of, taken out of it so an event
+ * loop can drive the connection itself (the pooling proxy connects with
+ * wb_pg_connect on a worker thread, then relays on an I/O thread). */
+typedef struct wb_pg_handover {
+    wb_pg_io io;          /* the transport: plain or TLS (io.ssl, its SSL_CTX
+                             kept alive by the session); the socket io.fd is
+                             non-blocking again. Owned: close with
+                             wb_pg_handover_free */
+    wb_stream *in;        /* a push stream (wirebuf/stream.h) holding the
+                             bytes already read from the server and not yet
+                             framed (usually none: the buffer is state, so
+                             nothing read is lost). Owned */
+    char **params;        /* ParameterStatus values: name, value, name,
+                             value... (2 * nparams strings, malloc'd) */
+    size_t nparams;
+    int32_t pid, key;     /* BackendKeyData */
+    wb_pg_cancel_key cancel; /* for wb_pg_cancel_send */
+    char tx;              /* last ReadyForQuery status ('I') */
+} wb_pg_handover;
+/* Take c apart into *out and free c (c is gone whatever the result). c must
+ * be idle (WB_PG_OK, no request in progress, no COPY or portal open).
+ * Returns 0, or -1 with *err: USAGE (c NULL/bad/busy: c is finished as by
+ * wb_pg_finish, *out zeroed), NOMEM (c finished, *out zeroed). Any thread
+ * that may use c. */
+int wb_pg_detach(wb_pg_conn *c, wb_pg_handover *out, wb_pg_error *err);
+/* Close the transport (no Terminate is sent: the caller writes one first
+ * if it wants a clean end) and free everything of h; h zeroed. NULL and a
+ * zeroed h are fine. */
+void wb_pg_handover_free(wb_pg_handover *h);
 
 /* Counters for tests and benchmarks (zeroes for NULL c; out NULL: no-op). */
 typedef struct wb_pg_stats {

@@ -581,3 +581,82 @@ int wb_pg_cancel_send(const wb_pg_cancel_key *k, wb_pg_error *err)
         return wb_pg_errf(err, WB_PG_ERR_IO, "%s", msg);
     return 0;
 }
+
+/* ---------------------------------------------------------------- */
+/* handing the connection over (wb_pg_detach)                        */
+
+int wb_pg_detach(wb_pg_conn *c, wb_pg_handover *out, wb_pg_error *err)
+{
+    ERR_OR_LOCAL(err);
+    memset(out, 0, sizeof *out);
+    wb_pg_io_plain(&out->io, -1);
+    if (!c || c->state != WB_PGC_READY || c->pending || !c->in) {
+        wb_pg_finish(c);
+        return wb_pg_errf(err, WB_PG_ERR_USAGE, "detach: the connection is not idle");
+    }
+    wb_pg_reader_consume(&c->rd); /* the last message read (ReadyForQuery) is done */
+    size_t avail;
+    const uint8_t *left = wb_stream_peek(c->in, &avail);
+    wb_stream *in = wb_stream_new_push(avail > 4096 ? avail : 0);
+    uint8_t *room = NULL;
+    size_t cap = 0;
+    if (in && avail) {
+        room = wb_stream_reserve(in, avail, &cap);
+        if (room) {
+            memcpy(room, left, avail);
+            wb_stream_commit(in, avail);
+        }
+    }
+    char **params = c->params;
+    if (!in || (avail && !room)) {
+        wb_stream_close(in);
+        wb_pg_finish(c);
+        return wb_pg_errf(err, WB_PG_ERR_NOMEM, "out of memory");
+    }
+    if (c->blocking) {
+        int fl = fcntl(c->io.fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(c->io.fd, F_SETFL, fl | O_NONBLOCK);
+        c->blocking = 0;
+    }
+    c->io.wait = 0;
+    out->io = c->io;
+    out->in = in;
+    out->params = params;
+    out->nparams = c->nparams;
+    out->pid = c->pid;
+    out->key = c->key;
+    out->tx = c->tx;
+    wb_pg_get_cancel_key(c, &out->cancel);
+    /* the SSL session holds its own reference to the SSL_CTX */
+    if (c->ssl_ctx) {
+        SSL_CTX_free(c->ssl_ctx);
+        c->ssl_ctx = NULL;
+    }
+    /* what is left of c is freed without touching the transport */
+    wb_pg_io_plain(&c->io, -1);
+    c->params = NULL;
+    c->nparams = 0;
+    c->state = WB_PGC_BAD;
+    wb_pg_finish(c);
+    return 0;
+}
+
+void wb_pg_handover_free(wb_pg_handover *h)
+{
+    if (!h)
+        return;
+    if (h->io.ops) {
+        if (h->io.ssl)
+            SSL_set_quiet_shutdown(h->io.ssl, 1);
+        h->io.ops->close(&h->io);
+    }
+    if (h->io.fd >= 0)
+        close(h->io.fd);
+    wb_stream_close(h->in);
+    for (size_t i = 0; i < 2 * h->nparams; i++)
+        free(h->params[i]);
+    free(h->params);
+    memset(h, 0, sizeof *h);
+    wb_pg_io_plain(&h->io, -1);
+}

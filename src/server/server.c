@@ -1,6 +1,7 @@
 /* The wire server's I/O threads, worker pool and registries (server.h). */
 #include "server.h"
 #include "session.h"
+#include "../proxy/proxy.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -59,6 +60,9 @@ typedef struct conn {
      * OWN_QUIET: it ended quietly. */
     atomic_uint own;
     int quiet_ok;               /* at submit (I/O thread): may end quietly */
+    int proxy_login;            /* --upstream: hand over once out is drained */
+    char addr[64];              /* peer address, for the proxy's SHOW CLIENTS */
+    int port;
 } conn;
 
 enum { OWN_RUN = 1, OWN_ATTN = 2, OWN_QUIET = 4 };
@@ -75,9 +79,17 @@ struct iothr {
     int nconns;
 };
 
+/* password sets loaded by RELOAD: sessions keep pointing at older ones,
+ * which live until the server is freed */
+typedef struct pwset {
+    wb_srv_passwords pw;
+    struct pwset *prev;
+} pwset;
+
 struct wb_server {
     wb_server_config cfg;
     wb_srv_passwords pw;
+    pwset *reloaded; /* newest first; reg_mu */
     SSL_CTX *ssl;
     wb_engine *engine;
     struct event_base *base;
@@ -93,6 +105,7 @@ struct wb_server {
     pthread_mutex_t wmu;
     pthread_cond_t wcv, wdone;
     conn *jobs, *jobs_tail;
+    wb_srv_task *tasks, *tasks_tail; /* wb_server_task: proxy connects */
     int nworkers, idle, min_workers, max_workers, wstop;
     /* registry of sessions by pid */
     pthread_mutex_t reg_mu;
@@ -258,15 +271,25 @@ static void *worker_main(void *arg)
     wb_server *srv = arg;
     pthread_mutex_lock(&srv->wmu);
     for (;;) {
-        while (!srv->jobs && !srv->wstop) {
+        while (!srv->jobs && !srv->tasks && !srv->wstop) {
             srv->idle++;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 10;
             int r = pthread_cond_timedwait(&srv->wcv, &srv->wmu, &ts);
             srv->idle--;
-            if (r == ETIMEDOUT && !srv->jobs && srv->nworkers > srv->min_workers)
+            if (r == ETIMEDOUT && !srv->jobs && !srv->tasks && srv->nworkers > srv->min_workers)
                 goto out;
+        }
+        if (!srv->jobs && srv->tasks) {
+            wb_srv_task *t = srv->tasks;
+            srv->tasks = t->next;
+            if (!srv->tasks)
+                srv->tasks_tail = NULL;
+            pthread_mutex_unlock(&srv->wmu);
+            t->fn(t);
+            pthread_mutex_lock(&srv->wmu);
+            continue;
         }
         if (!srv->jobs)
             break; /* stopping and nothing left */
@@ -309,7 +332,7 @@ static void pool_check(evutil_socket_t fd, short what, void *arg)
     (void)what;
     wb_server *srv = arg;
     pthread_mutex_lock(&srv->wmu);
-    if (srv->jobs && srv->idle == 0 && srv->nworkers < srv->max_workers)
+    if ((srv->jobs || srv->tasks) && srv->idle == 0 && srv->nworkers < srv->max_workers)
         spawn_worker(srv);
     pthread_mutex_unlock(&srv->wmu);
 }
@@ -335,6 +358,47 @@ static void submit(conn *c, enum job j)
     pthread_mutex_unlock(&srv->wmu);
     if (wake) /* after unlocking: the woken worker does not block on wmu */
         pthread_cond_signal(&srv->wcv);
+}
+
+void wb_server_task(wb_server *srv, wb_srv_task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&srv->wmu);
+    if (srv->tasks_tail)
+        srv->tasks_tail->next = t;
+    else
+        srv->tasks = t;
+    srv->tasks_tail = t;
+    if (srv->nworkers == 0)
+        spawn_worker(srv);
+    int wake = srv->idle > 0;
+    pthread_mutex_unlock(&srv->wmu);
+    if (wake)
+        pthread_cond_signal(&srv->wcv);
+}
+
+int wb_server_reload(wb_server *srv, char *err, size_t errlen)
+{
+    if (!srv->cfg.passwords) {
+        snprintf(err, errlen, "no --passwords file to reload");
+        return -1;
+    }
+    pwset *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (wb_srv_passwords_load(&ps->pw, srv->cfg.passwords, err, errlen) != 0) {
+        wb_srv_passwords_free(&ps->pw);
+        free(ps);
+        return -1;
+    }
+    pthread_mutex_lock(&srv->reg_mu);
+    ps->prev = srv->reloaded;
+    srv->reloaded = ps;
+    pthread_mutex_unlock(&srv->reg_mu);
+    logf_(srv, "reloaded the password file \"%s\" (%d roles)", srv->cfg.passwords, ps->pw.n);
+    return 0;
 }
 
 /* ---------------- connections (I/O thread) ---------------- */
@@ -532,10 +596,16 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         advance(c);
 }
 
+static void proxy_handover(conn *c);
+
 static void after_drain(conn *c)
 {
     if (c->closing) {
         finish_close(c);
+        return;
+    }
+    if (c->proxy_login) {
+        proxy_handover(c);
         return;
     }
     if (c->run_after_flush) {
@@ -612,11 +682,22 @@ static void advance(conn *c)
         return;
     }
     case WB_SRV_CANCEL:
-        do_cancel(srv, c->s.cancel_pid, c->s.cancel_key);
+        if (srv->cfg.proxy)
+            wb_proxy_cancel(srv->cfg.proxy, c->s.cancel_pid, c->s.cancel_key);
+        else
+            do_cancel(srv, c->s.cancel_pid, c->s.cancel_key);
         c->closing = 1;
         finish_close(c);
         return;
     case WB_SRV_LOGIN:
+        if (srv->cfg.proxy) {
+            c->proxy_login = 1;
+            set_reading(c, 0);
+            int r = flush_out(c);
+            if (r == 1)
+                proxy_handover(c);
+            return; /* 0: after_drain hands it over */
+        }
         if (flush_out(c) < 0)
             return;
         set_reading(c, 0);
@@ -697,7 +778,8 @@ static void conn_free(conn *c)
         event_free(c->timer);
     if (c->io.ops)
         c->io.ops->close(&c->io);
-    close(c->io.fd);
+    if (c->io.fd >= 0)
+        close(c->io.fd);
     wb_srv_session_destroy(&c->s);
     pthread_mutex_lock(&srv->reg_mu);
     srv->nsessions--;
@@ -713,6 +795,36 @@ static void conn_free(conn *c)
     free(c);
     if (t->stopping && t->nconns == 0)
         event_base_loopbreak(t->base);
+}
+
+/* --upstream: the authenticated connection becomes a proxy client on this
+ * I/O thread; the conn shell is freed without closing the socket. */
+static void proxy_handover(conn *c)
+{
+    wb_server *srv = c->t->srv;
+    wb_proxy_login l;
+    memset(&l, 0, sizeof l);
+    wb_pg_reader_consume(&c->s.rd);
+    l.io = c->io;
+    wb_pg_io_plain(&c->io, -1);
+    l.in = c->s.in;
+    c->s.in = NULL;
+    l.user = c->s.user;
+    l.database = c->s.database;
+    c->s.user = c->s.database = NULL;
+    l.names = c->s.names;
+    l.values = c->s.values;
+    l.nparams = c->s.nparams;
+    c->s.names = c->s.values = NULL;
+    c->s.nparams = 0;
+    l.pid = c->s.pid;
+    l.key = c->s.key;
+    l.tls = c->s.tls_active;
+    memcpy(l.addr, c->addr, sizeof l.addr);
+    l.port = c->port;
+    int idx = (int)(c->t - srv->io);
+    conn_free(c);
+    wb_proxy_client_login(srv->cfg.proxy, idx, &l);
 }
 
 static void conn_start(iothr *t, conn *c)
@@ -770,6 +882,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
                 pthread_mutex_lock(&t->mu);
                 t->stopping = 2;
                 pthread_mutex_unlock(&t->mu);
+                if (t->srv->cfg.proxy)
+                    wb_proxy_thread_stop(t->srv->cfg.proxy, (int)(t - t->srv->io));
                 for (conn *x = t->conns, *nx; x; x = nx) {
                     nx = x->next;
                     shutdown_conn(x);
@@ -803,6 +917,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 static void *io_main(void *arg)
 {
     iothr *t = arg;
+    if (t->srv->cfg.proxy)
+        wb_proxy_thread_start(t->srv->cfg.proxy, (int)(t - t->srv->io), t->base);
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
@@ -853,12 +969,23 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         c->local = is_loopback((struct sockaddr *)&ss);
+        if (srv->cfg.proxy) {
+            if (ss.ss_family == AF_UNIX)
+                snprintf(c->addr, sizeof c->addr, "unix");
+            else {
+                char port[16];
+                getnameinfo((struct sockaddr *)&ss, sl, c->addr, sizeof c->addr, port, sizeof port,
+                            NI_NUMERICHOST | NI_NUMERICSERV);
+                c->port = atoi(port);
+            }
+        }
         wb_pg_io_plain(&c->io, fd);
         c->s.auth = srv->cfg.auth >= 0 ? srv->cfg.auth : c->local ? WB_SRV_AUTH_TRUST : WB_SRV_AUTH_SCRAM;
-        c->s.pw = &srv->pw;
         c->s.tls_available = srv->ssl != NULL;
+        int proxied = srv->cfg.proxy ? wb_proxy_clients(srv->cfg.proxy) : 0;
         pthread_mutex_lock(&srv->reg_mu);
-        c->s.too_many = srv->nsessions >= srv->cfg.max_connections;
+        c->s.pw = srv->reloaded ? &srv->reloaded->pw : &srv->pw;
+        c->s.too_many = srv->nsessions + proxied >= srv->cfg.max_connections;
         srv->nsessions++;
         c->s.pid = srv->next_pid++;
         if (srv->next_pid <= 0)
@@ -1082,6 +1209,8 @@ wb_server *wb_server_new(const wb_server_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "no listening sockets: give -h ADDRESSES or -k SOCKET_DIR");
         goto fail;
     }
+    if (srv->cfg.proxy)
+        return srv; /* --upstream: no engine */
     wb_engine_hooks hooks = {srv, hook_signal_backend, hook_notify};
     wb_engine_error eerr = {{0}, {0}};
     srv->engine = wb_engine_open(srv->cfg.datadir, &hooks, &eerr);
@@ -1099,6 +1228,16 @@ int wb_server_run(wb_server *srv)
 {
     srv->nio = srv->cfg.threads;
     srv->io = calloc((size_t)srv->nio, sizeof *srv->io);
+    int rc = 0;
+    if (srv->cfg.proxy) {
+        char err[256];
+        if (wb_proxy_main_start(srv->cfg.proxy, srv, srv->base, srv->nio, srv->cfg.max_connections, err,
+                                sizeof err) != 0) {
+            fprintf(stderr, "wirebuf serve: %s\n", err);
+            wb_server_stop(srv);
+            rc = 1;
+        }
+    }
     for (int i = 0; i < srv->nio; i++) {
         iothr *t = &srv->io[i];
         t->srv = srv;
@@ -1112,6 +1251,7 @@ int wb_server_run(wb_server *srv)
     for (int i = 0; i < srv->min_workers; i++)
         spawn_worker(srv);
     pthread_mutex_unlock(&srv->wmu);
+
     for (int i = 0; i < srv->nl; i++) {
         srv->lev[i] = event_new(srv->base, srv->lfd[i], EV_READ | EV_PERSIST, on_accept, srv);
         event_add(srv->lev[i], NULL);
@@ -1124,7 +1264,10 @@ int wb_server_run(wb_server *srv)
     srv->pool_timer = event_new(srv->base, -1, EV_PERSIST, pool_check, srv);
     struct timeval pt = {0, POOL_CHECK_MS * 1000};
     event_add(srv->pool_timer, &pt);
-    logf_(srv, "listening (%d sockets), data directory \"%s\"", srv->nl, srv->cfg.datadir);
+    if (srv->cfg.proxy)
+        logf_(srv, "listening (%d sockets), pooling proxy", srv->nl);
+    else
+        logf_(srv, "listening (%d sockets), data directory \"%s\"", srv->nl, srv->cfg.datadir);
     event_base_dispatch(srv->base);
 
     /* shutdown: stop accepting, end every session, wait for the threads */
@@ -1152,8 +1295,10 @@ int wb_server_run(wb_server *srv)
     while (srv->nworkers > 0)
         pthread_cond_wait(&srv->wdone, &srv->wmu);
     pthread_mutex_unlock(&srv->wmu);
+    if (srv->cfg.proxy) /* I/O threads and workers gone, the bases still allocated */
+        wb_proxy_main_stop(srv->cfg.proxy);
     logf_(srv, "shut down");
-    return 0;
+    return rc;
 }
 
 void wb_server_free(wb_server *srv)
@@ -1186,6 +1331,12 @@ void wb_server_free(wb_server *srv)
         wb_engine_close(srv->engine);
     SSL_CTX_free(srv->ssl);
     wb_srv_passwords_free(&srv->pw);
+    while (srv->reloaded) {
+        pwset *ps = srv->reloaded;
+        srv->reloaded = ps->prev;
+        wb_srv_passwords_free(&ps->pw);
+        free(ps);
+    }
     pthread_mutex_destroy(&srv->wmu);
     pthread_cond_destroy(&srv->wcv);
     pthread_cond_destroy(&srv->wdone);

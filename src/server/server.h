@@ -30,9 +30,10 @@
 #include <stddef.h>
 
 typedef struct wb_server wb_server;
+struct wb_proxy;
 
 typedef struct wb_server_config {
-    const char *datadir;     /* required */
+    const char *datadir;     /* required unless proxy is set */
     const char *addresses;   /* -h: comma-separated host names/addresses, "*"
                                 for all; "" = no TCP; NULL = "localhost" */
     int port;                /* 0 = 5432 */
@@ -45,6 +46,10 @@ typedef struct wb_server_config {
     int threads;             /* I/O threads; 0 = 2 */
     int auth_timeout_s;      /* authentication_timeout; 0 = 60 */
     int quiet;               /* no log lines on stderr */
+    struct wb_proxy *proxy;  /* --upstream (src/proxy/proxy.h): no engine is
+                                opened; an authenticated connection becomes
+                                a proxy client (borrowed; freed by the caller
+                                after wb_server_free) */
 } wb_server_config;
 
 /* Validate the configuration, load passwords and certificates, open the
@@ -60,5 +65,17 @@ int wb_server_run(wb_server *srv);
 /* Ask a running server to shut down (any thread). */
 void wb_server_stop(wb_server *srv);
 void wb_server_free(wb_server *srv);
+
+/* For the proxy: run t->fn(t) once on a worker thread (it may block: the
+ * upstream connect). Any thread; t is the caller's until fn is called. Jobs
+ * queued when the server stops still run before wb_server_run returns. */
+typedef struct wb_srv_task {
+    void (*fn)(struct wb_srv_task *t);
+    struct wb_srv_task *next;
+} wb_srv_task;
+void wb_server_task(wb_server *srv, wb_srv_task *t);
+/* Re-read the --passwords file (RELOAD): new connections authenticate with
+ * the new roles. Any thread. 0, or -1 with a message (the old roles stay). */
+int wb_server_reload(wb_server *srv, char *err, size_t errlen);
 
 #endif

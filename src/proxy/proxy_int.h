@@ -1,0 +1,201 @@
+/* src/proxy/proxy_int.h - what the proxy's plumbing files share (proxy.c:
+ * clients, I/O threads, the relay hot path; pool.c: pools, server
+ * connections, connecting upstream; admin.c: console, metrics, the
+ * maintenance timer). Lock discipline: see the top of proxy.c. */
+#ifndef WB_PROXY_INT_H
+#define WB_PROXY_INT_H
+#include "console.h"
+#include "proxy.h"
+#include "relay.h"
+#include "../server/server.h"
+#include "wirebuf/buf.h"
+#include "wirebuf/pg.h"
+#include "wirebuf/pgreader.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct event;
+struct evhttp;
+
+#define REG_BUCKETS 4096
+
+typedef struct pthr pthr;
+typedef struct pool pool;
+typedef struct pclient pclient;
+typedef struct sconn sconn;
+
+/* client states (pool->mu for WAITING/ACTIVE transitions) */
+enum { CL_LOGIN, CL_IDLE, CL_WAITING, CL_ACTIVE };
+/* server connection states (atomic; see proxy.c) */
+enum { SV_LOGIN, SV_IDLE, SV_CHECK, SV_ACTIVE, SV_RESET, SV_CLOSED };
+/* client mail (t->mu) */
+enum { CM_SERVER = 1, CM_LOGIN = 2, CM_FAIL = 4, CM_RUN = 8 };
+
+struct sconn {
+    pool *pool;
+    pthr *t;               /* thread whose base holds rev/wev; NULL: none */
+    pthr *home;            /* where the connect result is posted */
+    wb_pg_handover h;      /* transport, read stream, params, keys */
+    wb_pg_reader rd;
+    wb_buf out;
+    size_t out_off;
+    struct event *rev, *wev;
+    int reading;
+    wb_relay_server *rs;
+    pclient *client;       /* holder (pool->mu, or its thread while held) */
+    atomic_int state;
+    int64_t connect_time_s, idle_since_us;
+    sconn *inext, *iprev;  /* pool idle list (pool->mu) */
+    sconn *anext, *aprev;  /* pool list of every connection (pool->mu) */
+    sconn *mail_next;      /* t->mu */
+    wb_srv_task task;
+    int failed;            /* connect result */
+    char sqlstate[6];
+    char errmsg[256];
+};
+
+struct pclient {
+    wb_proxy *p;
+    pthr *t;
+    pool *pool;            /* NULL: console */
+    wb_pg_io io;
+    wb_stream *in;
+    wb_pg_reader rd;
+    wb_buf out;
+    size_t out_off;
+    struct event *rev, *wev, *ptimer;
+    int reading, closing, out_blocked, wanted_write;
+    int waiting;           /* queued for a server (this thread's view) */
+    wb_relay_client *rc;
+    sconn *sc;             /* held (this thread) */
+    sconn *assigned;       /* handed over, not yet taken (pool->mu) */
+    int state;             /* CL_* (pool->mu once logged in) */
+    int32_t sv_pid;        /* backend pid of the server held (pool->mu) */
+    unsigned mail;         /* t->mu */
+    pclient *mail_next;    /* t->mu */
+    pclient *wnext, *wprev; /* wait queue or login waiters (pool->mu) */
+    pclient *next, *prev;  /* the thread's list */
+    pclient *reg_next;     /* registry (reg_mu) */
+    int in_mail;
+    int32_t pid, key;
+    int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
+    uint64_t n_q, b_in, b_out;
+    char database[64], user[64], appname[64], addr[64];
+    int port;
+    char **names, **values; /* startup parameters until the login answer */
+    int nparams;
+    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message */
+    char fail_msg[256];
+    int pause_pending;
+    char pause_db[64];
+};
+
+struct pool {
+    pool *next;
+    char *db, *user, *conninfo;
+    pthread_mutex_t mu;
+    sconn *idle, *all;
+    int n_total, n_login, n_active, n_idle, n_waiting, n_clients;
+    struct wq { pclient *head, *tail; } *wq; /* wait queue per I/O thread, FIFO each */
+    pclient *login_wait;
+    char **params;         /* cached ParameterStatus of the first server */
+    size_t nparams;
+    int have_params, paused;
+    int nthreads;          /* wq entries */
+    atomic_uint_fast64_t xact_count, query_count, bytes_received, bytes_sent, xact_time_us, query_time_us,
+        wait_time_us, server_errors;
+};
+
+struct pthr {
+    wb_proxy *p;
+    int idx;
+    struct event_base *base;
+    struct event *wake;
+    pthread_mutex_t mu;
+    pclient *cmail;        /* mu */
+    sconn *smail;          /* mu */
+    int stopped;           /* mu */
+    pclient *clients;      /* this thread only */
+    int nclients;
+    wb_buf scratch;        /* to_server of a client without a server */
+};
+
+struct wb_proxy {
+    wb_proxy_config cfg;
+    char *upstream_kv;     /* CONNINFO as keyword=value without dbname/user */
+    char *upstream_shown;  /* the same without the password */
+    struct wb_server *srv;
+    struct event_base *mbase;
+    struct event *mtimer;
+    struct evhttp *http;
+    int nthreads, max_connections, next_home;
+    pthr *thr;
+    pthread_mutex_t reg_mu;
+    pclient *reg[REG_BUCKETS];
+    pthread_mutex_t pools_mu;
+    pool *pools;
+    atomic_int nclients;
+    int64_t start_time_s;
+};
+
+/* proxy.c */
+int64_t wb_px_now_us(void);
+void wb_px_log(wb_proxy *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* queue mail for client c on its thread (caller may hold pool->mu) */
+void wb_px_post_client(pclient *c, unsigned what);
+/* client c's snapshot-visible fields: see admin.c */
+
+/* pool.c */
+pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user);
+void wb_px_pool_free(pool *pl);
+/* a new server connection (state SV_LOGIN, counted in n_total/n_login by
+ * the caller under pool->mu); start it with wb_px_connect_start after
+ * unlocking */
+sconn *wb_px_sconn_new(pool *pl, pthr *home);
+void wb_px_connect_start(wb_proxy *p, sconn *sc);
+/* on thread t: a connect result arrived */
+void wb_px_sconn_connected(pthr *t, sconn *sc);
+/* bind sc's events to thread t (moving them from another thread) */
+int wb_px_sconn_bind(sconn *sc, pthr *t);
+/* close a server connection no one else can reach (not in the idle list,
+ * no holder); counted=1: it is in the pool's counters and list */
+void wb_px_sconn_close(sconn *sc, int terminate);
+/* client c needs a server: the server (bound to c's thread) or NULL
+ * (queued; CM_SERVER comes) */
+sconn *wb_px_acquire(pclient *c);
+/* c gives its server back (clean, idle): to the next waiter or idle */
+void wb_px_release(pclient *c, sconn *sc);
+/* an unheld server connection is usable again: to a waiter or idle */
+void wb_px_sconn_put(sconn *sc, int was_active);
+/* send buffered output; 1 drained, 0 waiting for POLLOUT, -1 failed */
+int wb_px_sconn_flush(sconn *sc);
+void wb_px_sconn_set_reading(sconn *sc, int on);
+/* the event callback of a server connection's socket */
+void wb_px_on_sconn_read(int fd, short what, void *arg);
+void wb_px_on_sconn_write(int fd, short what, void *arg);
+/* pool->mu held: the longest waiting client, or NULL */
+pclient *wb_px_wq_oldest(pool *pl);
+/* pool->mu held: take c (queued) out of its wait queue */
+void wb_px_wq_remove(pool *pl, pclient *c);
+/* a pool's waiters get idle servers / new connections (after RESUME) */
+void wb_px_pool_kick(wb_proxy *p, pool *pl);
+/* read what the socket has into a push stream: 1 bytes or nothing yet, 0
+ * EOF, -1 error */
+int wb_px_read_some(wb_pg_io *io, wb_stream *in, wb_pg_reader *rd);
+
+/* proxy.c: the active server's messages for its client */
+void wb_px_sconn_active_read(sconn *sc, pclient *c);
+void wb_px_client_flush(pclient *c);
+/* the server c holds failed (EOF, reset, write error): c gets FATAL 08006
+ * and is closed, sc is closed */
+void wb_px_sconn_lost(sconn *sc, pclient *c);
+
+/* admin.c */
+void wb_px_console_login(pclient *c);
+/* one message of a console client; 0 go on, 1 stop processing for now */
+int wb_px_console_msg(pclient *c, const wb_pg_msg *m);
+int wb_px_admin_start(wb_proxy *p, char *err, size_t errlen);
+void wb_px_admin_stop(wb_proxy *p);
+
+#endif

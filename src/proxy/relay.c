@@ -1,0 +1,1776 @@
+/* src/proxy/relay.c - the pooling proxy's protocol bookkeeping (relay.h).
+ *
+ * One idea per part:
+ *  - the outstanding queue (struct pend): one entry per message sent to the
+ *    server connection that the server will answer, plus entries for answers
+ *    the proxy synthesises, in stream order; a backend message is matched
+ *    against the head entry, synthesised answers are emitted when they reach
+ *    the head, and after an ErrorResponse in the extended protocol the
+ *    entries up to the next Sync are dropped, as the server skips them;
+ *  - prepared statements: a client's map name -> struct cstmt (its text, its
+ *    server-side name "wb_" + 16 hex digits of a 64-bit FNV-1a hash of the
+ *    statement's key) and a server connection's set of statements present
+ *    (struct sstmt, keyed by that hash, holding the text so that a hash
+ *    collision is seen and never runs the wrong statement) with an LRU list;
+ *  - session parameters: the values a client wants (StartupMessage, options
+ *    -c, ParameterStatus reported during its statements) and the values a
+ *    server connection has; attach sends set_config() for the differences.
+ *
+ * No malloc on the hot path: an ordinary Query, Bind/Execute/Sync of a
+ * statement the server has, and every backend message touch only the
+ * growable queue, the caller's buffers and the two hash tables.
+ */
+#include "proxy/relay.h"
+#include "proxy/sql.h"
+#include "wirebuf/pgproto.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ */
+/* statement keys                                                      */
+
+/* What identifies a server-side statement: how it is created (KEY_PARSE: a
+ * protocol Parse of query with `types` = ntypes big-endian OIDs, also a SQL
+ * PREPARE without a type list; KEY_PREPARE: SQL PREPARE with `types` = the
+ * parenthesised type list as written) and its text. */
+enum { KEY_PARSE = 'P', KEY_PREPARE = 'Q' };
+
+typedef struct skey {
+    uint64_t hash;
+    uint8_t kind;
+    uint32_t qlen, tlen; /* query bytes (NUL follows), type bytes */
+    char data[];         /* query, NUL, types */
+} skey;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t key_hash(uint8_t kind, const char *q, size_t qlen, const void *types, size_t tlen)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = fnv1a(h, &kind, 1);
+    h = fnv1a(h, q, qlen);
+    uint8_t z = 0;
+    h = fnv1a(h, &z, 1);
+    return fnv1a(h, types, tlen);
+}
+
+static skey *key_new(uint8_t kind, const char *q, size_t qlen, const void *types, size_t tlen)
+{
+    if (qlen > UINT32_MAX - 1 || tlen > UINT32_MAX)
+        return NULL;
+    skey *k = malloc(sizeof *k + qlen + 1 + tlen);
+    if (!k)
+        return NULL;
+    k->hash = key_hash(kind, q, qlen, types, tlen);
+    k->kind = kind;
+    k->qlen = (uint32_t)qlen;
+    k->tlen = (uint32_t)tlen;
+    memcpy(k->data, q, qlen);
+    k->data[qlen] = 0;
+    if (tlen)
+        memcpy(k->data + qlen + 1, types, tlen);
+    return k;
+}
+
+static skey *key_dup(const skey *k)
+{
+    size_t n = sizeof *k + k->qlen + 1 + k->tlen;
+    skey *d = malloc(n);
+    if (d)
+        memcpy(d, k, n);
+    return d;
+}
+
+static int key_eq(const skey *a, const skey *b)
+{
+    return a->hash == b->hash && a->kind == b->kind && a->qlen == b->qlen && a->tlen == b->tlen &&
+           memcmp(a->data, b->data, a->qlen + 1 + a->tlen) == 0;
+}
+
+#define SRVNAME_LEN 19 /* "wb_" + 16 hex digits */
+static void srvname(char out[SRVNAME_LEN + 1], uint64_t h)
+{
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 'w';
+    out[1] = 'b';
+    out[2] = '_';
+    for (int i = 0; i < 16; i++)
+        out[3 + i] = hex[(h >> (60 - 4 * i)) & 15];
+    out[SRVNAME_LEN] = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* parameters: a small list of name = value (case-insensitive names)   */
+
+typedef struct param {
+    char *name, *value;
+} param;
+
+typedef struct params {
+    param *v;
+    int n, cap;
+} params;
+
+static param *params_find(const params *p, const char *name)
+{
+    for (int i = 0; i < p->n; i++)
+        if (strcasecmp(p->v[i].name, name) == 0)
+            return &p->v[i];
+    return NULL;
+}
+
+static int params_set(params *p, const char *name, const char *value)
+{
+    param *e = params_find(p, name);
+    if (e) {
+        if (strcmp(e->value, value) == 0)
+            return 0;
+        char *v = strdup(value);
+        if (!v)
+            return -1;
+        free(e->value);
+        e->value = v;
+        return 0;
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 8;
+        param *nv = realloc(p->v, (size_t)cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        p->v = nv;
+        p->cap = cap;
+    }
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    p->v[p->n].name = n;
+    p->v[p->n].value = v;
+    p->n++;
+    return 0;
+}
+
+static void params_del(params *p, const char *name)
+{
+    param *e = params_find(p, name);
+    if (!e)
+        return;
+    free(e->name);
+    free(e->value);
+    *e = p->v[--p->n];
+}
+
+static void params_clear(params *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        free(p->v[i].name);
+        free(p->v[i].value);
+    }
+    p->n = 0;
+}
+
+static void params_free(params *p)
+{
+    params_clear(p);
+    free(p->v);
+    p->v = NULL;
+    p->cap = 0;
+}
+
+static int params_copy(params *dst, const params *src)
+{
+    params_clear(dst);
+    for (int i = 0; i < src->n; i++)
+        if (params_set(dst, src->v[i].name, src->v[i].value) != 0)
+            return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* server connections                                                  */
+
+/* A statement present on a server connection. */
+typedef struct sstmt {
+    skey *key;
+    struct sstmt *prev, *next; /* LRU: head most recent */
+} sstmt;
+
+struct wb_relay_server {
+    size_t max_prepared;
+    sstmt **tab; /* open addressing on key->hash, linear probing */
+    size_t tabcap, count;
+    sstmt *lru_head, *lru_tail;
+    params values;     /* session parameter values the server has */
+    char status;       /* last ReadyForQuery: I/T/E */
+    int batch_open;    /* extended-protocol messages sent since the last Sync */
+    int dirty;         /* detached with responses outstanding */
+    int reset_pending; /* ReadyForQuery of the reset still to come */
+    wb_relay_client *holder;
+};
+
+wb_relay_server *wb_relay_server_new(size_t max_prepared)
+{
+    wb_relay_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->max_prepared = max_prepared ? max_prepared : 1000;
+    s->status = 'I';
+    return s;
+}
+
+static void lru_unlink(wb_relay_server *s, sstmt *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        s->lru_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        s->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_front(wb_relay_server *s, sstmt *e)
+{
+    e->prev = NULL;
+    e->next = s->lru_head;
+    if (s->lru_head)
+        s->lru_head->prev = e;
+    s->lru_head = e;
+    if (!s->lru_tail)
+        s->lru_tail = e;
+}
+
+static void lru_touch(wb_relay_server *s, sstmt *e)
+{
+    if (s->lru_head != e) {
+        lru_unlink(s, e);
+        lru_front(s, e);
+    }
+}
+
+static size_t sset_slot(const wb_relay_server *s, uint64_t h)
+{
+    size_t mask = s->tabcap - 1, i = (size_t)h & mask;
+    while (s->tab[i] && s->tab[i]->key->hash != h)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static sstmt *sset_get(const wb_relay_server *s, uint64_t h)
+{
+    if (!s->tabcap)
+        return NULL;
+    return s->tab[sset_slot(s, h)];
+}
+
+static int sset_grow(wb_relay_server *s)
+{
+    size_t ncap = s->tabcap ? s->tabcap * 2 : 16;
+    sstmt **nt = calloc(ncap, sizeof *nt);
+    if (!nt)
+        return -1;
+    sstmt **old = s->tab;
+    size_t ocap = s->tabcap;
+    s->tab = nt;
+    s->tabcap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i])
+            s->tab[sset_slot(s, old[i]->key->hash)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* Remove by hash (backward-shift deletion keeps probe chains whole). */
+static void sset_del(wb_relay_server *s, uint64_t h)
+{
+    if (!s->tabcap)
+        return;
+    size_t mask = s->tabcap - 1, i = sset_slot(s, h);
+    sstmt *e = s->tab[i];
+    if (!e)
+        return;
+    lru_unlink(s, e);
+    free(e->key);
+    free(e);
+    s->count--;
+    s->tab[i] = NULL;
+    for (size_t j = (i + 1) & mask; s->tab[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)s->tab[j]->key->hash & mask;
+        /* move tab[j] into the hole at i if its home is not in (i, j] */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            s->tab[i] = s->tab[j];
+            s->tab[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static void sset_clear(wb_relay_server *s)
+{
+    for (sstmt *e = s->lru_head, *n; e; e = n) {
+        n = e->next;
+        free(e->key);
+        free(e);
+    }
+    s->lru_head = s->lru_tail = NULL;
+    if (s->tab)
+        memset(s->tab, 0, s->tabcap * sizeof *s->tab);
+    s->count = 0;
+}
+
+/* Add k (copied); the hash must not be present. 0 or -1. */
+static int sset_add(wb_relay_server *s, const skey *k)
+{
+    if ((s->count + 1) * 4 > s->tabcap * 3 && sset_grow(s) != 0)
+        return -1;
+    sstmt *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    e->key = key_dup(k);
+    if (!e->key) {
+        free(e);
+        return -1;
+    }
+    s->tab[sset_slot(s, k->hash)] = e;
+    s->count++;
+    lru_front(s, e);
+    return 0;
+}
+
+void wb_relay_server_free(wb_relay_server *s)
+{
+    if (!s)
+        return;
+    sset_clear(s);
+    free(s->tab);
+    params_free(&s->values);
+    free(s);
+}
+
+int wb_relay_server_param(wb_relay_server *s, const char *name, const char *value)
+{
+    return params_set(&s->values, name, value);
+}
+
+int wb_relay_server_clean(const wb_relay_server *s)
+{
+    return s->status == 'I' && !s->batch_open && !s->dirty && !s->reset_pending;
+}
+
+int wb_relay_server_reset(wb_relay_server *s, wb_buf *to_server)
+{
+    if (wb_pg_put_query(to_server, "DISCARD ALL") != 0)
+        return -1;
+    s->reset_pending++;
+    sset_clear(s);
+    return 0;
+}
+
+static int is_fatal(const uint8_t *body, uint32_t len)
+{
+    wb_pg_msg m = {'E', len, body};
+    wb_pg_fields f;
+    if (wb_pg_parse_fields(&m, &f, NULL, 0) != 0)
+        return 1;
+    const char *sev = f.severity_nonlocal ? f.severity_nonlocal : f.severity;
+    return sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0);
+}
+
+static int server_track_param(wb_relay_server *s, const uint8_t *body, uint32_t len, const char **name,
+                              const char **value)
+{
+    wb_pg_msg m = {'S', len, body};
+    if (wb_pg_parse_parameter_status(&m, name, value, NULL, 0) != 0)
+        return 1;
+    return params_set(&s->values, *name, *value) != 0 ? -1 : 0;
+}
+
+int wb_relay_server_idle_msg(wb_relay_server *s, uint8_t type, const uint8_t *body, uint32_t len)
+{
+    const char *n, *v;
+    switch (type) {
+    case 'S': {
+        int r = server_track_param(s, body, len, &n, &v);
+        return r < 0 ? WB_RELAY_S_NOMEM : r > 0 ? WB_RELAY_S_BROKEN : WB_RELAY_S_OK;
+    }
+    case 'N':
+    case 'A':
+        return WB_RELAY_S_OK;
+    case 'E':
+        if (is_fatal(body, len) || !s->reset_pending)
+            return WB_RELAY_S_BROKEN;
+        return WB_RELAY_S_OK; /* the reset failed: its ReadyForQuery follows */
+    case 'C':
+        return s->reset_pending ? WB_RELAY_S_OK : WB_RELAY_S_BROKEN;
+    case 'Z': {
+        wb_pg_msg m = {'Z', len, body};
+        char st;
+        if (!s->reset_pending || wb_pg_parse_ready_for_query(&m, &st, NULL, 0) != 0)
+            return WB_RELAY_S_BROKEN;
+        s->status = st;
+        if (--s->reset_pending)
+            return WB_RELAY_S_OK;
+        return st == 'I' ? WB_RELAY_S_RELEASE : WB_RELAY_S_BROKEN;
+    }
+    default:
+        return WB_RELAY_S_BROKEN;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* clients                                                             */
+
+/* A client's named prepared statement. Referenced by the client's map and
+ * by queue entries (refs). */
+typedef struct cstmt {
+    int refs;
+    int mapped; /* in the client's map */
+    skey *key;
+    char srv[SRVNAME_LEN + 1];
+    char name[]; /* the client's name */
+} cstmt;
+
+enum pend_kind {
+    P_QUERY,       /* client Query: forward until ReadyForQuery */
+    P_FUNC,        /* FunctionCall: forward until ReadyForQuery */
+    P_SYNC,        /* Sync: ReadyForQuery */
+    P_PARSE,       /* client Parse: ParseComplete */
+    P_BIND,        /* BindComplete */
+    P_DESC_S,      /* ParameterDescription, then RowDescription | NoData */
+    P_DESC_P,      /* RowDescription | NoData */
+    P_EXEC,        /* rows, then CommandComplete | EmptyQuery | PortalSuspended */
+    P_CLOSE,       /* client Close passed through: CloseComplete */
+    P_INJ_PARSE,   /* our Parse: ParseComplete swallowed */
+    P_INJ_CLOSE,   /* our Close (LRU eviction / collision): swallowed */
+    P_INJ_QUERY,   /* our Query: everything swallowed up to ReadyForQuery */
+    P_INJ_SYNC,    /* our Sync: ReadyForQuery swallowed */
+    P_SYN          /* synthesised answer: bytes of c->syn */
+};
+
+enum {
+    F_FWD_ERR = 1,   /* P_INJ_*: an ErrorResponse goes to the client */
+    F_REPLAY = 2,    /* P_INJ_QUERY: the parameter replay */
+    F_RFQ = 4,       /* P_SYN: followed by ReadyForQuery (current status) */
+    F_DUP = 8,       /* P_PARSE: a duplicate name, the server's 42P05 renamed */
+    F_ADDED = 16,    /* the entry added `hash` to the server set: undo on error */
+    F_PREPARE = 32,  /* P_QUERY: SQL PREPARE of st */
+    F_DISCARD = 64,  /* P_QUERY: DISCARD ALL */
+    F_PREFIX = 128   /* P_QUERY: `n` CommandCompletes of our PREPARE first */
+};
+
+typedef struct pend {
+    uint8_t kind, flags;
+    uint16_t n;
+    uint8_t stage; /* P_DESC_S: ParameterDescription seen */
+    uint32_t off, len;
+    cstmt *st;
+    uint64_t hash;
+} pend;
+
+struct wb_relay_client {
+    int mode;
+    wb_relay_server *server;
+    char txn; /* last ReadyForQuery sent to the client */
+    /* the queue: ring of qcap entries from qhead, qlen used */
+    pend *q;
+    uint32_t qcap, qhead, qlen;
+    wb_buf syn;    /* synthesised answers' bytes */
+    int skipping;  /* after an extended-protocol error, no Sync queued: drop until Sync */
+    int copy_in;   /* the server is in COPY FROM STDIN */
+    /* named statements: open addressing on name hash */
+    cstmt **tab;
+    size_t tabcap, count;
+    params startup; /* the StartupMessage's values */
+    params wanted;  /* the values the session has now */
+    wb_buf tmp;     /* scratch for rewritten SQL */
+};
+
+static uint64_t name_hash(const char *s) { return fnv1a(0xcbf29ce484222325ULL, s, strlen(s)); }
+
+static void cstmt_unref(cstmt *s)
+{
+    if (s && --s->refs == 0) {
+        free(s->key);
+        free(s);
+    }
+}
+
+static size_t cmap_slot(const wb_relay_client *c, const char *name, uint64_t h)
+{
+    size_t mask = c->tabcap - 1, i = (size_t)h & mask;
+    while (c->tab[i] && strcmp(c->tab[i]->name, name) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static cstmt *cmap_get(const wb_relay_client *c, const char *name)
+{
+    if (!c->count)
+        return NULL;
+    return c->tab[cmap_slot(c, name, name_hash(name))];
+}
+
+static int cmap_grow(wb_relay_client *c)
+{
+    size_t ncap = c->tabcap ? c->tabcap * 2 : 16;
+    cstmt **nt = calloc(ncap, sizeof *nt);
+    if (!nt)
+        return -1;
+    cstmt **old = c->tab;
+    size_t ocap = c->tabcap;
+    c->tab = nt;
+    c->tabcap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i])
+            c->tab[cmap_slot(c, old[i]->name, name_hash(old[i]->name))] = old[i];
+    free(old);
+    return 0;
+}
+
+static int cmap_put(wb_relay_client *c, cstmt *s)
+{
+    if ((c->count + 1) * 4 > c->tabcap * 3 && cmap_grow(c) != 0)
+        return -1;
+    size_t i = cmap_slot(c, s->name, name_hash(s->name));
+    assert(!c->tab[i]);
+    c->tab[i] = s;
+    c->count++;
+    s->mapped = 1;
+    s->refs++;
+    return 0;
+}
+
+static void cmap_del(wb_relay_client *c, cstmt *s)
+{
+    if (!s->mapped)
+        return;
+    size_t mask = c->tabcap - 1, i = cmap_slot(c, s->name, name_hash(s->name));
+    assert(c->tab[i] == s);
+    c->tab[i] = NULL;
+    c->count--;
+    s->mapped = 0;
+    for (size_t j = (i + 1) & mask; c->tab[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)name_hash(c->tab[j]->name) & mask;
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            c->tab[i] = c->tab[j];
+            c->tab[j] = NULL;
+            i = j;
+        }
+    }
+    cstmt_unref(s);
+}
+
+static void cmap_clear(wb_relay_client *c)
+{
+    for (size_t i = 0; i < c->tabcap; i++)
+        if (c->tab[i]) {
+            c->tab[i]->mapped = 0;
+            cstmt_unref(c->tab[i]);
+            c->tab[i] = NULL;
+        }
+    c->count = 0;
+}
+
+/* A new statement (refs 0, not mapped). */
+static cstmt *cstmt_new(const char *name, skey *key)
+{
+    size_t n = strlen(name);
+    cstmt *s = calloc(1, sizeof *s + n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s->name, name, n + 1);
+    s->key = key;
+    srvname(s->srv, key->hash);
+    return s;
+}
+
+/* "-c name=value" / "--name=value" in the options startup parameter
+ * (PostgreSQL 15 docs §20.1.4; backslash escapes a space). */
+static int parse_options(params *p, const char *opt)
+{
+    char tok[1024];
+    int want_c = 0;
+    const char *s = opt;
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+            s++;
+        if (!*s)
+            break;
+        size_t n = 0;
+        while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
+            if (*s == '\\' && s[1])
+                s++;
+            if (n + 1 < sizeof tok)
+                tok[n++] = *s;
+            s++;
+        }
+        tok[n] = 0;
+        const char *kv = NULL;
+        if (want_c) {
+            kv = tok;
+            want_c = 0;
+        } else if (strcmp(tok, "-c") == 0) {
+            want_c = 1;
+            continue;
+        } else if (strncmp(tok, "-c", 2) == 0) {
+            kv = tok + 2;
+        } else if (strncmp(tok, "--", 2) == 0) {
+            kv = tok + 2;
+        }
+        if (!kv)
+            continue;
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+            continue;
+        *eq = 0;
+        for (char *d = (char *)kv; *d; d++)
+            if (*d == '-')
+                *d = '_';
+        if (params_set(p, kv, eq + 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const char *const *values, int n)
+{
+    wb_relay_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->mode = mode;
+    c->txn = 'I';
+    for (int i = 0; i < n; i++) {
+        if (!names[i] || !values[i] || strcmp(names[i], "user") == 0 || strcmp(names[i], "database") == 0 ||
+            strcmp(names[i], "replication") == 0 || strncmp(names[i], "_pq_.", 5) == 0)
+            continue;
+        int r = strcmp(names[i], "options") == 0 ? parse_options(&c->startup, values[i])
+                                                 : params_set(&c->startup, names[i], values[i]);
+        if (r != 0)
+            goto fail;
+    }
+    if (params_copy(&c->wanted, &c->startup) != 0)
+        goto fail;
+    return c;
+fail:
+    wb_relay_client_free(c);
+    return NULL;
+}
+
+static void q_clear(wb_relay_client *c)
+{
+    for (uint32_t i = 0; i < c->qlen; i++)
+        cstmt_unref(c->q[(c->qhead + i) % c->qcap].st);
+    c->qlen = 0;
+    c->qhead = 0;
+    wb_buf_clear(&c->syn);
+}
+
+void wb_relay_client_free(wb_relay_client *c)
+{
+    if (!c)
+        return;
+    if (c->server)
+        c->server->holder = NULL;
+    q_clear(c);
+    free(c->q);
+    cmap_clear(c);
+    free(c->tab);
+    wb_buf_free(&c->syn);
+    wb_buf_free(&c->tmp);
+    params_free(&c->startup);
+    params_free(&c->wanted);
+    free(c);
+}
+
+/* ---- the queue ---- */
+
+static pend *q_push(wb_relay_client *c, uint8_t kind)
+{
+    if (c->qlen == c->qcap) {
+        uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
+        pend *nq = malloc((size_t)ncap * sizeof *nq);
+        if (!nq)
+            return NULL;
+        for (uint32_t i = 0; i < c->qlen; i++)
+            nq[i] = c->q[(c->qhead + i) % c->qcap];
+        free(c->q);
+        c->q = nq;
+        c->qcap = ncap;
+        c->qhead = 0;
+    }
+    pend *p = &c->q[(c->qhead + c->qlen) % c->qcap];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    c->qlen++;
+    return p;
+}
+
+static pend *q_head(wb_relay_client *c) { return c->qlen ? &c->q[c->qhead] : NULL; }
+
+static void q_pop(wb_relay_client *c)
+{
+    assert(c->qlen);
+    cstmt_unref(c->q[c->qhead].st);
+    c->qhead = (c->qhead + 1) % c->qcap;
+    if (--c->qlen == 0) {
+        c->qhead = 0;
+        wb_buf_clear(&c->syn);
+    }
+}
+
+static int put_error(wb_buf *b, const char *severity, const char *sqlstate, const char *message)
+{
+    wb_pg_fields f;
+    memset(&f, 0, sizeof f);
+    f.severity = severity;
+    f.severity_nonlocal = severity;
+    f.sqlstate = sqlstate;
+    f.message = message;
+    return wb_pg_put_fields(b, 'E', &f);
+}
+
+/* Emit one synthesised entry. */
+static int emit_syn(wb_relay_client *c, const pend *p, wb_buf *to_client)
+{
+    if (wb_buf_append(to_client, c->syn.p + p->off, p->len) != 0)
+        return -1;
+    if ((p->flags & F_RFQ) && wb_pg_put_ready_for_query(to_client, c->txn) != 0)
+        return -1;
+    return 0;
+}
+
+/* Emit the synthesised answers that have reached the head. */
+static int drain_syn(wb_relay_client *c, wb_buf *to_client)
+{
+    pend *h;
+    while ((h = q_head(c)) && h->kind == P_SYN) {
+        if (emit_syn(c, h, to_client) != 0)
+            return -1;
+        q_pop(c);
+    }
+    return 0;
+}
+
+/* A synthesised answer: bytes (appended by the caller to c->syn from
+ * offset `off`) emitted now if nothing is outstanding, else queued. */
+static int syn_done(wb_relay_client *c, size_t off, int flags, wb_buf *to_client)
+{
+    if (c->qlen == 0) {
+        pend p = {.kind = P_SYN, .flags = (uint8_t)flags, .off = (uint32_t)off, .len = (uint32_t)(c->syn.len - off)};
+        int r = emit_syn(c, &p, to_client);
+        c->syn.len = off;
+        return r;
+    }
+    pend *p = q_push(c, P_SYN);
+    if (!p)
+        return -1;
+    p->flags = (uint8_t)flags;
+    p->off = (uint32_t)off;
+    p->len = (uint32_t)(c->syn.len - off);
+    return 0;
+}
+
+static int syn_empty(wb_relay_client *c, uint8_t type, wb_buf *to_client)
+{
+    size_t off = c->syn.len;
+    if (wb_pg_put_empty(&c->syn, type) != 0)
+        return -1;
+    return syn_done(c, off, 0, to_client);
+}
+
+/* A simple Query answered here: CommandComplete tag (or an error), then
+ * ReadyForQuery. */
+static int syn_sql(wb_relay_client *c, const char *tag, const char *sqlstate, const char *msg, wb_buf *to_client)
+{
+    size_t off = c->syn.len;
+    int r = sqlstate ? put_error(&c->syn, "ERROR", sqlstate, msg) : wb_pg_put_command_complete(&c->syn, tag);
+    if (r != 0)
+        return -1;
+    return syn_done(c, off, F_RFQ, to_client);
+}
+
+/* ---- parameters ---- */
+
+static int put_sql_literal(wb_buf *b, const char *s)
+{
+    if (wb_buf_puts(b, "E'") != 0)
+        return -1;
+    for (; *s; s++) {
+        if ((*s == '\'' || *s == '\\') && wb_buf_putc(b, (uint8_t)*s) != 0)
+            return -1;
+        if (wb_buf_putc(b, (uint8_t)*s) != 0)
+            return -1;
+    }
+    return wb_buf_putc(b, '\'');
+}
+
+/* Append the replay Query for the parameters of c that s lacks. */
+static int replay(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
+{
+    wb_buf *t = &c->tmp;
+    wb_buf_clear(t);
+    int k = 0;
+    for (int i = 0; i < c->wanted.n; i++) {
+        const param *w = &c->wanted.v[i];
+        const param *h = params_find(&s->values, w->name);
+        if (h && strcmp(h->value, w->value) == 0)
+            continue;
+        if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
+            put_sql_literal(t, w->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, w->value) != 0 ||
+            wb_buf_puts(t, ", false)") != 0)
+            return -1;
+    }
+    if (!k)
+        return 0;
+    if (wb_buf_putc(t, 0) != 0)
+        return -1;
+    pend *p = q_push(c, P_INJ_QUERY);
+    if (!p)
+        return -1;
+    p->flags = F_REPLAY;
+    if (wb_pg_put_query(to_server, (const char *)t->p) != 0) {
+        c->qlen--;
+        return -1;
+    }
+    /* the server has them now (ParameterStatus replies will confirm the
+     * reported ones; on an error they are forgotten, see from_server) */
+    for (int i = 0; i < c->wanted.n; i++)
+        if (params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+            return -1;
+    return 0;
+}
+
+int wb_relay_attach(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
+{
+    assert(!c->server);
+    c->server = s;
+    s->holder = c;
+    s->dirty = 0;
+    return replay(c, s, to_server);
+}
+
+wb_relay_server *wb_relay_detach(wb_relay_client *c)
+{
+    wb_relay_server *s = c->server;
+    if (!s)
+        return NULL;
+    for (uint32_t i = 0; i < c->qlen; i++)
+        if (c->q[(c->qhead + i) % c->qcap].kind != P_SYN)
+            s->dirty = 1;
+    if (c->skipping || c->copy_in)
+        s->dirty = 1;
+    q_clear(c);
+    c->skipping = 0;
+    c->copy_in = 0;
+    s->holder = NULL;
+    c->server = NULL;
+    return s;
+}
+
+int wb_relay_client_waiting_for_server(const wb_relay_client *c)
+{
+    return c->qlen > 0 || (c->server && c->server->batch_open);
+}
+char wb_relay_client_txn_status(const wb_relay_client *c) { return c->txn; }
+size_t wb_relay_client_prepared(const wb_relay_client *c) { return c->count; }
+
+int wb_relay_server_lost(wb_relay_client *c, const char *sqlstate, const char *message, wb_buf *to_client)
+{
+    q_clear(c);
+    c->skipping = 0;
+    c->copy_in = 0;
+    return put_error(to_client, "FATAL", sqlstate ? sqlstate : "08006",
+                     message ? message : "server connection lost");
+}
+
+/* ------------------------------------------------------------------ */
+/* frontend messages                                                   */
+
+static int violation(wb_buf *to_client, const char *fmt, uint8_t type)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, fmt, wb_pg_msg_name(type, 0), type);
+    put_error(to_client, "FATAL", "08P01", msg);
+    return WB_RELAY_CLOSE;
+}
+
+/* Append a message whose body is prefix, name, NUL, rest. */
+static int put_renamed(wb_buf *b, uint8_t type, const uint8_t *prefix, size_t plen, const char *name,
+                       const uint8_t *rest, size_t rlen)
+{
+    size_t nlen = strlen(name);
+    size_t total = 4 + plen + nlen + 1 + rlen;
+    if (total > 0x7fffffff || wb_buf_reserve(b, 1 + total) != 0)
+        return -1;
+    uint8_t *p = b->p + b->len;
+    *p++ = type;
+    *p++ = (uint8_t)(total >> 24);
+    *p++ = (uint8_t)(total >> 16);
+    *p++ = (uint8_t)(total >> 8);
+    *p++ = (uint8_t)total;
+    if (plen)
+        memcpy(p, prefix, plen);
+    p += plen;
+    memcpy(p, name, nlen + 1);
+    p += nlen + 1;
+    if (rlen)
+        memcpy(p, rest, rlen);
+    b->len += 1 + total;
+    return 0;
+}
+
+/* Append a message unchanged. */
+static int put_msg(wb_buf *b, uint8_t type, const uint8_t *body, uint32_t len)
+{
+    if (len > 0x7fffffffu - 4 || wb_buf_reserve(b, 5 + (size_t)len) != 0)
+        return -1;
+    uint8_t *p = b->p + b->len;
+    uint32_t total = len + 4;
+    p[0] = type;
+    p[1] = (uint8_t)(total >> 24);
+    p[2] = (uint8_t)(total >> 16);
+    p[3] = (uint8_t)(total >> 8);
+    p[4] = (uint8_t)total;
+    if (len)
+        memcpy(p + 5, body, len);
+    b->len += 5 + (size_t)len;
+    return 0;
+}
+
+/* Append Query sql[0..n) with the bytes [off, off+nlen) replaced by name. */
+static int put_query_renamed(wb_buf *b, const char *sql, size_t n, size_t off, size_t nlen, const char *name)
+{
+    size_t ml = strlen(name), total = 4 + off + ml + (n - off - nlen) + 1;
+    if (total > 0x7fffffff || wb_buf_reserve(b, 1 + total) != 0)
+        return -1;
+    uint8_t *p = b->p + b->len;
+    *p++ = 'Q';
+    *p++ = (uint8_t)(total >> 24);
+    *p++ = (uint8_t)(total >> 16);
+    *p++ = (uint8_t)(total >> 8);
+    *p++ = (uint8_t)total;
+    memcpy(p, sql, off);
+    p += off;
+    memcpy(p, name, ml);
+    p += ml;
+    memcpy(p, sql + off + nlen, n - off - nlen);
+    p += n - off - nlen;
+    *p = 0;
+    b->len += 1 + total;
+    return 0;
+}
+
+/* Evict the least recently used statement of s if it is full. */
+static int evict(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
+{
+    while (s->count >= s->max_prepared && s->lru_tail) {
+        char nm[SRVNAME_LEN + 1];
+        uint64_t h = s->lru_tail->key->hash;
+        srvname(nm, h);
+        pend *p = q_push(c, P_INJ_CLOSE);
+        if (!p || wb_pg_put_close(to_server, 'S', nm) != 0)
+            return -1;
+        sset_del(s, h);
+    }
+    return 0;
+}
+
+/* Append a Parse of key k under its server name. */
+static int put_parse_key(wb_buf *b, const skey *k, const char *name)
+{
+    uint16_t nt = (uint16_t)(k->tlen / 4);
+    uint8_t rest_hdr[2] = {(uint8_t)(nt >> 8), (uint8_t)nt};
+    size_t nlen = strlen(name);
+    size_t total = 4 + nlen + 1 + k->qlen + 1 + 2 + k->tlen;
+    if (total > 0x7fffffff || wb_buf_reserve(b, 1 + total) != 0)
+        return -1;
+    uint8_t *p = b->p + b->len;
+    *p++ = 'P';
+    *p++ = (uint8_t)(total >> 24);
+    *p++ = (uint8_t)(total >> 16);
+    *p++ = (uint8_t)(total >> 8);
+    *p++ = (uint8_t)total;
+    memcpy(p, name, nlen + 1);
+    p += nlen + 1;
+    memcpy(p, k->data, k->qlen + 1);
+    p += k->qlen + 1;
+    memcpy(p, rest_hdr, 2);
+    p += 2;
+    if (k->tlen)
+        memcpy(p, k->data + k->qlen + 1, k->tlen);
+    b->len += 1 + total;
+    return 0;
+}
+
+/* SQL text that creates key k as server statement `name`. */
+static int put_prepare_sql(wb_buf *t, const skey *k, const char *name)
+{
+    if (wb_buf_puts(t, "PREPARE ") != 0 || wb_buf_puts(t, name) != 0)
+        return -1;
+    if (k->kind == KEY_PREPARE && (wb_buf_putc(t, ' ') != 0 || wb_buf_append(t, k->data + k->qlen + 1, k->tlen) != 0))
+        return -1;
+    return wb_buf_puts(t, " AS ") != 0 || wb_buf_append(t, k->data, k->qlen) != 0 ? -1 : 0;
+}
+
+/* Where st stands on the server: 1 present (touched), 0 absent (a
+ * colliding statement of the same hash is closed first), -1 no memory. */
+static int server_has(wb_relay_client *c, wb_relay_server *s, const cstmt *st, wb_buf *to_server)
+{
+    sstmt *e = sset_get(s, st->key->hash);
+    if (!e)
+        return 0;
+    if (key_eq(e->key, st->key)) {
+        lru_touch(s, e);
+        return 1;
+    }
+    /* a hash collision: the name means another text on this server */
+    pend *p = q_push(c, P_INJ_CLOSE);
+    if (!p || wb_pg_put_close(to_server, 'S', st->srv) != 0)
+        return -1;
+    sset_del(s, st->key->hash);
+    return 0;
+}
+
+/* Make st present on the attached server before a Bind / Describe (the
+ * extended protocol): a Parse, or for a typed SQL PREPARE a Query. */
+static int ensure_ext(wb_relay_client *c, cstmt *st, wb_buf *to_server)
+{
+    wb_relay_server *s = c->server;
+    int r = server_has(c, s, st, to_server);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    if (evict(c, s, to_server) != 0)
+        return -1;
+    pend *p;
+    if (st->key->kind == KEY_PARSE) {
+        p = q_push(c, P_INJ_PARSE);
+        if (!p || put_parse_key(to_server, st->key, st->srv) != 0)
+            return -1;
+        p->flags = F_FWD_ERR | F_ADDED;
+    } else {
+        /* PREPARE name (types) AS ...: the types are SQL names, so SQL */
+        wb_buf *t = &c->tmp;
+        wb_buf_clear(t);
+        p = q_push(c, P_INJ_QUERY);
+        if (!p || put_prepare_sql(t, st->key, st->srv) != 0 || wb_buf_putc(t, 0) != 0 ||
+            wb_pg_put_query(to_server, (const char *)t->p) != 0)
+            return -1;
+        p->flags = F_ADDED;
+    }
+    p->hash = st->key->hash;
+    return sset_add(s, st->key);
+}
+
+static int cstr_at(const uint8_t *body, uint32_t len, uint32_t from, uint32_t *end)
+{
+    const uint8_t *z = from < len ? memchr(body + from, 0, len - from) : NULL;
+    if (!z)
+        return -1;
+    *end = (uint32_t)(z - body);
+    return 0;
+}
+
+static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
+{
+    wb_pg_msg m = {'P', len, body};
+    const char *name, *query;
+    uint16_t nt;
+    const uint8_t *types;
+    char err[200];
+    if (wb_pg_parse_parse(&m, &name, &query, &nt, &types, err, sizeof err) != 0) {
+        put_error(to_client, "FATAL", "08P01", err);
+        return WB_RELAY_CLOSE;
+    }
+    if (!c->server)
+        return WB_RELAY_NEED_SERVER;
+    c->server->batch_open = 1;
+    size_t nlen = strlen(name);
+    if (!*name) { /* the unnamed statement passes through */
+        pend *p = q_push(c, P_PARSE);
+        if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0)
+            return WB_RELAY_NOMEM;
+        return WB_RELAY_OK;
+    }
+    const uint8_t *rest = body + nlen + 1;
+    size_t rlen = len - nlen - 1;
+    cstmt *old = cmap_get(c, name);
+    if (old) {
+        /* PostgreSQL parses the text first, then finds the name taken: send
+         * the text under the old statement's server name (present) so that
+         * the server answers as it would, 42P05 renamed back */
+        if (ensure_ext(c, old, to_server) != 0)
+            return WB_RELAY_NOMEM;
+        pend *p = q_push(c, P_PARSE);
+        if (!p)
+            return WB_RELAY_NOMEM;
+        p->flags = F_DUP;
+        p->st = old;
+        old->refs++;
+        if (put_renamed(to_server, 'P', NULL, 0, old->srv, rest, rlen) != 0)
+            return WB_RELAY_NOMEM;
+        return WB_RELAY_OK;
+    }
+    skey *k = key_new(KEY_PARSE, query, strlen(query), types, (size_t)nt * 4);
+    cstmt *st = k ? cstmt_new(name, k) : NULL;
+    if (!st) {
+        free(k);
+        return WB_RELAY_NOMEM;
+    }
+    if (cmap_put(c, st) != 0) {
+        cstmt_unref(st);
+        free(k);
+        return WB_RELAY_NOMEM;
+    }
+    int has = server_has(c, c->server, st, to_server);
+    if (has < 0)
+        return WB_RELAY_NOMEM;
+    if (has) {
+        /* present: ParseComplete from here, in its place */
+        size_t off = c->syn.len;
+        uint32_t before = c->qlen;
+        if (wb_pg_put_empty(&c->syn, '1') != 0 || syn_done(c, off, 0, to_client) != 0)
+            return WB_RELAY_NOMEM;
+        if (before) { /* queued: skipped with the rest after an error */
+            pend *p = &c->q[(c->qhead + c->qlen - 1) % c->qcap];
+            p->st = st;
+            st->refs++;
+        }
+        return WB_RELAY_OK;
+    }
+    if (evict(c, c->server, to_server) != 0)
+        return WB_RELAY_NOMEM;
+    pend *p = q_push(c, P_PARSE);
+    if (!p)
+        return WB_RELAY_NOMEM;
+    p->st = st;
+    st->refs++;
+    p->hash = k->hash;
+    p->flags = F_ADDED;
+    if (put_renamed(to_server, 'P', NULL, 0, st->srv, rest, rlen) != 0 || sset_add(c->server, k) != 0)
+        return WB_RELAY_NOMEM;
+    return WB_RELAY_OK;
+}
+
+static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
+{
+    uint32_t pe, se;
+    if (cstr_at(body, len, 0, &pe) != 0 || cstr_at(body, len, pe + 1, &se) != 0)
+        return violation(to_client, "malformed %s message (type '%c')", 'B');
+    if (!c->server)
+        return WB_RELAY_NEED_SERVER;
+    c->server->batch_open = 1;
+    const char *name = (const char *)body + pe + 1;
+    cstmt *st = *name ? cmap_get(c, name) : NULL;
+    if (st && ensure_ext(c, st, to_server) != 0)
+        return WB_RELAY_NOMEM;
+    if (!q_push(c, P_BIND))
+        return WB_RELAY_NOMEM;
+    int r = st ? put_renamed(to_server, 'B', body, pe + 1, st->srv, body + se + 1, len - se - 1)
+               : put_renamed(to_server, 'B', NULL, 0, (const char *)body, body + pe + 1, len - pe - 1);
+    return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+}
+
+static int fe_describe(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
+{
+    uint32_t ne;
+    if (len < 1 || (body[0] != 'S' && body[0] != 'P') || cstr_at(body, len, 1, &ne) != 0)
+        return violation(to_client, "malformed %s message (type '%c')", 'D');
+    if (!c->server)
+        return WB_RELAY_NEED_SERVER;
+    c->server->batch_open = 1;
+    const char *name = (const char *)body + 1;
+    cstmt *st = body[0] == 'S' && *name ? cmap_get(c, name) : NULL;
+    if (st && ensure_ext(c, st, to_server) != 0)
+        return WB_RELAY_NOMEM;
+    if (!q_push(c, body[0] == 'S' ? P_DESC_S : P_DESC_P))
+        return WB_RELAY_NOMEM;
+    int r = st ? put_renamed(to_server, 'D', body, 1, st->srv, NULL, 0)
+               : put_renamed(to_server, 'D', body, 1, name, body + ne + 1, len - ne - 1);
+    return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+}
+
+static int fe_close(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
+{
+    uint32_t ne;
+    if (len < 1 || (body[0] != 'S' && body[0] != 'P') || cstr_at(body, len, 1, &ne) != 0)
+        return violation(to_client, "malformed %s message (type '%c')", 'C');
+    const char *name = (const char *)body + 1;
+    if (body[0] == 'S' && *name) {
+        /* the client's own statement: forgotten here, the shared server
+         * statement stays; closing an unknown name is no error (§55.7) */
+        cstmt *st = cmap_get(c, name);
+        if (st)
+            cmap_del(c, st);
+        return syn_empty(c, '3', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    if (!c->server) /* nothing of it survives without a server connection */
+        return syn_empty(c, '3', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    c->server->batch_open = 1;
+    if (!q_push(c, P_CLOSE) || put_renamed(to_server, 'C', body, 1, name, NULL, 0) != 0)
+        return WB_RELAY_NOMEM;
+    return WB_RELAY_OK;
+}
+
+static int fe_sync(wb_relay_client *c, wb_buf *to_server, wb_buf *to_client)
+{
+    c->skipping = 0;
+    if (!c->server)
+        return wb_pg_put_ready_for_query(to_client, c->txn) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    if (c->copy_in) /* ignored by the server during COPY FROM STDIN */
+        return wb_pg_put_sync(to_server) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    c->server->batch_open = 0;
+    if (!q_push(c, P_SYNC) || wb_pg_put_sync(to_server) != 0)
+        return WB_RELAY_NOMEM;
+    return WB_RELAY_OK;
+}
+
+/* ---- simple Query ---- */
+
+/* Forward the Query unchanged. */
+static int fwd_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, pend **out)
+{
+    pend *p = q_push(c, P_QUERY);
+    if (!p || put_msg(to_server, 'Q', body, len) != 0)
+        return -1;
+    if (out)
+        *out = p;
+    return 0;
+}
+
+/* The parenthesised type list of PREPARE at sql[from..to): "(...)" up to
+ * its matching parenthesis (quoted identifiers skipped). */
+static size_t paren_span(const char *sql, size_t from, size_t to)
+{
+    int depth = 0;
+    for (size_t i = from; i < to; i++) {
+        char ch = sql[i];
+        if (ch == '"') {
+            for (i++; i < to && sql[i] != '"'; i++)
+                ;
+        } else if (ch == '(') {
+            depth++;
+        } else if (ch == ')' && --depth == 0) {
+            return i + 1 - from;
+        }
+    }
+    return 0;
+}
+
+static const char MIXED_MSG[] = "wirebuf proxy: PREPARE, EXECUTE, DEALLOCATE and DISCARD ALL must be the only "
+                                "statement of a simple Query in a pooled session (send them separately)";
+
+static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
+{
+    if (len < 1 || body[len - 1] != 0)
+        return violation(to_client, "malformed %s message (type '%c'): no terminating NUL", 'Q');
+    const char *sql = (const char *)body;
+    size_t n = strlen(sql);
+    if (!wb_psql_maybe_special(sql, n)) {
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    wb_psql_stmt st[8];
+    char err[256];
+    int k = wb_psql_analyse(sql, n, st, 8, err, sizeof err);
+    if (k < 0) { /* the server reports the syntax error */
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    int filled = k < 8 ? k : 8, special = 0, listen = 0;
+    for (int i = 0; i < filled; i++) {
+        switch (st[i].kind) {
+        case WB_PSQL_PREPARE:
+        case WB_PSQL_EXECUTE:
+        case WB_PSQL_DEALLOCATE:
+        case WB_PSQL_DEALLOCATE_ALL:
+        case WB_PSQL_DISCARD_ALL:
+            special = 1;
+            break;
+        case WB_PSQL_LISTEN:
+            listen = 1;
+            break;
+        default:
+            break;
+        }
+    }
+    if (listen && c->mode != WB_POOL_SESSION)
+        return syn_sql(c, NULL, "0A000",
+                       c->mode == WB_POOL_TRANSACTION
+                           ? "wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session mode)"
+                           : "wirebuf proxy: LISTEN is not supported in statement pooling mode (use session mode)",
+                       to_client) != 0
+                   ? WB_RELAY_NOMEM
+                   : WB_RELAY_OK;
+    if (special && k > 1)
+        return syn_sql(c, NULL, "0A000", MIXED_MSG, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    if (!special) {
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    const wb_psql_stmt *s = &st[0];
+    char msg[200];
+    if (c->txn == 'E' && c->qlen == 0 && s->kind != WB_PSQL_DISCARD_ALL)
+        return syn_sql(c, NULL, "25P02",
+                       "current transaction is aborted, commands ignored until end of transaction block",
+                       to_client) != 0
+                   ? WB_RELAY_NOMEM
+                   : WB_RELAY_OK;
+    switch (s->kind) {
+    case WB_PSQL_DEALLOCATE: {
+        cstmt *cs = cmap_get(c, s->name);
+        if (!cs) {
+            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", s->name);
+            return syn_sql(c, NULL, "26000", msg, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        }
+        cmap_del(c, cs);
+        return syn_sql(c, "DEALLOCATE", NULL, NULL, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    case WB_PSQL_DEALLOCATE_ALL:
+        cmap_clear(c);
+        return syn_sql(c, "DEALLOCATE ALL", NULL, NULL, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    case WB_PSQL_DISCARD_ALL: {
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        pend *p;
+        if (fwd_query(c, body, len, to_server, &p) != 0)
+            return WB_RELAY_NOMEM;
+        p->flags = F_DISCARD;
+        return WB_RELAY_OK;
+    }
+    case WB_PSQL_PREPARE: {
+        if (cmap_get(c, s->name)) {
+            snprintf(msg, sizeof msg, "prepared statement \"%s\" already exists", s->name);
+            return syn_sql(c, NULL, "42P05", msg, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        }
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        size_t end = s->off + s->len;
+        if (s->body_off <= s->off || s->body_off > end || s->name_off + s->name_len > n)
+            return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        size_t tl = s->args_off ? paren_span(sql, s->args_off, s->body_off) : 0;
+        skey *key = tl ? key_new(KEY_PREPARE, sql + s->body_off, end - s->body_off, sql + s->args_off, tl)
+                       : key_new(KEY_PARSE, sql + s->body_off, end - s->body_off, NULL, 0);
+        cstmt *cs = key ? cstmt_new(s->name, key) : NULL;
+        if (!cs) {
+            free(key);
+            return WB_RELAY_NOMEM;
+        }
+        if (cmap_put(c, cs) != 0) {
+            free(cs);
+            free(key);
+            return WB_RELAY_NOMEM;
+        }
+        int has = server_has(c, c->server, cs, to_server);
+        if (has < 0)
+            return WB_RELAY_NOMEM;
+        if (has)
+            return syn_sql(c, "PREPARE", NULL, NULL, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        if (evict(c, c->server, to_server) != 0)
+            return WB_RELAY_NOMEM;
+        pend *p = q_push(c, P_QUERY);
+        if (!p)
+            return WB_RELAY_NOMEM;
+        p->flags = F_PREPARE | F_ADDED;
+        p->st = cs;
+        cs->refs++;
+        p->hash = key->hash;
+        if (put_query_renamed(to_server, sql, n, s->name_off, s->name_len, cs->srv) != 0)
+            return WB_RELAY_NOMEM;
+        return sset_add(c->server, key) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    case WB_PSQL_EXECUTE: {
+        cstmt *cs = cmap_get(c, s->name);
+        if (!c->server)
+            return WB_RELAY_NEED_SERVER;
+        if (!cs || s->name_off + s->name_len > n) /* the server says it does not exist */
+            return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        int has = server_has(c, c->server, cs, to_server);
+        if (has < 0)
+            return WB_RELAY_NOMEM;
+        wb_buf *t = &c->tmp;
+        wb_buf_clear(t);
+        int prefix = 0;
+        if (!has) {
+            if (evict(c, c->server, to_server) != 0)
+                return WB_RELAY_NOMEM;
+            if (cs->key->kind == KEY_PARSE && cs->key->tlen) {
+                /* typed by OIDs: a Parse and Sync ahead of the Query */
+                pend *p = q_push(c, P_INJ_PARSE);
+                if (!p || put_parse_key(to_server, cs->key, cs->srv) != 0)
+                    return WB_RELAY_NOMEM;
+                p->flags = F_ADDED;
+                p->hash = cs->key->hash;
+                if (!q_push(c, P_INJ_SYNC) || wb_pg_put_sync(to_server) != 0)
+                    return WB_RELAY_NOMEM;
+            } else {
+                if (put_prepare_sql(t, cs->key, cs->srv) != 0 || wb_buf_puts(t, "; ") != 0)
+                    return WB_RELAY_NOMEM;
+                prefix = 1;
+            }
+            if (sset_add(c->server, cs->key) != 0)
+                return WB_RELAY_NOMEM;
+        }
+        if (wb_buf_append(t, sql, s->name_off) != 0 || wb_buf_append(t, cs->srv, SRVNAME_LEN) != 0 ||
+            wb_buf_append(t, sql + s->name_off + s->name_len, n - s->name_off - s->name_len + 1) != 0)
+            return WB_RELAY_NOMEM;
+        pend *p = q_push(c, P_QUERY);
+        if (!p || wb_pg_put_query(to_server, (const char *)t->p) != 0)
+            return WB_RELAY_NOMEM;
+        if (prefix) {
+            p->flags = F_PREFIX | F_ADDED;
+            p->n = 1;
+            p->hash = cs->key->hash;
+        }
+        return WB_RELAY_OK;
+    }
+    default:
+        break;
+    }
+    if (!c->server)
+        return WB_RELAY_NEED_SERVER;
+    return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+}
+
+int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, uint32_t len, wb_buf *to_server,
+                         wb_buf *to_client)
+{
+    if (type == 'X')
+        return WB_RELAY_CLOSE;
+    if (c->copy_in && (type == 'd' || type == 'c' || type == 'f')) {
+        if (type != 'd')
+            c->copy_in = 0;
+        return put_msg(to_server, type, body, len) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
+    if (c->skipping && type != 'S')
+        return WB_RELAY_OK; /* the server would ignore it until Sync */
+    switch (type) {
+    case 'Q':
+        return fe_query(c, body, len, to_server, to_client);
+    case 'P':
+        return fe_parse(c, body, len, to_server, to_client);
+    case 'B':
+        return fe_bind(c, body, len, to_server, to_client);
+    case 'D':
+        return fe_describe(c, body, len, to_server, to_client);
+    case 'C':
+        return fe_close(c, body, len, to_server, to_client);
+    case 'S':
+        return fe_sync(c, to_server, to_client);
+    case 'E':
+    case 'H':
+    case 'F':
+    case 'd':
+    case 'c':
+    case 'f':
+        break;
+    default:
+        return violation(to_client, "invalid frontend message type %2$d (%1$s) for a pooled session", type);
+    }
+    if (!c->server) {
+        if (type == 'H' || type == 'd' || type == 'c' || type == 'f')
+            return WB_RELAY_OK; /* Flush: nothing pending; copy messages outside COPY are ignored */
+        return WB_RELAY_NEED_SERVER;
+    }
+    if (type == 'E')
+        c->server->batch_open = 1;
+    if (type == 'E' && !q_push(c, P_EXEC))
+        return WB_RELAY_NOMEM;
+    if (type == 'F' && !q_push(c, P_FUNC))
+        return WB_RELAY_NOMEM;
+    return put_msg(to_server, type, body, len) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* backend messages                                                    */
+
+/* Reported parameters that are properties of the server or the login,
+ * not settable with set_config(): never replayed. */
+static int replayable(const char *name)
+{
+    static const char *const fixed[] = {"server_version", "server_encoding", "integer_datetimes", "is_superuser",
+                                        "session_authorization", "in_hot_standby", "scram_iterations"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcasecmp(name, fixed[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* What an entry the server did not carry out leaves behind. */
+static void undo(wb_relay_client *c, pend *p)
+{
+    if ((p->flags & F_ADDED) && c->server)
+        sset_del(c->server, p->hash);
+    p->flags &= (uint8_t)~F_ADDED;
+    if (p->st && !(p->flags & F_DUP) &&
+        (p->kind == P_PARSE || p->kind == P_SYN || (p->kind == P_QUERY && (p->flags & F_PREPARE))))
+        cmap_del(c, p->st);
+}
+
+static int out_of_sequence(wb_relay_client *c, uint8_t type, wb_buf *to_client)
+{
+    char msg[200];
+    const pend *h = q_head(c);
+    snprintf(msg, sizeof msg, "wirebuf proxy: the server sent %s ('%c') out of sequence (expected the answer to %s)",
+             wb_pg_msg_name(type, 1), type >= 32 && type < 127 ? type : '?',
+             !h                             ? "nothing"
+             : h->kind == P_QUERY           ? "a Query"
+             : h->kind == P_SYNC            ? "a Sync"
+             : h->kind == P_PARSE           ? "a Parse"
+             : h->kind == P_BIND            ? "a Bind"
+             : h->kind == P_EXEC            ? "an Execute"
+             : h->kind == P_DESC_S || h->kind == P_DESC_P ? "a Describe"
+                                            : "a message of the proxy");
+    put_error(to_client, "FATAL", "08P01", msg);
+    return WB_RELAY_S_BROKEN;
+}
+
+/* After an ErrorResponse to an extended-protocol message the server skips
+ * to the next Sync: so do the entries (what they would have done undone,
+ * synthesised answers never sent). */
+static void skip_to_sync(wb_relay_client *c)
+{
+    pend *h;
+    while ((h = q_head(c)) && h->kind != P_SYNC && h->kind != P_INJ_SYNC) {
+        undo(c, h);
+        q_pop(c);
+    }
+    if (!h)
+        c->skipping = 1;
+    c->copy_in = 0;
+}
+
+static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client)
+{
+    pend *h = q_head(c);
+    if (is_fatal(body, len) || !h) {
+        if (put_msg(to_client, 'E', body, len) != 0)
+            return WB_RELAY_S_NOMEM;
+        return WB_RELAY_S_BROKEN;
+    }
+    c->copy_in = 0;
+    switch (h->kind) {
+    case P_QUERY:
+    case P_FUNC:
+        if (h->flags & F_PREFIX && h->n) /* our PREPARE failed */
+            h->n = 0;
+        else
+            h->flags &= (uint8_t)~F_ADDED;
+        undo(c, h);
+        h->flags = 0;
+        return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+    case P_SYNC:
+        return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+    case P_INJ_SYNC:
+        return WB_RELAY_S_OK;
+    case P_INJ_QUERY:
+        if (h->flags & F_REPLAY) /* forget what we thought we had set */
+            for (int i = 0; i < c->wanted.n; i++)
+                params_del(&c->server->values, c->wanted.v[i].name);
+        undo(c, h);
+        h->flags = 0;
+        return WB_RELAY_S_OK;
+    default:
+        break;
+    }
+    /* an extended-protocol message failed */
+    int r = 0;
+    if (h->kind == P_PARSE && (h->flags & F_DUP)) {
+        wb_pg_msg m = {'E', len, body};
+        wb_pg_fields f;
+        if (wb_pg_parse_fields(&m, &f, NULL, 0) == 0 && f.sqlstate && strcmp(f.sqlstate, "42P05") == 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "prepared statement \"%s\" already exists", h->st->name);
+            f.message = msg;
+            r = wb_pg_put_fields(to_client, 'E', &f);
+        } else {
+            r = put_msg(to_client, 'E', body, len);
+        }
+    } else if ((h->kind != P_INJ_PARSE && h->kind != P_INJ_CLOSE) || (h->flags & F_FWD_ERR)) {
+        r = put_msg(to_client, 'E', body, len);
+    }
+    undo(c, h);
+    q_pop(c);
+    skip_to_sync(c);
+    return r != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+}
+
+/* COPY FROM STDIN began under an Execute: the Syncs the client sent after
+ * it are ignored by the server (PostgreSQL 15 docs §55.2.6). */
+static void copy_in_begins(wb_relay_client *c)
+{
+    c->copy_in = 1;
+    uint32_t w = 1;
+    int dropped = 0;
+    for (uint32_t i = 1; i < c->qlen; i++) {
+        pend *e = &c->q[(c->qhead + i) % c->qcap];
+        if (e->kind == P_SYNC) {
+            dropped = 1;
+            continue;
+        }
+        c->q[(c->qhead + w++) % c->qcap] = *e;
+    }
+    c->qlen = w;
+    if (dropped)
+        c->server->batch_open = 1;
+}
+
+static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client, wb_buf *to_server)
+{
+    pend *h = q_head(c);
+    wb_pg_msg m = {'Z', len, body};
+    char st;
+    if (!h || wb_pg_parse_ready_for_query(&m, &st, NULL, 0) != 0 ||
+        (h->kind != P_QUERY && h->kind != P_FUNC && h->kind != P_SYNC && h->kind != P_INJ_QUERY &&
+         h->kind != P_INJ_SYNC))
+        return out_of_sequence(c, 'Z', to_client);
+    wb_relay_server *s = c->server;
+    s->status = st;
+    int fwd = h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC;
+    int discard = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    q_pop(c);
+    c->copy_in = 0;
+    if (fwd) {
+        if (c->mode == WB_POOL_STATEMENT && st != 'I') {
+            put_error(to_client, "FATAL", "0A000", "wirebuf proxy: transaction blocks are not allowed in statement "
+                                                   "pooling mode");
+            return WB_RELAY_S_BROKEN;
+        }
+        c->txn = st;
+        if (wb_pg_put_ready_for_query(to_client, st) != 0)
+            return WB_RELAY_S_NOMEM;
+    }
+    if (discard && replay(c, s, to_server) != 0) /* DISCARD ALL reset the parameters */
+        return WB_RELAY_S_NOMEM;
+    if (drain_syn(c, to_client) != 0)
+        return WB_RELAY_S_NOMEM;
+    if (c->qlen || s->batch_open || c->skipping || c->mode == WB_POOL_SESSION || st != 'I')
+        return WB_RELAY_S_OK;
+    return WB_RELAY_S_RELEASE;
+}
+
+int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, uint32_t len, wb_buf *to_client,
+                         wb_buf *to_server)
+{
+    wb_relay_server *s = c->server;
+    if (!s)
+        return WB_RELAY_S_BROKEN;
+    if (drain_syn(c, to_client) != 0)
+        return WB_RELAY_S_NOMEM;
+    pend *h = q_head(c);
+    int inj = h && (h->kind == P_INJ_QUERY || h->kind == P_INJ_PARSE || h->kind == P_INJ_CLOSE ||
+                    h->kind == P_INJ_SYNC);
+    switch (type) {
+    case 'S': {
+        const char *n, *v;
+        int r = server_track_param(s, body, len, &n, &v);
+        if (r)
+            return r < 0 ? WB_RELAY_S_NOMEM : out_of_sequence(c, type, to_client);
+        if (replayable(n) && params_set(&c->wanted, n, v) != 0)
+            return WB_RELAY_S_NOMEM;
+        if (inj)
+            return WB_RELAY_S_OK;
+        return put_msg(to_client, type, body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+    }
+    case 'N':
+        if (inj)
+            return WB_RELAY_S_OK;
+        /* fall through */
+    case 'A':
+        return put_msg(to_client, type, body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+    case 'E':
+        return be_error(c, body, len, to_client);
+    case 'Z':
+        return be_ready(c, body, len, to_client, to_server);
+    default:
+        break;
+    }
+    if (!h)
+        return out_of_sequence(c, type, to_client);
+    int done = 0, ok = 0, swallow = 0;
+    switch (h->kind) {
+    case P_QUERY:
+    case P_FUNC:
+        ok = type != '1' && type != '2' && type != '3' && type != 's' && type != 'n' && type != 't' &&
+             type != 'K' && type != 'R' && type != 'v';
+        if (type == 'G')
+            c->copy_in = 1;
+        if (type == 'C' && (h->flags & F_PREFIX) && h->n) {
+            h->n--;
+            swallow = 1;
+        } else if (type == 'C' && (h->flags & F_DISCARD) && len >= 11 && memcmp(body, "DISCARD ALL", 11) == 0) {
+            sset_clear(s);
+            cmap_clear(c);
+            if (params_copy(&c->wanted, &c->startup) != 0)
+                return WB_RELAY_S_NOMEM;
+            h->n = 1; /* replay at its ReadyForQuery */
+        }
+        break;
+    case P_PARSE:
+        ok = done = type == '1';
+        if (ok && (h->flags & F_DUP))
+            return out_of_sequence(c, type, to_client);
+        break;
+    case P_BIND:
+        ok = done = type == '2';
+        break;
+    case P_DESC_S:
+        if (type == 't' && !h->stage) {
+            ok = 1;
+            h->stage = 1;
+        } else {
+            ok = done = type == 'T' || type == 'n';
+        }
+        break;
+    case P_DESC_P:
+        ok = done = type == 'T' || type == 'n';
+        break;
+    case P_EXEC:
+        done = type == 'C' || type == 'I' || type == 's';
+        ok = done || type == 'D' || type == 'd' || type == 'c' || type == 'G' || type == 'H' || type == 'W';
+        if (type == 'G')
+            copy_in_begins(c);
+        break;
+    case P_CLOSE:
+        ok = done = type == '3';
+        break;
+    case P_INJ_PARSE:
+        ok = done = swallow = type == '1';
+        break;
+    case P_INJ_CLOSE:
+        ok = done = swallow = type == '3';
+        break;
+    case P_INJ_QUERY:
+        ok = swallow = 1;
+        break;
+    default:
+        break;
+    }
+    if (!ok)
+        return out_of_sequence(c, type, to_client);
+    if (!swallow && put_msg(to_client, type, body, len) != 0)
+        return WB_RELAY_S_NOMEM;
+    if (done) {
+        q_pop(c);
+        if (drain_syn(c, to_client) != 0)
+            return WB_RELAY_S_NOMEM;
+    }
+    return WB_RELAY_S_OK;
+}

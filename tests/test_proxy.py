@@ -1,0 +1,477 @@
+#!/usr/bin/python3
+"""Behavioural tests of `wirebuf serve --upstream` (issue 12): the pooling
+proxy in front of the throwaway PostgreSQL 15 of scripts/with_pg.sh.
+
+    scripts/with_pg.sh /usr/bin/python3 tests/test_proxy.py build/wirebuf [CASE...]
+
+Each case starts its own proxy with the flags it needs (Unix socket in a
+temp dir, no TCP unless metrics), talks to it with psycopg2 and psql, and
+stops it with SIGTERM (exit status 0 expected). Cases: basic, bounded,
+wait_timeout, cancel, terminate, refused, idle_timeout, session, console,
+metrics, restart.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import psycopg2
+import psycopg2.errors
+
+BIN = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/wirebuf"
+ONLY = set(sys.argv[2:])
+PGHOST = os.environ.get("WB_PG_HOST")
+PGPORT = os.environ.get("WB_PG_PORT")
+SUPER = os.environ.get("WB_PG_SUPER")
+PGBIN = os.environ.get("WB_PG_BIN")
+PGDATA = os.environ.get("WB_PG_DATA")
+DB = "proxy_app"  # not "wirebuf": that is the proxy's console
+FAILS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def direct(**kw):
+    return psycopg2.connect(host=PGHOST, port=PGPORT, user=SUPER, dbname=kw.pop("dbname", DB), **kw)
+
+
+class Proxy:
+    def __init__(self, *flags, upstream=None):
+        self.dir = tempfile.mkdtemp(prefix="wb-proxy-")
+        self.port = free_port()
+        up = upstream or "host=%s port=%s" % (PGHOST, PGPORT)
+        self.args = [BIN, "serve", "--upstream", up, "-h", "", "-k", self.dir, "-p", str(self.port)] + list(flags)
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        sock = os.path.join(self.dir, ".s.PGSQL.%d" % self.port)
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("proxy exited: " + self.logtext())
+            time.sleep(0.02)
+
+    def logtext(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def connect(self, dbname=DB, user=None, **kw):
+        return psycopg2.connect(host=self.dir, port=self.port, user=user or SUPER, dbname=dbname, **kw)
+
+    def psql(self, sql, dbname="wirebuf"):
+        r = subprocess.run(["psql", "-X", "-A", "-t", "-F", "|", "-h", self.dir, "-p", str(self.port), "-U", SUPER,
+                            "-d", dbname, "-c", sql], capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    def stop(self):
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = "hung"
+        check(rc == 0, "proxy exit status %r: %s" % (rc, self.logtext()[-2000:]))
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def one(conn, sql, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()
+
+
+def case_basic():
+    px = Proxy("--pool-size", "2")
+    try:
+        c = px.connect(application_name="basic")
+        c.autocommit = True
+        check(one(c, "select 1 + 1, current_user, current_database()") == (2, SUPER, DB), "basic select")
+        check(one(c, "show application_name")[0] == "basic", "application_name replayed on the server")
+        c.autocommit = False
+        pid = one(c, "select pg_backend_pid()")[0]
+        check(one(c, "select pg_backend_pid()")[0] == pid, "a transaction stays on one server connection")
+        c.commit()
+        for i in range(50):
+            check(one(c, "select %s::int", (i,))[0] == i, "sequential transactions")
+        c.close()
+    finally:
+        px.stop()
+
+
+def case_bounded():
+    px = Proxy("--pool-size", "3")
+    pids, errors = set(), []
+    lock = threading.Lock()
+
+    def work():
+        try:
+            c = px.connect()
+            for i in range(30):
+                with c.cursor() as cur:
+                    cur.execute("select pg_backend_pid(), %s", (i,))
+                    pid, v = cur.fetchone()
+                    assert v == i
+                c.commit()
+                with lock:
+                    pids.add(pid)
+            c.close()
+        except Exception as e:  # noqa
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=work) for _ in range(12)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    check(not errors, "12 clients over a pool of 3: %s" % errors[:3])
+    check(1 <= len(pids) <= 3, "at most 3 server connections used, saw %d" % len(pids))
+    rc, out, err = px.psql("SHOW POOLS")
+    check(rc == 0 and DB in out, "SHOW POOLS lists the pool: %s %s" % (out, err))
+    px.stop()
+
+
+def case_wait_timeout():
+    px = Proxy("--pool-size", "1", "--query-wait-timeout", "1")
+    try:
+        a = px.connect()
+        one(a, "select 1")  # holds the only server connection (transaction open)
+        t0 = time.time()
+        rc, out, err = px.psql("select 2", dbname=DB)  # libpq shows the FATAL before the close
+        check(rc != 0 and "query_wait_timeout" in err, "a waiting client times out: %r %r" % (out, err))
+        check(0.8 <= time.time() - t0 < 5, "waited about --query-wait-timeout")
+        a.commit()
+        check(one(a, "select 3")[0] == 3, "the holder goes on")
+        a.close()
+    finally:
+        px.stop()
+
+
+def case_cancel():
+    px = Proxy("--pool-size", "4")
+    try:
+        a = px.connect()
+        b = px.connect()
+        a.autocommit = b.autocommit = True
+        res = {}
+
+        def sleeper(name, conn, secs):
+            t0 = time.time()
+            try:
+                one(conn, "select pg_sleep(%s)", (secs,))
+                res[name] = ("ok", time.time() - t0)
+            except psycopg2.Error as e:
+                res[name] = (e.pgcode, time.time() - t0)
+
+        ta = threading.Thread(target=sleeper, args=("a", a, 10))
+        tb = threading.Thread(target=sleeper, args=("b", b, 1.5))
+        ta.start()
+        tb.start()
+        time.sleep(0.5)
+        a.cancel()  # CancelRequest to the proxy with the proxy's key for a
+        ta.join()
+        tb.join()
+        check(res["a"][0] == "57014" and res["a"][1] < 5, "cancel reaches a's statement: %r" % (res["a"],))
+        check(res["b"][0] == "ok", "only a's statement is cancelled: %r" % (res["b"],))
+        check(one(a, "select 7")[0] == 7, "a goes on after the cancel")
+        # a cancel for a client holding no server connection does nothing
+        a.cancel()
+        check(one(b, "select 8")[0] == 8, "b unaffected")
+    finally:
+        px.stop()
+
+
+def case_terminate():
+    px = Proxy("--pool-size", "2")
+    try:
+        a = px.connect()
+        b = px.connect()
+        b.autocommit = True
+        pid = one(a, "select pg_backend_pid()")[0]  # a holds it (transaction open)
+        d = direct()
+        d.autocommit = True
+        check(one(d, "select pg_terminate_backend(%s)", (pid,))[0], "terminated")
+        time.sleep(0.3)
+        try:
+            one(a, "select 1")
+            check(False, "the client of a terminated backend gets an error")
+        except psycopg2.Error as e:
+            check(e.pgcode in ("57P01", "08006", None), "57P01/08006 passed through: %r %s" % (e.pgcode, e))
+        for i in range(5):
+            check(one(b, "select %s::int", (i,))[0] == i, "other sessions go on")
+        c = px.connect()
+        check(one(c, "select 42")[0] == 42, "new clients get a new server connection")
+        # an idle server connection terminated: replaced when needed
+        c.commit()
+        idle = [r[0] for r in direct_rows(d, "select pid from pg_stat_activity where datname = %s and pid <> "
+                                            "pg_backend_pid() and state = 'idle'", (DB,))]
+        for p in idle:
+            one(d, "select pg_terminate_backend(%s)", (p,))
+        time.sleep(0.3)
+        for i in range(5):
+            check(one(b, "select %s::int", (i,))[0] == i, "idle server terminated: replaced")
+        d.close()
+    finally:
+        px.stop()
+
+
+def direct_rows(conn, sql, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def case_refused():
+    dead = free_port()
+    px = Proxy("--pool-size", "2", upstream="host=127.0.0.1 port=%d sslmode=disable" % dead)
+    try:
+        t0 = time.time()
+        try:
+            px.connect(dbname="x")
+            check(False, "an upstream refusing connections fails the login")
+        except psycopg2.OperationalError as e:
+            check("refused" in str(e) or "08006" in str(e) or "connect" in str(e), "upstream's message: %s" % e)
+        check(time.time() - t0 < 10, "fails promptly")
+    finally:
+        px.stop()
+    px = Proxy("--pool-size", "2")
+    try:
+        good = px.connect()
+        try:
+            px.connect(dbname="no_such_db")
+            check(False, "a missing database fails")
+        except psycopg2.OperationalError as e:
+            check("no_such_db" in str(e), "the upstream's 3D000 message: %s" % e)
+        check(one(good, "select 5")[0] == 5, "other sessions go on")
+        good.close()
+    finally:
+        px.stop()
+
+
+def count_backends(d, appname=None):
+    return one(d, "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
+               " and backend_type = 'client backend'", (DB,))[0]
+
+
+def case_idle_timeout():
+    px = Proxy("--pool-size", "4", "--server-idle-timeout", "1")
+    d = direct()
+    d.autocommit = True
+    try:
+        cs = [px.connect() for _ in range(3)]
+        for c in cs:
+            one(c, "select 1")  # three open transactions: three servers
+        for c in cs:
+            c.commit()
+        check(count_backends(d) >= 3, "three server connections open")
+        time.sleep(2.5)
+        check(count_backends(d) == 0, "closed after --server-idle-timeout: %d" % count_backends(d))
+        check(one(cs[0], "select 9")[0] == 9, "reconnects lazily")
+        [c.close() for c in cs]
+    finally:
+        px.stop()
+    px = Proxy("--pool-size", "4", "--min-pool-size", "2", "--server-idle-timeout", "1")
+    try:
+        c = px.connect()
+        one(c, "select 1")
+        c.commit()
+        time.sleep(2.5)
+        check(count_backends(d) == 2, "--min-pool-size kept: %d" % count_backends(d))
+        c.close()
+    finally:
+        px.stop()
+        d.close()
+
+
+def case_session():
+    px = Proxy("--pool-mode", "session", "--pool-size", "1")
+    try:
+        a = px.connect()
+        a.autocommit = True
+        one(a, "select set_config('statement_timeout', '4321', false)")
+        pid = one(a, "select pg_backend_pid()")[0]
+        check(one(a, "show statement_timeout")[0] == "4321ms", "session mode keeps SET")
+        a.close()
+        b = px.connect()
+        b.autocommit = True
+        check(one(b, "select pg_backend_pid()")[0] == pid, "the same server connection")
+        check(one(b, "show statement_timeout")[0] == "0", "DISCARD ALL reset it for the next client")
+        b.close()
+    finally:
+        px.stop()
+
+
+def case_console():
+    pwfile = tempfile.NamedTemporaryFile("w", delete=False)
+    pwfile.write("%s:secret\n" % SUPER)
+    pwfile.close()
+    px = Proxy("--pool-size", "2", "--auth", "trust", "--passwords", pwfile.name)
+    try:
+        c = px.connect(application_name="console_test")
+        one(c, "select 1")
+        c.commit()
+        for cmd, want in (("SHOW POOLS", DB), ("SHOW CLIENTS", "console_test"), ("SHOW SERVERS", DB),
+                          ("SHOW STATS", DB), ("SHOW CONFIG", "pool_size"), ("SHOW VERSION", "wirebuf")):
+            rc, out, err = px.psql(cmd)
+            check(rc == 0 and want in out, "%s: %s %s" % (cmd, out[:300], err))
+        # PAUSE waits for active server connections; queries wait meanwhile
+        one(c, "select 1")  # holds a server (transaction open)
+        done = {}
+
+        def pause():
+            done["pause"] = px.psql("PAUSE")
+            done["t"] = time.time()
+
+        th = threading.Thread(target=pause)
+        th.start()
+        time.sleep(0.7)
+        check("pause" not in done, "PAUSE waits while a server connection is active")
+        t_commit = time.time()
+        c.commit()
+        th.join(10)
+        check(done.get("pause", (1,))[0] == 0 and done.get("t", 0) >= t_commit, "PAUSE answered after release")
+        res = {}
+
+        def q():
+            res["v"] = one(c, "select 11")[0]
+            c.commit()
+
+        tq = threading.Thread(target=q)
+        tq.start()
+        time.sleep(0.5)
+        check("v" not in res, "paused: a query waits")
+        rc, out, err = px.psql("RESUME")
+        check(rc == 0, "RESUME: %s" % err)
+        tq.join(10)
+        check(res.get("v") == 11, "resumed: the query runs")
+        rc, out, err = px.psql("RELOAD")
+        check(rc == 0, "RELOAD: %s" % err)
+        rc, out, err = px.psql("SHOW NONSENSE")
+        check(rc != 0, "unknown console command is an error")
+        c.close()
+        rc, out, err = px.psql("SHUTDOWN")
+        try:
+            px.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        check(px.proc.poll() == 0, "SHUTDOWN stops the proxy")
+    finally:
+        px.stop()
+        os.unlink(pwfile.name)
+
+
+def case_metrics():
+    mport = free_port()
+    px = Proxy("--pool-size", "2", "--metrics", "127.0.0.1:%d" % mport)
+    try:
+        c = px.connect()
+        for i in range(5):
+            one(c, "select 1")
+            c.commit()
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read().decode()
+        check("wirebuf_" in body and DB in body, "metrics: %s" % body[:300])
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/other" % mport, timeout=10)
+            check(False, "only /metrics")
+        except urllib.error.HTTPError as e:
+            check(e.code == 404, "404 elsewhere")
+        c.close()
+    finally:
+        px.stop()
+
+
+def pg_ctl(*args):
+    cmd = [os.path.join(PGBIN, "pg_ctl"), "-D", PGDATA, "-w", "-t", "60"] + list(args)
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def case_restart():
+    if not PGBIN or not PGDATA:
+        print("restart: skipped (WB_PG_BIN/WB_PG_DATA not set)")
+        return
+    px = Proxy("--pool-size", "2")
+    try:
+        a = px.connect()
+        b = px.connect()
+        b.autocommit = True
+        one(a, "select 1")  # a mid-transaction
+        one(b, "select 1")
+        pg_ctl("restart", "-m", "fast")
+        try:
+            one(a, "select 2")
+            check(False, "a transaction across the restart fails")
+        except psycopg2.Error as e:
+            check(e.pgcode in ("57P01", "08006", None), "restart: %r %s" % (e.pgcode, e))
+        ok = False
+        for _ in range(20):  # b's idle server was ended; b gets a new one (or an error once)
+            try:
+                ok = one(b, "select 3")[0] == 3
+                break
+            except psycopg2.Error:
+                b = px.connect()
+                b.autocommit = True
+        check(ok, "sessions go on after the upstream restart")
+        c = px.connect()
+        check(one(c, "select 4")[0] == 4, "new clients after the restart")
+    finally:
+        px.stop()
+
+
+CASES = [("basic", case_basic), ("bounded", case_bounded), ("wait_timeout", case_wait_timeout),
+         ("cancel", case_cancel), ("terminate", case_terminate), ("refused", case_refused),
+         ("idle_timeout", case_idle_timeout), ("session", case_session), ("console", case_console),
+         ("metrics", case_metrics), ("restart", case_restart)]
+
+
+def main():
+    if not PGHOST:
+        print("test_proxy: no PostgreSQL (run under scripts/with_pg.sh)")
+        sys.exit(77)
+    d = direct(dbname="postgres")
+    d.autocommit = True
+    if not one(d, "select 1 from pg_database where datname = %s", (DB,)):
+        with d.cursor() as cur:
+            cur.execute("create database " + DB)
+    d.close()
+    for name, fn in CASES:
+        if ONLY and name not in ONLY:
+            continue
+        t0 = time.time()
+        before = len(FAILS)
+        try:
+            fn()
+        except Exception as e:  # noqa
+            import traceback
+            traceback.print_exc()
+            check(False, "%s raised %r" % (name, e))
+        print("%-14s %s (%.1f s)" % (name, "ok" if len(FAILS) == before else "FAILED", time.time() - t0), flush=True)
+    if FAILS:
+        print("%d failure(s)" % len(FAILS))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
