@@ -8,7 +8,7 @@ Each case starts its own proxy with the flags it needs (Unix socket in a
 temp dir, no TCP unless metrics), talks to it with psycopg2 and psql, and
 stops it with SIGTERM (exit status 0 expected). Cases: basic, bounded,
 wait_timeout, cancel, terminate, refused, idle_timeout, session, console,
-metrics, restart.
+metrics, bulk, stress, tls, restart.
 """
 import os
 import shutil
@@ -439,10 +439,153 @@ def case_restart():
         px.stop()
 
 
+def case_bulk():
+    """Large COPY in and out through a small pool: backpressure on both
+    sides, other clients served meanwhile."""
+    import io
+    px = Proxy("--pool-size", "2")
+    try:
+        c = px.connect()
+        one(c, "select 1")
+        with c.cursor() as cur:
+            cur.execute("create temp table t (a int, b text)")
+            data = "".join("%d\t%s\n" % (i, "y" * 200) for i in range(100000))
+            cur.copy_expert("copy t from stdin", io.StringIO(data))
+            cur.execute("select count(*), sum(a) from t")
+            check(cur.fetchone() == (100000, sum(range(100000))), "COPY FROM STDIN of 20 MB")
+            out = io.StringIO()
+            cur.copy_expert("copy t to stdout", out)
+            check(out.getvalue() == data, "COPY TO STDOUT gives it back")
+        c.commit()
+        b = px.connect()
+        check(one(b, "select 6")[0] == 6, "another client meanwhile")
+        b.close()
+        c.close()
+    finally:
+        px.stop()
+
+
+def case_stress():
+    """Many clients over a small pool on two I/O threads for a few seconds:
+    clients leaving mid-transaction, cancels, backends terminated under
+    them. The proxy must keep serving and exit cleanly (under ASAN: no
+    leak, no race-induced use after free)."""
+    import random
+    px = Proxy("--pool-size", "3", "--threads", "2", "--query-wait-timeout", "20")
+    stop = time.time() + 5
+    errors, done = [], [0]
+    lock = threading.Lock()
+
+    def client(seed):
+        rnd = random.Random(seed)
+        while time.time() < stop:
+            try:
+                c = px.connect(application_name="stress%d" % seed)
+                for _ in range(rnd.randint(1, 20)):
+                    r = rnd.random()
+                    if r < 0.05:
+                        break  # leaves mid-transaction
+                    if r < 0.08:
+                        def cancel(conn=c):
+                            try:
+                                conn.cancel()
+                            except psycopg2.Error:
+                                pass
+                        t = threading.Timer(0.05, cancel)
+                        t.start()
+                        try:
+                            one(c, "select pg_sleep(0.2)")
+                        except psycopg2.Error:
+                            pass
+                        t.join()
+                        c.rollback()
+                        continue
+                    v = rnd.randint(0, 1000)
+                    got = one(c, "select %s::int", (v,))[0]
+                    if got != v:
+                        errors.append("wrong answer %r for %r" % (got, v))
+                    c.commit()
+                    with lock:
+                        done[0] += 1
+                c.close()
+            except psycopg2.Error as e:
+                if e.pgcode not in (None, "57P01", "08006", "57014", "25P02"):
+                    errors.append(repr(e))
+
+    def killer():
+        d = direct()
+        d.autocommit = True
+        while time.time() < stop:
+            time.sleep(0.7)
+            one(d, "select count(pg_terminate_backend(pid)) from (select pid from pg_stat_activity where datname = %s"
+                   " and pid <> pg_backend_pid() and backend_type = 'client backend' limit 1) s", (DB,))
+        d.close()
+
+    try:
+        ts = [threading.Thread(target=client, args=(i,)) for i in range(24)] + [threading.Thread(target=killer)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(not errors, "stress: %s" % errors[:3])
+        check(done[0] > 200, "stress: %d transactions" % done[0])
+        c = px.connect()
+        check(one(c, "select 1")[0] == 1, "serving after the stress")
+        c.close()
+    finally:
+        px.stop()
+
+
+def case_tls():
+    """TLS on both sides: the client's TLS session and the upstream's
+    (sslmode=verify-full, SCRAM with the CONNINFO's password) are handed
+    over to the proxy's I/O threads with whatever they had buffered."""
+    ca = os.environ.get("WB_PG_CA")
+    pw = os.environ.get("WB_PG_PASSWORD")
+    if not ca or not pw or not shutil.which("openssl"):
+        print("tls: skipped (no WB_PG_CA / openssl)")
+        return
+    d = tempfile.mkdtemp(prefix="wb-proxy-cert-")
+    cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    pwfile = os.path.join(d, "pw")
+    with open(pwfile, "w") as f:
+        f.write("wb_scram:%s\n" % pw)
+    port = free_port()
+    up = "host=localhost port=%s sslmode=verify-full sslrootcert=%s password='%s'" % (PGPORT, ca, pw)
+    px = Proxy("-h", "127.0.0.1", "--ssl-cert", cert, "--ssl-key", key, "--auth", "scram-sha-256",
+               "--passwords", pwfile, "--pool-size", "2", upstream=up)
+    try:
+        conns = []
+        for i in range(4):
+            c = psycopg2.connect(host="127.0.0.1", port=px.port, user="wb_scram", password=pw, dbname=DB,
+                                 sslmode="require")
+            conns.append(c)
+        for rnd in range(20):
+            for i, c in enumerate(conns):
+                check(one(c, "select %s::int, current_user", (rnd * 10 + i,)) == (rnd * 10 + i, "wb_scram"),
+                      "TLS round trip")
+                c.commit()
+        # a large answer through both TLS sessions
+        n = one(conns[0], "select length(string_agg(md5(g::text), '')) from generate_series(1, 20000) g")[0]
+        check(n == 640000, "large aggregate")
+        rows = direct_rows(conns[1], "select g, repeat('x', 100) from generate_series(1, 20000) g")
+        check(len(rows) == 20000 and rows[-1][0] == 20000, "20,000 rows through TLS")
+        conns[1].commit()
+        d2 = direct()
+        ssl = one(d2, "select bool_and(ssl) from pg_stat_ssl s join pg_stat_activity a using (pid) "
+                      "where a.usename = 'wb_scram'")[0]
+        check(ssl is True, "upstream connections use TLS")
+        d2.close()
+        [c.close() for c in conns]
+    finally:
+        px.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 CASES = [("basic", case_basic), ("bounded", case_bounded), ("wait_timeout", case_wait_timeout),
          ("cancel", case_cancel), ("terminate", case_terminate), ("refused", case_refused),
          ("idle_timeout", case_idle_timeout), ("session", case_session), ("console", case_console),
-         ("metrics", case_metrics), ("restart", case_restart)]
+         ("metrics", case_metrics), ("bulk", case_bulk), ("stress", case_stress), ("tls", case_tls), ("restart", case_restart)]
 
 
 def main():

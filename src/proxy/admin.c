@@ -92,9 +92,9 @@ static int snap_take(wb_proxy *p, snapbuf *b)
     for (int i = 0; ok && i < REG_BUCKETS; i++)
         for (pclient *c = p->reg[i]; c; c = c->reg_next) {
             wb_proxy_client_info *ci = &b->clients[ic++];
-            snprintf(ci->database, sizeof ci->database, "%s", c->database);
-            snprintf(ci->user, sizeof ci->user, "%s", c->user);
-            snprintf(ci->application_name, sizeof ci->application_name, "%s", c->appname);
+            snprintf(ci->database, sizeof ci->database, "%s", c->database ? c->database : "");
+            snprintf(ci->user, sizeof ci->user, "%s", c->user ? c->user : "");
+            snprintf(ci->application_name, sizeof ci->application_name, "%s", c->appname ? c->appname : "");
             snprintf(ci->addr, sizeof ci->addr, "%s", c->addr);
             ci->port = c->port;
             ci->pid = c->pid;
@@ -145,7 +145,7 @@ void wb_px_console_login(pclient *c)
     wb_pg_put_auth(&c->out, WB_PG_AUTH_OK, NULL, 0);
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         wb_pg_put_parameter_status(&c->out, ps[i][0], ps[i][1]);
-    wb_pg_put_parameter_status(&c->out, "application_name", c->appname);
+    wb_pg_put_parameter_status(&c->out, "application_name", c->appname ? c->appname : "");
     wb_pg_put_backend_key_data(&c->out, c->pid, c->key);
     wb_pg_put_ready_for_query(&c->out, 'I');
 }
@@ -242,8 +242,9 @@ int wb_px_console_msg(pclient *c, const wb_pg_msg *m)
     case WB_CONSOLE_PAUSE:
         set_paused(p, req.database, 1);
         if (paused_active(p, req.database) > 0) {
-            snprintf(c->pause_db, sizeof c->pause_db, "%s", req.database);
-            c->ptimer = event_new(c->t->base, -1, EV_PERSIST, pause_check, c);
+            free(c->pause_db);
+            c->pause_db = strdup(req.database);
+            c->ptimer = c->pause_db ? event_new(c->t->base, -1, EV_PERSIST, pause_check, c) : NULL;
             if (c->ptimer) {
                 struct timeval tv = {0, 20000};
                 event_add(c->ptimer, &tv);
@@ -324,9 +325,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             wb_px_wq_remove(pl, c);
             c->state = CL_IDLE;
             snprintf(c->fail_state, sizeof c->fail_state, "57014");
-            snprintf(c->fail_msg, sizeof c->fail_msg,
-                     "query_wait_timeout: no server connection for database \"%s\" user \"%s\" within %d s", pl->db,
-                     pl->user, p->cfg.query_wait_timeout_s);
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "query_wait_timeout: no server connection for database \"%.63s\" user \"%.63s\" within %d s",
+                     pl->db, pl->user, p->cfg.query_wait_timeout_s);
+            free(c->fail_msg);
+            c->fail_msg = strdup(msg);
             wb_px_post_client(c, CM_FAIL);
         }
         if (sidle) {

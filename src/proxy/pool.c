@@ -185,6 +185,7 @@ static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
     c->state = CL_ACTIVE;
     c->sv_pid = sc->h.pid;
     sc->client = c;
+    atomic_store(&sc->holder_t, c->t->idx);
     atomic_store(&sc->state, SV_ACTIVE);
     pl->n_active++;
     wb_px_post_client(c, CM_SERVER);
@@ -400,6 +401,7 @@ sconn *wb_px_acquire(pclient *c)
     if (sc) {
         idle_remove(pl, sc);
         sc->client = c;
+        atomic_store(&sc->holder_t, c->t->idx);
         atomic_store(&sc->state, SV_ACTIVE);
         pl->n_active++;
         c->state = CL_ACTIVE;
@@ -501,7 +503,8 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
 static void fail_client_locked(pclient *c, const char *sqlstate, const char *msg)
 {
     snprintf(c->fail_state, sizeof c->fail_state, "%s", sqlstate);
-    snprintf(c->fail_msg, sizeof c->fail_msg, "%s", msg);
+    free(c->fail_msg);
+    c->fail_msg = strdup(msg);
     wb_px_post_client(c, CM_FAIL);
 }
 
@@ -618,8 +621,10 @@ void wb_px_on_sconn_read(int fd, short what, void *arg)
     pthr *t = sc->t;
     int st = atomic_load(&sc->state);
     if (st == SV_ACTIVE) {
-        pclient *c = sc->client;
-        if (c && c->t == t && c->sc == sc)
+        if (atomic_load(&sc->holder_t) != t->idx)
+            return; /* handed to a client of another thread, which moves the events */
+        pclient *c = sc->client; /* a client of this thread: only we free it */
+        if (c && c->sc == sc)
             wb_px_sconn_active_read(sc, c);
         /* else: handed to a client that has not taken it yet (its thread
          * moves the events) */
@@ -648,7 +653,8 @@ void wb_px_on_sconn_write(int fd, short what, void *arg)
     (void)what;
     sconn *sc = arg;
     int st = atomic_load(&sc->state);
-    if (st == SV_ACTIVE && (!sc->client || sc->client->sc != sc || sc->client->t != sc->t))
+    if (st == SV_ACTIVE &&
+        (atomic_load(&sc->holder_t) != sc->t->idx || !sc->client || sc->client->sc != sc))
         return;
     int r = wb_px_sconn_flush(sc);
     if (r == 0)

@@ -187,6 +187,11 @@ static void client_free(pclient *c)
     }
     free(c->names);
     free(c->values);
+    free(c->database);
+    free(c->user);
+    free(c->appname);
+    free(c->fail_msg);
+    free(c->pause_db);
     free(c);
     atomic_fetch_sub(&p->nclients, 1);
 }
@@ -322,7 +327,7 @@ static void client_run(pclient *c)
             client_close(c);
             return;
         }
-        if (c->waiting || c->state == CL_LOGIN || c->pause_pending)
+        if (c->waiting || !c->logged_in || c->pause_pending)
             break;
         if (c->sc && c->sc->out.len >= 256 * 1024) { /* let the server catch up */
             int r = wb_px_sconn_flush(c->sc);
@@ -410,14 +415,15 @@ out:
         client_close(c);
         return;
     }
-    if (!c->sc && c->state == CL_IDLE) {
-        /* idle: a few KB (the read buffer and a large write buffer go back) */
+    if (!c->sc && !c->waiting && c->logged_in) {
+        /* idle: the read and write buffers go back (an idle client costs
+         * its structs, about 1.5 KB with the relay's) */
         wb_pg_reader_consume(&c->rd);
         size_t avail;
         wb_stream_peek(c->in, &avail);
         if (avail == 0)
             wb_stream_shrink(c->in, 0);
-        if (c->out.len == 0 && c->out.cap > 1024)
+        if (c->out.len == 0)
             wb_buf_free(&c->out);
     }
 }
@@ -572,6 +578,7 @@ static void login_ok(pclient *c)
     pthread_mutex_lock(&pl->mu);
     c->state = CL_IDLE;
     pthread_mutex_unlock(&pl->mu);
+    c->logged_in = 1;
     client_set_reading(c, 1);
     client_run(c);
 }
@@ -602,9 +609,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->io = l->io;
     c->in = l->in;
     wb_pg_reader_init(&c->rd, c->in, WB_PG_FROM_FRONTEND);
-    snprintf(c->database, sizeof c->database, "%s", l->database ? l->database : "");
-    snprintf(c->user, sizeof c->user, "%s", l->user ? l->user : "");
-    snprintf(c->addr, sizeof c->addr, "%s", l->addr);
+    snprintf(c->addr, sizeof c->addr, "%.45s", l->addr);
     c->port = l->port;
     c->names = l->names;
     c->values = l->values;
@@ -614,9 +619,11 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->connect_time_s = (int64_t)time(NULL);
     c->state = CL_LOGIN;
     const char *app = client_param(c, "application_name");
-    snprintf(c->appname, sizeof c->appname, "%s", app ? app : "");
+    c->appname = app && *app ? strdup(app) : NULL;
     int long_names = l->database && l->user && (strlen(l->database) >= 64 || strlen(l->user) >= 64);
     char *db = l->database, *user = l->user;
+    c->database = db;
+    c->user = user;
     memset(l, 0, sizeof *l);
     /* the thread's list, the registry */
     c->next = t->clients;
@@ -632,30 +639,23 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->rev = event_new(t->base, c->io.fd, EV_READ | EV_PERSIST, on_client_read, c);
     c->wev = event_new(t->base, c->io.fd, EV_WRITE | EV_PERSIST, on_client_write, c);
     if (!c->rev || !c->wev || !db || !user) {
-        free(db);
-        free(user);
         client_fatal(c, "53200", "out of memory");
         return;
     }
     if (long_names) {
-        free(db);
-        free(user);
         client_fatal(c, "42602", "database and user names are limited to 63 bytes");
         return;
     }
     if (strcmp(db, "wirebuf") == 0) { /* the admin console */
-        free(db);
-        free(user);
         free_startup(c);
         c->state = CL_IDLE;
+        c->logged_in = 1;
         wb_px_console_login(c);
         client_set_reading(c, 1);
         client_run(c);
         return;
     }
     pool *pl = wb_px_pool_get(p, db, user);
-    free(db);
-    free(user);
     c->rc = pl ? wb_relay_client_new(p->cfg.pool_mode, (const char *const *)c->names,
                                      (const char *const *)c->values, c->nparams)
                : NULL;
@@ -663,7 +663,9 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         client_fatal(c, "53200", "out of memory");
         return;
     }
+    pthread_mutex_lock(&p->reg_mu); /* wb_proxy_cancel reads it under reg_mu */
     c->pool = pl;
+    pthread_mutex_unlock(&p->reg_mu);
     sconn *fresh = NULL;
     pthread_mutex_lock(&pl->mu);
     pl->n_clients++;
@@ -742,7 +744,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         if (!c)
             return;
         if (m & CM_FAIL) {
-            client_fatal(c, c->fail_state, c->fail_msg);
+            client_fatal(c, c->fail_state, c->fail_msg ? c->fail_msg : "no server connection");
             continue;
         }
         if (m & CM_LOGIN) {
@@ -914,7 +916,7 @@ void wb_proxy_thread_stop(wb_proxy *p, int i)
         return;
     while (t->clients) {
         pclient *c = t->clients;
-        if (c->state != CL_LOGIN || !c->pool)
+        if (c->logged_in || !c->pool)
             client_fatal(c, "57P01", "terminating connection due to administrator command");
         else
             client_fatal(c, "57P01", "the server is shutting down");

@@ -45,6 +45,9 @@ struct sconn {
     wb_relay_server *rs;
     pclient *client;       /* holder (pool->mu, or its thread while held) */
     atomic_int state;
+    atomic_int holder_t;   /* SV_ACTIVE: index of the holder's thread, so a
+                              callback on another thread never touches a
+                              client that is not its own */
     int64_t connect_time_s, idle_since_us;
     sconn *inext, *iprev;  /* pool idle list (pool->mu) */
     sconn *anext, *aprev;  /* pool list of every connection (pool->mu) */
@@ -67,6 +70,7 @@ struct pclient {
     struct event *rev, *wev, *ptimer;
     int reading, closing, out_blocked, wanted_write;
     int waiting;           /* queued for a server (this thread's view) */
+    int logged_in;         /* the login answer went out (this thread) */
     wb_relay_client *rc;
     sconn *sc;             /* held (this thread) */
     sconn *assigned;       /* handed over, not yet taken (pool->mu) */
@@ -81,14 +85,15 @@ struct pclient {
     int32_t pid, key;
     int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
     uint64_t n_q, b_in, b_out;
-    char database[64], user[64], appname[64], addr[64];
+    char *database, *user, *appname; /* owned (malloc'd) */
+    char addr[46];
     int port;
     char **names, **values; /* startup parameters until the login answer */
     int nparams;
-    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message */
-    char fail_msg[256];
+    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message (malloc'd) */
+    char *fail_msg;
     int pause_pending;
-    char pause_db[64];
+    char *pause_db;         /* console PAUSE [db] waiting (malloc'd) */
 };
 
 struct pool {
