@@ -111,7 +111,8 @@ if [ "${1:-}" = "--inner" ]; then
   # 4. latency: SELECT 1 from one client, simple protocol, per-transaction log
   echo "SELECT 1;" >"$TMP/select1.sql"
   lsecs=$(( (SECS + 1) / 2 ))
-  for w in pg $PROXIES pg $(echo "$PROXIES" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'); do
+  rev=$(echo "$PROXIES" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
+  for w in pg $PROXIES $rev pg pg $PROXIES; do
     target "$w"
     echo "bench_proxy: $w: SELECT 1, 1 client, -T $lsecs" >&2
     if "$BIN/pgbench" -n -f "$TMP/select1.sql" -M simple -c 1 -T "$lsecs" -l --log-prefix="$TMP/lat_$w" \
@@ -181,7 +182,7 @@ ms() { v=$(get "$1" "$2"); [ -n "$v" ] && printf '%.3f' "$(echo "$v / 1000" | bc
 added() {  # WHO: p50 / p95 minus PostgreSQL's, ms
   a=$(get "$1" lat_p50); b=$(get pg lat_p50); c=$(get "$1" lat_p95); d=$(get pg lat_p95)
   if [ -n "$a" ] && [ -n "$b" ]; then
-    printf '+%.3f / +%.3f' "$(echo "($a - $b) / 1000" | bc -l)" "$(echo "($c - $d) / 1000" | bc -l)"
+    printf '%+.3f / %+.3f' "$(echo "($a - $b) / 1000" | bc -l)" "$(echo "($c - $d) / 1000" | bc -l)"
   else printf 'not measured (%s)' "$(err "$1" lat_error)"; fi
 }
 idle() {  # WHO
@@ -200,7 +201,7 @@ BV=$(pgbouncer --version 2>/dev/null | awk 'NR == 1 {print $2}')
   echo "$CLIENTS clients, 2 threads, ${SECS} s a run, $ROUNDS runs per proxy alternating; best of the runs."
   echo "Proxy CPU: utime + stime of the proxy process (all threads) from /proc/PID/stat around each run,"
   echo "divided by its transactions. Latency: \`SELECT 1\` from one client, pgbench -M simple per-transaction"
-  echo "log, two runs per target alternating."
+  echo "log, three runs per target alternating (all their transactions pooled for the percentiles)."
   echo
   echo "| | PgBouncer $BV | wirebuf proxy | wirebuf/PgBouncer |"
   echo "|---|---|---|---|"
