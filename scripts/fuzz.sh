@@ -8,7 +8,7 @@ B=$1
 SECS=${2:-30}
 cd "$(dirname "$0")/.."
 DATA=../shared/data/marc
-for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_translate; do
+for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_translate fuzz_proxy_sql fuzz_proxy_relay; do
   corpus=$(mktemp -d)
   if [ -d "$DATA" ]; then
     case $t in
@@ -42,6 +42,22 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_transla
     printf "create table x (id serial primary key, a numeric(10,2) default 0, b text[], c timestamptz default now()) with (fillfactor=90); alter table x add primary key (id); drop table if exists x cascade" >"$corpus/ddl"
     printf "select o.n, p.partstrat from pg_catalog.pg_class as c cross join lateral (select pg_catalog.array_position(pg_catalog.current_schemas(true), 'x')) as o(n) left join pg_catalog.pg_partitioned_table as p on (p.partrelid = c.oid) where c.relname = 'a' and a ~* 'x' and b = any(\$1::int[]) group by 1, 2 order by 1 limit 1" >"$corpus/probe"
     printf "BEGIN; SET search_path TO public; COPY t (a) FROM STDIN WITH (FORMAT csv, HEADER); DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 5 c; COMMIT" >"$corpus/utility"
+  fi
+  if [ $t = fuzz_proxy_sql ]; then
+    # seeds: what the pooling proxy must see through quoting, and console commands
+    printf 'PREPARE "My Stmt" (int, text) AS SELECT $1, $2; EXECUTE "My Stmt"(1, $$a;b$$); DEALLOCATE PREPARE ALL' >"$corpus/prepare"
+    printf '/* c /* n */ */ -- x\nSET SESSION TIME ZONE %sUTC%s; SET LOCAL a = E%s\\%s%s;%s; RESET ALL; DISCARD ALL' "'" "'" "'" "'" "'" "'" >"$corpus/set"
+    printf 'BEGIN; SELECT %sa%s\n%sb;%s; LISTEN x; UNLISTEN *; COMMIT' "'" "'" "'" "'" >"$corpus/txn"
+    printf 'SELECT U&"d\\0061t", x%sff%s, B%s1%s, $q$;$q$; END' "'" "'" "'" "'" >"$corpus/quotes"
+    printf 'SHOW POOLS;' >"$corpus/console"
+    printf 'pause "db"' >"$corpus/pause"
+  fi
+  if [ $t = fuzz_proxy_relay ]; then
+    # seeds (scripts: who speaks, then what): a prepared statement's
+    # Parse/Bind/Execute/Sync answered, SQL PREPARE/EXECUTE, a COPY
+    printf '\001\001\002\003\001\000\001\003\000\003\001\001\005\000\000\001\007\000\011\000\000\012\000\000\012\001\000\003\000\000\000' >"$corpus/extended"
+    printf '\001\001\000\000\002\000\000\003\000\000\005\000\000\000\001\001\000\004\000\000\003\000\000\000' >"$corpus/prepare"
+    printf '\001\001\000\000\020\000\023\017\001\012\001\013\001\000\003\000\000\000' >"$corpus/copy"
   fi
   echo "fuzz: $t for ${SECS}s"
   # the fuzzer's own exit status decides (a pipe into tail would hide it)

@@ -60,11 +60,10 @@ class Proxy:
         self.port = free_port()
         up = upstream or "host=%s port=%s" % (PGHOST, PGPORT)
         self.args = [BIN, "serve", "--upstream", up, "-h", "", "-k", self.dir, "-p", str(self.port)] + list(flags)
-        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.log = open(os.path.join(self.dir, "log"), "a+")  # O_APPEND: the child writes at the end whatever we seek
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
-        sock = os.path.join(self.dir, ".s.PGSQL.%d" % self.port)
-        for _ in range(200):
-            if os.path.exists(sock):
+        for _ in range(500):  # "listening" is logged once every socket and signal handler is set up
+            if "listening" in self.logtext():
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError("proxy exited: " + self.logtext())
@@ -369,6 +368,19 @@ def case_console():
         rc, out, err = px.psql("SHOW NONSENSE")
         check(rc != 0, "unknown console command is an error")
         c.close()
+        # not from other addresses: the console can stop the proxy
+        ext = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+               if "." in a and not a.startswith("127.")]
+        if ext:
+            px2 = Proxy("-h", ext[0], "--auth", "scram-sha-256", "--passwords", pwfile.name)
+            try:
+                try:
+                    psycopg2.connect(host=ext[0], port=px2.port, user=SUPER, password="secret", dbname="wirebuf")
+                    check(False, "console refused from a non-loopback address")
+                except psycopg2.OperationalError as e:
+                    check("only available" in str(e), "console refused from %s: %s" % (ext[0], e))
+            finally:
+                px2.stop()
         rc, out, err = px.psql("SHUTDOWN")
         try:
             px.proc.wait(10)

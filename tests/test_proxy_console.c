@@ -279,6 +279,36 @@ static void test_show(void)
     CHECK(!strcmp(cell(r, 1, "total_xact_count"), "9223372036854775807"));
     free(r);
 
+    r = run("SHOW STATS_TOTALS", &snap, NULL);
+    static const char *const tot_cols[] = {"database", "xact_count", "query_count", "bytes_received",
+                                           "bytes_sent", "xact_time", "query_time", "wait_time"};
+    names_are(r, tot_cols, 8);
+    CHECK(r->nrows == 2 && !strcmp(cell(r, 0, "xact_count"), "1200") && !strcmp(cell(r, 0, "wait_time"), "50000"));
+    free(r);
+    r = run("show stats_averages", &snap, NULL);
+    names_are(r, tot_cols, 8);
+    CHECK(r->nrows == 2 && !strcmp(cell(r, 0, "xact_time"), "2500") && !strcmp(cell(r, 0, "query_time"), "468"));
+    free(r);
+    r = run("SHOW LISTS", &snap, NULL);
+    CHECK(r->ncols == 2 && !strcmp(r->cols[0], "list") && !strcmp(r->cols[1], "items") && r->nrows == 5);
+    CHECK(!strcmp(r->cells[0][0], "databases") && !strcmp(r->cells[0][1], "2"));
+    CHECK(!strcmp(r->cells[1][0], "users") && !strcmp(r->cells[1][1], "3"));
+    CHECK(!strcmp(r->cells[2][0], "pools") && !strcmp(r->cells[2][1], "3"));
+    CHECK(!strcmp(r->cells[3][0], "used_clients") && !strcmp(r->cells[3][1], "2"));
+    free(r);
+
+    /* a start time not in the past (or INT64_MIN: a fuzz finding, signed
+     * overflow): averages over 1 s, no overflow */
+    wb_proxy_snapshot odd = snap;
+    odd.start_time_s = INT64_MIN;
+    r = run("SHOW STATS", &odd, NULL);
+    CHECK(!strcmp(cell(r, 0, "avg_xact_count"), "1200"));
+    free(r);
+    odd.start_time_s = INT64_MAX;
+    r = run("SHOW STATS", &odd, NULL);
+    CHECK(!strcmp(cell(r, 0, "avg_query_count"), "3200"));
+    free(r);
+
     r = run("SHOW DATABASES", &snap, NULL);
     static const char *const db_cols[] = {"name", "upstream", "database", "pool_size", "min_pool_size", "pool_mode",
                                           "max_connections", "current_connections", "paused"};
@@ -419,6 +449,19 @@ static void test_metrics(void)
         p = e + 1;
     }
     CHECK(bad == 0 && lines > 50);
+    wb_buf_free(&b);
+    /* label values are UTF-8: a LATIN1 byte becomes U+FFFD, UTF-8 stays */
+    wb_proxy_pool_stats enc[1];
+    memset(enc, 0, sizeof enc);
+    strcpy(enc[0].database, "caf\xe9");
+    strcpy(enc[0].user, "caf\xc3\xa9\xed\xa0\x80"); /* é, then a surrogate */
+    wb_proxy_snapshot es;
+    memset(&es, 0, sizeof es);
+    es.pools = enc;
+    es.npools = 1;
+    CHECK(wb_proxy_metrics(&es, &b) == 0);
+    CHECK(wb_buf_putc(&b, 0) == 0);
+    CHECK(strstr((const char *)b.p, "{database=\"caf\xef\xbf\xbd\",user=\"caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"} ") != NULL);
     wb_buf_free(&b);
     /* NULL snapshot: the HELP/TYPE lines and zero totals */
     CHECK(wb_proxy_metrics(NULL, &b) == 0);

@@ -8,7 +8,13 @@
  * statement set (a forced hash collision) and the server-side names. */
 #include "../src/proxy/relay.c"
 #include "check.h"
+#include <poll.h>
 #include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int sum_values; /* sum(): DataRow shows its first value */
 
 /* ---- decoding what the relay wrote ---- */
 
@@ -91,6 +97,17 @@ static const char *sum(const wb_buf *b, int from_backend)
                 wb_pg_parse_parameter_status(&m, &s1, &s2, NULL, 0);
                 snprintf(f, sizeof f, "S[%s=%s]", s1, s2);
                 break;
+            case 'D': {
+                const uint8_t *vals[4];
+                int32_t lens[4];
+                uint16_t nc = 0;
+                if (sum_values && wb_pg_parse_datarow(&m, 4, vals, lens, &nc, NULL, 0) == 0 && nc > 0)
+                    snprintf(f, sizeof f, "D[%.*s]", lens[0] < 0 ? 4 : (int)lens[0],
+                             lens[0] < 0 ? "NULL" : (const char *)vals[0]);
+                else
+                    snprintf(f, sizeof f, "D");
+                break;
+            }
             default:
                 snprintf(f, sizeof f, "%c", m.type);
             }
@@ -1118,6 +1135,786 @@ static void test_faults(void)
     wb_relay_server_free(s);
 }
 
+/* SET / RESET of parameters the server does not report (search_path,
+ * work_mem, ...): recorded when the Query succeeds (at COMMIT inside a
+ * transaction block, never after ROLLBACK or an error), replayed on the
+ * next server connection, and what a client left on a server connection is
+ * put back to the server's defaults before another client uses it. */
+static void test_set_tracking(void)
+{
+    const char *names[] = {"application_name"};
+    const char *values[] = {"app"};
+    rig a, b;
+    rig_init(&a, WB_POOL_TRANSACTION, names, values, 1);
+    rig_init(&b, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s1 = wb_relay_server_new(0), *s2 = wb_relay_server_new(0);
+    wb_relay_server *ss[2] = {s1, s2};
+    for (int i = 0; i < 2; i++) {
+        wb_relay_server_param(ss[i], "application_name", "");
+        wb_relay_server_param(ss[i], "TimeZone", "UTC");
+        wb_relay_server_param(ss[i], "server_version", "15.4");
+    }
+    attach(&a, s1);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false)]");
+    wb_pg_put_query(&msg, "SET search_path TO myschema, public");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("SET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] ZI");
+    wb_buf_clear(&a.ts);
+    wb_relay_detach(a.c);
+    /* the next server connection gets it */
+    attach(&a, s2);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false); "
+                  "SET \"search_path\" TO myschema, public]");
+    wb_relay_detach(a.c);
+    /* another client on s1: application_name back to the default, search_path reset */
+    attach(&b, s1);
+    TO_SERVER(&b, "Q[SELECT pg_catalog.set_config(E'application_name', E'', false); RESET \"search_path\"]");
+    wb_relay_detach(b.c);
+    attach(&b, s1);
+    TO_SERVER(&b, "");
+    wb_relay_detach(b.c);
+
+    /* in a transaction block: void after ROLLBACK, kept after COMMIT */
+    wb_relay_server *s3 = wb_relay_server_new(0);
+    attach(&a, s3);
+    wb_buf_clear(&a.ts);
+    wb_pg_put_query(&msg, "BEGIN");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "SET work_mem = '64MB'");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "ROLLBACK");
+    client_sends(&a);
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("BEGIN");
+    b_z('T');
+    b_cc("SET");
+    b_z('T');
+    b_cc("ROLLBACK");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[BEGIN] ZT C[SET] ZT C[ROLLBACK] ZI");
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    wb_pg_put_query(&msg, "BEGIN");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "SET work_mem = '64MB'");
+    client_sends(&a);
+    wb_pg_put_query(&msg, "COMMIT");
+    client_sends(&a);
+    b_cc("BEGIN");
+    b_z('T');
+    b_cc("SET");
+    b_z('T');
+    b_cc("COMMIT");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    CHECK(params_find(&a.c->wanted, "work_mem") != NULL);
+    /* a failed Query's SET is void */
+    wb_pg_put_query(&msg, "SET statement_timeout = 5; SELECT 1/0");
+    client_sends(&a);
+    b_cc("SET");
+    b_err("ERROR", "22012", "division by zero");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    CHECK(params_find(&a.c->wanted, "statement_timeout") == NULL);
+    wb_relay_detach(a.c);
+    attach(&a, s2);
+    TO_SERVER(&a, "Q[SET \"work_mem\" TO '64MB']");
+    /* RESET application_name: the client's start-up value again, reported
+     * to the client after the server went back to its default */
+    wb_pg_put_query(&msg, "RESET application_name; RESET work_mem");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[RESET application_name; RESET work_mem]");
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("RESET");
+    wb_pg_put_parameter_status(&msg, "application_name", "");
+    b_cc("RESET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_OK);
+    TO_CLIENT(&a, "C[RESET] S[application_name=] C[RESET] ZI");
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false)]");
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    b_rowdesc();
+    b_row("app");
+    b_cc("SELECT 1");
+    wb_pg_put_parameter_status(&msg, "application_name", "app");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "S[application_name=app]");
+    wb_relay_detach(a.c);
+
+    /* SET through the extended protocol (psycopg 3, pgjdbc): decided at
+     * the Sync; an error anywhere in the batch voids it */
+    attach(&a, s3);
+    if (a.ts.len) { /* the replay's answers */
+        wb_buf_clear(&a.ts);
+        b_cc("SELECT 1");
+        b_z('I');
+        CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+        CHECK(a.tc.len == 0);
+        CHECK(wb_relay_detach(a.c) == s3);
+        attach(&a, s3);
+        TO_SERVER(&a, "");
+    }
+    wb_pg_put_parse(&msg, "", "SET search_path TO ext", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_parse(&msg, "", "SELECT 1", 0, NULL); /* the portal keeps the SET */
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('2');
+    b_cc("SET");
+    b_empty('1');
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    param *sp = params_find(&a.c->wanted, "search_path");
+    CHECK(sp && strcmp(sp->value, "\001ext") == 0);
+    wb_pg_put_parse(&msg, "setwm", "SET work_mem = '2MB'", 0, NULL);
+    wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_parse(&msg, "", "SELEC", 0, NULL);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('2');
+    b_cc("SET");
+    b_err("ERROR", "42601", "syntax error");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    /* the named SET statement, executed alone: kept */
+    wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('2');
+    b_cc("SET");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_buf_clear(&a.tc);
+    wb_buf_clear(&a.ts);
+    sp = params_find(&a.c->wanted, "work_mem");
+    CHECK(sp && strcmp(sp->value, "\001'2MB'") == 0);
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    rig_free(&b);
+    wb_relay_server_free(s1);
+    wb_relay_server_free(s2);
+    wb_relay_server_free(s3);
+}
+
+/* ---- differential: the relay in front of a real PostgreSQL 15 ---------
+ * The same client messages go to one direct connection and, through the
+ * relay in transaction mode, to two server connections taken in turn (so
+ * statements must be injected, parameters replayed); what the client
+ * receives must be the same messages, rows, tags and SQLSTATEs. */
+
+typedef struct pgc {
+    int fd;
+    wb_buf in;
+    size_t pos;
+} pgc;
+
+static int pg_next(pgc *p, wb_pg_msg *m)
+{
+    if (p->pos && p->pos == p->in.len) {
+        p->in.len = 0;
+        p->pos = 0;
+    }
+    for (;;) {
+        size_t need;
+        char err[200];
+        int r = p->in.p ? wb_pg_frame(p->in.p + p->pos, p->in.len - p->pos, 0, m, &need, err, sizeof err) : 0;
+        if (r == 1) {
+            p->pos += 5 + m->len;
+            return 1;
+        }
+        if (r < 0)
+            return -1;
+        struct pollfd pf = {p->fd, POLLIN, 0};
+        if (poll(&pf, 1, 10000) != 1) {
+            fprintf(stderr, "pg: no answer in 10 s\n");
+            return -1;
+        }
+        if (wb_buf_reserve(&p->in, 65536) != 0)
+            return -1;
+        ssize_t n = read(p->fd, p->in.p + p->in.len, p->in.cap - p->in.len);
+        if (n <= 0)
+            return -1;
+        p->in.len += (size_t)n;
+    }
+}
+
+static int pg_write(pgc *p, wb_buf *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = write(p->fd, b->p + off, b->len - off);
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    wb_buf_clear(b);
+    return 0;
+}
+
+static int pg_open(pgc *p, const char *host, const char *port, const char *db, wb_relay_server *s)
+{
+    memset(p, 0, sizeof *p);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/.s.PGSQL.%s", host, port);
+    p->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (p->fd < 0 || connect(p->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        perror("pg: connect");
+        return -1;
+    }
+    wb_buf b = {0};
+    const char *params[] = {"user", "wb_trust", "database", db, "application_name", "relaytest", NULL};
+    wb_pg_put_startup(&b, params);
+    if (pg_write(p, &b) != 0)
+        return -1;
+    wb_buf_free(&b);
+    wb_pg_msg m;
+    while (pg_next(p, &m) == 1) {
+        const char *n, *v;
+        if (m.type == 'S' && s && wb_pg_parse_parameter_status(&m, &n, &v, NULL, 0) == 0)
+            wb_relay_server_param(s, n, v);
+        if (m.type == 'E')
+            return -1;
+        if (m.type == 'Z')
+            return 0;
+    }
+    return -1;
+}
+
+static void pg_close(pgc *p)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    wb_buf_free(&p->in);
+}
+
+typedef struct diff {
+    pgc direct, srv[2];
+    wb_relay_server *rs[2];
+    int next, held;
+    wb_relay_client *c;
+    wb_buf ts, tc, dout;
+} diff;
+
+/* Messages in b that a client counts: all but the asynchronous ones. */
+static int count_msgs(const wb_buf *b, int *zs)
+{
+    int n = 0;
+    *zs = 0;
+    for (size_t pos = 0; pos < b->len;) {
+        wb_pg_msg m;
+        size_t need;
+        if (wb_pg_frame(b->p + pos, b->len - pos, 0, &m, &need, NULL, 0) != 1)
+            break;
+        pos += 5 + m.len;
+        if (m.type == 'S' || m.type == 'N' || m.type == 'A')
+            continue;
+        n++;
+        if (m.type == 'Z')
+            ++*zs;
+    }
+    return n;
+}
+
+/* Run one batch of client messages (msg) both ways until want_z
+ * ReadyForQuery (or, with want_z 0, want_msgs messages) arrived; compare. */
+static void run_batch(diff *d, int want_z, int want_msgs, int line)
+{
+    wb_buf batch = msg;
+    memset(&msg, 0, sizeof msg);
+    int fails = check_failures;
+    /* direct */
+    wb_buf w = {0};
+    wb_buf_append(&w, batch.p, batch.len);
+    CHECK(pg_write(&d->direct, &w) == 0);
+    wb_buf_free(&w);
+    int zs = 0, n = 0;
+    while (want_z ? zs < want_z : n < want_msgs) {
+        wb_pg_msg m;
+        if (pg_next(&d->direct, &m) != 1) {
+            CHECK(!"direct connection failed");
+            break;
+        }
+        put_msg(&d->dout, m.type, m.body, m.len);
+        n = count_msgs(&d->dout, &zs);
+    }
+    /* through the relay */
+    for (size_t pos = 0; pos < batch.len;) {
+        wb_pg_msg m;
+        size_t need;
+        wb_pg_frame(batch.p + pos, batch.len - pos, 0, &m, &need, NULL, 0);
+        int rc = wb_relay_from_client(d->c, m.type, m.body, m.len, &d->ts, &d->tc);
+        if (rc == WB_RELAY_NEED_SERVER) {
+            CHECK(d->held < 0);
+            d->held = d->next;
+            d->next ^= 1;
+            CHECK(wb_relay_attach(d->c, d->rs[d->held], &d->ts) == 0);
+            rc = wb_relay_from_client(d->c, m.type, m.body, m.len, &d->ts, &d->tc);
+        }
+        CHECK(rc == WB_RELAY_OK);
+        pos += 5 + m.len;
+    }
+    if (d->held >= 0 && d->ts.len)
+        CHECK(pg_write(&d->srv[d->held], &d->ts) == 0);
+    n = count_msgs(&d->tc, &zs);
+    while (d->held >= 0 && (want_z ? zs < want_z : n < want_msgs)) {
+        wb_pg_msg m;
+        if (pg_next(&d->srv[d->held], &m) != 1) {
+            CHECK(!"server connection failed");
+            break;
+        }
+        int rc = wb_relay_from_server(d->c, m.type, m.body, m.len, &d->tc, &d->ts);
+        CHECK(rc == WB_RELAY_S_OK || rc == WB_RELAY_S_RELEASE);
+        if (d->ts.len)
+            CHECK(pg_write(&d->srv[d->held], &d->ts) == 0);
+        if (rc == WB_RELAY_S_RELEASE) {
+            CHECK(wb_relay_detach(d->c) == d->rs[d->held]);
+            CHECK(wb_relay_server_clean(d->rs[d->held]));
+            d->held = -1;
+        }
+        n = count_msgs(&d->tc, &zs);
+    }
+    sum_values = 1;
+    char direct[8192];
+    snprintf(direct, sizeof direct, "%s", sum(&d->dout, 1));
+    const char *got = sum(&d->tc, 1);
+    sum_values = 0;
+    CHECK(strcmp(direct, got) == 0);
+    if (check_failures != fails)
+        fprintf(stderr, "line %d:\n  direct: %s\n  relay:  %s\n", line, direct, got);
+    wb_buf_clear(&d->dout);
+    wb_buf_clear(&d->tc);
+    wb_buf_free(&batch);
+}
+#define RUN(d, z) run_batch(d, z, 0, __LINE__)
+#define RUN_MSGS(d, n) run_batch(d, 0, n, __LINE__)
+
+static void q(const char *sql) { wb_pg_put_query(&msg, sql); }
+
+/* A Query on the direct connection only (set-up shared by both sides). */
+static void direct_only(diff *d, const char *sql)
+{
+    wb_buf b = {0};
+    wb_pg_put_query(&b, sql);
+    CHECK(pg_write(&d->direct, &b) == 0);
+    wb_buf_free(&b);
+    wb_pg_msg m;
+    while (pg_next(&d->direct, &m) == 1 && m.type != 'Z')
+        CHECK(m.type != 'E');
+}
+
+static void test_against_postgres(size_t max_prepared)
+{
+    const char *host = getenv("WB_PG_HOST"), *port = getenv("WB_PG_PORT"), *db = getenv("WB_PG_DB");
+    if (!host || !port || !db) {
+        printf("test_proxy_relay: WB_PG_HOST unset: the differential part needs scripts/with_pg.sh\n");
+        return;
+    }
+    diff d;
+    memset(&d, 0, sizeof d);
+    d.held = -1;
+    const char *names[] = {"application_name"};
+    const char *values[] = {"relaytest"};
+    d.c = wb_relay_client_new(WB_POOL_TRANSACTION, names, values, 1);
+    for (int i = 0; i < 2; i++) {
+        d.rs[i] = wb_relay_server_new(max_prepared);
+        CHECK(pg_open(&d.srv[i], host, port, db, d.rs[i]) == 0);
+    }
+    CHECK(pg_open(&d.direct, host, port, db, NULL) == 0);
+    if (check_failures)
+        return;
+
+    /* simple Queries, errors, a transaction block */
+    q("SELECT 1");
+    RUN(&d, 1);
+    q("SELECT 1/0");
+    RUN(&d, 1);
+    q("BEGIN");
+    RUN(&d, 1);
+    q("SELECT 2");
+    RUN(&d, 1);
+    q("SELECT nosuch");
+    RUN(&d, 1);
+    q("SELECT 3");
+    RUN(&d, 1);
+    q("ROLLBACK");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+
+    /* pgbench -M prepared: Parse once, then Bind/Execute/Sync on either
+     * server connection */
+    uint32_t int4 = 23;
+    wb_pg_put_parse(&msg, "P0_1", "SELECT $1::int + 1", 1, &int4);
+    f_bind("", "P0_1");
+    wb_pg_put_describe(&msg, 'P', "");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    for (int i = 0; i < 4; i++) {
+        f_bind("", "P0_1");
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1);
+    }
+    /* Describe of the statement on the other server connection */
+    wb_pg_put_describe(&msg, 'S', "P0_1");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    /* a duplicate name, an error mid-batch, Close and Parse again */
+    wb_pg_put_parse(&msg, "P0_1", "SELECT 5", 0, NULL);
+    f_bind("", "P0_1");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "bad", "SELEC 1", 0, NULL);
+    wb_pg_put_parse(&msg, "good", "SELECT 1", 0, NULL);
+    f_bind("", "bad");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_describe(&msg, 'S', "good"); /* never created */
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_close(&msg, 'S', "P0_1");
+    wb_pg_put_parse(&msg, "P0_1", "SELECT 6", 0, NULL);
+    wb_pg_put_bind(&msg, "", "P0_1", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_bind(&msg, "", "nosuch", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    /* a portal with a row limit inside a transaction */
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "gs", "SELECT generate_series(1, 5)", 0, NULL);
+    wb_pg_put_bind(&msg, "cur", "gs", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "cur", 2);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_execute(&msg, "cur", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("COMMIT");
+    RUN(&d, 1);
+    /* asyncpg: Parse + Describe + Flush, later Bind/Execute/Sync */
+    wb_pg_put_parse(&msg, "__asyncpg_1__", "SELECT $1::text", 0, NULL);
+    wb_pg_put_describe(&msg, 'S', "__asyncpg_1__");
+    wb_pg_put_flush(&msg);
+    RUN_MSGS(&d, 3);
+    f_bind("", "__asyncpg_1__");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+
+    /* a pipeline: three batches at once, the second fails */
+    for (int i = 0; i < 3; i++) {
+        wb_pg_put_parse(&msg, i == 1 ? "pipe_bad" : "", i == 1 ? "SELECT 1/0" : "SELECT 7", 0, NULL);
+        wb_pg_put_bind(&msg, "", i == 1 ? "pipe_bad" : "", 0, NULL, 0, NULL, NULL, 0, NULL);
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+    }
+    RUN(&d, 3);
+    /* named portals in a transaction block, a statement prepared inside it */
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "inblock", "SELECT generate_series(1, $1::int)", 0, NULL);
+    wb_pg_put_bind(&msg, "c1", "inblock", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"3"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_bind(&msg, "c2", "P0_1", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"8"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_execute(&msg, "c1", 1);
+    wb_pg_put_execute(&msg, "c2", 0);
+    wb_pg_put_execute(&msg, "c1", 0);
+    wb_pg_put_close(&msg, 'P', "c1");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("DISCARD ALL"); /* not in a transaction block: 25001 */
+    RUN(&d, 1);
+    /* a failed transaction: Parse of a statement the server has (25P02,
+     * not a ParseComplete from the proxy), Describe, Close, Sync */
+    wb_pg_put_parse(&msg, "again_inblock", "SELECT generate_series(1, $1::int)", 0, NULL);
+    wb_pg_put_bind(&msg, "", "again_inblock", 0, NULL, 1, (const uint8_t *const[]){(const uint8_t *)"3"},
+                   (const int32_t[]){1}, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_close(&msg, 'S', "inblock");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_describe(&msg, 'S', "P0_1");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    /* pipelined: a batch fails the block, the next one Parses a text the
+     * server has (PostgreSQL: 25P02, not ParseComplete) */
+    wb_pg_put_parse(&msg, "x1", "SELECT 42", 0, NULL);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("ROLLBACK");
+    RUN(&d, 1);
+    q("BEGIN");
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "x1b", "SELECT 42", 0, NULL); /* on this server now */
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "", "SELECT 1/0", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    wb_pg_put_parse(&msg, "x2", "SELECT 42", 0, NULL);
+    wb_pg_put_bind(&msg, "", "x2", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_close(&msg, 'P', "");
+    wb_pg_put_sync(&msg);
+    RUN(&d, 2);
+    q("COMMIT");
+    RUN(&d, 1);
+    f_bind("", "x2"); /* never made */
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    f_bind("", "x1b");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    f_bind("", "inblock"); /* closed in the failed block: 26000 */
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    f_bind("", "again_inblock"); /* never made */
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    /* many statements on one server connection (evictions with a small
+     * bound), then each again */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 5; i++) {
+            char nm[16], sql[64];
+            snprintf(nm, sizeof nm, "many%d", i);
+            snprintf(sql, sizeof sql, "SELECT %d + $1::int", i);
+            if (round == 0)
+                wb_pg_put_parse(&msg, nm, sql, 0, NULL);
+            f_bind("", nm);
+            wb_pg_put_execute(&msg, "", 0);
+        }
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1);
+    }
+
+    /* SQL PREPARE / EXECUTE / DEALLOCATE */
+    q("PREPARE q1 AS SELECT $1::int * 2");
+    RUN(&d, 1);
+    q("EXECUTE q1(21)");
+    RUN(&d, 1);
+    q("EXECUTE q1"); /* 42P02 naming the statement: the client's name */
+    RUN(&d, 1);
+    q("EXECUTE q1('x')");
+    RUN(&d, 1);
+    q("EXECUTE q1(4)");
+    RUN(&d, 1);
+    q("PREPARE q1 AS SELECT 1");
+    RUN(&d, 1);
+    q("PREPARE t1 (int, text) AS SELECT $1 + 1, $2");
+    RUN(&d, 1);
+    q("EXECUTE t1(1, 'a')");
+    RUN(&d, 1);
+    q("EXECUTE t1(2, 'b')");
+    RUN(&d, 1);
+    wb_pg_put_bind(&msg, "", "t1", 0, NULL, 2, (const uint8_t *const[]){(const uint8_t *)"7", (const uint8_t *)"x"},
+                   (const int32_t[]){1, 1}, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "P0_2", "SELECT $1::int - 1", 1, &int4);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("EXECUTE P0_2(1)"); /* folded: p0_2 does not exist */
+    RUN(&d, 1);
+    q("EXECUTE \"P0_2\"(10)");
+    RUN(&d, 1);
+    q("EXECUTE \"P0_2\"(11)");
+    RUN(&d, 1);
+    q("DEALLOCATE q1");
+    RUN(&d, 1);
+    q("EXECUTE q1(1)");
+    RUN(&d, 1);
+    q("DEALLOCATE q1");
+    RUN(&d, 1);
+    q("PREPARE q1 AS SELECT 'again'");
+    RUN(&d, 1);
+    q("EXECUTE q1");
+    RUN(&d, 1);
+    q("BEGIN");
+    RUN(&d, 1);
+    q("SELECT 1/0");
+    RUN(&d, 1);
+    q("EXECUTE q1");
+    RUN(&d, 1);
+    q("DEALLOCATE q1");
+    RUN(&d, 1);
+    q("ROLLBACK");
+    RUN(&d, 1);
+    q("DEALLOCATE ALL");
+    RUN(&d, 1);
+    q("EXECUTE t1(1, 'a')");
+    RUN(&d, 1);
+
+    /* parameters: SET of a reported and an unreported one, RESET */
+    q("SET search_path TO pg_catalog, public");
+    RUN(&d, 1);
+    q("SHOW search_path");
+    RUN(&d, 1);
+    q("SHOW search_path");
+    RUN(&d, 1);
+    q("SET application_name = 'changed'");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+    q("BEGIN");
+    RUN(&d, 1);
+    q("SET work_mem = '7MB'");
+    RUN(&d, 1);
+    q("ROLLBACK");
+    RUN(&d, 1);
+    q("SHOW work_mem");
+    RUN(&d, 1);
+    q("SHOW work_mem");
+    RUN(&d, 1);
+    q("RESET application_name");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+    q("RESET ALL");
+    RUN(&d, 1);
+    q("SHOW search_path");
+    RUN(&d, 1);
+    /* SET with the extended protocol, as psycopg 3 and pgjdbc send it */
+    wb_pg_put_parse(&msg, "", "SET search_path TO information_schema, public", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    for (int i = 0; i < 2; i++) {
+        wb_pg_put_parse(&msg, "", "SHOW search_path", 0, NULL);
+        wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1);
+    }
+    q("RESET search_path");
+    RUN(&d, 1);
+    q("SHOW search_path");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+
+    /* COPY both ways, simple and extended */
+    direct_only(&d, "CREATE TABLE relay_copy(a int)");
+    q("COPY relay_copy FROM STDIN");
+    wb_pg_put_copy_data(&msg, "1\n2\n", 4);
+    wb_pg_put_copy_done(&msg);
+    RUN(&d, 1);
+    q("COPY relay_copy FROM STDIN");
+    wb_pg_put_copy_data(&msg, "x\n", 2);
+    wb_pg_put_copy_done(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "", "COPY relay_copy FROM STDIN", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    wb_pg_put_copy_data(&msg, "3\n", 2);
+    wb_pg_put_copy_done(&msg);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("COPY (SELECT generate_series(1, 3)) TO STDOUT");
+    RUN(&d, 1);
+    /* FunctionCall: int4pl(2, 3) */
+    wb_pg_put_function_call(&msg, 177, 0, NULL, 2,
+                            (const uint8_t *const[]){(const uint8_t *)"\0\0\0\2", (const uint8_t *)"\0\0\0\3"},
+                            (const int32_t[]){4, 4}, 0);
+    RUN(&d, 1);
+    q("DISCARD ALL");
+    RUN(&d, 1);
+    q("EXECUTE t1(1, 'a')");
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+    direct_only(&d, "DROP TABLE relay_copy");
+
+    CHECK(d.held < 0);
+    wb_relay_client_free(d.c);
+    for (int i = 0; i < 2; i++) {
+        pg_close(&d.srv[i]);
+        wb_relay_server_free(d.rs[i]);
+    }
+    pg_close(&d.direct);
+    wb_buf_free(&d.ts);
+    wb_buf_free(&d.tc);
+    wb_buf_free(&d.dout);
+}
+
+/* SET SESSION AUTHORIZATION never stays on a server connection for the
+ * next client: the replay resets it first. */
+static void test_session_authorization(void)
+{
+    rig a, b;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    rig_init(&b, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    wb_relay_server_param(s, "session_authorization", "alice");
+    wb_relay_server_param(s, "is_superuser", "on");
+    attach(&a, s);
+    TO_SERVER(&a, "");
+    wb_pg_put_query(&msg, "SET SESSION AUTHORIZATION bob");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_cc("SET");
+    wb_pg_put_parameter_status(&msg, "is_superuser", "off");
+    wb_pg_put_parameter_status(&msg, "session_authorization", "bob");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] S[is_superuser=off] S[session_authorization=bob] ZI");
+    wb_buf_clear(&a.ts);
+    wb_relay_detach(a.c);
+    attach(&b, s);
+    TO_SERVER(&b, "Q[RESET SESSION AUTHORIZATION; ]");
+    b_cc("RESET");
+    wb_pg_put_parameter_status(&msg, "is_superuser", "on");
+    wb_pg_put_parameter_status(&msg, "session_authorization", "alice");
+    b_z('I');
+    CHECK(server_sends(&b) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&b, "");
+    wb_relay_detach(b.c);
+    attach(&b, s);
+    TO_SERVER(&b, "");
+    rig_free(&a);
+    rig_free(&b);
+    wb_relay_server_free(s);
+}
+
 int main(void)
 {
     test_simple_query();
@@ -1132,6 +1929,10 @@ int main(void)
     test_copy_and_function_call();
     test_pool_modes();
     test_faults();
+    test_set_tracking();
+    test_session_authorization();
+    test_against_postgres(0);
+    test_against_postgres(2); /* every few statements evicted */
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }

@@ -352,7 +352,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                 victims[nv++] = sc;
             }
         }
-        while (!pl->paused && pl->have_params && pl->n_total < p->cfg.min_pool_size && nf < 32) {
+        while (!pl->paused && pl->have_params && pl->n_total < p->cfg.min_pool_size && now >= pl->retry_after_us &&
+               nf < 32) {
             sconn *sc = wb_px_sconn_new(pl, &p->thr[p->next_home++ % p->nthreads]);
             if (!sc)
                 break;

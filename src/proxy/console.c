@@ -33,6 +33,10 @@
  *                 database, pool_size, min_pool_size, pool_mode,
  *                 max_connections, current_connections (server connections),
  *                 paused (1 when every pool of it is paused)
+ *  SHOW STATS_TOTALS / STATS_AVERAGES: the same figures apart, PgBouncer's
+ *                 short names (xact_count, query_count, bytes_received, ...)
+ *  SHOW LISTS     list, items: databases, users, pools, used_clients,
+ *                 used_servers (PgBouncer's slab free lists do not exist)
  *  SHOW CONFIG    key, value, default, changeable
  *  SHOW VERSION   version;  SHOW HELP: a NoticeResponse, as PgBouncer
  */
@@ -328,18 +332,27 @@ static int same_database(const wb_proxy_pool_stats *a, const wb_proxy_pool_stats
 
 static uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
 
-static int show_stats(const wb_proxy_snapshot *sn, wb_buf *out, int64_t now_s)
+enum { STATS_ALL, STATS_TOTALS, STATS_AVERAGES };
+
+/* SHOW STATS (totals then averages), SHOW STATS_TOTALS, SHOW STATS_AVERAGES */
+static int show_stats(const wb_proxy_snapshot *sn, wb_buf *out, int64_t now_s, int which)
 {
-    static const char *const names[] = {"database", "total_xact_count", "total_query_count", "total_received",
-                                        "total_sent", "total_xact_time", "total_query_time", "total_wait_time",
-                                        "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent",
-                                        "avg_xact_time", "avg_query_time", "avg_wait_time"};
+    static const char *const all[] = {"database", "total_xact_count", "total_query_count", "total_received",
+                                      "total_sent", "total_xact_time", "total_query_time", "total_wait_time",
+                                      "avg_xact_count", "avg_query_count", "avg_recv", "avg_sent",
+                                      "avg_xact_time", "avg_query_time", "avg_wait_time"};
+    /* STATS_TOTALS and STATS_AVERAGES: the same figures, short names */
+    static const char *const part[] = {"database", "xact_count", "query_count", "bytes_received",
+                                       "bytes_sent", "xact_time", "query_time", "wait_time"};
+    int ncols = which == STATS_ALL ? 15 : 8;
     uint32_t oids[15];
     oids[0] = OID_TEXT;
     for (int i = 1; i < 15; i++) oids[i] = OID_INT8;
     table t;
-    t_begin(&t, out, 15, names, oids);
-    uint64_t secs = now_s > sn->start_time_s ? (uint64_t)(now_s - sn->start_time_s) : 1;
+    t_begin(&t, out, ncols, which == STATS_ALL ? all : part, oids);
+    /* seconds since start, at least 1 (a start time not in the past, or
+     * unset, gives totals per 1 s rather than a division by zero) */
+    uint64_t secs = sn->start_time_s > 0 && now_s > sn->start_time_s ? (uint64_t)(now_s - sn->start_time_s) : 1;
     for (int i = 0; i < sn->npools; i++) {
         if (!first_of_database(sn, i)) continue;
         uint64_t x = 0, q = 0, rx = 0, tx = 0, xt = 0, qt = 0, wt = 0;
@@ -355,22 +368,59 @@ static int show_stats(const wb_proxy_snapshot *sn, wb_buf *out, int64_t now_s)
             wt = sat_add(wt, p->wait_time_us);
         }
         t_text(&t, FIELD(sn->pools[i].database));
-        t_uint(&t, x);
-        t_uint(&t, q);
-        t_uint(&t, rx);
-        t_uint(&t, tx);
-        t_uint(&t, xt);
-        t_uint(&t, qt);
-        t_uint(&t, wt);
-        t_uint(&t, x / secs);
-        t_uint(&t, q / secs);
-        t_uint(&t, rx / secs);
-        t_uint(&t, tx / secs);
-        t_uint(&t, x ? xt / x : 0);
-        t_uint(&t, q ? qt / q : 0);
-        t_uint(&t, wt / secs);
+        if (which != STATS_AVERAGES) {
+            t_uint(&t, x);
+            t_uint(&t, q);
+            t_uint(&t, rx);
+            t_uint(&t, tx);
+            t_uint(&t, xt);
+            t_uint(&t, qt);
+            t_uint(&t, wt);
+        }
+        if (which != STATS_TOTALS) {
+            t_uint(&t, x / secs);
+            t_uint(&t, q / secs);
+            t_uint(&t, rx / secs);
+            t_uint(&t, tx / secs);
+            t_uint(&t, x ? xt / x : 0);
+            t_uint(&t, q ? qt / q : 0);
+            t_uint(&t, wt / secs);
+        }
         t_row(&t);
     }
+    return t_end(&t);
+}
+
+/* SHOW LISTS: PgBouncer's list/items rows the proxy has figures for */
+static int show_lists(const wb_proxy_snapshot *sn, wb_buf *out)
+{
+    static const char *const names[] = {"list", "items"};
+    static const uint32_t oids[] = {OID_TEXT, OID_INT8};
+    int64_t dbs = 0, users = 0;
+    for (int i = 0; i < sn->npools; i++) {
+        dbs += first_of_database(sn, i);
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            if (strncmp(sn->pools[j].user, sn->pools[i].user, sizeof sn->pools[i].user) == 0) first = 0;
+        users += first;
+    }
+    table t;
+    t_begin(&t, out, 2, names, oids);
+    t_text(&t, "databases", 16);
+    t_int(&t, dbs);
+    t_row(&t);
+    t_text(&t, "users", 16);
+    t_int(&t, users);
+    t_row(&t);
+    t_text(&t, "pools", 16);
+    t_int(&t, sn->npools);
+    t_row(&t);
+    t_text(&t, "used_clients", 16);
+    t_int(&t, sn->nclients);
+    t_row(&t);
+    t_text(&t, "used_servers", 16);
+    t_int(&t, sn->nservers);
+    t_row(&t);
     return t_end(&t);
 }
 
@@ -462,7 +512,8 @@ static int show_help(wb_buf *out)
     f.severity_nonlocal = "NOTICE";
     f.sqlstate = "00000";
     f.message = "Console usage";
-    f.detail = "\n\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|VERSION\n\tSHOW STATS\n"
+    f.detail = "\n\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|VERSION\n\tSHOW LISTS\n"
+               "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES\n"
                "\tRELOAD\n\tPAUSE [<db>]\n\tRESUME [<db>]\n\tSHUTDOWN";
     if (wb_pg_put_fields(out, 'N', &f) != 0) return -1;
     return wb_pg_put_command_complete(out, "SHOW");
@@ -491,7 +542,10 @@ static int answer(const char *sql, size_t len, const wb_proxy_snapshot *sn, wb_b
         if (word_is(&ws, 1, "POOLS")) return show_pools(sn, out);
         if (word_is(&ws, 1, "CLIENTS")) return show_clients(sn, out);
         if (word_is(&ws, 1, "SERVERS")) return show_servers(sn, out);
-        if (word_is(&ws, 1, "STATS")) return show_stats(sn, out, now_s);
+        if (word_is(&ws, 1, "STATS")) return show_stats(sn, out, now_s, STATS_ALL);
+        if (word_is(&ws, 1, "STATS_TOTALS")) return show_stats(sn, out, now_s, STATS_TOTALS);
+        if (word_is(&ws, 1, "STATS_AVERAGES")) return show_stats(sn, out, now_s, STATS_AVERAGES);
+        if (word_is(&ws, 1, "LISTS")) return show_lists(sn, out);
         if (word_is(&ws, 1, "DATABASES")) return show_databases(sn, out);
         if (word_is(&ws, 1, "CONFIG")) return show_config(sn, out);
         if (word_is(&ws, 1, "VERSION")) return show_version(sn, out);
@@ -548,14 +602,46 @@ int wb_console_query(const char *sql, size_t len, const wb_proxy_snapshot *snap,
 
 /* ---------- Prometheus text exposition format 0.0.4 ---------- */
 
-/* a label value: backslash, double-quote and line feed escaped */
-static int put_label(wb_buf *out, const char *s, size_t maxlen)
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if there is none
+ * (RFC 3629: no overlongs, no surrogates, nothing beyond U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t l = s ? strnlen(s, maxlen) : 0;
-    for (size_t i = 0; i < l; i++) {
-        char c = s[i];
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t l = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!l || l > n) return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+    if (c == 0xED && s[1] > 0x9F) return 0; /* surrogate */
+    if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
+    if (c == 0xF4 && s[1] > 0x8F) return 0; /* > U+10FFFF */
+    return l;
+}
+
+/* A label value: backslash, double-quote and line feed escaped; a byte
+ * that is not UTF-8 (a client's database name in another encoding) shown
+ * as U+FFFD, since one invalid label makes Prometheus reject the scrape. */
+static int put_label(wb_buf *out, const char *str, size_t maxlen)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t l = str ? strnlen(str, maxlen) : 0;
+    for (size_t i = 0; i < l;) {
+        unsigned char c = s[i];
         const char *e = c == '\\' ? "\\\\" : c == '"' ? "\\\"" : c == '\n' ? "\\n" : NULL;
-        if (e ? wb_buf_puts(out, e) : wb_buf_putc(out, (uint8_t)c)) return -1;
+        if (e) {
+            if (wb_buf_puts(out, e)) return -1;
+            i++;
+            continue;
+        }
+        size_t u = utf8_len(s + i, l - i);
+        if (!u) {
+            if (wb_buf_append(out, "\xEF\xBF\xBD", 3)) return -1;
+            i++;
+            continue;
+        }
+        if (wb_buf_append(out, s + i, u)) return -1;
+        i += u;
     }
     return 0;
 }

@@ -518,6 +518,7 @@ void wb_px_sconn_connected(pthr *t, sconn *sc)
         pthread_mutex_lock(&pl->mu);
         pl->n_total--;
         pl->n_login--;
+        pl->retry_after_us = wb_px_now_us() + 1000000; /* no reconnect storm while the upstream is down */
         atomic_fetch_add_explicit(&pl->server_errors, 1, memory_order_relaxed);
         if (!pl->have_params) { /* nobody can log in to this pool yet */
             while (pl->login_wait) {

@@ -179,6 +179,7 @@ static void client_free(pclient *c)
     if (c->io.fd >= 0)
         close(c->io.fd);
     wb_stream_close(c->in);
+    free(c->rd);
     wb_buf_free(&c->out);
     wb_relay_client_free(c->rc);
     for (int i = 0; i < c->nparams; i++) {
@@ -340,8 +341,10 @@ static void client_run(pclient *c)
                 break;
             }
         }
+        if (!c->in)
+            break; /* idle: nothing buffered */
         wb_pg_msg m;
-        int g = wb_pg_reader_next(&c->rd, &m);
+        int g = wb_pg_reader_next(c->rd, &m);
         if (g == WB_PG_READ_AGAIN)
             break;
         if (g == WB_PG_READ_EOF) {
@@ -349,7 +352,7 @@ static void client_run(pclient *c)
             return;
         }
         if (g == WB_PG_READ_ERROR) {
-            client_fatal(c, "08P01", c->rd.err[0] ? c->rd.err : "invalid frontend message");
+            client_fatal(c, "08P01", c->rd->err[0] ? c->rd->err : "invalid frontend message");
             return;
         }
         c->b_in += 5 + (uint64_t)m.len;
@@ -375,8 +378,8 @@ static void client_run(pclient *c)
             if (!sc) {
                 if (c->waiting) {
                     /* the message stays in the read buffer until a server comes */
-                    c->rd.consume = 0;
-                    c->rd.messages--;
+                    c->rd->consume = 0;
+                    c->rd->messages--;
                     goto out; /* reading stays armed: no epoll_ctl per wait */
                 }
                 client_fatal(c, "53200", "out of memory while acquiring a server connection");
@@ -416,13 +419,19 @@ out:
         return;
     }
     if (!c->sc && !c->waiting && c->logged_in) {
-        /* idle: the read and write buffers go back (an idle client costs
-         * its structs, about 1.5 KB with the relay's) */
-        wb_pg_reader_consume(&c->rd);
-        size_t avail;
-        wb_stream_peek(c->in, &avail);
-        if (avail == 0)
-            wb_stream_shrink(c->in, 0);
+        /* idle: the read buffer with its reader and the write buffer go
+         * back (an idle client costs its structs, events and relay state) */
+        if (c->in) {
+            wb_pg_reader_consume(c->rd);
+            size_t avail;
+            wb_stream_peek(c->in, &avail);
+            if (avail == 0 && !wb_stream_ended(c->in)) {
+                wb_stream_close(c->in);
+                free(c->rd);
+                c->in = NULL;
+                c->rd = NULL;
+            }
+        }
         if (c->out.len == 0)
             wb_buf_free(&c->out);
     }
@@ -494,7 +503,7 @@ void wb_px_sconn_active_read(sconn *sc, pclient *c)
         client_close(c);
         return;
     }
-    if (release && wb_pg_reader_has_message(&c->rd))
+    if (release && c->rd && wb_pg_reader_has_message(c->rd))
         wb_px_post_client(c, CM_RUN); /* not from here: see the lock discipline */
 }
 
@@ -503,7 +512,16 @@ static void on_client_read(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pclient *c = arg;
-    int r = wb_px_read_some(&c->io, c->in, &c->rd);
+    if (!c->in) { /* an idle client speaks again */
+        c->in = wb_stream_new_push(0);
+        c->rd = malloc(sizeof *c->rd);
+        if (!c->in || !c->rd) {
+            client_fatal(c, "53200", "out of memory");
+            return;
+        }
+        wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
+    }
+    int r = wb_px_read_some(&c->io, c->in, c->rd);
     if (r < 0) {
         c->closing = 1;
         client_close(c);
@@ -608,7 +626,9 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->t = t;
     c->io = l->io;
     c->in = l->in;
-    wb_pg_reader_init(&c->rd, c->in, WB_PG_FROM_FRONTEND);
+    c->rd = malloc(sizeof *c->rd);
+    if (c->rd)
+        wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
     snprintf(c->addr, sizeof c->addr, "%.45s", l->addr);
     c->port = l->port;
     c->names = l->names;
@@ -620,6 +640,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->state = CL_LOGIN;
     const char *app = client_param(c, "application_name");
     c->appname = app && *app ? strdup(app) : NULL;
+    int local = l->local;
     int long_names = l->database && l->user && (strlen(l->database) >= 64 || strlen(l->user) >= 64);
     char *db = l->database, *user = l->user;
     c->database = db;
@@ -638,7 +659,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     pthread_mutex_unlock(&p->reg_mu);
     c->rev = event_new(t->base, c->io.fd, EV_READ | EV_PERSIST, on_client_read, c);
     c->wev = event_new(t->base, c->io.fd, EV_WRITE | EV_PERSIST, on_client_write, c);
-    if (!c->rev || !c->wev || !db || !user) {
+    if (!c->rev || !c->wev || !c->rd || !db || !user) {
         client_fatal(c, "53200", "out of memory");
         return;
     }
@@ -647,6 +668,10 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         return;
     }
     if (strcmp(db, "wirebuf") == 0) { /* the admin console */
+        if (!local) { /* it can PAUSE and SHUTDOWN the proxy */
+            client_fatal(c, "28000", "the console database \"wirebuf\" is only available on the Unix socket and loopback");
+            return;
+        }
         free_startup(c);
         c->state = CL_IDLE;
         c->logged_in = 1;

@@ -72,6 +72,8 @@ typedef struct wb_proxy_login {
     int nparams;
     int32_t pid, key;      /* the BackendKeyData the proxy gives the client */
     int tls;
+    int local;             /* Unix socket or loopback (the console is only
+                              offered there) */
     char addr[64];         /* peer address ("unix" for the Unix socket) */
     int port;
 } wb_proxy_login;

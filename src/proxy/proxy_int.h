@@ -63,8 +63,8 @@ struct pclient {
     pthr *t;
     pool *pool;            /* NULL: console */
     wb_pg_io io;
-    wb_stream *in;
-    wb_pg_reader rd;
+    wb_stream *in;         /* read buffer and its reader: allocated while the */
+    wb_pg_reader *rd;      /* client has bytes, NULL while it is idle */
     wb_buf out;
     size_t out_off;
     struct event *rev, *wev, *ptimer;
@@ -107,6 +107,7 @@ struct pool {
     char **params;         /* cached ParameterStatus of the first server */
     size_t nparams;
     int have_params, paused;
+    int64_t retry_after_us;  /* min_pool_size connects wait after a failure */
     int nthreads;          /* wq entries */
     atomic_uint_fast64_t xact_count, query_count, bytes_received, bytes_sent, xact_time_us, query_time_us,
         wait_time_us, server_errors;

@@ -13,8 +13,10 @@
  *    (struct sstmt, keyed by that hash, holding the text so that a hash
  *    collision is seen and never runs the wrong statement) with an LRU list;
  *  - session parameters: the values a client wants (StartupMessage, options
- *    -c, ParameterStatus reported during its statements) and the values a
- *    server connection has; attach sends set_config() for the differences.
+ *    -c, ParameterStatus reported during its statements, SET / RESET of
+ *    unreported ones as records decided by their ReadyForQuery) and the
+ *    values a server connection has and started with; attach replays the
+ *    differences (set_config, SET, RESET) in one swallowed Query.
  *
  * No malloc on the hot path: an ordinary Query, Bind/Execute/Sync of a
  * statement the server has, and every backend message touch only the
@@ -113,22 +115,50 @@ static void srvname(char out[SRVNAME_LEN + 1], uint64_t h)
 /* ------------------------------------------------------------------ */
 /* parameters: a small list of name = value (case-insensitive names)   */
 
+/* Reported parameters that are properties of the server or the login,
+ * not settable with set_config(): never replayed. */
+static int replayable(const char *name)
+{
+    static const char *const fixed[] = {"server_version", "server_encoding", "integer_datetimes", "is_superuser",
+                                        "session_authorization", "in_hot_standby", "scram_iterations"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcasecmp(name, fixed[i]) == 0)
+            return 0;
+    return 1;
+}
+
 typedef struct param {
     char *name, *value;
+    uint64_t h; /* of the name, case-folded: most comparisons stop here */
+    int fixed;  /* not settable (replayable() says 0) */
 } param;
 
 typedef struct params {
     param *v;
     int n, cap;
+    uint32_t gen; /* changes whenever the contents do */
 } params;
 
-static param *params_find(const params *p, const char *name)
+static uint64_t ci_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        uint8_t ch = (uint8_t)*s;
+        h ^= ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static param *params_find_h(const params *p, const char *name, uint64_t h)
 {
     for (int i = 0; i < p->n; i++)
-        if (strcasecmp(p->v[i].name, name) == 0)
+        if (p->v[i].h == h && strcasecmp(p->v[i].name, name) == 0)
             return &p->v[i];
     return NULL;
 }
+
+static param *params_find(const params *p, const char *name) { return params_find_h(p, name, ci_hash(name)); }
 
 static int params_set(params *p, const char *name, const char *value)
 {
@@ -141,10 +171,11 @@ static int params_set(params *p, const char *name, const char *value)
             return -1;
         free(e->value);
         e->value = v;
+        p->gen++;
         return 0;
     }
     if (p->n == p->cap) {
-        int cap = p->cap ? p->cap * 2 : 8;
+        int cap = p->cap ? p->cap * 2 : 2; /* idle clients: a few KB at most */
         param *nv = realloc(p->v, (size_t)cap * sizeof *nv);
         if (!nv)
             return -1;
@@ -159,7 +190,10 @@ static int params_set(params *p, const char *name, const char *value)
     }
     p->v[p->n].name = n;
     p->v[p->n].value = v;
+    p->v[p->n].h = ci_hash(n);
+    p->v[p->n].fixed = !replayable(n);
     p->n++;
+    p->gen++;
     return 0;
 }
 
@@ -171,6 +205,7 @@ static void params_del(params *p, const char *name)
     free(e->name);
     free(e->value);
     *e = p->v[--p->n];
+    p->gen++;
 }
 
 static void params_clear(params *p)
@@ -180,6 +215,7 @@ static void params_clear(params *p)
         free(p->v[i].value);
     }
     p->n = 0;
+    p->gen++;
 }
 
 static void params_free(params *p)
@@ -188,6 +224,20 @@ static void params_free(params *p)
     free(p->v);
     p->v = NULL;
     p->cap = 0;
+}
+
+/* A fingerprint of the contents, independent of their order. */
+static uint64_t params_fp(const params *p)
+{
+    uint64_t fp = (uint64_t)p->n;
+    for (int i = 0; i < p->n; i++) {
+        uint64_t x = fnv1a(p->v[i].h, p->v[i].value, strlen(p->v[i].value));
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        fp += x;
+    }
+    return fp;
 }
 
 static int params_copy(params *dst, const params *src)
@@ -213,7 +263,13 @@ struct wb_relay_server {
     sstmt **tab; /* open addressing on key->hash, linear probing */
     size_t tabcap, count;
     sstmt *lru_head, *lru_tail;
-    params values;     /* session parameter values the server has */
+    params values;     /* session parameter values the server has now */
+    params defaults;   /* the values it reported at start-up (its RESET ALL) */
+    /* after a replay: the values are those of wanted parameters with
+     * fingerprint synced_fp, as long as values.gen is still synced_gen */
+    int synced;
+    uint32_t synced_gen;
+    uint64_t synced_fp;
     char status;       /* last ReadyForQuery: I/T/E */
     int batch_open;    /* extended-protocol messages sent since the last Sync */
     int dirty;         /* detached with responses outstanding */
@@ -359,12 +415,13 @@ void wb_relay_server_free(wb_relay_server *s)
     sset_clear(s);
     free(s->tab);
     params_free(&s->values);
+    params_free(&s->defaults);
     free(s);
 }
 
 int wb_relay_server_param(wb_relay_server *s, const char *name, const char *value)
 {
-    return params_set(&s->values, name, value);
+    return params_set(&s->values, name, value) != 0 || params_set(&s->defaults, name, value) != 0 ? -1 : 0;
 }
 
 int wb_relay_server_clean(const wb_relay_server *s)
@@ -378,7 +435,7 @@ int wb_relay_server_reset(wb_relay_server *s, wb_buf *to_server)
         return -1;
     s->reset_pending++;
     sset_clear(s);
-    return 0;
+    return params_copy(&s->values, &s->defaults);
 }
 
 static int is_fatal(const uint8_t *body, uint32_t len)
@@ -437,10 +494,25 @@ int wb_relay_server_idle_msg(wb_relay_server *s, uint8_t type, const uint8_t *bo
 
 /* A client's named prepared statement. Referenced by the client's map and
  * by queue entries (refs). */
+/* A SET (val: RAW + the value's SQL text), RESET name (val NULL) or RESET
+ * ALL (name NULL) the client ran; owner: the serial of the Query or Sync
+ * whose ReadyForQuery decides it. */
+typedef struct setrec {
+    char *name, *val;
+    uint32_t owner;
+} setrec;
+
+/* A statement's or portal's SET, if it is one (has). */
+typedef struct setslot {
+    int has;
+    setrec r;
+} setslot;
+
 typedef struct cstmt {
     int refs;
     int mapped; /* in the client's map */
     skey *key;
+    setslot set; /* a Parse of SET / RESET: what executing it does */
     char srv[SRVNAME_LEN + 1];
     char name[]; /* the client's name */
 } cstmt;
@@ -459,7 +531,9 @@ enum pend_kind {
     P_INJ_CLOSE,   /* our Close (LRU eviction / collision): swallowed */
     P_INJ_QUERY,   /* our Query: everything swallowed up to ReadyForQuery */
     P_INJ_SYNC,    /* our Sync: ReadyForQuery swallowed */
-    P_SYN          /* synthesised answer: bytes of c->syn */
+    P_SYN,         /* synthesised answer: bytes of c->syn */
+    P_COPY_END     /* the client's CopyDone/CopyFail sent before the server
+                      began COPY FROM STDIN: where the ignored Syncs end */
 };
 
 enum {
@@ -470,13 +544,20 @@ enum {
     F_ADDED = 16,    /* the entry added `hash` to the server set: undo on error */
     F_PREPARE = 32,  /* P_QUERY: SQL PREPARE of st */
     F_DISCARD = 64,  /* P_QUERY: DISCARD ALL */
-    F_PREFIX = 128   /* P_QUERY: `n` CommandCompletes of our PREPARE first */
+    F_PREFIX = 128,  /* P_QUERY: `n` CommandCompletes of our PREPARE first */
+    F_SET = 256,     /* P_QUERY: `nset` records of c->setq (SET / RESET) */
+    F_ERRSEEN = 512, /* P_QUERY: an ErrorResponse came */
+    F_FWD_PS = 1024, /* P_INJ_QUERY: its ParameterStatus go to the client */
+    F_MUTE = 2048    /* the proxy answered an error before it: the server's
+                        answers are swallowed, as PostgreSQL skips to Sync */
 };
 
 typedef struct pend {
-    uint8_t kind, flags;
-    uint16_t n;
+    uint8_t kind;
     uint8_t stage; /* P_DESC_S: ParameterDescription seen */
+    uint16_t flags;
+    uint16_t n;
+    uint32_t owner; /* P_QUERY (F_SET) / P_SYNC: the serial its setrecs carry */
     uint32_t off, len;
     cstmt *st;
     uint64_t hash;
@@ -486,9 +567,11 @@ struct wb_relay_client {
     int mode;
     wb_relay_server *server;
     char txn; /* last ReadyForQuery sent to the client */
-    /* the queue: ring of qcap entries from qhead, qlen used */
+    /* the queue: ring of qcap entries from qhead, qlen used; q is qinline
+     * until more are outstanding at once */
     pend *q;
     uint32_t qcap, qhead, qlen;
+    pend qinline[4];
     wb_buf syn;    /* synthesised answers' bytes */
     int skipping;  /* after an extended-protocol error, no Sync queued: drop until Sync */
     int copy_in;   /* the server is in COPY FROM STDIN */
@@ -497,14 +580,61 @@ struct wb_relay_client {
     size_t tabcap, count;
     params startup; /* the StartupMessage's values */
     params wanted;  /* the values the session has now */
+    uint64_t wanted_fp;   /* params_fp(&wanted) ... */
+    uint32_t wanted_fp_gen; /* ... when wanted.gen was this (+1: 0 = never) */
     wb_buf tmp;     /* scratch for rewritten SQL */
+    /* SET / RESET of the client's Queries: setq waits for the Query's
+     * ReadyForQuery, tentative for the end of the transaction block */
+    setrec *setq, *tentative;
+    int nsetq, capsetq, ntent, captent;
+    uint32_t serial;    /* last owner serial given */
+    uint32_t open_sync; /* owner of Executes' setrecs until the next Sync (0: none yet) */
+    int skip_err;       /* skipping after an error: the coming Sync's batch failed */
+    setslot unnamed;    /* the unnamed statement's SET */
+    setslot portal;     /* the unnamed portal's SET */
+    int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
 
+static void setrecs_free(setrec *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].val);
+    }
+}
+
 static uint64_t name_hash(const char *s) { return fnv1a(0xcbf29ce484222325ULL, s, strlen(s)); }
+
+static void slot_clear(setslot *x)
+{
+    if (x->has) {
+        free(x->r.name);
+        free(x->r.val);
+    }
+    memset(x, 0, sizeof *x);
+}
+
+static int slot_copy(setslot *dst, const setslot *src)
+{
+    slot_clear(dst);
+    if (!src->has)
+        return 0;
+    dst->r.name = src->r.name ? strdup(src->r.name) : NULL;
+    dst->r.val = src->r.val ? strdup(src->r.val) : NULL;
+    if ((src->r.name && !dst->r.name) || (src->r.val && !dst->r.val)) {
+        free(dst->r.name);
+        free(dst->r.val);
+        memset(dst, 0, sizeof *dst);
+        return -1;
+    }
+    dst->has = 1;
+    return 0;
+}
 
 static void cstmt_unref(cstmt *s)
 {
     if (s && --s->refs == 0) {
+        slot_clear(&s->set);
         free(s->key);
         free(s);
     }
@@ -654,6 +784,8 @@ wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const c
         return NULL;
     c->mode = mode;
     c->txn = 'I';
+    c->q = c->qinline;
+    c->qcap = sizeof c->qinline / sizeof c->qinline[0];
     for (int i = 0; i < n; i++) {
         if (!names[i] || !values[i] || strcmp(names[i], "user") == 0 || strcmp(names[i], "database") == 0 ||
             strcmp(names[i], "replication") == 0 || strncmp(names[i], "_pq_.", 5) == 0)
@@ -678,6 +810,11 @@ static void q_clear(wb_relay_client *c)
     c->qlen = 0;
     c->qhead = 0;
     wb_buf_clear(&c->syn);
+    /* what the lost requests would have done is unknown: not recorded */
+    setrecs_free(c->setq, c->nsetq);
+    c->nsetq = 0;
+    c->open_sync = 0;
+    c->skip_err = 0;
 }
 
 void wb_relay_client_free(wb_relay_client *c)
@@ -687,13 +824,20 @@ void wb_relay_client_free(wb_relay_client *c)
     if (c->server)
         c->server->holder = NULL;
     q_clear(c);
-    free(c->q);
+    if (c->q != c->qinline)
+        free(c->q);
     cmap_clear(c);
     free(c->tab);
     wb_buf_free(&c->syn);
     wb_buf_free(&c->tmp);
     params_free(&c->startup);
     params_free(&c->wanted);
+    setrecs_free(c->setq, c->nsetq);
+    setrecs_free(c->tentative, c->ntent);
+    slot_clear(&c->unnamed);
+    slot_clear(&c->portal);
+    free(c->setq);
+    free(c->tentative);
     free(c);
 }
 
@@ -708,7 +852,8 @@ static pend *q_push(wb_relay_client *c, uint8_t kind)
             return NULL;
         for (uint32_t i = 0; i < c->qlen; i++)
             nq[i] = c->q[(c->qhead + i) % c->qcap];
-        free(c->q);
+        if (c->q != c->qinline)
+            free(c->q);
         c->q = nq;
         c->qcap = ncap;
         c->qhead = 0;
@@ -727,9 +872,10 @@ static void q_pop(wb_relay_client *c)
     assert(c->qlen);
     cstmt_unref(c->q[c->qhead].st);
     c->qhead = (c->qhead + 1) % c->qcap;
-    if (--c->qlen == 0) {
+    if (--c->qlen == 0) { /* idle: the scratch buffers go back (rarely used) */
         c->qhead = 0;
-        wb_buf_clear(&c->syn);
+        wb_buf_free(&c->syn);
+        wb_buf_free(&c->tmp);
     }
 }
 
@@ -755,12 +901,37 @@ static int emit_syn(wb_relay_client *c, const pend *p, wb_buf *to_client)
 }
 
 /* Emit the synthesised answers that have reached the head. */
+static void undo(wb_relay_client *c, pend *p);
+
 static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 {
     pend *h;
-    while ((h = q_head(c)) && h->kind == P_SYN) {
-        if (emit_syn(c, h, to_client) != 0)
+    while ((h = q_head(c)) && (h->kind == P_SYN || h->kind == P_COPY_END)) {
+        if (h->kind == P_SYN && (h->flags & F_MUTE)) {
+            undo(c, h);
+        } else if (h->kind == P_SYN && h->st && c->server && c->server->status == 'E') {
+            /* a ParseComplete for a text the server has, but the batch
+             * before left the transaction failed: PostgreSQL refuses the
+             * Parse and skips to Sync; the server, which never saw it,
+             * answers the rest of the batch, unheard */
+            if (put_error(to_client, "ERROR", "25P02",
+                          "current transaction is aborted, commands ignored until end of transaction block") != 0)
+                return -1;
+            undo(c, h);
+            uint32_t i;
+            for (i = 1; i < c->qlen; i++) {
+                pend *e = &c->q[(c->qhead + i) % c->qcap];
+                if (e->kind == P_SYNC || e->kind == P_INJ_SYNC) {
+                    e->flags |= F_ERRSEEN;
+                    break;
+                }
+                e->flags |= F_MUTE;
+            }
+            if (i == c->qlen) /* its Sync is still to come */
+                c->skipping = c->skip_err = 1;
+        } else if (h->kind == P_SYN && emit_syn(c, h, to_client) != 0) {
             return -1;
+        }
         q_pop(c);
     }
     return 0;
@@ -771,7 +942,7 @@ static int drain_syn(wb_relay_client *c, wb_buf *to_client)
 static int syn_done(wb_relay_client *c, size_t off, int flags, wb_buf *to_client)
 {
     if (c->qlen == 0) {
-        pend p = {.kind = P_SYN, .flags = (uint8_t)flags, .off = (uint32_t)off, .len = (uint32_t)(c->syn.len - off)};
+        pend p = {.kind = P_SYN, .flags = (uint16_t)flags, .off = (uint32_t)off, .len = (uint32_t)(c->syn.len - off)};
         int r = emit_syn(c, &p, to_client);
         c->syn.len = off;
         return r;
@@ -779,7 +950,7 @@ static int syn_done(wb_relay_client *c, size_t off, int flags, wb_buf *to_client
     pend *p = q_push(c, P_SYN);
     if (!p)
         return -1;
-    p->flags = (uint8_t)flags;
+    p->flags = (uint16_t)flags;
     p->off = (uint32_t)off;
     p->len = (uint32_t)(c->syn.len - off);
     return 0;
@@ -806,6 +977,8 @@ static int syn_sql(wb_relay_client *c, const char *tag, const char *sqlstate, co
 
 /* ---- parameters ---- */
 
+
+
 static int put_sql_literal(wb_buf *b, const char *s)
 {
     if (wb_buf_puts(b, "E'") != 0)
@@ -819,38 +992,142 @@ static int put_sql_literal(wb_buf *b, const char *s)
     return wb_buf_putc(b, '\'');
 }
 
-/* Append the replay Query for the parameters of c that s lacks. */
-static int replay(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
+/* Parameter values: a plain value is set with set_config(name, value);
+ * RAW then SQL text is a value the client gave with SET (replayed with
+ * SET); UNKNOWN is a value a failed replay left unknown. */
+#define RAW '\x01'
+static const char UNKNOWN[] = "\x03";
+
+static int put_ident(wb_buf *b, const char *s)
+{
+    if (wb_buf_putc(b, '"') != 0)
+        return -1;
+    for (; *s; s++)
+        if ((*s == '"' && wb_buf_putc(b, '"') != 0) || wb_buf_putc(b, (uint8_t)*s) != 0)
+            return -1;
+    return wb_buf_putc(b, '"');
+}
+
+/* Append the replay Query that makes s's values those c wants: set_config
+ * for the values c wants that differ, SET for values c gave as SQL, and
+ * back to the server's own defaults (or RESET) what an earlier client left
+ * that c does not want. flags: added to the entry's (F_FWD_PS). */
+static uint64_t wanted_fp(wb_relay_client *c)
+{
+    if (c->wanted_fp_gen != c->wanted.gen + 1) {
+        c->wanted_fp = params_fp(&c->wanted);
+        c->wanted_fp_gen = c->wanted.gen + 1;
+    }
+    return c->wanted_fp;
+}
+
+static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server, int flags);
+
+/* The fast path: a server connection last made to fit a client wanting the
+ * same values fits this one (every pgbench client wants the same). */
+static int replay(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server, int flags)
+{
+    uint64_t fp = wanted_fp(c);
+    if (s->synced && s->synced_gen == s->values.gen && s->synced_fp == fp)
+        return 0;
+    if (replay_compute(c, s, to_server, flags) != 0)
+        return -1;
+    s->synced = 1;
+    s->synced_gen = s->values.gen;
+    s->synced_fp = fp;
+    return 0;
+}
+
+static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server, int flags)
 {
     wb_buf *t = &c->tmp;
     wb_buf_clear(t);
-    int k = 0;
+    int k = 0, m = 0;
+    /* SET SESSION AUTHORIZATION never follows a client to another server
+     * connection, and never stays for the next client: back to the login
+     * role first (the server reports it; so it is tracked) */
+    const param *sa = params_find(&s->values, "session_authorization");
+    const param *sad = params_find(&s->defaults, "session_authorization");
+    int sa_reset = sa && sad && strcmp(sa->value, sad->value) != 0;
+    if (sa_reset && wb_buf_puts(t, "RESET SESSION AUTHORIZATION; ") != 0)
+        return -1;
     for (int i = 0; i < c->wanted.n; i++) {
         const param *w = &c->wanted.v[i];
-        const param *h = params_find(&s->values, w->name);
-        if (h && strcmp(h->value, w->value) == 0)
+        const param *h = params_find_h(&s->values, w->name, w->h);
+        if ((h && strcmp(h->value, w->value) == 0) || w->value[0] == RAW || w->fixed)
             continue;
         if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
             put_sql_literal(t, w->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, w->value) != 0 ||
             wb_buf_puts(t, ", false)") != 0)
             return -1;
     }
-    if (!k)
+    for (int i = 0; i < s->values.n; i++) {
+        const param *v = &s->values.v[i];
+        const param *d = params_find_h(&s->defaults, v->name, v->h);
+        if (!d || v->fixed || params_find_h(&c->wanted, v->name, v->h) || strcmp(d->value, v->value) == 0)
+            continue;
+        if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
+            put_sql_literal(t, v->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, d->value) != 0 ||
+            wb_buf_puts(t, ", false)") != 0)
+            return -1;
+    }
+    m = k > 0;
+    for (int i = 0; i < c->wanted.n; i++) {
+        const param *w = &c->wanted.v[i];
+        const param *h = params_find_h(&s->values, w->name, w->h);
+        if (w->value[0] != RAW || (h && strcmp(h->value, w->value) == 0))
+            continue;
+        if (wb_buf_puts(t, m++ ? "; SET " : "SET ") != 0 || put_ident(t, w->name) != 0 ||
+            wb_buf_puts(t, " TO ") != 0 || wb_buf_puts(t, w->value + 1) != 0)
+            return -1;
+    }
+    for (int i = 0; i < s->values.n; i++) {
+        const param *v = &s->values.v[i];
+        if (params_find_h(&s->defaults, v->name, v->h) || params_find_h(&c->wanted, v->name, v->h))
+            continue;
+        if (wb_buf_puts(t, m++ ? "; RESET " : "RESET ") != 0 || put_ident(t, v->name) != 0)
+            return -1;
+    }
+    if (!m && !sa_reset)
         return 0;
     if (wb_buf_putc(t, 0) != 0)
         return -1;
     pend *p = q_push(c, P_INJ_QUERY);
     if (!p)
         return -1;
-    p->flags = F_REPLAY;
+    p->flags = (uint16_t)(F_REPLAY | flags);
     if (wb_pg_put_query(to_server, (const char *)t->p) != 0) {
         c->qlen--;
         return -1;
     }
-    /* the server has them now (ParameterStatus replies will confirm the
-     * reported ones; on an error they are forgotten, see from_server) */
+    /* the server has them now (ParameterStatus replies confirm the
+     * reported ones; after an error they are UNKNOWN, see be_error) */
+    for (int i = s->values.n - 1; i >= 0; i--) {
+        const param *v = &s->values.v[i];
+        if (params_find_h(&c->wanted, v->name, v->h) || v->fixed)
+            continue;
+        const param *d = params_find_h(&s->defaults, v->name, v->h);
+        if (!d)
+            params_del(&s->values, v->name);
+        else if (strcmp(d->value, v->value) != 0 && params_set(&s->values, d->name, d->value) != 0)
+            return -1;
+    }
     for (int i = 0; i < c->wanted.n; i++)
-        if (params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+        if (!c->wanted.v[i].fixed &&
+            params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+            return -1;
+    return 0;
+}
+
+/* The replay failed somewhere: every value it touched is unknown now. */
+static int replay_failed(wb_relay_client *c)
+{
+    wb_relay_server *s = c->server;
+    for (int i = 0; i < c->wanted.n; i++)
+        if (params_set(&s->values, c->wanted.v[i].name, UNKNOWN) != 0)
+            return -1;
+    for (int i = 0; i < s->values.n; i++)
+        if (replayable(s->values.v[i].name) && params_set(&s->values, s->values.v[i].name, UNKNOWN) != 0)
             return -1;
     return 0;
 }
@@ -861,7 +1138,7 @@ int wb_relay_attach(wb_relay_client *c, wb_relay_server *s, wb_buf *to_server)
     c->server = s;
     s->holder = c;
     s->dirty = 0;
-    return replay(c, s, to_server);
+    return replay(c, s, to_server, 0);
 }
 
 wb_relay_server *wb_relay_detach(wb_relay_client *c)
@@ -1085,6 +1362,8 @@ static int cstr_at(const uint8_t *body, uint32_t len, uint32_t from, uint32_t *e
     return 0;
 }
 
+static int parse_setslot(wb_relay_client *c, const char *query, setslot *slot);
+
 static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
 {
     wb_pg_msg m = {'P', len, body};
@@ -1102,7 +1381,8 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     size_t nlen = strlen(name);
     if (!*name) { /* the unnamed statement passes through */
         pend *p = q_push(c, P_PARSE);
-        if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0)
+        if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0 ||
+            parse_setslot(c, query, &c->unnamed) != 0)
             return WB_RELAY_NOMEM;
         return WB_RELAY_OK;
     }
@@ -1136,9 +1416,21 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         free(k);
         return WB_RELAY_NOMEM;
     }
+    if (parse_setslot(c, query, &st->set) != 0)
+        return WB_RELAY_NOMEM;
     int has = server_has(c, c->server, st, to_server);
     if (has < 0)
         return WB_RELAY_NOMEM;
+    if (has && c->qlen == 0 && c->server->status == 'E') {
+        /* in a failed transaction PostgreSQL refuses the Parse (25P02)
+         * and skips to Sync; nothing of this batch reached the server */
+        cmap_del(c, st);
+        c->skipping = c->skip_err = 1;
+        return put_error(to_client, "ERROR", "25P02",
+                         "current transaction is aborted, commands ignored until end of transaction block") != 0
+                   ? WB_RELAY_NOMEM
+                   : WB_RELAY_OK;
+    }
     if (has) {
         /* present: ParseComplete from here, in its place */
         size_t off = c->syn.len;
@@ -1178,8 +1470,18 @@ static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf
     cstmt *st = *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
-    if (!q_push(c, P_BIND))
+    if (!body[0]) { /* the unnamed portal: does executing it SET? */
+        const setslot *src = !*name ? &c->unnamed : st ? &st->set : NULL;
+        if (src ? slot_copy(&c->portal, src) != 0 : (slot_clear(&c->portal), 0))
+            return WB_RELAY_NOMEM;
+    }
+    pend *p = q_push(c, P_BIND);
+    if (!p)
         return WB_RELAY_NOMEM;
+    if (st) { /* the server's errors name it: renamed back */
+        p->st = st;
+        st->refs++;
+    }
     int r = st ? put_renamed(to_server, 'B', body, pe + 1, st->srv, body + se + 1, len - se - 1)
                : put_renamed(to_server, 'B', NULL, 0, (const char *)body, body + pe + 1, len - pe - 1);
     return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1197,8 +1499,13 @@ static int fe_describe(wb_relay_client *c, const uint8_t *body, uint32_t len, wb
     cstmt *st = body[0] == 'S' && *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
-    if (!q_push(c, body[0] == 'S' ? P_DESC_S : P_DESC_P))
+    pend *p = q_push(c, body[0] == 'S' ? P_DESC_S : P_DESC_P);
+    if (!p)
         return WB_RELAY_NOMEM;
+    if (st) {
+        p->st = st;
+        st->refs++;
+    }
     int r = st ? put_renamed(to_server, 'D', body, 1, st->srv, NULL, 0)
                : put_renamed(to_server, 'D', body, 1, name, body + ne + 1, len - ne - 1);
     return r != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1229,13 +1536,21 @@ static int fe_close(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
 static int fe_sync(wb_relay_client *c, wb_buf *to_server, wb_buf *to_client)
 {
     c->skipping = 0;
-    if (!c->server)
+    if (!c->server) {
+        c->skip_err = 0;
         return wb_pg_put_ready_for_query(to_client, c->txn) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
     if (c->copy_in) /* ignored by the server during COPY FROM STDIN */
         return wb_pg_put_sync(to_server) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     c->server->batch_open = 0;
-    if (!q_push(c, P_SYNC) || wb_pg_put_sync(to_server) != 0)
+    pend *p = q_push(c, P_SYNC);
+    if (!p || wb_pg_put_sync(to_server) != 0)
         return WB_RELAY_NOMEM;
+    p->owner = c->open_sync;
+    if (c->skip_err)
+        p->flags |= F_ERRSEEN;
+    c->open_sync = 0;
+    c->skip_err = 0;
     return WB_RELAY_OK;
 }
 
@@ -1274,6 +1589,9 @@ static size_t paren_span(const char *sql, size_t from, size_t to)
 static const char MIXED_MSG[] = "wirebuf proxy: PREPARE, EXECUTE, DEALLOCATE and DISCARD ALL must be the only "
                                 "statement of a simple Query in a pooled session (send them separately)";
 
+static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len, const wb_psql_stmt *st, int k,
+                          wb_buf *to_server, wb_buf *to_client);
+
 static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_server, wb_buf *to_client)
 {
     if (len < 1 || body[len - 1] != 0)
@@ -1285,15 +1603,117 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             return WB_RELAY_NEED_SERVER;
         return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     }
-    wb_psql_stmt st[8];
+    wb_psql_stmt stack[8], *st = stack;
     char err[256];
     int k = wb_psql_analyse(sql, n, st, 8, err, sizeof err);
-    if (k < 0) { /* the server reports the syntax error */
-        if (!c->server)
-            return WB_RELAY_NEED_SERVER;
-        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    if (k > 8) { /* many statements (rare): all of them */
+        st = malloc((size_t)k * sizeof *st);
+        if (!st)
+            return WB_RELAY_NOMEM;
+        if (wb_psql_analyse(sql, n, st, k, err, sizeof err) != k)
+            k = -1;
     }
-    int filled = k < 8 ? k : 8, special = 0, listen = 0;
+    int r;
+    if (k < 0) { /* the server reports the syntax error */
+        r = !c->server ? WB_RELAY_NEED_SERVER
+            : fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM
+                                                             : WB_RELAY_OK;
+    } else {
+        r = query_analysed(c, body, len, st, k, to_server, to_client);
+    }
+    if (st != stack)
+        free(st);
+    return r;
+}
+
+/* What a SET / RESET / RESET ALL statement does to the bookkeeping, as a
+ * record (1), or nothing to record (0: a parameter the server reports,
+ * which its ParameterStatus tells), or -1 (no memory). */
+static int make_setrec(wb_relay_client *c, const char *sql, const wb_psql_stmt *st, setrec *out)
+{
+    setrec r = {NULL, NULL, 0};
+    if (st->kind != WB_PSQL_RESET_ALL) {
+        if (!st->name[0] || strchr(st->name, ' '))
+            return 0;
+        if (st->kind == WB_PSQL_SET) {
+            if (params_find(&c->server->defaults, st->name))
+                return 0;
+            size_t p = st->name_off + st->name_len, end = st->off + st->len;
+            while (p < end && strchr(" \t\r\n\f", sql[p]))
+                p++;
+            if (p < end && sql[p] == '=')
+                p++;
+            else if (p + 2 <= end && strncasecmp(sql + p, "to", 2) == 0 &&
+                     (p + 2 == end || strchr(" \t\r\n\f'\"", sql[p + 2])))
+                p += 2;
+            while (p < end && strchr(" \t\r\n\f", sql[p]))
+                p++;
+            while (end > p && strchr(" \t\r\n\f", sql[end - 1]))
+                end--;
+            if (p == end)
+                return 0;
+            if (!(end - p == 7 && strncasecmp(sql + p, "default", 7) == 0)) {
+                r.val = malloc(end - p + 2);
+                if (!r.val)
+                    return -1;
+                r.val[0] = RAW;
+                memcpy(r.val + 1, sql + p, end - p);
+                r.val[end - p + 1] = 0;
+            }
+        }
+        r.name = strdup(st->name);
+        if (!r.name) {
+            free(r.val);
+            return -1;
+        }
+    }
+    *out = r;
+    return 1;
+}
+
+/* Queue a record (taken over) until its owner's ReadyForQuery. */
+static int push_setrec(wb_relay_client *c, setrec r)
+{
+    if (c->nsetq == c->capsetq) {
+        int cap = c->capsetq ? c->capsetq * 2 : 4;
+        setrec *nv = realloc(c->setq, (size_t)cap * sizeof *nv);
+        if (!nv) {
+            free(r.name);
+            free(r.val);
+            return -1;
+        }
+        c->setq = nv;
+        c->capsetq = cap;
+    }
+    c->setq[c->nsetq++] = r;
+    return 0;
+}
+
+/* The SET of a Parse's text (a single SET / RESET statement), into *slot. */
+static int parse_setslot(wb_relay_client *c, const char *query, setslot *slot)
+{
+    slot_clear(slot);
+    size_t n = strlen(query);
+    if (!wb_psql_maybe_special(query, n))
+        return 0;
+    wb_psql_stmt st[2];
+    char err[128];
+    if (wb_psql_analyse(query, n, st, 2, err, sizeof err) != 1 ||
+        (st[0].kind != WB_PSQL_SET && st[0].kind != WB_PSQL_RESET && st[0].kind != WB_PSQL_RESET_ALL))
+        return 0;
+    int r = make_setrec(c, query, &st[0], &slot->r);
+    if (r < 0)
+        return -1;
+    slot->has = r;
+    return 0;
+}
+
+static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len, const wb_psql_stmt *st, int k,
+                          wb_buf *to_server, wb_buf *to_client)
+{
+    const char *sql = (const char *)body;
+    size_t n = strlen(sql);
+    int filled = k, special = 0, listen = 0, sets = 0;
     for (int i = 0; i < filled; i++) {
         switch (st[i].kind) {
         case WB_PSQL_PREPARE:
@@ -1305,6 +1725,11 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             break;
         case WB_PSQL_LISTEN:
             listen = 1;
+            break;
+        case WB_PSQL_SET:
+        case WB_PSQL_RESET:
+        case WB_PSQL_RESET_ALL:
+            sets = 1;
             break;
         default:
             break;
@@ -1323,7 +1748,28 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     if (!special) {
         if (!c->server)
             return WB_RELAY_NEED_SERVER;
-        return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        pend *p;
+        if (fwd_query(c, body, len, to_server, &p) != 0)
+            return WB_RELAY_NOMEM;
+        if (sets) {
+            uint32_t owner = ++c->serial;
+            for (int i = 0; i < k; i++) {
+                if (st[i].kind != WB_PSQL_SET && st[i].kind != WB_PSQL_RESET && st[i].kind != WB_PSQL_RESET_ALL)
+                    continue;
+                setrec r;
+                int m = make_setrec(c, sql, &st[i], &r);
+                if (m < 0)
+                    return WB_RELAY_NOMEM;
+                if (m) {
+                    r.owner = owner;
+                    if (push_setrec(c, r) != 0)
+                        return WB_RELAY_NOMEM;
+                    p->flags |= F_SET;
+                    p->owner = owner;
+                }
+            }
+        }
+        return WB_RELAY_OK;
     }
     const wb_psql_stmt *s = &st[0];
     char msg[200];
@@ -1434,6 +1880,8 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         pend *p = q_push(c, P_QUERY);
         if (!p || wb_pg_put_query(to_server, (const char *)t->p) != 0)
             return WB_RELAY_NOMEM;
+        p->st = cs; /* the server's errors name it: renamed back */
+        cs->refs++;
         if (prefix) {
             p->flags = F_PREFIX | F_ADDED;
             p->n = 1;
@@ -1493,6 +1941,19 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         c->server->batch_open = 1;
     if (type == 'E' && !q_push(c, P_EXEC))
         return WB_RELAY_NOMEM;
+    if (type == 'E' && len >= 1 && body[0] == 0 && c->portal.has) {
+        /* SET through the extended protocol: decided at the Sync */
+        setslot one = {0};
+        if (slot_copy(&one, &c->portal) != 0)
+            return WB_RELAY_NOMEM;
+        if (!c->open_sync)
+            c->open_sync = ++c->serial;
+        one.r.owner = c->open_sync;
+        if (push_setrec(c, one.r) != 0)
+            return WB_RELAY_NOMEM;
+    }
+    if ((type == 'c' || type == 'f') && c->qlen && !q_push(c, P_COPY_END))
+        return WB_RELAY_NOMEM;
     if (type == 'F' && !q_push(c, P_FUNC))
         return WB_RELAY_NOMEM;
     return put_msg(to_server, type, body, len) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
@@ -1501,24 +1962,12 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
 /* ------------------------------------------------------------------ */
 /* backend messages                                                    */
 
-/* Reported parameters that are properties of the server or the login,
- * not settable with set_config(): never replayed. */
-static int replayable(const char *name)
-{
-    static const char *const fixed[] = {"server_version", "server_encoding", "integer_datetimes", "is_superuser",
-                                        "session_authorization", "in_hot_standby", "scram_iterations"};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (strcasecmp(name, fixed[i]) == 0)
-            return 0;
-    return 1;
-}
-
 /* What an entry the server did not carry out leaves behind. */
 static void undo(wb_relay_client *c, pend *p)
 {
     if ((p->flags & F_ADDED) && c->server)
         sset_del(c->server, p->hash);
-    p->flags &= (uint8_t)~F_ADDED;
+    p->flags &= (uint16_t)~F_ADDED;
     if (p->st && !(p->flags & F_DUP) &&
         (p->kind == P_PARSE || p->kind == P_SYN || (p->kind == P_QUERY && (p->flags & F_PREPARE))))
         cmap_del(c, p->st);
@@ -1553,8 +2002,53 @@ static void skip_to_sync(wb_relay_client *c)
         q_pop(c);
     }
     if (!h)
-        c->skipping = 1;
+        c->skipping = c->skip_err = 1;
+    else /* the implicit transaction of the batch is rolled back */
+        h->flags |= F_ERRSEEN;
     c->copy_in = 0;
+}
+
+/* Replace every quoted server-side name "wb_..." of st in s by the
+ * client's name (at most a few times), into out. 1 if replaced. */
+static int rename_back(const char *s, const cstmt *st, char *out, size_t cap)
+{
+    char q[SRVNAME_LEN + 3];
+    snprintf(q, sizeof q, "\"%s\"", st->srv);
+    const char *hit = strstr(s, q);
+    if (!hit)
+        return 0;
+    size_t n = 0;
+    while (hit) {
+        int w = snprintf(out + n, cap - n, "%.*s\"%s\"", (int)(hit - s), s, st->name);
+        if (w < 0 || (size_t)w >= cap - n)
+            return 0;
+        n += (size_t)w;
+        s = hit + strlen(q);
+        hit = strstr(s, q);
+    }
+    int w = snprintf(out + n, cap - n, "%s", s);
+    return w >= 0 && (size_t)w < cap - n;
+}
+
+/* Forward an ErrorResponse; where it names st's server-side name (Bind,
+ * Describe, EXECUTE of it), the client reads its own name instead, as
+ * PostgreSQL would have said it. */
+static int put_error_renamed(wb_buf *to_client, const uint8_t *body, uint32_t len, const cstmt *st)
+{
+    wb_pg_msg m = {'E', len, body};
+    wb_pg_fields f;
+    char msg[1024], det[1024];
+    if (!st || wb_pg_parse_fields(&m, &f, NULL, 0) != 0)
+        return put_msg(to_client, 'E', body, len);
+    int a = f.message && rename_back(f.message, st, msg, sizeof msg);
+    int b = f.detail && rename_back(f.detail, st, det, sizeof det);
+    if (!a && !b)
+        return put_msg(to_client, 'E', body, len);
+    if (a)
+        f.message = msg;
+    if (b)
+        f.detail = det;
+    return wb_pg_put_fields(to_client, 'E', &f);
 }
 
 static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client)
@@ -1569,21 +2063,22 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     switch (h->kind) {
     case P_QUERY:
     case P_FUNC:
-        if (h->flags & F_PREFIX && h->n) /* our PREPARE failed */
+        if ((h->flags & F_PREFIX) && h->n) /* our PREPARE failed: the server lacks it */
             h->n = 0;
-        else
-            h->flags &= (uint8_t)~F_ADDED;
+        else if (!(h->flags & F_PREPARE)) /* the statement is there; something else failed */
+            h->flags &= (uint16_t)~F_ADDED;
         undo(c, h);
-        h->flags = 0;
-        return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
+        h->flags = (uint16_t)((h->flags & (F_SET | F_MUTE)) | F_ERRSEEN);
+        if (h->flags & F_MUTE)
+            return WB_RELAY_S_OK;
+        return put_error_renamed(to_client, body, len, h->st) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_SYNC:
         return put_msg(to_client, 'E', body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     case P_INJ_SYNC:
         return WB_RELAY_S_OK;
     case P_INJ_QUERY:
-        if (h->flags & F_REPLAY) /* forget what we thought we had set */
-            for (int i = 0; i < c->wanted.n; i++)
-                params_del(&c->server->values, c->wanted.v[i].name);
+        if ((h->flags & F_REPLAY) && replay_failed(c) != 0)
+            return WB_RELAY_S_NOMEM;
         undo(c, h);
         h->flags = 0;
         return WB_RELAY_S_OK;
@@ -1592,7 +2087,9 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     }
     /* an extended-protocol message failed */
     int r = 0;
-    if (h->kind == P_PARSE && (h->flags & F_DUP)) {
+    if (h->flags & F_MUTE) {
+        r = 0;
+    } else if (h->kind == P_PARSE && (h->flags & F_DUP)) {
         wb_pg_msg m = {'E', len, body};
         wb_pg_fields f;
         if (wb_pg_parse_fields(&m, &f, NULL, 0) == 0 && f.sqlstate && strcmp(f.sqlstate, "42P05") == 0) {
@@ -1604,7 +2101,7 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             r = put_msg(to_client, 'E', body, len);
         }
     } else if ((h->kind != P_INJ_PARSE && h->kind != P_INJ_CLOSE) || (h->flags & F_FWD_ERR)) {
-        r = put_msg(to_client, 'E', body, len);
+        r = put_error_renamed(to_client, body, len, h->kind == P_BIND || h->kind == P_DESC_S ? h->st : NULL);
     }
     undo(c, h);
     q_pop(c);
@@ -1613,23 +2110,97 @@ static int be_error(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
 }
 
 /* COPY FROM STDIN began under an Execute: the Syncs the client sent after
- * it are ignored by the server (PostgreSQL 15 docs §55.2.6). */
+ * it, up to its CopyDone/CopyFail, are ignored by the server (PostgreSQL 15
+ * docs §55.2.6). When the client sent none yet, it is in COPY now. */
 static void copy_in_begins(wb_relay_client *c)
 {
-    c->copy_in = 1;
-    uint32_t w = 1;
-    int dropped = 0;
-    for (uint32_t i = 1; i < c->qlen; i++) {
+    uint32_t w = 1, i;
+    int dropped = 0, ended = 0;
+    for (i = 1; i < c->qlen; i++) {
         pend *e = &c->q[(c->qhead + i) % c->qcap];
-        if (e->kind == P_SYNC) {
+        if (!ended && e->kind == P_SYNC) {
             dropped = 1;
             continue;
         }
+        if (e->kind == P_COPY_END)
+            ended = 1;
         c->q[(c->qhead + w++) % c->qcap] = *e;
     }
     c->qlen = w;
-    if (dropped)
-        c->server->batch_open = 1;
+    if (!ended) {
+        c->copy_in = 1;
+        if (dropped)
+            c->server->batch_open = 1;
+    }
+}
+
+/* Carry out SET / RESET records of the client on its bookkeeping and the
+ * server's. *need_replay: set when the server's values now differ from the
+ * client's (a RESET goes back to the server's default, the client's is its
+ * start-up value). */
+static int apply_sets(wb_relay_client *c, const setrec *v, int n, int *need_replay)
+{
+    wb_relay_server *s = c->server;
+    for (int i = 0; i < n; i++) {
+        const setrec *r = &v[i];
+        if (!r->name) { /* RESET ALL */
+            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+                return -1;
+            *need_replay = 1;
+            continue;
+        }
+        if (!r->val) { /* RESET name */
+            const param *sv = params_find(&c->startup, r->name), *d = params_find(&s->defaults, r->name);
+            if (sv) {
+                if (params_set(&c->wanted, r->name, sv->value) != 0)
+                    return -1;
+                *need_replay = 1;
+            } else {
+                params_del(&c->wanted, r->name);
+            }
+            if (d ? params_set(&s->values, r->name, d->value) != 0 : (params_del(&s->values, r->name), 0))
+                return -1;
+            continue;
+        }
+        if (params_set(&c->wanted, r->name, r->val) != 0 || params_set(&s->values, r->name, r->val) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The records of setq with this owner belong to a Query or Sync that ended
+ * with status st ('E' also when it failed): done ('I'), tentative until the
+ * block ends ('T'), or void. */
+static int take_sets(wb_relay_client *c, uint32_t owner, char st, int *need_replay)
+{
+    int w = 0, r = 0;
+    for (int i = 0; i < c->nsetq; i++) {
+        setrec *e = &c->setq[i];
+        if (e->owner != owner) {
+            c->setq[w++] = *e;
+            continue;
+        }
+        if (st == 'I' && r == 0) {
+            r = apply_sets(c, e, 1, need_replay);
+        } else if (st == 'T' && r == 0) {
+            if (c->ntent == c->captent) {
+                int cap = c->captent ? c->captent * 2 : 4;
+                setrec *nv = realloc(c->tentative, (size_t)cap * sizeof *nv);
+                if (!nv) {
+                    r = -1;
+                    setrecs_free(e, 1);
+                    continue;
+                }
+                c->tentative = nv;
+                c->captent = cap;
+            }
+            c->tentative[c->ntent++] = *e;
+            continue;
+        }
+        setrecs_free(e, 1);
+    }
+    c->nsetq = w;
+    return r;
 }
 
 static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf *to_client, wb_buf *to_server)
@@ -1643,8 +2214,19 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         return out_of_sequence(c, 'Z', to_client);
     wb_relay_server *s = c->server;
     s->status = st;
-    int fwd = h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC;
-    int discard = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    int fwd = (h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC) && !(h->flags & F_MUTE);
+    /* DISCARD ALL / RESET reset the parameters: replay what the client has */
+    int need_replay = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    if (fwd && st == 'I' && c->ntent) { /* the end of a transaction block with SETs */
+        int r = c->commit_seen ? apply_sets(c, c->tentative, c->ntent, &need_replay) : 0;
+        setrecs_free(c->tentative, c->ntent);
+        c->ntent = 0;
+        if (r != 0)
+            return WB_RELAY_S_NOMEM;
+    }
+    if ((h->kind == P_QUERY || h->kind == P_SYNC) && h->owner &&
+        take_sets(c, h->owner, (h->flags & F_ERRSEEN) ? 'E' : st, &need_replay) != 0)
+        return WB_RELAY_S_NOMEM;
     q_pop(c);
     c->copy_in = 0;
     if (fwd) {
@@ -1654,10 +2236,11 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
             return WB_RELAY_S_BROKEN;
         }
         c->txn = st;
+        c->commit_seen = 0;
         if (wb_pg_put_ready_for_query(to_client, st) != 0)
             return WB_RELAY_S_NOMEM;
     }
-    if (discard && replay(c, s, to_server) != 0) /* DISCARD ALL reset the parameters */
+    if (need_replay && replay(c, s, to_server, F_FWD_PS) != 0)
         return WB_RELAY_S_NOMEM;
     if (drain_syn(c, to_client) != 0)
         return WB_RELAY_S_NOMEM;
@@ -1685,7 +2268,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
             return r < 0 ? WB_RELAY_S_NOMEM : out_of_sequence(c, type, to_client);
         if (replayable(n) && params_set(&c->wanted, n, v) != 0)
             return WB_RELAY_S_NOMEM;
-        if (inj)
+        if (inj && !(h->flags & F_FWD_PS))
             return WB_RELAY_S_OK;
         return put_msg(to_client, type, body, len) != 0 ? WB_RELAY_S_NOMEM : WB_RELAY_S_OK;
     }
@@ -1711,17 +2294,19 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         ok = type != '1' && type != '2' && type != '3' && type != 's' && type != 'n' && type != 't' &&
              type != 'K' && type != 'R' && type != 'v';
         if (type == 'G')
-            c->copy_in = 1;
+            copy_in_begins(c);
         if (type == 'C' && (h->flags & F_PREFIX) && h->n) {
             h->n--;
             swallow = 1;
         } else if (type == 'C' && (h->flags & F_DISCARD) && len >= 11 && memcmp(body, "DISCARD ALL", 11) == 0) {
             sset_clear(s);
             cmap_clear(c);
-            if (params_copy(&c->wanted, &c->startup) != 0)
+            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
                 return WB_RELAY_S_NOMEM;
             h->n = 1; /* replay at its ReadyForQuery */
         }
+        if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
+            c->commit_seen = 1;
         break;
     case P_PARSE:
         ok = done = type == '1';
@@ -1747,6 +2332,8 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         ok = done || type == 'D' || type == 'd' || type == 'c' || type == 'G' || type == 'H' || type == 'W';
         if (type == 'G')
             copy_in_begins(c);
+        if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
+            c->commit_seen = 1;
         break;
     case P_CLOSE:
         ok = done = type == '3';
@@ -1765,7 +2352,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
     }
     if (!ok)
         return out_of_sequence(c, type, to_client);
-    if (!swallow && put_msg(to_client, type, body, len) != 0)
+    if (!swallow && !(h->flags & F_MUTE) && put_msg(to_client, type, body, len) != 0)
         return WB_RELAY_S_NOMEM;
     if (done) {
         q_pop(c);

@@ -36,6 +36,86 @@
  *    ErrorResponse in the extended protocol the server skips to Sync and so
  *    does the bookkeeping.
  *
+ * In detail (src/proxy/relay.c; tests/test_proxy_relay.c checks each
+ * point with byte fixtures and, under scripts/with_pg.sh, differentially
+ * against a direct connection to PostgreSQL 15):
+ *  - server-side names are "wb_" + 16 lower-case hex digits of a 64-bit
+ *    FNV-1a hash of (how the statement is created, its text, its parameter
+ *    types); each server connection keeps the texts of the statements it
+ *    has, so a hash collision is seen (the other statement is closed and
+ *    this one parsed: the wrong statement never runs). A client name of
+ *    the form "wb_..." the client never prepared reaches the server as is.
+ *  - a Parse of a name the client already has is sent to the server under
+ *    the existing statement's server name, so that PostgreSQL itself
+ *    reports what it would (a syntax error first, else 42P05, whose message
+ *    is rewritten to the client's name) and the transaction fails as it
+ *    would; Bind/Describe/Execute of names the client lacks go to the
+ *    server unchanged, which reports 26000 in the client's words; an
+ *    error that names a renamed statement (a Bind's parameter count, an
+ *    EXECUTE's) is rewritten to the client's name. A Parse of a text the
+ *    server connection has is answered ParseComplete by the proxy, or
+ *    25P02 when the transaction has failed (also when an earlier batch of
+ *    a pipeline failed it: the rest of that batch's answers are then
+ *    swallowed, as PostgreSQL skips to Sync).
+ *  - the statements present on a server connection are bounded by
+ *    max_prepared (LRU; the eviction's Close 'S' and CloseComplete are the
+ *    proxy's). Closing a statement also closes portals made from it: with a
+ *    max_prepared smaller than the statements one pipeline uses, an evicted
+ *    statement's open portal can be lost.
+ *  - SQL level, simple Query only: PREPARE is recorded per client and sent
+ *    renamed, or answered here ("PREPARE") when the server connection has
+ *    the statement; EXECUTE is renamed, with "PREPARE wb_... AS ...; " put
+ *    in front of it in the same Query when the server connection lacks the
+ *    statement (that CommandComplete is swallowed; an error position P then
+ *    counts from the start of the sent text); a statement prepared with
+ *    Parse with explicit parameter types is injected as Parse + Sync
+ *    (swallowed) before such an EXECUTE; DEALLOCATE [PREPARE] name | ALL is
+ *    answered here (26000 for a name the client lacks, 25P02 in a failed
+ *    transaction) and leaves the shared server-side statement in place;
+ *    DISCARD ALL is forwarded and, when it succeeds, empties the client's
+ *    statements and the server connection's set. A Query that mixes
+ *    PREPARE / EXECUTE / DEALLOCATE / DISCARD ALL with other statements is
+ *    refused with 0A000 ("... must be the only statement of a simple Query
+ *    in a pooled session"), before anything is sent. A protocol-level
+ *    Bind of a statement the client made with a typed SQL PREPARE on a
+ *    server connection that lacks it is preceded by a Query "PREPARE ..."
+ *    (its answers swallowed), which ends an open implicit transaction of
+ *    the extended protocol (not an explicit BEGIN block).
+ *  - parameters: the client wants its StartupMessage values (also each
+ *    "-c name=value" / "--name=value" of options), then every value the
+ *    server reports with ParameterStatus during its statements, and, for
+ *    parameters the server does not report (search_path, work_mem, ...),
+ *    the value text of each SET / RESET / RESET ALL of its simple Queries
+ *    once the Query succeeds (inside a transaction block: at COMMIT; void
+ *    after ROLLBACK or an error; SET LOCAL is not tracked); a SET sent
+ *    with the extended protocol (psycopg 3, pgjdbc: Parse of a single SET
+ *    or RESET, executed through the unnamed portal) counts once its Sync's
+ *    ReadyForQuery comes without an error in that batch (through a named
+ *    portal it is not tracked). Attach appends one Query: set_config()
+ *    for reported values that differ, SET name TO <the client's text> for
+ *    the others, and puts back to the server connection's own start-up
+ *    values (or RESETs) what an earlier client changed that this one does
+ *    not want. All its answers are swallowed; if it fails, the values it
+ *    touched are unknown and set again at the next attach. After RESET /
+ *    RESET ALL / DISCARD ALL the client's start-up values are replayed at
+ *    once and their ParameterStatus reach the client, as PostgreSQL's
+ *    RESET would report them. SET SESSION AUTHORIZATION does not follow a
+ *    client to another server connection (it holds for its transaction /
+ *    server connection only) and never stays for the next client: the
+ *    replay starts with RESET SESSION AUTHORIZATION when the server
+ *    connection reports another session_authorization than at its start.
+ *  - COPY FROM STDIN: CopyData/CopyDone/CopyFail are relayed unchanged;
+ *    Syncs the client sends between an Execute that starts COPY and its
+ *    CopyDone are ignored by the server and by the bookkeeping.
+ *  - statement mode: a ReadyForQuery with status T or E (a transaction
+ *    block) becomes ErrorResponse FATAL 0A000 "transaction blocks are not
+ *    allowed in statement pooling mode" and WB_RELAY_S_BROKEN, as PgBouncer
+ *    closes such a client.
+ *  - hot path: an ordinary Query costs wb_psql_maybe_special and a copy;
+ *    Bind/Execute/Sync of a statement the server connection has costs two
+ *    hash lookups, a compare of its text and a renamed copy; no allocation
+ *    per message (the queue and buffers grow and stay).
+ *
  * Ownership: a wb_relay_client and a wb_relay_server are owned by the
  * plumbing; attach lends the server to the client until detach. Message
  * bodies passed in are only read during the call. Threads: an object is
@@ -60,7 +140,8 @@ typedef struct wb_relay_server wb_relay_server;
 wb_relay_server *wb_relay_server_new(size_t max_prepared);
 void wb_relay_server_free(wb_relay_server *s);
 /* Record a ParameterStatus the server sent during its start-up (before the
- * first attach). 0 or -1 (out of memory). */
+ * first attach): its value now and its default (what RESET and DISCARD ALL
+ * go back to). 0 or -1 (out of memory). */
 int wb_relay_server_param(wb_relay_server *s, const char *name, const char *value);
 /* Session mode, when a client leaves: append DISCARD ALL (as a Query) to
  * to_server and forget the statements present; the server connection is

@@ -37,14 +37,24 @@
 
 /* ---------- the lexical pre-check ---------- */
 
-static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
-/* scan.l: ident_start [A-Za-z\200-\377_], ident_cont adds [0-9\$] */
-static int is_ident_start(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-static int is_ident_cont(unsigned char c) { return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+/* Byte classes of scan.l: 'W' ident_start [A-Za-z\200-\377_], 'D' digit,
+ * 's' space [ \t\n\r\f] (not \v: PostgreSQL 15), the bytes that can
+ * start a comment, a quoted token or a statement as themselves, '.' any
+ * other (a one-byte token for this purpose). */
+static const char cls[257] =
+    ".........ss.ss.................."
+    "s.\".$..\'.....-./DDDDDDDDDD.;...."
+    ".WWWWWWWWWWWWWWWWWWWWWWWWWW....W"
+    ".WWWWWWWWWWWWWWWWWWWWWWWWWW....."
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"
+    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW";
+static int is_space(unsigned char c) { return cls[c] == 's'; }
+static int is_ident_start(unsigned char c) { return cls[c] == 'W'; }
+/* ident_cont [A-Za-z\200-\377_0-9\$] */
+static int is_ident_cont(unsigned char c) { return cls[c] == 'W' || cls[c] == 'D' || c == '$'; }
+static int is_digit(unsigned char c) { return cls[c] == 'D'; }
 static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
 
 /* Past whitespace and comments from i (an unterminated comment runs to n). */
@@ -192,29 +202,66 @@ static int word_is(const char *w, size_t wl, const char *kw)
 
 static int special_word(const char *w, size_t wl)
 {
-    static const char *const kw[] = {"prepare", "execute", "deallocate", "discard", "listen",
-                                     "unlisten", "set", "reset", "begin", "start",
-                                     "commit", "end", "rollback", "abort"};
     if (wl < 3 || wl > 10) return 0;
-    for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
-        if (word_is(w, wl, kw[k])) return 1;
-    return 0;
+    switch (lower((unsigned char)w[0])) {
+    case 'a': return word_is(w, wl, "abort");
+    case 'b': return word_is(w, wl, "begin");
+    case 'c': return word_is(w, wl, "commit");
+    case 'd': return word_is(w, wl, "deallocate") || word_is(w, wl, "discard");
+    case 'e': return word_is(w, wl, "execute") || word_is(w, wl, "end");
+    case 'l': return word_is(w, wl, "listen");
+    case 'p': return word_is(w, wl, "prepare");
+    case 'r': return word_is(w, wl, "reset") || word_is(w, wl, "rollback");
+    case 's': return word_is(w, wl, "set") || word_is(w, wl, "start");
+    case 'u': return word_is(w, wl, "unlisten");
+    default: return 0;
+    }
 }
 
+/* The hot path (every simple Query the proxy relays): one pass, a byte
+ * class per byte; words scanned whole (an identifier's '$' is not a dollar
+ * quote), the rest through token_end/skip_space. */
 int wb_psql_maybe_special(const char *sql, size_t len)
 {
+    const unsigned char *s = (const unsigned char *)sql;
     int at_start = 1;
     size_t i = 0;
-    for (;;) {
-        i = skip_space(sql, len, i);
-        if (i >= len) return 0;
-        unsigned char c = (unsigned char)sql[i];
-        if (c == ';') { at_start = 1; i++; continue; }
-        size_t e = token_end(sql, len, i);
-        if (at_start && is_ident_start(c) && special_word(sql + i, e - i)) return 1;
+    while (i < len) {
+        switch (cls[s[i]]) {
+        case 's':
+            i++;
+            continue;
+        case ';':
+            at_start = 1;
+            i++;
+            continue;
+        case 'W': {
+            size_t j = i + 1;
+            while (j < len && is_ident_cont(s[j])) j++;
+            if (at_start && special_word(sql + i, j - i)) return 1;
+            at_start = 0;
+            /* E'' B'' X'' N'' U&'' U&"" */
+            i = j - i == 1 && j < len && (s[j] == '\'' || s[j] == '&') ? token_end(sql, len, i) : j;
+            continue;
+        }
+        case '-':
+        case '/':
+            if (i + 1 < len && s[i + 1] == (s[i] == '-' ? '-' : '*')) {
+                i = skip_space(sql, len, i);
+                continue;
+            }
+            break;
+        case '.':
+            break;
+        default: /* a digit, ' " $ */
+            i = token_end(sql, len, i);
+            at_start = 0;
+            continue;
+        }
         at_start = 0;
-        i = e;
+        i++;
     }
+    return 0;
 }
 
 /* ---------- the analysis (libpg_query) ---------- */

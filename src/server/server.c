@@ -769,6 +769,7 @@ static void conn_free(conn *c)
             *p = c->mail_next;
             break;
         }
+    int stopping = t->stopping; /* written under mu by the main thread */
     pthread_mutex_unlock(&t->mu);
     if (c->rev)
         event_free(c->rev);
@@ -793,7 +794,7 @@ static void conn_free(conn *c)
         c->next->prev = c->prev;
     t->nconns--;
     free(c);
-    if (t->stopping && t->nconns == 0)
+    if (stopping && t->nconns == 0)
         event_base_loopbreak(t->base);
 }
 
@@ -820,6 +821,7 @@ static void proxy_handover(conn *c)
     l.pid = c->s.pid;
     l.key = c->s.key;
     l.tls = c->s.tls_active;
+    l.local = c->local;
     memcpy(l.addr, c->addr, sizeof l.addr);
     l.port = c->port;
     int idx = (int)(c->t - srv->io);
