@@ -8,7 +8,7 @@ Each case starts its own proxy with the flags it needs (Unix socket in a
 temp dir, no TCP unless metrics), talks to it with psycopg2 and psql, and
 stops it with SIGTERM (exit status 0 expected). Cases: basic, bounded,
 wait_timeout, cancel, terminate, refused, idle_timeout, session, console,
-metrics, bulk, stress, tls, restart.
+reload, metrics, bulk, stress, tls, restart.
 """
 import os
 import shutil
@@ -392,6 +392,41 @@ def case_console():
         os.unlink(pwfile.name)
 
 
+def case_reload():
+    """RELOAD re-reads --passwords: new logins use the new password."""
+    pwfile = tempfile.NamedTemporaryFile("w", delete=False)
+    pwfile.write("%s:first\n" % SUPER)
+    pwfile.close()
+    px = Proxy("--pool-size", "1", "--auth", "scram-sha-256", "--passwords", pwfile.name)
+    try:
+        c = px.connect(password="first")
+        check(one(c, "select 1")[0] == 1, "login with the first password")
+        c.close()
+        with open(pwfile.name, "w") as f:
+            f.write("%s:second\n" % SUPER)
+        r = subprocess.run(["psql", "-X", "-h", px.dir, "-p", str(px.port), "-U", SUPER, "-d", "wirebuf", "-c", "RELOAD"],
+                           capture_output=True, text=True, timeout=30, env=dict(os.environ, PGPASSWORD="first"))
+        check(r.returncode == 0, "RELOAD: %s" % r.stderr)
+        try:
+            px.connect(password="first")
+            check(False, "the old password is refused after RELOAD")
+        except psycopg2.OperationalError as e:
+            check("password" in str(e) or "28P01" in str(e), "old password: %s" % e)
+        c = px.connect(password="second")
+        check(one(c, "select 2")[0] == 2, "the new password works after RELOAD")
+        c.close()
+        with open(pwfile.name, "w") as f:
+            f.write("no colon here\n")
+        r = subprocess.run(["psql", "-X", "-h", px.dir, "-p", str(px.port), "-U", SUPER, "-d", "wirebuf", "-c", "RELOAD"],
+                           capture_output=True, text=True, timeout=30, env=dict(os.environ, PGPASSWORD="second"))
+        check(r.returncode != 0 and pwfile.name in r.stderr, "a bad file is an error and keeps the roles: %s" % r.stderr)
+        c = px.connect(password="second")
+        c.close()
+    finally:
+        px.stop()
+        os.unlink(pwfile.name)
+
+
 def case_metrics():
     mport = free_port()
     px = Proxy("--pool-size", "2", "--metrics", "127.0.0.1:%d" % mport)
@@ -597,7 +632,7 @@ def case_tls():
 CASES = [("basic", case_basic), ("bounded", case_bounded), ("wait_timeout", case_wait_timeout),
          ("cancel", case_cancel), ("terminate", case_terminate), ("refused", case_refused),
          ("idle_timeout", case_idle_timeout), ("session", case_session), ("console", case_console),
-         ("metrics", case_metrics), ("bulk", case_bulk), ("stress", case_stress), ("tls", case_tls), ("restart", case_restart)]
+         ("reload", case_reload), ("metrics", case_metrics), ("bulk", case_bulk), ("stress", case_stress), ("tls", case_tls), ("restart", case_restart)]
 
 
 def main():

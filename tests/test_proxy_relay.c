@@ -1523,7 +1523,7 @@ static void direct_only(diff *d, const char *sql)
         CHECK(m.type != 'E');
 }
 
-static void test_against_postgres(size_t max_prepared)
+static void test_against_postgres(int mode, size_t max_prepared)
 {
     const char *host = getenv("WB_PG_HOST"), *port = getenv("WB_PG_PORT"), *db = getenv("WB_PG_DB");
     if (!host || !port || !db) {
@@ -1535,7 +1535,7 @@ static void test_against_postgres(size_t max_prepared)
     d.held = -1;
     const char *names[] = {"application_name"};
     const char *values[] = {"relaytest"};
-    d.c = wb_relay_client_new(WB_POOL_TRANSACTION, names, values, 1);
+    d.c = wb_relay_client_new(mode, names, values, 1);
     for (int i = 0; i < 2; i++) {
         d.rs[i] = wb_relay_server_new(max_prepared);
         CHECK(pg_open(&d.srv[i], host, port, db, d.rs[i]) == 0);
@@ -1723,6 +1723,42 @@ static void test_against_postgres(size_t max_prepared)
         RUN(&d, 1);
     }
 
+    /* psycopg 3's maintenance: DEALLOCATE with the extended protocol */
+    wb_pg_put_parse(&msg, "_pg3_0", "SELECT 'p3'", 0, NULL);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    for (int i = 0; i < 3; i++) {
+        wb_pg_put_parse(&msg, "", i == 2 ? "DEALLOCATE ALL" : "DEALLOCATE _pg3_0", 0, NULL);
+        wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+        wb_pg_put_describe(&msg, 'P', "");
+        wb_pg_put_execute(&msg, "", 0);
+        wb_pg_put_sync(&msg);
+        RUN(&d, 1); /* then: 26000 from the server, in the client's words */
+    }
+    f_bind("", "_pg3_0");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "_pg3_1", "SELECT 'p3'", 0, NULL);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_parse(&msg, "", "DISCARD ALL", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_describe(&msg, 'P', "");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    wb_pg_put_bind(&msg, "", "_pg3_1", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    RUN(&d, 1);
+    q("SHOW application_name");
+    RUN(&d, 1);
+    q("PREPARE q1 AS SELECT 1"); /* DISCARD ALL took it: free again */
+    RUN(&d, 1);
+    q("DEALLOCATE q1");
+    RUN(&d, 1);
+
     /* SQL PREPARE / EXECUTE / DEALLOCATE */
     q("PREPARE q1 AS SELECT $1::int * 2");
     RUN(&d, 1);
@@ -1865,7 +1901,8 @@ static void test_against_postgres(size_t max_prepared)
     RUN(&d, 1);
     direct_only(&d, "DROP TABLE relay_copy");
 
-    CHECK(d.held < 0);
+    CHECK(mode == WB_POOL_SESSION ? d.held >= 0 : d.held < 0);
+    wb_relay_detach(d.c);
     wb_relay_client_free(d.c);
     for (int i = 0; i < 2; i++) {
         pg_close(&d.srv[i]);
@@ -1915,6 +1952,83 @@ static void test_session_authorization(void)
     wb_relay_server_free(s);
 }
 
+/* psycopg 3's maintenance commands, sent with the extended protocol:
+ * DEALLOCATE of a client statement answered here (no server needed),
+ * DEALLOCATE ALL likewise, DISCARD ALL forwarded and both maps cleared. */
+static void test_extended_deallocate(void)
+{
+    rig a;
+    rig_init(&a, WB_POOL_TRANSACTION, NULL, NULL, 0);
+    wb_relay_server *s = wb_relay_server_new(0);
+    attach(&a, s);
+    wb_pg_put_parse(&msg, "_pg3_0", "SELECT 1", 0, NULL);
+    wb_pg_put_parse(&msg, "_pg3_1", "SELECT 2", 0, NULL);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    b_empty('1');
+    b_empty('1');
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_relay_detach(a.c);
+    wb_buf_clear(&a.ts);
+    wb_buf_clear(&a.tc);
+    CHECK(wb_relay_client_prepared(a.c) == 2);
+    /* libpq's PQsendQueryParams: Parse, Bind, Describe portal, Execute, Sync */
+    wb_pg_put_parse(&msg, "", "DEALLOCATE _pg3_0", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_describe(&msg, 'P', "");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "");
+    TO_CLIENT(&a, "1 2 n C[DEALLOCATE] ZI");
+    CHECK(wb_relay_client_prepared(a.c) == 1);
+    wb_pg_put_parse(&msg, "", "DEALLOCATE ALL", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_describe(&msg, 'P', "");
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "");
+    TO_CLIENT(&a, "1 2 n C[DEALLOCATE ALL] ZI");
+    CHECK(wb_relay_client_prepared(a.c) == 0);
+    /* a name the client lacks: the server says so, in the client's words */
+    wb_pg_put_parse(&msg, "", "DEALLOCATE nope", 0, NULL);
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s);
+    wb_pg_put_parse(&msg, "", "DEALLOCATE nope", 0, NULL);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "P[|DEALLOCATE nope|0] S");
+    b_empty('1');
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    wb_relay_detach(a.c);
+    wb_buf_clear(&a.tc);
+    /* DISCARD ALL: the server's statements are gone, so are the client's */
+    attach(&a, s);
+    wb_pg_put_parse(&msg, "keep", "SELECT 3", 0, NULL);
+    wb_pg_put_parse(&msg, "", "DISCARD ALL", 0, NULL);
+    wb_pg_put_bind(&msg, "", "", 0, NULL, 0, NULL, NULL, 0, NULL);
+    wb_pg_put_execute(&msg, "", 0);
+    wb_pg_put_sync(&msg);
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    wb_buf_clear(&a.ts);
+    CHECK(s->count == 3);
+    b_empty('1');
+    b_empty('1');
+    b_empty('2');
+    b_cc("DISCARD ALL");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "1 1 2 C[DISCARD ALL] ZI");
+    CHECK(s->count == 0);
+    CHECK(wb_relay_client_prepared(a.c) == 0);
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    wb_relay_server_free(s);
+}
+
 int main(void)
 {
     test_simple_query();
@@ -1931,8 +2045,10 @@ int main(void)
     test_faults();
     test_set_tracking();
     test_session_authorization();
-    test_against_postgres(0);
-    test_against_postgres(2); /* every few statements evicted */
+    test_extended_deallocate();
+    test_against_postgres(WB_POOL_TRANSACTION, 0);
+    test_against_postgres(WB_POOL_TRANSACTION, 2); /* every few statements evicted */
+    test_against_postgres(WB_POOL_SESSION, 0);
     wb_buf_free(&msg);
     return check_report("test_proxy_relay");
 }

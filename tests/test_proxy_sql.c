@@ -226,6 +226,7 @@ static void test_ranges(void)
     /* empty statements are not statements */
     CHECK(analyse(";;", st, 8) == 0);
     CHECK(analyse("", st, 8) == 0);
+    CHECK(wb_psql_analyse(NULL, 0, st, 8, NULL, 0) == 0 && wb_psql_maybe_special(NULL, 0) == 0);
     CHECK(analyse("-- only a comment", st, 8) == 0);
     /* U&"..." names (libpg_query's scanner ends them early: ours is right) */
     s = "PREPARE U&\"d\\0061t\" AS SELECT 1";

@@ -517,6 +517,8 @@ typedef struct cstmt {
     char name[]; /* the client's name */
 } cstmt;
 
+enum { U_NORMAL = 0, U_DEALLOC, U_DEALLOC_ALL, U_DISCARD };
+
 enum pend_kind {
     P_QUERY,       /* client Query: forward until ReadyForQuery */
     P_FUNC,        /* FunctionCall: forward until ReadyForQuery */
@@ -592,6 +594,12 @@ struct wb_relay_client {
     int skip_err;       /* skipping after an error: the coming Sync's batch failed */
     setslot unnamed;    /* the unnamed statement's SET */
     setslot portal;     /* the unnamed portal's SET */
+    /* the unnamed statement / portal when it is DEALLOCATE (answered here:
+     * U_DEALLOC, U_DEALLOC_ALL) or DISCARD ALL (U_DISCARD), as psycopg 3
+     * sends them with the extended protocol */
+    int ukind, pkind;
+    char *uname, *pname; /* U_DEALLOC's statement name (allocated) */
+    int replay_pending; /* DISCARD ALL done: replay at the next ReadyForQuery */
     int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
 
@@ -838,6 +846,8 @@ void wb_relay_client_free(wb_relay_client *c)
     slot_clear(&c->portal);
     free(c->setq);
     free(c->tentative);
+    free(c->uname);
+    free(c->pname);
     free(c);
 }
 
@@ -1375,11 +1385,47 @@ static int fe_parse(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         put_error(to_client, "FATAL", "08P01", err);
         return WB_RELAY_CLOSE;
     }
+    int ukind = U_NORMAL;
+    char uname[64] = "";
+    if (!*name) {
+        size_t qn = strlen(query);
+        wb_psql_stmt one[2];
+        char e2[128];
+        if (wb_psql_maybe_special(query, qn) && wb_psql_analyse(query, qn, one, 2, e2, sizeof e2) == 1) {
+            if (one[0].kind == WB_PSQL_DEALLOCATE && cmap_get(c, one[0].name)) {
+                ukind = U_DEALLOC;
+                snprintf(uname, sizeof uname, "%s", one[0].name);
+            } else if (one[0].kind == WB_PSQL_DEALLOCATE_ALL) {
+                ukind = U_DEALLOC_ALL;
+            } else if (one[0].kind == WB_PSQL_DISCARD_ALL) {
+                ukind = U_DISCARD;
+            }
+        }
+        if (ukind == U_DEALLOC || ukind == U_DEALLOC_ALL) {
+            /* DEALLOCATE of the client's statements: all answered here (the
+             * shared server-side statements stay), no server needed */
+            if (c->server && c->qlen == 0 && c->server->status == 'E') {
+                c->skipping = c->skip_err = 1;
+                return put_error(to_client, "ERROR", "25P02",
+                                 "current transaction is aborted, commands ignored until end of transaction block") != 0
+                           ? WB_RELAY_NOMEM
+                           : WB_RELAY_OK;
+            }
+            c->ukind = ukind;
+            free(c->uname);
+            c->uname = strdup(uname);
+            if (!c->uname)
+                return WB_RELAY_NOMEM;
+            slot_clear(&c->unnamed);
+            return syn_empty(c, '1', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+        }
+    }
     if (!c->server)
         return WB_RELAY_NEED_SERVER;
     c->server->batch_open = 1;
     size_t nlen = strlen(name);
     if (!*name) { /* the unnamed statement passes through */
+        c->ukind = ukind;
         pend *p = q_push(c, P_PARSE);
         if (!p || put_renamed(to_server, 'P', NULL, 0, "", body + 1, len - 1) != 0 ||
             parse_setslot(c, query, &c->unnamed) != 0)
@@ -1463,10 +1509,23 @@ static int fe_bind(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_buf
     uint32_t pe, se;
     if (cstr_at(body, len, 0, &pe) != 0 || cstr_at(body, len, pe + 1, &se) != 0)
         return violation(to_client, "malformed %s message (type '%c')", 'B');
+    const char *name = (const char *)body + pe + 1;
+    if (!*name && (c->ukind == U_DEALLOC || c->ukind == U_DEALLOC_ALL)) {
+        if (!body[0]) {
+            c->pkind = c->ukind;
+            free(c->pname);
+            c->pname = c->uname ? strdup(c->uname) : NULL;
+            if (c->uname && !c->pname)
+                return WB_RELAY_NOMEM;
+            slot_clear(&c->portal);
+        }
+        return syn_empty(c, '2', to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+    }
     if (!c->server)
         return WB_RELAY_NEED_SERVER;
     c->server->batch_open = 1;
-    const char *name = (const char *)body + pe + 1;
+    if (!body[0])
+        c->pkind = !*name ? c->ukind : U_NORMAL;
     cstmt *st = *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
@@ -1492,10 +1551,18 @@ static int fe_describe(wb_relay_client *c, const uint8_t *body, uint32_t len, wb
     uint32_t ne;
     if (len < 1 || (body[0] != 'S' && body[0] != 'P') || cstr_at(body, len, 1, &ne) != 0)
         return violation(to_client, "malformed %s message (type '%c')", 'D');
+    const char *name = (const char *)body + 1;
+    int virt = body[0] == 'S' ? c->ukind : c->pkind;
+    if (!*name && (virt == U_DEALLOC || virt == U_DEALLOC_ALL)) { /* a utility statement: no rows */
+        size_t off = c->syn.len;
+        if ((body[0] == 'S' && wb_pg_put_parameter_description(&c->syn, 0, NULL) != 0) ||
+            wb_pg_put_empty(&c->syn, 'n') != 0 || syn_done(c, off, 0, to_client) != 0)
+            return WB_RELAY_NOMEM;
+        return WB_RELAY_OK;
+    }
     if (!c->server)
         return WB_RELAY_NEED_SERVER;
     c->server->batch_open = 1;
-    const char *name = (const char *)body + 1;
     cstmt *st = body[0] == 'S' && *name ? cmap_get(c, name) : NULL;
     if (st && ensure_ext(c, st, to_server) != 0)
         return WB_RELAY_NOMEM;
@@ -1517,6 +1584,13 @@ static int fe_close(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     if (len < 1 || (body[0] != 'S' && body[0] != 'P') || cstr_at(body, len, 1, &ne) != 0)
         return violation(to_client, "malformed %s message (type '%c')", 'C');
     const char *name = (const char *)body + 1;
+    if (!*name && body[0] == 'S') {
+        c->ukind = U_NORMAL;
+        slot_clear(&c->unnamed);
+    } else if (!*name) {
+        c->pkind = U_NORMAL;
+        slot_clear(&c->portal);
+    }
     if (body[0] == 'S' && *name) {
         /* the client's own statement: forgotten here, the shared server
          * statement stays; closing an unknown name is no error (§55.7) */
@@ -1897,6 +1971,30 @@ static int query_analysed(wb_relay_client *c, const uint8_t *body, uint32_t len,
     return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
 }
 
+/* Execute of the unnamed portal bound from a DEALLOCATE: done here. */
+static int exec_dealloc(wb_relay_client *c, wb_buf *to_client)
+{
+    size_t off = c->syn.len;
+    int r;
+    if (c->pkind == U_DEALLOC_ALL) {
+        cmap_clear(c);
+        r = wb_pg_put_command_complete(&c->syn, "DEALLOCATE ALL");
+    } else {
+        const char *pn = c->pname ? c->pname : "";
+        cstmt *cs = cmap_get(c, pn);
+        if (cs) {
+            cmap_del(c, cs);
+            r = wb_pg_put_command_complete(&c->syn, "DEALLOCATE");
+        } else { /* closed since its Parse: PostgreSQL's error, then skip to Sync */
+            char msg[128];
+            snprintf(msg, sizeof msg, "prepared statement \"%s\" does not exist", pn);
+            r = put_error(&c->syn, "ERROR", "26000", msg);
+            c->skipping = c->skip_err = 1;
+        }
+    }
+    return r != 0 || syn_done(c, off, 0, to_client) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
+}
+
 int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, uint32_t len, wb_buf *to_server,
                          wb_buf *to_client)
 {
@@ -1932,6 +2030,8 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
     default:
         return violation(to_client, "invalid frontend message type %2$d (%1$s) for a pooled session", type);
     }
+    if (type == 'E' && len >= 1 && body[0] == 0 && (c->pkind == U_DEALLOC || c->pkind == U_DEALLOC_ALL))
+        return exec_dealloc(c, to_client);
     if (!c->server) {
         if (type == 'H' || type == 'd' || type == 'c' || type == 'f')
             return WB_RELAY_OK; /* Flush: nothing pending; copy messages outside COPY are ignored */
@@ -1941,6 +2041,8 @@ int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         c->server->batch_open = 1;
     if (type == 'E' && !q_push(c, P_EXEC))
         return WB_RELAY_NOMEM;
+    if (type == 'E' && len >= 1 && body[0] == 0 && c->pkind == U_DISCARD)
+        c->q[(c->qhead + c->qlen - 1) % c->qcap].flags |= F_DISCARD;
     if (type == 'E' && len >= 1 && body[0] == 0 && c->portal.has) {
         /* SET through the extended protocol: decided at the Sync */
         setslot one = {0};
@@ -2216,7 +2318,9 @@ static int be_ready(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
     s->status = st;
     int fwd = (h->kind == P_QUERY || h->kind == P_FUNC || h->kind == P_SYNC) && !(h->flags & F_MUTE);
     /* DISCARD ALL / RESET reset the parameters: replay what the client has */
-    int need_replay = h->kind == P_QUERY && (h->flags & F_DISCARD) && h->n;
+    int need_replay = fwd && c->replay_pending;
+    if (need_replay)
+        c->replay_pending = 0;
     if (fwd && st == 'I' && c->ntent) { /* the end of a transaction block with SETs */
         int r = c->commit_seen ? apply_sets(c, c->tentative, c->ntent, &need_replay) : 0;
         setrecs_free(c->tentative, c->ntent);
@@ -2303,7 +2407,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
             cmap_clear(c);
             if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
                 return WB_RELAY_S_NOMEM;
-            h->n = 1; /* replay at its ReadyForQuery */
+            c->replay_pending = 1; /* replay at its ReadyForQuery */
         }
         if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
             c->commit_seen = 1;
@@ -2334,6 +2438,14 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
             copy_in_begins(c);
         if (type == 'C' && len == 7 && memcmp(body, "COMMIT", 7) == 0)
             c->commit_seen = 1;
+        if (type == 'C' && (h->flags & F_DISCARD) && len >= 11 && memcmp(body, "DISCARD ALL", 11) == 0) {
+            /* DISCARD ALL with the extended protocol: the same as above */
+            sset_clear(s);
+            cmap_clear(c);
+            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+                return WB_RELAY_S_NOMEM;
+            c->replay_pending = 1;
+        }
         break;
     case P_CLOSE:
         ok = done = type == '3';

@@ -73,7 +73,13 @@
  *    answered here (26000 for a name the client lacks, 25P02 in a failed
  *    transaction) and leaves the shared server-side statement in place;
  *    DISCARD ALL is forwarded and, when it succeeds, empties the client's
- *    statements and the server connection's set. A Query that mixes
+ *    statements and the server connection's set. With the extended
+ *    protocol (psycopg 3 sends its DEALLOCATE / DEALLOCATE ALL so): an
+ *    unnamed Parse of DEALLOCATE of a statement the client has, or of
+ *    DEALLOCATE ALL, and the Bind / Describe / Execute of it through the
+ *    unnamed portal are answered here; DISCARD ALL is forwarded and
+ *    clears as above; PREPARE / EXECUTE sent with the extended protocol
+ *    pass through unchanged (not tracked). A Query that mixes
  *    PREPARE / EXECUTE / DEALLOCATE / DISCARD ALL with other statements is
  *    refused with 0A000 ("... must be the only statement of a simple Query
  *    in a pooled session"), before anything is sent. A protocol-level

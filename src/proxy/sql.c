@@ -481,7 +481,7 @@ int wb_psql_analyse(const char *sql, size_t len, wb_psql_stmt *out, int cap, cha
         set_err(err, errlen, "query text of %zu bytes: more than libpg_query takes", len);
         return -1;
     }
-    if (memchr(sql, 0, len)) {
+    if (len && memchr(sql, 0, len)) {
         /* a Query message's string ends at its first NUL (PostgreSQL 15
          * docs §55.7): the server rejects such a message */
         set_err(err, errlen, "query text holds a zero byte at offset %zu",
@@ -493,7 +493,7 @@ int wb_psql_analyse(const char *sql, size_t len, wb_psql_stmt *out, int cap, cha
         set_err(err, errlen, "out of memory");
         return -1;
     }
-    memcpy(text, sql, len);
+    if (len) memcpy(text, sql, len); /* sql may be NULL when len is 0 */
     text[len] = 0;
 
     int result = -1;
