@@ -99,6 +99,11 @@ if [ "${1:-}" = "--inner" ]; then
             continue
           fi
           put "tps_${m}_run" "$tps"
+          # errors that did not stop the run (PgBouncer: every client's
+          # PQprepare of P_0 after the first on a server connection fails
+          # with 42P05, then runs on whichever P_0 the server has)
+          ne=$(grep -c 'error:' "$TMP/run.log" || true)
+          [ "$ne" -gt 0 ] && put "errors_$m" "$ne errors, e.g. $(grep -m 1 'error:' "$TMP/run.log" | sed 's/^pgbench: error: //')"
           # clock ticks (CLK_TCK, 100 a second on Linux) -> µs per transaction
           put "cpu_us_${m}_run" "$(echo "($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / $tx" | bc -l)"
         else
@@ -172,7 +177,11 @@ best() { sed -n "s/^$2_run=//p" "$TMP/$1.res" 2>/dev/null | sort -g | if [ "$3" 
 runs() { sed -n "s/^$2_run=//p" "$TMP/$1.res" 2>/dev/null | awk '{printf "%s%.0f", (NR > 1 ? ", " : ""), $1}'; }
 cell() {  # WHO KEY max|min FORMAT ERRKEY
   v=$(best "$1" "$2" "$3")
-  if [ -n "$v" ]; then printf "$4" "$v"; else printf 'fails: %s' "$(err "$1" "$5")"; fi
+  if [ -n "$v" ]; then
+    printf "$4" "$v"
+    w=$(get "$1" "errors_${5#error_}")
+    [ -n "$w" ] && printf ' (pgbench logged %s)' "$(printf '%s' "$w" | tr '|' '/')"
+  else printf 'fails: %s' "$(err "$1" "$5")"; fi
 }
 ratio() {  # KEY max|min
   a=$(best wirebuf "$1" "$2"); b=$(best pgbouncer "$1" "$2")
