@@ -162,6 +162,19 @@ def run(tmp, port, user):
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
     check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
+    # pg_class (relations and sequences) joined with pg_attribute and
+    # pg_index under an ORDER BY: SQLite 3.40 flattened the UNION ALL view
+    # into the join and returned no rows (README); with select-list SRFs too
+    jo = psql(tmp, port, user, "SELECT c.relname, a.attname, i.indexrelid::regclass FROM pg_class c "
+              "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_index i ON i.indrelid = c.oid "
+              "AND a.attnum = ANY(i.indkey) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1, 2, 3")
+    check("authors | email   | authors_email_key" in jo and "books   | title   | books_title_idx" in jo
+          and "(4 rows)" in jo, "pg_class JOIN pg_attribute JOIN pg_index ORDER BY:\n" + jo)
+    srf = psql(tmp, port, user, "SELECT r.* FROM (SELECT a.attname, unnest(i.indkey) k, a.attnum an FROM pg_class ct "
+               "JOIN pg_attribute a ON a.attrelid = ct.oid JOIN pg_index i ON i.indrelid = ct.oid "
+               "WHERE ct.relname = 'books') r WHERE r.an = r.k ORDER BY 1")
+    check(" id      | 1 |  1" in srf and " title   | 3 |  3" in srf and "(2 rows)" in srf,
+          "select-list unnest joined with pg_class, ORDER BY:\n" + srf)
     psycopg3_part(tmp, port, user)
     asyncpg_part(tmp, port, user)
     pgbench_part(tmp, port, user)
@@ -365,6 +378,19 @@ DIFF_QUERIES = [
     "SELECT name, unit, category, short_desc, context, vartype, min_val, max_val, enumvals FROM pg_settings "
     "WHERE name IN ('work_mem', 'DateStyle', 'statement_timeout', 'client_min_messages', 'TimeZone', "
     "'extra_float_digits', 'search_path', 'max_identifier_length', 'bytea_output') ORDER BY 1",
+    # pg_class joined under ORDER BY (no rows before the pg_class fix)
+    "SELECT c.relname, a.attname, i.indexrelid::regclass::text FROM pg_class c "
+    "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_index i ON i.indrelid = c.oid "
+    "AND a.attnum = ANY(i.indkey) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1, 2, 3",
+    "SELECT r.* FROM (SELECT a.attname, unnest(i.indkey) k, a.attnum an FROM pg_class ct "
+    "JOIN pg_attribute a ON a.attrelid = ct.oid JOIN pg_index i ON i.indrelid = ct.oid "
+    "WHERE ct.relname = 'books') r WHERE r.an = r.k ORDER BY 1",
+    "SELECT c.relname, k.conname, a.attname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(k.conkey) "
+    "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 2, 3",
+    "SELECT kcu.column_name, tc.constraint_type, c.relkind FROM information_schema.key_column_usage kcu "
+    "JOIN information_schema.table_constraints tc ON tc.constraint_name = kcu.constraint_name "
+    "JOIN pg_class c ON c.relname = kcu.table_name WHERE kcu.table_schema = 'public' ORDER BY 1, 2",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]

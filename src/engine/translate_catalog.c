@@ -487,27 +487,37 @@ static const cat_rel cat_rels[] = {
     {"pg_namespace", c_namespace,
      "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 6171, NULL), (99, 'pg_toast', 10, NULL), "
      "(13000, 'information_schema', 10, NULL)"},
+    /* pg_class reads its relations (sqlite_schema's tables, views and
+     * indexes, then wb_sequences' sequences) from ONE json_each source, not
+     * a UNION ALL of the two: SQLite 3.40's flattening of a UNION ALL view
+     * into a join (optimization FlttnUnionAll) together with an ORDER BY
+     * returned no rows for pg_class JOIN pg_attribute JOIN pg_index ...
+     * ORDER BY (tests/test_catalog.py, the README has the pure-SQLite
+     * reproducer). The UNION ALL below is inside an aggregate scalar
+     * subquery, which SQLite never flattens into the caller; the view
+     * itself stays a simple SELECT that SQLite flattens into the caller's
+     * query. s.t is the sqlite_schema type or 'sequence'. */
     {"pg_class", c_class,
-     "SELECT 16384 + s.rowid, CASE WHEN s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
-     "(SELECT conname FROM pg_constraint WHERE oid = 16384 + s.rowid) ELSE s.name END, "
-     "2200, 0, 0, 10, CASE s.type WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
-     "16384 + s.rowid, 0, 0, -1, 0, 0, "
-     "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
-     "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "CASE s.type WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.name)) "
-     "ELSE (SELECT count(*) FROM pragma_table_info(s.name)) END, 0, 0, "
+     "SELECT s.o, CASE WHEN s.t = 'index' AND s.n LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "(SELECT conname FROM pg_constraint WHERE oid = s.o) ELSE s.n END, "
+     "2200, 0, 0, 10, CASE s.t WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
+     "s.o, 0, s.t = 'sequence', -1, 0, 0, "
+     "s.t = 'table' AND EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.n), 0, 'p', "
+     "CASE s.t WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' WHEN 'sequence' THEN 'S' ELSE 'i' END, "
+     "CASE s.t WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.n)) WHEN 'sequence' THEN 3 "
+     "ELSE (SELECT count(*) FROM pragma_table_info(s.n)) END, 0, 0, "
      /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
       * psql lists them only when it is set */
-     "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
-     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.name)), "
-     "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
-     "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
+     "s.t = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.n)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
+     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.n)), "
+     "0, 0, 0, 1, CASE s.t WHEN 'sequence' THEN 'n' ELSE 'd' END, 0, 0, 0, 0, NULL, NULL, NULL "
+     "FROM (SELECT j.value->>0 AS o, j.value->>1 AS n, j.value->>2 AS t FROM json_each((SELECT json_group_array(json_array(o, n, t)) "
+     "FROM (SELECT 16384 + s.rowid AS o, s.name AS n, s.type AS t FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
      "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
      "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\' "
      /* sequences (relkind S, three columns as PostgreSQL 15's) */
-     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), j.value->>1, 2200, 0, 0, 10, 0, "
-     TR_SEQ_OID_BASE_SQL " + (j.value->>0), 0, 1, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, "
-     "NULL, NULL, NULL FROM json_each(wb_catalog_sequences()) j"},
+     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (q.value->>0), q.value->>1, 'sequence' "
+     "FROM json_each(wb_catalog_sequences()) q))) j) s"},
     {"pg_sequence", c_sequence,
      "SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), CASE WHEN j.value->>2 IS NULL THEN 20 ELSE coalesce((SELECT "
      "wb_decl_oid(p.type) FROM pragma_table_info(j.value->>2) p WHERE p.name = j.value->>3), 20) END, "
