@@ -17,6 +17,7 @@ import time
 
 WIREBUF = os.path.abspath(sys.argv[1])
 FAILS = []
+JDBC_OUT = {}  # jdbc_part's rows and command, for the differential run
 
 SCHEMA = [
     "CREATE TABLE authors (id serial PRIMARY KEY, name varchar(200) NOT NULL, "
@@ -328,6 +329,19 @@ def jdbc_part(tmp, port, user):
                  "column COLUMN_NAME=price TYPE_NAME=numeric COLUMN_SIZE=10 DECIMAL_DIGITS=2 IS_NULLABLE=YES IS_AUTOINCREMENT=NO",
                  "column COLUMN_NAME=flags TYPE_NAME=int2 COLUMN_SIZE=5 DECIMAL_DIGITS=0 IS_NULLABLE=NO IS_AUTOINCREMENT=NO"]:
         check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
+    # getPrimaryKeys / getIndexInfo select (_pg_expandarray(indkey)).n,
+    # (keys).x, pg_get_indexdef(oid, column, pretty) and indoption[n]
+    for want in ["pk TABLE_NAME=authors COLUMN_NAME=id KEY_SEQ=1 PK_NAME=authors_pkey",
+                 "pk TABLE_NAME=books COLUMN_NAME=id KEY_SEQ=1 PK_NAME=books_pkey",
+                 "index TABLE_NAME=authors NON_UNIQUE=f INDEX_NAME=authors_email_key TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=email ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "index TABLE_NAME=books NON_UNIQUE=t INDEX_NAME=books_title_idx TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=title ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "unique TABLE_NAME=books INDEX_NAME=books_pkey COLUMN_NAME=id"]:
+        check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
+    check(not any(x.startswith("unique") and "books_title_idx" in x for x in lines), "getIndexInfo unique only:\n" + r.stdout)
+    JDBC_OUT["wirebuf"] = lines
+    JDBC_OUT["cmd"] = ["java", "-cp", jar + ":" + out, "CatalogMeta"]
 
 
 # the same catalog queries on both servers, rows compared
@@ -430,6 +444,16 @@ def differential(tmp, port, user):
             m, a if isinstance(a, str) else "\n".join(a), b if isinstance(b, str) else "\n".join(b)))
     wb.close()
     pg.close()
+    # pgjdbc DatabaseMetaData rows, the same program against PostgreSQL
+    if JDBC_OUT.get("cmd"):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        r = subprocess.run(JDBC_OUT["cmd"] + ["jdbc:postgresql://127.0.0.1:%s/%s" % (
+            os.environ["WB_PG_PORT"], os.environ.get("WB_PG_DB", "postgres")), user],
+            capture_output=True, text=True, env=env, timeout=120)
+        check(r.returncode == 0 and r.stdout.splitlines() == JDBC_OUT["wirebuf"],
+              "differential pgjdbc\n--- postgres\n%s%s\n--- wirebuf\n%s" % (
+                  r.stdout, r.stderr[-1000:], "\n".join(JDBC_OUT["wirebuf"])))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
  * a user relation is 16384 + its sqlite_schema rowid (stable until the
  * table is rebuilt). */
 #include "translate_internal.h"
+#include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,9 +293,37 @@ static char *query_text(sqlite3 *db, const char *sql, int64_t arg)
  * SQLite index (columns or, for an expression, its SQLite text) */
 static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
+    if (argc == 3 && sqlite3_value_int64(a[1]) != 0) {
+        /* pg_get_indexdef(index, column, pretty): that key column alone
+         * (its name, quoted as quote_ident does, without DESC / opclass as
+         * PostgreSQL's attrsOnly form); '' past the last column */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END FROM sqlite_schema i, "
+                                   "pragma_index_xinfo(i.name) x WHERE i.type = 'index' AND 16384 + i.rowid = ?1 "
+                                   "AND x.key AND x.seqno = ?2 - 1", -1, &st, NULL) != SQLITE_OK) {
+            sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+            return;
+        }
+        sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+        sqlite3_bind_int64(st, 2, sqlite3_value_int64(a[1]));
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *n = (const char *)sqlite3_column_text(st, 0);
+            int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
+            for (const char *p = n; plain && *p; p++)
+                plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
+            char *r = plain ? sqlite3_mprintf("%s", n) : sqlite3_mprintf("\"%w\"", n ? n : "");
+            if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
+        } else {
+            /* a column past the index's: PostgreSQL gives an empty string */
+            char *exists = query_text(db, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND 16384 + rowid = ?1", sqlite3_value_int64(a[0]));
+            if (exists) sqlite3_result_text(c, "", 0, SQLITE_STATIC); else sqlite3_result_null(c);
+            sqlite3_free(exists);
+        }
+        sqlite3_finalize(st);
+        return;
+    }
     char *r = query_text(db,
         "SELECT 'CREATE ' || CASE WHEN l.\"unique\" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || "
         "CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) "
@@ -657,7 +686,10 @@ static const cat_rel cat_rels[] = {
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
-     "(SELECT group_concat(x.cid + 1, ' ') FROM pragma_index_info(i.name) x), '', '', '', NULL, NULL "
+     "(SELECT group_concat(x.cid + 1, ' ') FROM pragma_index_info(i.name) x), '', '', "
+     /* indoption per key column as PostgreSQL sets it for the declared
+      * order: bit 1 DESC, bit 2 NULLS FIRST (a plain DESC is NULLS FIRST) */
+     "(SELECT group_concat(CASE WHEN x.\"desc\" THEN 3 ELSE 0 END, ' ') FROM pragma_index_xinfo(i.name) x WHERE x.key), NULL, NULL "
      "FROM sqlite_schema i JOIN sqlite_schema t ON t.type = 'table' AND t.name = i.tbl_name "
      "JOIN pragma_index_list(t.name) l ON l.name = i.name WHERE i.type = 'index'"},
 };
