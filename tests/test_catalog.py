@@ -138,6 +138,13 @@ def run(tmp, port, user):
     check("List of installed extensions" in dx and "plpgsql | 1.0     | pg_catalog" in dx and "(1 row)" in dx
           and "vector" not in dx, "\\dx before CREATE EXTENSION:\n" + dx)
     psql(tmp, port, user, "CREATE EXTENSION vector", "CREATE EXTENSION IF NOT EXISTS vector")
+    # a second CREATE EXTENSION without IF NOT EXISTS fails as in PostgreSQL
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(["psql", "-X", "-h", tmp, "-p", str(port), "-U", user, "-d", "postgres", "-v", "VERBOSITY=verbose",
+                        "-c", "CREATE EXTENSION vector"], capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and '42710: extension "vector" already exists' in r.stderr,
+          "repeated CREATE EXTENSION vector: " + r.stderr)
     dx = psql(tmp, port, user, "\\dx")
     check("plpgsql | 1.0     | pg_catalog" in dx and "vector  | 0.8.0   | public" in dx and "(2 rows)" in dx,
           "\\dx after CREATE EXTENSION vector:\n" + dx)

@@ -926,6 +926,15 @@ static void f_array_get(sqlite3_context *c, int argc, sqlite3_value **a)
     if (arr_parse((const char *)sqlite3_value_text(a[0]), get_cb, &g) != 0) err(c, "22P02", "malformed array literal");
 }
 
+/* wb_raise('SQLSTATE message'): fails the statement with that error (for
+ * checks the translator writes as a SELECT over the rows that violate) */
+static void f_raise(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    const char *m = (const char *)sqlite3_value_text(a[0]);
+    sqlite3_result_error(c, m ? m : "XX000 wb_raise", -1);
+}
+
 /* wb_record(v1, v2, ...): a composite value in record_out's text form
  * (PostgreSQL 15 docs §8.16.6): "(v1,v2)", a NULL field empty, a field
  * that is empty or holds a quote, backslash, parenthesis, comma or space
@@ -2297,7 +2306,7 @@ static const fdef fdefs[] = {
     {"wb_array", -1, DET, f_array, NULL}, {"wb_array_position", 2, DET, f_array_position, NULL},
     {"wb_array_length", 2, DET, f_array_length, NULL}, {"wb_cardinality", 1, DET, f_array_length, NULL},
     {"wb_array_get", 2, DET, f_array_get, NULL}, {"wb_array_in", 2, DET, f_array_in, NULL},
-    {"wb_record", -1, DET, f_record, NULL}, {"wb_record_field", 2, DET, f_record_field, NULL},
+    {"wb_raise", 1, NDET, f_raise, NULL}, {"wb_record", -1, DET, f_record, NULL}, {"wb_record_field", 2, DET, f_record_field, NULL},
     {"wb_random", 0, NDET, f_random, NULL}, {"wb_char", 3, DET, f_char, NULL},
     {"wb_iv_mul", 2, DET, f_iv_mul, NULL}, {"wb_iv_div", 2, DET, f_iv_mul, "div"},
     {"wb_iv_add", 2, DET, f_iv_add, NULL}, {"wb_iv_sub", 2, DET, f_iv_add, "sub"},
