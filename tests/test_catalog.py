@@ -28,6 +28,14 @@ SCHEMA = [
     "CREATE VIEW cheap_books AS SELECT id, title FROM books WHERE price < 10",
 ]
 
+# CHECK / NOT NULL / named UNIQUE constraints (created after the \\d family
+# checks above, on both servers in the differential run)
+CK_SCHEMA = [
+    "CREATE TABLE gadgets (id int PRIMARY KEY, price numeric(10,2) CHECK (price > 0), "
+    "qty int NOT NULL CONSTRAINT qty_pos CHECK (qty >= 0), code text, sku text, "
+    "CONSTRAINT gadgets_code_uq UNIQUE (code), UNIQUE (sku), CHECK (qty < 1000 AND price < 1000000))",
+]
+
 
 def check(cond, what):
     if not cond:
@@ -183,6 +191,7 @@ def run(tmp, port, user):
                "WHERE ct.relname = 'books') r WHERE r.an = r.k ORDER BY 1")
     check(" id      | 1 |  1" in srf and " title   | 3 |  3" in srf and "(2 rows)" in srf,
           "select-list unnest joined with pg_class, ORDER BY:\n" + srf)
+    constraints_part(tmp, port, user)
     psycopg3_part(tmp, port, user)
     asyncpg_part(tmp, port, user)
     pgbench_part(tmp, port, user)
@@ -192,6 +201,29 @@ def run(tmp, port, user):
         differential(tmp, port, user)
     else:
         print("skip: differential part (no PostgreSQL: run under scripts/with_pg.sh)")
+
+
+def constraints_part(tmp, port, user):
+    psql(tmp, port, user, *CK_SCHEMA)
+    d = psql(tmp, port, user, "\\d gadgets")
+    for want in ['"gadgets_code_uq" UNIQUE CONSTRAINT, btree (code)', '"gadgets_sku_key" UNIQUE CONSTRAINT, btree (sku)',
+                 "Check constraints:", '"gadgets_check" CHECK (', '"gadgets_price_check" CHECK (', '"qty_pos" CHECK (']:
+        check(want in d, "\\d gadgets shows %r:\n%s" % (want, d))
+    k = psql(tmp, port, user, "SELECT conname, contype, conkey FROM pg_constraint WHERE conrelid = 'gadgets'::regclass ORDER BY 1")
+    for want in ["gadgets_check       | c       | {3,2}",  # the order the expression names them "gadgets_code_uq     | u       | {4}",
+                 "gadgets_pkey        | p       | {1}", "gadgets_price_check | c       | {2}",
+                 "gadgets_sku_key     | u       | {5}", "qty_pos             | c       | {3}", "(6 rows)"]:
+        check(want in k, "pg_constraint gadgets %r:\n%s" % (want, k))
+    tc = psql(tmp, port, user, "SELECT constraint_type, count(*) FROM information_schema.table_constraints "
+              "WHERE table_name = 'gadgets' GROUP BY 1 ORDER BY 1")
+    check("CHECK           |     5" in tc and "PRIMARY KEY     |     1" in tc and "UNIQUE          |     2" in tc,
+          "table_constraints gadgets:\n" + tc)
+    cc = psql(tmp, port, user, "SELECT check_clause FROM information_schema.check_constraints "
+              "WHERE constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%' ORDER BY 1")
+    check(" id IS NOT NULL" in cc and " qty IS NOT NULL" in cc and "(2 rows)" in cc, "check_constraints NOT NULL:\n" + cc)
+    cc = psql(tmp, port, user, "SELECT c.constraint_name, c.check_clause FROM information_schema.check_constraints c "
+              "WHERE c.constraint_name = 'qty_pos'")
+    check("qty_pos" in cc and "qty" in cc and ">= 0" in cc and "(1 row)" in cc, "check_constraints qty_pos:\n" + cc)
 
 
 def sqlalchemy_part(tmp, port, user):
@@ -412,6 +444,18 @@ DIFF_QUERIES = [
     "SELECT kcu.column_name, tc.constraint_type, c.relkind FROM information_schema.key_column_usage kcu "
     "JOIN information_schema.table_constraints tc ON tc.constraint_name = kcu.constraint_name "
     "JOIN pg_class c ON c.relname = kcu.table_name WHERE kcu.table_schema = 'public' ORDER BY 1, 2",
+    # CHECK / NOT NULL constraints and named UNIQUE (expressions' text differs: README)
+    "SELECT conname, contype, conkey, convalidated, connoinherit FROM pg_constraint "
+    "WHERE conrelid = 'gadgets'::regclass ORDER BY 1",
+    "SELECT relchecks FROM pg_class WHERE relname IN ('gadgets', 'books') ORDER BY 1",
+    "SELECT constraint_name, constraint_type, is_deferrable, initially_deferred, enforced FROM information_schema.table_constraints "
+    "WHERE table_name = 'gadgets' AND constraint_name NOT LIKE '%not_null' ORDER BY 1",
+    "SELECT count(*), min(constraint_type), max(constraint_type) FROM information_schema.table_constraints "
+    "WHERE table_name = 'gadgets' AND constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%\\_not\\_null'",
+    "SELECT check_clause FROM information_schema.check_constraints "
+    "WHERE constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%' ORDER BY 1",
+    "SELECT constraint_name FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND constraint_schema = 'public' ORDER BY 1",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]
@@ -429,7 +473,8 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books", "DROP TABLE IF EXISTS authors"] + SCHEMA:
+    for s in ["DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books", "DROP TABLE IF EXISTS authors",
+              "DROP TABLE IF EXISTS gadgets"] + SCHEMA + CK_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     wb.autocommit = True
