@@ -295,6 +295,13 @@ static char *fmt(tr *t, const char *f, ...)
     return s;
 }
 
+/* the HNSW indexes' parameters (CREATE INDEX ... USING hnsw), beside the
+ * plain SQLite index standing for each; DROP INDEX / DROP TABLE delete
+ * their rows */
+static const char *hnsw_table_sql =
+    "CREATE TABLE IF NOT EXISTS wb_hnsw_indexes (name TEXT PRIMARY KEY, tbl TEXT, col TEXT, "
+    "kind INTEGER, m INTEGER, efc INTEGER)";
+
 static const char *seq_table_sql =
     "CREATE TABLE IF NOT EXISTS wb_sequences (name text PRIMARY KEY, last_value int8 NOT NULL, "
     "start_value int8 NOT NULL, increment_by int8 NOT NULL, min_value int8 NOT NULL, "
@@ -670,8 +677,7 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     if (hnsw_kind >= 0) {
         char *n = sql_literal(name), *tb = sql_literal(table), *cl = sql_literal(is->index_params[0]->index_elem->name);
         if (!n || !tb || !cl) { free(n); free(tb); free(cl); tr_nomem(t); return -1; }
-        tr_add_pre(t, fmt(t, "CREATE TABLE IF NOT EXISTS wb_hnsw_indexes (name TEXT PRIMARY KEY, tbl TEXT, col TEXT, "
-                             "kind INTEGER, m INTEGER, efc INTEGER)"));
+        tr_add_pre(t, tr_strdup(t, hnsw_table_sql));
         tr_add_pre(t, fmt(t, "INSERT OR REPLACE INTO wb_hnsw_indexes VALUES (%s, %s, %s, %d, %lld, %lld)", n, tb, cl,
                           hnsw_kind, (long long)hnsw_m, (long long)hnsw_efc));
         free(n); free(tb); free(cl);
@@ -831,6 +837,18 @@ static int drop_stmt(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
             /* existence is checked by the engine's SQLite error (no such
              * table -> 42P01); IF EXISTS maps to SQLite's */
             tr_add_pre(t, fmt(t, "DROP %s %s%s", what, d->missing_ok ? "IF EXISTS " : "", id));
+            if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+                /* an HNSW index's record goes with it (or with its table) */
+                tr_add_pre(t, tr_strdup(t, hnsw_table_sql));
+                wb_buf b = {0};
+                wb_buf *save = t->o;
+                t->o = &b;
+                tr_puts(t, d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ? "DELETE FROM wb_hnsw_indexes WHERE tbl = "
+                                                                                  : "DELETE FROM wb_hnsw_indexes WHERE name = ");
+                tr_string(t, name);
+                t->o = save;
+                tr_add_pre(t, tr_buf_take(t, &b));
+            }
             if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
                 tr_add_pre(t, tr_strdup(t, seq_table_sql));
                 wb_buf b = {0};
