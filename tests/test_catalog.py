@@ -130,6 +130,12 @@ def run(tmp, port, user):
         check(n in di, "\\di lists %s:\n%s" % (n, di))
     dv = psql(tmp, port, user, "\\dv")
     check("cheap_books | view" in dv, "\\dv:\n" + dv)
+    # view_definition / pg_get_viewdef: the query as libpg_query deparses it
+    vd = psql(tmp, port, user, "SELECT view_definition, pg_get_viewdef('cheap_books'::regclass, true) = view_definition "
+              "FROM information_schema.views WHERE table_name = 'cheap_books'")
+    check("SELECT id, title FROM books WHERE price < 10; | t" in vd, "view_definition:\n" + vd)
+    vd = psql(tmp, port, user, "\\d+ cheap_books")
+    check("View definition:\nSELECT id, title FROM books WHERE price < 10;" in vd, "\\d+ cheap_books:\n" + vd)
     dn = psql(tmp, port, user, "\\dn")
     check("public" in dn, "\\dn:\n" + dn)
     x = psql(tmp, port, user, "\\x on", "SELECT relname, relkind FROM pg_class WHERE relname = 'books'")

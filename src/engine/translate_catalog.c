@@ -186,6 +186,59 @@ static const char *ctok_close(const char *p)
     }
 }
 
+/* the PostgreSQL text of a view's query from its CREATE VIEW in
+ * sqlite_schema (the translator's leading comment, translate_ddl.c
+ * create_view), with pg_get_viewdef's closing ';'; NULL for a view made
+ * before wirebuf kept it. The translator writes no other comments. */
+static char *view_pgdef(const char *sql)
+{
+    ctok t;
+    for (const char *p = sql; p && *p;) {
+        p = ctok_next(p, &t);
+        if (!t.kind) break;
+        if (t.kind == 'c' && t.len >= 7 && !strncmp(t.p, "/*pg:", 5))
+            return sqlite3_mprintf("%.*s;", (int)(t.len - 7), t.p + 5);
+    }
+    return NULL;
+}
+
+static void f_view_def(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    char *r = view_pgdef((const char *)sqlite3_value_text(a[0]));
+    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+}
+
+/* pg_get_viewdef(view oid or name [, pretty]): the view's query as above;
+ * NULL for an OID that is no view, 42P01 for a name that is none */
+static void f_get_viewdef(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    sqlite3_stmt *st;
+    int byname = sqlite3_value_numeric_type(a[0]) != SQLITE_INTEGER;
+    if (sqlite3_prepare_v2(db, byname ? "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ?1"
+                                      : "SELECT sql FROM sqlite_schema WHERE type = 'view' AND 16384 + rowid = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    const char *name = byname ? (const char *)sqlite3_value_text(a[0]) : NULL;
+    if (name && !strncmp(name, "public.", 7)) name += 7;
+    if (byname) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char *r = view_pgdef((const char *)sqlite3_column_text(st, 0));
+        if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+    } else if (byname) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", name);
+        sqlite3_result_error(c, msg, -1);
+    } else sqlite3_result_null(c);
+    sqlite3_finalize(st);
+}
+
 #define MAX_TCOLS 2000
 /* wb_table_constraints(create_sql, table): the named and CHECK constraints
  * of a CREATE TABLE, a JSON array of [contype, name, [columns], check
@@ -955,9 +1008,11 @@ static const cat_rel cat_rels[] = {
      "length(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END) - 2) || ']') j "
      "JOIN pg_class c ON c.oid = CASE k.contype WHEN 'f' THEN k.confrelid ELSE k.conrelid END "
      "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f', 'c')"},
-    /* view_definition: NULL (SQLite keeps the translated text, not PostgreSQL's) */
+    /* view_definition: the query as libpg_query deparses it (PostgreSQL's
+     * pg_get_viewdef prints its own normalised form: README) */
     {"information_schema_views", c_is_views,
-     "SELECT current_database(), 'public', c.relname, NULL, 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
+     "SELECT current_database(), 'public', c.relname, (SELECT wb_view_def(q.sql) FROM sqlite_schema q "
+     "WHERE q.type = 'view' AND q.name = c.relname), 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
      "FROM pg_class c WHERE c.relkind = 'v'"},
     {"information_schema_sequences", c_is_sequences,
      "SELECT current_database(), 'public', c.relname, CASE s.seqtypid WHEN 23 THEN 'integer' WHEN 21 THEN 'smallint' "
@@ -1110,6 +1165,9 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_table_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_total_relation_size", 1, SQLITE_UTF8, (void *)1, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_view_def", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_view_def, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 1, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 2, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_table_constraints", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_table_constraints, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;

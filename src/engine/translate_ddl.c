@@ -685,6 +685,29 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     return 0;
 }
 
+/* a query's text as libpg_query deparses it (PostgreSQL's syntax,
+ * normalised), NULL when it cannot; the caller frees it */
+static char *deparse_query(PgQuery__Node *query)
+{
+    PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
+    raw.stmt = query;
+    PgQuery__RawStmt *rawp = &raw;
+    PgQuery__ParseResult pr = PG_QUERY__PARSE_RESULT__INIT;
+    pr.version = PG_VERSION_NUM;
+    pr.n_stmts = 1;
+    pr.stmts = &rawp;
+    size_t len = pg_query__parse_result__get_packed_size(&pr);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return NULL;
+    pg_query__parse_result__pack(&pr, buf);
+    PgQueryProtobuf pb = {len, (char *)buf};
+    PgQueryDeparseResult d = pg_query_deparse_protobuf(pb);
+    free(buf);
+    char *r = !d.error && d.query ? strdup(d.query) : NULL;
+    pg_query_free_deparse_result(d);
+    return r;
+}
+
 static int create_view(tr *t, PgQuery__ViewStmt *vs, wb_sql_stmt *st)
 {
     st->tag = tr_strdup(t, "CREATE VIEW");
@@ -711,6 +734,12 @@ static int create_view(tr *t, PgQuery__ViewStmt *vs, wb_sql_stmt *st)
         tr_puts(t, ")");
     }
     tr_puts(t, " AS ");
+    /* the view's query as PostgreSQL text (libpg_query's deparser) in a
+     * leading comment, which SQLite keeps in sqlite_schema.sql: the
+     * catalog's view_definition / pg_get_viewdef read it back */
+    char *pgdef = deparse_query(vs->query);
+    if (pgdef && !strstr(pgdef, "*/")) tr_printf(t, "/*pg:%s*/ ", pgdef);
+    free(pgdef);
     int np = t->nparams;
     tr_select(t, vs->query->select_stmt, NULL, 0);
     if (t->nparams > np) tr_fail(t, "42P02", -1, "there is no parameter $1");

@@ -670,6 +670,7 @@ static const fmap fmaps[] = {
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
+    {"pg_get_viewdef", NULL, R_TEXT, 1, 2},
     {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
     {"pg_get_triggerdef", NULL, R_TEXT, 1, 2}, {"pg_get_function_result", NULL, R_TEXT, 1, 1},
     {"pg_get_function_arguments", NULL, R_TEXT, 1, 1}, {"pg_get_function_identity_arguments", NULL, R_TEXT, 1, 1},
