@@ -843,9 +843,9 @@ static const cat_rel cat_rels[] = {
      "(13000, 'information_schema', 10, NULL)"},
     /* pg_class reads its relations (sqlite_schema's tables, views and
      * indexes, then wb_sequences' sequences) from ONE json_each source, not
-     * a UNION ALL of the two: SQLite 3.40's flattening of a UNION ALL view
-     * into a join (optimization FlttnUnionAll) together with an ORDER BY
-     * returned no rows for pg_class JOIN pg_attribute JOIN pg_index ...
+     * a UNION ALL of the two: SQLite 3.40 flattening a UNION ALL view into
+     * a join, together with an ORDER BY (optimizations QueryFlattener and
+     * OrderByIdxJoin), returned no rows for pg_class JOIN pg_attribute JOIN pg_index ...
      * ORDER BY (tests/test_catalog.py, the README has the pure-SQLite
      * reproducer). The UNION ALL below is inside an aggregate scalar
      * subquery, which SQLite never flattens into the caller; the view
@@ -895,8 +895,9 @@ static const cat_rel cat_rels[] = {
     /* primary keys, unique constraints and foreign keys as SQLite keeps
      * them (pragma_index_list / pragma_foreign_key_list), CHECK constraints
      * and constraint names from the CREATE TABLE text (wb_table_constraints).
-     * Not flattened into a caller's join (its FK arm is an aggregate), so
-     * the UNION ALL is safe from the SQLite 3.40 bug described at pg_class. */
+     * Never flattened into a caller's query (its FK arm is an aggregate),
+     * so the UNION ALL is safe from the SQLite 3.40 bug described at
+     * pg_class. */
     {"pg_constraint", c_constraint,
      "SELECT 16384 + i.rowid, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
      /* a named PRIMARY KEY / UNIQUE under its name (the CREATE TABLE text
