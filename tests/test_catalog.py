@@ -33,7 +33,9 @@ SCHEMA = [
 CK_SCHEMA = [
     "CREATE TABLE gadgets (id int PRIMARY KEY, price numeric(10,2) CHECK (price > 0), "
     "qty int NOT NULL CONSTRAINT qty_pos CHECK (qty >= 0), code text, sku text, "
-    "CONSTRAINT gadgets_code_uq UNIQUE (code), UNIQUE (sku), CHECK (qty < 1000 AND price < 1000000))",
+    "maker int CONSTRAINT gadgets_maker_fk REFERENCES authors(id), "
+    "CONSTRAINT gadgets_code_uq UNIQUE (code), UNIQUE (sku), CHECK (qty < 1000 AND price < 1000000), "
+    "CONSTRAINT gadgets_code_fk FOREIGN KEY (code) REFERENCES authors(email))",
 ]
 
 
@@ -212,13 +214,16 @@ def run(tmp, port, user):
 def constraints_part(tmp, port, user):
     psql(tmp, port, user, *CK_SCHEMA)
     d = psql(tmp, port, user, "\\d gadgets")
-    for want in ['"gadgets_code_uq" UNIQUE CONSTRAINT, btree (code)', '"gadgets_sku_key" UNIQUE CONSTRAINT, btree (sku)',
+    for want in ['"gadgets_code_uq" UNIQUE CONSTRAINT, btree (code)',
+                 '"gadgets_maker_fk" FOREIGN KEY (maker) REFERENCES authors(id)',
+                 '"gadgets_code_fk" FOREIGN KEY (code) REFERENCES authors(email)', '"gadgets_sku_key" UNIQUE CONSTRAINT, btree (sku)',
                  "Check constraints:", '"gadgets_check" CHECK (', '"gadgets_price_check" CHECK (', '"qty_pos" CHECK (']:
         check(want in d, "\\d gadgets shows %r:\n%s" % (want, d))
     k = psql(tmp, port, user, "SELECT conname, contype, conkey FROM pg_constraint WHERE conrelid = 'gadgets'::regclass ORDER BY 1")
     for want in ["gadgets_check       | c       | {3,2}",  # the order the expression names them "gadgets_code_uq     | u       | {4}",
                  "gadgets_pkey        | p       | {1}", "gadgets_price_check | c       | {2}",
-                 "gadgets_sku_key     | u       | {5}", "qty_pos             | c       | {3}", "(6 rows)"]:
+                 "gadgets_sku_key     | u       | {5}", "qty_pos             | c       | {3}",
+                 "gadgets_code_fk     | f       | {4}", "gadgets_maker_fk    | f       | {6}", "(8 rows)"]:
         check(want in k, "pg_constraint gadgets %r:\n%s" % (want, k))
     tc = psql(tmp, port, user, "SELECT constraint_type, count(*) FROM information_schema.table_constraints "
               "WHERE table_name = 'gadgets' GROUP BY 1 ORDER BY 1")
@@ -479,8 +484,8 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books", "DROP TABLE IF EXISTS authors",
-              "DROP TABLE IF EXISTS gadgets"] + SCHEMA + CK_SCHEMA:
+    for s in ["DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+              "DROP TABLE IF EXISTS authors"] + SCHEMA + CK_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     wb.autocommit = True

@@ -387,6 +387,11 @@ static void test_basic(void)
            "SELECT", "x;y,z");
     expect_error("SELECT information_schema._pg_expandarray('{1}'::int[]) IS NULL FROM items WHERE "
                  "information_schema._pg_expandarray('{1}'::int[]) IS NULL", "42883", -1, "_pg_expandarray");
+    /* a table constraint written before a column (PostgreSQL allows it) */
+    expect("CREATE TABLE ck_order (a int, CHECK (a > 0), b int, UNIQUE (b), c text)", "CREATE TABLE", NULL);
+    expect("INSERT INTO ck_order VALUES (1, 2, 'x')", "INSERT", NULL);
+    expect_run_error("INSERT INTO ck_order VALUES (0, 3, 'y')", ""); /* CHECK failed (23514 in the engine) */
+    expect("SELECT a, b, c FROM ck_order", "SELECT", "1|2|x");
     /* int2vector / oidvector subscripts start at 0 (indkey[0] is the first column) */
     expect("SELECT ('1 3'::int2vector)[0], ('1 3'::int2vector)[1], ('1 3'::int2vector)[2], ('{1,3}'::int2[])[1]",
            "SELECT", "1|3|NULL|1");

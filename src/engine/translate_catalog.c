@@ -240,10 +240,10 @@ static void f_get_viewdef(sqlite3_context *c, int argc, sqlite3_value **a)
 }
 
 #define MAX_TCOLS 2000
-/* wb_table_constraints(create_sql, table): the named and CHECK constraints
- * of a CREATE TABLE, a JSON array of [contype, name, [columns], check
- * expression] in the order written: p / u with their name (null when
- * unnamed) and key columns; c with its name (PostgreSQL's TABLE_COL_check
+/* wb_table_constraints(create_sql, table): the constraints of a CREATE
+ * TABLE, a JSON array of [contype, name, [columns], check expression] in
+ * the order written: p / u / f with their name (null when unnamed) and
+ * key columns (f: the referencing ones); c with its name (PostgreSQL's TABLE_COL_check
  * / TABLE_check when unnamed, COL the one column it reads, numbered on a
  * repeat), the columns it reads and its expression as SQLite keeps it. */
 static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
@@ -286,7 +286,7 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
     char *checknames[256];
     int nchecks = 0;
     item_start = 1;
-    int colidx = -1;
+    int colidx = -1, after_foreign = 0;
     for (const char *q = body; q < end;) {
         q = ctok_next(q, &t);
         if (!t.kind || t.p >= end) break;
@@ -307,17 +307,17 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
             continue;
         }
         int pk = ctok_is(&t, "PRIMARY"), uq = ctok_is(&t, "UNIQUE"), ck = ctok_is(&t, "CHECK");
-        if (!pk && !uq && !ck) {
-            if (ctok_is(&t, "REFERENCES") || ctok_is(&t, "FOREIGN")) have_name = 0;
-            continue;
-        }
-        if (pk) { ctok k; const char *r = ctok_next(q, &k); if (ctok_is(&k, "KEY")) q = r; }
+        int fk = ctok_is(&t, "FOREIGN"), ref = ctok_is(&t, "REFERENCES");
+        if (ref && (after_foreign || col < 0)) { after_foreign = 0; have_name = 0; continue; } /* listed at FOREIGN KEY */
+        if (!pk && !uq && !ck && !fk && !ref) continue;
+        if (pk || fk) { ctok k; const char *r = ctok_next(q, &k); if (ctok_is(&k, "KEY")) q = r; }
+        after_foreign = fk;
         ctok open;
         const char *after = ctok_next(q, &open);
         const char *in = NULL, *close = NULL;
-        if (open.kind == 'p' && *open.p == '(') { in = after; close = ctok_close(after); }
+        if (!ref && open.kind == 'p' && *open.p == '(') { in = after; close = ctok_close(after); }
         if (nout++) sqlite3_str_appendchar(o, 1, ',');
-        sqlite3_str_appendf(o, "[\"%c\",", pk ? 'p' : uq ? 'u' : 'c');
+        sqlite3_str_appendf(o, "[\"%c\",", pk ? 'p' : uq ? 'u' : ck ? 'c' : 'f');
         /* the columns: a key list, the column itself, or those a CHECK reads */
         sqlite3_str *ks = sqlite3_str_new(NULL);
         sqlite3_str_appendchar(ks, 1, '[');
@@ -912,7 +912,9 @@ static const cat_rel cat_rels[] = {
      "FROM sqlite_schema t JOIN pragma_index_list(t.name) l JOIN sqlite_schema i ON i.type = 'index' AND i.name = l.name "
      "WHERE t.type = 'table' AND l.origin IN ('pk', 'u') AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
      "UNION ALL "
-     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, t.name || '_' || group_concat(f.\"from\", '_') || '_fkey', 2200, 'f', 0, 0, 1, "
+     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, coalesce((SELECT c.value->>1 FROM json_each(wb_table_constraints(t.sql, t.name)) c "
+     "WHERE c.value->>0 = 'f' AND c.value->>1 IS NOT NULL AND (SELECT group_concat(k.value, ',') FROM json_each(c.value->2) k) "
+     "= (SELECT group_concat(f2.\"from\", ',') FROM pragma_foreign_key_list(t.name) f2 WHERE f2.id = f.id) LIMIT 1), t.name || '_' || group_concat(f.\"from\", '_') || '_fkey'), 2200, 'f', 0, 0, 1, "
      "16384 + t.rowid, 0, 0, 0, (SELECT 16384 + r.rowid FROM sqlite_schema r WHERE r.type = 'table' AND r.name = f.\"table\"), "
      "CASE max(f.on_update) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
      "CASE max(f.on_delete) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "

@@ -547,12 +547,20 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     tr_puts(t, " (");
     int n = 0;
     t->if_not_exists = cs->if_not_exists;
+    /* columns first, then the table constraints: PostgreSQL takes them in
+     * any order, SQLite's grammar wants every column before the first */
     for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
         PgQuery__Node *e = cs->table_elts[i];
+        if (e->node_case == NC(CONSTRAINT)) continue;
         if (n++) tr_puts(t, ", ");
         if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp);
-        else if (e->node_case == NC(CONSTRAINT)) emit_table_constraint(t, e->constraint, table);
         else tr_fail(t, "0A000", -1, "CREATE TABLE element (LIKE ...) is not supported");
+    }
+    for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
+        PgQuery__Node *e = cs->table_elts[i];
+        if (e->node_case != NC(CONSTRAINT)) continue;
+        if (n++) tr_puts(t, ", ");
+        emit_table_constraint(t, e->constraint, table);
     }
     for (size_t i = 0; i < cs->n_constraints && !t->failed; i++) {
         if (n++) tr_puts(t, ", ");
