@@ -36,6 +36,9 @@ CK_SCHEMA = [
     "maker int CONSTRAINT gadgets_maker_fk REFERENCES authors(id), "
     "CONSTRAINT gadgets_code_uq UNIQUE (code), UNIQUE (sku), CHECK (qty < 1000 AND price < 1000000), "
     "CONSTRAINT gadgets_code_fk FOREIGN KEY (code) REFERENCES authors(email))",
+    # a two-column primary key in the other order, a DESC index column
+    "CREATE TABLE gadget_parts (gadget int, part int, qty int, PRIMARY KEY (part, gadget))",
+    "CREATE INDEX gadget_parts_qty_idx ON gadget_parts (qty DESC, part)",
 ]
 
 
@@ -390,6 +393,16 @@ def jdbc_part(tmp, port, user):
                  "unique TABLE_NAME=books INDEX_NAME=books_pkey COLUMN_NAME=id"]:
         check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
     check(not any(x.startswith("unique") and "books_title_idx" in x for x in lines), "getIndexInfo unique only:\n" + r.stdout)
+    for want in ["pk TABLE_NAME=gadget_parts COLUMN_NAME=part KEY_SEQ=1 PK_NAME=gadget_parts_pkey",
+                 "pk TABLE_NAME=gadget_parts COLUMN_NAME=gadget KEY_SEQ=2 PK_NAME=gadget_parts_pkey",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=t INDEX_NAME=gadget_parts_qty_idx TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=qty ASC_OR_DESC=D FILTER_CONDITION=null",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=t INDEX_NAME=gadget_parts_qty_idx TYPE=3 ORDINAL_POSITION=2 "
+                 "COLUMN_NAME=part ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=f INDEX_NAME=gadget_parts_pkey TYPE=3 ORDINAL_POSITION=2 "
+                 "COLUMN_NAME=gadget ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "unique TABLE_NAME=gadgets INDEX_NAME=gadgets_code_uq COLUMN_NAME=code"]:
+        check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
     JDBC_OUT["wirebuf"] = lines
     JDBC_OUT["cmd"] = ["java", "-cp", jar + ":" + out, "CatalogMeta"]
 
@@ -484,7 +497,7 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+    for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
               "DROP TABLE IF EXISTS authors"] + SCHEMA + CK_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")

@@ -392,6 +392,10 @@ static void test_basic(void)
     expect("INSERT INTO ck_order VALUES (1, 2, 'x')", "INSERT", NULL);
     expect_run_error("INSERT INTO ck_order VALUES (0, 3, 'y')", ""); /* CHECK failed (23514 in the engine) */
     expect("SELECT a, b, c FROM ck_order", "SELECT", "1|2|x");
+    /* a table-level PRIMARY KEY makes its columns NOT NULL, as in PostgreSQL */
+    expect("CREATE TABLE pk2 (a int, b text, c int, PRIMARY KEY (b, a))", "CREATE TABLE", NULL);
+    expect_run_error("INSERT INTO pk2 (a, c) VALUES (1, 2)", ""); /* NOT NULL (23502 in the engine) */
+    expect("SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'pk2'::regclass ORDER BY attnum", "SELECT", "a|1;b|1;c|0");
     /* int2vector / oidvector subscripts start at 0 (indkey[0] is the first column) */
     expect("SELECT ('1 3'::int2vector)[0], ('1 3'::int2vector)[1], ('1 3'::int2vector)[2], ('{1,3}'::int2[])[1]",
            "SELECT", "1|3|NULL|1");

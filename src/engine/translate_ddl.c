@@ -423,7 +423,25 @@ static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
     tr_assign(t, n, oid, typmod);
 }
 
-static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp)
+/* column is one of a table-level PRIMARY KEY's (which makes it NOT NULL
+ * in PostgreSQL; SQLite lets a non-INTEGER key column hold NULL) */
+static int in_table_pk(PgQuery__CreateStmt *cs, const char *column)
+{
+    for (size_t pass = 0; cs && pass < 2; pass++) {
+        size_t n = pass ? cs->n_constraints : cs->n_table_elts;
+        PgQuery__Node **e = pass ? cs->constraints : cs->table_elts;
+        for (size_t i = 0; i < n; i++) {
+            if (e[i]->node_case != NC(CONSTRAINT) || e[i]->constraint->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) continue;
+            for (size_t k = 0; k < e[i]->constraint->n_keys; k++)
+                if (e[i]->constraint->keys[k]->node_case == NC(STRING) && !strcmp(e[i]->constraint->keys[k]->string->sval, column))
+                    return 1;
+        }
+    }
+    return 0;
+}
+
+/* a column definition; cs: the CREATE TABLE it is in (NULL for ADD COLUMN) */
+static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp, PgQuery__CreateStmt *cs)
 {
     uint32_t oid = 0;
     int serial = 0;
@@ -434,7 +452,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     tr_puts(t, decl);
     free(decl);
     if (oid == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric"); /* by value, not bytes (translate_numeric.c) */
-    int notnull = cd->is_not_null, has_default = cd->raw_default != NULL;
+    int notnull = cd->is_not_null || in_table_pk(cs, cd->colname), has_default = cd->raw_default != NULL;
     const char *identity = NULL;
     for (size_t i = 0; i < cd->n_constraints; i++) {
         PgQuery__Constraint *c = cd->constraints[i]->constraint;
@@ -553,7 +571,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
         PgQuery__Node *e = cs->table_elts[i];
         if (e->node_case == NC(CONSTRAINT)) continue;
         if (n++) tr_puts(t, ", ");
-        if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp);
+        if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp, cs);
         else tr_fail(t, "0A000", -1, "CREATE TABLE element (LIKE ...) is not supported");
     }
     for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
@@ -1012,7 +1030,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_puts(t, " ADD COLUMN ");
             tr_scope sc;
             tr_scope_push(t, &sc);
-            emit_column(t, cd, table, 0);
+            emit_column(t, cd, table, 0, NULL);
             tr_scope_pop(t, &sc);
             t->o = save;
             tr_add_pre(t, tr_buf_take(t, &b));

@@ -19,7 +19,7 @@ public class CatalogMeta {
             dump("table", m.getTables(null, "public", "%", new String[] {"TABLE", "VIEW"}), "TABLE_NAME", "TABLE_TYPE");
             dump("column", m.getColumns(null, "public", "books", "%"), "COLUMN_NAME", "TYPE_NAME", "COLUMN_SIZE",
                  "DECIMAL_DIGITS", "IS_NULLABLE", "IS_AUTOINCREMENT");
-            for (String t : new String[] {"authors", "books"}) {
+            for (String t : new String[] {"authors", "books", "gadgets", "gadget_parts"}) {
                 dump("pk", m.getPrimaryKeys(null, "public", t), "TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME");
                 dump("index", m.getIndexInfo(null, "public", t, false, false), "TABLE_NAME", "NON_UNIQUE",
                      "INDEX_NAME", "TYPE", "ORDINAL_POSITION", "COLUMN_NAME", "ASC_OR_DESC", "FILTER_CONDITION");
