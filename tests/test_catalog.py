@@ -17,6 +17,7 @@ import time
 
 WIREBUF = os.path.abspath(sys.argv[1])
 FAILS = []
+JDBC_OUT = {}  # jdbc_part's rows and command, for the differential run
 
 SCHEMA = [
     "CREATE TABLE authors (id serial PRIMARY KEY, name varchar(200) NOT NULL, "
@@ -25,6 +26,19 @@ SCHEMA = [
     "title varchar(200) NOT NULL, price numeric(10,2), flags smallint NOT NULL DEFAULT 0)",
     "CREATE INDEX books_title_idx ON books (title)",
     "CREATE VIEW cheap_books AS SELECT id, title FROM books WHERE price < 10",
+]
+
+# CHECK / NOT NULL / named UNIQUE constraints (created after the \\d family
+# checks above, on both servers in the differential run)
+CK_SCHEMA = [
+    "CREATE TABLE gadgets (id int PRIMARY KEY, price numeric(10,2) CHECK (price > 0), "
+    "qty int NOT NULL CONSTRAINT qty_pos CHECK (qty >= 0), code text, sku text, "
+    "maker int CONSTRAINT gadgets_maker_fk REFERENCES authors(id), "
+    "CONSTRAINT gadgets_code_uq UNIQUE (code), UNIQUE (sku), CHECK (qty < 1000 AND price < 1000000), "
+    "CONSTRAINT gadgets_code_fk FOREIGN KEY (code) REFERENCES authors(email))",
+    # a two-column primary key in the other order, a DESC index column
+    "CREATE TABLE gadget_parts (gadget int, part int, qty int, PRIMARY KEY (part, gadget))",
+    "CREATE INDEX gadget_parts_qty_idx ON gadget_parts (qty DESC, part)",
 ]
 
 
@@ -121,6 +135,12 @@ def run(tmp, port, user):
         check(n in di, "\\di lists %s:\n%s" % (n, di))
     dv = psql(tmp, port, user, "\\dv")
     check("cheap_books | view" in dv, "\\dv:\n" + dv)
+    # view_definition / pg_get_viewdef: the query as libpg_query deparses it
+    vd = psql(tmp, port, user, "SELECT view_definition, pg_get_viewdef('cheap_books'::regclass, true) = view_definition "
+              "FROM information_schema.views WHERE table_name = 'cheap_books'")
+    check("SELECT id, title FROM books WHERE price < 10; | t" in vd, "view_definition:\n" + vd)
+    vd = psql(tmp, port, user, "\\d+ cheap_books")
+    check("View definition:\nSELECT id, title FROM books WHERE price < 10;" in vd, "\\d+ cheap_books:\n" + vd)
     dn = psql(tmp, port, user, "\\dn")
     check("public" in dn, "\\dn:\n" + dn)
     x = psql(tmp, port, user, "\\x on", "SELECT relname, relkind FROM pg_class WHERE relname = 'books'")
@@ -137,6 +157,13 @@ def run(tmp, port, user):
     check("List of installed extensions" in dx and "plpgsql | 1.0     | pg_catalog" in dx and "(1 row)" in dx
           and "vector" not in dx, "\\dx before CREATE EXTENSION:\n" + dx)
     psql(tmp, port, user, "CREATE EXTENSION vector", "CREATE EXTENSION IF NOT EXISTS vector")
+    # a second CREATE EXTENSION without IF NOT EXISTS fails as in PostgreSQL
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(["psql", "-X", "-h", tmp, "-p", str(port), "-U", user, "-d", "postgres", "-v", "VERBOSITY=verbose",
+                        "-c", "CREATE EXTENSION vector"], capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and '42710: extension "vector" already exists' in r.stderr,
+          "repeated CREATE EXTENSION vector: " + r.stderr)
     dx = psql(tmp, port, user, "\\dx")
     check("plpgsql | 1.0     | pg_catalog" in dx and "vector  | 0.8.0   | public" in dx and "(2 rows)" in dx,
           "\\dx after CREATE EXTENSION vector:\n" + dx)
@@ -162,6 +189,20 @@ def run(tmp, port, user):
     check("List of functions" in df and "(0 rows)" in df, "\\df:\n" + df)
     nv = psql(tmp, port, user, "SELECT nextval('books_id_seq'::regclass), currval('public.books_id_seq')")
     check(" 1 |       1" in nv, "nextval(regclass):\n" + nv)
+    # pg_class (relations and sequences) joined with pg_attribute and
+    # pg_index under an ORDER BY: SQLite 3.40 flattened the UNION ALL view
+    # into the join and returned no rows (README); with select-list SRFs too
+    jo = psql(tmp, port, user, "SELECT c.relname, a.attname, i.indexrelid::regclass FROM pg_class c "
+              "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_index i ON i.indrelid = c.oid "
+              "AND a.attnum = ANY(i.indkey) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1, 2, 3")
+    check("authors | email   | authors_email_key" in jo and "books   | title   | books_title_idx" in jo
+          and "(4 rows)" in jo, "pg_class JOIN pg_attribute JOIN pg_index ORDER BY:\n" + jo)
+    srf = psql(tmp, port, user, "SELECT r.* FROM (SELECT a.attname, unnest(i.indkey) k, a.attnum an FROM pg_class ct "
+               "JOIN pg_attribute a ON a.attrelid = ct.oid JOIN pg_index i ON i.indrelid = ct.oid "
+               "WHERE ct.relname = 'books') r WHERE r.an = r.k ORDER BY 1")
+    check(" id      | 1 |  1" in srf and " title   | 3 |  3" in srf and "(2 rows)" in srf,
+          "select-list unnest joined with pg_class, ORDER BY:\n" + srf)
+    constraints_part(tmp, port, user)
     psycopg3_part(tmp, port, user)
     asyncpg_part(tmp, port, user)
     pgbench_part(tmp, port, user)
@@ -171,6 +212,32 @@ def run(tmp, port, user):
         differential(tmp, port, user)
     else:
         print("skip: differential part (no PostgreSQL: run under scripts/with_pg.sh)")
+
+
+def constraints_part(tmp, port, user):
+    psql(tmp, port, user, *CK_SCHEMA)
+    d = psql(tmp, port, user, "\\d gadgets")
+    for want in ['"gadgets_code_uq" UNIQUE CONSTRAINT, btree (code)',
+                 '"gadgets_maker_fk" FOREIGN KEY (maker) REFERENCES authors(id)',
+                 '"gadgets_code_fk" FOREIGN KEY (code) REFERENCES authors(email)', '"gadgets_sku_key" UNIQUE CONSTRAINT, btree (sku)',
+                 "Check constraints:", '"gadgets_check" CHECK (', '"gadgets_price_check" CHECK (', '"qty_pos" CHECK (']:
+        check(want in d, "\\d gadgets shows %r:\n%s" % (want, d))
+    k = psql(tmp, port, user, "SELECT conname, contype, conkey FROM pg_constraint WHERE conrelid = 'gadgets'::regclass ORDER BY 1")
+    for want in ["gadgets_check       | c       | {3,2}",  # the order the expression names them "gadgets_code_uq     | u       | {4}",
+                 "gadgets_pkey        | p       | {1}", "gadgets_price_check | c       | {2}",
+                 "gadgets_sku_key     | u       | {5}", "qty_pos             | c       | {3}",
+                 "gadgets_code_fk     | f       | {4}", "gadgets_maker_fk    | f       | {6}", "(8 rows)"]:
+        check(want in k, "pg_constraint gadgets %r:\n%s" % (want, k))
+    tc = psql(tmp, port, user, "SELECT constraint_type, count(*) FROM information_schema.table_constraints "
+              "WHERE table_name = 'gadgets' GROUP BY 1 ORDER BY 1")
+    check("CHECK           |     5" in tc and "PRIMARY KEY     |     1" in tc and "UNIQUE          |     2" in tc,
+          "table_constraints gadgets:\n" + tc)
+    cc = psql(tmp, port, user, "SELECT check_clause FROM information_schema.check_constraints "
+              "WHERE constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%' ORDER BY 1")
+    check(" id IS NOT NULL" in cc and " qty IS NOT NULL" in cc and "(2 rows)" in cc, "check_constraints NOT NULL:\n" + cc)
+    cc = psql(tmp, port, user, "SELECT c.constraint_name, c.check_clause FROM information_schema.check_constraints c "
+              "WHERE c.constraint_name = 'qty_pos'")
+    check("qty_pos" in cc and "qty" in cc and ">= 0" in cc and "(1 row)" in cc, "check_constraints qty_pos:\n" + cc)
 
 
 def sqlalchemy_part(tmp, port, user):
@@ -315,6 +382,29 @@ def jdbc_part(tmp, port, user):
                  "column COLUMN_NAME=price TYPE_NAME=numeric COLUMN_SIZE=10 DECIMAL_DIGITS=2 IS_NULLABLE=YES IS_AUTOINCREMENT=NO",
                  "column COLUMN_NAME=flags TYPE_NAME=int2 COLUMN_SIZE=5 DECIMAL_DIGITS=0 IS_NULLABLE=NO IS_AUTOINCREMENT=NO"]:
         check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
+    # getPrimaryKeys / getIndexInfo select (_pg_expandarray(indkey)).n,
+    # (keys).x, pg_get_indexdef(oid, column, pretty) and indoption[n]
+    for want in ["pk TABLE_NAME=authors COLUMN_NAME=id KEY_SEQ=1 PK_NAME=authors_pkey",
+                 "pk TABLE_NAME=books COLUMN_NAME=id KEY_SEQ=1 PK_NAME=books_pkey",
+                 "index TABLE_NAME=authors NON_UNIQUE=f INDEX_NAME=authors_email_key TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=email ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "index TABLE_NAME=books NON_UNIQUE=t INDEX_NAME=books_title_idx TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=title ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "unique TABLE_NAME=books INDEX_NAME=books_pkey COLUMN_NAME=id"]:
+        check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
+    check(not any(x.startswith("unique") and "books_title_idx" in x for x in lines), "getIndexInfo unique only:\n" + r.stdout)
+    for want in ["pk TABLE_NAME=gadget_parts COLUMN_NAME=part KEY_SEQ=1 PK_NAME=gadget_parts_pkey",
+                 "pk TABLE_NAME=gadget_parts COLUMN_NAME=gadget KEY_SEQ=2 PK_NAME=gadget_parts_pkey",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=t INDEX_NAME=gadget_parts_qty_idx TYPE=3 ORDINAL_POSITION=1 "
+                 "COLUMN_NAME=qty ASC_OR_DESC=D FILTER_CONDITION=null",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=t INDEX_NAME=gadget_parts_qty_idx TYPE=3 ORDINAL_POSITION=2 "
+                 "COLUMN_NAME=part ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "index TABLE_NAME=gadget_parts NON_UNIQUE=f INDEX_NAME=gadget_parts_pkey TYPE=3 ORDINAL_POSITION=2 "
+                 "COLUMN_NAME=gadget ASC_OR_DESC=A FILTER_CONDITION=null",
+                 "unique TABLE_NAME=gadgets INDEX_NAME=gadgets_code_uq COLUMN_NAME=code"]:
+        check(want in lines, "pgjdbc row %r in:\n%s" % (want, r.stdout))
+    JDBC_OUT["wirebuf"] = lines
+    JDBC_OUT["cmd"] = ["java", "-cp", jar + ":" + out, "CatalogMeta"]
 
 
 # the same catalog queries on both servers, rows compared
@@ -365,6 +455,31 @@ DIFF_QUERIES = [
     "SELECT name, unit, category, short_desc, context, vartype, min_val, max_val, enumvals FROM pg_settings "
     "WHERE name IN ('work_mem', 'DateStyle', 'statement_timeout', 'client_min_messages', 'TimeZone', "
     "'extra_float_digits', 'search_path', 'max_identifier_length', 'bytea_output') ORDER BY 1",
+    # pg_class joined under ORDER BY (no rows before the pg_class fix)
+    "SELECT c.relname, a.attname, i.indexrelid::regclass::text FROM pg_class c "
+    "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_index i ON i.indrelid = c.oid "
+    "AND a.attnum = ANY(i.indkey) WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1, 2, 3",
+    "SELECT r.* FROM (SELECT a.attname, unnest(i.indkey) k, a.attnum an FROM pg_class ct "
+    "JOIN pg_attribute a ON a.attrelid = ct.oid JOIN pg_index i ON i.indrelid = ct.oid "
+    "WHERE ct.relname = 'books') r WHERE r.an = r.k ORDER BY 1",
+    "SELECT c.relname, k.conname, a.attname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(k.conkey) "
+    "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 2, 3",
+    "SELECT kcu.column_name, tc.constraint_type, c.relkind FROM information_schema.key_column_usage kcu "
+    "JOIN information_schema.table_constraints tc ON tc.constraint_name = kcu.constraint_name "
+    "JOIN pg_class c ON c.relname = kcu.table_name WHERE kcu.table_schema = 'public' ORDER BY 1, 2",
+    # CHECK / NOT NULL constraints and named UNIQUE (expressions' text differs: README)
+    "SELECT conname, contype, conkey, convalidated, connoinherit FROM pg_constraint "
+    "WHERE conrelid = 'gadgets'::regclass ORDER BY 1",
+    "SELECT relchecks FROM pg_class WHERE relname IN ('gadgets', 'books') ORDER BY 1",
+    "SELECT constraint_name, constraint_type, is_deferrable, initially_deferred, enforced FROM information_schema.table_constraints "
+    "WHERE table_name = 'gadgets' AND constraint_name NOT LIKE '%not_null' ORDER BY 1",
+    "SELECT count(*), min(constraint_type), max(constraint_type) FROM information_schema.table_constraints "
+    "WHERE table_name = 'gadgets' AND constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%\\_not\\_null'",
+    "SELECT check_clause FROM information_schema.check_constraints "
+    "WHERE constraint_name LIKE '2200\\_' || 'gadgets'::regclass::oid || '\\_%' ORDER BY 1",
+    "SELECT constraint_name FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND constraint_schema = 'public' ORDER BY 1",
     "SELECT count(*) FROM pg_user WHERE usename = current_user",
     "SELECT rolname = current_user, rolsuper FROM pg_authid WHERE rolname = current_user",
 ]
@@ -382,7 +497,8 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books", "DROP TABLE IF EXISTS authors"] + SCHEMA:
+    for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+              "DROP TABLE IF EXISTS authors"] + SCHEMA + CK_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     wb.autocommit = True
@@ -404,6 +520,16 @@ def differential(tmp, port, user):
             m, a if isinstance(a, str) else "\n".join(a), b if isinstance(b, str) else "\n".join(b)))
     wb.close()
     pg.close()
+    # pgjdbc DatabaseMetaData rows, the same program against PostgreSQL
+    if JDBC_OUT.get("cmd"):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        r = subprocess.run(JDBC_OUT["cmd"] + ["jdbc:postgresql://127.0.0.1:%s/%s" % (
+            os.environ["WB_PG_PORT"], os.environ.get("WB_PG_DB", "postgres")), user],
+            capture_output=True, text=True, env=env, timeout=120)
+        check(r.returncode == 0 and r.stdout.splitlines() == JDBC_OUT["wirebuf"],
+              "differential pgjdbc\n--- postgres\n%s%s\n--- wirebuf\n%s" % (
+                  r.stdout, r.stderr[-1000:], "\n".join(JDBC_OUT["wirebuf"])))
 
 
 if __name__ == "__main__":

@@ -201,8 +201,12 @@ def run(port):
         got = knn(op, queries[2], total)
         # (an approximate graph search may reach fewer than all the rows)
         check(n + 3 not in got and 0 < len(got) < total, "%s: index answers (no NULL rows): %d of %d" % (opc, len(got), total))
+        cur.execute("SELECT count(*) FROM wb_hnsw_indexes WHERE name = 'items_hnsw'")
+        check(cur.fetchone()[0] == 1, "%s: the HNSW index recorded" % opc)
         cur.execute("DROP INDEX items_hnsw")
         conn.commit()
+        cur.execute("SELECT count(*) FROM wb_hnsw_indexes WHERE name = 'items_hnsw'")
+        check(cur.fetchone()[0] == 0, "%s: DROP INDEX deletes the HNSW index's record" % opc)
         check(len(knn(op, queries[2], total)) == total, "%s: DROP INDEX: exact again (NULL rows last)" % opc)
         exact = knn(op, queries[3], 10)
         want = sorted(rows, key=lambda i: dist(op, rows[i], queries[3]))[:10]
@@ -216,6 +220,11 @@ def run(port):
     conn.commit()
     check(len(knn("<=>", queries[0], n + 1)) == n + 1, "an l2 index does not answer <=>")
     check(len(knn("<->", queries[0], n + 1)) == n, "the l2 index answers <->")
+    # DROP TABLE takes its HNSW indexes' records with it
+    cur.execute("DROP TABLE items")
+    conn.commit()
+    cur.execute("SELECT count(*) FROM wb_hnsw_indexes")
+    check(cur.fetchone()[0] == 0, "DROP TABLE deletes its HNSW indexes' records")
     conn.close()
 
 

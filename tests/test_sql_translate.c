@@ -376,6 +376,29 @@ static void test_basic(void)
     expect("SELECT generate_subscripts('{7,8,9}'::int[], 1, true)", "SELECT", "3;2;1");
     expect("SELECT generate_subscripts('{7,8,9}'::int[], 2)", "SELECT", "");
     expect("SELECT x FROM (SELECT unnest('{4,5}'::int[]) AS x) s JOIN items ON items.id = s.x - 3", "SELECT", "4;5");
+    /* information_schema._pg_expandarray (pgjdbc getPrimaryKeys): the
+     * record (x, n) in record_out's text form, its fields through a subquery */
+    expect("SELECT information_schema._pg_expandarray('{a b,c,\"\"}'::text[])", "SELECT", "(\"a b\",1);(c,2);(\"\",3)");
+    expect("SELECT (information_schema._pg_expandarray('{7,8}'::int[])).n, (information_schema._pg_expandarray('{7,8}'::int[])).x",
+           "SELECT", "1|7;2|8");
+    expect("SELECT (r.k).n FROM (SELECT information_schema._pg_expandarray('{7,8}'::int[]) AS k) r WHERE 8 = (r.k).x",
+           "SELECT", "2");
+    expect("SELECT (r.k).x FROM (SELECT information_schema._pg_expandarray('{x,\"y,z\"}'::text[]) AS k) r ORDER BY 1",
+           "SELECT", "x;y,z");
+    expect_error("SELECT information_schema._pg_expandarray('{1}'::int[]) IS NULL FROM items WHERE "
+                 "information_schema._pg_expandarray('{1}'::int[]) IS NULL", "42883", -1, "_pg_expandarray");
+    /* a table constraint written before a column (PostgreSQL allows it) */
+    expect("CREATE TABLE ck_order (a int, CHECK (a > 0), b int, UNIQUE (b), c text)", "CREATE TABLE", NULL);
+    expect("INSERT INTO ck_order VALUES (1, 2, 'x')", "INSERT", NULL);
+    expect_run_error("INSERT INTO ck_order VALUES (0, 3, 'y')", ""); /* CHECK failed (23514 in the engine) */
+    expect("SELECT a, b, c FROM ck_order", "SELECT", "1|2|x");
+    /* a table-level PRIMARY KEY makes its columns NOT NULL, as in PostgreSQL */
+    expect("CREATE TABLE pk2 (a int, b text, c int, PRIMARY KEY (b, a))", "CREATE TABLE", NULL);
+    expect_run_error("INSERT INTO pk2 (a, c) VALUES (1, 2)", ""); /* NOT NULL (23502 in the engine) */
+    expect("SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'pk2'::regclass ORDER BY attnum", "SELECT", "a|1;b|1;c|0");
+    /* int2vector / oidvector subscripts start at 0 (indkey[0] is the first column) */
+    expect("SELECT ('1 3'::int2vector)[0], ('1 3'::int2vector)[1], ('1 3'::int2vector)[2], ('{1,3}'::int2[])[1]",
+           "SELECT", "1|3|NULL|1");
     expect("SELECT CASE WHEN a > 10 THEN 'big' ELSE 'small' END FROM items ORDER BY id", "SELECT", "big;small");
     expect("SELECT EXISTS (SELECT 1 FROM items WHERE a = 2), (SELECT max(id) FROM items)", "SELECT", "1|2");
     expect("SELECT id FROM items WHERE id IN (SELECT id FROM items WHERE a = 2)", "SELECT", "2");

@@ -10,6 +10,7 @@
  * a user relation is 16384 + its sqlite_schema rowid (stable until the
  * table is rebuilt). */
 #include "translate_internal.h"
+#include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,327 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
         return;
     }
     sqlite3_result_int64(c, oid);
+}
+
+/* ---------- constraints from the stored CREATE TABLE text ----------
+ *
+ * SQLite keeps CHECK constraints and constraint names only in the text of
+ * CREATE TABLE (sqlite_schema.sql, which the translator wrote). A small
+ * tokenizer (SQLite docs "SQL Language Expressions" / tokens: identifiers
+ * bare or in "" [] ``, strings in '', comments) walks its column list. */
+typedef struct ctok { const char *p; size_t len; char kind; } ctok; /* kind: i ident, q quoted ident, s string, c comment, p punct, x other */
+
+static const char *ctok_next(const char *p, ctok *t)
+{
+    while (*p && isspace((unsigned char)*p)) p++;
+    t->p = p;
+    if (!*p) { t->len = 0; t->kind = 0; return p; }
+    if (p[0] == '-' && p[1] == '-') {
+        while (*p && *p != '\n') p++;
+        t->kind = 'c';
+    } else if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        p = e ? e + 2 : p + strlen(p);
+        t->kind = 'c';
+    } else if (*p == '"' || *p == '\'' || *p == '`' || *p == '[') {
+        char close = *p == '[' ? ']' : *p;
+        t->kind = *p == '\'' ? 's' : 'q';
+        for (p++; *p; p++) {
+            if (*p == close && p[1] == close && close != ']') { p++; continue; }
+            if (*p == close) { p++; break; }
+        }
+    } else if (isalnum((unsigned char)*p) || *p == '_' || (unsigned char)*p >= 0x80) {
+        t->kind = isdigit((unsigned char)*p) ? 'x' : 'i';
+        while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || (unsigned char)*p >= 0x80 ||
+                      (t->kind == 'x' && *p == '.')))
+            p++;
+    } else {
+        t->kind = 'p';
+        p++;
+    }
+    t->len = (size_t)(p - t->p);
+    return p;
+}
+
+static int ctok_is(const ctok *t, const char *kw)
+{
+    return t->kind == 'i' && strlen(kw) == t->len && !strncasecmp(t->p, kw, t->len);
+}
+
+/* an identifier token's name (quotes removed, doubled quotes undone) */
+static void ctok_name(const ctok *t, sqlite3_str *o)
+{
+    if (t->kind != 'q') { sqlite3_str_append(o, t->p, (int)t->len); return; }
+    char close = t->p[0] == '[' ? ']' : t->p[0];
+    for (size_t i = 1; i + 1 < t->len; i++) {
+        if (t->p[i] == close && close != ']' && i + 2 < t->len && t->p[i + 1] == close) i++;
+        sqlite3_str_appendchar(o, 1, t->p[i]);
+    }
+}
+
+static void json_str(sqlite3_str *o, const char *s, size_t n)
+{
+    sqlite3_str_appendchar(o, 1, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') { sqlite3_str_appendchar(o, 1, '\\'); sqlite3_str_appendchar(o, 1, (char)ch); }
+        else if (ch < 0x20) sqlite3_str_appendf(o, "\\u%04x", ch);
+        else sqlite3_str_appendchar(o, 1, (char)ch);
+    }
+    sqlite3_str_appendchar(o, 1, '"');
+}
+
+static void json_name(sqlite3_str *o, const ctok *t)
+{
+    sqlite3_str *n = sqlite3_str_new(NULL);
+    ctok_name(t, n);
+    int len = sqlite3_str_length(n);
+    char *v = sqlite3_str_finish(n);
+    json_str(o, v ? v : "", v ? (size_t)len : 0);
+    sqlite3_free(v);
+}
+
+/* after an opening '(' at p: the position of its matching ')' (or the end) */
+static const char *ctok_close(const char *p)
+{
+    int depth = 1;
+    ctok t;
+    for (;;) {
+        const char *q = ctok_next(p, &t);
+        if (!t.kind) return t.p;
+        if (t.kind == 'p' && *t.p == '(') depth++;
+        if (t.kind == 'p' && *t.p == ')' && --depth == 0) return t.p;
+        p = q;
+    }
+}
+
+/* the PostgreSQL text of a view's query from its CREATE VIEW in
+ * sqlite_schema (the translator's leading comment, translate_ddl.c
+ * create_view), with pg_get_viewdef's closing ';'; NULL for a view made
+ * before wirebuf kept it. The translator writes no other comments. */
+static char *view_pgdef(const char *sql)
+{
+    ctok t;
+    for (const char *p = sql; p && *p;) {
+        p = ctok_next(p, &t);
+        if (!t.kind) break;
+        if (t.kind == 'c' && t.len >= 7 && !strncmp(t.p, "/*pg:", 5))
+            return sqlite3_mprintf("%.*s;", (int)(t.len - 7), t.p + 5);
+    }
+    return NULL;
+}
+
+static void f_view_def(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    char *r = view_pgdef((const char *)sqlite3_value_text(a[0]));
+    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+}
+
+/* pg_get_viewdef(view oid or name [, pretty]): the view's query as above;
+ * NULL for an OID that is no view, 42P01 for a name that is none */
+static void f_get_viewdef(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    sqlite3_stmt *st;
+    int byname = sqlite3_value_numeric_type(a[0]) != SQLITE_INTEGER;
+    if (sqlite3_prepare_v2(db, byname ? "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ?1"
+                                      : "SELECT sql FROM sqlite_schema WHERE type = 'view' AND 16384 + rowid = ?1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    const char *name = byname ? (const char *)sqlite3_value_text(a[0]) : NULL;
+    if (name && !strncmp(name, "public.", 7)) name += 7;
+    if (byname) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        char *r = view_pgdef((const char *)sqlite3_column_text(st, 0));
+        if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+    } else if (byname) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "42P01 relation \"%s\" does not exist", name);
+        sqlite3_result_error(c, msg, -1);
+    } else sqlite3_result_null(c);
+    sqlite3_finalize(st);
+}
+
+#define MAX_TCOLS 2000
+/* wb_table_constraints(create_sql, table): the constraints of a CREATE
+ * TABLE, a JSON array of [contype, name, [columns], check expression] in
+ * the order written: p / u / f with their name (null when unnamed) and
+ * key columns (f: the referencing ones); c with its name (PostgreSQL's TABLE_COL_check
+ * / TABLE_check when unnamed, COL the one column it reads, numbered on a
+ * repeat), the columns it reads and its expression as SQLite keeps it. */
+static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    const char *sql = (const char *)sqlite3_value_text(a[0]);
+    const char *table = (const char *)sqlite3_value_text(a[1]);
+    if (!sql || !table) { sqlite3_result_null(c); return; }
+    ctok t;
+    const char *p = sql;
+    /* the column list: after the first '(' */
+    for (;;) {
+        p = ctok_next(p, &t);
+        if (!t.kind) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
+        if (t.kind == 'p' && *t.p == '(') break;
+    }
+    const char *body = p, *end = ctok_close(p);
+    /* pass 1: the column names (items not starting with a constraint keyword) */
+    char *cols[MAX_TCOLS];
+    int ncols = 0;
+    int item_start = 1;
+    for (const char *q = body; q < end;) {
+        q = ctok_next(q, &t);
+        if (!t.kind || t.p >= end) break;
+        if (t.kind == 'p' && *t.p == '(') { q = ctok_close(q); if (*q) q++; continue; }
+        if (t.kind == 'p' && *t.p == ',') { item_start = 1; continue; }
+        if (item_start && (t.kind == 'i' || t.kind == 'q') && !ctok_is(&t, "CONSTRAINT") && !ctok_is(&t, "PRIMARY") &&
+            !ctok_is(&t, "UNIQUE") && !ctok_is(&t, "CHECK") && !ctok_is(&t, "FOREIGN") && ncols < MAX_TCOLS) {
+            sqlite3_str *n = sqlite3_str_new(NULL);
+            ctok_name(&t, n);
+            cols[ncols++] = sqlite3_str_finish(n);
+        }
+        item_start = 0;
+    }
+    sqlite3_str *o = sqlite3_str_new(sqlite3_context_db_handle(c));
+    sqlite3_str_appendchar(o, 1, '[');
+    int nout = 0, col = -1;
+    ctok name = {0};
+    int have_name = 0;
+    char *checknames[256];
+    int nchecks = 0;
+    item_start = 1;
+    int colidx = -1, after_foreign = 0;
+    for (const char *q = body; q < end;) {
+        q = ctok_next(q, &t);
+        if (!t.kind || t.p >= end) break;
+        if (t.kind == 'p' && *t.p == ',') { item_start = 1; have_name = 0; continue; }
+        if (item_start) {
+            item_start = 0;
+            if ((t.kind == 'i' || t.kind == 'q') && !ctok_is(&t, "CONSTRAINT") && !ctok_is(&t, "PRIMARY") &&
+                !ctok_is(&t, "UNIQUE") && !ctok_is(&t, "CHECK") && !ctok_is(&t, "FOREIGN")) {
+                col = ++colidx; /* a column definition: its constraints follow */
+                continue;
+            }
+            col = -1;
+        }
+        if (t.kind == 'p' && *t.p == '(') { q = ctok_close(q); if (*q) q++; continue; }
+        if (ctok_is(&t, "CONSTRAINT")) {
+            q = ctok_next(q, &name);
+            have_name = name.kind == 'i' || name.kind == 'q';
+            continue;
+        }
+        int pk = ctok_is(&t, "PRIMARY"), uq = ctok_is(&t, "UNIQUE"), ck = ctok_is(&t, "CHECK");
+        int fk = ctok_is(&t, "FOREIGN"), ref = ctok_is(&t, "REFERENCES");
+        if (ref && (after_foreign || col < 0)) { after_foreign = 0; have_name = 0; continue; } /* listed at FOREIGN KEY */
+        if (!pk && !uq && !ck && !fk && !ref) continue;
+        if (pk || fk) { ctok k; const char *r = ctok_next(q, &k); if (ctok_is(&k, "KEY")) q = r; }
+        after_foreign = fk;
+        ctok open;
+        const char *after = ctok_next(q, &open);
+        const char *in = NULL, *close = NULL;
+        if (!ref && open.kind == 'p' && *open.p == '(') { in = after; close = ctok_close(after); }
+        if (nout++) sqlite3_str_appendchar(o, 1, ',');
+        sqlite3_str_appendf(o, "[\"%c\",", pk ? 'p' : uq ? 'u' : ck ? 'c' : 'f');
+        /* the columns: a key list, the column itself, or those a CHECK reads */
+        sqlite3_str *ks = sqlite3_str_new(NULL);
+        sqlite3_str_appendchar(ks, 1, '[');
+        int nk = 0, one = -1, many = 0;
+        if (in && !ck) {
+            for (const char *r = in; r < close;) {
+                ctok k;
+                r = ctok_next(r, &k);
+                if (!k.kind || k.p >= close) break;
+                if (k.kind == 'i' || k.kind == 'q') {
+                    if (ctok_is(&k, "ASC") || ctok_is(&k, "DESC") || ctok_is(&k, "COLLATE")) continue;
+                    if (nk++) sqlite3_str_appendchar(ks, 1, ',');
+                    json_name(ks, &k);
+                    /* skip to the next comma of this list */
+                    while (r < close) {
+                        const char *r2 = ctok_next(r, &k);
+                        if (k.kind == 'p' && *k.p == ',') { r = r2; break; }
+                        if (k.kind == 'p' && *k.p == '(') { r = ctok_close(r2); if (*r) r++; continue; }
+                        r = r2;
+                    }
+                }
+            }
+        } else if (!ck && col >= 0 && col < ncols) {
+            json_str(ks, cols[col], strlen(cols[col]));
+            nk = 1;
+        } else if (ck && in) {
+            int seen[MAX_TCOLS / 8 + 1] = {0};
+            for (const char *r = in; r < close;) {
+                ctok k, nx;
+                r = ctok_next(r, &k);
+                if (!k.kind || k.p >= close) break;
+                if (k.kind != 'i' && k.kind != 'q') continue;
+                ctok_next(r, &nx);
+                if (nx.kind == 'p' && (*nx.p == '(' || *nx.p == '.')) continue; /* a function or a qualifier */
+                sqlite3_str *n = sqlite3_str_new(NULL);
+                ctok_name(&k, n);
+                char *v = sqlite3_str_finish(n);
+                for (int i = 0; v && i < ncols; i++)
+                    if (!strcasecmp(v, cols[i]) && !(seen[i / 8] & (1 << (i % 8)))) {
+                        seen[i / 8] |= 1 << (i % 8);
+                        if (nk++) sqlite3_str_appendchar(ks, 1, ',');
+                        json_str(ks, cols[i], strlen(cols[i]));
+                        if (one < 0) one = i; else many = 1;
+                    }
+                sqlite3_free(v);
+            }
+        }
+        sqlite3_str_appendchar(ks, 1, ']');
+        /* the name */
+        char *cname = NULL;
+        if (have_name) {
+            sqlite3_str *n = sqlite3_str_new(NULL);
+            ctok_name(&name, n);
+            cname = sqlite3_str_finish(n);
+        } else if (ck) {
+            char base[300], nm[320];
+            if (one >= 0 && !many) snprintf(base, sizeof base, "%.140s_%.140s_check", table, cols[one]);
+            else snprintf(base, sizeof base, "%.280s_check", table);
+            snprintf(nm, sizeof nm, "%s", base);
+            for (int k = 1;; k++) {
+                int dup = 0;
+                for (int i = 0; i < nchecks; i++) dup |= checknames[i] && !strcmp(checknames[i], nm);
+                if (!dup) break;
+                snprintf(nm, sizeof nm, "%.300s%d", base, k);
+            }
+            cname = sqlite3_mprintf("%s", nm);
+        }
+        if (cname) json_str(o, cname, strlen(cname)); else sqlite3_str_appendall(o, "null");
+        if (ck && cname && nchecks < 256) checknames[nchecks++] = cname;
+        else sqlite3_free(cname);
+        have_name = 0;
+        sqlite3_str_appendchar(o, 1, ',');
+        int klen = sqlite3_str_length(ks);
+        char *kv = sqlite3_str_finish(ks);
+        sqlite3_str_append(o, kv ? kv : "[]", kv ? klen : 2);
+        sqlite3_free(kv);
+        sqlite3_str_appendchar(o, 1, ',');
+        if (ck && in) {
+            /* the expression as SQLite keeps it (the translator's text) */
+            ctok first;
+            ctok_next(in, &first);
+            const char *tend = close;
+            while (tend > first.p && isspace((unsigned char)tend[-1])) tend--;
+            json_str(o, first.p, (size_t)(tend - first.p));
+        } else sqlite3_str_appendall(o, "null");
+        sqlite3_str_appendchar(o, 1, ']');
+        if (close) q = *close ? close + 1 : close;
+    }
+    sqlite3_str_appendchar(o, 1, ']');
+    for (int i = 0; i < nchecks; i++) sqlite3_free(checknames[i]);
+    for (int i = 0; i < ncols; i++) sqlite3_free(cols[i]);
+    int len = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (!r) { sqlite3_result_error_nomem(c); return; }
+    sqlite3_result_text(c, r, len, sqlite3_free);
 }
 
 /* The catalog relations: columns with their PostgreSQL types (the
@@ -210,6 +532,9 @@ static const cat_col c_is_table_constraints[] = {
     {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
     {"constraint_type", OID_VARCHAR}, {"is_deferrable", OID_VARCHAR}, {"initially_deferred", OID_VARCHAR},
     {"enforced", OID_VARCHAR}, {"nulls_distinct", OID_VARCHAR}, {0, 0}};
+static const cat_col c_is_check_constraints[] = {
+    {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
+    {"check_clause", OID_VARCHAR}, {0, 0}};
 static const cat_col c_is_key_column_usage[] = {
     {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
     {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME}, {"column_name", OID_NAME},
@@ -292,9 +617,37 @@ static char *query_text(sqlite3 *db, const char *sql, int64_t arg)
  * SQLite index (columns or, for an expression, its SQLite text) */
 static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
+    if (argc == 3 && sqlite3_value_int64(a[1]) != 0) {
+        /* pg_get_indexdef(index, column, pretty): that key column alone
+         * (its name, quoted as quote_ident does, without DESC / opclass as
+         * PostgreSQL's attrsOnly form); '' past the last column */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END FROM sqlite_schema i, "
+                                   "pragma_index_xinfo(i.name) x WHERE i.type = 'index' AND 16384 + i.rowid = ?1 "
+                                   "AND x.key AND x.seqno = ?2 - 1", -1, &st, NULL) != SQLITE_OK) {
+            sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+            return;
+        }
+        sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+        sqlite3_bind_int64(st, 2, sqlite3_value_int64(a[1]));
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *n = (const char *)sqlite3_column_text(st, 0);
+            int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
+            for (const char *p = n; plain && *p; p++)
+                plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
+            char *r = plain ? sqlite3_mprintf("%s", n) : sqlite3_mprintf("\"%w\"", n ? n : "");
+            if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
+        } else {
+            /* a column past the index's: PostgreSQL gives an empty string */
+            char *exists = query_text(db, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND 16384 + rowid = ?1", sqlite3_value_int64(a[0]));
+            if (exists) sqlite3_result_text(c, "", 0, SQLITE_STATIC); else sqlite3_result_null(c);
+            sqlite3_free(exists);
+        }
+        sqlite3_finalize(st);
+        return;
+    }
     char *r = query_text(db,
         "SELECT 'CREATE ' || CASE WHEN l.\"unique\" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || "
         "CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) "
@@ -314,7 +667,8 @@ static void f_constraintdef(sqlite3_context *c, int argc, sqlite3_value **a)
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
     char *r = query_text(db,
-        "SELECT CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
+        "SELECT CASE WHEN k.contype = 'c' THEN 'CHECK (' || k.conbin || ')' ELSE "
+        "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
         "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
         "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_regclass_name(k.confrelid) || '(' || "
@@ -322,7 +676,7 @@ static void f_constraintdef(sqlite3_context *c, int argc, sqlite3_value **a)
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
         "CASE k.confupdtype WHEN 'c' THEN ' ON UPDATE CASCADE' WHEN 'n' THEN ' ON UPDATE SET NULL' WHEN 'd' THEN ' ON UPDATE SET DEFAULT' WHEN 'r' THEN ' ON UPDATE RESTRICT' ELSE '' END || "
         "CASE k.confdeltype WHEN 'c' THEN ' ON DELETE CASCADE' WHEN 'n' THEN ' ON DELETE SET NULL' WHEN 'd' THEN ' ON DELETE SET DEFAULT' WHEN 'r' THEN ' ON DELETE RESTRICT' ELSE '' END "
-        "ELSE '' END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
+        "ELSE '' END END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
     if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
 }
 
@@ -487,27 +841,39 @@ static const cat_rel cat_rels[] = {
     {"pg_namespace", c_namespace,
      "VALUES (11, 'pg_catalog', 10, NULL), (2200, 'public', 6171, NULL), (99, 'pg_toast', 10, NULL), "
      "(13000, 'information_schema', 10, NULL)"},
+    /* pg_class reads its relations (sqlite_schema's tables, views and
+     * indexes, then wb_sequences' sequences) from ONE json_each source, not
+     * a UNION ALL of the two: SQLite 3.40 flattening a UNION ALL view into
+     * a join, together with an ORDER BY (optimizations QueryFlattener and
+     * OrderByIdxJoin), returned no rows for pg_class JOIN pg_attribute JOIN pg_index ...
+     * ORDER BY (tests/test_catalog.py, the README has the pure-SQLite
+     * reproducer). The UNION ALL below is inside an aggregate scalar
+     * subquery, which SQLite never flattens into the caller; the view
+     * itself stays a simple SELECT that SQLite flattens into the caller's
+     * query. s.t is the sqlite_schema type or 'sequence'. */
     {"pg_class", c_class,
-     "SELECT 16384 + s.rowid, CASE WHEN s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
-     "(SELECT conname FROM pg_constraint WHERE oid = 16384 + s.rowid) ELSE s.name END, "
-     "2200, 0, 0, 10, CASE s.type WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
-     "16384 + s.rowid, 0, 0, -1, 0, 0, "
-     "EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.name), 0, 'p', "
-     "CASE s.type WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' ELSE 'i' END, "
-     "CASE s.type WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.name)) "
-     "ELSE (SELECT count(*) FROM pragma_table_info(s.name)) END, 0, 0, "
+     "SELECT s.o, CASE WHEN s.t = 'index' AND s.n LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     "(SELECT conname FROM pg_constraint WHERE oid = s.o) ELSE s.n END, "
+     "2200, 0, 0, 10, CASE s.t WHEN 'index' THEN 403 WHEN 'table' THEN 2 ELSE 0 END, "
+     "s.o, 0, s.t = 'sequence', -1, 0, 0, "
+     "s.t = 'table' AND EXISTS (SELECT 1 FROM sqlite_schema i WHERE i.type = 'index' AND i.tbl_name = s.n), 0, 'p', "
+     "CASE s.t WHEN 'table' THEN 'r' WHEN 'view' THEN 'v' WHEN 'sequence' THEN 'S' ELSE 'i' END, "
+     "CASE s.t WHEN 'index' THEN (SELECT count(*) FROM pragma_index_info(s.n)) WHEN 'sequence' THEN 3 "
+     "ELSE (SELECT count(*) FROM pragma_table_info(s.n)) END, "
+     "CASE s.t WHEN 'table' THEN (SELECT count(*) FROM sqlite_schema q, json_each(wb_table_constraints(q.sql, q.name)) c "
+     "WHERE q.type = 'table' AND q.name = s.n AND c.value->>0 = 'c') ELSE 0 END, 0, "
      /* relhastriggers: PostgreSQL enforces foreign keys with triggers, and
       * psql lists them only when it is set */
-     "s.type = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
-     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.name)), "
-     "0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL "
-     "FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
+     "s.t = 'table' AND (EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.n)) OR EXISTS (SELECT 1 FROM sqlite_schema t2, "
+     "pragma_foreign_key_list(t2.name) f WHERE t2.type = 'table' AND f.\"table\" = s.n)), "
+     "0, 0, 0, 1, CASE s.t WHEN 'sequence' THEN 'n' ELSE 'd' END, 0, 0, 0, 0, NULL, NULL, NULL "
+     "FROM (SELECT j.value->>0 AS o, j.value->>1 AS n, j.value->>2 AS t FROM json_each((SELECT json_group_array(json_array(o, n, t)) "
+     "FROM (SELECT 16384 + s.rowid AS o, s.name AS n, s.type AS t FROM sqlite_schema s WHERE s.type IN ('table', 'view', 'index') "
      "AND (s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' OR s.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\') "
      "AND s.tbl_name NOT LIKE 'wb\\_%' ESCAPE '\\' "
      /* sequences (relkind S, three columns as PostgreSQL 15's) */
-     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), j.value->>1, 2200, 0, 0, 10, 0, "
-     TR_SEQ_OID_BASE_SQL " + (j.value->>0), 0, 1, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, "
-     "NULL, NULL, NULL FROM json_each(wb_catalog_sequences()) j"},
+     "UNION ALL SELECT " TR_SEQ_OID_BASE_SQL " + (q.value->>0), q.value->>1, 'sequence' "
+     "FROM json_each(wb_catalog_sequences()) q))) j) s"},
     {"pg_sequence", c_sequence,
      "SELECT " TR_SEQ_OID_BASE_SQL " + (j.value->>0), CASE WHEN j.value->>2 IS NULL THEN 20 ELSE coalesce((SELECT "
      "wb_decl_oid(p.type) FROM pragma_table_info(j.value->>2) p WHERE p.name = j.value->>3), 20) END, "
@@ -527,25 +893,44 @@ static const cat_rel cat_rels[] = {
     {"pg_range", c_range, "SELECT 0, 0, 0, 0, 0, '-', '-' WHERE 0"},
     {"pg_description", c_description, "SELECT 0, 0, 0, NULL WHERE 0"},
     /* primary keys, unique constraints and foreign keys as SQLite keeps
-     * them (pragma_index_list / pragma_foreign_key_list); CHECK constraints
-     * live only in the CREATE TABLE text and are not listed */
+     * them (pragma_index_list / pragma_foreign_key_list), CHECK constraints
+     * and constraint names from the CREATE TABLE text (wb_table_constraints).
+     * Never flattened into a caller's query (its FK arm is an aggregate),
+     * so the UNION ALL is safe from the SQLite 3.40 bug described at
+     * pg_class. */
     {"pg_constraint", c_constraint,
      "SELECT 16384 + i.rowid, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN "
+     /* a named PRIMARY KEY / UNIQUE under its name (the CREATE TABLE text
+      * keeps it), else PostgreSQL's TABLE_pkey / TABLE_COLS_key */
+     "coalesce((SELECT c.value->>1 FROM json_each(wb_table_constraints(t.sql, t.name)) c "
+     "WHERE c.value->>0 = CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END AND c.value->>1 IS NOT NULL "
+     "AND c.value->2 = (SELECT json_group_array(x.name) FROM pragma_index_info(i.name) x) LIMIT 1), "
      "t.name || CASE l.origin WHEN 'pk' THEN '_pkey' ELSE '_' || (SELECT group_concat(x.name, '_') FROM pragma_index_info(i.name) x) "
-     "|| '_key' END ELSE i.name END, 2200, CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END, 0, 0, 1, 16384 + t.rowid, 0, "
+     "|| '_key' END) ELSE i.name END, 2200, CASE l.origin WHEN 'pk' THEN 'p' ELSE 'u' END, 0, 0, 1, 16384 + t.rowid, 0, "
      "16384 + i.rowid, 0, 0, ' ', ' ', ' ', 1, 0, 1, "
      "(SELECT '{' || group_concat(x.cid + 1, ',') || '}' FROM pragma_index_info(i.name) x), NULL, NULL "
      "FROM sqlite_schema t JOIN pragma_index_list(t.name) l JOIN sqlite_schema i ON i.type = 'index' AND i.name = l.name "
      "WHERE t.type = 'table' AND l.origin IN ('pk', 'u') AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
      "UNION ALL "
-     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, t.name || '_' || group_concat(f.\"from\", '_') || '_fkey', 2200, 'f', 0, 0, 1, "
+     "SELECT 16384 * 1000 + t.rowid * 100 + f.id, coalesce((SELECT c.value->>1 FROM json_each(wb_table_constraints(t.sql, t.name)) c "
+     "WHERE c.value->>0 = 'f' AND c.value->>1 IS NOT NULL AND (SELECT group_concat(k.value, ',') FROM json_each(c.value->2) k) "
+     "= (SELECT group_concat(f2.\"from\", ',') FROM pragma_foreign_key_list(t.name) f2 WHERE f2.id = f.id) LIMIT 1), t.name || '_' || group_concat(f.\"from\", '_') || '_fkey'), 2200, 'f', 0, 0, 1, "
      "16384 + t.rowid, 0, 0, 0, (SELECT 16384 + r.rowid FROM sqlite_schema r WHERE r.type = 'table' AND r.name = f.\"table\"), "
      "CASE max(f.on_update) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
      "CASE max(f.on_delete) WHEN 'CASCADE' THEN 'c' WHEN 'SET NULL' THEN 'n' WHEN 'SET DEFAULT' THEN 'd' WHEN 'RESTRICT' THEN 'r' ELSE 'a' END, "
      "'s', 1, 0, 1, "
      "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(t.name) p WHERE p.name = f.\"from\"), ',') || '}', "
      "'{' || group_concat((SELECT p.cid + 1 FROM pragma_table_info(f.\"table\") p WHERE p.name = f.\"to\"), ',') || '}', NULL "
-     "FROM sqlite_schema t JOIN pragma_foreign_key_list(t.name) f WHERE t.type = 'table' GROUP BY t.name, f.id"},
+     "FROM sqlite_schema t JOIN pragma_foreign_key_list(t.name) f WHERE t.type = 'table' GROUP BY t.name, f.id "
+     /* CHECK constraints from the CREATE TABLE text: conkey the columns
+      * the expression reads in the order it names them (as PostgreSQL's),
+      * conbin its text as SQLite keeps it */
+     "UNION ALL "
+     "SELECT " TR_CHECK_OID_BASE_SQL " + t.rowid * 1000 + c.key, c.value->>1, 2200, 'c', 0, 0, 1, 16384 + t.rowid, 0, 0, 0, 0, "
+     "' ', ' ', ' ', 1, 0, 0, (SELECT '{' || group_concat(q.cid + 1, ',') || '}' FROM (SELECT p.cid FROM json_each(c.value->2) k "
+     "JOIN pragma_table_info(t.name) p ON p.name = k.value ORDER BY k.key) q), NULL, c.value->>3 "
+     "FROM sqlite_schema t, json_each(wb_table_constraints(t.sql, t.name)) c "
+     "WHERE t.type = 'table' AND c.value->>0 = 'c' AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
     {"pg_collation", c_collation,
      "VALUES (100, 'default', 11, 10, 'd', 1, -1, NULL, NULL, NULL, NULL), "
      "(950, 'C', 11, 10, 'c', 1, -1, 'C', 'C', NULL, NULL), (951, 'POSIX', 11, 10, 'c', 1, -1, 'POSIX', 'POSIX', NULL, NULL)"},
@@ -589,7 +974,19 @@ static const cat_rel cat_rels[] = {
      "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, "
      "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE' WHEN 'f' THEN 'FOREIGN KEY' ELSE 'CHECK' END, "
      "'NO', 'NO', 'YES', CASE WHEN k.contype IN ('p', 'u') THEN 'YES' END "
-     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid"},
+     "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+     /* NOT NULL columns of tables as CHECK constraints named
+      * NSPOID_RELOID_ATTNUM_not_null, as PostgreSQL 15 lists them. DISTINCT
+      * (the rows are distinct anyway) keeps SQLite from flattening this
+      * UNION ALL into a caller's join (the SQLite 3.40 bug at pg_class) */
+     "UNION ALL SELECT DISTINCT current_database(), 'public', '2200_' || c.oid || '_' || a.attnum || '_not_null', "
+     "current_database(), 'public', c.relname, 'CHECK', 'NO', 'NO', 'YES', NULL "
+     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
+    {"information_schema_check_constraints", c_is_check_constraints,
+     "SELECT current_database(), 'public', k.conname, '(' || k.conbin || ')' FROM pg_constraint k WHERE k.contype = 'c' "
+     "UNION ALL SELECT DISTINCT current_database(), 'public', '2200_' || c.oid || '_' || a.attnum || '_not_null', "
+     "a.attname || ' IS NOT NULL' "
+     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
     {"information_schema_key_column_usage", c_is_key_column_usage,
      "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, a.attname, "
      "j.key + 1, CASE WHEN k.contype = 'f' THEN (SELECT u.key + 1 FROM json_each('[' || substr(k.confkey, 2, "
@@ -607,16 +1004,18 @@ static const cat_rel cat_rels[] = {
      "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END, "
      "CASE k.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' "
      "WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END FROM pg_constraint k WHERE k.contype = 'f'"},
-    /* the columns a constraint uses: its own for p/u, the referenced ones for f */
+    /* the columns a constraint uses: its own for p/u/c, the referenced ones for f */
     {"information_schema_constraint_column_usage", c_is_constraint_column_usage,
      "SELECT current_database(), 'public', c.relname, a.attname, current_database(), 'public', k.conname "
      "FROM pg_constraint k, json_each('[' || substr(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END, 2, "
      "length(CASE k.contype WHEN 'f' THEN k.confkey ELSE k.conkey END) - 2) || ']') j "
      "JOIN pg_class c ON c.oid = CASE k.contype WHEN 'f' THEN k.confrelid ELSE k.conrelid END "
-     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f')"},
-    /* view_definition: NULL (SQLite keeps the translated text, not PostgreSQL's) */
+     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = j.value WHERE k.contype IN ('p', 'u', 'f', 'c')"},
+    /* view_definition: the query as libpg_query deparses it (PostgreSQL's
+     * pg_get_viewdef prints its own normalised form: README) */
     {"information_schema_views", c_is_views,
-     "SELECT current_database(), 'public', c.relname, NULL, 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
+     "SELECT current_database(), 'public', c.relname, (SELECT wb_view_def(q.sql) FROM sqlite_schema q "
+     "WHERE q.type = 'view' AND q.name = c.relname), 'NONE', 'NO', 'NO', 'NO', 'NO', 'NO' "
      "FROM pg_class c WHERE c.relkind = 'v'"},
     {"information_schema_sequences", c_is_sequences,
      "SELECT current_database(), 'public', c.relname, CASE s.seqtypid WHEN 23 THEN 'integer' WHEN 21 THEN 'smallint' "
@@ -647,7 +1046,10 @@ static const cat_rel cat_rels[] = {
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
-     "(SELECT group_concat(x.cid + 1, ' ') FROM pragma_index_info(i.name) x), '', '', '', NULL, NULL "
+     "(SELECT group_concat(x.cid + 1, ' ') FROM pragma_index_info(i.name) x), '', '', "
+     /* indoption per key column as PostgreSQL sets it for the declared
+      * order: bit 1 DESC, bit 2 NULLS FIRST (a plain DESC is NULLS FIRST) */
+     "(SELECT group_concat(CASE WHEN x.\"desc\" THEN 3 ELSE 0 END, ' ') FROM pragma_index_xinfo(i.name) x WHERE x.key), NULL, NULL "
      "FROM sqlite_schema i JOIN sqlite_schema t ON t.type = 'table' AND t.name = i.tbl_name "
      "JOIN pragma_index_list(t.name) l ON l.name = i.name WHERE i.type = 'index'"},
 };
@@ -766,6 +1168,10 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_table_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_total_relation_size", 1, SQLITE_UTF8, (void *)1, f_relation_size, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_view_def", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_view_def, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 1, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 2, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_table_constraints", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_table_constraints, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {

@@ -295,6 +295,13 @@ static char *fmt(tr *t, const char *f, ...)
     return s;
 }
 
+/* the HNSW indexes' parameters (CREATE INDEX ... USING hnsw), beside the
+ * plain SQLite index standing for each; DROP INDEX / DROP TABLE delete
+ * their rows */
+static const char *hnsw_table_sql =
+    "CREATE TABLE IF NOT EXISTS wb_hnsw_indexes (name TEXT PRIMARY KEY, tbl TEXT, col TEXT, "
+    "kind INTEGER, m INTEGER, efc INTEGER)";
+
 static const char *seq_table_sql =
     "CREATE TABLE IF NOT EXISTS wb_sequences (name text PRIMARY KEY, last_value int8 NOT NULL, "
     "start_value int8 NOT NULL, increment_by int8 NOT NULL, min_value int8 NOT NULL, "
@@ -416,7 +423,25 @@ static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
     tr_assign(t, n, oid, typmod);
 }
 
-static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp)
+/* column is one of a table-level PRIMARY KEY's (which makes it NOT NULL
+ * in PostgreSQL; SQLite lets a non-INTEGER key column hold NULL) */
+static int in_table_pk(PgQuery__CreateStmt *cs, const char *column)
+{
+    for (size_t pass = 0; cs && pass < 2; pass++) {
+        size_t n = pass ? cs->n_constraints : cs->n_table_elts;
+        PgQuery__Node **e = pass ? cs->constraints : cs->table_elts;
+        for (size_t i = 0; i < n; i++) {
+            if (e[i]->node_case != NC(CONSTRAINT) || e[i]->constraint->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY) continue;
+            for (size_t k = 0; k < e[i]->constraint->n_keys; k++)
+                if (e[i]->constraint->keys[k]->node_case == NC(STRING) && !strcmp(e[i]->constraint->keys[k]->string->sval, column))
+                    return 1;
+        }
+    }
+    return 0;
+}
+
+/* a column definition; cs: the CREATE TABLE it is in (NULL for ADD COLUMN) */
+static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int temp, PgQuery__CreateStmt *cs)
 {
     uint32_t oid = 0;
     int serial = 0;
@@ -427,7 +452,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     tr_puts(t, decl);
     free(decl);
     if (oid == OID_NUMERIC) tr_puts(t, " COLLATE wb_numeric"); /* by value, not bytes (translate_numeric.c) */
-    int notnull = cd->is_not_null, has_default = cd->raw_default != NULL;
+    int notnull = cd->is_not_null || in_table_pk(cs, cd->colname), has_default = cd->raw_default != NULL;
     const char *identity = NULL;
     for (size_t i = 0; i < cd->n_constraints; i++) {
         PgQuery__Constraint *c = cd->constraints[i]->constraint;
@@ -540,12 +565,20 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     tr_puts(t, " (");
     int n = 0;
     t->if_not_exists = cs->if_not_exists;
+    /* columns first, then the table constraints: PostgreSQL takes them in
+     * any order, SQLite's grammar wants every column before the first */
     for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
         PgQuery__Node *e = cs->table_elts[i];
+        if (e->node_case == NC(CONSTRAINT)) continue;
         if (n++) tr_puts(t, ", ");
-        if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp);
-        else if (e->node_case == NC(CONSTRAINT)) emit_table_constraint(t, e->constraint, table);
+        if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp, cs);
         else tr_fail(t, "0A000", -1, "CREATE TABLE element (LIKE ...) is not supported");
+    }
+    for (size_t i = 0; i < cs->n_table_elts && !t->failed; i++) {
+        PgQuery__Node *e = cs->table_elts[i];
+        if (e->node_case != NC(CONSTRAINT)) continue;
+        if (n++) tr_puts(t, ", ");
+        emit_table_constraint(t, e->constraint, table);
     }
     for (size_t i = 0; i < cs->n_constraints && !t->failed; i++) {
         if (n++) tr_puts(t, ", ");
@@ -670,13 +703,35 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
     if (hnsw_kind >= 0) {
         char *n = sql_literal(name), *tb = sql_literal(table), *cl = sql_literal(is->index_params[0]->index_elem->name);
         if (!n || !tb || !cl) { free(n); free(tb); free(cl); tr_nomem(t); return -1; }
-        tr_add_pre(t, fmt(t, "CREATE TABLE IF NOT EXISTS wb_hnsw_indexes (name TEXT PRIMARY KEY, tbl TEXT, col TEXT, "
-                             "kind INTEGER, m INTEGER, efc INTEGER)"));
+        tr_add_pre(t, tr_strdup(t, hnsw_table_sql));
         tr_add_pre(t, fmt(t, "INSERT OR REPLACE INTO wb_hnsw_indexes VALUES (%s, %s, %s, %d, %lld, %lld)", n, tb, cl,
                           hnsw_kind, (long long)hnsw_m, (long long)hnsw_efc));
         free(n); free(tb); free(cl);
     }
     return 0;
+}
+
+/* a query's text as libpg_query deparses it (PostgreSQL's syntax,
+ * normalised), NULL when it cannot; the caller frees it */
+static char *deparse_query(PgQuery__Node *query)
+{
+    PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
+    raw.stmt = query;
+    PgQuery__RawStmt *rawp = &raw;
+    PgQuery__ParseResult pr = PG_QUERY__PARSE_RESULT__INIT;
+    pr.version = PG_VERSION_NUM;
+    pr.n_stmts = 1;
+    pr.stmts = &rawp;
+    size_t len = pg_query__parse_result__get_packed_size(&pr);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return NULL;
+    pg_query__parse_result__pack(&pr, buf);
+    PgQueryProtobuf pb = {len, (char *)buf};
+    PgQueryDeparseResult d = pg_query_deparse_protobuf(pb);
+    free(buf);
+    char *r = !d.error && d.query ? strdup(d.query) : NULL;
+    pg_query_free_deparse_result(d);
+    return r;
 }
 
 static int create_view(tr *t, PgQuery__ViewStmt *vs, wb_sql_stmt *st)
@@ -705,6 +760,12 @@ static int create_view(tr *t, PgQuery__ViewStmt *vs, wb_sql_stmt *st)
         tr_puts(t, ")");
     }
     tr_puts(t, " AS ");
+    /* the view's query as PostgreSQL text (libpg_query's deparser) in a
+     * leading comment, which SQLite keeps in sqlite_schema.sql: the
+     * catalog's view_definition / pg_get_viewdef read it back */
+    char *pgdef = deparse_query(vs->query);
+    if (pgdef && !strstr(pgdef, "*/")) tr_printf(t, "/*pg:%s*/ ", pgdef);
+    free(pgdef);
     int np = t->nparams;
     tr_select(t, vs->query->select_stmt, NULL, 0);
     if (t->nparams > np) tr_fail(t, "42P02", -1, "there is no parameter $1");
@@ -831,6 +892,18 @@ static int drop_stmt(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
             /* existence is checked by the engine's SQLite error (no such
              * table -> 42P01); IF EXISTS maps to SQLite's */
             tr_add_pre(t, fmt(t, "DROP %s %s%s", what, d->missing_ok ? "IF EXISTS " : "", id));
+            if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+                /* an HNSW index's record goes with it (or with its table) */
+                tr_add_pre(t, tr_strdup(t, hnsw_table_sql));
+                wb_buf b = {0};
+                wb_buf *save = t->o;
+                t->o = &b;
+                tr_puts(t, d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ? "DELETE FROM wb_hnsw_indexes WHERE tbl = "
+                                                                                  : "DELETE FROM wb_hnsw_indexes WHERE name = ");
+                tr_string(t, name);
+                t->o = save;
+                tr_add_pre(t, tr_buf_take(t, &b));
+            }
             if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
                 tr_add_pre(t, tr_strdup(t, seq_table_sql));
                 wb_buf b = {0};
@@ -957,7 +1030,7 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_puts(t, " ADD COLUMN ");
             tr_scope sc;
             tr_scope_push(t, &sc);
-            emit_column(t, cd, table, 0);
+            emit_column(t, cd, table, 0, NULL);
             tr_scope_pop(t, &sc);
             t->o = save;
             tr_add_pre(t, tr_buf_take(t, &b));

@@ -257,6 +257,16 @@ static int is_cmp(const char *op)
 }
 
 /* the two sides of a binary operator, each typed from the other */
+/* (record).x of a _pg_expandarray record read back from its text: the
+ * element's type is not in the text, so it is read as the type it meets */
+static int record_field_x(const PgQuery__Node *n)
+{
+    return n->node_case == NC(A_INDIRECTION) && n->a_indirection->n_indirection == 1 &&
+           n->a_indirection->indirection[0]->node_case == NC(STRING) &&
+           !strcmp(n->a_indirection->indirection[0]->string->sval, "x") &&
+           n->a_indirection->arg->node_case != NC(FUNC_CALL);
+}
+
 static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt,
                            int convert);
 static void binary_sides(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls, char **rs, uint32_t *lt, uint32_t *rt)
@@ -287,7 +297,8 @@ static void binary_sides_c(tr *t, PgQuery__Node *l, PgQuery__Node *r, char **ls,
     /* a parameter or untyped literal facing a bool, number or date/time
      * is read as that type (boolin, int4in, timestamp_in...) */
 #define UNTYPED_NODE(n) (is_param(n) || ((n)->node_case == NC(A_CONST) && !(n)->a_const->isnull && \
-                                          (n)->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL))
+                                          (n)->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL) || \
+                         record_field_x(n))
     int lu = UNTYPED_NODE(l) || *lt == OID_UNKNOWN || *lt == 0, ru = UNTYPED_NODE(r) || *rt == OID_UNKNOWN || *rt == 0;
     if (convert && lu && !ru && *rt) *ls = coerce(t, *ls, 0, *rt, -1, 0);
     else if (convert && ru && !lu && *lt) *rs = coerce(t, *rs, 0, *lt, -1, 0);
@@ -659,6 +670,7 @@ static const fmap fmaps[] = {
     {"pg_get_serial_sequence", NULL, R_TEXT, 2, 2}, {"inet_server_addr", NULL, R_TEXT, 0, 0},
     {"inet_server_port", NULL, R_INT4, 0, 0}, {"inet_client_addr", NULL, R_TEXT, 0, 0},
     {"pg_get_indexdef", NULL, R_TEXT, 1, 3}, {"pg_get_constraintdef", NULL, R_TEXT, 1, 2},
+    {"pg_get_viewdef", NULL, R_TEXT, 1, 2},
     {"pg_relation_is_publishable", NULL, R_BOOL, 1, 1}, {"pg_partition_ancestors", "wb_regclass", R_OID, 1, 1}, {"pg_get_statisticsobjdef_columns", NULL, R_TEXT, 1, 1},
     {"pg_get_triggerdef", NULL, R_TEXT, 1, 2}, {"pg_get_function_result", NULL, R_TEXT, 1, 1},
     {"pg_get_function_arguments", NULL, R_TEXT, 1, 1}, {"pg_get_function_identity_arguments", NULL, R_TEXT, 1, 1},
@@ -686,8 +698,11 @@ static void emit_window(tr *t, PgQuery__WindowDef *w, int with_parens);
  * select list (t->srf set: translate.c joins the ordinals wb_srf): the
  * element / subscript at ordinal wb_srf.value, NULL past this array's
  * end. Its row count goes to t->srf. One-dimensional arrays (dim other
- * than 1 gives no rows, as PostgreSQL for a 1-D array). */
-static uint32_t emit_srf(tr *t, PgQuery__FuncCall *fc, const char *name)
+ * than 1 gives no rows, as PostgreSQL for a 1-D array).
+ * information_schema._pg_expandarray(array) (field NULL): the record
+ * (x element, n ordinal from 1) in record_out's text form; field "x" or
+ * "n" for (_pg_expandarray(a)).x / .n. */
+static uint32_t emit_srf(tr *t, PgQuery__FuncCall *fc, const char *name, const char *field)
 {
     uint32_t at;
     char *arr = vector_as_array(t, expr_str(t, fc->args[0], 0, &at), &at);
@@ -711,7 +726,17 @@ static uint32_t emit_srf(tr *t, PgQuery__FuncCall *fc, const char *name)
     t->o = save;
     t->nsrf++;
     uint32_t ty;
-    if (dim) {
+    if (!strcmp(name, "_pg_expandarray")) {
+        const char *conv = tr_elem_value(el);
+        char *elem = !strcmp(conv, "value") ? tr_fmt(t, "wb_array_get(%s, wb_srf.value)", arr)
+                     : conv[0] == 'w' ? tr_fmt(t, "wb_bool(wb_array_get(%s, wb_srf.value))", arr)
+                     : tr_fmt(t, "CAST(wb_array_get(%s, wb_srf.value) AS %s)", arr, strstr(conv, "REAL") ? "REAL" : "INTEGER");
+        if (!elem) { free(arr); return 0; }
+        if (field && !strcmp(field, "x")) { tr_puts(t, elem); ty = el ? el : OID_TEXT; }
+        else if (field) { tr_printf(t, "(CASE WHEN wb_srf.value <= wb_cardinality(%s) THEN wb_srf.value END)", arr); ty = OID_INT4; }
+        else { tr_printf(t, "(CASE WHEN wb_srf.value <= wb_cardinality(%s) THEN wb_record(%s, wb_srf.value) END)", arr, elem); ty = OID_RECORD; }
+        free(elem);
+    } else if (dim) {
         /* the subscript: lower bound + ordinal - 1, or from the top when reverse */
         if (rev)
             tr_printf(t, "(CASE WHEN wb_srf.value <= wb_cardinality(%s) THEN CASE WHEN (%s) THEN wb_cardinality(%s) - wb_srf.value + %d "
@@ -742,8 +767,9 @@ static uint32_t emit_func(tr *t, PgQuery__FuncCall *fc)
     }
     if (t->srf && !fc->agg_star && !fc->over &&
         ((!strcmp(name, "unnest") && fc->n_args == 1) ||
-         (!strcmp(name, "generate_subscripts") && (fc->n_args == 2 || fc->n_args == 3))))
-        return emit_srf(t, fc, name);
+         (!strcmp(name, "generate_subscripts") && (fc->n_args == 2 || fc->n_args == 3)) ||
+         (!strcmp(name, "_pg_expandarray") && fc->n_args == 1)))
+        return emit_srf(t, fc, name, NULL);
     const fmap *m = fmap_find(name);
     if (!m) {
         if (!strcmp(name, "generate_series") || !strcmp(name, "unnest") || !strcmp(name, "generate_subscripts"))
@@ -1399,6 +1425,32 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
     }
     case NC(A_INDIRECTION): {
         PgQuery__AIndirection *ind = n->a_indirection;
+        if (ind->n_indirection == 1 && ind->indirection[0]->node_case == NC(STRING)) {
+            /* (record).field: _pg_expandarray's x / n, in the select list
+             * straight from the call, elsewhere from its record text */
+            const char *f = ind->indirection[0]->string->sval;
+            int fx = !strcmp(f, "x"), fnum = !strcmp(f, "n");
+            if (ind->arg->node_case == NC(FUNC_CALL) && t->srf && (fx || fnum)) {
+                PgQuery__FuncCall *fc = ind->arg->func_call;
+                const char *fname = tr_name_last(fc->funcname, fc->n_funcname);
+                if (!strcmp(fname, "_pg_expandarray") && fc->n_args == 1 && !fc->over && !fc->agg_star)
+                    return emit_srf(t, fc, fname, f);
+            }
+            uint32_t rt;
+            char *rec = (fx || fnum) ? expr_str(t, ind->arg, 0, &rt) : NULL;
+            if (rec && rt == OID_RECORD && ind->arg->node_case != NC(ROW_EXPR)) {
+                /* x has the array's element type, which the record text
+                 * does not keep: unknown, read as the type it meets */
+                if (fx) tr_printf(t, "wb_record_field(%s, 1)", rec);
+                else tr_printf(t, "CAST(wb_record_field(%s, 2) AS INTEGER)", rec);
+                free(rec);
+                return fx ? OID_UNKNOWN : OID_INT4;
+            }
+            free(rec);
+            if (t->failed) return 0;
+            tr_fail(t, "0A000", -1, "field selection .%s is not supported here", f);
+            return 0;
+        }
         if (ind->n_indirection != 1 || ind->indirection[0]->node_case != NC(A_INDICES) ||
             ind->indirection[0]->a_indices->is_slice) {
             tr_fail(t, "0A000", -1, "this kind of subscript or field selection is not supported");
@@ -1406,7 +1458,16 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
         }
         uint32_t at, it;
         char *arr = expr_str(t, ind->arg, 0, &at);
+        /* int2vector / oidvector (indkey, indoption, proargtypes) subscript
+         * from 0 in PostgreSQL: indkey[0] is the first column */
+        int lb0 = at == OID_INT2VECTOR || at == OID_OIDVECTOR;
+        arr = vector_as_array(t, arr, &at);
         char *idx = arr ? expr_str(t, ind->indirection[0]->a_indices->uidx, OID_INT4, &it) : NULL;
+        if (idx && lb0) {
+            char *one = tr_fmt(t, "(%s) + 1", idx);
+            free(idx);
+            idx = one;
+        }
         if (arr && idx) {
             const char *conv = tr_elem_value(array_elem(at));
             if (!strcmp(conv, "value")) tr_printf(t, "wb_array_get(%s, %s)", arr, idx);

@@ -926,6 +926,84 @@ static void f_array_get(sqlite3_context *c, int argc, sqlite3_value **a)
     if (arr_parse((const char *)sqlite3_value_text(a[0]), get_cb, &g) != 0) err(c, "22P02", "malformed array literal");
 }
 
+/* wb_raise('SQLSTATE message'): fails the statement with that error (for
+ * checks the translator writes as a SELECT over the rows that violate) */
+static void f_raise(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    const char *m = (const char *)sqlite3_value_text(a[0]);
+    sqlite3_result_error(c, m ? m : "XX000 wb_raise", -1);
+}
+
+/* wb_record(v1, v2, ...): a composite value in record_out's text form
+ * (PostgreSQL 15 docs §8.16.6): "(v1,v2)", a NULL field empty, a field
+ * that is empty or holds a quote, backslash, parenthesis, comma or space
+ * double-quoted with quotes and backslashes doubled. */
+static void f_record(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    sqlite3_str *o = sqlite3_str_new(sqlite3_context_db_handle(c));
+    sqlite3_str_appendchar(o, 1, '(');
+    for (int i = 0; i < argc; i++) {
+        if (i) sqlite3_str_appendchar(o, 1, ',');
+        if (sqlite3_value_type(a[i]) == SQLITE_NULL) continue;
+        const char *v = (const char *)sqlite3_value_text(a[i]);
+        if (!v) continue;
+        int quote = !*v;
+        for (const char *p = v; *p && !quote; p++)
+            quote = strchr("\"\\(),", *p) != NULL || isspace((unsigned char)*p);
+        if (!quote) { sqlite3_str_appendall(o, v); continue; }
+        sqlite3_str_appendchar(o, 1, '"');
+        for (const char *p = v; *p; p++) {
+            if (*p == '"' || *p == '\\') sqlite3_str_appendchar(o, 1, *p);
+            sqlite3_str_appendchar(o, 1, *p);
+        }
+        sqlite3_str_appendchar(o, 1, '"');
+    }
+    sqlite3_str_appendchar(o, 1, ')');
+    int len = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (!r) { sqlite3_result_error_nomem(c); return; }
+    sqlite3_result_text(c, r, len, sqlite3_free);
+}
+
+/* wb_record_field(record text, n): field n (from 1) of a record in
+ * record_out's form as text, NULL for a NULL field or n past the end */
+static void f_record_field(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    sqlite3_result_null(c);
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL || sqlite3_value_type(a[1]) == SQLITE_NULL) return;
+    const char *p = (const char *)sqlite3_value_text(a[0]);
+    int want = sqlite3_value_int(a[1]);
+    if (!p || *p != '(') { err(c, "22P02", "malformed record literal"); return; }
+    p++;
+    sqlite3_str *o = sqlite3_str_new(sqlite3_context_db_handle(c));
+    for (int k = 1;; k++) {
+        int isnull = 1;
+        sqlite3_str_reset(o);
+        while (*p && *p != ',' && *p != ')') {
+            isnull = 0;
+            if (*p == '"') {
+                for (p++; *p; p++) {
+                    if (*p == '"' && p[1] == '"') { sqlite3_str_appendchar(o, 1, '"'); p++; }
+                    else if (*p == '"') { p++; break; }
+                    else if (*p == '\\' && p[1]) { sqlite3_str_appendchar(o, 1, p[1]); p++; }
+                    else sqlite3_str_appendchar(o, 1, *p);
+                }
+            } else if (*p == '\\' && p[1]) { sqlite3_str_appendchar(o, 1, p[1]); p += 2; }
+            else sqlite3_str_appendchar(o, 1, *p++);
+        }
+        if (!*p) { sqlite3_free(sqlite3_str_finish(o)); err(c, "22P02", "malformed record literal"); return; }
+        if (k == want) {
+            if (!isnull) sqlite3_result_text(c, sqlite3_str_value(o) ? sqlite3_str_value(o) : "", sqlite3_str_length(o), SQLITE_TRANSIENT);
+            break;
+        }
+        if (*p == ')') break;
+        p++;
+    }
+    sqlite3_free(sqlite3_str_finish(o));
+}
+
 /* array input (array_in): checked and written in PostgreSQL's canonical
  * text form, elements read as the element type (ints and bools
  * normalised, text quoted only where needed) */
@@ -2228,6 +2306,7 @@ static const fdef fdefs[] = {
     {"wb_array", -1, DET, f_array, NULL}, {"wb_array_position", 2, DET, f_array_position, NULL},
     {"wb_array_length", 2, DET, f_array_length, NULL}, {"wb_cardinality", 1, DET, f_array_length, NULL},
     {"wb_array_get", 2, DET, f_array_get, NULL}, {"wb_array_in", 2, DET, f_array_in, NULL},
+    {"wb_raise", 1, NDET, f_raise, NULL}, {"wb_record", -1, DET, f_record, NULL}, {"wb_record_field", 2, DET, f_record_field, NULL},
     {"wb_random", 0, NDET, f_random, NULL}, {"wb_char", 3, DET, f_char, NULL},
     {"wb_iv_mul", 2, DET, f_iv_mul, NULL}, {"wb_iv_div", 2, DET, f_iv_mul, "div"},
     {"wb_iv_add", 2, DET, f_iv_add, NULL}, {"wb_iv_sub", 2, DET, f_iv_add, "sub"},

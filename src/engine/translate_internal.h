@@ -41,6 +41,9 @@ enum {
 #define TR_SEQ_OID_BASE_SQL "1000000000"
 /* extensions created in a database (pg_extension): this + the row of wb_extensions */
 #define TR_EXT_OID_BASE_SQL "1500000000"
+/* CHECK constraints (pg_constraint contype c): this + table rowid * 1000 +
+ * the constraint's place in its CREATE TABLE */
+#define TR_CHECK_OID_BASE_SQL "1200000000"
 
 /* One built-in type: its names, OIDs and how a column of it is declared in
  * SQLite (the declaration keeps the PostgreSQL name first, and its words

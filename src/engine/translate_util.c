@@ -422,6 +422,11 @@ int tr_stmt_utility(tr *t, PgQuery__Node *n, wb_sql_stmt *st)
              * it (translate_catalog.c reads wb_extensions) */
             st->tag = tr_strdup(t, "CREATE EXTENSION");
             tr_add_pre(t, tr_strdup(t, "CREATE TABLE IF NOT EXISTS wb_extensions (name text PRIMARY KEY, version text NOT NULL)"));
+            /* without IF NOT EXISTS a second CREATE EXTENSION fails as in
+             * PostgreSQL (42710); with it, it is a no-op */
+            if (!n->create_extension_stmt->if_not_exists)
+                tr_add_pre(t, tr_strdup(t, "SELECT wb_raise('42710 extension \"vector\" already exists') "
+                                           "FROM wb_extensions WHERE name = 'vector'"));
             tr_add_pre(t, tr_strdup(t, "INSERT OR IGNORE INTO wb_extensions VALUES ('vector', '0.8.0')"));
             return t->failed ? -1 : 0;
         }
