@@ -4,7 +4,7 @@
 #   make run    deps + build + the main job (convert the shipped sample)
 #   make test   deps + build + all tests
 #   make bench  the benchmarks (results go to bench/results.md, bench/results_pg.md,
-#               bench/results_serve.md)
+#               bench/results_serve.md, bench/results_proxy.md)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
@@ -47,6 +47,7 @@ bench: deps build
 	@./bench/bench_pg.sh $(BUILD)
 	@./bench/bench_serve.sh $(BUILD)
 	@./bench/bench_vector.sh $(BUILD)
+	@./bench/bench_proxy.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

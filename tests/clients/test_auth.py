@@ -8,7 +8,8 @@ over TLS (WB_PG_CA) libpq's sslmode=verify-full with channel_binding=require
 Against PostgreSQL (with_pg.sh) the roles wb_clear, wb_md5 and wb_scram use
 password, md5 and scram-sha-256. `wirebuf serve` has one method for all
 connections: run with WB_SERVE_AUTH=password|md5|scram-sha-256 (and
-WB_SERVE_TLS=1 for the TLS checks); the passwords file has every role."""
+WB_SERVE_TLS=1 for the TLS checks); the passwords file has every role. The
+same through scripts/with_proxy.sh with WB_PROXY_AUTH and WB_PROXY_TLS=1."""
 import asyncio
 import os
 import sys
@@ -21,10 +22,13 @@ psycopg2 = need("psycopg2")
 
 E = env()
 ROLE = {"password": "wb_clear", "md5": "wb_md5", "scram-sha-256": "wb_scram"}
-if E["target"] == "serve":
-    method = os.environ.get("WB_SERVE_AUTH", "")
+if E["target"] in ("serve", "proxy"):
+    # one method at the front for all connections (the proxy logs in upstream
+    # with the method PostgreSQL's pg_hba.conf gives each role)
+    var = "WB_SERVE_AUTH" if E["target"] == "serve" else "WB_PROXY_AUTH"
+    method = os.environ.get(var, "")
     if method not in ROLE:
-        skip("run under WB_SERVE_AUTH=password|md5|scram-sha-256 scripts/with_serve.sh")
+        skip("run under %s=password|md5|scram-sha-256 scripts/with_%s.sh" % (var, E["target"]))
     METHODS = [method]
 else:
     METHODS = list(ROLE)

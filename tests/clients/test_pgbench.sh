@@ -14,6 +14,13 @@ PSQL=$BIN/psql; [ -x "$PSQL" ] || PSQL=$(command -v psql || true)
 export PGHOST="$WB_PG_HOST" PGPORT="$WB_PG_PORT" PGDATABASE="$WB_PG_DB" PGUSER="$WB_PG_SUPER" \
   PGPASSWORD="${WB_PG_PASSWORD:-}" PGCONNECT_TIMEOUT=10
 CLIENTS=${WB_PGBENCH_CLIENTS:-4}
+# through a pooling proxy with fewer server connections than clients: one
+# thread per client (WB_PGBENCH_THREADS=CLIENTS). pgbench -M prepared
+# prepares with a synchronous PQprepare inside its event loop, so a thread
+# waiting for a pooled connection stalls the other clients of that thread,
+# one of which holds the connection in its transaction: with PgBouncer as
+# with any pooler, a deadlock.
+THREADS=${WB_PGBENCH_THREADS:-2}
 TX=${WB_PGBENCH_TX:-100}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -35,7 +42,7 @@ total_tpcb=0
 # run SCRIPT_ARGS MODE: check the summary says every transaction ran
 run() {
   name=$1; shift
-  timeout 120 "$PGBENCH" -n -c "$CLIENTS" -j 2 -t "$TX" "$@" >"$TMP/run.log" 2>&1
+  timeout 120 "$PGBENCH" -n -c "$CLIENTS" -j "$THREADS" -t "$TX" "$@" >"$TMP/run.log" 2>&1
   rc=$?
   want=$((CLIENTS * TX))
   done_=$(sed -n 's/^number of transactions actually processed: \([0-9]*\)\/.*/\1/p' "$TMP/run.log")

@@ -197,7 +197,7 @@ public class JdbcTest {
                     }
                     eq(n + "/" + sum, "20000/" + (20000L * 20001 / 2), "rows fetched 250 at a time");
                 }
-                try (PreparedStatement ps = c.prepareStatement("SELECT id FROM jd_batch WHERE id < ? ORDER BY id")) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT g FROM generate_series(0, 2999) g WHERE g < ? ORDER BY g")) {
                     ps.setFetchSize(100);
                     ps.setLong(1, 1000);
                     long n = 0;
