@@ -97,6 +97,7 @@ void wb_px_post_client(pclient *c, unsigned what)
 
 static void client_run(pclient *c);
 static void client_close(pclient *c);
+static void on_client_write(evutil_socket_t fd, short what, void *arg);
 
 static void client_set_reading(pclient *c, int on)
 {
@@ -116,6 +117,16 @@ void wb_px_client_flush(pclient *c)
         ssize_t n = c->io.ops->send(&c->io, o->p + c->out_off, o->len - c->out_off);
         if (n == WB_STREAM_AGAIN) {
             if (!c->wanted_write) {
+                /* the write event exists only while a client's answers
+                 * wait for POLLOUT (an idle client has none) */
+                if (!c->wev)
+                    c->wev = event_new(c->t->base, c->io.fd, EV_WRITE | EV_PERSIST, on_client_write, c);
+                if (!c->wev) { /* out of memory: the client cannot be served */
+                    c->out_off = 0;
+                    o->len = 0;
+                    c->closing = 1;
+                    return;
+                }
                 c->wanted_write = 1;
                 event_add(c->wev, NULL);
             }
@@ -549,7 +560,8 @@ static void on_client_write(evutil_socket_t fd, short what, void *arg)
     }
     if (c->out_blocked)
         return;
-    event_del(c->wev);
+    event_free(c->wev); /* made again when the next answer would block */
+    c->wev = NULL;
     c->wanted_write = 0;
     if (c->sc) {
         wb_px_sconn_set_reading(c->sc, 1);
@@ -658,8 +670,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     *b = c;
     pthread_mutex_unlock(&p->reg_mu);
     c->rev = event_new(t->base, c->io.fd, EV_READ | EV_PERSIST, on_client_read, c);
-    c->wev = event_new(t->base, c->io.fd, EV_WRITE | EV_PERSIST, on_client_write, c);
-    if (!c->rev || !c->wev || !c->rd || !db || !user) {
+    if (!c->rev || !c->rd || !db || !user) {
         client_fatal(c, "53200", "out of memory");
         return;
     }

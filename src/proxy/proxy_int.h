@@ -143,6 +143,8 @@ struct wb_proxy {
     pool *pools;
     atomic_int nclients;
     int64_t start_time_s;
+    int trim_clients;      /* main loop: nclients at the last look (admin.c) */
+    int64_t trim_at_us;    /* main loop: when to malloc_trim, 0 none */
 };
 
 /* proxy.c */
