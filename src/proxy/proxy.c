@@ -202,8 +202,10 @@ static void client_free(pclient *c)
     }
     free(c->names);
     free(c->values);
-    free(c->database);
-    free(c->user);
+    if (!c->names_pooled) {
+        free(c->database);
+        free(c->user);
+    }
     free(c->appname);
     free(c->fail_msg);
     free(c->pause_db);
@@ -706,9 +708,16 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         client_fatal(c, "53200", "out of memory");
         return;
     }
+    /* the names become the pool's (it lives until wb_proxy_free): two
+     * allocations less per client; the console reads them under reg_mu */
     pthread_mutex_lock(&p->reg_mu); /* wb_proxy_cancel reads it under reg_mu */
     c->pool = pl;
+    c->database = pl->db;
+    c->user = pl->user;
+    c->names_pooled = 1;
     pthread_mutex_unlock(&p->reg_mu);
+    free(db);
+    free(user);
     sconn *fresh = NULL;
     pthread_mutex_lock(&pl->mu);
     pl->n_clients++;

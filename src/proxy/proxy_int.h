@@ -89,7 +89,9 @@ struct pclient {
     int32_t pid, key;
     int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
     uint64_t n_q, b_in, b_out;
-    char *database, *user, *appname; /* owned (malloc'd) */
+    char *database, *user, *appname; /* owned (malloc'd); database and user
+                                        are the pool's once names_pooled */
+    int names_pooled;
     char addr[46];
     int port;
     char **names, **values; /* startup parameters until the login answer */
