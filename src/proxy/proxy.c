@@ -97,6 +97,7 @@ void wb_px_post_client(pclient *c, unsigned what)
 
 static void client_run(pclient *c);
 static void client_close(pclient *c);
+static void on_client_write(evutil_socket_t fd, short what, void *arg);
 
 static void client_set_reading(pclient *c, int on)
 {
@@ -112,10 +113,23 @@ static void client_set_reading(pclient *c, int on)
 void wb_px_client_flush(pclient *c)
 {
     wb_buf *o = &c->out;
+    wb_pg_io io;
+    if (c->out_off < o->len)
+        wb_px_cio(c, &io);
     while (c->out_off < o->len) {
-        ssize_t n = c->io.ops->send(&c->io, o->p + c->out_off, o->len - c->out_off);
+        ssize_t n = io.ops->send(&io, o->p + c->out_off, o->len - c->out_off);
         if (n == WB_STREAM_AGAIN) {
             if (!c->wanted_write) {
+                /* the write event exists only while a client's answers
+                 * wait for POLLOUT (an idle client has none) */
+                if (!c->wev)
+                    c->wev = event_new(c->t->base, c->fd, EV_WRITE | EV_PERSIST, on_client_write, c);
+                if (!c->wev) { /* out of memory: the client cannot be served */
+                    c->out_off = 0;
+                    o->len = 0;
+                    c->closing = 1;
+                    return;
+                }
                 c->wanted_write = 1;
                 event_add(c->wev, NULL);
             }
@@ -172,12 +186,12 @@ static void client_free(pclient *c)
         event_free(c->wev);
     if (c->ptimer)
         event_free(c->ptimer);
-    if (c->io.ops) {
-        if (c->io.ssl)
-            c->io.ops->close(&c->io);
+    if (c->io_ops && c->ssl) {
+        wb_pg_io io;
+        c->io_ops->close(wb_px_cio(c, &io));
     }
-    if (c->io.fd >= 0)
-        close(c->io.fd);
+    if (c->fd >= 0)
+        close(c->fd);
     wb_stream_close(c->in);
     free(c->rd);
     wb_buf_free(&c->out);
@@ -188,8 +202,10 @@ static void client_free(pclient *c)
     }
     free(c->names);
     free(c->values);
-    free(c->database);
-    free(c->user);
+    if (!c->names_pooled) {
+        free(c->database);
+        free(c->user);
+    }
     free(c->appname);
     free(c->fail_msg);
     free(c->pause_db);
@@ -277,7 +293,8 @@ static void client_close(pclient *c)
     flush_stats(c);
     c->closing = 1;
     if (c->out.len > c->out_off) { /* one last try; a slow peer loses it */
-        ssize_t n = c->io.ops->send(&c->io, c->out.p + c->out_off, c->out.len - c->out_off);
+        wb_pg_io io;
+        ssize_t n = c->io_ops->send(wb_px_cio(c, &io), c->out.p + c->out_off, c->out.len - c->out_off);
         (void)n;
     }
     client_free(c);
@@ -521,7 +538,8 @@ static void on_client_read(evutil_socket_t fd, short what, void *arg)
         }
         wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
     }
-    int r = wb_px_read_some(&c->io, c->in, c->rd);
+    wb_pg_io io;
+    int r = wb_px_read_some(wb_px_cio(c, &io), c->in, c->rd);
     if (r < 0) {
         c->closing = 1;
         client_close(c);
@@ -549,7 +567,8 @@ static void on_client_write(evutil_socket_t fd, short what, void *arg)
     }
     if (c->out_blocked)
         return;
-    event_del(c->wev);
+    event_free(c->wev); /* made again when the next answer would block */
+    c->wev = NULL;
     c->wanted_write = 0;
     if (c->sc) {
         wb_px_sconn_set_reading(c->sc, 1);
@@ -624,7 +643,9 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     atomic_fetch_add(&p->nclients, 1);
     c->p = p;
     c->t = t;
-    c->io = l->io;
+    c->io_ops = l->io.ops;
+    c->fd = l->io.fd;
+    c->ssl = l->io.ssl;
     c->in = l->in;
     c->rd = malloc(sizeof *c->rd);
     if (c->rd)
@@ -657,9 +678,8 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->reg_next = *b;
     *b = c;
     pthread_mutex_unlock(&p->reg_mu);
-    c->rev = event_new(t->base, c->io.fd, EV_READ | EV_PERSIST, on_client_read, c);
-    c->wev = event_new(t->base, c->io.fd, EV_WRITE | EV_PERSIST, on_client_write, c);
-    if (!c->rev || !c->wev || !c->rd || !db || !user) {
+    c->rev = event_new(t->base, c->fd, EV_READ | EV_PERSIST, on_client_read, c);
+    if (!c->rev || !c->rd || !db || !user) {
         client_fatal(c, "53200", "out of memory");
         return;
     }
@@ -688,9 +708,16 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         client_fatal(c, "53200", "out of memory");
         return;
     }
+    /* the names become the pool's (it lives until wb_proxy_free): two
+     * allocations less per client; the console reads them under reg_mu */
     pthread_mutex_lock(&p->reg_mu); /* wb_proxy_cancel reads it under reg_mu */
     c->pool = pl;
+    c->database = pl->db;
+    c->user = pl->user;
+    c->names_pooled = 1;
     pthread_mutex_unlock(&p->reg_mu);
+    free(db);
+    free(user);
     sconn *fresh = NULL;
     pthread_mutex_lock(&pl->mu);
     pl->n_clients++;

@@ -62,7 +62,11 @@ struct pclient {
     wb_proxy *p;
     pthr *t;
     pool *pool;            /* NULL: console */
-    wb_pg_io io;
+    /* the transport (wb_pg_io without its 256-byte error text, which an
+     * idle client does not need: wb_px_cio makes the wb_pg_io of a call) */
+    const wb_pg_io_ops *io_ops;
+    void *ssl;             /* OpenSSL SSL * with TLS, else NULL */
+    int fd;
     wb_stream *in;         /* read buffer and its reader: allocated while the */
     wb_pg_reader *rd;      /* client has bytes, NULL while it is idle */
     wb_buf out;
@@ -85,7 +89,9 @@ struct pclient {
     int32_t pid, key;
     int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
     uint64_t n_q, b_in, b_out;
-    char *database, *user, *appname; /* owned (malloc'd) */
+    char *database, *user, *appname; /* owned (malloc'd); database and user
+                                        are the pool's once names_pooled */
+    int names_pooled;
     char addr[46];
     int port;
     char **names, **values; /* startup parameters until the login answer */
@@ -143,9 +149,23 @@ struct wb_proxy {
     pool *pools;
     atomic_int nclients;
     int64_t start_time_s;
+    int trim_clients;      /* main loop: nclients at the last look (admin.c) */
+    int64_t trim_at_us;    /* main loop: when to malloc_trim, 0 none */
 };
 
 /* proxy.c */
+/* client c's transport as a wb_pg_io for the calls of one moment (io is
+ * the caller's, on its stack); returns io */
+static inline wb_pg_io *wb_px_cio(const pclient *c, wb_pg_io *io)
+{
+    io->ops = c->io_ops;
+    io->fd = c->fd;
+    io->ssl = c->ssl;
+    io->want_write = 0;
+    io->wait = 0;
+    io->err[0] = 0;
+    return io;
+}
 int64_t wb_px_now_us(void);
 void wb_px_log(wb_proxy *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* queue mail for client c on its thread (caller may hold pool->mu) */

@@ -43,7 +43,7 @@ typedef struct wb_server_config {
     const char *passwords;   /* password file, or NULL */
     const char *ssl_cert, *ssl_key; /* PEM files; both or neither */
     int max_connections;     /* 0 = 100 */
-    int threads;             /* I/O threads; 0 = 2 */
+    int threads;             /* I/O threads; 0 = 2 (1 with proxy) */
     int auth_timeout_s;      /* authentication_timeout; 0 = 60 */
     int quiet;               /* no log lines on stderr */
     struct wb_proxy *proxy;  /* --upstream (src/proxy/proxy.h): no engine is
