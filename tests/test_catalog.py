@@ -287,6 +287,11 @@ def domains_part(tmp, port, user):
     for want in ['type "posint" already exists', 'type "nosuch" does not exist', 'type "nosuchtype" does not exist',
                  "left_over ----------- 0 (1 row)"]:
         check(want in e, "domain errors %r:\n%s" % (want, e))
+    # a domain as a column's type or in a cast: refused as not supported, not "does not exist"
+    e = flat(psql_errors(tmp, port, user, "\\set VERBOSITY verbose", "CREATE TABLE dom_t (x posint)",
+                         "SELECT 1::posint", "SELECT 1::nosuchtype"))
+    check(e.count('0A000: domain "posint" cannot be used as a column, cast or parameter type') == 2
+          and '42704: type "nosuchtype" does not exist' in e, "domain use refused:\n" + e)
     # the OID by regtype is pg_type's
     o = flat(psql(tmp, port, user, "SELECT 'posint'::regtype::oid = (SELECT oid FROM pg_type WHERE typname = 'posint') AS same"))
     check("same ------ t" in o, "domain OID by regtype:\n" + o)
