@@ -1174,8 +1174,7 @@ static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
         return -1;
     }
     int notnull = 0;
-    char *defsql = NULL, *checksql = NULL;
-    const char *checkname = NULL;
+    char *defsql = NULL, *checksql = NULL, *checkname = NULL; /* malloc'd, freed below */
     for (size_t i = 0; i < d->n_constraints && !t->failed; i++) {
         PgQuery__Node *cn = d->constraints[i];
         if (cn->node_case != NC(CONSTRAINT)) { tr_fail(t, "0A000", -1, "this domain constraint is not supported"); break; }
@@ -1225,13 +1224,14 @@ static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
                 }
                 *w = 0;
             }
-            checkname = c->conname ? c->conname : fmt(t, "%s_check", name);
+            checkname = c->conname ? strdup(c->conname) : fmt(t, "%s_check", name);
+            if (!checkname) tr_nomem(t);
             break;
         default:
             tr_fail(t, "0A000", c->location, "this domain constraint is not supported");
         }
     }
-    if (t->failed) return -1;
+    if (t->failed) goto done;
     st->tag = tr_strdup(t, "CREATE DOMAIN");
     tr_add_pre(t, tr_strdup(t, TR_DOMAIN_TABLE_SQL));
     wb_buf b = {0};
@@ -1253,6 +1253,10 @@ static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
     tr_puts(t, ")");
     t->o = save;
     tr_add_pre(t, tr_buf_take(t, &b));
+done:
+    free(defsql);
+    free(checksql);
+    free(checkname);
     return t->failed ? -1 : 0;
 }
 
