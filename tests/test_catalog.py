@@ -70,6 +70,17 @@ def psql(host, port, user, *cmds, db="postgres"):
     return r.stdout
 
 
+def psql_errors(host, port, user, *cmds):
+    """psql without ON_ERROR_STOP: stdout and stderr together (errors expected)"""
+    args = ["psql", "-X", "-q", "-h", host, "-p", str(port), "-U", user, "-d", "postgres"]
+    for c in cmds:
+        args += ["-c", c]
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
+    return r.stdout + r.stderr
+
+
 def drop_default_column(text):
     """psql \\d output without the Default column: PostgreSQL prints a
     serial's default as nextval('t_id_seq'::regclass), wirebuf without the
@@ -113,6 +124,14 @@ def main():
         print("%d failure(s)" % len(FAILS))
         sys.exit(1)
     print("ok")
+
+# CREATE DOMAIN (created after the parts above, on both servers in the
+# differential run)
+DOMAIN_SCHEMA = [
+    "CREATE DOMAIN posint AS integer DEFAULT 3 NOT NULL CONSTRAINT posint_pos CHECK (VALUE > 0)",
+    "CREATE DOMAIN code5 AS varchar(20) CHECK (length(VALUE) <= 5)",
+]
+DOMAIN_DROP = ["DROP DOMAIN IF EXISTS posint", "DROP DOMAIN IF EXISTS code5"]
 
 
 def run(tmp, port, user):
@@ -203,6 +222,7 @@ def run(tmp, port, user):
     check(" id      | 1 |  1" in srf and " title   | 3 |  3" in srf and "(2 rows)" in srf,
           "select-list unnest joined with pg_class, ORDER BY:\n" + srf)
     constraints_part(tmp, port, user)
+    domains_part(tmp, port, user)
     psycopg3_part(tmp, port, user)
     asyncpg_part(tmp, port, user)
     pgbench_part(tmp, port, user)
@@ -238,6 +258,43 @@ def constraints_part(tmp, port, user):
     cc = psql(tmp, port, user, "SELECT c.constraint_name, c.check_clause FROM information_schema.check_constraints c "
               "WHERE c.constraint_name = 'qty_pos'")
     check("qty_pos" in cc and "qty" in cc and ">= 0" in cc and "(1 row)" in cc, "check_constraints qty_pos:\n" + cc)
+
+
+def domains_part(tmp, port, user):
+    def flat(text):
+        return " ".join(text.split())
+    psql(tmp, port, user, *DOMAIN_SCHEMA)
+    t = flat(psql(tmp, port, user, "SELECT typname, typtype, typnamespace::regnamespace, format_type(typbasetype, typtypmod), "
+                  "typnotnull, typdefault, typarray, typinput, typoutput, format_type(oid, NULL) = typname "
+                  "FROM pg_type WHERE typtype = 'd' ORDER BY 1"))
+    for want in ["code5 | d | public | character varying(20) | f | | 0 | domain_in | varcharout | t",
+                 "posint | d | public | integer | t | 3 | 0 | domain_in | int4out | t", "(2 rows)"]:
+        check(want in t, "pg_type domains %r:\n%s" % (want, t))
+    k = flat(psql(tmp, port, user, "SELECT conname, contype, contypid::regtype, conrelid::regclass, pg_get_constraintdef(oid) "
+                  "FROM pg_constraint WHERE contypid <> 0 ORDER BY 1"))
+    for want in ["code5_check | c | code5 | - | CHECK ((length(VALUE) <= 5))",
+                 "posint_pos | c | posint | - | CHECK ((VALUE > 0))", "(2 rows)"]:
+        check(want in k, "pg_constraint domain checks %r:\n%s" % (want, k))
+    dd = flat(psql(tmp, port, user, "\\dD"))
+    for want in ["List of domains", "public | code5 | character varying(20) | | | | CHECK ((length(VALUE) <= 5))",
+                 "public | posint | integer | | not null | 3 | CHECK ((VALUE > 0))"]:
+        check(want in dd, "\\dD shows %r:\n%s" % (want, dd))
+    # errors as PostgreSQL's: duplicate 42710, unknown 42704, IF EXISTS
+    e = flat(psql_errors(tmp, port, user, "CREATE DOMAIN posint AS text", "DROP DOMAIN nosuch",
+                         "CREATE DOMAIN d2 AS nosuchtype", "CREATE DOMAIN tmpd AS int8",
+                         "DROP DOMAIN IF EXISTS nosuch, tmpd CASCADE",
+                         "SELECT count(*) AS left_over FROM pg_type WHERE typname IN ('tmpd', 'd2')"))
+    for want in ['type "posint" already exists', 'type "nosuch" does not exist', 'type "nosuchtype" does not exist',
+                 "left_over ----------- 0 (1 row)"]:
+        check(want in e, "domain errors %r:\n%s" % (want, e))
+    # a domain as a column's type or in a cast: refused as not supported, not "does not exist"
+    e = flat(psql_errors(tmp, port, user, "\\set VERBOSITY verbose", "CREATE TABLE dom_t (x posint)",
+                         "SELECT 1::posint", "SELECT 1::nosuchtype"))
+    check(e.count('0A000: domain "posint" cannot be used as a column, cast or parameter type') == 2
+          and '42704: type "nosuchtype" does not exist' in e, "domain use refused:\n" + e)
+    # the OID by regtype is pg_type's
+    o = flat(psql(tmp, port, user, "SELECT 'posint'::regtype::oid = (SELECT oid FROM pg_type WHERE typname = 'posint') AS same"))
+    check("same ------ t" in o, "domain OID by regtype:\n" + o)
 
 
 def sqlalchemy_part(tmp, port, user):
@@ -409,6 +466,12 @@ def jdbc_part(tmp, port, user):
 
 # the same catalog queries on both servers, rows compared
 DIFF_QUERIES = [
+    # domains (pg_type typtype 'd', their CHECKs in pg_constraint)
+    "SELECT typname, typtype, typnamespace::regnamespace::text, format_type(typbasetype, typtypmod), typnotnull, "
+    "typdefault, typlen, typbyval, typcategory, typinput::text, typoutput::text, typreceive::text, typsend::text, "
+    "format_type(oid, NULL) FROM pg_type WHERE typtype = 'd' AND typnamespace = 'public'::regnamespace ORDER BY 1",
+    "SELECT conname, contype, format_type(contypid, NULL), conrelid FROM pg_constraint WHERE contypid <> 0 "
+    "AND connamespace = 'public'::regnamespace ORDER BY 1",
     "SELECT c.relname, c.relkind, c.relnatts FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'i') ORDER BY 1",
     "SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef "
@@ -498,7 +561,7 @@ def differential(tmp, port, user):
     pg.autocommit = True
     cur = pg.cursor()
     for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
-              "DROP TABLE IF EXISTS authors"] + SCHEMA + CK_SCHEMA:
+              "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     wb.autocommit = True

@@ -541,6 +541,36 @@ static int sch_table_columns(void *ctx, const char *table, char ***names, uint32
     return 1;
 }
 
+/* The translator knows the built-in types only: a CREATE DOMAIN domain
+ * (wb_domains, translate_ddl.c) named as a column's type, in a cast or as
+ * a parameter's type is reported as what it is, 0A000 not supported,
+ * rather than as 42704 "does not exist" */
+static void domain_use_error(wb_engine_session *s, wb_sql_error *err)
+{
+    if (strcmp(err->sqlstate, "42704") || strncmp(err->message, "type \"", 6))
+        return;
+    char name[128];
+    const char *q = strchr(err->message + 6, '"');
+    size_t len = q ? (size_t)(q - (err->message + 6)) : 0;
+    if (!q || len >= sizeof name || strcmp(q, "\" does not exist"))
+        return;
+    memcpy(name, err->message + 6, len);
+    name[len] = 0;
+    int rc, found = 0;
+    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT 1 FROM wb_domains WHERE name = ?1", &rc);
+    if (!st)
+        return; /* no domain was ever created */
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    wb_eng_stmt_put(s->conn, st);
+    if (!found)
+        return;
+    memcpy(err->sqlstate, "0A000", 6);
+    snprintf(err->message, sizeof err->message,
+             "domain \"%s\" cannot be used as a column, cast or parameter type: wirebuf serve keeps domains in "
+             "pg_catalog only", name);
+}
+
 static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids, int n, wb_sql_list *out,
                      wb_buf *outbuf, int posoff)
 {
@@ -568,6 +598,7 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
                 fprintf(stderr, "    -> %s\n", out->stmts[i]->sqlite[k]);
     }
     if (rc != 0) {
+        domain_use_error(s, &err);
         put_fields(outbuf, 'E', "ERROR", err.sqlstate[0] ? err.sqlstate : "42601", err.message, NULL, NULL, NULL,
                    err.position > 0 ? err.position + posoff : 0);
         return -1;

@@ -34,6 +34,8 @@ static uint32_t cat_oid(const char *name)
     return 0;
 }
 
+static uint32_t domain_oid(sqlite3 *db, const char *name);
+
 static void f_decl_oid(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
@@ -85,6 +87,7 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
     /* pgvector's types (pg_type lists them) when the type table does not */
     if (!oid && !strcmp(tn, "vector")) oid = WB_PG_VECTOR_OID;
     if (!oid && (!strcmp(tn, "_vector") || !strcmp(tn, "vector[]"))) oid = WB_PG_VECTOR_ARRAY_OID;
+    if (!oid) oid = domain_oid(sqlite3_context_db_handle(c), tn);
     if (!oid) {
         char msg[300];
         snprintf(msg, sizeof msg, "42704 type \"%s\" does not exist", (const char *)sqlite3_value_text(a[0]));
@@ -706,6 +709,11 @@ static void f_regclass_name(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    /* regclassout shows InvalidOid (a domain CHECK's conrelid) as - */
+    if (sqlite3_value_numeric_type(a[0]) == SQLITE_INTEGER && sqlite3_value_int64(a[0]) == 0) {
+        sqlite3_result_text(c, "-", 1, SQLITE_STATIC);
+        return;
+    }
     sqlite3 *db = sqlite3_context_db_handle(c);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT relname FROM pg_class WHERE oid = ?1", -1, &st, NULL) != SQLITE_OK) {
@@ -740,6 +748,64 @@ static void f_catalog_sequences(sqlite3_context *c, int argc, sqlite3_value **a)
                        "increment_by, min_value, max_value, cycle)) FROM wb_sequences WHERE ?1", 1);
     if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
     sqlite3_result_text(c, r, -1, sqlite3_free);
+}
+
+/* wb_catalog_domains(): the rows of wb_domains (CREATE DOMAIN,
+ * translate_ddl.c) as a JSON array of [rowid, name, base_oid, typmod,
+ * not_null, default_sql, check_name, check_sql], '[]' before the first
+ * CREATE DOMAIN creates that table */
+static void f_catalog_domains(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc; (void)a;
+    sqlite3 *db = sqlite3_context_db_handle(c);
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_domains' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) { sqlite3_result_text(c, "[]", 2, SQLITE_STATIC); return; }
+    r = query_text(db, "SELECT json_group_array(json_array(rowid, name, base_oid, typmod, not_null, default_sql, "
+                       "check_name, check_sql)) FROM wb_domains WHERE ?1", 1);
+    if (!r) { sqlite3_result_error(c, sqlite3_errmsg(db), -1); return; }
+    sqlite3_result_text(c, r, -1, sqlite3_free);
+}
+
+/* a domain's name by its pg_type OID (TR_DOMAIN_OID_BASE + rowid of
+ * wb_domains), NULL when it is none; sqlite3_free it */
+static char *domain_name(sqlite3 *db, uint32_t oid)
+{
+    if (oid <= 1600000000u || oid >= 1700000000u) return NULL;
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_domains' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) return NULL;
+    return query_text(db, "SELECT name FROM wb_domains WHERE rowid = ?1 - " TR_DOMAIN_OID_BASE_SQL, oid);
+}
+
+/* a domain's pg_type OID by name, 0 when there is none */
+static uint32_t domain_oid(sqlite3 *db, const char *name)
+{
+    char *r = query_text(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'wb_domains' AND ?1", 1);
+    int have = r && strcmp(r, "0");
+    sqlite3_free(r);
+    if (!have) return 0;
+    sqlite3_stmt *st;
+    uint32_t oid = 0;
+    if (sqlite3_prepare_v2(db, "SELECT " TR_DOMAIN_OID_BASE_SQL " + rowid FROM wb_domains WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) oid = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return oid;
+}
+
+/* wb_domain_name(oid): the domain's name, NULL when the OID is no domain
+ * (format_type, translate_funcs.c, asks it first) */
+static void f_domain_name(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
+    char *dn = domain_name(sqlite3_context_db_handle(c), (uint32_t)sqlite3_value_int64(a[0]));
+    if (dn) sqlite3_result_text(c, dn, -1, sqlite3_free);
+    else sqlite3_result_null(c);
 }
 
 /* wb_catalog_extensions(): the rows of wb_extensions (CREATE EXTENSION,
@@ -822,6 +888,8 @@ static void f_regtype_name(sqlite3_context *c, int argc, sqlite3_value **a)
     if (oid == 0) { sqlite3_result_text(c, "-", 1, SQLITE_STATIC); return; }
     if (oid == WB_PG_VECTOR_OID && !tr_type_by_oid(oid)) { sqlite3_result_text(c, "vector", -1, SQLITE_STATIC); return; }
     if (oid == WB_PG_VECTOR_ARRAY_OID && !tr_type_by_array_oid(oid)) { sqlite3_result_text(c, "vector[]", -1, SQLITE_STATIC); return; }
+    char *dn = domain_name(sqlite3_context_db_handle(c), oid);
+    if (dn) { sqlite3_result_text(c, dn, -1, sqlite3_free); return; }
     if (!wb_sql_type_info(oid, &name, NULL, NULL, NULL)) { sqlite3_result_text(c, (const char *)sqlite3_value_text(a[0]), -1, SQLITE_TRANSIENT); return; }
     /* format_type's spelling (regtypeout) */
     char buf[96];
@@ -930,7 +998,13 @@ static const cat_rel cat_rels[] = {
      "' ', ' ', ' ', 1, 0, 0, (SELECT '{' || group_concat(q.cid + 1, ',') || '}' FROM (SELECT p.cid FROM json_each(c.value->2) k "
      "JOIN pragma_table_info(t.name) p ON p.name = k.value ORDER BY k.key) q), NULL, c.value->>3 "
      "FROM sqlite_schema t, json_each(wb_table_constraints(t.sql, t.name)) c "
-     "WHERE t.type = 'table' AND c.value->>0 = 'c' AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\'"},
+     "WHERE t.type = 'table' AND c.value->>0 = 'c' AND t.name NOT LIKE 'wb\\_%' ESCAPE '\\' "
+     /* a domain's CHECK (CREATE DOMAIN, wb_domains): contypid the domain,
+      * conbin the expression over VALUE as SQLite keeps it */
+     "UNION ALL "
+     "SELECT " TR_DOMAIN_CHECK_OID_BASE_SQL " + (d.value->>0), d.value->>6, 2200, 'c', 0, 0, 1, 0, "
+     TR_DOMAIN_OID_BASE_SQL " + (d.value->>0), 0, 0, 0, ' ', ' ', ' ', 1, 0, 0, NULL, NULL, d.value->>7 "
+     "FROM json_each(wb_catalog_domains()) d WHERE d.value->>7 IS NOT NULL"},
     {"pg_collation", c_collation,
      "VALUES (100, 'default', 11, 10, 'd', 1, -1, NULL, NULL, NULL, NULL), "
      "(950, 'C', 11, 10, 'c', 1, -1, 'C', 'C', NULL, NULL), (951, 'POSIX', 11, 10, 'c', 1, -1, 'POSIX', 'POSIX', NULL, NULL)"},
@@ -1163,6 +1237,8 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass_name", 1, SQLITE_UTF8, NULL, f_regclass_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_sequences", 0, SQLITE_UTF8, NULL, f_catalog_sequences, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_domains", 0, SQLITE_UTF8, NULL, f_catalog_domains, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_domain_name", 1, SQLITE_UTF8, NULL, f_domain_name, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_catalog_extensions", 0, SQLITE_UTF8, NULL, f_catalog_extensions, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 1, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_relation_size", 2, SQLITE_UTF8, NULL, f_relation_size, NULL, NULL, NULL);
@@ -1215,7 +1291,20 @@ int wb_sql_register_catalog(sqlite3 *db)
                             WB_PG_VECTOR_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_ARRAY_OID, WB_PG_VECTOR_OID);
     char *body = sqlite3_str_finish(s);
     if (!body) return SQLITE_NOMEM;
-    rc = create_view(db, cat_find("pg_type"), body);
+    static const cat_rel builtin = {"wb_pg_type_builtin", c_type, NULL};
+    rc = create_view(db, &builtin, body);
     sqlite3_free(body);
-    return rc;
+    if (rc != SQLITE_OK) return rc;
+    /* CREATE DOMAIN's domains (wb_domains) after the built-in types, as
+     * PostgreSQL makes them: typtype 'd', the base type's storage and
+     * output/send functions, domain_in/domain_recv, typarray 0 (no array
+     * type over a domain). DISTINCT (the rows are distinct anyway) keeps
+     * SQLite from flattening this UNION ALL into a caller's join (the
+     * SQLite 3.40 bug at pg_class). */
+    return create_view(db, cat_find("pg_type"),
+                       "SELECT * FROM wb_pg_type_builtin UNION ALL SELECT DISTINCT "
+                       TR_DOMAIN_OID_BASE_SQL " + (j.value->>0), j.value->>1, 2200, 10, b.typlen, b.typbyval, 'd', "
+                       "b.typcategory, 0, 1, ',', 0, '-', 0, 0, 'domain_in', b.typoutput, 'domain_recv', b.typsend, '-', '-', "
+                       "'-', b.typalign, b.typstorage, j.value->>4, b.oid, j.value->>3, 0, b.typcollation, NULL, j.value->>5, NULL "
+                       "FROM json_each(wb_catalog_domains()) j JOIN wb_pg_type_builtin b ON b.oid = j.value->>2");
 }

@@ -867,6 +867,41 @@ static int create_table_as(tr *t, PgQuery__CreateTableAsStmt *c, wb_sql_stmt *st
 
 /* ---------- DROP / TRUNCATE ---------- */
 
+/* DROP DOMAIN [IF EXISTS] name [, ...] [CASCADE | RESTRICT]: 42704 for
+ * an unknown domain without IF EXISTS. No column can be of a domain type
+ * yet (CREATE TABLE does not accept domain names), so nothing depends on a
+ * domain and CASCADE drops only the domain, as in PostgreSQL. */
+static int drop_domain(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
+{
+    st->tag = tr_strdup(t, "DROP DOMAIN");
+    tr_add_pre(t, tr_strdup(t, TR_DOMAIN_TABLE_SQL));
+    for (size_t i = 0; i < d->n_objects && !t->failed; i++) {
+        PgQuery__Node *o = d->objects[i];
+        const char *name = NULL;
+        if (o->node_case == NC(TYPE_NAME)) name = tr_name_last(o->type_name->names, o->type_name->n_names);
+        else if (o->node_case == NC(LIST)) name = tr_name_last(o->list->items, o->list->n_items);
+        if (!name || !*name) { tr_fail(t, "0A000", -1, "DROP DOMAIN of this name is not supported"); return -1; }
+        wb_buf b = {0};
+        wb_buf *save = t->o;
+        t->o = &b;
+        if (!d->missing_ok) {
+            tr_puts(t, "SELECT wb_raise('42704 type \"' || ");
+            tr_string(t, name);
+            tr_puts(t, " || '\" does not exist') WHERE NOT EXISTS (SELECT 1 FROM wb_domains WHERE name = ");
+            tr_string(t, name);
+            tr_puts(t, ")");
+            t->o = save;
+            tr_add_pre(t, tr_buf_take(t, &b));
+            t->o = &b;
+        }
+        tr_puts(t, "DELETE FROM wb_domains WHERE name = ");
+        tr_string(t, name);
+        t->o = save;
+        tr_add_pre(t, tr_buf_take(t, &b));
+    }
+    return t->failed ? -1 : 0;
+}
+
 static int drop_stmt(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
 {
     const char *what = NULL, *tag = NULL;
@@ -875,6 +910,7 @@ static int drop_stmt(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
     case PG_QUERY__OBJECT_TYPE__OBJECT_INDEX: what = "INDEX"; tag = "DROP INDEX"; break;
     case PG_QUERY__OBJECT_TYPE__OBJECT_VIEW: what = "VIEW"; tag = "DROP VIEW"; break;
     case PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE: what = NULL; tag = "DROP SEQUENCE"; break;
+    case PG_QUERY__OBJECT_TYPE__OBJECT_DOMAIN: return drop_domain(t, d, st);
     default:
         tr_fail(t, "0A000", -1, "DROP of this object type is not supported");
         return -1;
@@ -1108,6 +1144,122 @@ static int rename_stmt(tr *t, PgQuery__RenameStmt *r, wb_sql_stmt *st)
     return t->failed ? -1 : 0;
 }
 
+/* ---------- CREATE DOMAIN ----------
+ *
+ * PostgreSQL 15 docs "CREATE DOMAIN": name AS data_type [COLLATE c]
+ * [DEFAULT expr] [CONSTRAINT name] {NOT NULL | NULL | CHECK (expr)} ...
+ * The domain is a row of wb_domains (TR_DOMAIN_TABLE_SQL); pg_type lists
+ * it (typtype 'd') with the OID TR_DOMAIN_OID_BASE + its rowid. One CHECK
+ * per domain (a second is refused with 0A000). */
+static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
+{
+    const char *name = tr_name_last(d->domainname, d->n_domainname);
+    if (!name || !*name) { tr_fail(t, "42601", -1, "CREATE DOMAIN needs a name"); return -1; }
+    if (d->n_domainname > 1) {
+        const char *schema = d->domainname[0]->node_case == NC(STRING) ? d->domainname[0]->string->sval : NULL;
+        if (!schema || strcmp(schema, "public")) {
+            tr_fail(t, "0A000", -1, "schemas other than public are not supported");
+            return -1;
+        }
+    }
+    if (wb_sql_type_oid(name) || !strcmp(name, "vector")) {
+        tr_fail(t, "0A000", -1, "a domain named like the built-in type \"%s\" is not supported", name);
+        return -1;
+    }
+    int32_t typmod = -1;
+    uint32_t base = tr_typename(t, d->type_name, &typmod);
+    if (t->failed) return -1;
+    if (d->type_name->n_array_bounds) {
+        tr_fail(t, "0A000", d->type_name->location, "a domain over an array type is not supported");
+        return -1;
+    }
+    int notnull = 0;
+    char *defsql = NULL, *checksql = NULL, *checkname = NULL; /* malloc'd, freed below */
+    for (size_t i = 0; i < d->n_constraints && !t->failed; i++) {
+        PgQuery__Node *cn = d->constraints[i];
+        if (cn->node_case != NC(CONSTRAINT)) { tr_fail(t, "0A000", -1, "this domain constraint is not supported"); break; }
+        PgQuery__Constraint *c = cn->constraint;
+        wb_buf b = {0};
+        wb_buf *save = t->o;
+        switch (c->contype) {
+        case PG_QUERY__CONSTR_TYPE__CONSTR_NULL: notnull = 0; break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL: notnull = 1; break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT:
+            if (defsql) { tr_fail(t, "42601", c->location, "multiple default expressions"); break; }
+            t->o = &b;
+            emit_default(t, c->raw_expr, base, typmod);
+            t->o = save;
+            defsql = tr_buf_take(t, &b);
+            break;
+        case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
+            if (checksql) {
+                tr_fail(t, "0A000", c->location, "more than one CHECK constraint on a domain is not supported");
+                break;
+            }
+            {
+                /* VALUE is the one column in scope: written as the
+                 * identifier value (a column's name replaces it where the
+                 * check is applied) */
+                char *vcol[1] = {"value"};
+                uint32_t vtype[1] = {base};
+                tr_rel vr = {.cols = vcol, .types = vtype, .ncols = 1};
+                tr_scope vs = {.rels = &vr, .n = 1, .cap = 1, .parent = NULL};
+                tr_scope *saved_sc = t->sc;
+                t->sc = &vs;
+                t->o = &b;
+                tr_expr(t, c->raw_expr);
+                t->o = save;
+                t->sc = saved_sc;
+            }
+            checksql = tr_buf_take(t, &b);
+            /* the identifier "value" (outside string literals) is written
+             * VALUE, as pg_get_constraintdef shows a domain's CHECK */
+            if (checksql) {
+                char *w = checksql;
+                int q = 0;
+                for (const char *r = checksql; *r;) {
+                    if (*r == '\'') q = !q;
+                    if (!q && !strncmp(r, "\"value\"", 7)) { memcpy(w, "VALUE", 5); w += 5; r += 7; }
+                    else *w++ = *r++;
+                }
+                *w = 0;
+            }
+            checkname = c->conname ? strdup(c->conname) : fmt(t, "%s_check", name);
+            if (!checkname) tr_nomem(t);
+            break;
+        default:
+            tr_fail(t, "0A000", c->location, "this domain constraint is not supported");
+        }
+    }
+    if (t->failed) goto done;
+    st->tag = tr_strdup(t, "CREATE DOMAIN");
+    tr_add_pre(t, tr_strdup(t, TR_DOMAIN_TABLE_SQL));
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    tr_puts(t, "SELECT wb_raise('42710 type \"' || name || '\" already exists') FROM wb_domains WHERE name = ");
+    tr_string(t, name);
+    t->o = save;
+    tr_add_pre(t, tr_buf_take(t, &b));
+    t->o = &b;
+    tr_puts(t, "INSERT INTO wb_domains VALUES (");
+    tr_string(t, name);
+    tr_printf(t, ", %u, %d, %d, ", base, typmod, notnull);
+    if (defsql) tr_string(t, defsql); else tr_puts(t, "NULL");
+    tr_puts(t, ", ");
+    if (checkname) tr_string(t, checkname); else tr_puts(t, "NULL");
+    tr_puts(t, ", ");
+    if (checksql) tr_string(t, checksql); else tr_puts(t, "NULL");
+    tr_puts(t, ")");
+    t->o = save;
+    tr_add_pre(t, tr_buf_take(t, &b));
+done:
+    free(defsql);
+    free(checksql);
+    free(checkname);
+    return t->failed ? -1 : 0;
+}
+
 /* Returns 1 when n is not DDL (the caller tries the next family). */
 int tr_stmt_ddl(tr *t, PgQuery__Node *n, wb_sql_stmt *st)
 {
@@ -1116,6 +1268,7 @@ int tr_stmt_ddl(tr *t, PgQuery__Node *n, wb_sql_stmt *st)
     case NC(INDEX_STMT): return create_index(t, n->index_stmt, st);
     case NC(VIEW_STMT): return create_view(t, n->view_stmt, st);
     case NC(CREATE_SEQ_STMT): return create_sequence(t, n->create_seq_stmt, st);
+    case NC(CREATE_DOMAIN_STMT): return create_domain(t, n->create_domain_stmt, st);
     case NC(CREATE_TABLE_AS_STMT): return create_table_as(t, n->create_table_as_stmt, st);
     case NC(DROP_STMT): return drop_stmt(t, n->drop_stmt, st);
     case NC(TRUNCATE_STMT): return truncate_stmt(t, n->truncate_stmt, st);

@@ -1559,6 +1559,19 @@ static void f_format_type(sqlite3_context *c, int argc, sqlite3_value **a)
     int32_t tm = sqlite3_value_type(a[1]) == SQLITE_NULL ? -1 : sqlite3_value_int(a[1]);
     const char *name;
     uint32_t elem;
+    if (oid > 1600000000u && oid < 1700000000u) { /* a domain (translate_catalog.c): its name */
+        sqlite3 *db = sqlite3_context_db_handle(c);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, "SELECT wb_domain_name(?1)", -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, oid);
+            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                sqlite3_result_text(c, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+                sqlite3_finalize(st);
+                return;
+            }
+            sqlite3_finalize(st);
+        }
+    }
     if (!wb_sql_type_info(oid, &name, NULL, &elem, NULL)) { sqlite3_result_text(c, "???", -1, SQLITE_STATIC); return; }
     static const struct { uint32_t oid; const char *sql; } pretty[] = {
         {OID_INT2, "smallint"}, {OID_INT4, "integer"}, {OID_INT8, "bigint"}, {OID_FLOAT4, "real"},

@@ -44,6 +44,18 @@ enum {
 /* CHECK constraints (pg_constraint contype c): this + table rowid * 1000 +
  * the constraint's place in its CREATE TABLE */
 #define TR_CHECK_OID_BASE_SQL "1200000000"
+/* domains (pg_type typtype d): this + the row of wb_domains; a domain's
+ * CHECK constraint (pg_constraint contypid) TR_DOMAIN_CHECK_OID_BASE_SQL +
+ * the same row */
+#define TR_DOMAIN_OID_BASE_SQL "1600000000"
+#define TR_DOMAIN_CHECK_OID_BASE_SQL "1700000000"
+/* the bookkeeping table of CREATE DOMAIN (translate_ddl.c writes it,
+ * translate_catalog.c reads it): name, base type OID and typmod, NOT NULL,
+ * the DEFAULT and the CHECK (SQLite expressions over the identifier
+ * "value", as translated; NULL when absent) and the CHECK's name */
+#define TR_DOMAIN_TABLE_SQL                                                                                  \
+    "CREATE TABLE IF NOT EXISTS wb_domains (name text PRIMARY KEY, base_oid int8 NOT NULL, typmod int NOT NULL, " \
+    "not_null int NOT NULL, default_sql text, check_name text, check_sql text)"
 
 /* One built-in type: its names, OIDs and how a column of it is declared in
  * SQLite (the declaration keeps the PostgreSQL name first, and its words
