@@ -369,14 +369,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                     break;
                 if (now - sc->idle_since_us < sidle)
                     continue;
-                if (sc->iprev)
-                    sc->iprev->inext = sc->inext;
-                else
-                    pl->idle = sc->inext;
-                if (sc->inext)
-                    sc->inext->iprev = sc->iprev;
-                sc->inext = sc->iprev = NULL;
-                pl->n_idle--;
+                wb_px_idle_remove(pl, sc);
                 atomic_store(&sc->state, SV_CHECK);
                 victims[nv++] = sc;
             }

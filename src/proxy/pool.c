@@ -102,18 +102,6 @@ static void idle_push(pool *pl, sconn *sc)
     pl->n_idle++;
 }
 
-static void idle_remove(pool *pl, sconn *sc)
-{
-    if (sc->iprev)
-        sc->iprev->inext = sc->inext;
-    else
-        pl->idle = sc->inext;
-    if (sc->inext)
-        sc->inext->iprev = sc->iprev;
-    sc->inext = sc->iprev = NULL;
-    pl->n_idle--;
-}
-
 static void all_push(pool *pl, sconn *sc)
 {
     sc->aprev = NULL;
@@ -399,7 +387,7 @@ sconn *wb_px_acquire(pclient *c)
             sc = pl->idle;
     }
     if (sc) {
-        idle_remove(pl, sc);
+        wb_px_idle_remove(pl, sc);
         sc->client = c;
         atomic_store(&sc->holder_t, c->t->idx);
         atomic_store(&sc->state, SV_ACTIVE);
@@ -482,7 +470,7 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
     pthread_mutex_lock(&pl->mu);
     while (!pl->paused && pl->n_waiting && pl->idle) {
         sconn *sc = pl->idle;
-        idle_remove(pl, sc);
+        wb_px_idle_remove(pl, sc);
         pclient *w = wq_pop(pl, sc->t);
         give_locked(pl, sc, w, now);
     }
@@ -638,7 +626,7 @@ void wb_px_on_sconn_read(int fd, short what, void *arg)
             pthread_mutex_unlock(&pl->mu);
             return; /* taken meanwhile */
         }
-        idle_remove(pl, sc);
+        wb_px_idle_remove(pl, sc);
         atomic_store(&sc->state, SV_CHECK);
         pthread_mutex_unlock(&pl->mu);
         sconn_unheld_read(sc, SV_IDLE);

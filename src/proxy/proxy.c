@@ -1002,14 +1002,7 @@ void wb_proxy_thread_stop(wb_proxy *p, int i)
                 int st = atomic_load(&sc->state);
                 if (sc->t == t && (st == SV_IDLE || st == SV_RESET)) {
                     if (st == SV_IDLE) {
-                        if (sc->iprev)
-                            sc->iprev->inext = sc->inext;
-                        else
-                            pl->idle = sc->inext;
-                        if (sc->inext)
-                            sc->inext->iprev = sc->iprev;
-                        sc->inext = sc->iprev = NULL;
-                        pl->n_idle--;
+                        wb_px_idle_remove(pl, sc);
                         atomic_store(&sc->state, SV_CHECK);
                     }
                     victim = sc;
@@ -1036,13 +1029,7 @@ void wb_proxy_main_stop(wb_proxy *p)
         while (pl->all) {
             sconn *sc = pl->all;
             if (atomic_load(&sc->state) == SV_IDLE) {
-                if (sc->iprev)
-                    sc->iprev->inext = sc->inext;
-                else
-                    pl->idle = sc->inext;
-                if (sc->inext)
-                    sc->inext->iprev = sc->iprev;
-                pl->n_idle--;
+                wb_px_idle_remove(pl, sc);
             }
             atomic_store(&sc->state, SV_CHECK);
             wb_px_sconn_close(sc, 1);

@@ -172,6 +172,20 @@ void wb_px_log(wb_proxy *p, const char *fmt, ...) __attribute__((format(printf, 
 void wb_px_post_client(pclient *c, unsigned what);
 /* client c's snapshot-visible fields: see admin.c */
 
+/* Take idle server connection sc out of pool pl's idle list (caller holds
+ * pl->mu; sc is on the list). The caller sets sc's new state. */
+static inline void wb_px_idle_remove(pool *pl, sconn *sc)
+{
+    if (sc->iprev)
+        sc->iprev->inext = sc->inext;
+    else
+        pl->idle = sc->inext;
+    if (sc->inext)
+        sc->inext->iprev = sc->iprev;
+    sc->inext = sc->iprev = NULL;
+    pl->n_idle--;
+}
+
 /* pool.c */
 pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user);
 void wb_px_pool_free(pool *pl);
