@@ -216,14 +216,7 @@ static void post_sconn(pthr *t, sconn *sc)
     }
     pthread_mutex_unlock(&t->mu);
     if (stopped) { /* shutting down: nobody will use it */
-        pool *pl = sc->pool;
-        pthread_mutex_lock(&pl->mu);
-        pl->n_total--;
-        pl->n_login--;
-        pthread_mutex_unlock(&pl->mu);
-        wb_pg_handover_free(&sc->h);
-        wb_relay_server_free(sc->rs);
-        free(sc);
+        wb_px_sconn_discard_login(sc);
         return;
     }
     event_active(t->wake, EV_READ, 0);
@@ -664,4 +657,16 @@ void wb_px_on_sconn_write(int fd, short what, void *arg)
     } else if (r < 0) {
         wb_px_sconn_close(sc, 0);
     }
+}
+
+void wb_px_sconn_discard_login(sconn *sc)
+{
+    pool *pl = sc->pool;
+    pthread_mutex_lock(&pl->mu);
+    pl->n_total--;
+    pl->n_login--;
+    pthread_mutex_unlock(&pl->mu);
+    wb_pg_handover_free(&sc->h);
+    wb_relay_server_free(sc->rs);
+    free(sc);
 }

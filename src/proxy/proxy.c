@@ -981,14 +981,7 @@ void wb_proxy_thread_stop(wb_proxy *p, int i)
     while (sl) { /* connect results nobody will use */
         sconn *sc = sl;
         sl = sc->mail_next;
-        pool *pl = sc->pool;
-        pthread_mutex_lock(&pl->mu);
-        pl->n_total--;
-        pl->n_login--;
-        pthread_mutex_unlock(&pl->mu);
-        wb_pg_handover_free(&sc->h);
-        wb_relay_server_free(sc->rs);
-        free(sc);
+        wb_px_sconn_discard_login(sc);
     }
     /* server connections whose events are on this base */
     pthread_mutex_lock(&p->pools_mu);

@@ -201,6 +201,9 @@ int wb_px_sconn_bind(sconn *sc, pthr *t);
 /* close a server connection no one else can reach (not in the idle list,
  * no holder); counted=1: it is in the pool's counters and list */
 void wb_px_sconn_close(sconn *sc, int terminate);
+/* a connect result nobody will use (its thread stopped): uncount it from
+ * its pool (takes pool->mu) and free it with its handover */
+void wb_px_sconn_discard_login(sconn *sc);
 /* client c needs a server: the server (bound to c's thread) or NULL
  * (queued; CM_SERVER comes) */
 sconn *wb_px_acquire(pclient *c);
