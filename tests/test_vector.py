@@ -12,13 +12,11 @@ Exit 77 (skip) when psycopg2 or psycopg 3 is not installed.
 import math
 import os
 import random
-import shutil
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_once import with_server  # noqa: E402
 
 try:
     import psycopg2
@@ -40,14 +38,6 @@ def check(cond, what):
     if not cond:
         failures += 1
         print("FAIL:", what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def f32(x):
@@ -83,35 +73,8 @@ def expect_error(cur, conn, sql, state, message, params=None):
 
 
 def main():
-    cli = sys.argv[1]
-    tmp = tempfile.mkdtemp(prefix="wb_vec_")
-    port = free_port()
-    # the server's stderr (WB_ENGINE_DEBUG=1 prints each translation there)
-    log = open(os.environ.get("WB_TEST_SERVER_LOG", os.devnull), "w")
-    srv = subprocess.Popen([cli, "serve", "-D", tmp, "-h", "127.0.0.1", "-p", str(port), "-k", tmp,
-                            "--auth", "trust"], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if srv.poll() is not None:
-                    print("server exited with", srv.returncode)
-                    return 1
-                time.sleep(0.05)
-        run(port)
-    finally:
-        srv.terminate()
-        try:
-            rc = srv.wait(60)
-            # a clean shutdown exits 0 (under ASAN: no leak, no error report)
-            check(rc == 0, "server exit status %s" % rc)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
-            check(False, "server did not stop on SIGTERM")
-        shutil.rmtree(tmp, ignore_errors=True)
+    if with_server(sys.argv[1], "wb_vec_", run, check):
+        return 1
     print("test_vector: %d checks, %d failures" % (checks, failures))
     return 1 if failures else 0
 
