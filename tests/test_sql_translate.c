@@ -89,7 +89,7 @@ static int table_ddl(void *ctx, const char *table, char **create, char ***idx, i
     return *create != NULL;
 }
 
-static wb_sql_schema schema = {NULL, col_type, table_cols, table_oid, table_ddl};
+static wb_sql_schema schema = {.column_type = col_type, .table_columns = table_cols, .table_oid = table_oid, .table_ddl = table_ddl};
 
 /* ---- helpers ---- */
 
