@@ -552,7 +552,16 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
         int col_default = cd->raw_default != NULL || serial || identity;
         for (size_t i = 0; i < cd->n_constraints; i++)
             col_default |= cd->constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT;
-        if (dom.has_default && !col_default) tr_printf(t, " DEFAULT (wb_domain_default(%u))", dom.oid);
+        if (dom.has_default && !col_default) {
+            if (!cs) {
+                /* SQLite's ADD COLUMN takes constant defaults only */
+                tr_fail(t, "0A000", cd->location,
+                        "ADD COLUMN of domain \"%s\" with a DEFAULT is not supported: give the column its own DEFAULT",
+                        tr_name_last(cd->type_name->names, cd->type_name->n_names));
+                return;
+            }
+            tr_printf(t, " DEFAULT (wb_domain_default(%u))", dom.oid);
+        }
         if (dom.not_null || dom.has_check) {
             tr_puts(t, " CHECK (wb_domain_ok(");
             tr_ident(t, cd->colname);
