@@ -12,6 +12,7 @@ static int col_type(void *ctx, const char *table, const char *column, uint32_t *
     *typmod = -1;
     if (!strcmp(column, "a")) { *oid = 23; return 1; }
     if (!strcmp(column, "b")) { *oid = 25; return 1; }
+    if (!strcmp(column, "c")) { *oid = 1043; *typmod = 12; return 1; }
     return 0;
 }
 
@@ -29,6 +30,26 @@ static int table_cols(void *ctx, const char *table, char ***names, uint32_t **oi
     return 1;
 }
 
+/* one domain, "d" over varchar(8) with NOT NULL and a CHECK, which
+ * column t.c is of: the domain paths (declarations, casts, parameters) */
+static int domain(void *ctx, const char *name, wb_sql_domain *out)
+{
+    (void)ctx;
+    if (strcmp(name, "d")) return 0;
+    *out = (wb_sql_domain){.oid = WB_SQL_DOMAIN_OID_MIN + 1, .base_oid = 1043, .base_typmod = 12, .not_null = 1,
+                           .has_default = 1, .has_check = 1};
+    return 1;
+}
+static int domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out)
+{
+    return oid == WB_SQL_DOMAIN_OID_MIN + 1 && domain(ctx, "d", out);
+}
+static uint32_t column_domain(void *ctx, const char *table, const char *column)
+{
+    (void)ctx;
+    return !strcmp(table, "t") && !strcmp(column, "c") ? WB_SQL_DOMAIN_OID_MIN + 1 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *sql = malloc(size + 1);
@@ -39,9 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&schema, 0, sizeof schema);
     schema.column_type = col_type;
     schema.table_columns = table_cols;
+    schema.domain = domain;
+    schema.domain_by_oid = domain_by_oid;
+    schema.column_domain = column_domain;
     wb_sql_list l;
     wb_sql_error e;
     if (wb_sql_translate(sql, NULL, 0, &schema, &l, &e) == 0) wb_sql_list_free(&l);
+    /* as a Parse with $1 declared of the domain */
+    const uint32_t given[2] = {WB_SQL_DOMAIN_OID_MIN + 1, 23};
+    if (wb_sql_translate(sql, given, 2, &schema, &l, &e) == 0) wb_sql_list_free(&l);
     wb_sql_cache *c = wb_sql_cache_new(4);
     if (c) {
         for (int i = 0; i < 2; i++)

@@ -42,6 +42,7 @@ for t in fuzz_iso2709 fuzz_mrk fuzz_pg_backend fuzz_pg_frontend fuzz_sql_transla
     printf "create table x (id serial primary key, a numeric(10,2) default 0, b text[], c timestamptz default now()) with (fillfactor=90); alter table x add primary key (id); drop table if exists x cascade" >"$corpus/ddl"
     printf "select o.n, p.partstrat from pg_catalog.pg_class as c cross join lateral (select pg_catalog.array_position(pg_catalog.current_schemas(true), 'x')) as o(n) left join pg_catalog.pg_partitioned_table as p on (p.partrelid = c.oid) where c.relname = 'a' and a ~* 'x' and b = any(\$1::int[]) group by 1, 2 order by 1 limit 1" >"$corpus/probe"
     printf "BEGIN; SET search_path TO public; COPY t (a) FROM STDIN WITH (FORMAT csv, HEADER); DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 5 c; COMMIT" >"$corpus/utility"
+    printf "create domain e as int check (value > 0); create table u (x d, y d default 'z'); insert into t (c) values (\$1), ('a'::d); update t set c = \$1 || 'x'::d; drop domain d" >"$corpus/domain"
   fi
   if [ $t = fuzz_proxy_sql ]; then
     # seeds: what the pooling proxy must see through quoting, and console commands

@@ -131,7 +131,27 @@ DOMAIN_SCHEMA = [
     "CREATE DOMAIN posint AS integer DEFAULT 3 NOT NULL CONSTRAINT posint_pos CHECK (VALUE > 0)",
     "CREATE DOMAIN code5 AS varchar(20) CHECK (length(VALUE) <= 5)",
 ]
-DOMAIN_DROP = ["DROP DOMAIN IF EXISTS posint", "DROP DOMAIN IF EXISTS code5"]
+# a table of domain columns (created after DOMAIN_SCHEMA)
+DOMAIN_TABLE = ["CREATE TABLE dom_t (id int PRIMARY KEY, n posint, c code5, m posint DEFAULT 7)"]
+DOMAIN_DROP = ["DROP TABLE IF EXISTS dom_t", "DROP DOMAIN IF EXISTS posint", "DROP DOMAIN IF EXISTS code5"]
+# statements whose outcome (rows, or SQLSTATE and message) must be
+# PostgreSQL's, run in this order on dom_t
+DOMAIN_DML = [
+    "INSERT INTO dom_t (id, c) VALUES (1, 'abc') RETURNING id, n, c, m",
+    "INSERT INTO dom_t (id, n, c) VALUES (2, 5, 'x') RETURNING *",
+    "INSERT INTO dom_t (id, n) VALUES (3, -1)",
+    "INSERT INTO dom_t (id, n) VALUES (3, NULL)",
+    "INSERT INTO dom_t (id, c) VALUES (3, 'toolong')",
+    "UPDATE dom_t SET n = 0 WHERE id = 1",
+    "UPDATE dom_t SET n = n + 10 WHERE id = 1 RETURNING n",
+    "SELECT 5::posint AS a, CAST('ab' AS code5) AS b",
+    "SELECT '-3'::posint",
+    "SELECT NULL::posint",
+    "SELECT 'abcdef'::code5",
+    "SELECT NULL::code5 IS NULL AS is_null",
+    "DROP DOMAIN posint",
+    "SELECT id, n, c, m FROM dom_t ORDER BY id",
+]
 
 
 def run(tmp, port, user):
@@ -260,6 +280,29 @@ def constraints_part(tmp, port, user):
     check("qty_pos" in cc and "qty" in cc and ">= 0" in cc and "(1 row)" in cc, "check_constraints qty_pos:\n" + cc)
 
 
+# wirebuf's outcome of DOMAIN_DML through psycopg2 (the differential run
+# compares PostgreSQL's): ("rows", rows, column type OIDs) or ("error",
+# SQLSTATE, message)
+DOMAIN_OUT = []
+ASYNCPG_DOMAIN = []  # asyncpg_domain_probe against wirebuf
+
+
+def domain_dml_psycopg2(tmp, port, user):
+    import psycopg2
+    c = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
+    c.autocommit = True
+    cur = c.cursor()
+    for q in DOMAIN_DML:
+        try:
+            cur.execute(q)
+            DOMAIN_OUT.append(("rows", [tuple(r) for r in cur.fetchall()], [d[1] for d in cur.description]))
+        except psycopg2.Error as e:
+            DOMAIN_OUT.append(("error", e.pgcode, e.diag.message_primary))
+    c.close()
+    # RowDescription shows the base type (int4, varchar), as printtup does
+    check(DOMAIN_OUT[-1][0] == "rows" and DOMAIN_OUT[-1][2] == [23, 23, 1043, 23], "domain columns' types %r" % (DOMAIN_OUT[-1],))
+
+
 def domains_part(tmp, port, user):
     def flat(text):
         return " ".join(text.split())
@@ -287,11 +330,33 @@ def domains_part(tmp, port, user):
     for want in ['type "posint" already exists', 'type "nosuch" does not exist', 'type "nosuchtype" does not exist',
                  "left_over ----------- 0 (1 row)"]:
         check(want in e, "domain errors %r:\n%s" % (want, e))
-    # a domain as a column's type or in a cast: refused as not supported, not "does not exist"
-    e = flat(psql_errors(tmp, port, user, "\\set VERBOSITY verbose", "CREATE TABLE dom_t (x posint)",
-                         "SELECT 1::posint", "SELECT 1::nosuchtype"))
-    check(e.count('0A000: domain "posint" cannot be used as a column, cast or parameter type') == 2
-          and '42704: type "nosuchtype" does not exist' in e, "domain use refused:\n" + e)
+    # a domain as a column's type: its DEFAULT, NOT NULL and CHECK on every
+    # value stored, casts checked, the domain kept in pg_attribute
+    psql(tmp, port, user, *DOMAIN_TABLE)
+    e = flat(psql_errors(tmp, port, user, "\\set VERBOSITY verbose", *DOMAIN_DML))
+    for want in ["id | n | c | m ----+---+-----+--- 1 | 3 | abc | 7 (1 row)",
+                 '23514: value for domain posint violates check constraint "posint_pos"',
+                 "23502: domain posint does not allow null values",
+                 '23514: value for domain code5 violates check constraint "code5_check"',
+                 "n ---- 13 (1 row)", "a | b ---+---- 5 | ab (1 row)", "is_null --------- t (1 row)",
+                 "2BP01: cannot drop type posint because other objects depend on it",
+                 "1 | 13 | abc | 7 2 | 5 | x | 7 (2 rows)"]:
+        check(want in e, "domain columns %r:\n%s" % (want, e))
+    check(e.count("violates check constraint") == 5, "domain CHECK violations:\n" + e)
+    a = flat(psql(tmp, port, user, "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef "
+                  "FROM pg_attribute a WHERE a.attrelid = 'dom_t'::regclass AND a.attnum > 0 ORDER BY a.attnum"))
+    for want in ["id | integer | t | f", "n | posint | f | f", "c | code5 | f | f", "m | posint | f | t", "(4 rows)"]:
+        check(want in a, "pg_attribute of domain columns %r:\n%s" % (want, a))
+    k = flat(psql(tmp, port, user, "SELECT conname FROM pg_constraint WHERE conrelid = 'dom_t'::regclass"))
+    check("dom_t_pkey (1 row)" in k, "a domain's CHECK is not the table's:\n" + k)
+    # once more through psycopg2 on a fresh table (compared with PostgreSQL's in the differential run)
+    psql(tmp, port, user, "DROP TABLE dom_t", *DOMAIN_TABLE)
+    domain_dml_psycopg2(tmp, port, user)
+    e = flat(psql_errors(tmp, port, user, "\\set VERBOSITY verbose", "SELECT 1::nosuchtype", "SELECT 1::posint(3)",
+                         "CREATE DOMAIN dd AS posint"))
+    check('42704: type "nosuchtype" does not exist' in e and
+          '42601: type modifier is not allowed for type "posint"' in e and
+          "0A000: a domain over a domain is not supported" in e, "domain errors:\n" + e)
     # the OID by regtype is pg_type's
     o = flat(psql(tmp, port, user, "SELECT 'posint'::regtype::oid = (SELECT oid FROM pg_type WHERE typname = 'posint') AS same"))
     check("same ------ t" in o, "domain OID by regtype:\n" + o)
@@ -386,11 +451,57 @@ def asyncpg_part(tmp, port, user):
             return sorted((x["oid"], x["ns"], x["name"], x["kind"], x["elemtype"], x["elemtype_name"]) for x in r[0])
         finally:
             await c.close()
+    try:
+        ASYNCPG_DOMAIN.append(asyncpg_domain_probe(tmp, port, user))
+        d = ASYNCPG_DOMAIN[0]
+        # the parameters are of the domains' OIDs, which asyncpg resolves
+        # to their base types (as against PostgreSQL: the differential run)
+        check(d[0] == [("int4", "scalar", "pg_catalog", None), ("int4", "scalar", "pg_catalog", "posint"),
+                       ("varchar", "scalar", "pg_catalog", "code5")], "asyncpg domain parameters %r" % (d[0],))
+        check(d[1:4] == [("CheckViolationError", "23514", 'value for domain posint violates check constraint "posint_pos"'),
+                         ("NotNullViolationError", "23502", "domain posint does not allow null values"),
+                         ("CheckViolationError", "23514", 'value for domain code5 violates check constraint "code5_check"')]
+              and d[4] == [(100, 4, "abcd"), (101, 1, None), (102, 2, "z")] and d[5] == 42, "asyncpg domains %r" % (d,))
+    except Exception as e:  # noqa: BLE001 - reported as a failure
+        check(False, "asyncpg with domains: %r" % (e,))
     got = sorted(set(asyncio.run(go())))
     want = [(23, "pg_catalog", "int4", b"b", 0, "-"), (1007, "pg_catalog", "_int4", b"b", 23, "integer"),
             (2000000001, "public", "vector", b"b", 0, "-"),
             (2000000002, "public", "_vector", b"b", 2000000001, "vector")]
     check(got == want, "asyncpg introspection %r" % got)
+
+
+def asyncpg_domain_probe(host, port, user, db="postgres"):
+    """asyncpg with domain columns: ParameterDescription names the domain,
+    asyncpg introspects it (pg_type typtype 'd', typbasetype) and encodes
+    the base type; a CHECK violation is its CheckViolationError"""
+    import asyncio
+    import asyncpg
+
+    async def go():
+        c = await asyncpg.connect(host=host, port=port, user=user, database=db)
+        try:
+            out = []
+            await c.execute("DELETE FROM dom_t WHERE id >= 100")
+            st = await c.prepare("INSERT INTO dom_t (id, n, c) VALUES ($1, $2, $3)")
+            dom = {r["typname"]: r["oid"] for r in await c.fetch(
+                "SELECT typname, oid FROM pg_type WHERE typname IN ('posint', 'code5')")}
+            out.append([(p.name, p.kind, p.schema, {v: k for k, v in dom.items()}.get(p.oid)) for p in st.get_parameters()])
+            await st.fetch(100, 4, "abcd")
+            await c.executemany("INSERT INTO dom_t (id, n, c) VALUES ($1, $2, $3)", [(101, 1, None), (102, 2, "z")])
+            for args in [(103, -4, "a"), (103, None, "a"), (103, 4, "abcdef")]:
+                try:
+                    await st.fetch(*args)
+                    out.append("no error")
+                except asyncpg.PostgresError as e:
+                    out.append((type(e).__name__, e.sqlstate, str(e)))
+            out.append([tuple(r) for r in await c.fetch("SELECT id, n, c FROM dom_t WHERE id >= 100 ORDER BY id")])
+            out.append(await c.fetchval("SELECT $1::posint + 1", 41))
+            await c.execute("DELETE FROM dom_t WHERE id >= 100")
+            return out
+        finally:
+            await c.close()
+    return asyncio.run(go())
 
 
 def psycopg3_part(tmp, port, user):
@@ -466,6 +577,14 @@ def jdbc_part(tmp, port, user):
 
 # the same catalog queries on both servers, rows compared
 DIFF_QUERIES = [
+    # columns of domains: pg_attribute keeps the domain, information_schema
+    # describes the base type and names the domain
+    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atttypmod, a.attnotnull, a.atthasdef, t.typtype "
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = 'dom_t'::regclass AND a.attnum > 0 "
+    "ORDER BY a.attnum",
+    "SELECT column_name, column_default, is_nullable, data_type, character_maximum_length, numeric_precision, udt_name, "
+    "domain_schema, domain_name FROM information_schema.columns WHERE table_name = 'dom_t' ORDER BY ordinal_position",
+    "SELECT conname, contype FROM pg_constraint WHERE conrelid = 'dom_t'::regclass ORDER BY 1",
     # domains (pg_type typtype 'd', their CHECKs in pg_constraint)
     "SELECT typname, typtype, typnamespace::regnamespace::text, format_type(typbasetype, typtypmod), typnotnull, "
     "typdefault, typlen, typbyval, typcategory, typinput::text, typoutput::text, typreceive::text, typsend::text, "
@@ -561,8 +680,21 @@ def differential(tmp, port, user):
     pg.autocommit = True
     cur = pg.cursor()
     for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
-              "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA:
+              "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA + DOMAIN_TABLE:
         cur.execute(s)
+    # the same statements on domain columns: PostgreSQL's outcome, row by
+    # row and error by error (wirebuf ran them in domains_part)
+    pg_out = []
+    for q in DOMAIN_DML:
+        try:
+            cur.execute(q)
+            pg_out.append(("rows", [tuple(r) for r in cur.fetchall()], [d[1] for d in cur.description]))
+        except psycopg2.Error as e:
+            pg_out.append(("error", e.pgcode, e.diag.message_primary))
+    check(pg_out == DOMAIN_OUT, "differential domain statements\n  postgres: %r\n  wirebuf:  %r" % (pg_out, DOMAIN_OUT))
+    if ASYNCPG_DOMAIN:
+        a = asyncpg_domain_probe(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, os.environ.get("WB_PG_DB", "postgres"))
+        check(a == ASYNCPG_DOMAIN[0], "differential asyncpg with domains\n  postgres: %r\n  wirebuf:  %r" % (a, ASYNCPG_DOMAIN[0]))
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     wb.autocommit = True
     for q in DIFF_QUERIES:
@@ -574,7 +706,7 @@ def differential(tmp, port, user):
             continue
         check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
     # psql's \d family, output compared without the Default column
-    for m in ["\\d books", "\\d authors", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
+    for m in ["\\d books", "\\d authors", "\\d dom_t", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
         a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=os.environ.get("WB_PG_DB", "postgres"))
         b = psql(tmp, port, user, m)
         if m.startswith("\\d "):

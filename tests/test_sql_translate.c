@@ -89,7 +89,47 @@ static int table_ddl(void *ctx, const char *table, char **create, char ***idx, i
     return *create != NULL;
 }
 
-static wb_sql_schema schema = {NULL, col_type, table_cols, table_oid, table_ddl};
+/* CREATE DOMAIN's domains, from wb_domains as the engine reads them */
+static int domain_by(const char *where, const char *name, uint32_t oid, wb_sql_domain *out)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, check_sql IS NOT NULL "
+                              "FROM wb_domains WHERE %s", where);
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (name) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, (sqlite3_int64)oid - WB_SQL_DOMAIN_OID_MIN);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->oid = WB_SQL_DOMAIN_OID_MIN + (uint32_t)sqlite3_column_int64(st, 0);
+        out->base_oid = (uint32_t)sqlite3_column_int64(st, 1);
+        out->base_typmod = sqlite3_column_int(st, 2);
+        out->not_null = sqlite3_column_int(st, 3);
+        out->has_default = sqlite3_column_int(st, 4);
+        out->has_check = sqlite3_column_int(st, 5);
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+static int domain(void *ctx, const char *name, wb_sql_domain *out) { (void)ctx; return domain_by("name = ?1", name, 0, out); }
+static int domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out) { (void)ctx; return domain_by("rowid = ?1", NULL, oid, out); }
+static uint32_t column_domain(void *ctx, const char *table, const char *column)
+{
+    (void)ctx;
+    sqlite3_stmt *st;
+    uint32_t d = 0;
+    if (sqlite3_prepare_v2(db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK) return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) d = wb_sql_decltype_domain((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return d;
+}
+
+static wb_sql_schema schema = {.column_type = col_type, .table_columns = table_cols, .table_oid = table_oid,
+                               .table_ddl = table_ddl, .domain = domain, .column_domain = column_domain,
+                               .domain_by_oid = domain_by_oid};
 
 /* ---- helpers ---- */
 
@@ -237,6 +277,72 @@ static void expect_kind(const char *sql, wb_sql_kind kind, const char *tag, cons
 }
 
 /* ---- the tests ---- */
+
+/* CREATE DOMAIN types used by columns, casts and parameters */
+static void test_domains(void)
+{
+    expect("CREATE DOMAIN posint AS int4 DEFAULT 3 NOT NULL CONSTRAINT posint_pos CHECK (VALUE > 0)", "CREATE DOMAIN", NULL);
+    expect("CREATE DOMAIN short AS varchar(10) CHECK (length(VALUE) < 4)", "CREATE DOMAIN", NULL);
+    expect("CREATE DOMAIN plain AS numeric(6,2)", "CREATE DOMAIN", NULL);
+    expect("CREATE TABLE dom (a posint, b short, c plain, d posint DEFAULT 9)", "CREATE TABLE", NULL);
+    /* the declaration keeps the domain, storage and the base type unchanged */
+    {
+        sqlite3_stmt *st;
+        char got[512] = "";
+        size_t n = 0;
+        if (sqlite3_prepare_v2(db, "SELECT type FROM pragma_table_info('dom') ORDER BY cid", -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW && n < sizeof got)
+                n += (size_t)snprintf(got + n, sizeof got - n, "%s;", (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+        }
+        CHECK(!strcmp(got, "int4 wbdomain1600000001;varchar wbdomain1600000002(10);numeric text wbdomain1600000003(6,2);"
+                           "int4 wbdomain1600000001;"), "domain column declarations: %s", got);
+    }
+    CHECK(wb_sql_decltype_domain("numeric text wbdomain1600000003(6,2)") == 1600000003u, "decltype domain");
+    CHECK(wb_sql_decltype_domain("int4") == 0 && wb_sql_decltype_domain(NULL) == 0 &&
+              wb_sql_decltype_domain("int4 wbdomain12") == 0, "decltype without a domain");
+    uint32_t oid; int32_t tm;
+    CHECK(wb_sql_decltype_to_pg("numeric text wbdomain1600000003(6,2)", &oid, &tm) && oid == 1700 && tm == ((6 << 16) | 2) + 4,
+          "base type of a domain column: %u %d", oid, tm);
+    expect("INSERT INTO dom (b, c) VALUES ('abc', 1.005)", "INSERT", NULL);
+    expect("SELECT a, b, c, d FROM dom", "SELECT", "3|abc|1.01|9");
+    expect_run_error("INSERT INTO dom (a) VALUES (0)", "23514");
+    expect_run_error("INSERT INTO dom (a) VALUES (NULL)", "23502");
+    expect_run_error("INSERT INTO dom (b) VALUES ('abcd')", "23514");
+    expect_run_error("UPDATE dom SET a = -1", "23514");
+    expect("SELECT 5::posint, CAST('ab' AS short), 1.5::plain", "SELECT", "5|ab|1.50");
+    expect_run_error("SELECT (-5)::posint", "23514");
+    expect_run_error("SELECT NULL::posint", "23502");
+    expect("SELECT NULL::short IS NULL", "SELECT", "1");
+    expect_error("SELECT 1::posint(2)", "42601", -1, "type modifier is not allowed");
+    expect_error("SELECT '{}'::posint[]", "0A000", -1, "arrays of domain");
+    expect_error("CREATE DOMAIN pp AS posint", "0A000", -1, "domain over a domain");
+    /* ParameterDescription: a parameter stored into a domain column is of the domain */
+    expect_params("INSERT INTO dom (a, b, c) VALUES ($1, $2, $3)", 3, (const uint32_t[]){1600000001u, 1600000002u, 1600000003u});
+    expect_params("UPDATE dom SET a = $1 WHERE b = $2", 2, (const uint32_t[]){1600000001u, 1043});
+    expect_params("SELECT $1::posint", 1, (const uint32_t[]){1600000001u});
+    /* a parameter declared of a domain (Parse) is checked where used */
+    wb_sql_list l;
+    wb_sql_error e;
+    uint32_t given[1] = {1600000002u};
+    CHECK(wb_sql_translate("SELECT $1 || '!'", given, 1, &schema, &l, &e) == 0 && l.n == 1, "given domain: %s", e.message);
+    if (l.n == 1) {
+        char out[64];
+        const char *ok[1] = {"abc"}, *bad[1] = {"abcd"};
+        const char *err = run(l.stmts[0], ok, 1, out, sizeof out);
+        CHECK(!err && !strcmp(out, "abc!"), "given domain ok: %s %s", err ? err : "", out);
+        err = run(l.stmts[0], bad, 1, out, sizeof out);
+        CHECK(err && !strncmp(err, "23514", 5), "given domain checked: %s", err ? err : "no error");
+        wb_sql_list_free(&l);
+    }
+    given[0] = 1600000099u;
+    CHECK(wb_sql_translate("SELECT $1", given, 1, &schema, &l, &e) != 0 && !strcmp(e.sqlstate, "42704"), "unknown domain OID");
+    /* DROP DOMAIN: refused while a column is of it */
+    expect_run_error("DROP DOMAIN posint", "2BP01");
+    expect_run_error("DROP DOMAIN posint CASCADE", "0A000");
+    expect("DROP TABLE dom", "DROP TABLE", NULL);
+    expect("DROP DOMAIN posint, short, plain", "DROP DOMAIN", NULL);
+}
 
 static void test_types(void)
 {
@@ -791,6 +897,7 @@ int main(int argc, char **argv)
     test_utility();
     test_errors();
     test_cache();
+    test_domains();
     if (argc > 2 && !strcmp(argv[1], "-e")) { rc = manual(argc, argv); sqlite3_close(db); return rc; }
     if (argc > 1 && !strcmp(argv[1], "-b")) { bench(); sqlite3_close(db); return 0; }
     sqlite3_close(db);

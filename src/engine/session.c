@@ -541,34 +541,90 @@ static int sch_table_columns(void *ctx, const char *table, char ***names, uint32
     return 1;
 }
 
-/* The translator knows the built-in types only: a CREATE DOMAIN domain
- * (wb_domains, translate_ddl.c) named as a column's type, in a cast or as
- * a parameter's type is reported as what it is, 0A000 not supported,
- * rather than as 42704 "does not exist" */
-static void domain_use_error(wb_engine_session *s, wb_sql_error *err)
+/* CREATE DOMAIN domains (wb_domains, written by translate_ddl.c): the
+ * translator's wb_sql_schema.domain. No wb_domains table = no domains. */
+static int sch_domain(void *ctx, const char *name, wb_sql_domain *out)
 {
-    if (strcmp(err->sqlstate, "42704") || strncmp(err->message, "type \"", 6))
-        return;
-    char name[128];
-    const char *q = strchr(err->message + 6, '"');
-    size_t len = q ? (size_t)(q - (err->message + 6)) : 0;
-    if (!q || len >= sizeof name || strcmp(q, "\" does not exist"))
-        return;
-    memcpy(name, err->message + 6, len);
-    name[len] = 0;
+    wb_engine_session *s = ctx;
     int rc, found = 0;
-    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT 1 FROM wb_domains WHERE name = ?1", &rc);
+    if (!s->conn)
+        return 0;
+    sqlite3_stmt *st = wb_eng_stmt_get(s->conn,
+                                       "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, "
+                                       "check_sql IS NOT NULL FROM wb_domains WHERE name = ?1",
+                                       &rc);
     if (!st)
-        return; /* no domain was ever created */
+        return 0;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->oid = WB_SQL_DOMAIN_OID_MIN + (uint32_t)sqlite3_column_int64(st, 0);
+        out->base_oid = (uint32_t)sqlite3_column_int64(st, 1);
+        out->base_typmod = sqlite3_column_int(st, 2);
+        out->not_null = sqlite3_column_int(st, 3);
+        out->has_default = sqlite3_column_int(st, 4);
+        out->has_check = sqlite3_column_int(st, 5);
+        found = 1;
+    }
     wb_eng_stmt_put(s->conn, st);
-    if (!found)
-        return;
-    memcpy(err->sqlstate, "0A000", 6);
-    snprintf(err->message, sizeof err->message,
-             "domain \"%s\" cannot be used as a column, cast or parameter type: wirebuf serve keeps domains in "
-             "pg_catalog only", name);
+    return found;
+}
+
+/* a domain by its pg_type OID (wb_sql_schema.domain_by_oid) */
+static int sch_domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out)
+{
+    wb_engine_session *s = ctx;
+    int rc, found = 0;
+    char name[256];
+    if (!s->conn || !WB_SQL_IS_DOMAIN_OID(oid))
+        return 0;
+    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT name FROM wb_domains WHERE rowid = ?1", &rc);
+    if (!st)
+        return 0;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(oid - WB_SQL_DOMAIN_OID_MIN));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
+        found = 1;
+    }
+    wb_eng_stmt_put(s->conn, st);
+    return found && sch_domain(ctx, name, out);
+}
+
+/* the domain table.column was declared with (wb_sql_schema.column_domain) */
+static uint32_t sch_column_domain(void *ctx, const char *table, const char *column)
+{
+    wb_engine_session *s = ctx;
+    int rc;
+    uint32_t dom = 0;
+    if (!s->conn)
+        return 0;
+    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", &rc);
+    if (!st)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        dom = wb_sql_decltype_domain((const char *)sqlite3_column_text(st, 0));
+    wb_eng_stmt_put(s->conn, st);
+    return dom;
+}
+
+/* A domain's base type (a parameter of a domain is sent in its base
+ * type's format, PostgreSQL 15 docs "CREATE DOMAIN"); oid itself when it
+ * is no domain, text when the domain is gone. */
+static uint32_t domain_base(wb_engine_session *s, uint32_t oid)
+{
+    if (!WB_SQL_IS_DOMAIN_OID(oid) || !s->conn)
+        return oid;
+    int rc;
+    uint32_t base = WB_PG_OID_TEXT;
+    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT base_oid FROM wb_domains WHERE rowid = ?1", &rc);
+    if (!st)
+        return base;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(oid - WB_SQL_DOMAIN_OID_MIN));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        base = (uint32_t)sqlite3_column_int64(st, 0);
+    wb_eng_stmt_put(s->conn, st);
+    return base;
 }
 
 static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids, int n, wb_sql_list *out,
@@ -582,6 +638,9 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
     sch.table_columns = sch_table_columns;
     sch.table_oid = sch_table_oid;
     sch.table_ddl = sch_table_ddl;
+    sch.domain = sch_domain;
+    sch.column_domain = sch_column_domain;
+    sch.domain_by_oid = sch_domain_by_oid;
     wb_sql_error err = {0};
     memset(out, 0, sizeof *out);
     wb_econn *c = s->conn;
@@ -598,7 +657,6 @@ static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids
                 fprintf(stderr, "    -> %s\n", out->stmts[i]->sqlite[k]);
     }
     if (rc != 0) {
-        domain_use_error(s, &err);
         put_fields(outbuf, 'E', "ERROR", err.sqlstate[0] ? err.sqlstate : "42601", err.message, NULL, NULL, NULL,
                    err.position > 0 ? err.position + posoff : 0);
         return -1;
@@ -798,7 +856,7 @@ static int bind_params(wb_engine_session *s, wb_pstmt *ps, sqlite3_stmt *st, con
             sqlite3_bind_value(st, i + 1, pv->svals[i]);
             continue;
         }
-        uint32_t oid = i < ps->nparams ? ps->param_oids[i] : 0;
+        uint32_t oid = i < ps->nparams ? domain_base(s, ps->param_oids[i]) : 0;
         char state[6] = "22P02", msg[300];
         int fmt = wb_pg_format_at(pv->nformats, pv->formats, (uint16_t)i);
         if (wb_eng_bind_value(st, i + 1, oid, fmt == 1, v, len, state, msg, sizeof msg)) {

@@ -140,6 +140,19 @@ void tr_param_seen(tr *t, int n)
     t->nparams = n;
 }
 
+void tr_param_domain(tr *t, int n, uint32_t domain_oid)
+{
+    if (n < 1 || n > TR_MAX_PARAMS || !domain_oid) return;
+    if (n > t->npdomains) {
+        uint32_t *np = realloc(t->pdomains, (size_t)n * sizeof *np);
+        if (!np) { tr_nomem(t); return; }
+        for (int i = t->npdomains; i < n; i++) np[i] = 0;
+        t->pdomains = np;
+        t->npdomains = n;
+    }
+    if (!t->pdomains[n - 1]) t->pdomains[n - 1] = domain_oid;
+}
+
 void tr_param_type(tr *t, int n, uint32_t oid)
 {
     if (n < 1 || n > TR_MAX_PARAMS || oid == 0 || oid == OID_UNKNOWN) return;
@@ -1322,7 +1335,7 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
                         if (omit[c]) continue;
                         if (!f) tr_puts(t, ", ");
                         f = 0;
-                        tr_assign(t, row->items[c], want[c], wmod[c]);
+                        tr_assign_column(t, row->items[c], table, names[c], want[c], wmod[c]);
                     }
                     tr_puts(t, ")");
                 }
@@ -1376,7 +1389,7 @@ static int stmt_insert(tr *t, PgQuery__InsertStmt *s, wb_sql_stmt *st)
                 int found;
                 int32_t tm;
                 uint32_t w = tr_column_type(t, table, rt->name, &tm, &found);
-                tr_assign(t, rt->val, w, tm);
+                tr_assign_column(t, rt->val, table, rt->name, w, tm);
             }
             if (oc->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, oc->where_clause); }
             tr_scope_pop(t, &sc);
@@ -1438,11 +1451,11 @@ static int stmt_update(tr *t, PgQuery__UpdateStmt *s, wb_sql_stmt *st)
                 tr_fail(t, "0A000", rt->location, "multiple-column UPDATE from a subquery is not supported");
                 break;
             }
-            tr_assign(t, m->source->row_expr->args[m->colno - 1], w, tm);
+            tr_assign_column(t, m->source->row_expr->args[m->colno - 1], table, rt->name, w, tm);
         } else if (rt->val->node_case == NC(SET_TO_DEFAULT)) {
             tr_fail(t, "0A000", rt->location, "UPDATE ... SET col = DEFAULT is not supported");
             break;
-        } else tr_assign(t, rt->val, w, tm);
+        } else tr_assign_column(t, rt->val, table, rt->name, w, tm);
     }
     if (s->n_from_clause && !t->failed) {
         tr_puts(t, " FROM ");
@@ -1563,6 +1576,10 @@ static void tr_release(tr *t)
     t->npre = t->npost = t->precap = t->postcap = 0;
     free(t->ptypes);
     t->ptypes = NULL; t->nparams = t->pcap = 0;
+    free(t->pdomains);
+    t->pdomains = NULL; t->npdomains = 0;
+    free(t->pchecks);
+    t->pchecks = NULL; t->npchecks = 0;
     free(t->ctes);
     t->ctes = NULL; t->nctes = t->ctecap = 0;
     for (int i = 0; i < t->nlits; i++) free(t->lits[i].value);
@@ -1601,7 +1618,26 @@ int tr_translate_node(tr *t, PgQuery__Node *node, int location, int len, wb_sql_
     st->location = location;
     wb_buf out = {0};
     t->o = &out;
-    for (int i = 0; i < t->ngiven_internal; i++) tr_param_type(t, i + 1, t->given_internal[i]);
+    for (int i = 0; i < t->ngiven_internal && !t->failed; i++) {
+        uint32_t g = t->given_internal[i];
+        wb_sql_domain d = {0};
+        if (WB_SQL_IS_DOMAIN_OID(g)) {
+            if (!t->schema || !t->schema->domain_by_oid || !t->schema->domain_by_oid(t->schema->ctx, g, &d)) {
+                tr_fail(t, "42704", -1, "type with OID %u does not exist", g);
+                break;
+            }
+            g = d.base_oid;
+            if (d.not_null || d.has_check) {
+                if (!t->pchecks) {
+                    t->pchecks = calloc((size_t)t->ngiven_internal, sizeof *t->pchecks);
+                    if (!t->pchecks) { tr_nomem(t); break; }
+                    t->npchecks = t->ngiven_internal;
+                }
+                t->pchecks[i] = d.oid;
+            }
+        }
+        tr_param_type(t, i + 1, g);
+    }
     int lift = t->lift;
     t->lift = lift && (node->node_case == NC(SELECT_STMT) || node->node_case == NC(INSERT_STMT) ||
                        node->node_case == NC(UPDATE_STMT) || node->node_case == NC(DELETE_STMT));
@@ -1629,6 +1665,11 @@ int tr_translate_node(tr *t, PgQuery__Node *node, int location, int len, wb_sql_
             else {
                 memcpy(st->param_oids, t->ptypes, (size_t)t->nparams * sizeof *st->param_oids);
                 st->nparams = t->nparams;
+                /* a parameter assigned to a column of a domain shows the
+                 * domain (unless Parse gave its type) */
+                for (int i = 0; i < t->npdomains && i < t->nparams; i++)
+                    if (t->pdomains[i] && !(i < t->ngiven_internal && t->given_internal[i]))
+                        st->param_oids[i] = t->pdomains[i];
             }
         }
     }

@@ -118,6 +118,25 @@ typedef struct wb_sql_error {
     int position;         /* 1-based character position in the source, 0 = none */
 } wb_sql_error;
 
+/* A domain as the translator needs it (PostgreSQL 15 docs "CREATE
+ * DOMAIN"): a value of the domain is stored as its base type; the
+ * constraints are checked where a value is assigned to a column of the
+ * domain or cast to it (wb_domain_ok / wb_domain_check, registered by
+ * wb_sql_register), and RowDescription shows the base type, as PostgreSQL's
+ * printtup does (getBaseTypeAndTypmod). */
+typedef struct wb_sql_domain {
+    uint32_t oid;          /* pg_type.oid of the domain */
+    uint32_t base_oid;     /* pg_type.typbasetype (a built-in type) */
+    int32_t base_typmod;   /* pg_type.typtypmod, -1 none */
+    int not_null, has_default, has_check; /* 1 when the domain has them */
+} wb_sql_domain;
+
+/* Domain OIDs (pg_type typtype 'd'): WB_SQL_DOMAIN_OID_MIN + the domain's
+ * row in the engine's wb_domains; below WB_SQL_DOMAIN_OID_MAX. */
+#define WB_SQL_DOMAIN_OID_MIN 1600000000u
+#define WB_SQL_DOMAIN_OID_MAX 1700000000u
+#define WB_SQL_IS_DOMAIN_OID(o) ((o) > WB_SQL_DOMAIN_OID_MIN && (o) < WB_SQL_DOMAIN_OID_MAX)
+
 /* The schema as the translator sees it, answered by the engine from SQLite
  * (PRAGMA table_info and the declared types, which keep PostgreSQL's type
  * names). Return 1 found / 0 not. */
@@ -138,10 +157,23 @@ typedef struct wb_sql_schema {
      *   (create new, copy, drop, rename, recreate indexes). */
     int (*table_oid)(void *ctx, const char *table, uint32_t *oid);
     int (*table_ddl)(void *ctx, const char *table, char **create_sql, char ***index_sqls, int *nindex);
+    /* domain: a CREATE DOMAIN type by name (pg_type typtype 'd', the
+     *   engine's wb_domains), filled into *out; 1 found / 0 not (then the
+     *   name is an unknown type, 42704). Optional (NULL = no domains).
+     * column_domain: the domain OID a table's column was declared with
+     *   (the declaration keeps it, wb_sql_decltype_domain); 0 when the
+     *   column is of a plain type or unknown. Optional. */
+    int (*domain)(void *ctx, const char *name, wb_sql_domain *out);
+    uint32_t (*column_domain)(void *ctx, const char *table, const char *column);
+    /* domain_by_oid: as domain, by pg_type OID (a Parse message's
+     *   parameter type); 1 found / 0 not. Optional. */
+    int (*domain_by_oid)(void *ctx, uint32_t oid, wb_sql_domain *out);
 } wb_sql_schema;
 
 /* Translate sql (NUL-terminated, PostgreSQL 15 dialect) into *out.
- * given_oids/ngiven: parameter types from a Parse message (0 = infer).
+ * given_oids/ngiven: parameter types from a Parse message (0 = infer; a
+ * domain's OID: its base type, the value checked against the domain's
+ * constraints where the parameter is used).
  * Returns 0, or -1 with *err (no statement is returned then). */
 int wb_sql_translate(const char *sql, const uint32_t *given_oids, int ngiven, const wb_sql_schema *schema,
                      wb_sql_list *out, wb_sql_error *err);
@@ -193,6 +225,15 @@ int wb_sql_sqlite_error(const char *msg, char sqlstate[6], const char **message)
  * is PostgreSQL's (varchar(n): n + 4; numeric(p,s): ((p << 16) | s) + 4;
  * -1 none). Returns 1 when known. Thread-safe, no allocation. */
 int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod);
+
+/* The domain a column was declared with: the translator writes a column
+ * of a domain as its base type's declaration with the word
+ * "wbdomain<OID>" before any "(typmod)" ("int4 integer wbdomain1600000001",
+ * "numeric text wbdomain1600000002(10,2)": no word of it changes SQLite's
+ * affinity, and wb_sql_decltype_to_pg reads the base type as before).
+ * Returns the domain's OID, 0 when decl (NULL allowed) names none.
+ * Thread-safe, no allocation. */
+uint32_t wb_sql_decltype_domain(const char *decl);
 
 /* A built-in type by OID: name (pg_type.typname), typlen, element type for
  * arrays (0 otherwise), array type (0 if none). Returns 0 if unknown. */

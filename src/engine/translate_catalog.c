@@ -36,19 +36,26 @@ static uint32_t cat_oid(const char *name)
 
 static uint32_t domain_oid(sqlite3 *db, const char *name);
 
+/* wb_decl_oid(decl) / wb_decl_typmod(decl): the type of a declared column;
+ * as wb_decl_atttypid / wb_decl_atttypmod (user data non-NULL) a column
+ * of a domain is of the domain, typmod -1, as pg_attribute shows it */
 static void f_decl_oid(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
-    uint32_t oid; int32_t tm;
-    wb_sql_decltype_to_pg((const char *)sqlite3_value_text(a[0]), &oid, &tm);
-    sqlite3_result_int64(c, oid ? oid : OID_TEXT);
+    const char *decl = (const char *)sqlite3_value_text(a[0]);
+    uint32_t oid, dom = sqlite3_user_data(c) ? wb_sql_decltype_domain(decl) : 0;
+    int32_t tm;
+    wb_sql_decltype_to_pg(decl, &oid, &tm);
+    sqlite3_result_int64(c, dom ? dom : oid ? oid : OID_TEXT);
 }
 static void f_decl_typmod(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
-    uint32_t oid; int32_t tm;
-    wb_sql_decltype_to_pg((const char *)sqlite3_value_text(a[0]), &oid, &tm);
-    sqlite3_result_int(c, tm);
+    const char *decl = (const char *)sqlite3_value_text(a[0]);
+    uint32_t oid;
+    int32_t tm;
+    wb_sql_decltype_to_pg(decl, &oid, &tm);
+    sqlite3_result_int(c, sqlite3_user_data(c) && wb_sql_decltype_domain(decl) ? -1 : tm);
 }
 static void f_regclass(sqlite3_context *c, int argc, sqlite3_value **a)
 {
@@ -319,6 +326,17 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
         const char *after = ctok_next(q, &open);
         const char *in = NULL, *close = NULL;
         if (!ref && open.kind == 'p' && *open.p == '(') { in = after; close = ctok_close(after); }
+        if (ck && in) {
+            /* a column's domain (translate_domain.c): the domain's
+             * constraint, not the table's */
+            ctok f;
+            ctok_next(in, &f);
+            if (ctok_is(&f, "wb_domain_ok")) {
+                have_name = 0;
+                q = *close ? close + 1 : close;
+                continue;
+            }
+        }
         if (nout++) sqlite3_str_appendchar(o, 1, ',');
         sqlite3_str_appendf(o, "[\"%c\",", pk ? 'p' : uq ? 'u' : ck ? 'c' : 'f');
         /* the columns: a key list, the column itself, or those a CHECK reads */
@@ -529,7 +547,8 @@ static const cat_col c_is_columns[] = {
     {"data_type", OID_VARCHAR}, {"character_maximum_length", OID_INT4}, {"numeric_precision", OID_INT4},
     {"numeric_precision_radix", OID_INT4}, {"numeric_scale", OID_INT4}, {"datetime_precision", OID_INT4},
     {"udt_catalog", OID_NAME}, {"udt_schema", OID_NAME}, {"udt_name", OID_NAME}, {"is_identity", OID_VARCHAR},
-    {"is_generated", OID_VARCHAR}, {"is_updatable", OID_VARCHAR}, {0, 0}};
+    {"is_generated", OID_VARCHAR}, {"is_updatable", OID_VARCHAR}, {"domain_catalog", OID_NAME},
+    {"domain_schema", OID_NAME}, {"domain_name", OID_NAME}, {0, 0}};
 static const cat_col c_is_table_constraints[] = {
     {"constraint_catalog", OID_NAME}, {"constraint_schema", OID_NAME}, {"constraint_name", OID_NAME},
     {"table_catalog", OID_NAME}, {"table_schema", OID_NAME}, {"table_name", OID_NAME},
@@ -947,8 +966,10 @@ static const cat_rel cat_rels[] = {
      "wb_decl_oid(p.type) FROM pragma_table_info(j.value->>2) p WHERE p.name = j.value->>3), 20) END, "
      "j.value->>4, j.value->>5, j.value->>7, j.value->>6, 1, j.value->>8 FROM json_each(wb_catalog_sequences()) j"},
     {"pg_attribute", c_attribute,
-     "SELECT c.oid, p.name, wb_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_typmod(p.type), 0, 'i', 'x', '', "
-     "p.\"notnull\", p.dflt_value IS NOT NULL, 0, '', '', 0, 1, 0, 0, NULL, NULL "
+     "SELECT c.oid, p.name, wb_decl_atttypid(p.type), -1, -1, p.cid + 1, 0, -1, wb_decl_atttypmod(p.type), 0, 'i', 'x', '', "
+     /* a domain's DEFAULT (translate_domain.c) is the domain's, not the column's */
+     "p.\"notnull\", p.dflt_value IS NOT NULL AND p.dflt_value NOT LIKE 'wb\\_domain\\_default(%' ESCAPE '\\', "
+     "0, '', '', 0, 1, 0, 0, NULL, NULL "
      "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind IN ('r', 'v')"},
     {"pg_type", c_type, NULL},
     {"pg_partitioned_table", c_partitioned, "SELECT 0, 'h', 0, 0, NULL, NULL, NULL, NULL WHERE 0"},
@@ -1042,7 +1063,16 @@ static const cat_rel cat_rels[] = {
      "CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE 6 END END, "
      "current_database(), CASE WHEN t.typnamespace = 11 THEN 'pg_catalog' ELSE 'public' END, t.typname, "
      "'NO', 'NEVER', CASE c.relkind WHEN 'r' THEN 'YES' ELSE 'NO' END "
-     "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
+     /* a column of a domain: described by its base type, and named in
+      * domain_catalog / domain_schema / domain_name */
+     ", CASE WHEN a.domname IS NOT NULL THEN current_database() END, CASE WHEN a.domname IS NOT NULL THEN 'public' END, "
+     "a.domname "
+     "FROM (SELECT x.attrelid, x.attname, x.attnum, x.attnotnull OR (y.typtype = 'd' AND y.typnotnull) AS attnotnull, "
+     "CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE x.atttypid END AS atttypid, "
+     "CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE x.atttypmod END AS atttypmod, "
+     "CASE WHEN y.typtype = 'd' THEN y.typname END AS domname "
+     "FROM pg_attribute x JOIN pg_type y ON y.oid = x.atttypid) a "
+     "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid "
      "WHERE a.attnum > 0"},
     {"information_schema_table_constraints", c_is_table_constraints,
      "SELECT current_database(), 'public', k.conname, current_database(), 'public', c.relname, "
@@ -1116,7 +1146,8 @@ static const cat_rel cat_rels[] = {
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
      "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
-     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL"},
+     "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL "
+     "AND p.dflt_value NOT LIKE 'wb\\_domain\\_default(%' ESCAPE '\\'"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
      "(SELECT count(*) FROM pragma_index_info(i.name)), l.\"unique\", 0, l.origin = 'pk', 0, 1, 0, 1, 0, 1, 1, 0, "
@@ -1214,6 +1245,8 @@ int wb_sql_register_catalog(sqlite3 *db)
 {
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_typmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_typmod, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_atttypid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, db, f_decl_oid, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_decl_atttypmod", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, db, f_decl_typmod, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regclass", 1, SQLITE_UTF8, NULL, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "to_regclass", 1, SQLITE_UTF8, (void *)1, f_regclass, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_expr", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_get_expr, NULL, NULL, NULL);

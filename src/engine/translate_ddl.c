@@ -221,6 +221,9 @@ int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod)
     return 1;
 }
 
+static char *decl_of_base(tr *t, uint32_t oid, int32_t typmod);
+static char *fmt(tr *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
 /* The SQLite declaration of a PostgreSQL type name. Returns malloc'd text. */
 static char *decl_of(tr *t, const PgQuery__TypeName *tn, uint32_t *oid_out, int *serial)
 {
@@ -235,6 +238,24 @@ static char *decl_of(tr *t, const PgQuery__TypeName *tn, uint32_t *oid_out, int 
     uint32_t oid = tr_typename(t, tn, &typmod);
     if (t->failed) return NULL;
     *oid_out = oid;
+    if (t->domain.oid) {
+        /* a domain: its base type's declaration with "wbdomain<OID>" before
+         * any "(typmod)" (wb_sql_decltype_domain) */
+        uint32_t dom = t->domain.oid;
+        char *base = decl_of_base(t, oid, typmod);
+        if (!base) return NULL;
+        const char *paren = strchr(base, '(');
+        size_t head = paren ? (size_t)(paren - base) : strlen(base);
+        char *r = fmt(t, "%.*s wbdomain%u%s", (int)head, base, dom, paren ? paren : "");
+        free(base);
+        return r;
+    }
+    return decl_of_base(t, oid, typmod);
+}
+
+/* the SQLite declaration of the built-in type oid with typmod */
+static char *decl_of_base(tr *t, uint32_t oid, int32_t typmod)
+{
     char buf[96];
     const tr_type *el = tr_type_by_array_oid(oid);
     if (el) {
@@ -284,7 +305,6 @@ static char *sql_ident(const char *s)
     return o;
 }
 
-static char *fmt(tr *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
 static char *fmt(tr *t, const char *f, ...)
 {
     va_list ap;
@@ -447,6 +467,7 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
     int serial = 0;
     char *decl = decl_of(t, cd->type_name, &oid, &serial);
     if (!decl) return;
+    wb_sql_domain dom = t->domain; /* oid 0: not a domain */
     tr_ident(t, cd->colname);
     tr_puts(t, " ");
     tr_puts(t, decl);
@@ -521,6 +542,30 @@ static void emit_column(tr *t, PgQuery__ColumnDef *cd, const char *table, int te
             break;
         default:
             tr_fail(t, "0A000", c->location, "this column constraint is not supported");
+        }
+    }
+    if (dom.oid && !t->failed) {
+        /* a domain's DEFAULT when the column has none, its NOT NULL and
+         * CHECK on every value stored: calls the engine's catalog hides
+         * (pg_attrdef, pg_constraint), as PostgreSQL keeps them on the
+         * domain */
+        int col_default = cd->raw_default != NULL || serial || identity;
+        for (size_t i = 0; i < cd->n_constraints; i++)
+            col_default |= cd->constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT;
+        if (dom.has_default && !col_default) {
+            if (!cs) {
+                /* SQLite's ADD COLUMN takes constant defaults only */
+                tr_fail(t, "0A000", cd->location,
+                        "ADD COLUMN of domain \"%s\" with a DEFAULT is not supported: give the column its own DEFAULT",
+                        tr_name_last(cd->type_name->names, cd->type_name->n_names));
+                return;
+            }
+            tr_printf(t, " DEFAULT (wb_domain_default(%u))", dom.oid);
+        }
+        if (dom.not_null || dom.has_check) {
+            tr_puts(t, " CHECK (wb_domain_ok(");
+            tr_ident(t, cd->colname);
+            tr_printf(t, ", %u))", dom.oid);
         }
     }
     if (cd->coll_clause) {
@@ -868,9 +913,10 @@ static int create_table_as(tr *t, PgQuery__CreateTableAsStmt *c, wb_sql_stmt *st
 /* ---------- DROP / TRUNCATE ---------- */
 
 /* DROP DOMAIN [IF EXISTS] name [, ...] [CASCADE | RESTRICT]: 42704 for
- * an unknown domain without IF EXISTS. No column can be of a domain type
- * yet (CREATE TABLE does not accept domain names), so nothing depends on a
- * domain and CASCADE drops only the domain, as in PostgreSQL. */
+ * an unknown domain without IF EXISTS; 2BP01 while a column is of the
+ * domain (its declaration names it, wb_sql_decltype_domain), as
+ * PostgreSQL's RESTRICT. CASCADE, which would drop those columns, is
+ * refused (0A000) while a column uses the domain. */
 static int drop_domain(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
 {
     st->tag = tr_strdup(t, "DROP DOMAIN");
@@ -894,6 +940,18 @@ static int drop_domain(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
             tr_add_pre(t, tr_buf_take(t, &b));
             t->o = &b;
         }
+        /* a table whose declaration names the domain depends on it */
+        tr_puts(t, d->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE
+                       ? "SELECT wb_raise('0A000 DROP DOMAIN ... CASCADE of domain \"' || d.name || '\" is not supported "
+                         "while column ' || t.name || '.' || p.name || ' is of it: drop or alter the column first') "
+                       : "SELECT wb_raise('2BP01 cannot drop type ' || d.name || ' because other objects depend on it') ");
+        tr_puts(t, "FROM wb_domains d, sqlite_schema t, pragma_table_info(t.name) p WHERE d.name = ");
+        tr_string(t, name);
+        tr_puts(t, " AND t.type = 'table' AND instr(t.sql, 'wbdomain' || (" TR_DOMAIN_OID_BASE_SQL " + d.rowid)) > 0 "
+                   "AND instr(p.type, 'wbdomain' || (" TR_DOMAIN_OID_BASE_SQL " + d.rowid)) > 0 LIMIT 1");
+        t->o = save;
+        tr_add_pre(t, tr_buf_take(t, &b));
+        t->o = &b;
         tr_puts(t, "DELETE FROM wb_domains WHERE name = ");
         tr_string(t, name);
         t->o = save;
@@ -1169,6 +1227,10 @@ static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
     int32_t typmod = -1;
     uint32_t base = tr_typename(t, d->type_name, &typmod);
     if (t->failed) return -1;
+    if (t->domain.oid) {
+        tr_fail(t, "0A000", d->type_name->location, "a domain over a domain is not supported");
+        return -1;
+    }
     if (d->type_name->n_array_bounds) {
         tr_fail(t, "0A000", d->type_name->location, "a domain over an array type is not supported");
         return -1;

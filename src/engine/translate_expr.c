@@ -230,6 +230,14 @@ uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod)
     return want ? want : ty;
 }
 
+uint32_t tr_assign_column(tr *t, PgQuery__Node *n, const char *table, const char *column, uint32_t want,
+                          int32_t typmod)
+{
+    if (n && is_param(n) && table && column && t->schema && t->schema->column_domain)
+        tr_param_domain(t, n->param_ref->number, t->schema->column_domain(t->schema->ctx, table, column));
+    return tr_assign(t, n, want, typmod);
+}
+
 static int const_nonzero(PgQuery__Node *n)
 {
     if (!n || n->node_case != NC(A_CONST) || n->a_const->isnull) return 0;
@@ -1063,8 +1071,25 @@ uint32_t tr_typename(tr *t, const PgQuery__TypeName *tn, int32_t *typmod)
         tr_fail(t, "42704", tn->location, "type \"%s.%s\" does not exist", tn->names[0]->string->sval, name);
         return 0;
     }
+    memset(&t->domain, 0, sizeof t->domain);
     const tr_type *ty = tr_type_by_name(name);
     if (!ty) {
+        wb_sql_domain d = {0};
+        if (t->schema && t->schema->domain && t->schema->domain(t->schema->ctx, name, &d) && d.oid) {
+            /* a CREATE DOMAIN type: its base type, the domain noted for
+             * the caller (PostgreSQL 15 docs "CREATE DOMAIN") */
+            if (tn->n_typmods) {
+                tr_fail(t, "42601", tn->location, "type modifier is not allowed for type \"%s\"", name);
+                return 0;
+            }
+            if (tn->n_array_bounds) {
+                tr_fail(t, "0A000", tn->location, "arrays of domain \"%s\" are not supported", name);
+                return 0;
+            }
+            t->domain = d;
+            *typmod = d.base_typmod;
+            return d.base_oid;
+        }
         tr_fail(t, "42704", tn->location, "type \"%s\" does not exist", name);
         return 0;
     }
@@ -1198,33 +1223,46 @@ void tr_cast(tr *t, const char *in, uint32_t from, uint32_t to, int32_t typmod, 
     }
 }
 
-static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
+/* x::type / CAST(x AS type) for a type known to be `to` (a domain's base
+ * type when domain is not 0) */
+static void emit_cast_value(tr *t, PgQuery__TypeCast *tc, uint32_t to, int32_t typmod, uint32_t domain)
 {
-    int32_t typmod;
-    uint32_t to = tr_typename(t, tc->type_name, &typmod);
-    if (t->failed) return 0;
     PgQuery__Node *a = tc->arg;
     if (is_param(a)) {
         /* $1::int4 declares the parameter's type */
         tr_param_type(t, a->param_ref->number, to);
+        tr_param_domain(t, a->param_ref->number, domain);
     }
     /* 'literal'::type of a number or text type needs no conversion call when
      * SQLite's affinity gets it right at the column; keep calls for checks */
     if (a->node_case == NC(A_CONST) && !a->a_const->isnull && a->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL &&
         (to == OID_TEXT || to == OID_VARCHAR || to == OID_NAME) && typmod < 0 && !t->lift) {
         tr_string(t, a->a_const->sval->sval);
-        return to;
+        return;
     }
     uint32_t from;
     char *in = expr_str(t, a, 0, &from);
-    if (!in) return 0;
+    if (!in) return;
     /* a $n::regclass/::regtype parameter is a name (text) or an OID: looked up */
     if (is_param(a)) from = (to == OID_REGCLASS || to == OID_REGTYPE) ? 0 : to;
     tr_cast(t, in, from, to, typmod, tc->location);
     free(in);
-    return to;
 }
 
+static uint32_t emit_typecast(tr *t, PgQuery__TypeCast *tc)
+{
+    int32_t typmod;
+    uint32_t to = tr_typename(t, tc->type_name, &typmod);
+    if (t->failed) return 0;
+    /* a cast to a domain checks its constraints on the converted value */
+    wb_sql_domain d = t->domain;
+    if (d.oid && (d.not_null || d.has_check)) {
+        tr_puts(t, "wb_domain_check(");
+        emit_cast_value(t, tc, to, typmod, d.oid);
+        tr_printf(t, ", %u)", d.oid);
+    } else emit_cast_value(t, tc, to, typmod, d.oid);
+    return t->failed ? 0 : to;
+}
 /* ---------- the rest ---------- */
 
 static uint32_t emit_sqlvalue(tr *t, PgQuery__SQLValueFunction *f)
@@ -1302,7 +1340,8 @@ uint32_t tr_expr(tr *t, PgQuery__Node *n)
         int k = n->param_ref->number;
         if (k < 1 || k > 65535) { tr_fail(t, "42P02", n->param_ref->location, "there is no parameter $%d", k); return 0; }
         tr_param_seen(t, k);
-        tr_printf(t, "?%d", k);
+        if (k <= t->npchecks && t->pchecks[k - 1]) tr_printf(t, "wb_domain_check(?%d, %u)", k, t->pchecks[k - 1]);
+        else tr_printf(t, "?%d", k);
         uint32_t ty = param_oid(t, k);
         return ty ? ty : OID_UNKNOWN;
     }

@@ -2406,5 +2406,7 @@ int wb_sql_register(struct sqlite3 *db)
     if (rc != SQLITE_OK) return rc;
     rc = wb_sql_register_numeric(db);
     if (rc != SQLITE_OK) return rc;
+    rc = wb_sql_register_domain(db);
+    if (rc != SQLITE_OK) return rc;
     return wb_sql_register_catalog(db);
 }

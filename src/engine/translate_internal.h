@@ -124,6 +124,15 @@ typedef struct tr {
      * targets are; each SRF appends its row count here and reads its
      * element at the shared ordinal wb_srf.value (translate.c) */
     wb_buf *srf; int nsrf;
+    /* the domain (wb_sql_domain) the last tr_typename resolved, else
+     * oid 0: callers that store or cast to the type read it right after */
+    wb_sql_domain domain;
+    /* parameters assigned to a column of a domain: ParameterDescription
+     * shows the domain's OID, as PostgreSQL does (0 = the inferred type) */
+    uint32_t *pdomains; int npdomains;
+    /* parameters declared of a domain with constraints (Parse, PREPARE):
+     * each use is written wb_domain_check(?n, domain) */
+    uint32_t *pchecks; int npchecks;
 } tr;
 const char *tr_node_name(const PgQuery__Node *n); /* "create_function_stmt", ... */
 uint32_t tr_subselect(tr *t, PgQuery__Node *n, int *ncols_out);
@@ -146,6 +155,7 @@ void tr_add_post(tr *t, char *sql);
 /* parameters */
 void tr_param_seen(tr *t, int n);
 void tr_param_type(tr *t, int n, uint32_t oid); /* sets only if unknown */
+void tr_param_domain(tr *t, int n, uint32_t domain_oid); /* the first one stays */
 
 /* expressions: write SQLite SQL for n into t->o, return its PostgreSQL type
  * OID (0 unknown, OID_UNKNOWN for an untyped string literal). */
@@ -156,6 +166,10 @@ uint32_t tr_expr_want(tr *t, PgQuery__Node *n, uint32_t want);
  * type want/typmod: parameters and literals checked and normalised,
  * typmods applied (numeric scale, varchar/char length) */
 uint32_t tr_assign(tr *t, PgQuery__Node *n, uint32_t want, int32_t typmod);
+/* tr_assign to table.column: also records a bare parameter's domain when
+ * the column is of one (ParameterDescription) */
+uint32_t tr_assign_column(tr *t, PgQuery__Node *n, const char *table, const char *column, uint32_t want,
+                          int32_t typmod);
 char *tr_fmt(tr *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
 /* SQL for an array element column "value" of the given element type */
 const char *tr_elem_value(uint32_t elem);
@@ -187,6 +201,7 @@ const char *tr_relname(tr *t, PgQuery__RangeVar *rv);
 
 struct sqlite3;
 int wb_sql_register_catalog(struct sqlite3 *db);
+int wb_sql_register_domain(struct sqlite3 *db); /* translate_domain.c */
 int wb_sql_register_numeric(struct sqlite3 *db);
 /* catalog relations (translate_catalog.c): -1 = not a catalog relation,
  * else 1 found / 0 no such column */

@@ -237,6 +237,7 @@ static int prepare_stmt(tr *t, PgQuery__PrepareStmt *p, wb_sql_stmt *st)
         for (size_t i = 0; i < p->n_argtypes && !t->failed; i++) {
             int32_t tm;
             oids[i] = tr_typename(t, p->argtypes[i]->type_name, &tm);
+            if (t->domain.oid) oids[i] = t->domain.oid; /* the inner translation checks it */
         }
     }
     wb_sql_stmt *in = calloc(1, sizeof *in);
