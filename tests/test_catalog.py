@@ -692,6 +692,23 @@ def differential(tmp, port, user):
         except psycopg2.Error as e:
             pg_out.append(("error", e.pgcode, e.diag.message_primary))
     check(pg_out == DOMAIN_OUT, "differential domain statements\n  postgres: %r\n  wirebuf:  %r" % (pg_out, DOMAIN_OUT))
+    # SQLAlchemy's reflection of the domain columns (it reads the domains
+    # through pg_type / pg_constraint): the same as PostgreSQL's
+    try:
+        import sqlalchemy as sa
+
+        def reflect(url):
+            eng = sa.create_engine(url)
+            try:
+                return [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in sa.inspect(eng).get_columns("dom_t")]
+            finally:
+                eng.dispose()
+        a = reflect("postgresql+psycopg2://%s@/%s?host=%s&port=%s" % (user, os.environ.get("WB_PG_DB", "postgres"),
+                                                                       os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"]))
+        b = reflect("postgresql+psycopg2://%s@/postgres?host=%s&port=%d" % (user, tmp, port))
+        check(a == b and ("n", "INTEGER", False, "3") in b, "differential SQLAlchemy domain columns\n  postgres: %r\n  wirebuf:  %r" % (a, b))
+    except ImportError:
+        print("skip: SQLAlchemy domain columns (python3-sqlalchemy missing)")
     if ASYNCPG_DOMAIN:
         a = asyncpg_domain_probe(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, os.environ.get("WB_PG_DB", "postgres"))
         check(a == ASYNCPG_DOMAIN[0], "differential asyncpg with domains\n  postgres: %r\n  wirebuf:  %r" % (a, ASYNCPG_DOMAIN[0]))
