@@ -287,17 +287,25 @@ DOMAIN_OUT = []
 ASYNCPG_DOMAIN = []  # asyncpg_domain_probe against wirebuf
 
 
+def run_domain_dml(cur):
+    """DOMAIN_DML on a psycopg2 cursor (autocommit): each statement's
+    ("rows", rows, column type OIDs) or ("error", SQLSTATE, message)"""
+    import psycopg2
+    out = []
+    for q in DOMAIN_DML:
+        try:
+            cur.execute(q)
+            out.append(("rows", [tuple(r) for r in cur.fetchall()], [d[1] for d in cur.description]))
+        except psycopg2.Error as e:
+            out.append(("error", e.pgcode, e.diag.message_primary))
+    return out
+
+
 def domain_dml_psycopg2(tmp, port, user):
     import psycopg2
     c = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
     c.autocommit = True
-    cur = c.cursor()
-    for q in DOMAIN_DML:
-        try:
-            cur.execute(q)
-            DOMAIN_OUT.append(("rows", [tuple(r) for r in cur.fetchall()], [d[1] for d in cur.description]))
-        except psycopg2.Error as e:
-            DOMAIN_OUT.append(("error", e.pgcode, e.diag.message_primary))
+    DOMAIN_OUT.extend(run_domain_dml(c.cursor()))
     c.close()
     # RowDescription shows the base type (int4, varchar), as printtup does
     check(DOMAIN_OUT[-1][0] == "rows" and DOMAIN_OUT[-1][2] == [23, 23, 1043, 23], "domain columns' types %r" % (DOMAIN_OUT[-1],))
@@ -684,13 +692,7 @@ def differential(tmp, port, user):
         cur.execute(s)
     # the same statements on domain columns: PostgreSQL's outcome, row by
     # row and error by error (wirebuf ran them in domains_part)
-    pg_out = []
-    for q in DOMAIN_DML:
-        try:
-            cur.execute(q)
-            pg_out.append(("rows", [tuple(r) for r in cur.fetchall()], [d[1] for d in cur.description]))
-        except psycopg2.Error as e:
-            pg_out.append(("error", e.pgcode, e.diag.message_primary))
+    pg_out = run_domain_dml(cur)
     check(pg_out == DOMAIN_OUT, "differential domain statements\n  postgres: %r\n  wirebuf:  %r" % (pg_out, DOMAIN_OUT))
     # SQLAlchemy's reflection of the domain columns (it reads the domains
     # through pg_type / pg_constraint): the same as PostgreSQL's

@@ -16,9 +16,9 @@ static int failures, checks;
 static sqlite3 *db;
 
 /* ---- the schema from SQLite, as the engine answers it ---- */
-static int col_type(void *ctx, const char *table, const char *column, uint32_t *oid, int32_t *typmod)
+/* the declared type of table.column into decl; 1 found / 0 not */
+static int col_decl(const char *table, const char *column, char *decl, size_t size)
 {
-    (void)ctx;
     sqlite3_stmt *st;
     int found = 0;
     if (sqlite3_prepare_v2(db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK) return 0;
@@ -26,10 +26,20 @@ static int col_type(void *ctx, const char *table, const char *column, uint32_t *
     sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
-        wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 0), oid, typmod);
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        snprintf(decl, size, "%s", t ? t : "");
     }
     sqlite3_finalize(st);
     return found;
+}
+
+static int col_type(void *ctx, const char *table, const char *column, uint32_t *oid, int32_t *typmod)
+{
+    (void)ctx;
+    char decl[256];
+    if (!col_decl(table, column, decl, sizeof decl)) return 0;
+    wb_sql_decltype_to_pg(decl, oid, typmod);
+    return 1;
 }
 
 static int table_cols(void *ctx, const char *table, char ***names, uint32_t **oids, int32_t **typmods, int *n)
@@ -90,41 +100,13 @@ static int table_ddl(void *ctx, const char *table, char **create, char ***idx, i
 }
 
 /* CREATE DOMAIN's domains, from wb_domains as the engine reads them */
-static int domain_by(const char *where, const char *name, uint32_t oid, wb_sql_domain *out)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, check_sql IS NOT NULL "
-                              "FROM wb_domains WHERE %s", where);
-    sqlite3_stmt *st;
-    int found = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
-    if (name) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    else sqlite3_bind_int64(st, 1, (sqlite3_int64)oid - WB_SQL_DOMAIN_OID_MIN);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->oid = WB_SQL_DOMAIN_OID_MIN + (uint32_t)sqlite3_column_int64(st, 0);
-        out->base_oid = (uint32_t)sqlite3_column_int64(st, 1);
-        out->base_typmod = sqlite3_column_int(st, 2);
-        out->not_null = sqlite3_column_int(st, 3);
-        out->has_default = sqlite3_column_int(st, 4);
-        out->has_check = sqlite3_column_int(st, 5);
-        found = 1;
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-static int domain(void *ctx, const char *name, wb_sql_domain *out) { (void)ctx; return domain_by("name = ?1", name, 0, out); }
-static int domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out) { (void)ctx; return domain_by("rowid = ?1", NULL, oid, out); }
+static int domain(void *ctx, const char *name, wb_sql_domain *out) { (void)ctx; return wb_sql_domain_lookup(db, name, 0, out); }
+static int domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out) { (void)ctx; return wb_sql_domain_lookup(db, NULL, oid, out); }
 static uint32_t column_domain(void *ctx, const char *table, const char *column)
 {
     (void)ctx;
-    sqlite3_stmt *st;
-    uint32_t d = 0;
-    if (sqlite3_prepare_v2(db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK) return 0;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) d = wb_sql_decltype_domain((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return d;
+    char decl[256];
+    return col_decl(table, column, decl, sizeof decl) ? wb_sql_decltype_domain(decl) : 0;
 }
 
 static wb_sql_schema schema = {.column_type = col_type, .table_columns = table_cols, .table_oid = table_oid,

@@ -542,51 +542,17 @@ static int sch_table_columns(void *ctx, const char *table, char ***names, uint32
 }
 
 /* CREATE DOMAIN domains (wb_domains, written by translate_ddl.c): the
- * translator's wb_sql_schema.domain. No wb_domains table = no domains. */
+ * translator's wb_sql_schema.domain / domain_by_oid */
 static int sch_domain(void *ctx, const char *name, wb_sql_domain *out)
 {
     wb_engine_session *s = ctx;
-    int rc, found = 0;
-    if (!s->conn)
-        return 0;
-    sqlite3_stmt *st = wb_eng_stmt_get(s->conn,
-                                       "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, "
-                                       "check_sql IS NOT NULL FROM wb_domains WHERE name = ?1",
-                                       &rc);
-    if (!st)
-        return 0;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->oid = WB_SQL_DOMAIN_OID_MIN + (uint32_t)sqlite3_column_int64(st, 0);
-        out->base_oid = (uint32_t)sqlite3_column_int64(st, 1);
-        out->base_typmod = sqlite3_column_int(st, 2);
-        out->not_null = sqlite3_column_int(st, 3);
-        out->has_default = sqlite3_column_int(st, 4);
-        out->has_check = sqlite3_column_int(st, 5);
-        found = 1;
-    }
-    wb_eng_stmt_put(s->conn, st);
-    return found;
+    return s->conn && wb_sql_domain_lookup(s->conn->db, name, 0, out);
 }
 
-/* a domain by its pg_type OID (wb_sql_schema.domain_by_oid) */
 static int sch_domain_by_oid(void *ctx, uint32_t oid, wb_sql_domain *out)
 {
     wb_engine_session *s = ctx;
-    int rc, found = 0;
-    char name[256];
-    if (!s->conn || !WB_SQL_IS_DOMAIN_OID(oid))
-        return 0;
-    sqlite3_stmt *st = wb_eng_stmt_get(s->conn, "SELECT name FROM wb_domains WHERE rowid = ?1", &rc);
-    if (!st)
-        return 0;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)(oid - WB_SQL_DOMAIN_OID_MIN));
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(st, 0));
-        found = 1;
-    }
-    wb_eng_stmt_put(s->conn, st);
-    return found && sch_domain(ctx, name, out);
+    return s->conn && wb_sql_domain_lookup(s->conn->db, NULL, oid, out);
 }
 
 /* the domain table.column was declared with (wb_sql_schema.column_domain) */

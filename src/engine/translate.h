@@ -235,6 +235,12 @@ int wb_sql_decltype_to_pg(const char *decl, uint32_t *oid, int32_t *typmod);
  * Thread-safe, no allocation. */
 uint32_t wb_sql_decltype_domain(const char *decl);
 
+/* A CREATE DOMAIN domain of the database db (its wb_domains table), by
+ * name (name not NULL) or else by pg_type OID, into *out. Returns 1 found,
+ * 0 not (also when db has no domains). For wb_sql_schema.domain /
+ * domain_by_oid. Any thread using db. */
+int wb_sql_domain_lookup(struct sqlite3 *db, const char *name, uint32_t oid, wb_sql_domain *out);
+
 /* A built-in type by OID: name (pg_type.typname), typlen, element type for
  * arrays (0 otherwise), array type (0 if none). Returns 0 if unknown. */
 int wb_sql_type_info(uint32_t oid, const char **name, int16_t *typlen, uint32_t *elem_oid,

@@ -36,6 +36,33 @@ uint32_t wb_sql_decltype_domain(const char *decl)
     return 0;
 }
 
+int wb_sql_domain_lookup(sqlite3 *db, const char *name, uint32_t oid, wb_sql_domain *out)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (!name && !WB_SQL_IS_DOMAIN_OID(oid)) return 0;
+    if (sqlite3_prepare_v2(db,
+                           name ? "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, check_sql IS NOT NULL "
+                                  "FROM wb_domains WHERE name = ?1"
+                                : "SELECT rowid, base_oid, typmod, not_null, default_sql IS NOT NULL, check_sql IS NOT NULL "
+                                  "FROM wb_domains WHERE rowid = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0; /* no wb_domains: no domain was ever created */
+    if (name) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else sqlite3_bind_int64(st, 1, (sqlite3_int64)(oid - WB_SQL_DOMAIN_OID_MIN));
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->oid = WB_SQL_DOMAIN_OID_MIN + (uint32_t)sqlite3_column_int64(st, 0);
+        out->base_oid = (uint32_t)sqlite3_column_int64(st, 1);
+        out->base_typmod = sqlite3_column_int(st, 2);
+        out->not_null = sqlite3_column_int(st, 3);
+        out->has_default = sqlite3_column_int(st, 4);
+        out->has_check = sqlite3_column_int(st, 5);
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
 /* a domain's row, for the statement being run */
 typedef struct dom_state {
     int not_null;
