@@ -75,8 +75,29 @@ pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user)
     return pl;
 }
 
+wb_relay_startup *wb_px_pool_startup(pool *pl, wb_relay_startup *s)
+{
+    pthread_mutex_lock(&pl->mu);
+    for (int i = 0; i < POOL_STARTUPS; i++)
+        if (pl->startups[i] && wb_relay_startup_same(pl->startups[i], s)) {
+            wb_relay_startup *shared = wb_relay_startup_ref(pl->startups[i]);
+            pthread_mutex_unlock(&pl->mu);
+            wb_relay_startup_unref(s);
+            return shared;
+        }
+    /* a new set: kept in place of the oldest one (clients keep theirs) */
+    wb_relay_startup *old = pl->startups[pl->startup_next];
+    pl->startups[pl->startup_next] = wb_relay_startup_ref(s);
+    pl->startup_next = (pl->startup_next + 1) % POOL_STARTUPS;
+    pthread_mutex_unlock(&pl->mu);
+    wb_relay_startup_unref(old);
+    return s;
+}
+
 void wb_px_pool_free(pool *pl)
 {
+    for (int i = 0; i < POOL_STARTUPS; i++)
+        wb_relay_startup_unref(pl->startups[i]);
     /* every connection was closed by the threads; what the connect tasks
      * left behind is freed by wb_proxy_free */
     for (size_t i = 0; i < 2 * pl->nparams; i++)
@@ -366,7 +387,7 @@ int wb_px_sconn_flush(sconn *sc)
 sconn *wb_px_acquire(pclient *c)
 {
     pool *pl = c->pool;
-    wb_proxy *p = c->p;
+    wb_proxy *p = c->t->p;
     sconn *sc = NULL, *fresh = NULL;
     int64_t now = wb_px_now_us();
     pthread_mutex_lock(&pl->mu);
