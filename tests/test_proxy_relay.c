@@ -868,6 +868,20 @@ static void test_listen(void)
     TO_CLIENT(&a, "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session "
                   "mode)] ZI");
     TO_SERVER(&a, "");
+    /* the pre-check's result of a Query answered NEED_SERVER is reused only
+     * for that same message: another text of the same length in the same
+     * place is looked at afresh */
+    wb_relay_server *s0 = wb_relay_server_new(0);
+    wb_pg_put_query(&msg, "SELECT 1234");
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s0);
+    wb_pg_put_query(&msg, "LISTEN jobx");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session "
+                  "mode)] ZI");
+    TO_SERVER(&a, "");
+    wb_relay_detach(a.c);
+    wb_relay_server_free(s0);
     rig_free(&a);
     rig_init(&a, WB_POOL_STATEMENT, NULL, NULL, 0);
     wb_pg_put_query(&msg, "/* hi */ listen \"Jobs\"");

@@ -602,6 +602,12 @@ struct wb_relay_client {
     setslot unnamed;    /* the unnamed statement's SET */
     setslot portal;     /* the unnamed portal's SET */
     char *uname, *pname; /* U_DEALLOC's statement name (allocated) */
+    /* a Query answered WB_RELAY_NEED_SERVER comes again (relay.h): its
+     * wb_psql_maybe_special result is kept for that call (body, length and
+     * first and last bytes must match) */
+    const uint8_t *memo_body;
+    uint32_t memo_len;
+    uint64_t memo_ends;
     /* small fields together (an idle client keeps this struct) */
     uint8_t mode;
     char txn;       /* last ReadyForQuery sent to the client */
@@ -1854,9 +1860,16 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         return violation(to_client, "malformed %s message (type '%c'): no terminating NUL", 'Q');
     const char *sql = (const char *)body;
     size_t n = strlen(sql);
-    if (!wb_psql_maybe_special(sql, n)) {
-        if (!c->server)
+    uint64_t ends = (uint64_t)body[0] << 16 | (uint64_t)body[len / 2] << 8 | body[len >= 2 ? len - 2 : 0];
+    int memo = c->memo_body == body && c->memo_len == len && c->memo_ends == ends;
+    c->memo_body = NULL;
+    if (memo || !wb_psql_maybe_special(sql, n)) {
+        if (!c->server) { /* the same message comes again once a server is attached */
+            c->memo_body = body;
+            c->memo_len = len;
+            c->memo_ends = ends;
             return WB_RELAY_NEED_SERVER;
+        }
         return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     }
     wb_psql_stmt stack[8], *st = stack;
@@ -2180,6 +2193,8 @@ static int exec_dealloc(wb_relay_client *c, wb_buf *to_client)
 int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, uint32_t len, wb_buf *to_server,
                          wb_buf *to_client)
 {
+    if (type != 'Q')
+        c->memo_body = NULL; /* only the Query answered NEED_SERVER comes next */
     if (type == 'X')
         return WB_RELAY_CLOSE;
     if (c->copy_in && (type == 'd' || type == 'c' || type == 'f')) {
