@@ -187,7 +187,7 @@ static pclient *wq_pop(pool *pl, const pthr *pref)
 }
 
 /* hand sc to waiter c (pool->mu held): the client's thread takes it */
-static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
+static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now, int post)
 {
     atomic_fetch_add_explicit(&pl->wait_time_us, (uint64_t)(now - c->wait_start_us), memory_order_relaxed);
     c->assigned = sc;
@@ -197,7 +197,8 @@ static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
     atomic_store(&sc->holder_t, c->t->idx);
     atomic_store(&sc->state, SV_ACTIVE);
     pl->n_active++;
-    wb_px_post_client(c, CM_SERVER);
+    if (post)
+        wb_px_post_client(c, CM_SERVER);
 }
 
 /* another connection for the waiters? (pool->mu held) */
@@ -442,7 +443,7 @@ static void put_locked(pool *pl, sconn *sc, int64_t now)
 {
     pclient *w = pl->paused ? NULL : wq_pop(pl, sc->t);
     if (w) {
-        give_locked(pl, sc, w, now);
+        give_locked(pl, sc, w, now, 1);
         return;
     }
     sc->client = NULL;
@@ -451,19 +452,30 @@ static void put_locked(pool *pl, sconn *sc, int64_t now)
     idle_push(pl, sc);
 }
 
-void wb_px_release(pclient *c, sconn *sc)
+pclient *wb_px_release(pclient *c, sconn *sc, int direct)
 {
     pool *pl = c->pool;
     int64_t now = wb_px_now_us();
+    pclient *w = NULL;
     atomic_fetch_add_explicit(&pl->xact_time_us, (uint64_t)(now - c->hold_start_us), memory_order_relaxed);
     pthread_mutex_lock(&pl->mu);
     c->sc = NULL;
     c->state = CL_IDLE;
     c->sv_pid = 0;
     pl->n_active--;
-    put_locked(pl, sc, now);
+    if (direct && !pl->paused && (w = wq_pop(pl, sc->t)) != NULL && w->t == c->t) {
+        /* a waiter of this thread: the caller hands sc over itself (no
+         * mail, no wake-up event, sc's events stay where they are) */
+        give_locked(pl, sc, w, now, 0);
+    } else if (w) {
+        give_locked(pl, sc, w, now, 1);
+        w = NULL;
+    } else {
+        put_locked(pl, sc, now);
+    }
     pthread_mutex_unlock(&pl->mu);
     /* sc is no longer ours: another thread may be moving it already */
+    return w;
 }
 
 void wb_px_sconn_put(sconn *sc, int was_active)
@@ -486,7 +498,7 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
         sconn *sc = pl->idle;
         wb_px_idle_remove(pl, sc);
         pclient *w = wq_pop(pl, sc->t);
-        give_locked(pl, sc, w, now);
+        give_locked(pl, sc, w, now, 1);
     }
     while (nf < 64) {
         pclient *o = wb_px_wq_oldest(pl);

@@ -33,7 +33,9 @@
  * so two threads never run the connection at once. Callbacks of server
  * connections never move events of other threads (a client that can go on
  * after a release is posted CM_RUN instead), so such waits cannot form a
- * cycle. The blocking upstream connect runs on the server's workers
+ * cycle. A released server connection whose next client (the waiter
+ * wb_px_release picks) lives on the same thread is handed over at the end
+ * of the releasing callback (take_server: nothing to move, no mail). The blocking upstream connect runs on the server's workers
  * (wb_server_task) and its result is posted to an I/O thread.
  */
 #include "proxy_int.h"
@@ -97,6 +99,7 @@ void wb_px_post_client(pclient *c, unsigned what)
 /* ---------------- clients ---------------- */
 
 static void client_run(pclient *c);
+static void take_server(pclient *c);
 static void client_close(pclient *c);
 static void on_client_write(evutil_socket_t fd, short what, void *arg);
 
@@ -312,7 +315,7 @@ static void client_drop_server(pclient *c)
     pool *pl = c->pool;
     int clean = wb_relay_server_clean(sc->rs) && sc->out.len == 0;
     if (clean && c->t->p->cfg.pool_mode != WB_POOL_SESSION) {
-        wb_px_release(c, sc);
+        wb_px_release(c, sc, 0);
         return;
     }
     pthread_mutex_lock(&pl->mu);
@@ -564,9 +567,10 @@ void wb_px_sconn_active_read(sconn *sc, pclient *c)
         wb_px_sconn_lost(sc, c);
         return;
     }
+    pclient *next = NULL; /* a waiter of this thread given sc: run below */
     if (release && !broken) {
         wb_relay_detach(c->rc);
-        wb_px_release(c, sc); /* sc is no longer ours from here */
+        next = wb_px_release(c, sc, 1); /* sc is no longer ours from here */
     } else if (broken) { /* the relay forwarded the server's FATAL (57P01...) */
         wb_relay_detach(c->rc);
         pthread_mutex_lock(&c->pool->mu);
@@ -583,14 +587,14 @@ void wb_px_sconn_active_read(sconn *sc, pclient *c)
         }
     }
     wb_px_client_flush(c);
-    if (c->closing) {
+    if (c->closing)
         client_close(c);
-        return;
-    }
-    if (release && c->rd && wb_pg_reader_has_message(c->rd))
+    else if (release && c->rd && wb_pg_reader_has_message(c->rd))
         wb_px_post_client(c, CM_RUN); /* not from here: see the lock discipline */
     else if (release && !c->sc && !c->waiting)
         client_idle(c); /* its buffers wait in the thread's cache meanwhile */
+    if (next) /* same thread, sc's events here already: nothing is moved */
+        take_server(next);
 }
 
 static void on_client_read(evutil_socket_t fd, short what, void *arg)

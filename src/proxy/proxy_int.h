@@ -229,7 +229,10 @@ void wb_px_sconn_discard_login(sconn *sc);
  * (queued; CM_SERVER comes) */
 sconn *wb_px_acquire(pclient *c);
 /* c gives its server back (clean, idle): to the next waiter or idle */
-void wb_px_release(pclient *c, sconn *sc);
+/* direct=1: a waiter on c's thread that got sc is returned (not sent
+ * CM_SERVER mail): the caller gives it sc with wb_px_take_server once it is
+ * done with c; else NULL */
+pclient *wb_px_release(pclient *c, sconn *sc, int direct);
 /* an unheld server connection is usable again: to a waiter or idle */
 void wb_px_sconn_put(sconn *sc, int was_active);
 /* send buffered output; 1 drained, 0 waiting for POLLOUT, -1 failed */
