@@ -10,9 +10,10 @@
 #   pgbench -S -M prepared, 64 clients: through wirebuf (tps), and what
 #     PgBouncer 1.18 does with it in transaction mode (its error);
 #   10,000 idle clients (bench/idle_sessions.py, on the fresh proxies): RSS;
-#   added latency per query: `SELECT 1` round trips from one client
-#     (pgbench -f, -l per-transaction log), p50/p95 through each proxy and
-#     straight to PostgreSQL.
+#   added latency per query: `SELECT 1` round trips from one client (a
+#     small Python client of this script's, each round trip timed: not
+#     pgbench -l, whose lazy clock logs 0 us for many direct transactions),
+#     p50/p95 through each proxy and straight to PostgreSQL.
 # Results: bench/results_proxy.md.
 # usage: bench/bench_proxy.sh [BUILD_DIR]
 # env: WB_BENCH_SECONDS (seconds per pgbench run, default 10),
@@ -113,23 +114,70 @@ if [ "${1:-}" = "--inner" ]; then
       order=$(echo "$order" | awk '{for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "")}')
     done
   done
-  # 4. latency: SELECT 1 from one client, simple protocol, per-transaction log
-  echo "SELECT 1;" >"$TMP/select1.sql"
+  # 4. latency: SELECT 1 from one client, simple protocol, each round trip
+  # timed by bench/bench_proxy.sh's own client below (pgbench's
+  # per-transaction log is not used: pgbench 15 reads its clock lazily and
+  # logs 0 us for a transaction whose answer was already there when it
+  # looked, which straight to PostgreSQL is a good part of them)
+  cat >"$TMP/lat.py" <<'PY'
+import os, socket, struct, sys, time
+host, port, user, secs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.path.join(host, ".s.PGSQL.%d" % port))
+body = b"user\0" + user.encode() + b"\0database\0postgres\0\0"
+s.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+buf = b""
+def until_z():
+    global buf
+    while True:
+        while len(buf) >= 5:
+            n = struct.unpack("!i", buf[1:5])[0]
+            if len(buf) < 1 + n:
+                break
+            t, m = buf[:1], buf[5:1 + n]
+            buf = buf[1 + n:]
+            if t == b"E":
+                raise SystemExit("error: %r" % m[:200])
+            if t == b"R" and struct.unpack("!i", m[:4])[0] != 0:
+                raise SystemExit("error: the server asks for a password")
+            if t == b"Z":
+                return
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("error: connection closed")
+        buf += d
+until_z()
+q = b"SELECT 1\0"
+q = b"Q" + struct.pack("!i", 4 + len(q)) + q
+clock = time.perf_counter_ns
+lat = []
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    for _ in range(100):
+        t0 = clock()
+        s.sendall(q)
+        until_z()
+        lat.append(clock() - t0)
+s.sendall(b"X\0\0\0\4")
+with open(out, "w") as f:
+    f.write("".join("%.3f\n" % (x / 1000.0) for x in lat))
+PY
   lsecs=$(( (SECS + 1) / 2 ))
   rev=$(echo "$PROXIES" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
+  k=0
   for w in pg $PROXIES $rev pg pg $PROXIES; do
     target "$w"
-    echo "bench_proxy: $w: SELECT 1, 1 client, -T $lsecs" >&2
-    if "$BIN/pgbench" -n -f "$TMP/select1.sql" -M simple -c 1 -T "$lsecs" -l --log-prefix="$TMP/lat_$w" \
-        >"$TMP/lat.log" 2>&1; then :; else
-      put lat_error "$(grep -E 'error|FATAL|ERROR' "$TMP/lat.log" | head -n 1)"
+    k=$((k + 1))
+    echo "bench_proxy: $w: SELECT 1, 1 client, ${lsecs} s" >&2
+    if /usr/bin/python3 "$TMP/lat.py" "$H" "$P" "$SUPER" "$lsecs" "$TMP/lat_$w.$k" >"$TMP/lat.log" 2>&1; then :; else
+      put lat_error "$(tail -n 1 "$TMP/lat.log")"
     fi
   done
   for w in pg $PROXIES; do
     target "$w"
     has lat_error && continue
-    # per-transaction log: client tx latency_us script epoch epoch_us
-    cat "$TMP/lat_$w".* | awk '{print $3}' | sort -n >"$TMP/lat.sorted"
+    # one round trip a line, µs
+    cat "$TMP/lat_$w".* | sort -g >"$TMP/lat.sorted"
     n=$(wc -l <"$TMP/lat.sorted")
     put lat_n "$n"
     put lat_p50 "$(sed -n "$(( (n + 1) / 2 ))p" "$TMP/lat.sorted")"
@@ -209,8 +257,8 @@ BV=$(pgbouncer --version 2>/dev/null | awk 'NR == 1 {print $2}')
   echo "$PGV (fsync off), both up the whole time; clients over the Unix socket. pgbench -S at scale $SCALE,"
   echo "$CLIENTS clients, 2 threads, ${SECS} s a run, $ROUNDS runs per proxy alternating; best of the runs."
   echo "Proxy CPU: utime + stime of the proxy process (all threads) from /proc/PID/stat around each run,"
-  echo "divided by its transactions. Latency: \`SELECT 1\` from one client, pgbench -M simple per-transaction"
-  echo "log, three runs per target alternating (all their transactions pooled for the percentiles)."
+  echo "divided by its transactions. Latency: \`SELECT 1\` round trips (simple Query) from one client of the"
+  echo "script's own (Python, the same for every target), three runs per target alternating, all pooled."
   echo
   echo "| | PgBouncer $BV | wirebuf proxy | wirebuf/PgBouncer |"
   echo "|---|---|---|---|"

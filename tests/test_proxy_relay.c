@@ -868,6 +868,20 @@ static void test_listen(void)
     TO_CLIENT(&a, "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session "
                   "mode)] ZI");
     TO_SERVER(&a, "");
+    /* the pre-check's result of a Query answered NEED_SERVER is reused only
+     * for that same message: another text of the same length in the same
+     * place is looked at afresh */
+    wb_relay_server *s0 = wb_relay_server_new(0);
+    wb_pg_put_query(&msg, "SELECT 1234");
+    CHECK(client_sends(&a) == WB_RELAY_NEED_SERVER);
+    attach(&a, s0);
+    wb_pg_put_query(&msg, "LISTEN jobx");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_CLIENT(&a, "E[ERROR 0A000 wirebuf proxy: LISTEN is not supported in transaction pooling mode (use session "
+                  "mode)] ZI");
+    TO_SERVER(&a, "");
+    wb_relay_detach(a.c);
+    wb_relay_server_free(s0);
     rig_free(&a);
     rig_init(&a, WB_POOL_STATEMENT, NULL, NULL, 0);
     wb_pg_put_query(&msg, "/* hi */ listen \"Jobs\"");
@@ -955,6 +969,98 @@ static void test_parameters(void)
     rig_free(&a);
     wb_relay_server_free(s1);
     wb_relay_server_free(s2);
+}
+
+/* Start-up parameter sets shared by the clients that sent the same ones:
+ * a client reads the shared set until its session changes a value, then
+ * has its own copy (the set and the other client unchanged); RESET ALL
+ * goes back to the shared set. An idle client's trim gives back its queue
+ * and a later request works as before. */
+static void test_shared_startup(void)
+{
+    const char *names[] = {"user", "database", "application_name", "options"};
+    const char *values[] = {"alice", "db", "app", "-c search_path=a"};
+    const char *names2[] = {"options", "application_name"};
+    const char *values2[] = {"-c search_path=a", "app"};
+    wb_relay_startup *st = wb_relay_startup_new(names, values, 4), *st2 = wb_relay_startup_new(names2, values2, 2);
+    CHECK(st && st2);
+    CHECK(wb_relay_startup_same(st, st2)); /* same names and values, another order */
+    CHECK(wb_relay_startup_get(st, "APPLICATION_NAME") && strcmp(wb_relay_startup_get(st, "application_name"), "app") == 0);
+    CHECK(wb_relay_startup_get(st, "search_path") && strcmp(wb_relay_startup_get(st, "search_path"), "a") == 0);
+    CHECK(wb_relay_startup_get(st, "user") == NULL); /* not a parameter */
+    const char *values3[] = {"-c search_path=b", "app"};
+    wb_relay_startup *st3 = wb_relay_startup_new(names2, values3, 2);
+    CHECK(st3 && !wb_relay_startup_same(st, st3));
+    wb_relay_startup_unref(st3);
+    wb_relay_startup_unref(st2);
+    rig a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.c = wb_relay_client_new_shared(WB_POOL_TRANSACTION, st);
+    b.c = wb_relay_client_new_shared(WB_POOL_TRANSACTION, st);
+    wb_relay_startup_unref(st); /* the clients hold it */
+    CHECK(a.c && b.c);
+    CHECK(a.c->wanted == &st->p && b.c->wanted == &st->p);
+    wb_relay_server *s = wb_relay_server_new(0);
+    CHECK(wb_relay_server_param(s, "application_name", "app") == 0);
+    CHECK(wb_relay_server_param(s, "TimeZone", "UTC") == 0);
+    attach(&a, s);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'search_path', E'a', false)]");
+    wb_pg_put_query(&msg, "SET TimeZone = 'Europe/Paris'");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[SET TimeZone = 'Europe/Paris']");
+    b_row("a"); /* the replay's answers are swallowed */
+    b_cc("SELECT 1");
+    b_z('I');
+    b_cc("SET");
+    wb_pg_put_parameter_status(&msg, "TimeZone", "Europe/Paris");
+    b_z('I');
+    CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&a, "C[SET] S[TimeZone=Europe/Paris] ZI");
+    CHECK(wb_relay_detach(a.c) == s);
+    /* a has its own values now; the set and b are unchanged */
+    CHECK(a.c->wanted != &st->p && b.c->wanted == &st->p);
+    CHECK(params_find(a.c->wanted, "TimeZone") && strcmp(params_find(a.c->wanted, "TimeZone")->value, "Europe/Paris") == 0);
+    CHECK(params_find(&st->p, "TimeZone") == NULL);
+    /* idle: trim gives the queue back; b's attach puts TimeZone back */
+    CHECK(a.c->q != NULL);
+    wb_relay_client_trim(a.c);
+    CHECK(a.c->q == NULL && a.c->qcap == 0);
+    attach(&b, s);
+    TO_SERVER(&b, "Q[SELECT pg_catalog.set_config(E'TimeZone', E'UTC', false)]");
+    wb_pg_put_query(&msg, "SELECT 1");
+    CHECK(client_sends(&b) == WB_RELAY_OK);
+    TO_SERVER(&b, "Q[SELECT 1]");
+    b_row("UTC");
+    b_cc("SELECT 1");
+    wb_pg_put_parameter_status(&msg, "TimeZone", "UTC");
+    b_z('I');
+    b_row("1");
+    b_cc("SELECT 1");
+    b_z('I');
+    CHECK(server_sends(&b) == WB_RELAY_S_RELEASE);
+    TO_CLIENT(&b, "D C[SELECT 1] ZI");
+    CHECK(wb_relay_detach(b.c) == s);
+    CHECK(b.c->wanted == &st->p);
+    /* a again (after its trim): RESET ALL goes back to the shared set */
+    attach(&a, s);
+    TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'TimeZone', E'Europe/Paris', false)]");
+    wb_pg_put_query(&msg, "RESET ALL");
+    CHECK(client_sends(&a) == WB_RELAY_OK);
+    TO_SERVER(&a, "Q[RESET ALL]");
+    b_row("x");
+    b_cc("SELECT 1");
+    wb_pg_put_parameter_status(&msg, "TimeZone", "Europe/Paris");
+    b_z('I');
+    b_cc("RESET");
+    wb_pg_put_parameter_status(&msg, "TimeZone", "UTC");
+    b_z('I');
+    server_sends(&a);
+    CHECK(a.c->wanted == &st->p);
+    wb_relay_detach(a.c);
+    rig_free(&a);
+    rig_free(&b);
+    wb_relay_server_free(s);
 }
 
 /* COPY keeps the server held until done; Syncs sent during COPY FROM STDIN
@@ -1199,7 +1305,7 @@ static void test_set_tracking(void)
     b_z('I');
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     TO_CLIENT(&a, "C[BEGIN] ZT C[SET] ZT C[ROLLBACK] ZI");
-    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    CHECK(params_find(a.c->wanted, "work_mem") == NULL);
     wb_pg_put_query(&msg, "BEGIN");
     client_sends(&a);
     wb_pg_put_query(&msg, "SET work_mem = '64MB'");
@@ -1215,7 +1321,7 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     wb_buf_clear(&a.tc);
     wb_buf_clear(&a.ts);
-    CHECK(params_find(&a.c->wanted, "work_mem") != NULL);
+    CHECK(params_find(a.c->wanted, "work_mem") != NULL);
     /* a failed Query's SET is void */
     wb_pg_put_query(&msg, "SET statement_timeout = 5; SELECT 1/0");
     client_sends(&a);
@@ -1225,7 +1331,7 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     wb_buf_clear(&a.tc);
     wb_buf_clear(&a.ts);
-    CHECK(params_find(&a.c->wanted, "statement_timeout") == NULL);
+    CHECK(params_find(a.c->wanted, "statement_timeout") == NULL);
     wb_relay_detach(a.c);
     attach(&a, s2);
     TO_SERVER(&a, "Q[SET \"work_mem\" TO '64MB']");
@@ -1243,7 +1349,7 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_OK);
     TO_CLIENT(&a, "C[RESET] S[application_name=] C[RESET] ZI");
     TO_SERVER(&a, "Q[SELECT pg_catalog.set_config(E'application_name', E'app', false)]");
-    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    CHECK(params_find(a.c->wanted, "work_mem") == NULL);
     b_rowdesc();
     b_row("app");
     b_cc("SELECT 1");
@@ -1280,7 +1386,7 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     wb_buf_clear(&a.tc);
     wb_buf_clear(&a.ts);
-    param *sp = params_find(&a.c->wanted, "search_path");
+    param *sp = params_find(a.c->wanted, "search_path");
     CHECK(sp && strcmp(sp->value, "\001ext") == 0);
     wb_pg_put_parse(&msg, "setwm", "SET work_mem = '2MB'", 0, NULL);
     wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
@@ -1295,7 +1401,7 @@ static void test_set_tracking(void)
     b_z('I');
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     wb_buf_clear(&a.tc);
-    CHECK(params_find(&a.c->wanted, "work_mem") == NULL);
+    CHECK(params_find(a.c->wanted, "work_mem") == NULL);
     /* the named SET statement, executed alone: kept */
     wb_pg_put_bind(&msg, "", "setwm", 0, NULL, 0, NULL, NULL, 0, NULL);
     wb_pg_put_execute(&msg, "", 0);
@@ -1307,7 +1413,7 @@ static void test_set_tracking(void)
     CHECK(server_sends(&a) == WB_RELAY_S_RELEASE);
     wb_buf_clear(&a.tc);
     wb_buf_clear(&a.ts);
-    sp = params_find(&a.c->wanted, "work_mem");
+    sp = params_find(a.c->wanted, "work_mem");
     CHECK(sp && strcmp(sp->value, "\001'2MB'") == 0);
     wb_relay_detach(a.c);
     rig_free(&a);
@@ -2064,6 +2170,7 @@ int main(void)
     test_sql_prepare();
     test_listen();
     test_parameters();
+    test_shared_startup();
     test_copy_and_function_call();
     test_pool_modes();
     test_faults();

@@ -98,7 +98,7 @@ static int snap_take(wb_proxy *p, snapbuf *b)
             snprintf(ci->database, sizeof ci->database, "%s", c->database ? c->database : "");
             snprintf(ci->user, sizeof ci->user, "%s", c->user ? c->user : "");
             snprintf(ci->application_name, sizeof ci->application_name, "%s", c->appname ? c->appname : "");
-            snprintf(ci->addr, sizeof ci->addr, "%s", c->addr);
+            wb_px_client_addr(c, ci->addr, sizeof ci->addr);
             ci->port = c->port;
             ci->pid = c->pid;
             ci->connect_time_s = c->connect_time_s;
@@ -172,7 +172,7 @@ static void pause_check(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pclient *c = arg;
-    if (paused_active(c->p, c->pause_db) > 0)
+    if (paused_active(c->t->p, c->pause_db) > 0)
         return;
     event_free(c->ptimer);
     c->ptimer = NULL;
@@ -200,7 +200,7 @@ static void set_paused(wb_proxy *p, const char *db, int on)
 
 int wb_px_console_msg(pclient *c, const wb_pg_msg *m)
 {
-    wb_proxy *p = c->p;
+    wb_proxy *p = c->t->p;
     if (m->type == 'X') {
         c->closing = 1;
         return 0;

@@ -75,8 +75,29 @@ pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user)
     return pl;
 }
 
+wb_relay_startup *wb_px_pool_startup(pool *pl, wb_relay_startup *s)
+{
+    pthread_mutex_lock(&pl->mu);
+    for (int i = 0; i < POOL_STARTUPS; i++)
+        if (pl->startups[i] && wb_relay_startup_same(pl->startups[i], s)) {
+            wb_relay_startup *shared = wb_relay_startup_ref(pl->startups[i]);
+            pthread_mutex_unlock(&pl->mu);
+            wb_relay_startup_unref(s);
+            return shared;
+        }
+    /* a new set: kept in place of the oldest one (clients keep theirs) */
+    wb_relay_startup *old = pl->startups[pl->startup_next];
+    pl->startups[pl->startup_next] = wb_relay_startup_ref(s);
+    pl->startup_next = (pl->startup_next + 1) % POOL_STARTUPS;
+    pthread_mutex_unlock(&pl->mu);
+    wb_relay_startup_unref(old);
+    return s;
+}
+
 void wb_px_pool_free(pool *pl)
 {
+    for (int i = 0; i < POOL_STARTUPS; i++)
+        wb_relay_startup_unref(pl->startups[i]);
     /* every connection was closed by the threads; what the connect tasks
      * left behind is freed by wb_proxy_free */
     for (size_t i = 0; i < 2 * pl->nparams; i++)
@@ -166,7 +187,7 @@ static pclient *wq_pop(pool *pl, const pthr *pref)
 }
 
 /* hand sc to waiter c (pool->mu held): the client's thread takes it */
-static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
+static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now, int post)
 {
     atomic_fetch_add_explicit(&pl->wait_time_us, (uint64_t)(now - c->wait_start_us), memory_order_relaxed);
     c->assigned = sc;
@@ -176,7 +197,8 @@ static void give_locked(pool *pl, sconn *sc, pclient *c, int64_t now)
     atomic_store(&sc->holder_t, c->t->idx);
     atomic_store(&sc->state, SV_ACTIVE);
     pl->n_active++;
-    wb_px_post_client(c, CM_SERVER);
+    if (post)
+        wb_px_post_client(c, CM_SERVER);
 }
 
 /* another connection for the waiters? (pool->mu held) */
@@ -366,7 +388,7 @@ int wb_px_sconn_flush(sconn *sc)
 sconn *wb_px_acquire(pclient *c)
 {
     pool *pl = c->pool;
-    wb_proxy *p = c->p;
+    wb_proxy *p = c->t->p;
     sconn *sc = NULL, *fresh = NULL;
     int64_t now = wb_px_now_us();
     pthread_mutex_lock(&pl->mu);
@@ -421,7 +443,7 @@ static void put_locked(pool *pl, sconn *sc, int64_t now)
 {
     pclient *w = pl->paused ? NULL : wq_pop(pl, sc->t);
     if (w) {
-        give_locked(pl, sc, w, now);
+        give_locked(pl, sc, w, now, 1);
         return;
     }
     sc->client = NULL;
@@ -430,19 +452,30 @@ static void put_locked(pool *pl, sconn *sc, int64_t now)
     idle_push(pl, sc);
 }
 
-void wb_px_release(pclient *c, sconn *sc)
+pclient *wb_px_release(pclient *c, sconn *sc, int direct)
 {
     pool *pl = c->pool;
     int64_t now = wb_px_now_us();
+    pclient *w = NULL;
     atomic_fetch_add_explicit(&pl->xact_time_us, (uint64_t)(now - c->hold_start_us), memory_order_relaxed);
     pthread_mutex_lock(&pl->mu);
     c->sc = NULL;
     c->state = CL_IDLE;
     c->sv_pid = 0;
     pl->n_active--;
-    put_locked(pl, sc, now);
+    if (direct && !pl->paused && (w = wq_pop(pl, sc->t)) != NULL && w->t == c->t) {
+        /* a waiter of this thread: the caller hands sc over itself (no
+         * mail, no wake-up event, sc's events stay where they are) */
+        give_locked(pl, sc, w, now, 0);
+    } else if (w) {
+        give_locked(pl, sc, w, now, 1);
+        w = NULL;
+    } else {
+        put_locked(pl, sc, now);
+    }
     pthread_mutex_unlock(&pl->mu);
     /* sc is no longer ours: another thread may be moving it already */
+    return w;
 }
 
 void wb_px_sconn_put(sconn *sc, int was_active)
@@ -465,7 +498,7 @@ void wb_px_pool_kick(wb_proxy *p, pool *pl)
         sconn *sc = pl->idle;
         wb_px_idle_remove(pl, sc);
         pclient *w = wq_pop(pl, sc->t);
-        give_locked(pl, sc, w, now);
+        give_locked(pl, sc, w, now, 1);
     }
     while (nf < 64) {
         pclient *o = wb_px_wq_oldest(pl);

@@ -33,12 +33,15 @@
  * so two threads never run the connection at once. Callbacks of server
  * connections never move events of other threads (a client that can go on
  * after a release is posted CM_RUN instead), so such waits cannot form a
- * cycle. The blocking upstream connect runs on the server's workers
+ * cycle. A released server connection whose next client (the waiter
+ * wb_px_release picks) lives on the same thread is handed over at the end
+ * of the releasing callback (take_server: nothing to move, no mail). The blocking upstream connect runs on the server's workers
  * (wb_server_task) and its result is posted to an I/O thread.
  */
 #include "proxy_int.h"
 #include "sql.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <event2/event.h>
 #include <stdarg.h>
@@ -96,6 +99,7 @@ void wb_px_post_client(pclient *c, unsigned what)
 /* ---------------- clients ---------------- */
 
 static void client_run(pclient *c);
+static void take_server(pclient *c);
 static void client_close(pclient *c);
 static void on_client_write(evutil_socket_t fd, short what, void *arg);
 
@@ -154,9 +158,89 @@ void wb_px_client_flush(pclient *c)
         wb_buf_free(o);
 }
 
+void wb_px_client_addr(const pclient *c, char *out, size_t n)
+{
+    if (!c->addr_family || !inet_ntop(c->addr_family == 4 ? AF_INET : AF_INET6, c->addr, out, (socklen_t)n))
+        snprintf(out, n, "unix");
+}
+
+static void client_set_addr(pclient *c, const char *a)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%s", a);
+    char *scope = strchr(text, '%'); /* fe80::1%eth0: the address without its zone */
+    if (scope)
+        *scope = 0;
+    if (inet_pton(AF_INET, text, c->addr) == 1)
+        c->addr_family = 4;
+    else if (inet_pton(AF_INET6, text, c->addr) == 1)
+        c->addr_family = 6;
+    else
+        c->addr_family = 0; /* "unix" */
+}
+
+/* c has bytes to read: its read stream and reader (and a write buffer)
+ * from the thread's cache, else new. 0 or -1 (out of memory). */
+static int client_io_get(pclient *c)
+{
+    pthr *t = c->t;
+    if (!c->out.p && t->noutc)
+        c->out = t->outc[--t->noutc];
+    if (t->nioc) {
+        t->nioc--;
+        c->in = t->ioc[t->nioc].in;
+        c->rd = t->ioc[t->nioc].rd;
+    } else {
+        c->in = wb_stream_new_push(0);
+        c->rd = malloc(sizeof *c->rd);
+        if (!c->in || !c->rd)
+            return -1;
+    }
+    wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
+    return 0;
+}
+
+/* c is idle (logged in, no server held, not waiting): the read stream with
+ * its reader and the write buffer go back to the thread's cache when empty
+ * (or are freed), the relay gives back its request state. An idle client
+ * costs its structs and its read event (DEVELOPERS.md, memory). */
+static void client_idle(pclient *c)
+{
+    pthr *t = c->t;
+    if (c->in) {
+        wb_pg_reader_consume(c->rd);
+        size_t avail;
+        wb_stream_peek(c->in, &avail);
+        if (avail == 0 && !wb_stream_ended(c->in) && !wb_stream_error(c->in)) {
+            if (t->nioc < IO_CACHE) {
+                if (wb_stream_capacity(c->in) > WB_STREAM_DEFAULT_PUSH)
+                    wb_stream_shrink(c->in, WB_STREAM_DEFAULT_PUSH);
+                t->ioc[t->nioc].in = c->in;
+                t->ioc[t->nioc].rd = c->rd;
+                t->nioc++;
+            } else {
+                wb_stream_close(c->in);
+                free(c->rd);
+            }
+            c->in = NULL;
+            c->rd = NULL;
+        }
+    }
+    if (c->out.len == 0 && c->out.p) {
+        c->out_off = 0;
+        if (t->noutc < IO_CACHE && c->out.cap <= 65536)
+            t->outc[t->noutc++] = c->out;
+        else
+            wb_buf_free(&c->out);
+        memset(&c->out, 0, sizeof c->out);
+    }
+    if (c->rc)
+        wb_relay_client_trim(c->rc);
+}
+
 static void client_free(pclient *c)
 {
-    wb_proxy *p = c->p;
+    wb_proxy *p = c->t->p;
     pthr *t = c->t;
     pthread_mutex_lock(&p->reg_mu);
     for (pclient **q = &p->reg[(uint32_t)c->pid % REG_BUCKETS]; *q; q = &(*q)->reg_next)
@@ -196,17 +280,11 @@ static void client_free(pclient *c)
     free(c->rd);
     wb_buf_free(&c->out);
     wb_relay_client_free(c->rc);
-    for (int i = 0; i < c->nparams; i++) {
-        free(c->names[i]);
-        free(c->values[i]);
-    }
-    free(c->names);
-    free(c->values);
+    wb_relay_startup_unref(c->startup);
     if (!c->names_pooled) {
         free(c->database);
         free(c->user);
     }
-    free(c->appname);
     free(c->fail_msg);
     free(c->pause_db);
     free(c);
@@ -236,8 +314,8 @@ static void client_drop_server(pclient *c)
     wb_relay_detach(c->rc);
     pool *pl = c->pool;
     int clean = wb_relay_server_clean(sc->rs) && sc->out.len == 0;
-    if (clean && c->p->cfg.pool_mode != WB_POOL_SESSION) {
-        wb_px_release(c, sc);
+    if (clean && c->t->p->cfg.pool_mode != WB_POOL_SESSION) {
+        wb_px_release(c, sc, 0);
         return;
     }
     pthread_mutex_lock(&pl->mu);
@@ -380,6 +458,13 @@ static void client_run(pclient *c)
         }
         if (m.type == 'Q' || m.type == 'E')
             c->n_q++;
+        if (!c->rc) { /* its first request: the relay's state is made now */
+            c->rc = wb_relay_client_new_shared(c->t->p->cfg.pool_mode, c->startup);
+            if (!c->rc) {
+                client_fatal(c, "53200", "out of memory");
+                return;
+            }
+        }
         int a;
         for (int tries = 0;; tries++) {
             wb_buf *ts = c->sc ? &c->sc->out : &t->scratch;
@@ -435,23 +520,8 @@ out:
         client_close(c);
         return;
     }
-    if (!c->sc && !c->waiting && c->logged_in) {
-        /* idle: the read buffer with its reader and the write buffer go
-         * back (an idle client costs its structs, events and relay state) */
-        if (c->in) {
-            wb_pg_reader_consume(c->rd);
-            size_t avail;
-            wb_stream_peek(c->in, &avail);
-            if (avail == 0 && !wb_stream_ended(c->in)) {
-                wb_stream_close(c->in);
-                free(c->rd);
-                c->in = NULL;
-                c->rd = NULL;
-            }
-        }
-        if (c->out.len == 0)
-            wb_buf_free(&c->out);
-    }
+    if (!c->sc && !c->waiting && c->logged_in)
+        client_idle(c);
 }
 
 /* the server c holds has answered: relay, maybe release */
@@ -497,9 +567,10 @@ void wb_px_sconn_active_read(sconn *sc, pclient *c)
         wb_px_sconn_lost(sc, c);
         return;
     }
+    pclient *next = NULL; /* a waiter of this thread given sc: run below */
     if (release && !broken) {
         wb_relay_detach(c->rc);
-        wb_px_release(c, sc); /* sc is no longer ours from here */
+        next = wb_px_release(c, sc, 1); /* sc is no longer ours from here */
     } else if (broken) { /* the relay forwarded the server's FATAL (57P01...) */
         wb_relay_detach(c->rc);
         pthread_mutex_lock(&c->pool->mu);
@@ -516,12 +587,14 @@ void wb_px_sconn_active_read(sconn *sc, pclient *c)
         }
     }
     wb_px_client_flush(c);
-    if (c->closing) {
+    if (c->closing)
         client_close(c);
-        return;
-    }
-    if (release && c->rd && wb_pg_reader_has_message(c->rd))
+    else if (release && c->rd && wb_pg_reader_has_message(c->rd))
         wb_px_post_client(c, CM_RUN); /* not from here: see the lock discipline */
+    else if (release && !c->sc && !c->waiting)
+        client_idle(c); /* its buffers wait in the thread's cache meanwhile */
+    if (next) /* same thread, sc's events here already: nothing is moved */
+        take_server(next);
 }
 
 static void on_client_read(evutil_socket_t fd, short what, void *arg)
@@ -529,14 +602,9 @@ static void on_client_read(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pclient *c = arg;
-    if (!c->in) { /* an idle client speaks again */
-        c->in = wb_stream_new_push(0);
-        c->rd = malloc(sizeof *c->rd);
-        if (!c->in || !c->rd) {
-            client_fatal(c, "53200", "out of memory");
-            return;
-        }
-        wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
+    if (!c->in && client_io_get(c) != 0) { /* an idle client speaks again */
+        client_fatal(c, "53200", "out of memory");
+        return;
     }
     wb_pg_io io;
     int r = wb_px_read_some(wb_px_cio(c, &io), c->in, c->rd);
@@ -579,26 +647,6 @@ static void on_client_write(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------- login ---------------- */
 
-static const char *client_param(const pclient *c, const char *name)
-{
-    for (int i = 0; i < c->nparams; i++)
-        if (strcasecmp(c->names[i], name) == 0)
-            return c->values[i];
-    return NULL;
-}
-
-static void free_startup(pclient *c)
-{
-    for (int i = 0; i < c->nparams; i++) {
-        free(c->names[i]);
-        free(c->values[i]);
-    }
-    free(c->names);
-    free(c->values);
-    c->names = c->values = NULL;
-    c->nparams = 0;
-}
-
 /* AuthenticationOk, the pool's ParameterStatus values (the client's own
  * where it set them), BackendKeyData of the proxy, ReadyForQuery. */
 static void login_ok(pclient *c)
@@ -606,12 +654,11 @@ static void login_ok(pclient *c)
     pool *pl = c->pool;
     wb_pg_put_auth(&c->out, WB_PG_AUTH_OK, NULL, 0);
     for (size_t i = 0; i < pl->nparams; i++) {
-        const char *name = pl->params[2 * i], *v = client_param(c, name);
+        const char *name = pl->params[2 * i], *v = wb_relay_startup_get(c->startup, name);
         wb_pg_put_parameter_status(&c->out, name, v ? v : pl->params[2 * i + 1]);
     }
     wb_pg_put_backend_key_data(&c->out, c->pid, c->key);
     wb_pg_put_ready_for_query(&c->out, 'I');
-    free_startup(c);
     pthread_mutex_lock(&pl->mu);
     c->state = CL_IDLE;
     pthread_mutex_unlock(&pl->mu);
@@ -641,7 +688,6 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         return;
     }
     atomic_fetch_add(&p->nclients, 1);
-    c->p = p;
     c->t = t;
     c->io_ops = l->io.ops;
     c->fd = l->io.fd;
@@ -650,17 +696,23 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->rd = malloc(sizeof *c->rd);
     if (c->rd)
         wb_pg_reader_init(c->rd, c->in, WB_PG_FROM_FRONTEND);
-    snprintf(c->addr, sizeof c->addr, "%.45s", l->addr);
-    c->port = l->port;
-    c->names = l->names;
-    c->values = l->values;
-    c->nparams = l->nparams;
+    client_set_addr(c, l->addr);
+    c->port = (uint16_t)l->port;
+    /* the start-up parameters, parsed once (a pool client's become the
+     * pool's shared set below) */
+    c->startup = wb_relay_startup_new((const char *const *)l->names, (const char *const *)l->values, l->nparams);
+    for (int k = 0; k < l->nparams; k++) {
+        free(l->names[k]);
+        free(l->values[k]);
+    }
+    free(l->names);
+    free(l->values);
     c->pid = l->pid;
     c->key = l->key;
     c->connect_time_s = (int64_t)time(NULL);
     c->state = CL_LOGIN;
-    const char *app = client_param(c, "application_name");
-    c->appname = app && *app ? strdup(app) : NULL;
+    const char *app = c->startup ? wb_relay_startup_get(c->startup, "application_name") : NULL;
+    c->appname = app && *app ? app : NULL;
     int local = l->local;
     int long_names = l->database && l->user && (strlen(l->database) >= 64 || strlen(l->user) >= 64);
     char *db = l->database, *user = l->user;
@@ -679,7 +731,7 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     *b = c;
     pthread_mutex_unlock(&p->reg_mu);
     c->rev = event_new(t->base, c->fd, EV_READ | EV_PERSIST, on_client_read, c);
-    if (!c->rev || !c->rd || !db || !user) {
+    if (!c->rev || !c->rd || !db || !user || !c->startup) {
         client_fatal(c, "53200", "out of memory");
         return;
     }
@@ -692,7 +744,6 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
             client_fatal(c, "28000", "the console database \"wirebuf\" is only available on the Unix socket and loopback");
             return;
         }
-        free_startup(c);
         c->state = CL_IDLE;
         c->logged_in = 1;
         wb_px_console_login(c);
@@ -701,13 +752,14 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
         return;
     }
     pool *pl = wb_px_pool_get(p, db, user);
-    c->rc = pl ? wb_relay_client_new(p->cfg.pool_mode, (const char *const *)c->names,
-                                     (const char *const *)c->values, c->nparams)
-               : NULL;
-    if (!c->rc) {
+    if (!pl) {
         client_fatal(c, "53200", "out of memory");
         return;
     }
+    /* the pool's start-up set equal to the client's (one per distinct set,
+     * not one per client); the relay's state is made at the first request */
+    wb_relay_startup *own = c->startup;
+    wb_relay_startup *shared = wb_px_pool_startup(pl, wb_relay_startup_ref(own));
     /* the names become the pool's (it lives until wb_proxy_free): two
      * allocations less per client; the console reads them under reg_mu */
     pthread_mutex_lock(&p->reg_mu); /* wb_proxy_cancel reads it under reg_mu */
@@ -715,7 +767,11 @@ void wb_proxy_client_login(wb_proxy *p, int i, wb_proxy_login *l)
     c->database = pl->db;
     c->user = pl->user;
     c->names_pooled = 1;
+    c->startup = shared;
+    app = wb_relay_startup_get(shared, "application_name");
+    c->appname = app && *app ? app : NULL;
     pthread_mutex_unlock(&p->reg_mu);
+    wb_relay_startup_unref(own);
     free(db);
     free(user);
     sconn *fresh = NULL;
@@ -1011,6 +1067,13 @@ void wb_proxy_thread_stop(wb_proxy *p, int i)
     event_free(t->wake);
     t->wake = NULL;
     wb_buf_free(&t->scratch);
+    while (t->nioc) {
+        t->nioc--;
+        wb_stream_close(t->ioc[t->nioc].in);
+        free(t->ioc[t->nioc].rd);
+    }
+    while (t->noutc)
+        wb_buf_free(&t->outc[--t->noutc]);
 }
 
 void wb_proxy_main_stop(wb_proxy *p)

@@ -59,47 +59,52 @@ struct sconn {
 };
 
 struct pclient {
-    wb_proxy *p;
-    pthr *t;
+    /* an idle client is this struct (fields ordered to pack), its read
+     * event, its relay state once it has spoken (relay.h) and a reference to
+     * its pool's shared start-up parameters: see DEVELOPERS.md, memory */
+    pthr *t;               /* its I/O thread (t->p: the proxy) */
     pool *pool;            /* NULL: console */
     /* the transport (wb_pg_io without its 256-byte error text, which an
      * idle client does not need: wb_px_cio makes the wb_pg_io of a call) */
     const wb_pg_io_ops *io_ops;
     void *ssl;             /* OpenSSL SSL * with TLS, else NULL */
-    int fd;
-    wb_stream *in;         /* read buffer and its reader: allocated while the */
-    wb_pg_reader *rd;      /* client has bytes, NULL while it is idle */
-    wb_buf out;
+    wb_stream *in;         /* read buffer and its reader: taken from the */
+    wb_pg_reader *rd;      /* thread's cache while the client has bytes,
+                              NULL while it is idle */
+    wb_buf out;            /* empty (no memory) while idle */
     size_t out_off;
     struct event *rev, *wev, *ptimer;
-    int reading, closing, out_blocked, wanted_write;
-    int waiting;           /* queued for a server (this thread's view) */
-    int logged_in;         /* the login answer went out (this thread) */
-    wb_relay_client *rc;
+    wb_relay_client *rc;   /* made at its first request (NULL until then) */
+    wb_relay_startup *startup; /* its start-up parameters (a reference; a
+                                  pool client's is the pool's shared set) */
     sconn *sc;             /* held (this thread) */
     sconn *assigned;       /* handed over, not yet taken (pool->mu) */
-    int state;             /* CL_* (pool->mu once logged in) */
-    int32_t sv_pid;        /* backend pid of the server held (pool->mu) */
-    unsigned mail;         /* t->mu */
     pclient *mail_next;    /* t->mu */
     pclient *wnext, *wprev; /* wait queue or login waiters (pool->mu) */
     pclient *next, *prev;  /* the thread's list */
     pclient *reg_next;     /* registry (reg_mu) */
-    int in_mail;
-    int32_t pid, key;
     int64_t connect_time_s, wait_start_us, req_start_us, hold_start_us;
     uint64_t n_q, b_in, b_out;
-    char *database, *user, *appname; /* owned (malloc'd); database and user
-                                        are the pool's once names_pooled */
-    int names_pooled;
-    char addr[46];
-    int port;
-    char **names, **values; /* startup parameters until the login answer */
-    int nparams;
-    char fail_state[6];     /* CM_FAIL: FATAL sqlstate and message (malloc'd) */
-    char *fail_msg;
-    int pause_pending;
-    char *pause_db;         /* console PAUSE [db] waiting (malloc'd) */
+    char *database, *user; /* owned (malloc'd); the pool's once names_pooled */
+    const char *appname;   /* application_name in startup, or NULL */
+    char *fail_msg;        /* CM_FAIL: FATAL message (malloc'd) */
+    char *pause_db;        /* console PAUSE [db] waiting (malloc'd) */
+    int fd;
+    int state;             /* CL_* (pool->mu once logged in) */
+    int32_t sv_pid;        /* backend pid of the server held (pool->mu) */
+    unsigned mail;         /* t->mu */
+    int32_t pid, key;
+    uint16_t port;
+    uint8_t addr_family;   /* 0: the Unix socket, 4 or 6: addr (binary) */
+    uint8_t addr[16];
+    char fail_state[6];    /* CM_FAIL: FATAL sqlstate */
+    /* flags, one byte each (not bit-fields: in_mail is t->mu's, the
+     * others the client thread's) */
+    uint8_t reading, closing, out_blocked, wanted_write;
+    uint8_t waiting;       /* queued for a server (this thread's view) */
+    uint8_t logged_in;     /* the login answer went out (this thread) */
+    uint8_t in_mail;       /* t->mu */
+    uint8_t names_pooled, pause_pending;
 };
 
 struct pool {
@@ -115,6 +120,10 @@ struct pool {
     int have_params, paused;
     int64_t retry_after_us;  /* min_pool_size connects wait after a failure */
     int nthreads;          /* wq entries */
+    /* start-up parameter sets its clients sent, shared by them (mu) */
+#define POOL_STARTUPS 8
+    wb_relay_startup *startups[POOL_STARTUPS];
+    int startup_next;
     atomic_uint_fast64_t xact_count, query_count, bytes_received, bytes_sent, xact_time_us, query_time_us,
         wait_time_us, server_errors;
 };
@@ -131,6 +140,13 @@ struct pthr {
     pclient *clients;      /* this thread only */
     int nclients;
     wb_buf scratch;        /* to_server of a client without a server */
+    /* read streams (with readers) and write buffers that clients gave back
+     * when they went idle, for the next that speak: no allocation per
+     * request (this thread only) */
+#define IO_CACHE 32
+    struct { wb_stream *in; wb_pg_reader *rd; } ioc[IO_CACHE];
+    wb_buf outc[IO_CACHE];
+    int nioc, noutc;
 };
 
 struct wb_proxy {
@@ -154,6 +170,8 @@ struct wb_proxy {
 };
 
 /* proxy.c */
+/* client c's peer address as text ("unix" for the Unix socket) */
+void wb_px_client_addr(const pclient *c, char *out, size_t n);
 /* client c's transport as a wb_pg_io for the calls of one moment (io is
  * the caller's, on its stack); returns io */
 static inline wb_pg_io *wb_px_cio(const pclient *c, wb_pg_io *io)
@@ -188,6 +206,9 @@ static inline void wb_px_idle_remove(pool *pl, sconn *sc)
 
 /* pool.c */
 pool *wb_px_pool_get(wb_proxy *p, const char *db, const char *user);
+/* the pool's set equal to s (a reference; s's reference is dropped), or s
+ * itself, remembered for the clients that come next */
+wb_relay_startup *wb_px_pool_startup(pool *pl, wb_relay_startup *s);
 void wb_px_pool_free(pool *pl);
 /* a new server connection (state SV_LOGIN, counted in n_total/n_login by
  * the caller under pool->mu); start it with wb_px_connect_start after
@@ -208,7 +229,10 @@ void wb_px_sconn_discard_login(sconn *sc);
  * (queued; CM_SERVER comes) */
 sconn *wb_px_acquire(pclient *c);
 /* c gives its server back (clean, idle): to the next waiter or idle */
-void wb_px_release(pclient *c, sconn *sc);
+/* direct=1: a waiter on c's thread that got sc is returned (not sent
+ * CM_SERVER mail): the caller gives it sc with wb_px_take_server once it is
+ * done with c; else NULL */
+pclient *wb_px_release(pclient *c, sconn *sc, int direct);
 /* an unheld server connection is usable again: to a waiter or idle */
 void wb_px_sconn_put(sconn *sc, int was_active);
 /* send buffered output; 1 drained, 0 waiting for POLLOUT, -1 failed */

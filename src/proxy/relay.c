@@ -27,6 +27,7 @@
 #include "wirebuf/pgproto.h"
 #include <assert.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,24 +577,21 @@ typedef struct pend {
 } pend;
 
 struct wb_relay_client {
-    int mode;
     wb_relay_server *server;
-    char txn; /* last ReadyForQuery sent to the client */
-    /* the queue: ring of qcap entries from qhead, qlen used; q is qinline
-     * until more are outstanding at once */
+    /* the queue: ring of qcap entries from qhead, qlen used; allocated at
+     * the first request, given back by wb_relay_client_trim */
     pend *q;
     uint32_t qcap, qhead, qlen;
-    pend qinline[4];
+    uint32_t wanted_fp_gen; /* params_fp(wanted) is wanted_fp when wanted->gen
+                               was this (+1: 0 = never) */
     wb_buf syn;    /* synthesised answers' bytes */
-    int skipping;  /* after an extended-protocol error, no Sync queued: drop until Sync */
-    int copy_in;   /* the server is in COPY FROM STDIN */
     /* named statements: open addressing on name hash */
     cstmt **tab;
     size_t tabcap, count;
-    params startup; /* the StartupMessage's values */
-    params wanted;  /* the values the session has now */
-    uint64_t wanted_fp;   /* params_fp(&wanted) ... */
-    uint32_t wanted_fp_gen; /* ... when wanted.gen was this (+1: 0 = never) */
+    wb_relay_startup *startup; /* the StartupMessage's values (shared) */
+    params *wanted; /* the values the session has now: &startup->p (shared,
+                       read only) until the session changes one, then its own */
+    uint64_t wanted_fp;
     wb_buf tmp;     /* scratch for rewritten SQL */
     /* SET / RESET of the client's Queries: setq waits for the Query's
      * ReadyForQuery, tentative for the end of the transaction block */
@@ -601,16 +599,27 @@ struct wb_relay_client {
     int nsetq, capsetq, ntent, captent;
     uint32_t serial;    /* last owner serial given */
     uint32_t open_sync; /* owner of Executes' setrecs until the next Sync (0: none yet) */
-    int skip_err;       /* skipping after an error: the coming Sync's batch failed */
     setslot unnamed;    /* the unnamed statement's SET */
     setslot portal;     /* the unnamed portal's SET */
+    char *uname, *pname; /* U_DEALLOC's statement name (allocated) */
+    /* a Query answered WB_RELAY_NEED_SERVER comes again (relay.h): its
+     * wb_psql_maybe_special result is kept for that call (body, length and
+     * first and last bytes must match) */
+    const uint8_t *memo_body;
+    uint32_t memo_len;
+    uint64_t memo_ends;
+    /* small fields together (an idle client keeps this struct) */
+    uint8_t mode;
+    char txn;       /* last ReadyForQuery sent to the client */
+    uint8_t skipping;  /* after an extended-protocol error, no Sync queued: drop until Sync */
+    uint8_t copy_in;   /* the server is in COPY FROM STDIN */
+    uint8_t skip_err;  /* skipping after an error: the coming Sync's batch failed */
     /* the unnamed statement / portal when it is DEALLOCATE (answered here:
      * U_DEALLOC, U_DEALLOC_ALL) or DISCARD ALL (U_DISCARD), as psycopg 3
      * sends them with the extended protocol */
-    int ukind, pkind;
-    char *uname, *pname; /* U_DEALLOC's statement name (allocated) */
-    int replay_pending; /* DISCARD ALL done: replay at the next ReadyForQuery */
-    int commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
+    uint8_t ukind, pkind;
+    uint8_t replay_pending; /* DISCARD ALL done: replay at the next ReadyForQuery */
+    uint8_t commit_seen; /* a CommandComplete "COMMIT" since the last ReadyForQuery */
 };
 
 static void setrecs_free(setrec *v, int n)
@@ -795,30 +804,154 @@ static int parse_options(params *p, const char *opt)
     return 0;
 }
 
-wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const char *const *values, int n)
+/* ---- start-up parameter sets (shared, immutable, refcounted) ---- */
+
+struct wb_relay_startup {
+    atomic_int refs;
+    params p;
+};
+
+wb_relay_startup *wb_relay_startup_new(const char *const *names, const char *const *values, int n)
 {
-    wb_relay_client *c = calloc(1, sizeof *c);
-    if (!c)
+    wb_relay_startup *s = calloc(1, sizeof *s);
+    if (!s)
         return NULL;
-    c->mode = mode;
-    c->txn = 'I';
-    c->q = c->qinline;
-    c->qcap = sizeof c->qinline / sizeof c->qinline[0];
+    atomic_init(&s->refs, 1);
     for (int i = 0; i < n; i++) {
         if (!names[i] || !values[i] || strcmp(names[i], "user") == 0 || strcmp(names[i], "database") == 0 ||
             strcmp(names[i], "replication") == 0 || strncmp(names[i], "_pq_.", 5) == 0)
             continue;
-        int r = strcmp(names[i], "options") == 0 ? parse_options(&c->startup, values[i])
-                                                 : params_set(&c->startup, names[i], values[i]);
-        if (r != 0)
-            goto fail;
+        int r = strcmp(names[i], "options") == 0 ? parse_options(&s->p, values[i])
+                                                 : params_set(&s->p, names[i], values[i]);
+        if (r != 0) {
+            wb_relay_startup_unref(s);
+            return NULL;
+        }
     }
-    if (params_copy(&c->wanted, &c->startup) != 0)
-        goto fail;
+    if (s->p.cap > s->p.n && s->p.n) { /* shared by many: no spare slots */
+        param *v = realloc(s->p.v, (size_t)s->p.n * sizeof *v);
+        if (v) {
+            s->p.v = v;
+            s->p.cap = s->p.n;
+        }
+    }
+    return s;
+}
+
+wb_relay_startup *wb_relay_startup_ref(wb_relay_startup *s)
+{
+    if (s)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void wb_relay_startup_unref(wb_relay_startup *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        params_free(&s->p);
+        free(s);
+    }
+}
+
+/* same contents in any order */
+static int params_same(const params *a, const params *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++) {
+        const param *e = params_find_h(b, a->v[i].name, a->v[i].h);
+        if (!e || strcmp(e->value, a->v[i].value) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+int wb_relay_startup_same(const wb_relay_startup *a, const wb_relay_startup *b)
+{
+    return a == b || params_same(&a->p, &b->p);
+}
+
+const char *wb_relay_startup_get(const wb_relay_startup *s, const char *name)
+{
+    const param *e = params_find(&s->p, name);
+    return e ? e->value : NULL;
+}
+
+/* ---- the client's wanted values: copy on write ---- */
+
+static int wanted_shared(const wb_relay_client *c) { return c->wanted == &c->startup->p; }
+
+/* the session's own copy, made on its first change */
+static params *wanted_own(wb_relay_client *c)
+{
+    if (!wanted_shared(c))
+        return c->wanted;
+    params *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    if (params_copy(w, &c->startup->p) != 0) {
+        params_free(w);
+        free(w);
+        return NULL;
+    }
+    c->wanted = w;
+    c->wanted_fp_gen = 0; /* another object: its gen says nothing */
+    return w;
+}
+
+static int wanted_set(wb_relay_client *c, const char *name, const char *value)
+{
+    if (wanted_shared(c)) {
+        const param *e = params_find(c->wanted, name);
+        if (e && strcmp(e->value, value) == 0)
+            return 0;
+    }
+    params *w = wanted_own(c);
+    return w ? params_set(w, name, value) : -1;
+}
+
+static int wanted_del(wb_relay_client *c, const char *name)
+{
+    if (wanted_shared(c) && !params_find(c->wanted, name))
+        return 0;
+    params *w = wanted_own(c);
+    if (!w)
+        return -1;
+    params_del(w, name);
+    return 0;
+}
+
+/* back to the start-up values (shared again) */
+static void wanted_reset(wb_relay_client *c)
+{
+    if (!wanted_shared(c)) {
+        params_free(c->wanted);
+        free(c->wanted);
+        c->wanted = &c->startup->p;
+        c->wanted_fp_gen = 0;
+    }
+}
+
+wb_relay_client *wb_relay_client_new_shared(int mode, wb_relay_startup *startup)
+{
+    wb_relay_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->mode = (uint8_t)mode;
+    c->txn = 'I';
+    c->startup = wb_relay_startup_ref(startup);
+    c->wanted = &startup->p;
     return c;
-fail:
-    wb_relay_client_free(c);
-    return NULL;
+}
+
+wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const char *const *values, int n)
+{
+    wb_relay_startup *s = wb_relay_startup_new(names, values, n);
+    if (!s)
+        return NULL;
+    wb_relay_client *c = wb_relay_client_new_shared(mode, s);
+    wb_relay_startup_unref(s);
+    return c;
 }
 
 static void q_clear(wb_relay_client *c)
@@ -842,14 +975,13 @@ void wb_relay_client_free(wb_relay_client *c)
     if (c->server)
         c->server->holder = NULL;
     q_clear(c);
-    if (c->q != c->qinline)
-        free(c->q);
+    free(c->q);
     cmap_clear(c);
     free(c->tab);
     wb_buf_free(&c->syn);
     wb_buf_free(&c->tmp);
-    params_free(&c->startup);
-    params_free(&c->wanted);
+    wanted_reset(c);
+    wb_relay_startup_unref(c->startup);
     setrecs_free(c->setq, c->nsetq);
     setrecs_free(c->tentative, c->ntent);
     slot_clear(&c->unnamed);
@@ -866,14 +998,13 @@ void wb_relay_client_free(wb_relay_client *c)
 static pend *q_push(wb_relay_client *c, uint8_t kind)
 {
     if (c->qlen == c->qcap) {
-        uint32_t ncap = c->qcap ? c->qcap * 2 : 8;
+        uint32_t ncap = c->qcap ? c->qcap * 2 : 4;
         pend *nq = malloc((size_t)ncap * sizeof *nq);
         if (!nq)
             return NULL;
         for (uint32_t i = 0; i < c->qlen; i++)
             nq[i] = c->q[(c->qhead + i) % c->qcap];
-        if (c->q != c->qinline)
-            free(c->q);
+        free(c->q);
         c->q = nq;
         c->qcap = ncap;
         c->qhead = 0;
@@ -883,6 +1014,32 @@ static pend *q_push(wb_relay_client *c, uint8_t kind)
     p->kind = kind;
     c->qlen++;
     return p;
+}
+
+void wb_relay_client_trim(wb_relay_client *c)
+{
+    if (c->server || c->qlen)
+        return;
+    free(c->q);
+    c->q = NULL;
+    c->qcap = c->qhead = 0;
+    wb_buf_free(&c->syn);
+    wb_buf_free(&c->tmp);
+    if (!c->count) {
+        free(c->tab);
+        c->tab = NULL;
+        c->tabcap = 0;
+    }
+    if (!c->nsetq) {
+        free(c->setq);
+        c->setq = NULL;
+        c->capsetq = 0;
+    }
+    if (!c->ntent) {
+        free(c->tentative);
+        c->tentative = NULL;
+        c->captent = 0;
+    }
 }
 
 static pend *q_head(wb_relay_client *c) { return c->qlen ? &c->q[c->qhead] : NULL; }
@@ -1055,9 +1212,9 @@ static int put_ident(wb_buf *b, const char *s)
  * that c does not want. flags: added to the entry's (F_FWD_PS). */
 static uint64_t wanted_fp(wb_relay_client *c)
 {
-    if (c->wanted_fp_gen != c->wanted.gen + 1) {
-        c->wanted_fp = params_fp(&c->wanted);
-        c->wanted_fp_gen = c->wanted.gen + 1;
+    if (c->wanted_fp_gen != c->wanted->gen + 1) {
+        c->wanted_fp = params_fp(c->wanted);
+        c->wanted_fp_gen = c->wanted->gen + 1;
     }
     return c->wanted_fp;
 }
@@ -1092,8 +1249,8 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
     int sa_reset = sa && sad && strcmp(sa->value, sad->value) != 0;
     if (sa_reset && wb_buf_puts(t, "RESET SESSION AUTHORIZATION; ") != 0)
         return -1;
-    for (int i = 0; i < c->wanted.n; i++) {
-        const param *w = &c->wanted.v[i];
+    for (int i = 0; i < c->wanted->n; i++) {
+        const param *w = &c->wanted->v[i];
         const param *h = params_find_h(&s->values, w->name, w->h);
         if ((h && strcmp(h->value, w->value) == 0) || w->value[0] == RAW || w->fixed)
             continue;
@@ -1105,7 +1262,7 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
     for (int i = 0; i < s->values.n; i++) {
         const param *v = &s->values.v[i];
         const param *d = params_find_h(&s->defaults, v->name, v->h);
-        if (!d || v->fixed || params_find_h(&c->wanted, v->name, v->h) || strcmp(d->value, v->value) == 0)
+        if (!d || v->fixed || params_find_h(c->wanted, v->name, v->h) || strcmp(d->value, v->value) == 0)
             continue;
         if (wb_buf_puts(t, k++ ? ", " : "SELECT ") != 0 || wb_buf_puts(t, "pg_catalog.set_config(") != 0 ||
             put_sql_literal(t, v->name) != 0 || wb_buf_puts(t, ", ") != 0 || put_sql_literal(t, d->value) != 0 ||
@@ -1113,8 +1270,8 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
             return -1;
     }
     m = k > 0;
-    for (int i = 0; i < c->wanted.n; i++) {
-        const param *w = &c->wanted.v[i];
+    for (int i = 0; i < c->wanted->n; i++) {
+        const param *w = &c->wanted->v[i];
         const param *h = params_find_h(&s->values, w->name, w->h);
         if (w->value[0] != RAW || (h && strcmp(h->value, w->value) == 0))
             continue;
@@ -1124,7 +1281,7 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
     }
     for (int i = 0; i < s->values.n; i++) {
         const param *v = &s->values.v[i];
-        if (params_find_h(&s->defaults, v->name, v->h) || params_find_h(&c->wanted, v->name, v->h))
+        if (params_find_h(&s->defaults, v->name, v->h) || params_find_h(c->wanted, v->name, v->h))
             continue;
         if (wb_buf_puts(t, m++ ? "; RESET " : "RESET ") != 0 || put_ident(t, v->name) != 0)
             return -1;
@@ -1145,7 +1302,7 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
      * reported ones; after an error they are UNKNOWN, see be_error) */
     for (int i = s->values.n - 1; i >= 0; i--) {
         const param *v = &s->values.v[i];
-        if (params_find_h(&c->wanted, v->name, v->h) || v->fixed)
+        if (params_find_h(c->wanted, v->name, v->h) || v->fixed)
             continue;
         const param *d = params_find_h(&s->defaults, v->name, v->h);
         if (!d)
@@ -1153,9 +1310,9 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
         else if (strcmp(d->value, v->value) != 0 && params_set(&s->values, d->name, d->value) != 0)
             return -1;
     }
-    for (int i = 0; i < c->wanted.n; i++)
-        if (!c->wanted.v[i].fixed &&
-            params_set(&s->values, c->wanted.v[i].name, c->wanted.v[i].value) != 0)
+    for (int i = 0; i < c->wanted->n; i++)
+        if (!c->wanted->v[i].fixed &&
+            params_set(&s->values, c->wanted->v[i].name, c->wanted->v[i].value) != 0)
             return -1;
     return 0;
 }
@@ -1164,8 +1321,8 @@ static int replay_compute(wb_relay_client *c, wb_relay_server *s, wb_buf *to_ser
 static int replay_failed(wb_relay_client *c)
 {
     wb_relay_server *s = c->server;
-    for (int i = 0; i < c->wanted.n; i++)
-        if (params_set(&s->values, c->wanted.v[i].name, UNKNOWN) != 0)
+    for (int i = 0; i < c->wanted->n; i++)
+        if (params_set(&s->values, c->wanted->v[i].name, UNKNOWN) != 0)
             return -1;
     for (int i = 0; i < s->values.n; i++)
         if (replayable(s->values.v[i].name) && params_set(&s->values, s->values.v[i].name, UNKNOWN) != 0)
@@ -1703,9 +1860,16 @@ static int fe_query(wb_relay_client *c, const uint8_t *body, uint32_t len, wb_bu
         return violation(to_client, "malformed %s message (type '%c'): no terminating NUL", 'Q');
     const char *sql = (const char *)body;
     size_t n = strlen(sql);
-    if (!wb_psql_maybe_special(sql, n)) {
-        if (!c->server)
+    uint64_t ends = (uint64_t)body[0] << 16 | (uint64_t)body[len / 2] << 8 | body[len >= 2 ? len - 2 : 0];
+    int memo = c->memo_body == body && c->memo_len == len && c->memo_ends == ends;
+    c->memo_body = NULL;
+    if (memo || !wb_psql_maybe_special(sql, n)) {
+        if (!c->server) { /* the same message comes again once a server is attached */
+            c->memo_body = body;
+            c->memo_len = len;
+            c->memo_ends = ends;
             return WB_RELAY_NEED_SERVER;
+        }
         return fwd_query(c, body, len, to_server, NULL) != 0 ? WB_RELAY_NOMEM : WB_RELAY_OK;
     }
     wb_psql_stmt stack[8], *st = stack;
@@ -2029,6 +2193,8 @@ static int exec_dealloc(wb_relay_client *c, wb_buf *to_client)
 int wb_relay_from_client(wb_relay_client *c, uint8_t type, const uint8_t *body, uint32_t len, wb_buf *to_server,
                          wb_buf *to_client)
 {
+    if (type != 'Q')
+        c->memo_body = NULL; /* only the Query answered NEED_SERVER comes next */
     if (type == 'X')
         return WB_RELAY_CLOSE;
     if (c->copy_in && (type == 'd' || type == 'c' || type == 'f')) {
@@ -2277,25 +2443,26 @@ static int apply_sets(wb_relay_client *c, const setrec *v, int n, int *need_repl
     for (int i = 0; i < n; i++) {
         const setrec *r = &v[i];
         if (!r->name) { /* RESET ALL */
-            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+            if ((wanted_reset(c), params_copy(&s->values, &s->defaults)) != 0)
                 return -1;
             *need_replay = 1;
             continue;
         }
         if (!r->val) { /* RESET name */
-            const param *sv = params_find(&c->startup, r->name), *d = params_find(&s->defaults, r->name);
+            const param *sv = params_find(&c->startup->p, r->name), *d = params_find(&s->defaults, r->name);
             if (sv) {
-                if (params_set(&c->wanted, r->name, sv->value) != 0)
+                if (wanted_set(c, r->name, sv->value) != 0)
                     return -1;
                 *need_replay = 1;
             } else {
-                params_del(&c->wanted, r->name);
+                if (wanted_del(c, r->name) != 0)
+                    return -1;
             }
             if (d ? params_set(&s->values, r->name, d->value) != 0 : (params_del(&s->values, r->name), 0))
                 return -1;
             continue;
         }
-        if (params_set(&c->wanted, r->name, r->val) != 0 || params_set(&s->values, r->name, r->val) != 0)
+        if (wanted_set(c, r->name, r->val) != 0 || params_set(&s->values, r->name, r->val) != 0)
             return -1;
     }
     return 0;
@@ -2401,7 +2568,13 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         int r = server_track_param(s, body, len, &n, &v);
         if (r)
             return r < 0 ? WB_RELAY_S_NOMEM : out_of_sequence(c, type, to_client);
-        if (replayable(n) && params_set(&c->wanted, n, v) != 0)
+        /* the value the session has now; not when the replay put back the
+         * server's own start-up value of a parameter the client never
+         * chose (the client goes on sharing its start-up set) */
+        const param *d;
+        int putback = inj && (h->flags & F_REPLAY) && !params_find(c->wanted, n) &&
+                      (d = params_find(&s->defaults, n)) != NULL && strcmp(d->value, v) == 0;
+        if (replayable(n) && !putback && wanted_set(c, n, v) != 0)
             return WB_RELAY_S_NOMEM;
         if (inj && !(h->flags & F_FWD_PS))
             return WB_RELAY_S_OK;
@@ -2436,7 +2609,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
         } else if (type == 'C' && (h->flags & F_DISCARD) && len >= 11 && memcmp(body, "DISCARD ALL", 11) == 0) {
             sset_clear(s);
             cmap_clear(c);
-            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+            if ((wanted_reset(c), params_copy(&s->values, &s->defaults)) != 0)
                 return WB_RELAY_S_NOMEM;
             c->replay_pending = 1; /* replay at its ReadyForQuery */
         }
@@ -2473,7 +2646,7 @@ int wb_relay_from_server(wb_relay_client *c, uint8_t type, const uint8_t *body, 
             /* DISCARD ALL with the extended protocol: the same as above */
             sset_clear(s);
             cmap_clear(c);
-            if (params_copy(&c->wanted, &c->startup) != 0 || params_copy(&s->values, &s->defaults) != 0)
+            if ((wanted_reset(c), params_copy(&s->values, &s->defaults)) != 0)
                 return WB_RELAY_S_NOMEM;
             c->replay_pending = 1;
         }

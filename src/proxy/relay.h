@@ -173,6 +173,31 @@ wb_relay_client *wb_relay_client_new(int mode, const char *const *names, const c
 /* Free (detach first; a server still attached is not freed). */
 void wb_relay_client_free(wb_relay_client *c);
 
+/* A client's start-up parameters as the relay keeps them (the names and
+ * values of wb_relay_client_new, parsed the same way), immutable, so that
+ * the clients of a pool that sent the same ones share one set: a client
+ * reads it until the session changes a value (SET, a ParameterStatus of
+ * its statements), then keeps its own copy; RESET ALL / DISCARD ALL go
+ * back to the shared set. Reference counted, atomically: any thread may
+ * take or drop a reference. new: one reference, NULL when out of memory. */
+typedef struct wb_relay_startup wb_relay_startup;
+wb_relay_startup *wb_relay_startup_new(const char *const *names, const char *const *values, int n);
+wb_relay_startup *wb_relay_startup_ref(wb_relay_startup *s); /* returns s; NULL: no-op */
+void wb_relay_startup_unref(wb_relay_startup *s);            /* NULL: no-op */
+/* 1 if a and b hold the same names and values (in any order). */
+int wb_relay_startup_same(const wb_relay_startup *a, const wb_relay_startup *b);
+/* The value of parameter `name` (case-insensitive) in s, or NULL; valid
+ * while a reference to s is held. */
+const char *wb_relay_startup_get(const wb_relay_startup *s, const char *name);
+/* A client session on start-up set `s` (a reference is taken; s must not be
+ * NULL). NULL: out of memory. wb_relay_client_new is this on a set of its
+ * own. */
+wb_relay_client *wb_relay_client_new_shared(int mode, wb_relay_startup *s);
+/* An idle client (no server attached, nothing outstanding) gives back what
+ * it allocated for requests: its queue, scratch buffers and empty tables
+ * (made again by its next request). No-op otherwise. */
+void wb_relay_client_trim(wb_relay_client *c);
+
 /* Lend server connection s to client c (c holds none). Appends to to_server
  * what makes s fit c: a Query of SET commands for the parameters whose
  * values differ (replies swallowed). 0 or -1 (out of memory). */

@@ -10,7 +10,9 @@ and stays idle. Then, with all of them open:
   - the upstream has no more client backends for the pool's database than
     the pool size (idle clients hold no server connection);
   - a new client gets an answer, and a sample of the idle clients answer a
-    query on their own connection (each its own value).
+    query on their own connection (each its own value);
+  - then every client runs a query and goes idle again: the RSS bound still
+    holds (the read and write buffers of idle clients are given back).
 Prints the figures (clients, connect seconds, RSS before/idle, KB a
 client). WB_IDLE_CLIENTS (default 10000) sets the count; the descriptor
 limit is raised to fit.
@@ -140,6 +142,22 @@ def idle_clients():
             for i in range(0, len(held), step):
                 eq(await simple_query(held[i][0], held[i][1], "SELECT %d + 1" % i), [str(i + 1)],
                    "idle client %d" % i)
+            # every client runs a query and goes idle again: the buffers it
+            # used go back (an idle client that worked holds no read or
+            # write buffer), so the bound still holds
+            qsem = asyncio.Semaphore(64)
+
+            async def one(i, r, w):
+                async with qsem:
+                    eq(await simple_query(r, w, "SELECT %d" % i), [str(i)], "client %d" % i)
+            await asyncio.gather(*(one(i, r, w) for i, (r, w) in enumerate(held)))
+            await asyncio.sleep(1.0)
+            worked = rss_kb(PID)
+            print("     after a query each: proxy RSS %d KB, %.2f KB a client"
+                  % (worked, (worked - before) / len(held)))
+            if worked > BOUND_MB * 1024:
+                raise AssertionError("proxy RSS with %d idle clients that ran a query: %.1f MB > %.0f MB"
+                                     % (N, worked / 1024.0, BOUND_MB))
         finally:
             for _, w in held:
                 try:
