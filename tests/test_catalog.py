@@ -548,6 +548,49 @@ DIFF_QUERIES = [
 ]
 
 
+# ALTER TABLE ... ADD PRIMARY KEY makes the key columns NOT NULL, and
+# existing NULLs fail it, as in PostgreSQL: run on both servers, each
+# step's outcome (its SQLSTATE and message when it fails) compared
+ALTER_PK_STEPS = [
+    "CREATE TABLE pk_later (a int, b text, c varchar(10), d int)",
+    "INSERT INTO pk_later VALUES (1, 'x', NULL, 1), (NULL, 'y', 'q', 2)",
+    "ALTER TABLE pk_later ADD PRIMARY KEY (a)",  # 23502: a holds a NULL
+    "ALTER TABLE pk_later ADD CONSTRAINT pk_later_bc PRIMARY KEY (b, c)",  # 23502: c in the first row
+    "DELETE FROM pk_later WHERE a IS NULL",
+    "ALTER TABLE pk_later ADD PRIMARY KEY (a)",
+    "INSERT INTO pk_later VALUES (NULL, 'z', 'r', 3)",  # 23502: null value in column "a"
+    "INSERT INTO pk_later VALUES (2, 'z', NULL, 4)",
+    "UPDATE pk_later SET a = NULL WHERE a = 2",
+    "CREATE TABLE pk_named (x int, y int NOT NULL, z text, mixed int)",
+    "ALTER TABLE pk_named ADD PRIMARY KEY (zz)",  # 42703
+    "ALTER TABLE pk_named ADD CONSTRAINT pk_named_xy PRIMARY KEY (mixed, y, x)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (NULL, 1, 1)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, NULL)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, 1)",
+]
+ALTER_PK_QUERIES = [
+    "SELECT c.relname, a.attnum, a.attname, a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "WHERE c.relname IN ('pk_later', 'pk_named') AND a.attnum > 0 ORDER BY 1, 2",
+    "SELECT conname, contype, conkey, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid IN ('pk_later'::regclass, 'pk_named'::regclass) ORDER BY 1",
+    "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+    "WHERE table_name IN ('pk_later', 'pk_named') ORDER BY 1, ordinal_position",
+    "SELECT * FROM pk_later ORDER BY a",
+    "SELECT * FROM pk_named ORDER BY x",
+]
+
+
+def outcome(conn, q):
+    """what a statement did: ('ok', rowcount) or (SQLSTATE, message)"""
+    import psycopg2
+    try:
+        cur = conn.cursor()
+        cur.execute(q)
+        return ("ok", cur.rowcount)
+    except psycopg2.Error as e:
+        return (e.pgcode, e.diag.message_primary)
+
+
 def rows(conn, q):
     cur = conn.cursor()
     cur.execute(q)
@@ -560,7 +603,7 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+    for s in ["DROP TABLE IF EXISTS pk_later, pk_named", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
               "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
@@ -593,6 +636,39 @@ def differential(tmp, port, user):
         check(r.returncode == 0 and r.stdout.splitlines() == JDBC_OUT["wirebuf"],
               "differential pgjdbc\n--- postgres\n%s%s\n--- wirebuf\n%s" % (
                   r.stdout, r.stderr[-1000:], "\n".join(JDBC_OUT["wirebuf"])))
+    alter_pk_differential(tmp, port, user)
+
+
+def differential_steps(tmp, port, user, drop, steps, queries, metas):
+    """steps on both servers (each outcome compared), then queries (rows
+    compared) and psql meta-commands (output compared)"""
+    import psycopg2
+    pgdb = os.environ.get("WB_PG_DB", "postgres")
+    pg = psycopg2.connect(host=os.environ["WB_PG_HOST"], port=os.environ["WB_PG_PORT"], user=user, dbname=pgdb)
+    wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
+    pg.autocommit = wb.autocommit = True
+    pg.cursor().execute(drop)
+    for q in steps:
+        a, b = outcome(pg, q), outcome(wb, q)
+        check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
+    for q in queries:
+        try:
+            a, b = rows(pg, q), rows(wb, q)
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            check(False, "differential %s: %s" % (q, e))
+            continue
+        check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
+    for m in metas:
+        a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=pgdb)
+        b = psql(tmp, port, user, m)
+        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (m, a, b))
+    wb.close()
+    pg.close()
+
+
+def alter_pk_differential(tmp, port, user):
+    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS pk_later, pk_named", ALTER_PK_STEPS,
+                       ALTER_PK_QUERIES, ["\\d pk_later", "\\d pk_named"])
 
 
 if __name__ == "__main__":

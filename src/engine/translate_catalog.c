@@ -103,9 +103,7 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
  * CREATE TABLE (sqlite_schema.sql, which the translator wrote). A small
  * tokenizer (SQLite docs "SQL Language Expressions" / tokens: identifiers
  * bare or in "" [] ``, strings in '', comments) walks its column list. */
-typedef struct ctok { const char *p; size_t len; char kind; } ctok; /* kind: i ident, q quoted ident, s string, c comment, p punct, x other */
-
-static const char *ctok_next(const char *p, ctok *t)
+const char *ctok_next(const char *p, ctok *t)
 {
     while (*p && isspace((unsigned char)*p)) p++;
     t->p = p;
@@ -137,9 +135,23 @@ static const char *ctok_next(const char *p, ctok *t)
     return p;
 }
 
-static int ctok_is(const ctok *t, const char *kw)
+int ctok_is(const ctok *t, const char *kw)
 {
     return t->kind == 'i' && strlen(kw) == t->len && !strncasecmp(t->p, kw, t->len);
+}
+
+int ctok_names(const ctok *t, const char *name)
+{
+    size_t n = strlen(name);
+    if (t->kind == 'i') return t->len == n && !strncasecmp(t->p, name, n);
+    if (t->kind != 'q') return 0;
+    char close = t->p[0] == '[' ? ']' : t->p[0];
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < t->len; i++, k++) {
+        if (t->p[i] == close && close != ']' && i + 2 < t->len && t->p[i + 1] == close) i++;
+        if (k >= n || name[k] != t->p[i]) return 0;
+    }
+    return k == n;
 }
 
 /* an identifier token's name (quotes removed, doubled quotes undone) */
@@ -175,8 +187,7 @@ static void json_name(sqlite3_str *o, const ctok *t)
     sqlite3_free(v);
 }
 
-/* after an opening '(' at p: the position of its matching ')' (or the end) */
-static const char *ctok_close(const char *p)
+const char *ctok_close(const char *p)
 {
     int depth = 1;
     ctok t;

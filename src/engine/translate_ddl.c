@@ -992,9 +992,72 @@ static int truncate_stmt(tr *t, PgQuery__TruncateStmt *ts, wb_sql_stmt *st)
 
 /* ---------- ALTER TABLE ---------- */
 
+/* the column list of a CREATE TABLE text (between open and close) with
+ * NOT NULL added to the definitions of the primary key's columns (which
+ * PostgreSQL makes NOT NULL on ADD PRIMARY KEY, PostgreSQL 15 docs "ALTER
+ * TABLE"); *order gets the key columns in table order (the order in which
+ * PostgreSQL checks existing rows), NULL-terminated, borrowed from pk.
+ * NULL on a key column the table does not have (42703, as PostgreSQL). */
+static char *columns_not_null(tr *t, const char *open, const char *close, const char *table, PgQuery__Constraint *pk,
+                              const char ***order)
+{
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    *order = calloc(pk->n_keys + 1, sizeof **order);
+    char *seen = calloc(pk->n_keys + 1, 1);
+    if (!*order || !seen) tr_nomem(t);
+    size_t norder = 0;
+    const char *item = open + 1;
+    tr_puts(t, "(");
+    while (!t->failed && item < close) {
+        /* one item of the list: up to its ',' at depth 0 */
+        ctok k, first;
+        const char *end = item, *p = item;
+        int has_notnull = 0, prev_not = 0;
+        ctok_next(item, &first);
+        for (;;) {
+            const char *q = ctok_next(p, &k);
+            if (!k.kind || k.p >= close) { end = close; break; }
+            if (k.kind == 'p' && *k.p == ',') { end = k.p; break; }
+            if (k.kind == 'p' && *k.p == '(') { q = ctok_close(q); if (*q) q++; }
+            if (prev_not && ctok_is(&k, "NULL")) has_notnull = 1;
+            prev_not = ctok_is(&k, "NOT");
+            p = q;
+        }
+        tr_printf(t, "%.*s", (int)(end - item), item);
+        int column = (first.kind == 'i' || first.kind == 'q') && !ctok_is(&first, "CONSTRAINT") &&
+                     !ctok_is(&first, "PRIMARY") && !ctok_is(&first, "UNIQUE") && !ctok_is(&first, "CHECK") &&
+                     !ctok_is(&first, "FOREIGN");
+        for (size_t i = 0; column && i < pk->n_keys && !t->failed; i++) {
+            const char *kn = pk->keys[i]->string->sval;
+            if (seen[i] || !ctok_names(&first, kn)) continue;
+            seen[i] = 1;
+            (*order)[norder++] = kn;
+            if (!has_notnull) tr_puts(t, " NOT NULL");
+            has_notnull = 1;
+        }
+        if (end >= close) break;
+        tr_puts(t, ",");
+        item = end + 1;
+    }
+    for (size_t i = 0; i < pk->n_keys && !t->failed; i++)
+        if (!seen[i]) tr_fail(t, "42703", pk->location, "column \"%s\" of relation \"%s\" does not exist",
+                              pk->keys[i]->string->sval, table);
+    free(seen);
+    t->o = save;
+    char *r = tr_buf_take(t, &b);
+    if (t->failed) { free(r); free(*order); *order = NULL; return NULL; }
+    return r;
+}
+
 /* Rebuild a table with one more table constraint (SQLite docs "Making
- * Other Kinds Of Table Schema Changes", §7 of lang_altertable). */
-static void rebuild_with(tr *t, const char *table, const char *constraint_sql)
+ * Other Kinds Of Table Schema Changes", §7 of lang_altertable). pk: the
+ * constraint when it is a PRIMARY KEY, whose columns become NOT NULL (an
+ * existing NULL fails with 23502 as in PostgreSQL's ATRewriteTable: the
+ * first row in table order holding one, its first key column in table
+ * order), else NULL. */
+static void rebuild_with(tr *t, const char *table, const char *constraint_sql, PgQuery__Constraint *pk)
 {
     if (!t->schema || !t->schema->table_ddl) {
         tr_fail(t, "0A000", -1, "ALTER TABLE ADD CONSTRAINT needs the table's definition (not available)");
@@ -1020,7 +1083,38 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql)
         if (!t->failed) tr_fail(t, "0A000", -1, "cannot rebuild table \"%s\" from its definition", table);
     } else {
         *close = 0;
-        tr_add_pre(t, fmt(t, "CREATE TABLE %s %s, %s)", idn, open, constraint_sql));
+        const char **order = NULL;
+        char *cols = pk ? columns_not_null(t, open, close, table, pk, &order) : NULL;
+        if (pk && order && order[0]) {
+            /* SELECT wb_raise(...) FROM t WHERE a IS NULL OR b IS NULL LIMIT 1 */
+            wb_buf b = {0};
+            wb_buf *save = t->o;
+            t->o = &b;
+            tr_puts(t, "SELECT wb_raise('23502 column \"' || CASE");
+            for (int i = 0; order[i]; i++) {
+                tr_puts(t, " WHEN ");
+                tr_ident(t, order[i]);
+                tr_puts(t, " IS NULL THEN ");
+                tr_string(t, order[i]);
+            }
+            tr_puts(t, " END || ");
+            char *rel = fmt(t, "\" of relation \"%s\" contains null values", table);
+            if (rel) tr_string(t, rel);
+            free(rel);
+            tr_printf(t, ") FROM %s WHERE", idt);
+            for (int i = 0; order[i]; i++) {
+                tr_puts(t, i ? " OR " : " ");
+                tr_ident(t, order[i]);
+                tr_puts(t, " IS NULL");
+            }
+            tr_puts(t, " LIMIT 1");
+            t->o = save;
+            tr_add_pre(t, tr_buf_take(t, &b));
+        }
+        free(order);
+        if (!t->failed)
+            tr_add_pre(t, fmt(t, "CREATE TABLE %s %s, %s)", idn, cols ? cols : open, constraint_sql));
+        free(cols);
         tr_add_pre(t, fmt(t, "INSERT INTO %s SELECT * FROM %s", idn, idt));
         tr_add_pre(t, fmt(t, "DROP TABLE %s", idt));
         tr_add_pre(t, fmt(t, "ALTER TABLE %s RENAME TO %s", idn, idt));
@@ -1101,7 +1195,8 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);
-            if (!t->failed && csql) rebuild_with(t, table, csql);
+            if (!t->failed && csql)
+                rebuild_with(t, table, csql, con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? con : NULL);
             free(csql);
             break;
         }

@@ -193,4 +193,20 @@ int wb_sql_register_numeric(struct sqlite3 *db);
 int tr_catalog_column(const char *table, const char *col, uint32_t *oid);
 int tr_catalog_columns(const char *table, char ***names, uint32_t **oids, int *n);
 
+/* a token of the SQL text SQLite keeps in sqlite_schema (translate_catalog.c;
+ * SQLite docs "SQL Language Expressions" / tokens): kind 'i' identifier,
+ * 'q' quoted identifier ("" [] ``), 's' string, 'c' comment, 'p' one
+ * punctuation character, 'x' a number or other; 0 at the end of text.
+ * p points into the text, which must outlive the token. */
+typedef struct ctok { const char *p; size_t len; char kind; } ctok;
+/* the token at p into *t; returns where the next one starts */
+const char *ctok_next(const char *p, ctok *t);
+/* t is the identifier kw (ASCII case-insensitive, unquoted) */
+int ctok_is(const ctok *t, const char *kw);
+/* after an opening '(' at p: the position of its matching ')' (or the end) */
+const char *ctok_close(const char *p);
+/* t is an identifier naming name: quoted exactly (doubled quotes undone),
+ * bare ASCII case-insensitively as SQLite compares names */
+int ctok_names(const ctok *t, const char *name);
+
 #endif
