@@ -616,6 +616,17 @@ def differential(tmp, port, user):
             check(False, "differential %s: %s" % (q, e))
             continue
         check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
+    # every built-in pg_type row wirebuf has, compared with PostgreSQL's row of that OID
+    cols = ("oid, typname, typlen, typbyval, typtype, typalign, typstorage, typcategory, typdelim, typelem, typarray, "
+            "typinput::text, typoutput::text, typreceive::text, typsend::text, typmodin::text, typmodout::text, "
+            "typanalyze::text, typsubscript::text, typispreferred, typcollation, typbasetype, typnotnull, typndims, "
+            "typtypmod, typnamespace::regnamespace::text")
+    b = rows(wb, "SELECT %s FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY oid" % cols)
+    pgc = pg.cursor()
+    pgc.execute("SELECT %s FROM pg_type WHERE oid = ANY(%%s) ORDER BY oid" % cols, ([r[0] for r in b],))
+    a = [tuple(r) for r in pgc.fetchall()]
+    check(len(b) >= 60 and a == b, "differential pg_type built-in rows\n  postgres: %r\n  wirebuf:  %r" % (
+        [r for r in a if r not in b], [r for r in b if r not in a]))
     # psql's \d family, output compared without the Default column
     for m in ["\\d books", "\\d authors", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
         a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=os.environ.get("WB_PG_DB", "postgres"))

@@ -10,6 +10,7 @@
  * a user relation is 16384 + its sqlite_schema rowid (stable until the
  * table is rebuilt). */
 #include "translate_internal.h"
+#include <assert.h>
 #include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1221,6 +1222,75 @@ static void type_io_names(const char *name, char io[4][64])
     }
 }
 
+/* The pg_type columns of a built-in type beyond the type table
+ * (translate_ddl.c tr_types), as PostgreSQL 15's pg_type has them
+ * (src/include/catalog/pg_type.dat): typtype, typalign, typstorage,
+ * typcategory, typelem, typcollation, typispreferred, typsubscript and the
+ * stem of typmodin / typmodout ("" for none). An array type (typcategory
+ * 'A', named _ELEM) takes array_in/out/recv/send, typstorage 'x', typalign
+ * 'd' when its element's is 'd' else 'i', the element's collation and
+ * typmod functions, array_typanalyze and array_subscript_handler; only
+ * _record, a pseudo-type, is listed here. test_catalog compares every row
+ * with PostgreSQL's. */
+typedef struct type_meta {
+    const char *name;
+    char typtype, align, storage, category;
+    uint32_t elem, collation;
+    int preferred;
+    const char *subscript, *typmod;
+} type_meta;
+static const type_meta type_metas[] = {
+    {"bool", 'b', 'c', 'p', 'B', 0, 0, 1, "-", ""},
+    {"bytea", 'b', 'i', 'x', 'U', 0, 0, 0, "-", ""},
+    {"char", 'b', 'c', 'p', 'Z', 0, 0, 0, "-", ""},
+    {"name", 'b', 'c', 'p', 'S', 18, 950, 0, "raw_array_subscript_handler", ""},
+    {"int8", 'b', 'd', 'p', 'N', 0, 0, 0, "-", ""},
+    {"int2", 'b', 's', 'p', 'N', 0, 0, 0, "-", ""},
+    {"int2vector", 'b', 'i', 'p', 'A', 21, 0, 0, "array_subscript_handler", ""},
+    {"int4", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regproc", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"text", 'b', 'i', 'x', 'S', 0, 100, 1, "-", ""},
+    {"oid", 'b', 'i', 'p', 'N', 0, 0, 1, "-", ""},
+    {"oidvector", 'b', 'i', 'p', 'A', 26, 0, 0, "array_subscript_handler", ""},
+    {"json", 'b', 'i', 'x', 'U', 0, 0, 0, "-", ""},
+    {"float4", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"float8", 'b', 'd', 'p', 'N', 0, 0, 1, "-", ""},
+    {"unknown", 'p', 'c', 'p', 'X', 0, 0, 0, "-", ""},
+    {"bpchar", 'b', 'i', 'x', 'S', 0, 100, 0, "-", "bpchar"},
+    {"varchar", 'b', 'i', 'x', 'S', 0, 100, 0, "-", "varchar"},
+    {"date", 'b', 'i', 'p', 'D', 0, 0, 0, "-", ""},
+    {"time", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "time"},
+    {"timestamp", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "timestamp"},
+    {"timestamptz", 'b', 'd', 'p', 'D', 0, 0, 1, "-", "timestamptz"},
+    {"interval", 'b', 'd', 'p', 'T', 0, 0, 1, "-", "interval"},
+    {"timetz", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "timetz"},
+    {"numeric", 'b', 'i', 'm', 'N', 0, 0, 0, "-", "numeric"},
+    {"regclass", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regtype", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regnamespace", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"record", 'p', 'd', 'x', 'P', 0, 0, 0, "-", ""},
+    {"_record", 'p', 'd', 'x', 'P', 2249, 0, 0, "array_subscript_handler", ""},
+    {"void", 'p', 'i', 'p', 'P', 0, 0, 0, "-", ""},
+    {"uuid", 'b', 'c', 'p', 'U', 0, 0, 0, "-", ""},
+    {"jsonb", 'b', 'i', 'x', 'U', 0, 0, 0, "jsonb_subscript_handler", ""},
+};
+
+/* a built-in type's row above; every entry of tr_types but pgvector's
+ * (which has its own pg_type rows) has one */
+static const type_meta *type_meta_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof type_metas / sizeof type_metas[0]; i++)
+        if (!strcmp(type_metas[i].name, name)) return &type_metas[i];
+    return NULL;
+}
+
+/* "-" or the typmod function STEMtypmodSUFFIX */
+static void typmod_fn(char out[64], const char *stem, const char *suffix)
+{
+    if (*stem) snprintf(out, 64, "%stypmod%s", stem, suffix);
+    else snprintf(out, 64, "-");
+}
+
 int wb_sql_register_catalog(sqlite3 *db)
 {
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
@@ -1274,20 +1344,28 @@ int wb_sql_register_catalog(sqlite3 *db)
         const tr_type *t = &tr_types[i];
         if (t->oid == WB_PG_VECTOR_OID)
             continue; /* pgvector's own rows below */
-        char io[4][64];
+        const type_meta *m = type_meta_of(t->name);
+        assert(m);
+        if (!m) continue;
+        char io[4][64], modin[64], modout[64];
         type_io_names(t->name, io);
-        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%s', '%s', "
-                               "'%s', '%s', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
-                            first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, t->category == 'P' ? 'p' : 'b',
-                            t->category, t->array_oid, io[0], io[1], io[2], io[3]);
+        typmod_fn(modin, m->typmod, "in");
+        typmod_fn(modout, m->typmod, "out");
+        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', %d, 1, ',', 0, '%s', %u, %u, '%s', '%s', "
+                               "'%s', '%s', '%s', '%s', '-', '%c', '%c', 0, 0, -1, 0, %u, NULL, NULL, NULL)",
+                            first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, m->typtype,
+                            m->category, m->preferred, m->subscript, m->elem, t->array_oid, io[0], io[1], io[2], io[3],
+                            modin, modout, m->align, m->storage, m->collation);
         first = 0;
         if (t->array_oid) {
             const char *an;
             wb_sql_type_info(t->array_oid, &an, NULL, NULL, NULL);
-            sqlite3_str_appendf(s, ", (%u, '%s', 11, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
-                                   "'array_in', 'array_out', 'array_recv', 'array_send', '-', '-', '-', 'i', 'x', 0, 0, -1, "
-                                   "0, 0, NULL, NULL, NULL)",
-                                t->array_oid, an, t->oid);
+            const type_meta *am = type_meta_of(an); /* a pseudo-type's array (_record) */
+            sqlite3_str_appendf(s, ", (%u, '%s', 11, 10, -1, 0, '%c', '%c', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
+                                   "'array_in', 'array_out', 'array_recv', 'array_send', '%s', '%s', 'array_typanalyze', "
+                                   "'%c', 'x', 0, 0, -1, 0, %u, NULL, NULL, NULL)",
+                                t->array_oid, an, am ? am->typtype : 'b', am ? am->category : 'A', t->oid, modin, modout,
+                                m->align == 'd' ? 'd' : 'i', m->collation);
         }
     }
     /* pgvector's type as CREATE EXTENSION vector makes it in public
