@@ -81,23 +81,6 @@ def psql_errors(host, port, user, *cmds):
     return r.stdout + r.stderr
 
 
-def drop_default_column(text):
-    """psql \\d output without the Default column: PostgreSQL prints a
-    serial's default as nextval('t_id_seq'::regclass), wirebuf without the
-    cast (listed in the README)."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split("|")
-        if len(parts) == 5:
-            parts = parts[:4]
-        elif len(parts) == 1 and set(line.strip()) <= set("-+") and "+" in line:
-            parts = line.split("+")[:4]
-            out.append("+".join(p.strip() for p in parts))
-            continue
-        out.append("|".join(p.strip() for p in parts))
-    return out
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="wb_catalog_")
     port = free_port()
@@ -485,6 +468,10 @@ DIFF_QUERIES = [
     "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN ('books'::regclass, 'authors'::regclass) ORDER BY 1",
     "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'books'::regclass ORDER BY 1",
     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'books'::regclass ORDER BY 1",
+    "SELECT conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint "
+    "WHERE conrelid = 'gadgets'::regclass ORDER BY 1",
+    "SELECT constraint_name, check_clause FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND (constraint_name LIKE 'gadgets%' OR constraint_name = 'qty_pos') ORDER BY 1",
     "SELECT oid, typname, typlen, typtype, typcategory, typelem, typarray, typinput::text, typoutput::text, typdelim "
     "FROM pg_type WHERE typname IN ('int4', '_int4', 'varchar', 'text', 'numeric', 'timestamptz', 'bool', "
     "'int8', 'float8', 'bytea', 'uuid', 'jsonb', '_text') ORDER BY oid",
@@ -496,8 +483,7 @@ DIFF_QUERIES = [
     "SELECT schema_name, schema_owner FROM information_schema.schemata WHERE schema_name = 'public'",
     # is_insertable_into: PostgreSQL's simple views are updatable, SQLite's are not
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    # column_default: PostgreSQL writes nextval('t_id_seq'::regclass) (README)
-    "SELECT table_name, column_name, ordinal_position, is_nullable, data_type, character_maximum_length, "
+    "SELECT table_name, column_name, ordinal_position, column_default, is_nullable, data_type, character_maximum_length, "
     "numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name, is_identity "
     "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
     # PostgreSQL also lists NOT NULL as CHECK constraints named by OIDs
@@ -580,6 +566,51 @@ ALTER_PK_QUERIES = [
 ]
 
 
+# CHECK / DEFAULT / FK / UNIQUE / index texts (pg_get_constraintdef,
+# pg_get_expr, pg_get_indexdef, both plain and pretty, and what psql \\d and
+# information_schema show of them): the forms whose text wirebuf gives as
+# PostgreSQL does (README lists those it does not)
+EXPR_STEPS = [
+    "CREATE TABLE x_parent (id int PRIMARY KEY, code text UNIQUE, \"Odd Name\" int UNIQUE)",
+    "CREATE TABLE x_child (id serial PRIMARY KEY, n int DEFAULT 0 CHECK (n >= 0), big bigint DEFAULT 10, "
+    "neg int DEFAULT -1, price numeric(10,2) DEFAULT 0 CHECK (price > 0), ratio numeric DEFAULT 1.5, "
+    "nd numeric DEFAULT -2.5, f8 float8 DEFAULT 2.5 CHECK (f8 > 0), name text DEFAULT 'it''s' CHECK (length(name) <= 5), "
+    "vc varchar(10) DEFAULT 'abc', bp char(3) DEFAULT 'abc' CHECK (bp <> 'zzz'), d date DEFAULT CURRENT_DATE CHECK (d > '2000-01-01'), "
+    "flag boolean DEFAULT true, created timestamptz DEFAULT now(), ts timestamp DEFAULT CURRENT_TIMESTAMP, "
+    "who text DEFAULT CURRENT_USER, sum int DEFAULT 1 + 2, "
+    "parent int REFERENCES x_parent(id) ON DELETE CASCADE, "
+    "pcode text REFERENCES x_parent(code) ON UPDATE SET NULL ON DELETE RESTRICT, "
+    "\"Mixed Col\" int DEFAULT 1 REFERENCES x_parent(\"Odd Name\"), lo int, hi int, "
+    "CONSTRAINT lohi CHECK (lo < hi AND hi < 100), CHECK (lo IS NOT NULL OR hi IS NULL), "
+    "CONSTRAINT x_uq UNIQUE (lo, \"Mixed Col\"), CHECK (n BETWEEN 0 AND 10), CHECK (n NOT BETWEEN 20 AND 30), "
+    "CHECK (name <> '' AND name NOT LIKE 'z%'), CHECK (NOT (lo > 5)), CHECK (\"Mixed Col\" IS NULL OR price > 1.5))",
+    "ALTER TABLE x_child ADD CONSTRAINT x_added CHECK (hi > 0 AND name <> 'q')",
+    "CREATE INDEX x_child_name_idx ON x_child (name)",
+    "CREATE INDEX x_child_lower_idx ON x_child (lower(name))",
+    "CREATE INDEX x_child_expr_idx ON x_child ((lo + 1), hi DESC)",
+    "CREATE UNIQUE INDEX x_child_multi_idx ON x_child (lo DESC, hi)",
+    "CREATE INDEX x_child_part_idx ON x_child (n) WHERE n > 5 AND name IS NOT NULL",
+    "CREATE INDEX x_child_part2_idx ON x_child (name) WHERE name <> 'a'",
+    "CREATE INDEX \"X Mixed Idx\" ON x_child (\"Mixed Col\")",
+]
+EXPR_QUERIES = [
+    "SELECT conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint "
+    "WHERE conrelid IN ('x_child'::regclass, 'x_parent'::regclass) ORDER BY 1",
+    "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid), pg_get_expr(d.adbin, d.adrelid, true) FROM pg_attrdef d "
+    "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'x_child'::regclass ORDER BY d.adnum",
+    "SELECT pg_get_indexdef(indexrelid), pg_get_indexdef(indexrelid, 0, true), pg_get_indexdef(indexrelid, 1, true), "
+    "pg_get_indexdef(indexrelid, 2, false) FROM pg_index WHERE indrelid IN ('x_child'::regclass, 'x_parent'::regclass) ORDER BY 1",
+    "SELECT constraint_name, check_clause FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND constraint_name IN (SELECT conname FROM pg_constraint WHERE conrelid = 'x_child'::regclass) ORDER BY 1",
+    "SELECT column_name, column_default FROM information_schema.columns WHERE table_name = 'x_child' ORDER BY ordinal_position",
+]
+
+
+def expr_differential(tmp, port, user):
+    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS x_child, x_parent", EXPR_STEPS, EXPR_QUERIES,
+                       ["\\d x_child", "\\d x_parent"])
+
+
 def outcome(conn, q):
     """what a statement did: ('ok', rowcount) or (SQLSTATE, message)"""
     import psycopg2
@@ -603,7 +634,7 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP TABLE IF EXISTS pk_later, pk_named", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+    for s in ["DROP TABLE IF EXISTS pk_later, pk_named, x_child, x_parent", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
               "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
@@ -627,14 +658,11 @@ def differential(tmp, port, user):
     a = [tuple(r) for r in pgc.fetchall()]
     check(len(b) >= 60 and a == b, "differential pg_type built-in rows\n  postgres: %r\n  wirebuf:  %r" % (
         [r for r in a if r not in b], [r for r in b if r not in a]))
-    # psql's \d family, output compared without the Default column
-    for m in ["\\d books", "\\d authors", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
+    # psql's \\d family, output compared (defaults too: nextval('t_id_seq'::regclass), now())
+    for m in ["\\d books", "\\d authors", "\\d gadgets", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
         a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=os.environ.get("WB_PG_DB", "postgres"))
         b = psql(tmp, port, user, m)
-        if m.startswith("\\d "):
-            a, b = drop_default_column(a), drop_default_column(b)
-        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (
-            m, a if isinstance(a, str) else "\n".join(a), b if isinstance(b, str) else "\n".join(b)))
+        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (m, a, b))
     wb.close()
     pg.close()
     # pgjdbc DatabaseMetaData rows, the same program against PostgreSQL
@@ -648,6 +676,7 @@ def differential(tmp, port, user):
               "differential pgjdbc\n--- postgres\n%s%s\n--- wirebuf\n%s" % (
                   r.stdout, r.stderr[-1000:], "\n".join(JDBC_OUT["wirebuf"])))
     alter_pk_differential(tmp, port, user)
+    expr_differential(tmp, port, user)
 
 
 def differential_steps(tmp, port, user, drop, steps, queries, metas):

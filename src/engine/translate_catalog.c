@@ -411,12 +411,17 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
         sqlite3_free(kv);
         sqlite3_str_appendchar(o, 1, ',');
         if (ck && in) {
-            /* the expression as SQLite keeps it (the translator's text) */
+            /* the expression's PostgreSQL text (the translator's leading
+             * comment), else as SQLite keeps it (the translator's text) */
             ctok first;
             ctok_next(in, &first);
-            const char *tend = close;
-            while (tend > first.p && isspace((unsigned char)tend[-1])) tend--;
-            json_str(o, first.p, (size_t)(tend - first.p));
+            if (first.kind == 'c' && first.len >= 7 && !strncmp(first.p, "/*pg:", 5))
+                json_str(o, first.p + 5, first.len - 7);
+            else {
+                const char *tend = close;
+                while (tend > first.p && isspace((unsigned char)tend[-1])) tend--;
+                json_str(o, first.p, (size_t)(tend - first.p));
+            }
         } else sqlite3_str_appendall(o, "null");
         sqlite3_str_appendchar(o, 1, ']');
         if (close) q = *close ? close + 1 : close;
@@ -607,11 +612,21 @@ static const cat_col c_sequence[] = {{"seqrelid", OID_OID}, {"seqtypid", OID_OID
                                      {"seqincrement", OID_INT8}, {"seqmax", OID_INT8}, {"seqmin", OID_INT8},
                                      {"seqcache", OID_INT8}, {"seqcycle", OID_BOOL}, {0, 0}};
 
-/* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
- * the SQLite text of a default) */
+/* pg_get_expr(adbin, relid [, pretty]): pg_attrdef's adbin already is
+ * PostgreSQL's text of the default (wb_pg_default); pretty drops the
+ * parentheses around the whole of it, as ruleutils does with
+ * PRETTY_PAREN */
 static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(a[0]);
+    if (argc == 3 && sqlite3_value_int(a[2]) && s && s[0] == '(') {
+        const char *close = ctok_close(s + 1);
+        ctok t;
+        if (*close && (ctok_next(close + 1, &t), !t.kind)) {
+            sqlite3_result_text(c, s + 1, (int)(close - s - 1), SQLITE_TRANSIENT);
+            return;
+        }
+    }
     sqlite3_result_value(c, a[0]);
 }
 
@@ -628,70 +643,257 @@ static char *query_text(sqlite3 *db, const char *sql, int64_t arg)
     return r;
 }
 
-/* pg_get_indexdef(index oid): PostgreSQL's CREATE INDEX text, from the
- * SQLite index (columns or, for an expression, its SQLite text) */
+/* the PostgreSQL text the translator keeps as the leading comment of an
+ * expression at p (translate_ddl.c pg_text_comment), NULL without one;
+ * sqlite3_free it. *after (may be NULL): where the SQLite text follows. */
+static char *pg_comment(const char *p, const char **after)
+{
+    ctok t;
+    const char *q = ctok_next(p, &t);
+    if (after) *after = q;
+    if (t.kind != 'c' || t.len < 7 || strncmp(t.p, "/*pg:", 5)) return NULL;
+    return sqlite3_mprintf("%.*s", (int)(t.len - 7), t.p + 5);
+}
+
+/* a table's columns and their PostgreSQL types (for tr_pg_exprdef);
+ * free with free_cols */
+typedef struct colset { tr_pgcol *cols; int n; } colset;
+static void free_cols(colset *cs)
+{
+    for (int i = 0; i < cs->n; i++) sqlite3_free((char *)cs->cols[i].name);
+    sqlite3_free(cs->cols);
+    cs->cols = NULL;
+    cs->n = 0;
+}
+static void load_cols(sqlite3 *db, const char *table, colset *cs)
+{
+    cs->cols = NULL;
+    cs->n = 0;
+    sqlite3_stmt *st;
+    if (!table || sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info(?1)", -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (cs->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            tr_pgcol *n = sqlite3_realloc64(cs->cols, (sqlite3_uint64)cap * sizeof *n);
+            if (!n) break;
+            cs->cols = n;
+        }
+        uint32_t oid = 0;
+        int32_t tm;
+        wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 1), &oid, &tm);
+        char *name = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+        if (!name) break;
+        cs->cols[cs->n].name = name;
+        cs->cols[cs->n++].oid = oid ? oid : OID_TEXT;
+    }
+    sqlite3_finalize(st);
+}
+
+/* a table's name by its OID; sqlite3_free it */
+static char *table_name(sqlite3 *db, int64_t oid)
+{
+    return query_text(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND 16384 + rowid = ?1", oid);
+}
+
+/* wb_pg_default(dflt_value, table, type oid, format_type name): pg_get_expr's
+ * text of a column DEFAULT, from its PostgreSQL text (the comment) or, for
+ * one without (a serial's nextval('t_id_seq'), a table made before wirebuf
+ * kept it), the SQLite text read as PostgreSQL's; that text when neither
+ * parses */
+static void f_pg_default(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    const char *d = (const char *)sqlite3_value_text(a[0]);
+    if (!d) { sqlite3_result_null(c); return; }
+    char *pg = pg_comment(d, NULL);
+    colset cs;
+    load_cols(sqlite3_context_db_handle(c), (const char *)sqlite3_value_text(a[1]), &cs);
+    char *r = tr_pg_defaultdef(pg ? pg : d, (uint32_t)sqlite3_value_int64(a[2]), (const char *)sqlite3_value_text(a[3]),
+                               cs.cols, cs.n);
+    free_cols(&cs);
+    if (r) sqlite3_result_text(c, r, -1, free);
+    else if (pg) sqlite3_result_text(c, pg, -1, SQLITE_TRANSIENT);
+    else sqlite3_result_value(c, a[0]);
+    sqlite3_free(pg);
+}
+
+/* PostgreSQL's text of an expression of the table (its columns typed),
+ * else the text itself; sqlite3_free it */
+static char *expr_def(sqlite3 *db, const char *table, const char *expr, int pretty, int *is_call)
+{
+    colset cs;
+    load_cols(db, table, &cs);
+    if (is_call) *is_call = 0;
+    char *r = tr_pg_exprdef(expr, cs.cols, cs.n, pretty, is_call);
+    free_cols(&cs);
+    char *out = sqlite3_mprintf("%s", r ? r : expr);
+    free(r);
+    return out;
+}
+
+static int plain_ident(const char *n)
+{
+    int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
+    for (const char *p = n; plain && *p; p++)
+        plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
+    return plain;
+}
+
+/* an identifier as quote_ident writes it */
+static void append_ident(sqlite3_str *o, const char *n)
+{
+    if (plain_ident(n)) sqlite3_str_appendall(o, n);
+    else sqlite3_str_appendf(o, "\"%w\"", n ? n : "");
+}
+
+/* pg_get_indexdef(index oid) / (index oid, column, pretty): PostgreSQL's
+ * CREATE INDEX text, or that key column alone (its name, without DESC /
+ * opclass as PostgreSQL's attrsOnly form; '' past the last column): names
+ * quoted as quote_ident does, an expression and the WHERE of a partial
+ * index in PostgreSQL's text (the translator's comments in the index's
+ * SQL), a function call bare, other expressions in parentheses */
 static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
-    if (argc == 3 && sqlite3_value_int64(a[1]) != 0) {
-        /* pg_get_indexdef(index, column, pretty): that key column alone
-         * (its name, quoted as quote_ident does, without DESC / opclass as
-         * PostgreSQL's attrsOnly form); '' past the last column */
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END FROM sqlite_schema i, "
-                                   "pragma_index_xinfo(i.name) x WHERE i.type = 'index' AND 16384 + i.rowid = ?1 "
-                                   "AND x.key AND x.seqno = ?2 - 1", -1, &st, NULL) != SQLITE_OK) {
-            sqlite3_result_error(c, sqlite3_errmsg(db), -1);
-            return;
-        }
-        sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
-        sqlite3_bind_int64(st, 2, sqlite3_value_int64(a[1]));
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            const char *n = (const char *)sqlite3_column_text(st, 0);
-            int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
-            for (const char *p = n; plain && *p; p++)
-                plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
-            char *r = plain ? sqlite3_mprintf("%s", n) : sqlite3_mprintf("\"%w\"", n ? n : "");
-            if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
-        } else {
-            /* a column past the index's: PostgreSQL gives an empty string */
-            char *exists = query_text(db, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND 16384 + rowid = ?1", sqlite3_value_int64(a[0]));
-            if (exists) sqlite3_result_text(c, "", 0, SQLITE_STATIC); else sqlite3_result_null(c);
-            sqlite3_free(exists);
-        }
-        sqlite3_finalize(st);
+    int64_t oid = sqlite3_value_int64(a[0]);
+    int only = argc == 3 ? (int)sqlite3_value_int64(a[1]) : 0;
+    int pretty = argc == 3 && sqlite3_value_int(a[2]);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT i.sql, i.tbl_name, l.\"unique\", l.partial, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' "
+                               "ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) ELSE i.name END, i.name "
+                               "FROM sqlite_schema i JOIN pragma_index_list(i.tbl_name) l ON l.name = i.name "
+                               "WHERE i.type = 'index' AND 16384 + i.rowid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
         return;
     }
-    char *r = query_text(db,
-        "SELECT 'CREATE ' || CASE WHEN l.\"unique\" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || "
-        "CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) "
-        "ELSE i.name END || ' ON public.' || i.tbl_name || ' USING btree (' || "
-        "(SELECT group_concat(CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END || CASE WHEN x.\"desc\" THEN ' DESC' ELSE '' END, ', ') "
-        " FROM pragma_index_xinfo(i.name) x WHERE x.key) || ')' || "
-        "CASE WHEN l.partial THEN ' WHERE ' || substr(i.sql, instr(upper(i.sql), ' WHERE ') + 7) ELSE '' END "
-        "FROM sqlite_schema i JOIN pragma_index_list(i.tbl_name) l ON l.name = i.name "
-        "WHERE i.type = 'index' AND 16384 + i.rowid = ?1", sqlite3_value_int64(a[0]));
-    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+    sqlite3_bind_int64(st, 1, oid);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_finalize(st); sqlite3_result_null(c); return; }
+    const char *sql = (const char *)sqlite3_column_text(st, 0); /* NULL for an automatic index */
+    const char *table = (const char *)sqlite3_column_text(st, 1);
+    int unique = sqlite3_column_int(st, 2), partial = sqlite3_column_int(st, 3);
+    const char *shown = (const char *)sqlite3_column_text(st, 4), *name = (const char *)sqlite3_column_text(st, 5);
+    /* the expressions' and the WHERE's PostgreSQL texts, from the SQL:
+     * CREATE [UNIQUE] INDEX name ON table (items) [WHERE expr] */
+    char *exprs[64];
+    int nexprs = 0;
+    const char *where = NULL;
+    ctok t;
+    const char *p = sql;
+    while (p && *p) {
+        p = ctok_next(p, &t);
+        if (!t.kind || (t.kind == 'p' && *t.p == '(')) break;
+    }
+    if (p && t.kind) {
+        const char *close = ctok_close(p);
+        for (const char *q = p; q < close;) {
+            q = ctok_next(q, &t);
+            if (!t.kind || t.p >= close) break;
+            if (t.kind == 'p' && *t.p == '(') {
+                const char *e = ctok_close(q), *after;
+                char *pg = pg_comment(q, &after);
+                if (nexprs < 64) exprs[nexprs++] = pg ? pg : sqlite3_mprintf("%.*s", (int)(e - q), q);
+                else sqlite3_free(pg);
+                q = *e ? e + 1 : e;
+            }
+        }
+        const char *q = *close ? close + 1 : close;
+        q = ctok_next(q, &t);
+        if (ctok_is(&t, "WHERE")) where = q;
+    }
+    sqlite3_str *o = sqlite3_str_new(db);
+    if (!only) {
+        sqlite3_str_appendall(o, unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+        append_ident(o, shown);
+        sqlite3_str_appendall(o, pretty ? " ON " : " ON public."); /* pretty: unqualified when visible */
+        append_ident(o, table);
+        sqlite3_str_appendall(o, " USING btree (");
+    }
+    sqlite3_stmt *xs;
+    int k = 0, ex = 0, found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT cid, name, \"desc\" FROM pragma_index_xinfo(?1) WHERE key ORDER BY seqno", -1, &xs,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(xs, 1, name, -1, SQLITE_STATIC);
+        while (sqlite3_step(xs) == SQLITE_ROW) {
+            k++;
+            int cid = sqlite3_column_int(xs, 0);
+            const char *expr = cid < 0 && ex < nexprs ? exprs[ex++] : NULL;
+            if (only && k != only) continue;
+            found = 1;
+            if (!only && k > 1) sqlite3_str_appendall(o, ", ");
+            if (cid >= 0) append_ident(o, (const char *)sqlite3_column_text(xs, 1));
+            else if (expr) {
+                int call;
+                char *d = expr_def(db, table, expr, pretty, &call);
+                sqlite3_str_appendf(o, call ? "%s" : "(%s)", d ? d : expr);
+                sqlite3_free(d);
+            } else sqlite3_str_appendall(o, "expression");
+            if (!only && sqlite3_column_int(xs, 2)) sqlite3_str_appendall(o, " DESC");
+        }
+        sqlite3_finalize(xs);
+    }
+    if (!only) {
+        sqlite3_str_appendchar(o, 1, ')');
+        if (partial && where) {
+            const char *after;
+            char *pg = pg_comment(where, &after);
+            char *d = expr_def(db, table, pg ? pg : where, pretty, NULL);
+            sqlite3_str_appendf(o, " WHERE %s", d ? d : "");
+            sqlite3_free(d);
+            sqlite3_free(pg);
+        }
+    }
+    for (int i = 0; i < nexprs; i++) sqlite3_free(exprs[i]);
+    sqlite3_finalize(st);
+    int len = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (!r && len) { sqlite3_result_error_nomem(c); return; }
+    if (only && !found) sqlite3_result_text(c, "", 0, SQLITE_STATIC); /* past the index's last column */
+    else sqlite3_result_text(c, r ? r : "", -1, SQLITE_TRANSIENT);
+    sqlite3_free(r);
 }
 
-/* pg_get_constraintdef(constraint oid) */
+/* pg_get_constraintdef(constraint oid [, pretty]): key columns and the
+ * referenced table quoted as quote_ident does, ON UPDATE before ON DELETE
+ * (ruleutils.c); a table's CHECK in PostgreSQL's text (tr_pg_exprdef), a
+ * domain's as SQLite keeps it */
 static void f_constraintdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
+    int pretty = argc > 1 && sqlite3_value_int(a[1]);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT contype, conrelid, conbin FROM pg_constraint WHERE oid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_finalize(st); sqlite3_result_null(c); return; }
+    const char *type = (const char *)sqlite3_column_text(st, 0), *bin = (const char *)sqlite3_column_text(st, 2);
+    int64_t relid = sqlite3_column_int64(st, 1);
+    if (type && type[0] == 'c') {
+        char *table = relid ? table_name(db, relid) : NULL;
+        char *d = table && bin ? expr_def(db, table, bin, pretty, NULL) : NULL;
+        char *r = sqlite3_mprintf("CHECK (%s)", d ? d : bin ? bin : "");
+        sqlite3_free(d);
+        sqlite3_free(table);
+        sqlite3_finalize(st);
+        if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
+        return;
+    }
+    sqlite3_finalize(st);
     char *r = query_text(db,
-        "SELECT CASE WHEN k.contype = 'c' THEN 'CHECK (' || k.conbin || ')' ELSE "
-        "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
-        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
+        "SELECT CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
+        "(SELECT group_concat(wb_quote_ident(p.name), ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
-        "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_regclass_name(k.confrelid) || '(' || "
-        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.confkey) u JOIN pragma_table_info(wb_regclass_name(k.confrelid)) p "
+        "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_quote_ident(wb_regclass_name(k.confrelid)) || '(' || "
+        "(SELECT group_concat(wb_quote_ident(p.name), ', ') FROM wb_unnest(k.confkey) u JOIN pragma_table_info(wb_regclass_name(k.confrelid)) p "
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
         "CASE k.confupdtype WHEN 'c' THEN ' ON UPDATE CASCADE' WHEN 'n' THEN ' ON UPDATE SET NULL' WHEN 'd' THEN ' ON UPDATE SET DEFAULT' WHEN 'r' THEN ' ON UPDATE RESTRICT' ELSE '' END || "
         "CASE k.confdeltype WHEN 'c' THEN ' ON DELETE CASCADE' WHEN 'n' THEN ' ON DELETE SET NULL' WHEN 'd' THEN ' ON DELETE SET DEFAULT' WHEN 'r' THEN ' ON DELETE RESTRICT' ELSE '' END "
-        "ELSE '' END END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
+        "ELSE '' END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
     if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
 }
 
@@ -1069,7 +1271,10 @@ static const cat_rel cat_rels[] = {
      "current_database(), 'public', c.relname, 'CHECK', 'NO', 'NO', 'YES', NULL "
      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
     {"information_schema_check_constraints", c_is_check_constraints,
-     "SELECT current_database(), 'public', k.conname, '(' || k.conbin || ')' FROM pg_constraint k WHERE k.contype = 'c' "
+     /* a table's CHECK as PostgreSQL's view has it: pg_get_constraintdef
+      * after 'CHECK ' */
+     "SELECT current_database(), 'public', k.conname, CASE WHEN k.conrelid <> 0 THEN substr(pg_get_constraintdef(k.oid), 7) "
+     "ELSE '(' || k.conbin || ')' END FROM pg_constraint k WHERE k.contype = 'c' "
      "UNION ALL SELECT DISTINCT current_database(), 'public', '2200_' || c.oid || '_' || a.attnum || '_not_null', "
      "a.attname || ' IS NOT NULL' "
      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
@@ -1127,7 +1332,8 @@ static const cat_rel cat_rels[] = {
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
-     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
+     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, "
+     "wb_pg_default(p.dflt_value, c.relname, wb_decl_oid(p.type), format_type(wb_decl_oid(p.type), NULL)) "
      "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
@@ -1329,6 +1535,7 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 1, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 2, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_table_constraints", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_table_constraints, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_pg_default", 4, SQLITE_UTF8, NULL, f_pg_default, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {

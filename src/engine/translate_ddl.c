@@ -329,6 +329,121 @@ static void add_sequence(tr *t, const char *name, int64_t start, int64_t inc, in
 
 /* ---------- CREATE TABLE ---------- */
 
+static char *deparse_query(PgQuery__Node *query);
+
+/* an expression's PostgreSQL text (libpg_query's deparse), NULL when it
+ * cannot be deparsed; the caller frees it */
+static char *pg_text(PgQuery__Node *expr)
+{
+    PgQuery__ResTarget rt = PG_QUERY__RES_TARGET__INIT;
+    rt.val = expr;
+    rt.location = -1;
+    PgQuery__Node rtn = PG_QUERY__NODE__INIT;
+    rtn.node_case = NC(RES_TARGET);
+    rtn.res_target = &rt;
+    PgQuery__Node *tl = &rtn;
+    PgQuery__SelectStmt sel = PG_QUERY__SELECT_STMT__INIT;
+    sel.n_target_list = 1;
+    sel.target_list = &tl;
+    sel.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+    sel.op = PG_QUERY__SET_OPERATION__SETOP_NONE;
+    PgQuery__Node q = PG_QUERY__NODE__INIT;
+    q.node_case = NC(SELECT_STMT);
+    q.select_stmt = &sel;
+    char *s = deparse_query(&q);
+    if (s && (strncmp(s, "SELECT ", 7) || strstr(s, "*/"))) { free(s); return NULL; }
+    if (s) memmove(s, s + 7, strlen(s + 7) + 1);
+    return s;
+}
+
+/* the PostgreSQL text of a CHECK, DEFAULT or index expression as a
+ * leading comment of the SQLite text, which SQLite keeps in
+ * sqlite_schema.sql and pragma_table_info's dflt_value: the catalogs
+ * (translate_catalog.c pg_comment) show it as PostgreSQL would */
+static void pg_text_comment(tr *t, PgQuery__Node *expr)
+{
+    char *s = pg_text(expr);
+    if (s) tr_printf(t, "/*pg:%s*/ ", s);
+    free(s);
+}
+
+/* the column-level CHECKs of a CREATE TABLE's SQLite text (emit_column
+ * writes them) get the comment too: in each column definition, the
+ * CHECK ( without one, when their number is that of the column's CHECK
+ * constraints (else they keep the SQLite text alone). Returns the new
+ * text (sql freed) or sql itself. */
+static char *column_check_comments(tr *t, char *sql, PgQuery__CreateStmt *cs)
+{
+    ctok k;
+    const char *p = sql;
+    for (;;) {
+        p = ctok_next(p, &k);
+        if (!k.kind) return sql;
+        if (k.kind == 'p' && *k.p == '(') break;
+    }
+    const char *close = ctok_close(p);
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    tr_printf(t, "%.*s", (int)(p - sql), sql);
+    size_t col = 0;
+    const char *item = p;
+    while (item < close) {
+        const char *end = close, *q = item;
+        int nchecks = 0;
+        for (;;) {
+            const char *r = ctok_next(q, &k);
+            if (!k.kind || k.p >= close) break;
+            if (k.kind == 'p' && *k.p == ',') { end = k.p; break; }
+            if (k.kind == 'p' && *k.p == '(') { r = ctok_close(r); if (*r) r++; }
+            else if (ctok_is(&k, "CHECK")) nchecks++;
+            q = r;
+        }
+        /* the column definition this item is (columns come first) */
+        PgQuery__ColumnDef *cd = NULL;
+        for (size_t i = 0, c = 0; i < cs->n_table_elts; i++)
+            if (cs->table_elts[i]->node_case == NC(COLUMN_DEF) && c++ == col) { cd = cs->table_elts[i]->column_def; break; }
+        col++;
+        size_t ncons = 0;
+        for (size_t i = 0; cd && i < cd->n_constraints; i++)
+            ncons += cd->constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK;
+        size_t next = 0;
+        q = item;
+        while (q < end) {
+            const char *r = ctok_next(q, &k);
+            if (!k.kind || k.p >= end) break;
+            if (k.kind == 'p' && *k.p == '(') { r = ctok_close(r); if (*r) r++; }
+            tr_printf(t, "%.*s", (int)(r - q), q);
+            if (cd && ncons && (size_t)nchecks == ncons && ctok_is(&k, "CHECK")) {
+                ctok open, first;
+                const char *in = ctok_next(r, &open);
+                ctok_next(in, &first);
+                if (open.kind == 'p' && *open.p == '(' && !(first.kind == 'c' && !strncmp(first.p, "/*pg:", 5))) {
+                    while (next < cd->n_constraints &&
+                           cd->constraints[next]->constraint->contype != PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
+                        next++;
+                    if (next < cd->n_constraints) {
+                        tr_printf(t, "%.*s", (int)(in - r), r);
+                        pg_text_comment(t, cd->constraints[next++]->constraint->raw_expr);
+                        r = in;
+                    }
+                }
+            }
+            q = r;
+        }
+        if (end > q) tr_printf(t, "%.*s", (int)(end - q), q);
+        if (end >= close) break;
+        tr_puts(t, ",");
+        item = end + 1;
+    }
+    tr_puts(t, close);
+    t->o = save;
+    char *r = tr_buf_take(t, &b);
+    if (!r) return sql;
+    free(sql);
+    return r;
+}
+
 typedef struct coldesc { const char *name; uint32_t oid; } coldesc;
 
 static void emit_constraint_tail(tr *t, PgQuery__Constraint *c, const char *table)
@@ -387,6 +502,7 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
     case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
         emit_constraint_tail(t, c, table);
         tr_puts(t, "CHECK (");
+        pg_text_comment(t, c->raw_expr);
         tr_expr(t, c->raw_expr);
         tr_puts(t, ")");
         break;
@@ -407,6 +523,7 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
  * shows it; anything else is an assignment. */
 static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
 {
+    if (t->pg_defaults) pg_text_comment(t, n); /* a table column's (pg_attrdef), not a domain's */
     if (oid == OID_NUMERIC && typmod >= 4 && n->node_case == NC(A_CONST) && !n->a_const->isnull &&
         n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
         int scale = (typmod - 4) & 0xffff, prec = ((typmod - 4) >> 16) & 0xffff;
@@ -571,6 +688,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
         PgQuery__Node *e = cs->table_elts[i];
         if (e->node_case == NC(CONSTRAINT)) continue;
         if (n++) tr_puts(t, ", ");
+        t->pg_defaults = 1;
         if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp, cs);
         else tr_fail(t, "0A000", -1, "CREATE TABLE element (LIKE ...) is not supported");
     }
@@ -584,6 +702,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
         if (n++) tr_puts(t, ", ");
         emit_table_constraint(t, cs->constraints[i]->constraint, table);
     }
+    t->pg_defaults = 0;
     if (n == 0) tr_puts(t, "wb_no_columns text"); /* SQLite needs a column; PostgreSQL allows none */
     tr_puts(t, ")");
     t->unqualified--;
@@ -592,7 +711,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
     char *sql = tr_buf_take(t, &b);
     if (t->failed) { free(sql); return -1; }
-    tr_add_pre(t, sql);
+    tr_add_pre(t, column_check_comments(t, sql, cs));
     return 0;
 }
 
@@ -689,11 +808,11 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
         PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
         if (i) tr_puts(t, ", ");
         if (ie->name) tr_ident(t, ie->name);
-        else { tr_puts(t, "("); tr_expr(t, ie->expr); tr_puts(t, ")"); }
+        else { tr_puts(t, "("); pg_text_comment(t, ie->expr); tr_expr(t, ie->expr); tr_puts(t, ")"); }
         if (ie->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_DESC) tr_puts(t, " DESC");
     }
     tr_puts(t, ")");
-    if (is->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, is->where_clause); }
+    if (is->where_clause) { tr_puts(t, " WHERE "); pg_text_comment(t, is->where_clause); tr_expr(t, is->where_clause); }
     t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
@@ -1160,7 +1279,9 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_puts(t, " ADD COLUMN ");
             tr_scope sc;
             tr_scope_push(t, &sc);
+            t->pg_defaults = 1;
             emit_column(t, cd, table, 0, NULL);
+            t->pg_defaults = 0;
             tr_scope_pop(t, &sc);
             t->o = save;
             tr_add_pre(t, tr_buf_take(t, &b));
