@@ -553,12 +553,23 @@ ALTER_PK_STEPS = [
     "INSERT INTO pk_named (x, y, mixed) VALUES (NULL, 1, 1)",
     "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, NULL)",
     "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, 1)",
+    # repeated keys: the index build fails first, NULLs never conflict
+    "CREATE TABLE pk_dup (a int, b int)",
+    "INSERT INTO pk_dup VALUES (1, 1), (1, 2), (NULL, 3), (NULL, 3)",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",  # 23505 could not create unique index "pk_dup_pkey"
+    "ALTER TABLE pk_dup ADD CONSTRAINT pk_dup_u UNIQUE (a)",  # 23505 ... "pk_dup_u"
+    "ALTER TABLE pk_dup ADD UNIQUE (a, b)",
+    "ALTER TABLE pk_dup ADD UNIQUE (b)",  # 23505 ... "pk_dup_b_key"
+    "DELETE FROM pk_dup WHERE b = 2",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",  # 23502: a holds NULLs
+    "DELETE FROM pk_dup WHERE a IS NULL",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",
 ]
 ALTER_PK_QUERIES = [
     "SELECT c.relname, a.attnum, a.attname, a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-    "WHERE c.relname IN ('pk_later', 'pk_named') AND a.attnum > 0 ORDER BY 1, 2",
+    "WHERE c.relname IN ('pk_later', 'pk_named', 'pk_dup') AND a.attnum > 0 ORDER BY 1, 2",
     "SELECT conname, contype, conkey, pg_get_constraintdef(oid) FROM pg_constraint "
-    "WHERE conrelid IN ('pk_later'::regclass, 'pk_named'::regclass) ORDER BY 1",
+    "WHERE conrelid IN ('pk_later'::regclass, 'pk_named'::regclass, 'pk_dup'::regclass) ORDER BY 1",
     "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
     "WHERE table_name IN ('pk_later', 'pk_named') ORDER BY 1, ordinal_position",
     "SELECT * FROM pk_later ORDER BY a",
@@ -634,7 +645,7 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP TABLE IF EXISTS pk_later, pk_named, x_child, x_parent", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+    for s in ["DROP TABLE IF EXISTS pk_later, pk_named, pk_dup, x_child, x_parent", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
               "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA:
         cur.execute(s)
     wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
@@ -707,8 +718,8 @@ def differential_steps(tmp, port, user, drop, steps, queries, metas):
 
 
 def alter_pk_differential(tmp, port, user):
-    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS pk_later, pk_named", ALTER_PK_STEPS,
-                       ALTER_PK_QUERIES, ["\\d pk_later", "\\d pk_named"])
+    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS pk_later, pk_named, pk_dup", ALTER_PK_STEPS,
+                       ALTER_PK_QUERIES, ["\\d pk_later", "\\d pk_named", "\\d pk_dup"])
 
 
 if __name__ == "__main__":

@@ -1245,6 +1245,48 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql, P
     free(tmpname); free(idt); free(idn);
 }
 
+/* ADD PRIMARY KEY / UNIQUE over rows that repeat a key: PostgreSQL's
+ * index build fails first, with 23505 'could not create unique index
+ * "NAME"' (NAME the constraint's, TABLE_pkey / TABLE_COLS_key when
+ * unnamed); without this the rebuilt table's copy would fail under the
+ * temporary table's name. Rows with a NULL key column never conflict. */
+static void key_duplicates_check(tr *t, const char *table, PgQuery__Constraint *con)
+{
+    if (!con->n_keys) return;
+    int pk = con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+    wb_buf name = {0}, b = {0};
+    wb_buf *save = t->o;
+    t->o = &name;
+    if (con->conname) tr_puts(t, con->conname);
+    else {
+        tr_puts(t, table);
+        for (size_t i = 0; i < con->n_keys && !pk; i++) tr_printf(t, "_%s", con->keys[i]->string->sval);
+        tr_puts(t, pk ? "_pkey" : "_key");
+    }
+    char *nm = tr_buf_take(t, &name);
+    t->o = &b;
+    char *msg = nm ? fmt(t, "23505 could not create unique index \"%s\"", nm) : NULL;
+    tr_puts(t, "SELECT wb_raise(");
+    if (msg) tr_string(t, msg);
+    tr_puts(t, ") FROM ");
+    tr_ident(t, table);
+    for (size_t i = 0; i < con->n_keys; i++) {
+        tr_puts(t, i ? " AND " : " WHERE ");
+        tr_ident(t, con->keys[i]->string->sval);
+        tr_puts(t, " IS NOT NULL");
+    }
+    tr_puts(t, " GROUP BY ");
+    for (size_t i = 0; i < con->n_keys; i++) {
+        if (i) tr_puts(t, ", ");
+        tr_ident(t, con->keys[i]->string->sval);
+    }
+    tr_puts(t, " HAVING count(*) > 1 LIMIT 1");
+    t->o = save;
+    free(nm);
+    free(msg);
+    tr_add_pre(t, tr_buf_take(t, &b));
+}
+
 static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
 {
     if (a->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) st->tag = tr_strdup(t, "ALTER INDEX");
@@ -1316,6 +1358,9 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);
+            if (!t->failed && csql && (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
+                                       con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE))
+                key_duplicates_check(t, table, con);
             if (!t->failed && csql)
                 rebuild_with(t, table, csql, con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? con : NULL);
             free(csql);
