@@ -603,6 +603,9 @@ EXPR_STEPS = [
     "CREATE INDEX x_child_part_idx ON x_child (n) WHERE n > 5 AND name IS NOT NULL",
     "CREATE INDEX x_child_part2_idx ON x_child (name) WHERE name <> 'a'",
     "CREATE INDEX \"X Mixed Idx\" ON x_child (\"Mixed Col\")",
+    # a renamed column: the kept PostgreSQL text names the old one, the
+    # texts come from SQLite's (which RENAME COLUMN rewrote) read as PostgreSQL's
+    "ALTER TABLE x_child RENAME COLUMN hi TO high",
 ]
 EXPR_QUERIES = [
     "SELECT conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint "

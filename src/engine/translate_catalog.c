@@ -411,17 +411,13 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
         sqlite3_free(kv);
         sqlite3_str_appendchar(o, 1, ',');
         if (ck && in) {
-            /* the expression's PostgreSQL text (the translator's leading
-             * comment), else as SQLite keeps it (the translator's text) */
+            /* the expression as SQLite keeps it (the translator's text,
+             * led by its PostgreSQL text: pg_get_constraintdef) */
             ctok first;
             ctok_next(in, &first);
-            if (first.kind == 'c' && first.len >= 7 && !strncmp(first.p, "/*pg:", 5))
-                json_str(o, first.p + 5, first.len - 7);
-            else {
-                const char *tend = close;
-                while (tend > first.p && isspace((unsigned char)tend[-1])) tend--;
-                json_str(o, first.p, (size_t)(tend - first.p));
-            }
+            const char *tend = close;
+            while (tend > first.p && isspace((unsigned char)tend[-1])) tend--;
+            json_str(o, first.p, (size_t)(tend - first.p));
         } else sqlite3_str_appendall(o, "null");
         sqlite3_str_appendchar(o, 1, ']');
         if (close) q = *close ? close + 1 : close;
@@ -697,38 +693,56 @@ static char *table_name(sqlite3 *db, int64_t oid)
     return query_text(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND 16384 + rowid = ?1", oid);
 }
 
+/* the SQLite text after its leading whitespace and PostgreSQL comment */
+static const char *sqlite_text(const char *text, char **pg)
+{
+    const char *after;
+    *pg = pg_comment(text, &after);
+    if (!*pg) after = text;
+    while (isspace((unsigned char)*after)) after++;
+    return after;
+}
+
 /* wb_pg_default(dflt_value, table, type oid, format_type name): pg_get_expr's
  * text of a column DEFAULT, from its PostgreSQL text (the comment) or, for
  * one without (a serial's nextval('t_id_seq'), a table made before wirebuf
- * kept it), the SQLite text read as PostgreSQL's; that text when neither
- * parses */
+ * kept it), the SQLite text read as PostgreSQL's; the SQLite text when
+ * neither parses */
 static void f_pg_default(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     (void)argc;
     const char *d = (const char *)sqlite3_value_text(a[0]);
     if (!d) { sqlite3_result_null(c); return; }
-    char *pg = pg_comment(d, NULL);
+    char *pg;
+    const char *lite = sqlite_text(d, &pg);
     colset cs;
     load_cols(sqlite3_context_db_handle(c), (const char *)sqlite3_value_text(a[1]), &cs);
-    char *r = tr_pg_defaultdef(pg ? pg : d, (uint32_t)sqlite3_value_int64(a[2]), (const char *)sqlite3_value_text(a[3]),
-                               cs.cols, cs.n);
+    uint32_t oid = (uint32_t)sqlite3_value_int64(a[2]);
+    const char *tn = (const char *)sqlite3_value_text(a[3]);
+    char *r = pg ? tr_pg_defaultdef(pg, oid, tn, cs.cols, cs.n) : NULL;
+    if (!r) r = tr_pg_defaultdef(lite, oid, tn, cs.cols, cs.n);
     free_cols(&cs);
     if (r) sqlite3_result_text(c, r, -1, free);
-    else if (pg) sqlite3_result_text(c, pg, -1, SQLITE_TRANSIENT);
-    else sqlite3_result_value(c, a[0]);
+    else sqlite3_result_text(c, lite, -1, SQLITE_TRANSIENT);
     sqlite3_free(pg);
 }
 
-/* PostgreSQL's text of an expression of the table (its columns typed),
- * else the text itself; sqlite3_free it */
-static char *expr_def(sqlite3 *db, const char *table, const char *expr, int pretty, int *is_call)
+/* PostgreSQL's text of an expression of the table (its columns typed) from
+ * the PostgreSQL text leading text, else from the SQLite text read as
+ * PostgreSQL's (a column renamed since, a table made before wirebuf kept
+ * it), else the SQLite text itself; sqlite3_free it */
+static char *expr_def(sqlite3 *db, const char *table, const char *text, int pretty, int *is_call)
 {
     colset cs;
     load_cols(db, table, &cs);
     if (is_call) *is_call = 0;
-    char *r = tr_pg_exprdef(expr, cs.cols, cs.n, pretty, is_call);
+    char *pg;
+    const char *lite = sqlite_text(text, &pg);
+    char *r = pg ? tr_pg_exprdef(pg, cs.cols, cs.n, pretty, is_call) : NULL;
+    if (!r) r = tr_pg_exprdef(lite, cs.cols, cs.n, pretty, is_call);
     free_cols(&cs);
-    char *out = sqlite3_mprintf("%s", r ? r : expr);
+    sqlite3_free(pg);
+    char *out = sqlite3_mprintf("%s", r ? r : lite);
     free(r);
     return out;
 }
@@ -792,10 +806,8 @@ static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
             q = ctok_next(q, &t);
             if (!t.kind || t.p >= close) break;
             if (t.kind == 'p' && *t.p == '(') {
-                const char *e = ctok_close(q), *after;
-                char *pg = pg_comment(q, &after);
-                if (nexprs < 64) exprs[nexprs++] = pg ? pg : sqlite3_mprintf("%.*s", (int)(e - q), q);
-                else sqlite3_free(pg);
+                const char *e = ctok_close(q);
+                if (nexprs < 64) exprs[nexprs++] = sqlite3_mprintf("%.*s", (int)(e - q), q);
                 q = *e ? e + 1 : e;
             }
         }
@@ -837,12 +849,9 @@ static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
     if (!only) {
         sqlite3_str_appendchar(o, 1, ')');
         if (partial && where) {
-            const char *after;
-            char *pg = pg_comment(where, &after);
-            char *d = expr_def(db, table, pg ? pg : where, pretty, NULL);
+            char *d = expr_def(db, table, where, pretty, NULL);
             sqlite3_str_appendf(o, " WHERE %s", d ? d : "");
             sqlite3_free(d);
-            sqlite3_free(pg);
         }
     }
     for (int i = 0; i < nexprs; i++) sqlite3_free(exprs[i]);

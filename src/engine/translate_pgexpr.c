@@ -64,15 +64,20 @@ static PgQuery__TypeName *new_typename(const char *schema, const char *name)
 {
     PgQuery__TypeName *tn = malloc(sizeof *tn);
     PgQuery__Node **names = calloc(2, sizeof *names);
-    if (!tn || !names) { free(tn); free(names); return NULL; }
+    PgQuery__Node *a = schema ? new_string(schema) : NULL, *b = new_string(name);
+    if (!tn || !names || (schema && !a) || !b) {
+        free(tn);
+        free(names);
+        if (a) pg_query__node__free_unpacked(a, NULL);
+        if (b) pg_query__node__free_unpacked(b, NULL);
+        return NULL;
+    }
     pg_query__type_name__init(tn);
     tn->names = names;
-    if (schema) names[tn->n_names++] = new_string(schema);
-    names[tn->n_names++] = new_string(name);
+    if (a) names[tn->n_names++] = a;
+    names[tn->n_names++] = b;
     tn->typemod = -1;
     tn->location = -1;
-    for (size_t i = 0; i < tn->n_names; i++)
-        if (!names[i]) { pg_query__type_name__free_unpacked(tn, NULL); return NULL; }
     return tn;
 }
 
@@ -299,6 +304,37 @@ static void xform(PgQuery__Node **np, const xctx *x)
     }
 }
 
+/* every column the expression names is one of the table's (a column
+ * renamed since the text was kept is not: the caller then reads the SQLite
+ * text, which SQLite's RENAME COLUMN rewrote); walks the whole tree
+ * through the protobuf descriptors */
+static int refs_known(const ProtobufCMessage *m, const xctx *x)
+{
+    if (!m) return 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == &pg_query__column_ref__descriptor) {
+        const PgQuery__ColumnRef *c = (const PgQuery__ColumnRef *)m;
+        const PgQuery__Node *f = c->n_fields ? c->fields[c->n_fields - 1] : NULL;
+        if (!f || f->node_case != NC(STRING)) return 1;
+        for (int i = 0; i < x->ncols; i++)
+            if (!strcmp(x->cols[i].name, f->string->sval)) return 1;
+        return 0;
+    }
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id) continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                if (!refs_known(arr[k], x)) return 0;
+        } else if (!refs_known(*(ProtobufCMessage *const *)(base + f->offset), x)) return 0;
+    }
+    return 1;
+}
+
 /* the expression of SELECT expr, unpacked; *pr to free */
 static PgQuery__Node **parse_expr(const char *expr, PgQuery__ParseResult **pr)
 {
@@ -357,6 +393,10 @@ char *tr_pg_exprdef(const char *expr, const tr_pgcol *cols, int ncols, int prett
         return NULL;
     }
     xctx x = {cols, ncols, pretty};
+    if (ncols && !refs_known(&(*np)->base, &x)) {
+        pg_query__parse_result__free_unpacked(pr, NULL);
+        return NULL;
+    }
     xform(np, &x);
     int paren = !pretty && is_operator(*np);
     if ((*np)->node_case == NC(BOOL_EXPR)) paren = !pretty;
@@ -414,6 +454,11 @@ char *tr_pg_defaultdef(const char *expr, uint32_t target_oid, const char *type_n
         return NULL;
     }
     PgQuery__Node *n = *np;
+    xctx x = {cols, ncols, 0};
+    if (ncols && !refs_known(&n->base, &x)) {
+        pg_query__parse_result__free_unpacked(pr, NULL);
+        return NULL;
+    }
     char *r = NULL, buf[64];
     int done = 0;
     if (n->node_case == NC(A_CONST) && !n->a_const->isnull) {
@@ -436,7 +481,6 @@ char *tr_pg_defaultdef(const char *expr, uint32_t target_oid, const char *type_n
         done = 1;
     }
     if (!done) {
-        xctx x = {cols, ncols, 0};
         xform(np, &x);
         int paren = is_operator(*np) || (*np)->node_case == NC(BOOL_EXPR);
         r = deparse_expr(pr);
