@@ -81,23 +81,6 @@ def psql_errors(host, port, user, *cmds):
     return r.stdout + r.stderr
 
 
-def drop_default_column(text):
-    """psql \\d output without the Default column: PostgreSQL prints a
-    serial's default as nextval('t_id_seq'::regclass), wirebuf without the
-    cast (listed in the README)."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split("|")
-        if len(parts) == 5:
-            parts = parts[:4]
-        elif len(parts) == 1 and set(line.strip()) <= set("-+") and "+" in line:
-            parts = line.split("+")[:4]
-            out.append("+".join(p.strip() for p in parts))
-            continue
-        out.append("|".join(p.strip() for p in parts))
-    return out
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="wb_catalog_")
     port = free_port()
@@ -612,6 +595,10 @@ DIFF_QUERIES = [
     "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN ('books'::regclass, 'authors'::regclass) ORDER BY 1",
     "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'books'::regclass ORDER BY 1",
     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'books'::regclass ORDER BY 1",
+    "SELECT conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint "
+    "WHERE conrelid = 'gadgets'::regclass ORDER BY 1",
+    "SELECT constraint_name, check_clause FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND (constraint_name LIKE 'gadgets%' OR constraint_name = 'qty_pos') ORDER BY 1",
     "SELECT oid, typname, typlen, typtype, typcategory, typelem, typarray, typinput::text, typoutput::text, typdelim "
     "FROM pg_type WHERE typname IN ('int4', '_int4', 'varchar', 'text', 'numeric', 'timestamptz', 'bool', "
     "'int8', 'float8', 'bytea', 'uuid', 'jsonb', '_text') ORDER BY oid",
@@ -623,8 +610,7 @@ DIFF_QUERIES = [
     "SELECT schema_name, schema_owner FROM information_schema.schemata WHERE schema_name = 'public'",
     # is_insertable_into: PostgreSQL's simple views are updatable, SQLite's are not
     "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    # column_default: PostgreSQL writes nextval('t_id_seq'::regclass) (README)
-    "SELECT table_name, column_name, ordinal_position, is_nullable, data_type, character_maximum_length, "
+    "SELECT table_name, column_name, ordinal_position, column_default, is_nullable, data_type, character_maximum_length, "
     "numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision, udt_name, is_identity "
     "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 3",
     # PostgreSQL also lists NOT NULL as CHECK constraints named by OIDs
@@ -675,6 +661,108 @@ DIFF_QUERIES = [
 ]
 
 
+# ALTER TABLE ... ADD PRIMARY KEY makes the key columns NOT NULL, and
+# existing NULLs fail it, as in PostgreSQL: run on both servers, each
+# step's outcome (its SQLSTATE and message when it fails) compared
+ALTER_PK_STEPS = [
+    "CREATE TABLE pk_later (a int, b text, c varchar(10), d int)",
+    "INSERT INTO pk_later VALUES (1, 'x', NULL, 1), (NULL, 'y', 'q', 2)",
+    "ALTER TABLE pk_later ADD PRIMARY KEY (a)",  # 23502: a holds a NULL
+    "ALTER TABLE pk_later ADD CONSTRAINT pk_later_bc PRIMARY KEY (b, c)",  # 23502: c in the first row
+    "DELETE FROM pk_later WHERE a IS NULL",
+    "ALTER TABLE pk_later ADD PRIMARY KEY (a)",
+    "INSERT INTO pk_later VALUES (NULL, 'z', 'r', 3)",  # 23502: null value in column "a"
+    "INSERT INTO pk_later VALUES (2, 'z', NULL, 4)",
+    "UPDATE pk_later SET a = NULL WHERE a = 2",
+    "CREATE TABLE pk_named (x int, y int NOT NULL, z text, mixed int)",
+    "ALTER TABLE pk_named ADD PRIMARY KEY (zz)",  # 42703
+    "ALTER TABLE pk_named ADD CONSTRAINT pk_named_xy PRIMARY KEY (mixed, y, x)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (NULL, 1, 1)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, NULL)",
+    "INSERT INTO pk_named (x, y, mixed) VALUES (1, 1, 1)",
+    # repeated keys: the index build fails first, NULLs never conflict
+    "CREATE TABLE pk_dup (a int, b int)",
+    "INSERT INTO pk_dup VALUES (1, 1), (1, 2), (NULL, 3), (NULL, 3)",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",  # 23505 could not create unique index "pk_dup_pkey"
+    "ALTER TABLE pk_dup ADD CONSTRAINT pk_dup_u UNIQUE (a)",  # 23505 ... "pk_dup_u"
+    "ALTER TABLE pk_dup ADD UNIQUE (a, b)",
+    "ALTER TABLE pk_dup ADD UNIQUE (b)",  # 23505 ... "pk_dup_b_key"
+    "DELETE FROM pk_dup WHERE b = 2",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",  # 23502: a holds NULLs
+    "DELETE FROM pk_dup WHERE a IS NULL",
+    "ALTER TABLE pk_dup ADD PRIMARY KEY (a)",
+]
+ALTER_PK_QUERIES = [
+    "SELECT c.relname, a.attnum, a.attname, a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+    "WHERE c.relname IN ('pk_later', 'pk_named', 'pk_dup') AND a.attnum > 0 ORDER BY 1, 2",
+    "SELECT conname, contype, conkey, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE conrelid IN ('pk_later'::regclass, 'pk_named'::regclass, 'pk_dup'::regclass) ORDER BY 1",
+    "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+    "WHERE table_name IN ('pk_later', 'pk_named') ORDER BY 1, ordinal_position",
+    "SELECT * FROM pk_later ORDER BY a",
+    "SELECT * FROM pk_named ORDER BY x",
+]
+
+
+# CHECK / DEFAULT / FK / UNIQUE / index texts (pg_get_constraintdef,
+# pg_get_expr, pg_get_indexdef, both plain and pretty, and what psql \\d and
+# information_schema show of them): the forms whose text wirebuf gives as
+# PostgreSQL does (README lists those it does not)
+EXPR_STEPS = [
+    "CREATE TABLE x_parent (id int PRIMARY KEY, code text UNIQUE, \"Odd Name\" int UNIQUE)",
+    "CREATE TABLE x_child (id serial PRIMARY KEY, n int DEFAULT 0 CHECK (n >= 0), big bigint DEFAULT 10, "
+    "neg int DEFAULT -1, price numeric(10,2) DEFAULT 0 CHECK (price > 0), ratio numeric DEFAULT 1.5, "
+    "nd numeric DEFAULT -2.5, f8 float8 DEFAULT 2.5 CHECK (f8 > 0), name text DEFAULT 'it''s' CHECK (length(name) <= 5), "
+    "vc varchar(10) DEFAULT 'abc', bp char(3) DEFAULT 'abc' CHECK (bp <> 'zzz'), d date DEFAULT CURRENT_DATE CHECK (d > '2000-01-01'), "
+    "flag boolean DEFAULT true, created timestamptz DEFAULT now(), ts timestamp DEFAULT CURRENT_TIMESTAMP, "
+    "who text DEFAULT CURRENT_USER, sum int DEFAULT 1 + 2, "
+    "parent int REFERENCES x_parent(id) ON DELETE CASCADE, "
+    "pcode text REFERENCES x_parent(code) ON UPDATE SET NULL ON DELETE RESTRICT, "
+    "\"Mixed Col\" int DEFAULT 1 REFERENCES x_parent(\"Odd Name\"), lo int, hi int, "
+    "CONSTRAINT lohi CHECK (lo < hi AND hi < 100), CHECK (lo IS NOT NULL OR hi IS NULL), "
+    "CONSTRAINT x_uq UNIQUE (lo, \"Mixed Col\"), CHECK (n BETWEEN 0 AND 10), CHECK (n NOT BETWEEN 20 AND 30), "
+    "CHECK (name <> '' AND name NOT LIKE 'z%'), CHECK (NOT (lo > 5)), CHECK (\"Mixed Col\" IS NULL OR price > 1.5))",
+    "ALTER TABLE x_child ADD CONSTRAINT x_added CHECK (hi > 0 AND name <> 'q')",
+    "CREATE INDEX x_child_name_idx ON x_child (name)",
+    "CREATE INDEX x_child_lower_idx ON x_child (lower(name))",
+    "CREATE INDEX x_child_expr_idx ON x_child ((lo + 1), hi DESC)",
+    "CREATE UNIQUE INDEX x_child_multi_idx ON x_child (lo DESC, hi)",
+    "CREATE INDEX x_child_part_idx ON x_child (n) WHERE n > 5 AND name IS NOT NULL",
+    "CREATE INDEX x_child_part2_idx ON x_child (name) WHERE name <> 'a'",
+    "CREATE INDEX \"X Mixed Idx\" ON x_child (\"Mixed Col\")",
+    # a renamed column: the kept PostgreSQL text names the old one, the
+    # texts come from SQLite's (which RENAME COLUMN rewrote) read as PostgreSQL's
+    "ALTER TABLE x_child RENAME COLUMN hi TO high",
+]
+EXPR_QUERIES = [
+    "SELECT conname, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true) FROM pg_constraint "
+    "WHERE conrelid IN ('x_child'::regclass, 'x_parent'::regclass) ORDER BY 1",
+    "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid), pg_get_expr(d.adbin, d.adrelid, true) FROM pg_attrdef d "
+    "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = 'x_child'::regclass ORDER BY d.adnum",
+    "SELECT pg_get_indexdef(indexrelid), pg_get_indexdef(indexrelid, 0, true), pg_get_indexdef(indexrelid, 1, true), "
+    "pg_get_indexdef(indexrelid, 2, false) FROM pg_index WHERE indrelid IN ('x_child'::regclass, 'x_parent'::regclass) ORDER BY 1",
+    "SELECT constraint_name, check_clause FROM information_schema.check_constraints WHERE constraint_name NOT LIKE '%not_null' "
+    "AND constraint_name IN (SELECT conname FROM pg_constraint WHERE conrelid = 'x_child'::regclass) ORDER BY 1",
+    "SELECT column_name, column_default FROM information_schema.columns WHERE table_name = 'x_child' ORDER BY ordinal_position",
+]
+
+
+def expr_differential(tmp, port, user):
+    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS x_child, x_parent", EXPR_STEPS, EXPR_QUERIES,
+                       ["\\d x_child", "\\d x_parent"])
+
+
+def outcome(conn, q):
+    """what a statement did: ('ok', rowcount) or (SQLSTATE, message)"""
+    import psycopg2
+    try:
+        cur = conn.cursor()
+        cur.execute(q)
+        return ("ok", cur.rowcount)
+    except psycopg2.Error as e:
+        return (e.pgcode, e.diag.message_primary)
+
+
 def rows(conn, q):
     cur = conn.cursor()
     cur.execute(q)
@@ -687,7 +775,7 @@ def differential(tmp, port, user):
                           dbname=os.environ.get("WB_PG_DB", "postgres"))
     pg.autocommit = True
     cur = pg.cursor()
-    for s in ["DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
+    for s in ["DROP TABLE IF EXISTS pk_later, pk_named, pk_dup, x_child, x_parent", "DROP TABLE IF EXISTS gadget_parts", "DROP TABLE IF EXISTS gadgets", "DROP VIEW IF EXISTS cheap_books", "DROP TABLE IF EXISTS books",
               "DROP TABLE IF EXISTS authors"] + DOMAIN_DROP + SCHEMA + CK_SCHEMA + DOMAIN_SCHEMA + DOMAIN_TABLE:
         cur.execute(s)
     # the same statements on domain columns: PostgreSQL's outcome, row by
@@ -724,14 +812,22 @@ def differential(tmp, port, user):
             check(False, "differential %s: %s" % (q, e))
             continue
         check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
-    # psql's \d family, output compared without the Default column
-    for m in ["\\d books", "\\d authors", "\\d dom_t", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
+    # every built-in pg_type row wirebuf has, compared with PostgreSQL's row of that OID
+    cols = ("oid, typname, typlen, typbyval, typtype, typalign, typstorage, typcategory, typdelim, typelem, typarray, "
+            "typinput::text, typoutput::text, typreceive::text, typsend::text, typmodin::text, typmodout::text, "
+            "typanalyze::text, typsubscript::text, typispreferred, typcollation, typbasetype, typnotnull, typndims, "
+            "typtypmod, typnamespace::regnamespace::text")
+    b = rows(wb, "SELECT %s FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace ORDER BY oid" % cols)
+    pgc = pg.cursor()
+    pgc.execute("SELECT %s FROM pg_type WHERE oid = ANY(%%s) ORDER BY oid" % cols, ([r[0] for r in b],))
+    a = [tuple(r) for r in pgc.fetchall()]
+    check(len(b) >= 60 and a == b, "differential pg_type built-in rows\n  postgres: %r\n  wirebuf:  %r" % (
+        [r for r in a if r not in b], [r for r in b if r not in a]))
+    # psql's \\d family, output compared (defaults too: nextval('t_id_seq'::regclass), now())
+    for m in ["\\d books", "\\d authors", "\\d gadgets", "\\d dom_t", "\\dt", "\\di", "\\dv", "\\ds", "\\dn", "\\df"]:
         a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=os.environ.get("WB_PG_DB", "postgres"))
         b = psql(tmp, port, user, m)
-        if m.startswith("\\d "):
-            a, b = drop_default_column(a), drop_default_column(b)
-        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (
-            m, a if isinstance(a, str) else "\n".join(a), b if isinstance(b, str) else "\n".join(b)))
+        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (m, a, b))
     wb.close()
     pg.close()
     # pgjdbc DatabaseMetaData rows, the same program against PostgreSQL
@@ -744,6 +840,40 @@ def differential(tmp, port, user):
         check(r.returncode == 0 and r.stdout.splitlines() == JDBC_OUT["wirebuf"],
               "differential pgjdbc\n--- postgres\n%s%s\n--- wirebuf\n%s" % (
                   r.stdout, r.stderr[-1000:], "\n".join(JDBC_OUT["wirebuf"])))
+    alter_pk_differential(tmp, port, user)
+    expr_differential(tmp, port, user)
+
+
+def differential_steps(tmp, port, user, drop, steps, queries, metas):
+    """steps on both servers (each outcome compared), then queries (rows
+    compared) and psql meta-commands (output compared)"""
+    import psycopg2
+    pgdb = os.environ.get("WB_PG_DB", "postgres")
+    pg = psycopg2.connect(host=os.environ["WB_PG_HOST"], port=os.environ["WB_PG_PORT"], user=user, dbname=pgdb)
+    wb = psycopg2.connect(host=tmp, port=port, user=user, dbname="postgres")
+    pg.autocommit = wb.autocommit = True
+    pg.cursor().execute(drop)
+    for q in steps:
+        a, b = outcome(pg, q), outcome(wb, q)
+        check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
+    for q in queries:
+        try:
+            a, b = rows(pg, q), rows(wb, q)
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            check(False, "differential %s: %s" % (q, e))
+            continue
+        check(a == b, "differential %s\n  postgres: %r\n  wirebuf:  %r" % (q, a, b))
+    for m in metas:
+        a = psql(os.environ["WB_PG_HOST"], os.environ["WB_PG_PORT"], user, m, db=pgdb)
+        b = psql(tmp, port, user, m)
+        check(a == b, "differential psql %s\n--- postgres\n%s\n--- wirebuf\n%s" % (m, a, b))
+    wb.close()
+    pg.close()
+
+
+def alter_pk_differential(tmp, port, user):
+    differential_steps(tmp, port, user, "DROP TABLE IF EXISTS pk_later, pk_named, pk_dup", ALTER_PK_STEPS,
+                       ALTER_PK_QUERIES, ["\\d pk_later", "\\d pk_named", "\\d pk_dup"])
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
  * a user relation is 16384 + its sqlite_schema rowid (stable until the
  * table is rebuilt). */
 #include "translate_internal.h"
+#include <assert.h>
 #include <ctype.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -110,9 +111,7 @@ static void f_regtype(sqlite3_context *c, int argc, sqlite3_value **a)
  * CREATE TABLE (sqlite_schema.sql, which the translator wrote). A small
  * tokenizer (SQLite docs "SQL Language Expressions" / tokens: identifiers
  * bare or in "" [] ``, strings in '', comments) walks its column list. */
-typedef struct ctok { const char *p; size_t len; char kind; } ctok; /* kind: i ident, q quoted ident, s string, c comment, p punct, x other */
-
-static const char *ctok_next(const char *p, ctok *t)
+const char *ctok_next(const char *p, ctok *t)
 {
     while (*p && isspace((unsigned char)*p)) p++;
     t->p = p;
@@ -144,9 +143,23 @@ static const char *ctok_next(const char *p, ctok *t)
     return p;
 }
 
-static int ctok_is(const ctok *t, const char *kw)
+int ctok_is(const ctok *t, const char *kw)
 {
     return t->kind == 'i' && strlen(kw) == t->len && !strncasecmp(t->p, kw, t->len);
+}
+
+int ctok_names(const ctok *t, const char *name)
+{
+    size_t n = strlen(name);
+    if (t->kind == 'i') return t->len == n && !strncasecmp(t->p, name, n);
+    if (t->kind != 'q') return 0;
+    char close = t->p[0] == '[' ? ']' : t->p[0];
+    size_t k = 0;
+    for (size_t i = 1; i + 1 < t->len; i++, k++) {
+        if (t->p[i] == close && close != ']' && i + 2 < t->len && t->p[i + 1] == close) i++;
+        if (k >= n || name[k] != t->p[i]) return 0;
+    }
+    return k == n;
 }
 
 /* an identifier token's name (quotes removed, doubled quotes undone) */
@@ -182,8 +195,7 @@ static void json_name(sqlite3_str *o, const ctok *t)
     sqlite3_free(v);
 }
 
-/* after an opening '(' at p: the position of its matching ')' (or the end) */
-static const char *ctok_close(const char *p)
+const char *ctok_close(const char *p)
 {
     int depth = 1;
     ctok t;
@@ -417,7 +429,8 @@ static void f_table_constraints(sqlite3_context *c, int argc, sqlite3_value **a)
         sqlite3_free(kv);
         sqlite3_str_appendchar(o, 1, ',');
         if (ck && in) {
-            /* the expression as SQLite keeps it (the translator's text) */
+            /* the expression as SQLite keeps it (the translator's text,
+             * led by its PostgreSQL text: pg_get_constraintdef) */
             ctok first;
             ctok_next(in, &first);
             const char *tend = close;
@@ -614,11 +627,21 @@ static const cat_col c_sequence[] = {{"seqrelid", OID_OID}, {"seqtypid", OID_OID
                                      {"seqincrement", OID_INT8}, {"seqmax", OID_INT8}, {"seqmin", OID_INT8},
                                      {"seqcache", OID_INT8}, {"seqcycle", OID_BOOL}, {0, 0}};
 
-/* pg_get_expr(adbin, relid): the stored expression text (pg_attrdef keeps
- * the SQLite text of a default) */
+/* pg_get_expr(adbin, relid [, pretty]): pg_attrdef's adbin already is
+ * PostgreSQL's text of the default (wb_pg_default); pretty drops the
+ * parentheses around the whole of it, as ruleutils does with
+ * PRETTY_PAREN */
 static void f_get_expr(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(a[0]);
+    if (argc == 3 && sqlite3_value_int(a[2]) && s && s[0] == '(') {
+        const char *close = ctok_close(s + 1);
+        ctok t;
+        if (*close && (ctok_next(close + 1, &t), !t.kind)) {
+            sqlite3_result_text(c, s + 1, (int)(close - s - 1), SQLITE_TRANSIENT);
+            return;
+        }
+    }
     sqlite3_result_value(c, a[0]);
 }
 
@@ -635,70 +658,270 @@ static char *query_text(sqlite3 *db, const char *sql, int64_t arg)
     return r;
 }
 
-/* pg_get_indexdef(index oid): PostgreSQL's CREATE INDEX text, from the
- * SQLite index (columns or, for an expression, its SQLite text) */
+/* the PostgreSQL text the translator keeps as the leading comment of an
+ * expression at p (translate_ddl.c pg_text_comment), NULL without one;
+ * sqlite3_free it. *after (may be NULL): where the SQLite text follows. */
+static char *pg_comment(const char *p, const char **after)
+{
+    ctok t;
+    const char *q = ctok_next(p, &t);
+    if (after) *after = q;
+    if (t.kind != 'c' || t.len < 7 || strncmp(t.p, "/*pg:", 5)) return NULL;
+    return sqlite3_mprintf("%.*s", (int)(t.len - 7), t.p + 5);
+}
+
+/* a table's columns and their PostgreSQL types (for tr_pg_exprdef);
+ * free with free_cols */
+typedef struct colset { tr_pgcol *cols; int n; } colset;
+static void free_cols(colset *cs)
+{
+    for (int i = 0; i < cs->n; i++) sqlite3_free((char *)cs->cols[i].name);
+    sqlite3_free(cs->cols);
+    cs->cols = NULL;
+    cs->n = 0;
+}
+static void load_cols(sqlite3 *db, const char *table, colset *cs)
+{
+    cs->cols = NULL;
+    cs->n = 0;
+    sqlite3_stmt *st;
+    if (!table || sqlite3_prepare_v2(db, "SELECT name, type FROM pragma_table_info(?1)", -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (cs->n == cap) {
+            cap = cap ? 2 * cap : 16;
+            tr_pgcol *n = sqlite3_realloc64(cs->cols, (sqlite3_uint64)cap * sizeof *n);
+            if (!n) break;
+            cs->cols = n;
+        }
+        uint32_t oid = 0;
+        int32_t tm;
+        wb_sql_decltype_to_pg((const char *)sqlite3_column_text(st, 1), &oid, &tm);
+        char *name = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+        if (!name) break;
+        cs->cols[cs->n].name = name;
+        cs->cols[cs->n++].oid = oid ? oid : OID_TEXT;
+    }
+    sqlite3_finalize(st);
+}
+
+/* a table's name by its OID; sqlite3_free it */
+static char *table_name(sqlite3 *db, int64_t oid)
+{
+    return query_text(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND 16384 + rowid = ?1", oid);
+}
+
+/* the SQLite text after its leading whitespace and PostgreSQL comment */
+static const char *sqlite_text(const char *text, char **pg)
+{
+    const char *after;
+    *pg = pg_comment(text, &after);
+    if (!*pg) after = text;
+    while (isspace((unsigned char)*after)) after++;
+    return after;
+}
+
+/* wb_pg_default(dflt_value, table, type oid, format_type name): pg_get_expr's
+ * text of a column DEFAULT, from its PostgreSQL text (the comment) or, for
+ * one without (a serial's nextval('t_id_seq'), a table made before wirebuf
+ * kept it), the SQLite text read as PostgreSQL's; the SQLite text when
+ * neither parses */
+static void f_pg_default(sqlite3_context *c, int argc, sqlite3_value **a)
+{
+    (void)argc;
+    const char *d = (const char *)sqlite3_value_text(a[0]);
+    if (!d) { sqlite3_result_null(c); return; }
+    char *pg;
+    const char *lite = sqlite_text(d, &pg);
+    colset cs;
+    load_cols(sqlite3_context_db_handle(c), (const char *)sqlite3_value_text(a[1]), &cs);
+    uint32_t oid = (uint32_t)sqlite3_value_int64(a[2]);
+    const char *tn = (const char *)sqlite3_value_text(a[3]);
+    char *r = pg ? tr_pg_defaultdef(pg, oid, tn, cs.cols, cs.n) : NULL;
+    if (!r) r = tr_pg_defaultdef(lite, oid, tn, cs.cols, cs.n);
+    free_cols(&cs);
+    if (r) sqlite3_result_text(c, r, -1, free);
+    else sqlite3_result_text(c, lite, -1, SQLITE_TRANSIENT);
+    sqlite3_free(pg);
+}
+
+/* PostgreSQL's text of an expression of the table (its columns typed) from
+ * the PostgreSQL text leading text, else from the SQLite text read as
+ * PostgreSQL's (a column renamed since, a table made before wirebuf kept
+ * it), else the SQLite text itself; sqlite3_free it */
+static char *expr_def(sqlite3 *db, const char *table, const char *text, int pretty, int *is_call)
+{
+    colset cs;
+    load_cols(db, table, &cs);
+    if (is_call) *is_call = 0;
+    char *pg;
+    const char *lite = sqlite_text(text, &pg);
+    char *r = pg ? tr_pg_exprdef(pg, cs.cols, cs.n, pretty, is_call) : NULL;
+    if (!r) r = tr_pg_exprdef(lite, cs.cols, cs.n, pretty, is_call);
+    free_cols(&cs);
+    sqlite3_free(pg);
+    char *out = sqlite3_mprintf("%s", r ? r : lite);
+    free(r);
+    return out;
+}
+
+static int plain_ident(const char *n)
+{
+    int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
+    for (const char *p = n; plain && *p; p++)
+        plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
+    return plain;
+}
+
+/* an identifier as quote_ident writes it */
+static void append_ident(sqlite3_str *o, const char *n)
+{
+    if (plain_ident(n)) sqlite3_str_appendall(o, n);
+    else sqlite3_str_appendf(o, "\"%w\"", n ? n : "");
+}
+
+/* pg_get_indexdef(index oid) / (index oid, column, pretty): PostgreSQL's
+ * CREATE INDEX text, or that key column alone (its name, without DESC /
+ * opclass as PostgreSQL's attrsOnly form; '' past the last column): names
+ * quoted as quote_ident does, an expression and the WHERE of a partial
+ * index in PostgreSQL's text (the translator's comments in the index's
+ * SQL), a function call bare, other expressions in parentheses */
 static void f_indexdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
-    if (argc == 3 && sqlite3_value_int64(a[1]) != 0) {
-        /* pg_get_indexdef(index, column, pretty): that key column alone
-         * (its name, quoted as quote_ident does, without DESC / opclass as
-         * PostgreSQL's attrsOnly form); '' past the last column */
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db, "SELECT CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END FROM sqlite_schema i, "
-                                   "pragma_index_xinfo(i.name) x WHERE i.type = 'index' AND 16384 + i.rowid = ?1 "
-                                   "AND x.key AND x.seqno = ?2 - 1", -1, &st, NULL) != SQLITE_OK) {
-            sqlite3_result_error(c, sqlite3_errmsg(db), -1);
-            return;
-        }
-        sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
-        sqlite3_bind_int64(st, 2, sqlite3_value_int64(a[1]));
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            const char *n = (const char *)sqlite3_column_text(st, 0);
-            int plain = n && (islower((unsigned char)n[0]) || n[0] == '_');
-            for (const char *p = n; plain && *p; p++)
-                plain = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '$';
-            char *r = plain ? sqlite3_mprintf("%s", n) : sqlite3_mprintf("\"%w\"", n ? n : "");
-            if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
-        } else {
-            /* a column past the index's: PostgreSQL gives an empty string */
-            char *exists = query_text(db, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND 16384 + rowid = ?1", sqlite3_value_int64(a[0]));
-            if (exists) sqlite3_result_text(c, "", 0, SQLITE_STATIC); else sqlite3_result_null(c);
-            sqlite3_free(exists);
-        }
-        sqlite3_finalize(st);
+    int64_t oid = sqlite3_value_int64(a[0]);
+    int only = argc == 3 ? (int)sqlite3_value_int64(a[1]) : 0;
+    int pretty = argc == 3 && sqlite3_value_int(a[2]);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT i.sql, i.tbl_name, l.\"unique\", l.partial, CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' "
+                               "ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) ELSE i.name END, i.name "
+                               "FROM sqlite_schema i JOIN pragma_index_list(i.tbl_name) l ON l.name = i.name "
+                               "WHERE i.type = 'index' AND 16384 + i.rowid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
         return;
     }
-    char *r = query_text(db,
-        "SELECT 'CREATE ' || CASE WHEN l.\"unique\" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || "
-        "CASE WHEN i.name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' THEN (SELECT conname FROM pg_constraint WHERE oid = ?1) "
-        "ELSE i.name END || ' ON public.' || i.tbl_name || ' USING btree (' || "
-        "(SELECT group_concat(CASE WHEN x.cid >= 0 THEN x.name ELSE 'expression' END || CASE WHEN x.\"desc\" THEN ' DESC' ELSE '' END, ', ') "
-        " FROM pragma_index_xinfo(i.name) x WHERE x.key) || ')' || "
-        "CASE WHEN l.partial THEN ' WHERE ' || substr(i.sql, instr(upper(i.sql), ' WHERE ') + 7) ELSE '' END "
-        "FROM sqlite_schema i JOIN pragma_index_list(i.tbl_name) l ON l.name = i.name "
-        "WHERE i.type = 'index' AND 16384 + i.rowid = ?1", sqlite3_value_int64(a[0]));
-    if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
+    sqlite3_bind_int64(st, 1, oid);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_finalize(st); sqlite3_result_null(c); return; }
+    const char *sql = (const char *)sqlite3_column_text(st, 0); /* NULL for an automatic index */
+    const char *table = (const char *)sqlite3_column_text(st, 1);
+    int unique = sqlite3_column_int(st, 2), partial = sqlite3_column_int(st, 3);
+    const char *shown = (const char *)sqlite3_column_text(st, 4), *name = (const char *)sqlite3_column_text(st, 5);
+    /* the expressions' and the WHERE's PostgreSQL texts, from the SQL:
+     * CREATE [UNIQUE] INDEX name ON table (items) [WHERE expr] */
+    char *exprs[64];
+    int nexprs = 0;
+    const char *where = NULL;
+    ctok t;
+    const char *p = sql;
+    while (p && *p) {
+        p = ctok_next(p, &t);
+        if (!t.kind || (t.kind == 'p' && *t.p == '(')) break;
+    }
+    if (p && t.kind) {
+        const char *close = ctok_close(p);
+        for (const char *q = p; q < close;) {
+            q = ctok_next(q, &t);
+            if (!t.kind || t.p >= close) break;
+            if (t.kind == 'p' && *t.p == '(') {
+                const char *e = ctok_close(q);
+                if (nexprs < 64) exprs[nexprs++] = sqlite3_mprintf("%.*s", (int)(e - q), q);
+                q = *e ? e + 1 : e;
+            }
+        }
+        const char *q = *close ? close + 1 : close;
+        q = ctok_next(q, &t);
+        if (ctok_is(&t, "WHERE")) where = q;
+    }
+    sqlite3_str *o = sqlite3_str_new(db);
+    if (!only) {
+        sqlite3_str_appendall(o, unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+        append_ident(o, shown);
+        sqlite3_str_appendall(o, pretty ? " ON " : " ON public."); /* pretty: unqualified when visible */
+        append_ident(o, table);
+        sqlite3_str_appendall(o, " USING btree (");
+    }
+    sqlite3_stmt *xs;
+    int k = 0, ex = 0, found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT cid, name, \"desc\" FROM pragma_index_xinfo(?1) WHERE key ORDER BY seqno", -1, &xs,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(xs, 1, name, -1, SQLITE_STATIC);
+        while (sqlite3_step(xs) == SQLITE_ROW) {
+            k++;
+            int cid = sqlite3_column_int(xs, 0);
+            const char *expr = cid < 0 && ex < nexprs ? exprs[ex++] : NULL;
+            if (only && k != only) continue;
+            found = 1;
+            if (!only && k > 1) sqlite3_str_appendall(o, ", ");
+            if (cid >= 0) append_ident(o, (const char *)sqlite3_column_text(xs, 1));
+            else if (expr) {
+                int call;
+                char *d = expr_def(db, table, expr, pretty, &call);
+                sqlite3_str_appendf(o, call ? "%s" : "(%s)", d ? d : expr);
+                sqlite3_free(d);
+            } else sqlite3_str_appendall(o, "expression");
+            if (!only && sqlite3_column_int(xs, 2)) sqlite3_str_appendall(o, " DESC");
+        }
+        sqlite3_finalize(xs);
+    }
+    if (!only) {
+        sqlite3_str_appendchar(o, 1, ')');
+        if (partial && where) {
+            char *d = expr_def(db, table, where, pretty, NULL);
+            sqlite3_str_appendf(o, " WHERE %s", d ? d : "");
+            sqlite3_free(d);
+        }
+    }
+    for (int i = 0; i < nexprs; i++) sqlite3_free(exprs[i]);
+    sqlite3_finalize(st);
+    int len = sqlite3_str_length(o);
+    char *r = sqlite3_str_finish(o);
+    if (!r && len) { sqlite3_result_error_nomem(c); return; }
+    if (only && !found) sqlite3_result_text(c, "", 0, SQLITE_STATIC); /* past the index's last column */
+    else sqlite3_result_text(c, r ? r : "", -1, SQLITE_TRANSIENT);
+    sqlite3_free(r);
 }
 
-/* pg_get_constraintdef(constraint oid) */
+/* pg_get_constraintdef(constraint oid [, pretty]): key columns and the
+ * referenced table quoted as quote_ident does, ON UPDATE before ON DELETE
+ * (ruleutils.c); a table's CHECK in PostgreSQL's text (tr_pg_exprdef), a
+ * domain's as SQLite keeps it */
 static void f_constraintdef(sqlite3_context *c, int argc, sqlite3_value **a)
 {
-    (void)argc;
     if (sqlite3_value_type(a[0]) == SQLITE_NULL) { sqlite3_result_null(c); return; }
     sqlite3 *db = sqlite3_context_db_handle(c);
+    int pretty = argc > 1 && sqlite3_value_int(a[1]);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT contype, conrelid, conbin FROM pg_constraint WHERE oid = ?1", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_result_error(c, sqlite3_errmsg(db), -1);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, sqlite3_value_int64(a[0]));
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_finalize(st); sqlite3_result_null(c); return; }
+    const char *type = (const char *)sqlite3_column_text(st, 0), *bin = (const char *)sqlite3_column_text(st, 2);
+    int64_t relid = sqlite3_column_int64(st, 1);
+    if (type && type[0] == 'c') {
+        char *table = relid ? table_name(db, relid) : NULL;
+        char *d = table && bin ? expr_def(db, table, bin, pretty, NULL) : NULL;
+        char *r = sqlite3_mprintf("CHECK (%s)", d ? d : bin ? bin : "");
+        sqlite3_free(d);
+        sqlite3_free(table);
+        sqlite3_finalize(st);
+        if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_error_nomem(c);
+        return;
+    }
+    sqlite3_finalize(st);
     char *r = query_text(db,
-        "SELECT CASE WHEN k.contype = 'c' THEN 'CHECK (' || k.conbin || ')' ELSE "
-        "CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
-        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
+        "SELECT CASE k.contype WHEN 'p' THEN 'PRIMARY KEY (' WHEN 'u' THEN 'UNIQUE (' ELSE 'FOREIGN KEY (' END || "
+        "(SELECT group_concat(wb_quote_ident(p.name), ', ') FROM wb_unnest(k.conkey) u JOIN pragma_table_info(wb_regclass_name(k.conrelid)) p "
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
-        "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_regclass_name(k.confrelid) || '(' || "
-        "(SELECT group_concat(p.name, ', ') FROM wb_unnest(k.confkey) u JOIN pragma_table_info(wb_regclass_name(k.confrelid)) p "
+        "CASE k.contype WHEN 'f' THEN ' REFERENCES ' || wb_quote_ident(wb_regclass_name(k.confrelid)) || '(' || "
+        "(SELECT group_concat(wb_quote_ident(p.name), ', ') FROM wb_unnest(k.confkey) u JOIN pragma_table_info(wb_regclass_name(k.confrelid)) p "
         " ON p.cid + 1 = CAST(u.value AS INTEGER)) || ')' || "
         "CASE k.confupdtype WHEN 'c' THEN ' ON UPDATE CASCADE' WHEN 'n' THEN ' ON UPDATE SET NULL' WHEN 'd' THEN ' ON UPDATE SET DEFAULT' WHEN 'r' THEN ' ON UPDATE RESTRICT' ELSE '' END || "
         "CASE k.confdeltype WHEN 'c' THEN ' ON DELETE CASCADE' WHEN 'n' THEN ' ON DELETE SET NULL' WHEN 'd' THEN ' ON DELETE SET DEFAULT' WHEN 'r' THEN ' ON DELETE RESTRICT' ELSE '' END "
-        "ELSE '' END END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
+        "ELSE '' END FROM pg_constraint k WHERE k.oid = ?1", sqlite3_value_int64(a[0]));
     if (r) sqlite3_result_text(c, r, -1, sqlite3_free); else sqlite3_result_null(c);
 }
 
@@ -1087,7 +1310,10 @@ static const cat_rel cat_rels[] = {
      "current_database(), 'public', c.relname, 'CHECK', 'NO', 'NO', 'YES', NULL "
      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
     {"information_schema_check_constraints", c_is_check_constraints,
-     "SELECT current_database(), 'public', k.conname, '(' || k.conbin || ')' FROM pg_constraint k WHERE k.contype = 'c' "
+     /* a table's CHECK as PostgreSQL's view has it: pg_get_constraintdef
+      * after 'CHECK ' */
+     "SELECT current_database(), 'public', k.conname, CASE WHEN k.conrelid <> 0 THEN substr(pg_get_constraintdef(k.oid), 7) "
+     "ELSE '(' || k.conbin || ')' END FROM pg_constraint k WHERE k.contype = 'c' "
      "UNION ALL SELECT DISTINCT current_database(), 'public', '2200_' || c.oid || '_' || a.attnum || '_not_null', "
      "a.attname || ' IS NOT NULL' "
      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relkind = 'r' AND a.attnum > 0 AND a.attnotnull"},
@@ -1145,8 +1371,10 @@ static const cat_rel cat_rels[] = {
     {"pg_trigger", c_trigger, "SELECT 0, 0, 0, '', 0, 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL WHERE 0"},
     /* adbin holds the default as SQLite text (pg_get_expr returns it) */
     {"pg_attrdef", c_attrdef,
-     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, p.dflt_value "
+     "SELECT c.oid * 1000 + p.cid + 1, c.oid, p.cid + 1, "
+     "wb_pg_default(p.dflt_value, c.relname, wb_decl_oid(p.type), format_type(wb_decl_oid(p.type), NULL)) "
      "FROM pg_class c, pragma_table_info(c.relname) p WHERE c.relkind = 'r' AND p.dflt_value IS NOT NULL "
+     /* a domain's DEFAULT (translate_domain.c) is the domain's, not the column's */
      "AND p.dflt_value NOT LIKE 'wb\\_domain\\_default(%' ESCAPE '\\'"},
     {"pg_index", c_index,
      "SELECT 16384 + i.rowid, 16384 + t.rowid, (SELECT count(*) FROM pragma_index_info(i.name)), "
@@ -1241,6 +1469,75 @@ static void type_io_names(const char *name, char io[4][64])
     }
 }
 
+/* The pg_type columns of a built-in type beyond the type table
+ * (translate_ddl.c tr_types), as PostgreSQL 15's pg_type has them
+ * (src/include/catalog/pg_type.dat): typtype, typalign, typstorage,
+ * typcategory, typelem, typcollation, typispreferred, typsubscript and the
+ * stem of typmodin / typmodout ("" for none). An array type (typcategory
+ * 'A', named _ELEM) takes array_in/out/recv/send, typstorage 'x', typalign
+ * 'd' when its element's is 'd' else 'i', the element's collation and
+ * typmod functions, array_typanalyze and array_subscript_handler; only
+ * _record, a pseudo-type, is listed here. test_catalog compares every row
+ * with PostgreSQL's. */
+typedef struct type_meta {
+    const char *name;
+    char typtype, align, storage, category;
+    uint32_t elem, collation;
+    int preferred;
+    const char *subscript, *typmod;
+} type_meta;
+static const type_meta type_metas[] = {
+    {"bool", 'b', 'c', 'p', 'B', 0, 0, 1, "-", ""},
+    {"bytea", 'b', 'i', 'x', 'U', 0, 0, 0, "-", ""},
+    {"char", 'b', 'c', 'p', 'Z', 0, 0, 0, "-", ""},
+    {"name", 'b', 'c', 'p', 'S', 18, 950, 0, "raw_array_subscript_handler", ""},
+    {"int8", 'b', 'd', 'p', 'N', 0, 0, 0, "-", ""},
+    {"int2", 'b', 's', 'p', 'N', 0, 0, 0, "-", ""},
+    {"int2vector", 'b', 'i', 'p', 'A', 21, 0, 0, "array_subscript_handler", ""},
+    {"int4", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regproc", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"text", 'b', 'i', 'x', 'S', 0, 100, 1, "-", ""},
+    {"oid", 'b', 'i', 'p', 'N', 0, 0, 1, "-", ""},
+    {"oidvector", 'b', 'i', 'p', 'A', 26, 0, 0, "array_subscript_handler", ""},
+    {"json", 'b', 'i', 'x', 'U', 0, 0, 0, "-", ""},
+    {"float4", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"float8", 'b', 'd', 'p', 'N', 0, 0, 1, "-", ""},
+    {"unknown", 'p', 'c', 'p', 'X', 0, 0, 0, "-", ""},
+    {"bpchar", 'b', 'i', 'x', 'S', 0, 100, 0, "-", "bpchar"},
+    {"varchar", 'b', 'i', 'x', 'S', 0, 100, 0, "-", "varchar"},
+    {"date", 'b', 'i', 'p', 'D', 0, 0, 0, "-", ""},
+    {"time", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "time"},
+    {"timestamp", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "timestamp"},
+    {"timestamptz", 'b', 'd', 'p', 'D', 0, 0, 1, "-", "timestamptz"},
+    {"interval", 'b', 'd', 'p', 'T', 0, 0, 1, "-", "interval"},
+    {"timetz", 'b', 'd', 'p', 'D', 0, 0, 0, "-", "timetz"},
+    {"numeric", 'b', 'i', 'm', 'N', 0, 0, 0, "-", "numeric"},
+    {"regclass", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regtype", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"regnamespace", 'b', 'i', 'p', 'N', 0, 0, 0, "-", ""},
+    {"record", 'p', 'd', 'x', 'P', 0, 0, 0, "-", ""},
+    {"_record", 'p', 'd', 'x', 'P', 2249, 0, 0, "array_subscript_handler", ""},
+    {"void", 'p', 'i', 'p', 'P', 0, 0, 0, "-", ""},
+    {"uuid", 'b', 'c', 'p', 'U', 0, 0, 0, "-", ""},
+    {"jsonb", 'b', 'i', 'x', 'U', 0, 0, 0, "jsonb_subscript_handler", ""},
+};
+
+/* a built-in type's row above; every entry of tr_types but pgvector's
+ * (which has its own pg_type rows) has one */
+static const type_meta *type_meta_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof type_metas / sizeof type_metas[0]; i++)
+        if (!strcmp(type_metas[i].name, name)) return &type_metas[i];
+    return NULL;
+}
+
+/* "-" or the typmod function STEMtypmodSUFFIX */
+static void typmod_fn(char out[64], const char *stem, const char *suffix)
+{
+    if (*stem) snprintf(out, 64, "%stypmod%s", stem, suffix);
+    else snprintf(out, 64, "-");
+}
+
 int wb_sql_register_catalog(sqlite3 *db)
 {
     int rc = sqlite3_create_function_v2(db, "wb_decl_oid", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_decl_oid, NULL, NULL, NULL);
@@ -1281,6 +1578,7 @@ int wb_sql_register_catalog(sqlite3 *db)
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 1, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "pg_get_viewdef", 2, SQLITE_UTF8, NULL, f_get_viewdef, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_table_constraints", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_table_constraints, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_pg_default", 4, SQLITE_UTF8, NULL, f_pg_default, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "wb_regtype", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, f_regtype, NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     for (size_t i = 0; i < sizeof cat_rels / sizeof cat_rels[0]; i++) {
@@ -1296,20 +1594,28 @@ int wb_sql_register_catalog(sqlite3 *db)
         const tr_type *t = &tr_types[i];
         if (t->oid == WB_PG_VECTOR_OID)
             continue; /* pgvector's own rows below */
-        char io[4][64];
+        const type_meta *m = type_meta_of(t->name);
+        assert(m);
+        if (!m) continue;
+        char io[4][64], modin[64], modout[64];
         type_io_names(t->name, io);
-        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', 0, 1, ',', 0, '-', 0, %u, '%s', '%s', "
-                               "'%s', '%s', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL)",
-                            first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, t->category == 'P' ? 'p' : 'b',
-                            t->category, t->array_oid, io[0], io[1], io[2], io[3]);
+        typmod_fn(modin, m->typmod, "in");
+        typmod_fn(modout, m->typmod, "out");
+        sqlite3_str_appendf(s, "%s(%u, '%s', 11, 10, %d, %d, '%c', '%c', %d, 1, ',', 0, '%s', %u, %u, '%s', '%s', "
+                               "'%s', '%s', '%s', '%s', '-', '%c', '%c', 0, 0, -1, 0, %u, NULL, NULL, NULL)",
+                            first ? "" : ", ", t->oid, t->name, t->len, t->len > 0 && t->len <= 8, m->typtype,
+                            m->category, m->preferred, m->subscript, m->elem, t->array_oid, io[0], io[1], io[2], io[3],
+                            modin, modout, m->align, m->storage, m->collation);
         first = 0;
         if (t->array_oid) {
             const char *an;
             wb_sql_type_info(t->array_oid, &an, NULL, NULL, NULL);
-            sqlite3_str_appendf(s, ", (%u, '%s', 11, 10, -1, 0, 'b', 'A', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
-                                   "'array_in', 'array_out', 'array_recv', 'array_send', '-', '-', '-', 'i', 'x', 0, 0, -1, "
-                                   "0, 0, NULL, NULL, NULL)",
-                                t->array_oid, an, t->oid);
+            const type_meta *am = type_meta_of(an); /* a pseudo-type's array (_record) */
+            sqlite3_str_appendf(s, ", (%u, '%s', 11, 10, -1, 0, '%c', '%c', 0, 1, ',', 0, 'array_subscript_handler', %u, 0, "
+                                   "'array_in', 'array_out', 'array_recv', 'array_send', '%s', '%s', 'array_typanalyze', "
+                                   "'%c', 'x', 0, 0, -1, 0, %u, NULL, NULL, NULL)",
+                                t->array_oid, an, am ? am->typtype : 'b', am ? am->category : 'A', t->oid, modin, modout,
+                                m->align == 'd' ? 'd' : 'i', m->collation);
         }
     }
     /* pgvector's type as CREATE EXTENSION vector makes it in public

@@ -349,6 +349,121 @@ static void add_sequence(tr *t, const char *name, int64_t start, int64_t inc, in
 
 /* ---------- CREATE TABLE ---------- */
 
+static char *deparse_query(PgQuery__Node *query);
+
+/* an expression's PostgreSQL text (libpg_query's deparse), NULL when it
+ * cannot be deparsed; the caller frees it */
+static char *pg_text(PgQuery__Node *expr)
+{
+    PgQuery__ResTarget rt = PG_QUERY__RES_TARGET__INIT;
+    rt.val = expr;
+    rt.location = -1;
+    PgQuery__Node rtn = PG_QUERY__NODE__INIT;
+    rtn.node_case = NC(RES_TARGET);
+    rtn.res_target = &rt;
+    PgQuery__Node *tl = &rtn;
+    PgQuery__SelectStmt sel = PG_QUERY__SELECT_STMT__INIT;
+    sel.n_target_list = 1;
+    sel.target_list = &tl;
+    sel.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+    sel.op = PG_QUERY__SET_OPERATION__SETOP_NONE;
+    PgQuery__Node q = PG_QUERY__NODE__INIT;
+    q.node_case = NC(SELECT_STMT);
+    q.select_stmt = &sel;
+    char *s = deparse_query(&q);
+    if (s && (strncmp(s, "SELECT ", 7) || strstr(s, "*/"))) { free(s); return NULL; }
+    if (s) memmove(s, s + 7, strlen(s + 7) + 1);
+    return s;
+}
+
+/* the PostgreSQL text of a CHECK, DEFAULT or index expression as a
+ * leading comment of the SQLite text, which SQLite keeps in
+ * sqlite_schema.sql and pragma_table_info's dflt_value: the catalogs
+ * (translate_catalog.c pg_comment) show it as PostgreSQL would */
+static void pg_text_comment(tr *t, PgQuery__Node *expr)
+{
+    char *s = pg_text(expr);
+    if (s) tr_printf(t, "/*pg:%s*/ ", s);
+    free(s);
+}
+
+/* the column-level CHECKs of a CREATE TABLE's SQLite text (emit_column
+ * writes them) get the comment too: in each column definition, the
+ * CHECK ( without one, when their number is that of the column's CHECK
+ * constraints (else they keep the SQLite text alone). Returns the new
+ * text (sql freed) or sql itself. */
+static char *column_check_comments(tr *t, char *sql, PgQuery__CreateStmt *cs)
+{
+    ctok k;
+    const char *p = sql;
+    for (;;) {
+        p = ctok_next(p, &k);
+        if (!k.kind) return sql;
+        if (k.kind == 'p' && *k.p == '(') break;
+    }
+    const char *close = ctok_close(p);
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    tr_printf(t, "%.*s", (int)(p - sql), sql);
+    size_t col = 0;
+    const char *item = p;
+    while (item < close) {
+        const char *end = close, *q = item;
+        int nchecks = 0;
+        for (;;) {
+            const char *r = ctok_next(q, &k);
+            if (!k.kind || k.p >= close) break;
+            if (k.kind == 'p' && *k.p == ',') { end = k.p; break; }
+            if (k.kind == 'p' && *k.p == '(') { r = ctok_close(r); if (*r) r++; }
+            else if (ctok_is(&k, "CHECK")) nchecks++;
+            q = r;
+        }
+        /* the column definition this item is (columns come first) */
+        PgQuery__ColumnDef *cd = NULL;
+        for (size_t i = 0, c = 0; i < cs->n_table_elts; i++)
+            if (cs->table_elts[i]->node_case == NC(COLUMN_DEF) && c++ == col) { cd = cs->table_elts[i]->column_def; break; }
+        col++;
+        size_t ncons = 0;
+        for (size_t i = 0; cd && i < cd->n_constraints; i++)
+            ncons += cd->constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK;
+        size_t next = 0;
+        q = item;
+        while (q < end) {
+            const char *r = ctok_next(q, &k);
+            if (!k.kind || k.p >= end) break;
+            if (k.kind == 'p' && *k.p == '(') { r = ctok_close(r); if (*r) r++; }
+            tr_printf(t, "%.*s", (int)(r - q), q);
+            if (cd && ncons && (size_t)nchecks == ncons && ctok_is(&k, "CHECK")) {
+                ctok open, first;
+                const char *in = ctok_next(r, &open);
+                ctok_next(in, &first);
+                if (open.kind == 'p' && *open.p == '(' && !(first.kind == 'c' && !strncmp(first.p, "/*pg:", 5))) {
+                    while (next < cd->n_constraints &&
+                           cd->constraints[next]->constraint->contype != PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
+                        next++;
+                    if (next < cd->n_constraints) {
+                        tr_printf(t, "%.*s", (int)(in - r), r);
+                        pg_text_comment(t, cd->constraints[next++]->constraint->raw_expr);
+                        r = in;
+                    }
+                }
+            }
+            q = r;
+        }
+        if (end > q) tr_printf(t, "%.*s", (int)(end - q), q);
+        if (end >= close) break;
+        tr_puts(t, ",");
+        item = end + 1;
+    }
+    tr_puts(t, close);
+    t->o = save;
+    char *r = tr_buf_take(t, &b);
+    if (!r) return sql;
+    free(sql);
+    return r;
+}
+
 typedef struct coldesc { const char *name; uint32_t oid; } coldesc;
 
 static void emit_constraint_tail(tr *t, PgQuery__Constraint *c, const char *table)
@@ -407,6 +522,7 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
     case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK:
         emit_constraint_tail(t, c, table);
         tr_puts(t, "CHECK (");
+        pg_text_comment(t, c->raw_expr);
         tr_expr(t, c->raw_expr);
         tr_puts(t, ")");
         break;
@@ -427,6 +543,7 @@ static void emit_table_constraint(tr *t, PgQuery__Constraint *c, const char *tab
  * shows it; anything else is an assignment. */
 static void emit_default(tr *t, PgQuery__Node *n, uint32_t oid, int32_t typmod)
 {
+    if (t->pg_defaults) pg_text_comment(t, n); /* a table column's (pg_attrdef), not a domain's */
     if (oid == OID_NUMERIC && typmod >= 4 && n->node_case == NC(A_CONST) && !n->a_const->isnull &&
         n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
         int scale = (typmod - 4) & 0xffff, prec = ((typmod - 4) >> 16) & 0xffff;
@@ -616,6 +733,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
         PgQuery__Node *e = cs->table_elts[i];
         if (e->node_case == NC(CONSTRAINT)) continue;
         if (n++) tr_puts(t, ", ");
+        t->pg_defaults = 1;
         if (e->node_case == NC(COLUMN_DEF)) emit_column(t, e->column_def, table, temp, cs);
         else tr_fail(t, "0A000", -1, "CREATE TABLE element (LIKE ...) is not supported");
     }
@@ -629,6 +747,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
         if (n++) tr_puts(t, ", ");
         emit_table_constraint(t, cs->constraints[i]->constraint, table);
     }
+    t->pg_defaults = 0;
     if (n == 0) tr_puts(t, "wb_no_columns text"); /* SQLite needs a column; PostgreSQL allows none */
     tr_puts(t, ")");
     t->unqualified--;
@@ -637,7 +756,7 @@ static int create_table(tr *t, PgQuery__CreateStmt *cs, wb_sql_stmt *st)
     /* WITH (fillfactor=...) and other storage parameters: accepted, no effect */
     char *sql = tr_buf_take(t, &b);
     if (t->failed) { free(sql); return -1; }
-    tr_add_pre(t, sql);
+    tr_add_pre(t, column_check_comments(t, sql, cs));
     return 0;
 }
 
@@ -734,11 +853,11 @@ static int create_index(tr *t, PgQuery__IndexStmt *is, wb_sql_stmt *st)
         PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
         if (i) tr_puts(t, ", ");
         if (ie->name) tr_ident(t, ie->name);
-        else { tr_puts(t, "("); tr_expr(t, ie->expr); tr_puts(t, ")"); }
+        else { tr_puts(t, "("); pg_text_comment(t, ie->expr); tr_expr(t, ie->expr); tr_puts(t, ")"); }
         if (ie->ordering == PG_QUERY__SORT_BY_DIR__SORTBY_DESC) tr_puts(t, " DESC");
     }
     tr_puts(t, ")");
-    if (is->where_clause) { tr_puts(t, " WHERE "); tr_expr(t, is->where_clause); }
+    if (is->where_clause) { tr_puts(t, " WHERE "); pg_text_comment(t, is->where_clause); tr_expr(t, is->where_clause); }
     t->unqualified--;
     t->o = save;
     tr_scope_pop(t, &sc);
@@ -1050,9 +1169,72 @@ static int truncate_stmt(tr *t, PgQuery__TruncateStmt *ts, wb_sql_stmt *st)
 
 /* ---------- ALTER TABLE ---------- */
 
+/* the column list of a CREATE TABLE text (between open and close) with
+ * NOT NULL added to the definitions of the primary key's columns (which
+ * PostgreSQL makes NOT NULL on ADD PRIMARY KEY, PostgreSQL 15 docs "ALTER
+ * TABLE"); *order gets the key columns in table order (the order in which
+ * PostgreSQL checks existing rows), NULL-terminated, borrowed from pk.
+ * NULL on a key column the table does not have (42703, as PostgreSQL). */
+static char *columns_not_null(tr *t, const char *open, const char *close, const char *table, PgQuery__Constraint *pk,
+                              const char ***order)
+{
+    wb_buf b = {0};
+    wb_buf *save = t->o;
+    t->o = &b;
+    *order = calloc(pk->n_keys + 1, sizeof **order);
+    char *seen = calloc(pk->n_keys + 1, 1);
+    if (!*order || !seen) tr_nomem(t);
+    size_t norder = 0;
+    const char *item = open + 1;
+    tr_puts(t, "(");
+    while (!t->failed && item < close) {
+        /* one item of the list: up to its ',' at depth 0 */
+        ctok k, first;
+        const char *end = item, *p = item;
+        int has_notnull = 0, prev_not = 0;
+        ctok_next(item, &first);
+        for (;;) {
+            const char *q = ctok_next(p, &k);
+            if (!k.kind || k.p >= close) { end = close; break; }
+            if (k.kind == 'p' && *k.p == ',') { end = k.p; break; }
+            if (k.kind == 'p' && *k.p == '(') { q = ctok_close(q); if (*q) q++; }
+            if (prev_not && ctok_is(&k, "NULL")) has_notnull = 1;
+            prev_not = ctok_is(&k, "NOT");
+            p = q;
+        }
+        tr_printf(t, "%.*s", (int)(end - item), item);
+        int column = (first.kind == 'i' || first.kind == 'q') && !ctok_is(&first, "CONSTRAINT") &&
+                     !ctok_is(&first, "PRIMARY") && !ctok_is(&first, "UNIQUE") && !ctok_is(&first, "CHECK") &&
+                     !ctok_is(&first, "FOREIGN");
+        for (size_t i = 0; column && i < pk->n_keys && !t->failed; i++) {
+            const char *kn = pk->keys[i]->string->sval;
+            if (seen[i] || !ctok_names(&first, kn)) continue;
+            seen[i] = 1;
+            (*order)[norder++] = kn;
+            if (!has_notnull) tr_puts(t, " NOT NULL");
+            has_notnull = 1;
+        }
+        if (end >= close) break;
+        tr_puts(t, ",");
+        item = end + 1;
+    }
+    for (size_t i = 0; i < pk->n_keys && !t->failed; i++)
+        if (!seen[i]) tr_fail(t, "42703", pk->location, "column \"%s\" of relation \"%s\" does not exist",
+                              pk->keys[i]->string->sval, table);
+    free(seen);
+    t->o = save;
+    char *r = tr_buf_take(t, &b);
+    if (t->failed) { free(r); free(*order); *order = NULL; return NULL; }
+    return r;
+}
+
 /* Rebuild a table with one more table constraint (SQLite docs "Making
- * Other Kinds Of Table Schema Changes", §7 of lang_altertable). */
-static void rebuild_with(tr *t, const char *table, const char *constraint_sql)
+ * Other Kinds Of Table Schema Changes", §7 of lang_altertable). pk: the
+ * constraint when it is a PRIMARY KEY, whose columns become NOT NULL (an
+ * existing NULL fails with 23502 as in PostgreSQL's ATRewriteTable: the
+ * first row in table order holding one, its first key column in table
+ * order), else NULL. */
+static void rebuild_with(tr *t, const char *table, const char *constraint_sql, PgQuery__Constraint *pk)
 {
     if (!t->schema || !t->schema->table_ddl) {
         tr_fail(t, "0A000", -1, "ALTER TABLE ADD CONSTRAINT needs the table's definition (not available)");
@@ -1078,7 +1260,38 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql)
         if (!t->failed) tr_fail(t, "0A000", -1, "cannot rebuild table \"%s\" from its definition", table);
     } else {
         *close = 0;
-        tr_add_pre(t, fmt(t, "CREATE TABLE %s %s, %s)", idn, open, constraint_sql));
+        const char **order = NULL;
+        char *cols = pk ? columns_not_null(t, open, close, table, pk, &order) : NULL;
+        if (pk && order && order[0]) {
+            /* SELECT wb_raise(...) FROM t WHERE a IS NULL OR b IS NULL LIMIT 1 */
+            wb_buf b = {0};
+            wb_buf *save = t->o;
+            t->o = &b;
+            tr_puts(t, "SELECT wb_raise('23502 column \"' || CASE");
+            for (int i = 0; order[i]; i++) {
+                tr_puts(t, " WHEN ");
+                tr_ident(t, order[i]);
+                tr_puts(t, " IS NULL THEN ");
+                tr_string(t, order[i]);
+            }
+            tr_puts(t, " END || ");
+            char *rel = fmt(t, "\" of relation \"%s\" contains null values", table);
+            if (rel) tr_string(t, rel);
+            free(rel);
+            tr_printf(t, ") FROM %s WHERE", idt);
+            for (int i = 0; order[i]; i++) {
+                tr_puts(t, i ? " OR " : " ");
+                tr_ident(t, order[i]);
+                tr_puts(t, " IS NULL");
+            }
+            tr_puts(t, " LIMIT 1");
+            t->o = save;
+            tr_add_pre(t, tr_buf_take(t, &b));
+        }
+        free(order);
+        if (!t->failed)
+            tr_add_pre(t, fmt(t, "CREATE TABLE %s %s, %s)", idn, cols ? cols : open, constraint_sql));
+        free(cols);
         tr_add_pre(t, fmt(t, "INSERT INTO %s SELECT * FROM %s", idn, idt));
         tr_add_pre(t, fmt(t, "DROP TABLE %s", idt));
         tr_add_pre(t, fmt(t, "ALTER TABLE %s RENAME TO %s", idn, idt));
@@ -1088,6 +1301,48 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql)
     for (int i = 0; i < nidx; i++) free(idx[i]);
     free(idx);
     free(tmpname); free(idt); free(idn);
+}
+
+/* ADD PRIMARY KEY / UNIQUE over rows that repeat a key: PostgreSQL's
+ * index build fails first, with 23505 'could not create unique index
+ * "NAME"' (NAME the constraint's, TABLE_pkey / TABLE_COLS_key when
+ * unnamed); without this the rebuilt table's copy would fail under the
+ * temporary table's name. Rows with a NULL key column never conflict. */
+static void key_duplicates_check(tr *t, const char *table, PgQuery__Constraint *con)
+{
+    if (!con->n_keys) return;
+    int pk = con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY;
+    wb_buf name = {0}, b = {0};
+    wb_buf *save = t->o;
+    t->o = &name;
+    if (con->conname) tr_puts(t, con->conname);
+    else {
+        tr_puts(t, table);
+        for (size_t i = 0; i < con->n_keys && !pk; i++) tr_printf(t, "_%s", con->keys[i]->string->sval);
+        tr_puts(t, pk ? "_pkey" : "_key");
+    }
+    char *nm = tr_buf_take(t, &name);
+    t->o = &b;
+    char *msg = nm ? fmt(t, "23505 could not create unique index \"%s\"", nm) : NULL;
+    tr_puts(t, "SELECT wb_raise(");
+    if (msg) tr_string(t, msg);
+    tr_puts(t, ") FROM ");
+    tr_ident(t, table);
+    for (size_t i = 0; i < con->n_keys; i++) {
+        tr_puts(t, i ? " AND " : " WHERE ");
+        tr_ident(t, con->keys[i]->string->sval);
+        tr_puts(t, " IS NOT NULL");
+    }
+    tr_puts(t, " GROUP BY ");
+    for (size_t i = 0; i < con->n_keys; i++) {
+        if (i) tr_puts(t, ", ");
+        tr_ident(t, con->keys[i]->string->sval);
+    }
+    tr_puts(t, " HAVING count(*) > 1 LIMIT 1");
+    t->o = save;
+    free(nm);
+    free(msg);
+    tr_add_pre(t, tr_buf_take(t, &b));
 }
 
 static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
@@ -1124,7 +1379,9 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_puts(t, " ADD COLUMN ");
             tr_scope sc;
             tr_scope_push(t, &sc);
+            t->pg_defaults = 1;
             emit_column(t, cd, table, 0, NULL);
+            t->pg_defaults = 0;
             tr_scope_pop(t, &sc);
             t->o = save;
             tr_add_pre(t, tr_buf_take(t, &b));
@@ -1159,7 +1416,11 @@ static int alter_table(tr *t, PgQuery__AlterTableStmt *a, wb_sql_stmt *st)
             tr_scope_pop(t, &sc);
             t->o = save;
             char *csql = tr_buf_take(t, &b);
-            if (!t->failed && csql) rebuild_with(t, table, csql);
+            if (!t->failed && csql && (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ||
+                                       con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE))
+                key_duplicates_check(t, table, con);
+            if (!t->failed && csql)
+                rebuild_with(t, table, csql, con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? con : NULL);
             free(csql);
             break;
         }

@@ -114,6 +114,7 @@ typedef struct tr {
     tr_plain *plain;              /* records base-table column references */
     int lift;                     /* lift literals into parameters */
     int if_not_exists;            /* CREATE TABLE IF NOT EXISTS: sequences too */
+    int pg_defaults;              /* a column's DEFAULT keeps its PostgreSQL text (translate_ddl.c emit_default) */
     int tgt_prefix;               /* >0: targets are named wb_t1.. (DISTINCT ON) */
     int unqualified;              /* >0: column references without table (index
                                      expressions, CHECK: SQLite forbids them) */
@@ -207,5 +208,34 @@ int wb_sql_register_numeric(struct sqlite3 *db);
  * else 1 found / 0 no such column */
 int tr_catalog_column(const char *table, const char *col, uint32_t *oid);
 int tr_catalog_columns(const char *table, char ***names, uint32_t **oids, int *n);
+
+/* a token of the SQL text SQLite keeps in sqlite_schema (translate_catalog.c;
+ * SQLite docs "SQL Language Expressions" / tokens): kind 'i' identifier,
+ * 'q' quoted identifier ("" [] ``), 's' string, 'c' comment, 'p' one
+ * punctuation character, 'x' a number or other; 0 at the end of text.
+ * p points into the text, which must outlive the token. */
+typedef struct ctok { const char *p; size_t len; char kind; } ctok;
+/* the token at p into *t; returns where the next one starts */
+const char *ctok_next(const char *p, ctok *t);
+/* t is the identifier kw (ASCII case-insensitive, unquoted) */
+int ctok_is(const ctok *t, const char *kw);
+/* after an opening '(' at p: the position of its matching ')' (or the end) */
+const char *ctok_close(const char *p);
+/* PostgreSQL's text of a stored expression (translate_pgexpr.c). expr:
+ * the expression's PostgreSQL source as libpg_query deparses it; cols:
+ * the table's columns and types (literals compared with them get
+ * PostgreSQL's labels and casts). Both return malloc'd text, NULL when
+ * expr does not parse as one expression (the caller shows what it has).
+ * tr_pg_exprdef: as pg_get_constraintdef / pg_get_indexdef show it,
+ * pretty or not (PRETTY_PAREN); *is_call (may be NULL) set when it is a
+ * function call. tr_pg_defaultdef: pg_get_expr of a DEFAULT for a column
+ * of type target_oid whose format_type spelling is type_name. */
+typedef struct tr_pgcol { const char *name; uint32_t oid; } tr_pgcol;
+char *tr_pg_exprdef(const char *expr, const tr_pgcol *cols, int ncols, int pretty, int *is_call);
+char *tr_pg_defaultdef(const char *expr, uint32_t target_oid, const char *type_name, const tr_pgcol *cols, int ncols);
+
+/* t is an identifier naming name: quoted exactly (doubled quotes undone),
+ * bare ASCII case-insensitively as SQLite compares names */
+int ctok_names(const ctok *t, const char *name);
 
 #endif
