@@ -319,11 +319,19 @@ int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const ch
 /* ------------------------------------------------------------------ */
 /* SQLite connections                                                  */
 
+void wb_eng_waiting(wb_sess_hdr *h)
+{
+    if (h && h->e && h->e->hooks.waiting)
+        h->e->hooks.waiting(h->e->hooks.ctx, h->pid);
+}
+
 static int busy_wait(void *ctx, int count)
 {
     wb_econn *c = ctx;
     if (wb_eng_check_interrupt(c->session))
         return 0;
+    if (count == 0)
+        wb_eng_waiting(c->session);
     /* 50 µs growing to 2 ms per step: a writer waits as long as the lock
      * holder needs (statement_timeout or a cancel ends the wait) */
     long us = count < 10 ? 50L << (count / 2) : 2000;
@@ -376,6 +384,8 @@ static void fn_pg_sleep(sqlite3_context *cx, int n, sqlite3_value **v)
     wb_econn *c = sqlite3_user_data(cx);
     double secs = sqlite3_value_double(v[0]);
     int64_t until = wb_eng_now_us() + (int64_t)(secs * 1e6);
+    if (secs > 0)
+        wb_eng_waiting(c->session);
     for (;;) {
         if (wb_eng_check_interrupt(c->session)) {
             sqlite3_result_error_code(cx, SQLITE_INTERRUPT);

@@ -63,6 +63,9 @@ int wb_eng_check_interrupt(wb_sess_hdr *h);
  * 0 all (session end). */
 void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only);
 int64_t wb_eng_now_us(void);
+/* h's statement is about to sleep (lock wait, pg_sleep): tell the server
+ * (hooks.waiting). h may be NULL. */
+void wb_eng_waiting(wb_sess_hdr *h);
 
 /* One cached prepared statement of a connection, keyed by its SQL text. */
 typedef struct wb_cached_stmt {

@@ -252,6 +252,7 @@ static int exec_sql(wb_engine_session *s, const char *sql)
          * handler; a COMMIT that still finds readers busy is retried */
         if ((rc & 0xff) == SQLITE_BUSY && rc != SQLITE_BUSY_SNAPSHOT && !wb_eng_check_interrupt(&s->h) &&
             strncmp(sql, "COMMIT", 6) == 0) {
+            wb_eng_waiting(&s->h);
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
             continue;
@@ -410,6 +411,8 @@ int wb_sess_step(wb_engine_session *s, sqlite3_stmt *st)
         if (rc != SQLITE_BUSY || wb_eng_check_interrupt(&s->h))
             return rc;
         sqlite3_reset(st);
+        if (n == 0)
+            wb_eng_waiting(&s->h);
         struct timespec ts = {0, (n < 10 ? 100000L : 2000000L)};
         nanosleep(&ts, NULL);
     }

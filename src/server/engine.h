@@ -56,6 +56,11 @@ typedef struct wb_engine_hooks {
     int (*signal_backend)(void *ctx, int32_t pid, int terminate);
     void (*notify)(void *ctx, const char *db, const char *channel, const char *payload,
                    int32_t sender_pid);
+    /* waiting: the thread running a statement of session pid is about to
+     * sleep (a lock held by another session, pg_sleep): the server may move
+     * other work off this thread. Called on that thread, with no engine
+     * lock held; may be NULL. */
+    void (*waiting)(void *ctx, int32_t pid);
 } wb_engine_hooks;
 
 /* Open (creating when fresh: database "postgres", superuser role "postgres")
@@ -98,7 +103,9 @@ enum wb_engine_status {
 #define WB_ENGINE_OUT_HIGH (256u * 1024u)
 
 /* Handle one whole frontend message (type byte, body without the length
- * word; body is only valid during the call). Messages arriving while a COPY
+ * word; body is only valid during the call). The server may call this (and
+ * wb_engine_resume) on an I/O thread: it moves that thread's other work
+ * elsewhere when a call runs long or hooks.waiting says it will sleep. Messages arriving while a COPY
  * FROM STDIN is in progress are CopyData/CopyDone/CopyFail (anything else is
  * an 08P01 error as in PostgreSQL). Flush needs no output: the server flushes
  * whatever out holds. */
