@@ -157,6 +157,8 @@ static void conn_close(wb_econn *c)
         sqlite3_finalize(c->cache[i].st);
         free(c->cache[i].sql);
     }
+    sqlite3_finalize(c->st_now);
+    sqlite3_finalize(c->st_reset);
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -798,6 +800,35 @@ sqlite3_stmt *wb_eng_stmt_get(wb_econn *c, const char *sql, int *rc)
         }
     }
     return st;
+}
+
+static int run_helper(wb_econn *c, sqlite3_stmt **st, const char *sql, int nargs, int64_t arg)
+{
+    if (!*st) {
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (nargs)
+        sqlite3_bind_int64(*st, 1, arg);
+    int rc = sqlite3_step(*st);
+    sqlite3_reset(*st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+int wb_eng_set_now(wb_econn *c, int64_t usec)
+{
+    if (c->now_us == usec)
+        return SQLITE_OK;
+    int rc = run_helper(c, &c->st_now, "SELECT wb_set_now(?1)", 1, usec);
+    if (rc == SQLITE_OK)
+        c->now_us = usec;
+    return rc;
+}
+
+int wb_eng_reset_session(wb_econn *c)
+{
+    return run_helper(c, &c->st_reset, "SELECT wb_reset_session()", 0, 0);
 }
 
 void wb_eng_stmt_put(wb_econn *c, sqlite3_stmt *st)

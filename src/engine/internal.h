@@ -94,6 +94,8 @@ struct wb_econn {
     uint64_t last_serial; /* the session that used it last (wb_sql_reset_session) */
     wb_sql_cache *tcache; /* translations made on this connection's schema */
     uint64_t tgen;        /* edb->schema_gen when tcache was last valid */
+    sqlite3_stmt *st_now, *st_reset; /* wb_eng_set_now / wb_eng_reset_session */
+    int64_t now_us;       /* the value now() is fixed at (0: the call's time) */
 };
 
 /* One PostgreSQL database = one SQLite file. */
@@ -131,6 +133,10 @@ void wb_eng_conn_put(wb_econn *c);
  * back with wb_eng_stmt_put. Returns NULL with the SQLite error. */
 sqlite3_stmt *wb_eng_stmt_get(wb_econn *c, const char *sql, int *rc);
 void wb_eng_stmt_put(wb_econn *c, sqlite3_stmt *st);
+/* wb_sql_set_now / wb_sql_reset_session on c with statements prepared once
+ * per connection (they run for every statement of a session). */
+int wb_eng_set_now(wb_econn *c, int64_t usec);
+int wb_eng_reset_session(wb_econn *c);
 int wb_eng_create_database(wb_engine *e, const char *name, char *errmsg, size_t errlen, char *sqlstate);
 int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const char *current, char *errmsg,
                          size_t errlen, char *sqlstate);
