@@ -272,9 +272,11 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
     }
     int f = 0;
     size_t start = 0;
+    int esc = 0; /* the field holds a backslash */
     for (size_t k = 0; k <= n; k++) {
         if (k < n && p[k] == '\\') {
             k++; /* an escaped character never ends the field */
+            esc = 1;
             continue;
         }
         if (k < n && p[k] != c->delim)
@@ -283,6 +285,9 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
         size_t rl = k - start;
         if (is_null_field(c, raw, rl)) {
             if (bind_field(s, c, f, NULL, 0, 0, out))
+                return -1;
+        } else if (!esc) { /* nothing to unescape: bind the bytes where they are */
+            if (bind_field(s, c, f, raw, rl, 0, out))
                 return -1;
         } else {
             wb_buf *b = &c->field;
@@ -336,6 +341,7 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
         }
         f++;
         start = k + 1;
+        esc = 0;
     }
     return insert_row(s, c, f, out);
 }
