@@ -648,6 +648,74 @@ static void test_copy(void)
     EXPECT(copy_in(s, "COPY c FROM STDIN", shortrow, 1, 0),
            "G[0,4]E[22P04:missing data for column \"f\" @ COPY c, line 1]Z[I]");
     EXPECT(q(s, "SELECT count(*) FROM c"), "T[count:20]D[6]C[SELECT 1]Z[I]");
+    /* rows go in as multi-row INSERTs of 64 (copy.c): a failure inside a
+     * full batch, a value error after rows not inserted yet, rows split
+     * across CopyData, the rest of a batch at CopyDone; each error names
+     * the first bad line as row-by-row would */
+    {
+        wb_buf d = {0};
+        for (int i = 100; i < 300; i++) { /* lines 1..200; line 101 (id 200) is fine */
+            char l[64];
+            snprintf(l, sizeof l, "%d\tr%d\t%d.5\t2024-01-%02d\n", i, i, i, 1 + i % 28);
+            wb_buf_puts(&d, l);
+        }
+        wb_buf_putc(&d, 0);
+        char *all = (char *)d.p;
+        const char *ok[] = {all};
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0), "G[0,4]C[COPY 200]Z[I]");
+        EXPECT(q(s, "SELECT count(*), sum(id), sum(f) FROM c WHERE id >= 100"),
+               "T[count:20,sum:20,sum:701]D[200|39900|40000]C[SELECT 1]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 200]Z[I]");
+        /* split mid-line into three CopyData */
+        size_t n = strlen(all);
+        char *p1 = strndup(all, 1000), *p2 = strndup(all + 1000, 3000), *p3 = strdup(all + 4000);
+        const char *split[] = {p1, p2, p3};
+        (void)n;
+        EXPECT(copy_in(s, "COPY c FROM STDIN", split, 3, 0), "G[0,4]C[COPY 200]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 200]Z[I]");
+        free(p1), free(p2), free(p3);
+        /* line 100 (in the second batch of 64) repeats id 1 */
+        char *dupline = strstr(all, "199\t");
+        memcpy(dupline, "001", 3);
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0),
+               "G[0,4]E[23505:duplicate key value violates unique constraint \"c_pkey\" / Key (id)=(1) already exists. "
+               "@ COPY c, line 100]Z[I]");
+        /* and line 110 has a bad float: line 100's error comes first */
+        char *badf = strstr(all, "\tr209\t209.5");
+        memcpy(badf + 6, "x", 1);
+        EXPECT_PREFIX(copy_in(s, "COPY c FROM STDIN", ok, 1, 0), "G[0,4]E[23505:");
+        memcpy(dupline, "199", 3);
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0),
+               "G[0,4]E[22P02:invalid input syntax for type double precision: \"x09.5\" @ COPY c, line 110, "
+               "column f: \"x09.5\"]Z[I]");
+        /* the last line (in the partial batch at CopyDone) is short */
+        memcpy(badf + 6, "2", 1);
+        d.len -= 1;
+        while (d.len && d.p[d.len - 1] != '\t')
+            d.len--;
+        d.len--;
+        wb_buf_puts(&d, "\n");
+        wb_buf_putc(&d, 0);
+        all = (char *)d.p;
+        const char *shortlast[] = {all};
+        EXPECT(copy_in(s, "COPY c FROM STDIN", shortlast, 1, 0),
+               "G[0,4]E[22P04:missing data for column \"d\" @ COPY c, line 200]Z[I]");
+        /* csv in batches */
+        wb_buf_clear(&d);
+        for (int i = 100; i < 230; i++) {
+            char l[64];
+            snprintf(l, sizeof l, "%d,\"r,%d\",%d,\n", i, i, i);
+            wb_buf_puts(&d, l);
+        }
+        wb_buf_putc(&d, 0);
+        const char *csvb[] = {(const char *)d.p};
+        EXPECT(copy_in(s, "COPY c FROM STDIN (FORMAT csv)", csvb, 1, 0), "G[0,4]C[COPY 130]Z[I]");
+        EXPECT(q(s, "SELECT count(*), min(t), sum(f) FROM c WHERE id >= 100 AND d IS NULL"),
+               "T[count:20,min:25,sum:701]D[130|r,100|21385]C[SELECT 1]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 130]Z[I]");
+        wb_buf_free(&d);
+    }
+    EXPECT(q(s, "SELECT count(*) FROM c"), "T[count:20]D[6]C[SELECT 1]Z[I]");
     /* binary out and back in */
     binary_rows = 1;
     char *bin = q(s, "COPY (SELECT id, t FROM c WHERE id = 1) TO STDOUT (FORMAT binary)");
