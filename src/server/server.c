@@ -60,8 +60,8 @@ typedef struct conn {
      * OWN_QUIET: it ended quietly. */
     atomic_uint own;
     int quiet_ok;               /* at submit (I/O thread): may end quietly */
-    int slow;                   /* its last run took longer than INLINE_SLOW_US:
-                                   the next one goes to the worker pool */
+    int slow;                   /* its last run took longer than INLINE_SLOW_US
+                                   or had its I/O thread taken over:                                    the next one goes to the worker pool */
     int proxy_login;            /* --upstream: hand over once out is drained */
     char addr[64];              /* peer address, for the proxy's SHOW CLIENTS */
     int port;
@@ -81,8 +81,10 @@ struct iothr {
     int nconns;
     /* Requests run inline by the thread driving this base, after each loop
      * round (run_inline): no hand-off to a worker, no wake-up. runq is the
-     * driver's; inl/inl_since tell the main thread's pool_check how long
-     * the current inline job has run: past INLINE_MAX_US a helper thread
+     * driver's; inl/inl_job/inl_since/cpuclock tell the main thread's
+     * pool_check how long the current inline job has run: past
+     * INLINE_MAX_CPU_US of CPU between two checks, or INLINE_MAX_US of
+     * wall time (waiting on I/O), a helper thread
      * takes the base over (INL_RUN -> INL_TAKEN) so that the other
      * sessions on it are not stalled by a long statement. */
     conn *runq, *runq_tail;
@@ -92,6 +94,11 @@ struct iothr {
     int done;                 /* the loop was broken for good (shutdown) */
     atomic_int inl;           /* INL_LOOP, INL_RUN, INL_TAKEN */
     atomic_llong inl_since;   /* start of the inline job running (us, monotonic) */
+    atomic_ullong inl_job;    /* count of inline jobs started */
+    atomic_int cpuclock;      /* the driver's CPU-time clock (clockid_t) */
+    /* pool_check's (main thread only): the job it saw running last */
+    unsigned long long seen_job;
+    int64_t seen_cpu;
     atomic_int takeover;      /* a helper thread is starting */
     _Atomic(conn *) inl_conn; /* the connection whose inline job runs */
 };
@@ -250,12 +257,16 @@ static void do_cancel(wb_server *srv, int32_t pid, int32_t key)
 
 static void take_notifications(conn *c);
 
-/* Inline runs (run_inline): a job still running after INLINE_MAX_US at
- * pool_check's tick gets its I/O thread's base taken over by a helper; a
- * session whose last run took longer than INLINE_SLOW_US runs its next
- * request on the worker pool (COPY batches, long statements). */
-#define INLINE_MAX_US 5000
-#define INLINE_SLOW_US 2000
+/* Inline runs (run_inline): a job that used more than INLINE_MAX_CPU_US of
+ * CPU between two of pool_check's ticks (10 ms apart), or that has run for
+ * INLINE_MAX_US, gets its I/O thread's base taken over by a helper (CPU
+ * time, not wall time: on a loaded machine a thread preempted for a few ms
+ * is no long statement); a session whose last run took longer than
+ * INLINE_SLOW_US, or was taken over, runs its next request on the worker
+ * pool (COPY, long statements). */
+#define INLINE_MAX_CPU_US 5000
+#define INLINE_MAX_US 100000
+#define INLINE_SLOW_US 10000
 
 static int64_t mono_us(void)
 {
@@ -264,7 +275,9 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void run_job(wb_server *srv, conn *c)
+/* Run c's job. inline_gen: the generation of c->t's base this thread
+ * drives (run_inline), -1 on a worker. */
+static void run_job(wb_server *srv, conn *c, int inline_gen)
 {
     int64_t t0 = c->job == JOB_RUN ? mono_us() : 0;
     switch (c->job) {
@@ -275,7 +288,8 @@ static void run_job(wb_server *srv, conn *c)
         break;
     case JOB_RUN:
         c->result = wb_srv_session_run(&c->s);
-        c->slow = mono_us() - t0 > INLINE_SLOW_US; /* published by the CAS or post below */
+        /* published by the CAS or post below */
+        c->slow = mono_us() - t0 > INLINE_SLOW_US || (inline_gen >= 0 && atomic_load(&c->t->inl) / 4 != inline_gen);
         if (c->result == WB_SRV_WAIT) {
             /* answer from here: the client gets it one thread hop sooner
              * (the I/O thread only re-arms reading, off the critical path).
@@ -350,7 +364,7 @@ static void *worker_main(void *arg)
         if (!srv->jobs)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->wmu);
-        run_job(srv, c);
+        run_job(srv, c, -1);
         pthread_mutex_lock(&srv->wmu);
     }
 out:
@@ -390,7 +404,22 @@ static void pool_check(evutil_socket_t fd, short what, void *arg)
     int64_t now = mono_us();
     for (int i = 0; i < srv->nio; i++) {
         iothr *t = &srv->io[i];
-        if (atomic_load(&t->inl) % 4 == INL_RUN && now - atomic_load(&t->inl_since) > INLINE_MAX_US)
+        if (atomic_load(&t->inl) % 4 != INL_RUN) {
+            t->seen_job = 0;
+            continue;
+        }
+        unsigned long long job = atomic_load(&t->inl_job);
+        struct timespec ts;
+        int64_t cpu = clock_gettime((clockid_t)atomic_load(&t->cpuclock), &ts) == 0
+                          ? (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000
+                          : 0;
+        if (job != t->seen_job) { /* a job we had not seen: measure from here */
+            t->seen_job = job;
+            t->seen_cpu = cpu;
+            if (now - atomic_load(&t->inl_since) <= INLINE_MAX_US)
+                continue;
+        }
+        if ((cpu && cpu - t->seen_cpu > INLINE_MAX_CPU_US) || now - atomic_load(&t->inl_since) > INLINE_MAX_US)
             takeover_start(t);
     }
 }
@@ -1041,7 +1070,8 @@ static int run_inline(iothr *t, int gen)
         c->job_next = NULL;
         atomic_store(&t->inl_since, mono_us());
         atomic_store(&t->inl_conn, c);
-        run_job(t->srv, c); /* from here on c is the job's as on a worker */
+        atomic_fetch_add(&t->inl_job, 1);
+        run_job(t->srv, c, gen); /* from here on c is the job's as on a worker */
     }
     int want = gen * 4 + INL_RUN;
     return !atomic_compare_exchange_strong(&t->inl, &want, gen * 4 + INL_LOOP);
@@ -1051,6 +1081,9 @@ static int run_inline(iothr *t, int gen)
 static void io_loop(iothr *t)
 {
     int gen = atomic_load(&t->inl) / 4;
+    clockid_t ck;
+    if (pthread_getcpuclockid(pthread_self(), &ck) == 0)
+        atomic_store(&t->cpuclock, (int)ck);
     for (;;) {
         event_base_loop(t->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
         if (t->done)
