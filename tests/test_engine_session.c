@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1261,6 +1262,41 @@ static void test_random_messages(void)
     wb_engine_session_free(s);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A COMMIT that passes 1000 WAL pages starts a checkpoint in the background
+ * (engine.c wal_hook): the database file grows with no further statement;
+ * DROP DATABASE right after such a COMMIT waits for it, never 55006. */
+static void test_checkpoint(void)
+{
+    wb_engine_session *s = connect_db("postgres", NULL, 0);
+    EXPECT(q(s, "CREATE DATABASE ckpt"), "C[CREATE DATABASE]Z[I]");
+    wb_engine_session *k = connect_db("ckpt", NULL, 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/ckpt.db", datadir);
+    long before = file_size(path);
+    CHECK(before >= 0);
+    EXPECT(q(k, "CREATE TABLE w (id int, pad text)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(k, "INSERT INTO w SELECT g, repeat('x', 1000) FROM generate_series(1, 6000) g"), "C[INSERT 0 6000]Z[I]");
+    long after = before;
+    for (int i = 0; i < 500 && after < before + 4000000; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        after = file_size(path);
+    }
+    CHECK(after >= before + 4000000);
+    EXPECT(q(k, "SELECT count(*) FROM w"), "T[count:20]D[6000]C[SELECT 1]Z[I]");
+    EXPECT(q(k, "INSERT INTO w SELECT g, repeat('y', 1000) FROM generate_series(1, 6000) g"), "C[INSERT 0 6000]Z[I]");
+    wb_engine_session_free(k);
+    EXPECT(q(s, "DROP DATABASE ckpt"), "C[DROP DATABASE]Z[I]");
+    CHECK(file_size(path) < 0);
+    wb_engine_session_free(s);
+}
+
 int main(void)
 {
     snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine_session.XXXXXX");
@@ -1291,6 +1327,7 @@ int main(void)
     if (want("databases")) test_databases();
     if (want("concurrency")) test_concurrency();
     if (want("random")) test_random_messages();
+    if (want("checkpoint")) test_checkpoint();
     wb_engine_close(eng);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", datadir);

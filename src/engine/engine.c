@@ -150,6 +150,7 @@ wb_engine *wb_engine_open(const char *datadir, const wb_engine_hooks *hooks, wb_
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->adv_mu, NULL);
     pthread_cond_init(&e->adv_cv, NULL);
+    pthread_cond_init(&e->ckpt_cv, NULL);
     return e;
 }
 
@@ -185,6 +186,12 @@ void wb_engine_close(wb_engine *e)
 {
     if (!e)
         return;
+    pthread_mutex_lock(&e->mu);
+    for (wb_edb *d = e->dbs; d; d = d->next)
+        while (d->ckpt)
+            pthread_cond_wait(&e->ckpt_cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+    pthread_cond_destroy(&e->ckpt_cv);
     while (e->dbs) {
         wb_edb *d = e->dbs;
         e->dbs = d->next;
@@ -232,6 +239,7 @@ wb_edb *wb_eng_db_attach(wb_engine *e, const char *name, wb_engine_error *err)
         }
         d->path = path;
         d->debug = e->debug;
+        d->e = e;
         pthread_mutex_init(&d->mu, NULL);
         d->next = e->dbs;
         e->dbs = d;
@@ -294,9 +302,15 @@ int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const ch
     }
     pthread_mutex_lock(&e->mu);
     int rc = 0;
-    wb_edb **pp = &e->dbs;
-    while (*pp && strcmp((*pp)->name, name) != 0)
-        pp = &(*pp)->next;
+    wb_edb **pp;
+    for (;;) {
+        pp = &e->dbs;
+        while (*pp && strcmp((*pp)->name, name) != 0)
+            pp = &(*pp)->next;
+        if (!*pp || !(*pp)->ckpt)
+            break;
+        pthread_cond_wait(&e->ckpt_cv, &e->mu); /* its background checkpoint ends first */
+    }
     if (access(path, F_OK) != 0) {
         if (!if_exists) {
             rc = db_error(sqlstate, msg, msglen, "3D000", "database \"%s\" does not exist", name);
@@ -345,6 +359,60 @@ static int busy_wait(void *ctx, int count)
     struct timespec ts = {0, us * 1000};
     nanosleep(&ts, NULL);
     return 1;
+}
+
+/* WAL checkpoints in the background: SQLite's automatic checkpoint runs
+ * inside the COMMIT that passes 1000 WAL pages, so that client waits while
+ * the whole WAL is copied into the database file and synced (a 1,000,000
+ * row COPY: 60 MB). Instead that COMMIT starts a thread that checkpoints
+ * (PASSIVE: never waits for or blocks readers and writers) on a pool
+ * connection; one at a time per database. */
+#define WB_CKPT_PAGES 1000
+
+static void *checkpoint_main(void *arg)
+{
+    wb_edb *d = arg;
+    wb_engine *e = d->e;
+    char msg[128];
+    wb_econn *c = wb_eng_conn_get(e, d, msg, sizeof msg);
+    if (c) {
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        wb_eng_conn_put(c);
+    }
+    pthread_mutex_lock(&e->mu);
+    d->ckpt = 0;
+    pthread_cond_broadcast(&e->ckpt_cv);
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    (void)name;
+    wb_econn *c = ctx;
+    wb_edb *d = c->edb;
+    if (pages < WB_CKPT_PAGES)
+        return SQLITE_OK;
+    pthread_mutex_lock(&d->e->mu);
+    int start = !d->ckpt;
+    d->ckpt = 1;
+    pthread_mutex_unlock(&d->e->mu);
+    if (!start)
+        return SQLITE_OK;
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &a, checkpoint_main, d);
+    pthread_attr_destroy(&a);
+    if (r != 0) { /* no thread: checkpoint here, as SQLite would */
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&d->e->mu);
+        d->ckpt = 0;
+        pthread_cond_broadcast(&d->e->ckpt_cv);
+        pthread_mutex_unlock(&d->e->mu);
+    }
+    return SQLITE_OK;
 }
 
 static int progress(void *ctx)
@@ -703,6 +771,8 @@ static wb_econn *conn_open(wb_edb *d, char *msg, size_t msglen)
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_handler(c->db, busy_wait, c);
+    if (rc == SQLITE_OK) /* replaces SQLite's automatic checkpoint */
+        sqlite3_wal_hook(c->db, wal_hook, c);
     if (rc == SQLITE_OK)
         rc = wb_sql_register(c->db);
     if (rc == SQLITE_OK)

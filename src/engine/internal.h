@@ -108,6 +108,8 @@ struct wb_edb {
     atomic_uint_fast64_t schema_gen; /* bumped after DDL: connections clear their translation caches */
     wb_edb *next;
     int debug;
+    wb_engine *e;
+    int ckpt;         /* a checkpoint thread runs on it (e->mu) */
 };
 
 struct wb_engine {
@@ -121,6 +123,7 @@ struct wb_engine {
     pthread_mutex_t adv_mu;           /* advisory locks (pg_advisory_lock...) */
     pthread_cond_t adv_cv;
     struct wb_adv_lock *adv;
+    pthread_cond_t ckpt_cv; /* a checkpoint thread ended (with mu) */
     int debug; /* WB_ENGINE_DEBUG set: print each statement's translation to stderr */
 };
 
