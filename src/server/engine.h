@@ -11,7 +11,9 @@
  * CopyInResponse, ReadyForQuery, ...) to a caller-owned wb_buf through the
  * encoders of src/pg/proto.c. It never touches a socket and never blocks on
  * a client; it may block on SQLite (busy handling, long statements), so the
- * server calls it from worker threads, never from an I/O thread.
+ * server calls it from worker threads, or from an I/O thread only with a
+ * way out (hooks.waiting, and a helper that takes the I/O thread's other
+ * sessions over when a call runs long).
  *
  * Threads: one wb_engine is shared by every thread. A wb_engine_session is
  * used by one thread at a time (the server hands it from thread to thread
