@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -648,6 +649,74 @@ static void test_copy(void)
     EXPECT(copy_in(s, "COPY c FROM STDIN", shortrow, 1, 0),
            "G[0,4]E[22P04:missing data for column \"f\" @ COPY c, line 1]Z[I]");
     EXPECT(q(s, "SELECT count(*) FROM c"), "T[count:20]D[6]C[SELECT 1]Z[I]");
+    /* rows go in as multi-row INSERTs of 64 (copy.c): a failure inside a
+     * full batch, a value error after rows not inserted yet, rows split
+     * across CopyData, the rest of a batch at CopyDone; each error names
+     * the first bad line as row-by-row would */
+    {
+        wb_buf d = {0};
+        for (int i = 100; i < 300; i++) { /* lines 1..200; line 101 (id 200) is fine */
+            char l[64];
+            snprintf(l, sizeof l, "%d\tr%d\t%d.5\t2024-01-%02d\n", i, i, i, 1 + i % 28);
+            wb_buf_puts(&d, l);
+        }
+        wb_buf_putc(&d, 0);
+        char *all = (char *)d.p;
+        const char *ok[] = {all};
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0), "G[0,4]C[COPY 200]Z[I]");
+        EXPECT(q(s, "SELECT count(*), sum(id), sum(f) FROM c WHERE id >= 100"),
+               "T[count:20,sum:20,sum:701]D[200|39900|40000]C[SELECT 1]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 200]Z[I]");
+        /* split mid-line into three CopyData */
+        size_t n = strlen(all);
+        char *p1 = strndup(all, 1000), *p2 = strndup(all + 1000, 3000), *p3 = strdup(all + 4000);
+        const char *split[] = {p1, p2, p3};
+        (void)n;
+        EXPECT(copy_in(s, "COPY c FROM STDIN", split, 3, 0), "G[0,4]C[COPY 200]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 200]Z[I]");
+        free(p1), free(p2), free(p3);
+        /* line 100 (in the second batch of 64) repeats id 1 */
+        char *dupline = strstr(all, "199\t");
+        memcpy(dupline, "001", 3);
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0),
+               "G[0,4]E[23505:duplicate key value violates unique constraint \"c_pkey\" / Key (id)=(1) already exists. "
+               "@ COPY c, line 100]Z[I]");
+        /* and line 110 has a bad float: line 100's error comes first */
+        char *badf = strstr(all, "\tr209\t209.5");
+        memcpy(badf + 6, "x", 1);
+        EXPECT_PREFIX(copy_in(s, "COPY c FROM STDIN", ok, 1, 0), "G[0,4]E[23505:");
+        memcpy(dupline, "199", 3);
+        EXPECT(copy_in(s, "COPY c FROM STDIN", ok, 1, 0),
+               "G[0,4]E[22P02:invalid input syntax for type double precision: \"x09.5\" @ COPY c, line 110, "
+               "column f: \"x09.5\"]Z[I]");
+        /* the last line (in the partial batch at CopyDone) is short */
+        memcpy(badf + 6, "2", 1);
+        d.len -= 1;
+        while (d.len && d.p[d.len - 1] != '\t')
+            d.len--;
+        d.len--;
+        wb_buf_puts(&d, "\n");
+        wb_buf_putc(&d, 0);
+        all = (char *)d.p;
+        const char *shortlast[] = {all};
+        EXPECT(copy_in(s, "COPY c FROM STDIN", shortlast, 1, 0),
+               "G[0,4]E[22P04:missing data for column \"d\" @ COPY c, line 200]Z[I]");
+        /* csv in batches */
+        wb_buf_clear(&d);
+        for (int i = 100; i < 230; i++) {
+            char l[64];
+            snprintf(l, sizeof l, "%d,\"r,%d\",%d,\n", i, i, i);
+            wb_buf_puts(&d, l);
+        }
+        wb_buf_putc(&d, 0);
+        const char *csvb[] = {(const char *)d.p};
+        EXPECT(copy_in(s, "COPY c FROM STDIN (FORMAT csv)", csvb, 1, 0), "G[0,4]C[COPY 130]Z[I]");
+        EXPECT(q(s, "SELECT count(*), min(t), sum(f) FROM c WHERE id >= 100 AND d IS NULL"),
+               "T[count:20,min:25,sum:701]D[130|r,100|21385]C[SELECT 1]Z[I]");
+        EXPECT(q(s, "DELETE FROM c WHERE id >= 100"), "C[DELETE 130]Z[I]");
+        wb_buf_free(&d);
+    }
+    EXPECT(q(s, "SELECT count(*) FROM c"), "T[count:20]D[6]C[SELECT 1]Z[I]");
     /* binary out and back in */
     binary_rows = 1;
     char *bin = q(s, "COPY (SELECT id, t FROM c WHERE id = 1) TO STDOUT (FORMAT binary)");
@@ -1193,6 +1262,41 @@ static void test_random_messages(void)
     wb_engine_session_free(s);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A COMMIT that passes 1000 WAL pages starts a checkpoint in the background
+ * (engine.c wal_hook): the database file grows with no further statement;
+ * DROP DATABASE right after such a COMMIT waits for it, never 55006. */
+static void test_checkpoint(void)
+{
+    wb_engine_session *s = connect_db("postgres", NULL, 0);
+    EXPECT(q(s, "CREATE DATABASE ckpt"), "C[CREATE DATABASE]Z[I]");
+    wb_engine_session *k = connect_db("ckpt", NULL, 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/ckpt.db", datadir);
+    long before = file_size(path);
+    CHECK(before >= 0);
+    EXPECT(q(k, "CREATE TABLE w (id int, pad text)"), "C[CREATE TABLE]Z[I]");
+    EXPECT(q(k, "INSERT INTO w SELECT g, repeat('x', 1000) FROM generate_series(1, 6000) g"), "C[INSERT 0 6000]Z[I]");
+    long after = before;
+    for (int i = 0; i < 500 && after < before + 4000000; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        after = file_size(path);
+    }
+    CHECK(after >= before + 4000000);
+    EXPECT(q(k, "SELECT count(*) FROM w"), "T[count:20]D[6000]C[SELECT 1]Z[I]");
+    EXPECT(q(k, "INSERT INTO w SELECT g, repeat('y', 1000) FROM generate_series(1, 6000) g"), "C[INSERT 0 6000]Z[I]");
+    wb_engine_session_free(k);
+    EXPECT(q(s, "DROP DATABASE ckpt"), "C[DROP DATABASE]Z[I]");
+    CHECK(file_size(path) < 0);
+    wb_engine_session_free(s);
+}
+
 int main(void)
 {
     snprintf(datadir, sizeof datadir, "/tmp/wb_test_engine_session.XXXXXX");
@@ -1223,6 +1327,7 @@ int main(void)
     if (want("databases")) test_databases();
     if (want("concurrency")) test_concurrency();
     if (want("random")) test_random_messages();
+    if (want("checkpoint")) test_checkpoint();
     wb_engine_close(eng);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", datadir);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define COPY_BATCH 64
+
 static const uint8_t bin_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 typedef struct wb_copy_state {
@@ -37,12 +39,26 @@ typedef struct wb_copy_state {
     int bin_header_pending; /* COPY TO binary: header not sent yet */
     int done_marker;  /* text: "\." seen */
     wb_sql_stmt *stmt;
+    /* COPY FROM text/csv: rows go in batches of COPY_BATCH through one
+     * multi-row INSERT (bst), bound as they are parsed; each row's bytes
+     * and line number are kept until its batch is in, so that a failed
+     * batch (or the rest at CopyDone) is run again row by row through st:
+     * the first bad row then fails with its own error and line. */
+    sqlite3_stmt *bst;
+    int batch;        /* rows per batch (0: no batching) */
+    int nb;           /* rows bound in bst */
+    int single;       /* running rows one by one (bind to st) */
+    wb_buf brows;     /* the bytes of the nb rows */
+    size_t boff[COPY_BATCH + 1];
+    int64_t bline[COPY_BATCH];
 } wb_copy_state;
 
 static void cs_free(wb_engine_session *s, wb_copy_state *c)
 {
     if (!c)
         return;
+    sqlite3_finalize(c->bst);
+    wb_buf_free(&c->brows);
     if (c->st) {
         if (c->prepared_cached && s->conn)
             wb_eng_stmt_put(s->conn, c->st);
@@ -72,6 +88,8 @@ static int cs_end(wb_engine_session *s, wb_copy_state *c, int ok, wb_buf *out)
         sqlite3_finalize(c->st);
         c->st = NULL;
     }
+    sqlite3_finalize(c->bst);
+    c->bst = NULL;
     if (!s->conn)
         return ok ? 0 : -1;
     if (c->own_sp) {
@@ -216,9 +234,19 @@ static void context(wb_copy_state *c, char *buf, size_t n, int col, const char *
         snprintf(buf, n, "COPY %s, line %lld", c->table, (long long)c->line);
 }
 
+static int batch_run_single(wb_engine_session *s, wb_copy_state *c, wb_buf *out);
+
 static int row_error(wb_engine_session *s, wb_copy_state *c, wb_buf *out, const char *state, const char *msg, int col,
                      const char *val, size_t vlen)
 {
+    /* the rows before this one, not inserted yet, may fail first */
+    if (c->batch && !c->single && c->nb > 0) {
+        int64_t line = c->line;
+        int r = batch_run_single(s, c, out);
+        c->line = line;
+        if (r)
+            return -1;
+    }
     char where[400];
     context(c, where, sizeof where, col, val, vlen);
     wb_sess_error(s, out, state, msg, NULL, where);
@@ -232,7 +260,10 @@ static int bind_field(wb_engine_session *s, wb_copy_state *c, int i, const char 
     if (i >= c->ncols)
         return row_error(s, c, out, "22P04", "extra data after last expected column", -1, NULL, 0);
     char state[6] = "22P02", msg[300];
-    if (wb_eng_bind_value(c->st, i + 1, c->oids[i], binary, (const uint8_t *)val, val ? (int32_t)len : -1, state, msg,
+    int batched = c->batch && !c->single;
+    sqlite3_stmt *st = batched ? c->bst : c->st;
+    int idx = batched ? c->nb * c->ncols + i + 1 : i + 1;
+    if (wb_eng_bind_value(st, idx, c->oids[i], binary, (const uint8_t *)val, val ? (int32_t)len : -1, state, msg,
                           sizeof msg))
         return row_error(s, c, out, state, msg, i, binary ? NULL : val, len);
     return 0;
@@ -244,6 +275,28 @@ static int insert_row(wb_engine_session *s, wb_copy_state *c, int nfields, wb_bu
         char m[200];
         snprintf(m, sizeof m, "missing data for column \"%s\"", c->names[nfields]);
         return row_error(s, c, out, "22P04", m, -1, NULL, 0);
+    }
+    if (c->batch && !c->single) {
+        if (++c->nb < c->batch)
+            return 0;
+        int rc = wb_sess_step(s, c->bst);
+        sqlite3_reset(c->bst);
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+            c->rows += c->nb;
+            c->nb = 0;
+            c->brows.len = 0;
+            return 0;
+        }
+        /* the failed statement left nothing behind: find the bad row */
+        int64_t line = c->line;
+        int r = batch_run_single(s, c, out);
+        c->line = line;
+        if (r == 0) { /* no row fails on its own */
+            char where[400];
+            context(c, where, sizeof where, -1, NULL, 0);
+            wb_sess_sqlite_error(s, out, s->conn->db, rc, where);
+        }
+        return -1;
     }
     int rc = wb_sess_step(s, c->st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -263,6 +316,45 @@ static int is_null_field(wb_copy_state *c, const char *raw, size_t n)
     return c->null_s && n == c->null_len && memcmp(raw, c->null_s, n) == 0;
 }
 
+static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size_t n, wb_buf *out);
+static int csv_record(wb_engine_session *s, wb_copy_state *c, const char *p, size_t n, wb_buf *out);
+
+/* Run the nb rows kept for the batch one by one through st (c->line is
+ * each row's). 0 when all went in, -1 at the first that failed (its error
+ * in out). Leaves no batch pending. */
+static int batch_run_single(wb_engine_session *s, wb_copy_state *c, wb_buf *out)
+{
+    int n = c->nb, r = 0;
+    c->nb = 0;
+    c->single = 1;
+    for (int i = 0; i < n && r == 0; i++) {
+        const char *p = (const char *)c->brows.p + c->boff[i];
+        size_t len = c->boff[i + 1] - c->boff[i];
+        c->line = c->bline[i];
+        r = c->format == 1 ? csv_record(s, c, p, len, out) : text_line(s, c, p, len, out);
+    }
+    c->single = 0;
+    c->brows.len = 0;
+    return r;
+}
+
+/* One record of text/csv format: kept for its batch, then parsed. */
+static int batch_record(wb_engine_session *s, wb_copy_state *c, const char *p, size_t n, wb_buf *out)
+{
+    if (c->batch && !(n == 2 && p[0] == '\\' && p[1] == '.')) {
+        if (c->nb == 0)
+            c->brows.len = 0;
+        c->boff[c->nb] = c->brows.len;
+        c->bline[c->nb] = c->line;
+        if (wb_buf_append(&c->brows, p, n)) {
+            wb_sess_error(s, out, "53200", "out of memory", NULL, NULL);
+            return -1;
+        }
+        c->boff[c->nb + 1] = c->brows.len;
+    }
+    return c->format == 1 ? csv_record(s, c, p, n, out) : text_line(s, c, p, n, out);
+}
+
 /* One line of text format (without its newline). */
 static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size_t n, wb_buf *out)
 {
@@ -272,9 +364,11 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
     }
     int f = 0;
     size_t start = 0;
+    int esc = 0; /* the field holds a backslash */
     for (size_t k = 0; k <= n; k++) {
         if (k < n && p[k] == '\\') {
             k++; /* an escaped character never ends the field */
+            esc = 1;
             continue;
         }
         if (k < n && p[k] != c->delim)
@@ -283,6 +377,9 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
         size_t rl = k - start;
         if (is_null_field(c, raw, rl)) {
             if (bind_field(s, c, f, NULL, 0, 0, out))
+                return -1;
+        } else if (!esc) { /* nothing to unescape: bind the bytes where they are */
+            if (bind_field(s, c, f, raw, rl, 0, out))
                 return -1;
         } else {
             wb_buf *b = &c->field;
@@ -336,6 +433,7 @@ static int text_line(wb_engine_session *s, wb_copy_state *c, const char *p, size
         }
         f++;
         start = k + 1;
+        esc = 0;
     }
     return insert_row(s, c, f, out);
 }
@@ -483,10 +581,8 @@ static int process(wb_engine_session *s, wb_copy_state *c, int final, wb_buf *ou
         int r = 0;
         if (c->header && c->line == 1)
             r = 0;
-        else if (c->format == 1)
-            r = csv_record(s, c, p + pos, len, out);
         else
-            r = text_line(s, c, p + pos, len, out);
+            r = batch_record(s, c, p + pos, len, out);
         if (r)
             return -1;
         pos = end < n ? end + 1 : n;
@@ -530,7 +626,7 @@ int wb_copy_message(wb_engine_session *s, uint8_t type, const uint8_t *body, uin
         }
         return 0;
     case 'c': {
-        if (process(s, c, 1, out))
+        if (process(s, c, 1, out) || (c->nb > 0 && batch_run_single(s, c, out)))
             return fail_copy(s, out);
         int64_t rows = c->rows;
         int r = cs_end(s, c, 1, out);
@@ -828,8 +924,32 @@ int wb_copy_start(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
             wb_buf_puts(&q, t2);
         }
         wb_buf_puts(&q, ")");
+        size_t one_row = q.len; /* INSERT ... VALUES (?1, ...) */
         wb_buf_putc(&q, 0);
         rc = sqlite3_prepare_v2(s->conn->db, (const char *)q.p, -1, &c->st, NULL);
+        if (rc == SQLITE_OK && c->format != 2 && c->ncols > 0) {
+            /* the same INSERT with COPY_BATCH rows of plain ? parameters */
+            int batch = COPY_BATCH;
+            if (batch * c->ncols > 32766) /* SQLite's SQLITE_MAX_VARIABLE_NUMBER */
+                batch = 32766 / c->ncols;
+            q.len = one_row - 1;
+            while (q.len > 0 && q.p[q.len - 1] != '(')
+                q.len--;
+            for (int r = 0; r < batch; r++) {
+                if (r)
+                    wb_buf_puts(&q, ", (");
+                for (int i = 0; i < c->ncols; i++)
+                    wb_buf_puts(&q, i ? ", ?" : "?");
+                wb_buf_puts(&q, ")");
+            }
+            wb_buf_putc(&q, 0);
+            if (batch > 1 && sqlite3_prepare_v2(s->conn->db, (const char *)q.p, -1, &c->bst, NULL) == SQLITE_OK)
+                c->batch = batch;
+            else {
+                sqlite3_finalize(c->bst);
+                c->bst = NULL;
+            }
+        }
         wb_buf_free(&q);
         if (rc != SQLITE_OK) {
             wb_sess_sqlite_error(s, out, s->conn->db, rc, NULL);

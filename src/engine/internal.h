@@ -63,6 +63,9 @@ int wb_eng_check_interrupt(wb_sess_hdr *h);
  * 0 all (session end). */
 void wb_eng_advisory_release(wb_sess_hdr *h, int xact_only);
 int64_t wb_eng_now_us(void);
+/* h's statement is about to sleep (lock wait, pg_sleep): tell the server
+ * (hooks.waiting). h may be NULL. */
+void wb_eng_waiting(wb_sess_hdr *h);
 
 /* One cached prepared statement of a connection, keyed by its SQL text. */
 typedef struct wb_cached_stmt {
@@ -91,6 +94,8 @@ struct wb_econn {
     uint64_t last_serial; /* the session that used it last (wb_sql_reset_session) */
     wb_sql_cache *tcache; /* translations made on this connection's schema */
     uint64_t tgen;        /* edb->schema_gen when tcache was last valid */
+    sqlite3_stmt *st_now, *st_reset; /* wb_eng_set_now / wb_eng_reset_session */
+    int64_t now_us;       /* the value now() is fixed at (0: the call's time) */
 };
 
 /* One PostgreSQL database = one SQLite file. */
@@ -103,6 +108,8 @@ struct wb_edb {
     atomic_uint_fast64_t schema_gen; /* bumped after DDL: connections clear their translation caches */
     wb_edb *next;
     int debug;
+    wb_engine *e;
+    int ckpt;         /* a checkpoint thread runs on it (e->mu) */
 };
 
 struct wb_engine {
@@ -116,6 +123,7 @@ struct wb_engine {
     pthread_mutex_t adv_mu;           /* advisory locks (pg_advisory_lock...) */
     pthread_cond_t adv_cv;
     struct wb_adv_lock *adv;
+    pthread_cond_t ckpt_cv; /* a checkpoint thread ended (with mu) */
     int debug; /* WB_ENGINE_DEBUG set: print each statement's translation to stderr */
 };
 
@@ -128,6 +136,10 @@ void wb_eng_conn_put(wb_econn *c);
  * back with wb_eng_stmt_put. Returns NULL with the SQLite error. */
 sqlite3_stmt *wb_eng_stmt_get(wb_econn *c, const char *sql, int *rc);
 void wb_eng_stmt_put(wb_econn *c, sqlite3_stmt *st);
+/* wb_sql_set_now / wb_sql_reset_session on c with statements prepared once
+ * per connection (they run for every statement of a session). */
+int wb_eng_set_now(wb_econn *c, int64_t usec);
+int wb_eng_reset_session(wb_econn *c);
 int wb_eng_create_database(wb_engine *e, const char *name, char *errmsg, size_t errlen, char *sqlstate);
 int wb_eng_drop_database(wb_engine *e, const char *name, int if_exists, const char *current, char *errmsg,
                          size_t errlen, char *sqlstate);

@@ -212,7 +212,7 @@ int wb_sess_need_conn(wb_engine_session *s, wb_buf *out)
     c->session = &s->h;
     if (c->last_serial != s->h.serial) {
         /* currval()/lastval() belong to the session that set them */
-        wb_sql_reset_session(c->db);
+        wb_eng_reset_session(c);
         c->last_serial = s->h.serial;
     }
     pthread_mutex_lock(&s->imu);
@@ -234,7 +234,7 @@ void wb_sess_release_conn(wb_engine_session *s)
 {
     if (!s->conn || s->tx != TX_NONE || s->sqlite_tx || portal_holds_stmt(s) || s->copy)
         return;
-    wb_sql_set_now(s->conn->db, 0);
+    wb_eng_set_now(s->conn, 0);
     pthread_mutex_lock(&s->imu);
     wb_econn *c = s->conn;
     s->conn = NULL;
@@ -252,6 +252,7 @@ static int exec_sql(wb_engine_session *s, const char *sql)
          * handler; a COMMIT that still finds readers busy is retried */
         if ((rc & 0xff) == SQLITE_BUSY && rc != SQLITE_BUSY_SNAPSHOT && !wb_eng_check_interrupt(&s->h) &&
             strncmp(sql, "COMMIT", 6) == 0) {
+            wb_eng_waiting(&s->h);
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
             continue;
@@ -410,6 +411,8 @@ int wb_sess_step(wb_engine_session *s, sqlite3_stmt *st)
         if (rc != SQLITE_BUSY || wb_eng_check_interrupt(&s->h))
             return rc;
         sqlite3_reset(st);
+        if (n == 0)
+            wb_eng_waiting(&s->h);
         struct timespec ts = {0, (n < 10 ? 100000L : 2000000L)};
         nanosleep(&ts, NULL);
     }
@@ -1014,7 +1017,7 @@ void wb_sess_set_now(wb_engine_session *s)
         t = s->xact_start_us;
     }
     if (s->conn)
-        wb_sql_set_now(s->conn->db, t);
+        wb_eng_set_now(s->conn, t);
 }
 
 /* Start a portal: the SQLite transaction it needs, the statements before

@@ -11,7 +11,9 @@
  * CopyInResponse, ReadyForQuery, ...) to a caller-owned wb_buf through the
  * encoders of src/pg/proto.c. It never touches a socket and never blocks on
  * a client; it may block on SQLite (busy handling, long statements), so the
- * server calls it from worker threads, never from an I/O thread.
+ * server calls it from worker threads, or from an I/O thread only with a
+ * way out (hooks.waiting, and a helper that takes the I/O thread's other
+ * sessions over when a call runs long).
  *
  * Threads: one wb_engine is shared by every thread. A wb_engine_session is
  * used by one thread at a time (the server hands it from thread to thread
@@ -56,6 +58,11 @@ typedef struct wb_engine_hooks {
     int (*signal_backend)(void *ctx, int32_t pid, int terminate);
     void (*notify)(void *ctx, const char *db, const char *channel, const char *payload,
                    int32_t sender_pid);
+    /* waiting: the thread running a statement of session pid is about to
+     * sleep (a lock held by another session, pg_sleep): the server may move
+     * other work off this thread. Called on that thread, with no engine
+     * lock held; may be NULL. */
+    void (*waiting)(void *ctx, int32_t pid);
 } wb_engine_hooks;
 
 /* Open (creating when fresh: database "postgres", superuser role "postgres")
@@ -98,7 +105,9 @@ enum wb_engine_status {
 #define WB_ENGINE_OUT_HIGH (256u * 1024u)
 
 /* Handle one whole frontend message (type byte, body without the length
- * word; body is only valid during the call). Messages arriving while a COPY
+ * word; body is only valid during the call). The server may call this (and
+ * wb_engine_resume) on an I/O thread: it moves that thread's other work
+ * elsewhere when a call runs long or hooks.waiting says it will sleep. Messages arriving while a COPY
  * FROM STDIN is in progress are CopyData/CopyDone/CopyFail (anything else is
  * an 08P01 error as in PostgreSQL). Flush needs no output: the server flushes
  * whatever out holds. */

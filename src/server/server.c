@@ -60,6 +60,8 @@ typedef struct conn {
      * OWN_QUIET: it ended quietly. */
     atomic_uint own;
     int quiet_ok;               /* at submit (I/O thread): may end quietly */
+    int slow;                   /* its last run took longer than INLINE_SLOW_US
+                                   or had its I/O thread taken over:                                    the next one goes to the worker pool */
     int proxy_login;            /* --upstream: hand over once out is drained */
     char addr[64];              /* peer address, for the proxy's SHOW CLIENTS */
     int port;
@@ -77,7 +79,31 @@ struct iothr {
     int stopping;   /* guarded by mu */
     conn *conns;    /* this thread's connections (thread-local list) */
     int nconns;
+    /* Requests run inline by the thread driving this base, after each loop
+     * round (run_inline): no hand-off to a worker, no wake-up. runq is the
+     * driver's; inl/inl_job/inl_since/cpuclock tell the main thread's
+     * pool_check how long the current inline job has run: past
+     * INLINE_MAX_CPU_US of CPU between two checks, or INLINE_MAX_US of
+     * wall time (waiting on I/O), a helper thread
+     * takes the base over (INL_RUN -> INL_TAKEN) so that the other
+     * sessions on it are not stalled by a long statement. */
+    conn *runq, *runq_tail;
+    conn *batch;              /* the inline batch not started yet; mu (a helper
+                                 that takes over hands it to the worker pool:
+                                 one of them may hold the lock another waits for) */
+    int done;                 /* the loop was broken for good (shutdown) */
+    atomic_int inl;           /* INL_LOOP, INL_RUN, INL_TAKEN */
+    atomic_llong inl_since;   /* start of the inline job running (us, monotonic) */
+    atomic_ullong inl_job;    /* count of inline jobs started */
+    atomic_int cpuclock;      /* the driver's CPU-time clock (clockid_t) */
+    /* pool_check's (main thread only): the job it saw running last */
+    unsigned long long seen_job;
+    int64_t seen_cpu;
+    atomic_int takeover;      /* a helper thread is starting */
+    _Atomic(conn *) inl_conn; /* the connection whose inline job runs */
 };
+
+enum { INL_LOOP = 0, INL_RUN = 1, INL_TAKEN = 2 };
 
 /* password sets loaded by RELOAD: sessions keep pointing at older ones,
  * which live until the server is freed */
@@ -107,6 +133,7 @@ struct wb_server {
     conn *jobs, *jobs_tail;
     wb_srv_task *tasks, *tasks_tail; /* wb_server_task: proxy connects */
     int nworkers, idle, min_workers, max_workers, wstop;
+    int helpers; /* I/O threads that took a base over (detached); wmu */
     /* registry of sessions by pid */
     pthread_mutex_t reg_mu;
     conn *reg[REG_BUCKETS];
@@ -201,6 +228,22 @@ static void hook_notify(void *ctx, const char *db, const char *channel, const ch
     pthread_mutex_unlock(&srv->reg_mu);
 }
 
+/* The engine's statement of session pid is about to sleep: if it runs
+ * inline on an I/O thread, a helper takes that thread's base over now (the
+ * lock it waits for may belong to a session on the same thread). */
+static void takeover_start(iothr *t);
+static void hook_waiting(void *ctx, int32_t pid)
+{
+    wb_server *srv = ctx;
+    pthread_mutex_lock(&srv->reg_mu);
+    conn *c = reg_find(srv, pid);
+    iothr *t = c ? c->t : NULL;
+    int inl = t && atomic_load(&t->inl_conn) == c && atomic_load(&t->inl) % 4 == INL_RUN;
+    pthread_mutex_unlock(&srv->reg_mu);
+    if (inl)
+        takeover_start(t);
+}
+
 static void do_cancel(wb_server *srv, int32_t pid, int32_t key)
 {
     pthread_mutex_lock(&srv->reg_mu);
@@ -214,8 +257,29 @@ static void do_cancel(wb_server *srv, int32_t pid, int32_t key)
 
 static void take_notifications(conn *c);
 
-static void run_job(wb_server *srv, conn *c)
+/* Inline runs (run_inline): a job that used more than INLINE_MAX_CPU_US of
+ * CPU between two of pool_check's ticks (10 ms apart), or that has run for
+ * INLINE_MAX_US, gets its I/O thread's base taken over by a helper (CPU
+ * time, not wall time: on a loaded machine a thread preempted for a few ms
+ * is no long statement); a session whose last run took longer than
+ * INLINE_SLOW_US, or was taken over, runs its next request on the worker
+ * pool (COPY, long statements). */
+#define INLINE_MAX_CPU_US 5000
+#define INLINE_MAX_US 100000
+#define INLINE_SLOW_US 10000
+
+static int64_t mono_us(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run c's job. inline_gen: the generation of c->t's base this thread
+ * drives (run_inline), -1 on a worker. */
+static void run_job(wb_server *srv, conn *c, int inline_gen)
+{
+    int64_t t0 = c->job == JOB_RUN ? mono_us() : 0;
     switch (c->job) {
     case JOB_LOGIN:
         c->result = wb_srv_session_login(&c->s, srv->engine);
@@ -224,6 +288,8 @@ static void run_job(wb_server *srv, conn *c)
         break;
     case JOB_RUN:
         c->result = wb_srv_session_run(&c->s);
+        /* published by the CAS or post below */
+        c->slow = mono_us() - t0 > INLINE_SLOW_US || (inline_gen >= 0 && atomic_load(&c->t->inl) / 4 != inline_gen);
         if (c->result == WB_SRV_WAIT) {
             /* answer from here: the client gets it one thread hop sooner
              * (the I/O thread only re-arms reading, off the critical path).
@@ -298,7 +364,7 @@ static void *worker_main(void *arg)
         if (!srv->jobs)
             srv->jobs_tail = NULL;
         pthread_mutex_unlock(&srv->wmu);
-        run_job(srv, c);
+        run_job(srv, c, -1);
         pthread_mutex_lock(&srv->wmu);
     }
 out:
@@ -335,17 +401,44 @@ static void pool_check(evutil_socket_t fd, short what, void *arg)
     if ((srv->jobs || srv->tasks) && srv->idle == 0 && srv->nworkers < srv->max_workers)
         spawn_worker(srv);
     pthread_mutex_unlock(&srv->wmu);
+    int64_t now = mono_us();
+    for (int i = 0; i < srv->nio; i++) {
+        iothr *t = &srv->io[i];
+        if (atomic_load(&t->inl) % 4 != INL_RUN) {
+            t->seen_job = 0;
+            continue;
+        }
+        unsigned long long job = atomic_load(&t->inl_job);
+        struct timespec ts;
+        int64_t cpu = clock_gettime((clockid_t)atomic_load(&t->cpuclock), &ts) == 0
+                          ? (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000
+                          : 0;
+        if (job != t->seen_job) { /* a job we had not seen: measure from here */
+            t->seen_job = job;
+            t->seen_cpu = cpu;
+            if (now - atomic_load(&t->inl_since) <= INLINE_MAX_US)
+                continue;
+        }
+        if ((cpu && cpu - t->seen_cpu > INLINE_MAX_CPU_US) || now - atomic_load(&t->inl_since) > INLINE_MAX_US)
+            takeover_start(t);
+    }
 }
 
-static void submit(conn *c, enum job j)
+/* I/O thread: c now has job j in flight (run by a worker or inline). */
+static void job_start(conn *c, enum job j)
 {
-    wb_server *srv = c->t->srv;
     c->job = j;
     /* a quiet end needs the read event armed to wake the I/O thread, and no
      * bytes hidden in a TLS record buffer */
     c->quiet_ok = j == JOB_RUN && c->reading && !c->s.tls_active && !c->closing && !c->terminate;
     atomic_store(&c->own, c->quiet_ok ? OWN_RUN : 0);
     c->job_next = NULL;
+}
+
+/* Queue c's started job for the worker pool. */
+static void submit_started(conn *c)
+{
+    wb_server *srv = c->t->srv;
     pthread_mutex_lock(&srv->wmu);
     if (srv->jobs_tail)
         srv->jobs_tail->job_next = c;
@@ -358,6 +451,32 @@ static void submit(conn *c, enum job j)
     pthread_mutex_unlock(&srv->wmu);
     if (wake) /* after unlocking: the woken worker does not block on wmu */
         pthread_cond_signal(&srv->wcv);
+}
+
+static void submit(conn *c, enum job j)
+{
+    job_start(c, j);
+    submit_started(c);
+}
+
+/* I/O thread: run c's request on this thread after the loop round
+ * (run_inline), or on the pool when its last run was slow. */
+static void submit_run(conn *c)
+{
+    /* inside a transaction block a session holds its SQLite connection and
+     * often the write lock that others wait for: a worker runs it, so that
+     * the waiters' hand-offs do not take I/O threads over one by one */
+    if (c->slow || wb_engine_session_txn_status(c->s.es) != 'I') {
+        submit(c, JOB_RUN);
+        return;
+    }
+    iothr *t = c->t;
+    job_start(c, JOB_RUN);
+    if (t->runq_tail)
+        t->runq_tail->job_next = c;
+    else
+        t->runq = c;
+    t->runq_tail = c;
 }
 
 void wb_server_task(wb_server *srv, wb_srv_task *t)
@@ -706,7 +825,10 @@ static void advance(conn *c)
     case WB_SRV_ENGINE:
         /* reading stays armed: the next request's bytes wake this thread
          * (on_read reaps a quietly ended job or disarms until MAIL_DONE) */
-        submit(c, JOB_RUN);
+        if (srv->cfg.proxy)
+            submit(c, JOB_RUN);
+        else
+            submit_run(c);
         return;
     case WB_SRV_FLUSH:
     case WB_SRV_CLOSE:
@@ -794,8 +916,10 @@ static void conn_free(conn *c)
         c->next->prev = c->prev;
     t->nconns--;
     free(c);
-    if (stopping && t->nconns == 0)
+    if (stopping && t->nconns == 0) {
+        t->done = 1;
         event_base_loopbreak(t->base);
+    }
 }
 
 /* --upstream: the authenticated connection becomes a proxy client on this
@@ -890,8 +1014,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
                     nx = x->next;
                     shutdown_conn(x);
                 }
-                if (t->nconns == 0)
+                if (t->nconns == 0) {
+                    t->done = 1;
                     event_base_loopbreak(t->base);
+                }
             }
             return;
         }
@@ -916,13 +1042,119 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The driver of t's base: run the requests queued by this loop round
+ * inline, one after the other (each sends its own answer). Returns 1 when
+ * a helper took the base over meanwhile (this thread is no longer its
+ * driver: what was left queued went to the worker pool). */
+static int run_inline(iothr *t, int gen)
+{
+    pthread_mutex_lock(&t->mu);
+    assert(!t->batch);
+    t->batch = t->runq;
+    pthread_mutex_unlock(&t->mu);
+    t->runq = t->runq_tail = NULL;
+    atomic_store(&t->inl_since, mono_us());
+    atomic_store(&t->inl, gen * 4 + INL_RUN);
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        if (atomic_load(&t->inl) / 4 != gen) { /* taken over: the helper took the batch */
+            pthread_mutex_unlock(&t->mu);
+            return 1;
+        }
+        conn *c = t->batch;
+        if (c)
+            t->batch = c->job_next;
+        pthread_mutex_unlock(&t->mu);
+        if (!c)
+            break;
+        c->job_next = NULL;
+        atomic_store(&t->inl_since, mono_us());
+        atomic_store(&t->inl_conn, c);
+        atomic_fetch_add(&t->inl_job, 1);
+        run_job(t->srv, c, gen); /* from here on c is the job's as on a worker */
+    }
+    int want = gen * 4 + INL_RUN;
+    return !atomic_compare_exchange_strong(&t->inl, &want, gen * 4 + INL_LOOP);
+}
+
+/* Drive t's base until shutdown or until a helper takes it over. */
+static void io_loop(iothr *t)
+{
+    int gen = atomic_load(&t->inl) / 4;
+    clockid_t ck;
+    if (pthread_getcpuclockid(pthread_self(), &ck) == 0)
+        atomic_store(&t->cpuclock, (int)ck);
+    for (;;) {
+        event_base_loop(t->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
+        if (t->done)
+            return;
+        if (t->runq && run_inline(t, gen))
+            return;
+    }
+}
+
 static void *io_main(void *arg)
 {
     iothr *t = arg;
     if (t->srv->cfg.proxy)
         wb_proxy_thread_start(t->srv->cfg.proxy, (int)(t - t->srv->io), t->base);
-    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    io_loop(t);
     return NULL;
+}
+
+/* A helper: if t's driver is still inside the same inline run, take the
+ * base over (the old driver, when its job ends, hands what it had queued
+ * to the worker pool and exits). */
+static void *takeover_main(void *arg)
+{
+    iothr *t = arg;
+    wb_server *srv = t->srv;
+    int st = atomic_load(&t->inl);
+    int won = st % 4 == INL_RUN && atomic_compare_exchange_strong(&t->inl, &st, (st / 4 + 1) * 4 + INL_LOOP);
+    atomic_store(&t->takeover, 0);
+    if (won) {
+        pthread_mutex_lock(&t->mu);
+        conn *q = t->batch;
+        t->batch = NULL;
+        pthread_mutex_unlock(&t->mu);
+        while (q) {
+            conn *c = q;
+            q = c->job_next;
+            c->job_next = NULL;
+            submit_started(c);
+        }
+        io_loop(t);
+    }
+    pthread_mutex_lock(&srv->wmu);
+    srv->helpers--;
+    pthread_cond_broadcast(&srv->wdone);
+    pthread_mutex_unlock(&srv->wmu);
+    return NULL;
+}
+
+/* Main thread (pool_check): t's driver has run one inline job for longer
+ * than INLINE_MAX_US. */
+static void takeover_start(iothr *t)
+{
+    wb_server *srv = t->srv;
+    if (atomic_exchange(&t->takeover, 1))
+        return; /* one is starting */
+    pthread_mutex_lock(&srv->wmu);
+    srv->helpers++;
+    pthread_mutex_unlock(&srv->wmu);
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&th, &a, takeover_main, t);
+    pthread_attr_destroy(&a);
+    if (r != 0) {
+        pthread_mutex_lock(&srv->wmu);
+        srv->helpers--;
+        pthread_cond_broadcast(&srv->wdone);
+        pthread_mutex_unlock(&srv->wmu);
+        atomic_store(&t->takeover, 0);
+    }
 }
 
 /* ---------------- listening ---------------- */
@@ -1218,7 +1450,7 @@ wb_server *wb_server_new(const wb_server_config *cfg, char *err, size_t errlen)
     }
     if (srv->cfg.proxy)
         return srv; /* --upstream: no engine */
-    wb_engine_hooks hooks = {srv, hook_signal_backend, hook_notify};
+    wb_engine_hooks hooks = {srv, hook_signal_backend, hook_notify, hook_waiting};
     wb_engine_error eerr = {{0}, {0}};
     srv->engine = wb_engine_open(srv->cfg.datadir, &hooks, &eerr);
     if (!srv->engine) {
@@ -1297,6 +1529,8 @@ int wb_server_run(wb_server *srv)
     for (int i = 0; i < srv->nio; i++)
         pthread_join(srv->io[i].th, NULL);
     pthread_mutex_lock(&srv->wmu);
+    while (srv->helpers > 0) /* I/O threads that took a base over */
+        pthread_cond_wait(&srv->wdone, &srv->wmu);
     srv->wstop = 1;
     pthread_cond_broadcast(&srv->wcv);
     while (srv->nworkers > 0)

@@ -7,8 +7,12 @@
  *    (round-robin), each running a libevent (epoll) base;
  *  - an I/O thread never blocks on a client: it recv()s / SSL_read()s into
  *    the connection's push wb_stream, runs the startup/auth state machine
- *    (session.h) inline, and hands "this session has whole messages
- *    buffered" to the worker pool as one job; while the job runs the
+ *    (session.h) inline, and makes "this session has whole messages
+ *    buffered" one job: run on the I/O thread itself after the loop round
+ *    (a session outside a transaction block whose last run was short), or
+ *    on the worker pool; when an inline job sleeps (engine hook waiting)
+ *    or uses 5 ms of CPU, a helper thread takes the I/O thread's event base
+ *    over and the old thread ends with that job; while the job runs the
  *    connection is not read (backpressure); the job's answers, coalesced in
  *    one wb_buf, are written when it ends (once per batch / Sync), and a
  *    connection whose output is not drained is not read either;
@@ -17,7 +21,8 @@
  *    sessions), up to --max-connections + 4, and shrinks back when idle;
  *  - a registry keyed by process id (BackendKeyData) serves CancelRequest,
  *    pg_cancel_backend/pg_terminate_backend (engine hook signal_backend)
- *    and NOTIFY delivery (engine hook notify).
+ *    and NOTIFY delivery (engine hook notify); hook waiting finds the
+ *    session's I/O thread.
  *
  * Lock order: the engine may call its hooks while holding its own locks;
  * the hooks take the server's registry lock and, under it, call

@@ -5,6 +5,7 @@ no "database is locked", every committed row there, rolled-back rows gone."""
 import os
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clienttest import check, eq, env, main, need  # noqa: E402
@@ -135,6 +136,51 @@ def concurrent_inserts_and_readers():
     cur.execute("SELECT count(*), count(DISTINCT id) FROM cw_log WHERE note = 'ins'")
     eq(cur.fetchone(), (THREADS * ROUNDS, THREADS * ROUNDS), "inserted rows")
     c.close()
+
+
+@check
+def long_statements_do_not_stall_others():
+    # sessions sleeping (pg_sleep) or busy with a long CPU-bound query must
+    # not hold up the short queries of other sessions (wirebuf serve runs a
+    # request on the I/O thread that read it and moves that thread's other
+    # sessions elsewhere when a statement sleeps or runs long)
+    longs = ["SELECT pg_sleep(1.5)", "SELECT count(*) FROM generate_series(1, 3000000)"] * 2
+    conns = []
+    for i in range(len(longs) * 2):  # long, long, short, short, ...: with I/O threads
+        c = connect()                # taken in turn, each has both kinds
+        c.autocommit = True
+        conns.append(c)
+    lc = [c for i, c in enumerate(conns) if i % 4 < 2]
+    sc = [c for i, c in enumerate(conns) if i % 4 >= 2]
+    slow, errors = [], []
+    started = threading.Barrier(len(longs) + 1)
+
+    def run_long(c, sql):
+        try:
+            started.wait()
+            c.cursor().execute(sql)
+        except Exception as e:
+            errors.append("%s: %s" % (sql, e))
+    ts = [threading.Thread(target=run_long, args=(lc[i], sql)) for i, sql in enumerate(longs)]
+    for t in ts:
+        t.start()
+    started.wait()
+    time.sleep(0.2)  # the long ones are running
+    for k in range(10):
+        for c in sc:
+            t0 = time.monotonic()
+            cur = c.cursor()
+            cur.execute("SELECT 1")
+            eq(cur.fetchone()[0], 1, "SELECT 1")
+            slow.append(time.monotonic() - t0)
+    for t in ts:
+        t.join()
+    for c in conns:
+        c.close()
+    eq(errors, [], "long statements")
+    worst = max(slow)
+    if worst > 0.5:
+        raise AssertionError("a SELECT 1 took %.3f s while other sessions ran long statements" % worst)
 
 
 if __name__ == "__main__":
