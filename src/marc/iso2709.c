@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* n ASCII digits at p -> *val. Branch-free over the digits (one test at the
  * end): the directory has two of these per entry on the hot path. */
@@ -58,6 +61,47 @@ static inline int entry_nums(const uint8_t *e, size_t *flen, size_t *fstart, int
     *flen = (size_t)(d & 0xFFFFFFFFu);
     *fstart = (size_t)(d >> 32) * 10 + last;
     return ok;
+}
+
+/* 1 when p[0, n) is all ASCII digits. The directory of a well-formed MARC 21
+ * record is (tags, lengths and starts all numeric): one test over the whole
+ * directory, 16 bytes at a time (the last 16 by one load ending at p + n),
+ * instead of one per entry. */
+static inline int all_digits(const uint8_t *p, size_t n)
+{
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+        __m128i bad = _mm_setzero_si128();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + i)), zero);
+            bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d), _mm_set1_epi8(-1)));
+        }
+        if (i < n) {
+            __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + n - 16)), zero);
+            bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d), _mm_set1_epi8(-1)));
+        }
+        return _mm_movemask_epi8(bad) == 0;
+    }
+#endif
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= (unsigned)p[i] - '0' > 9;
+    return !bad;
+}
+
+/* A directory entry's length and start (9 digits, already known to be
+ * digits) converted 8 at a time as in entry_nums(). */
+static inline void entry_len_start(const uint8_t *e, size_t *flen, size_t *fstart)
+{
+    uint64_t w;
+    memcpy(&w, e + 3, 8);
+    uint64_t d = w - 0x3030303030303030ull;
+    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFull;
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;
+    *flen = (size_t)(d & 0xFFFFFFFFu);
+    *fstart = (size_t)(d >> 32) * 10 + (size_t)(e[11] - '0');
 }
 
 static int is_blank(uint8_t c)
@@ -428,11 +472,53 @@ static void own_leader(wb_marc_record *rec, const uint8_t *buf)
     }
 }
 
+/* The hot path of parse() over a directory known to be all digits: store
+ * entries 0.. as fields while each points at a field ending in 0x1E inside
+ * the data (room bytes from base) and each data field has the usual shape
+ * (two printable indicators, then 0x1F). Returns the index of the first
+ * entry that is anything else (nent when none); *next is where the data
+ * after the last stored field starts, *edge the OR of the bytes before each
+ * stored field. Its own function, so that its few variables stay in
+ * registers. */
+static size_t usual_fields(wb_marc_field *fo, const uint8_t *buf, size_t base, size_t room, size_t nent,
+                           size_t *next, unsigned *edge)
+{
+    const uint8_t *e = buf + WB_MARC_LEADER_LEN;
+    const uint8_t *data = buf + base;
+    unsigned ed = 0;
+    size_t i = 0, nx = *next;
+    for (; i < nent; i++, e += WB_MARC_DIRENT_LEN) {
+        size_t flen, fstart;
+        entry_len_start(e, &flen, &fstart);
+        /* fstart and flen are below 100,000: fstart + flen cannot wrap */
+        if (flen < 1 || fstart + flen > room || data[fstart + flen - 1] != WB_MARC_FT)
+            break;
+        const uint8_t *d = data + fstart;
+        uint32_t tw;
+        memcpy(&tw, e, 4);
+        tw &= 0x00FFFFFFu; /* the tag and its NUL (little-endian) */
+        if ((tw & 0xFFFFu) != 0x3030u && /* not "00x": a data field (wb_marc_is_control) */
+            !(flen >= 4 && d[2] == WB_MARC_SD && (uint8_t)(d[0] - 0x20) < 0x5F && (uint8_t)(d[1] - 0x20) < 0x5F))
+            break;
+        wb_marc_field lf;
+        memcpy(lf.tag, &tw, 4);
+        lf.len = (uint32_t)(flen - 1);
+        lf.data = d;
+        fo[i] = lf;
+        ed |= d[-1];
+        nx = base + fstart + flen;
+    }
+    *next = nx;
+    *edge = ed;
+    return i;
+}
+
 static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
     int strict = (flags & WB_MARC_STRICT) != 0;
     int np = 0; /* problems found (repaired, in permissive mode) */
     rec->nfields = 0;
+    rec->slices = 0;
     rec->leader = buf;
     rec->raw_len = len;
     err->msg[0] = 0;
@@ -554,7 +640,22 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     int bad_entries = 0, bad_tags = 0, bad_inds = 0, no_inds = 0;
     size_t rebuilt = SIZE_MAX; /* rec->store holds rebuilt fields from here on */
     size_t room = base <= end ? end - base : 0; /* bytes of data before the terminator */
-    for (size_t i = 0; i < nent; i++) {
+    size_t i = 0;
+    if (all_digits(buf + WB_MARC_LEADER_LEN, nent * WB_MARC_DIRENT_LEN)) {
+        /* The hot path: a directory of digits (one test above), each entry
+         * pointing at a field that ends in 0x1E inside the data, every data
+         * field of the usual shape. Fields are stored through a local
+         * pointer; the first entry that is anything else leaves this loop
+         * and is done again, with every repair, by the general loop below.
+         * `edge` collects the byte before each field: when every field
+         * follows an ASCII byte (a 0x1E), a record that is valid UTF-8 as a
+         * whole has no field cut inside a character (rec->slices). */
+        unsigned edge = 0;
+        i = usual_fields(rec->fields, buf, base, room, nent, &next, &edge);
+        rec->nfields = i;
+        rec->slices = i == nent && edge < 0x80;
+    }
+    for (; i < nent; i++) {
         const uint8_t *e = buf + WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN;
         size_t flen = 0, fstart = 0;
         int tag_digits;

@@ -333,6 +333,7 @@ static long rebuild(wb_marc_record *rec, int marc8)
 {
     wb_buf *o = &rec->scratch;
     o->len = 0;
+    rec->slices = 0; /* the fields move to rec->store */
     long problems = 0;
     for (size_t i = 0; i < rec->nfields; i++) {
         wb_marc_field *f = &rec->fields[i];

@@ -316,7 +316,8 @@ int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, u
 {
     /* hot path: the whole record is valid UTF-8 in one scan and no field
      * starts or ends inside a character; no per-field validation calls */
-    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len && fields_utf8(rec, raw, len))
+    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len &&
+        (rec->slices || fields_utf8(rec, raw, len)))
         return 0;
     wb_marc_error cerr = {0};
     int c = wb_marc_to_utf8(rec, flags, &cerr);
