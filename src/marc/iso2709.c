@@ -34,6 +34,27 @@ static inline int digits(const uint8_t *p, size_t n, size_t *val)
     return !bad;
 }
 
+/* Five ASCII digits at p (a leader's record length or base address) ->
+ * *val, SWAR: one 8-byte load when 8 bytes are readable (always in a
+ * leader: p + 8 <= leader + 24), then as digits(). */
+static inline int digits5(const uint8_t *p, size_t *val)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    w &= 0xFFFFFFFFFFull; /* the five bytes */
+    const uint64_t z = 0x3030303030ull, hi = 0x8080808080ull;
+    if (((w | (w + 0x4646464646ull) | (w - z)) & hi) != 0) {
+        *val = 0;
+        return 0;
+    }
+    uint64_t d = w - z;                                /* 5 digits, one per byte */
+    uint64_t lo4 = d & 0xFFFFFFFFull, d4 = d >> 32;     /* digits 0-3, digit 4 */
+    lo4 = (lo4 * 10 + (lo4 >> 8)) & 0x00FF00FFull;     /* 2 x 2-digit numbers */
+    lo4 = (lo4 * 100 + (lo4 >> 16)) & 0xFFFFull;       /* the first 4 digits */
+    *val = (size_t)lo4 * 10 + (size_t)d4;
+    return 1;
+}
+
 /* A directory entry's numbers (MARC 21 "Directory": tag 3, length of field
  * 4, starting character position 5) read 8 digits at a time (SWAR): bytes
  * 3-10 as one little-endian word, tested for all-digits with one carry-free
@@ -162,7 +183,7 @@ static size_t find_leader(const uint8_t *p, size_t from, size_t kend, size_t n)
 static int dir_fits(const uint8_t *p, size_t len)
 {
     size_t base, flen, fstart, maxend = 0;
-    if (len < WB_MARC_LEADER_LEN + 2 || !digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 ||
+    if (len < WB_MARC_LEADER_LEN + 2 || !digits5(p + 12, &base) || base < WB_MARC_LEADER_LEN + 1 ||
         base >= len || p[base - 1] != WB_MARC_FT || (base - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN)
         return 0;
     size_t end = len - 1;
@@ -183,11 +204,13 @@ static int dir_fits(const uint8_t *p, size_t len)
 static int last_entry_ends(const uint8_t *p, size_t len)
 {
     size_t base = 0, flen = 0, start = 0;
-    if (!digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 + WB_MARC_DIRENT_LEN || base >= len ||
+    if (!digits5(p + 12, &base) || base < WB_MARC_LEADER_LEN + 1 + WB_MARC_DIRENT_LEN || base >= len ||
         p[base - 1] != WB_MARC_FT)
         return 0;
-    const uint8_t *e = p + base - 1 - WB_MARC_DIRENT_LEN;
-    return digits(e + 3, 4, &flen) && digits(e + 7, 5, &start) && base + start + flen == len - 1;
+    int tag_digits;
+    uint32_t tag_word;
+    return entry_nums(p + base - 1 - WB_MARC_DIRENT_LEN, &flen, &start, &tag_digits, &tag_word) &&
+           base + start + flen == len - 1;
 }
 
 /* Bytes that only ever appear as structure or padding: a run of them after
@@ -263,7 +286,11 @@ enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof
 enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof, unsigned flags,
                                            size_t scanned, wb_marc_frame *out)
 {
-    memset(out, 0, sizeof *out);
+    /* every field but the message (160 bytes: only its first byte, on the
+     * hot path) */
+    out->skip = out->len = out->need = out->scanned = 0;
+    out->resynced = out->record = 0;
+    out->msg[0] = 0;
     size_t s = 0;
     while (s < n && is_blank(buf[s]))
         s++;
@@ -282,7 +309,7 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
     }
     int strict = (flags & (WB_MARC_STRICT | WB_MARC_STRICT_FRAMING)) != 0;
     size_t len = 0;
-    int numeric = avail >= 5 && digits(p, 5, &len);
+    int numeric = avail >= 8 ? digits5(p, &len) : avail >= 5 && digits(p, 5, &len);
     if (numeric && len >= WB_MARC_LEADER_LEN + 2) {
         if (avail < len && !eof) {
             out->need = s + len;
@@ -541,7 +568,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     size_t lv = 0;
     /* the length field was not trusted by the framer: the directory and the
      * data must agree before the record is accepted */
-    int verify = unterminated || !digits(buf, 5, &lv) || lv != len;
+    int verify = unterminated || !digits5(buf, &lv) || lv != len;
     /* Leader bytes: printable ASCII everywhere; positions with fixed MARC 21
      * values (indicator count 10, subfield code length 11, entry map 20-23)
      * must be digits and are repaired to the MARC 21 values (as yaz does). */
@@ -576,14 +603,21 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     if (unterminated)
         problem(err, &np, len - 1, "record terminator (0x1D) %s, rebuilt",
                 buf[len - 1] == WB_MARC_FT ? "missing" : "overwritten");
-    const uint8_t *ft = memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
+    /* The directory ends at the first 0x1E. When the base address points
+     * just past a 0x1E and everything before it is whole entries of digits
+     * (no 0x1E among them), that is it, without a search. */
+    size_t b0;
+    int dir_digits = digits5(buf + 12, &b0) && b0 > WB_MARC_LEADER_LEN && b0 <= end && buf[b0 - 1] == WB_MARC_FT &&
+                     (b0 - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN == 0 &&
+                     all_digits(buf + WB_MARC_LEADER_LEN, b0 - 1 - WB_MARC_LEADER_LEN);
+    const uint8_t *ft = dir_digits ? buf + b0 - 1 : memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
     if (!ft) {
         wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory has no field terminator (0x1E)");
         return -1;
     }
     size_t dir_end = (size_t)(ft - buf); /* index of the directory's 0x1E */
     size_t base;
-    if (!digits(buf + 12, 5, &base) || base != dir_end + 1) {
+    if (!digits5(buf + 12, &base) || base != dir_end + 1) {
         if (strict) {
             wb_marc_errorf(err, 12, "base address of data %.5s in leader does not follow the directory (ends at %zu)",
                            (const char *)buf + 12, dir_end + 1);
@@ -641,7 +675,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     size_t rebuilt = SIZE_MAX; /* rec->store holds rebuilt fields from here on */
     size_t room = base <= end ? end - base : 0; /* bytes of data before the terminator */
     size_t i = 0;
-    if (all_digits(buf + WB_MARC_LEADER_LEN, nent * WB_MARC_DIRENT_LEN)) {
+    if (dir_digits || all_digits(buf + WB_MARC_LEADER_LEN, nent * WB_MARC_DIRENT_LEN)) {
         /* The hot path: a directory of digits (one test above), each entry
          * pointing at a field that ends in 0x1E inside the data, every data
          * field of the usual shape. Fields are stored through a local

@@ -103,8 +103,25 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
             /* hot path: a run of Basic Latin (ASCII, an identity mapping)
              * with no combining mark held back is copied as it is */
             size_t j = i + 1;
+#if defined(__SSE2__)
+            /* 16 bytes per test: printable ASCII is 0x20-0x7E as signed bytes */
+            const __m128i lo = _mm_set1_epi8(0x1F), hi = _mm_set1_epi8(0x7F);
+            while (j + 16 <= n) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(in + j));
+                unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi))) &
+                             0xFFFFu;
+                if (m) {
+                    j += (size_t)__builtin_ctz(m);
+                    goto run_end;
+                }
+                j += 16;
+            }
+#endif
             while (j < n && in[j] >= 0x20 && in[j] < 0x7F)
                 j++;
+#if defined(__SSE2__)
+        run_end:
+#endif
             memcpy(out->p + out->len, in + i, j - i);
             out->len += j - i;
             i = j;

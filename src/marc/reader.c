@@ -254,7 +254,10 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
      * Unicode by definition; MARC-8 applies to ISO 2709 and .mrk. */
     if (!(r->flags & WB_MARC_KEEP_MARC8)) {
         int c;
-        wb_marc_error cerr = *err;
+        wb_marc_error cerr; /* (filled only when c != 0: not copied on the hot path) */
+        cerr.record = err->record;
+        cerr.offset = err->offset;
+        cerr.msg[0] = 0;
         if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
             c = wb_marc_bring_to_utf8(&r->rec, r->format == WB_MARC_ISO2709 ? r->raw : NULL,
                                       r->pending, r->flags, &cerr);
