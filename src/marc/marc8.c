@@ -270,22 +270,56 @@ static inline size_t utf8_seq(const uint8_t *p, size_t n)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define WB_UTF8_AVX2 1
-/* Index of the first 128-byte block at or after i (i + 128 <= n) that holds
- * a byte >= 0x80, or the first i with fewer than 128 bytes left: four
- * 32-byte AVX2 loads OR-ed, one test. Only called when the CPU has AVX2. */
-__attribute__((target("avx2"))) static size_t ascii_blocks_avx2(const uint8_t *buf, size_t i, size_t n)
+/* wb_utf8_valid_prefix for n >= 32 on a CPU with AVX2: 64, then 32 bytes
+ * per test for ASCII, the last < 32 bytes by one load ending at buf + n
+ * (nothing is read outside buf[0, n)); at a byte >= 0x80 (found by its bit
+ * in the mask, not by a byte loop) the run of multi-byte characters is
+ * checked one character at a time, then the vector loop resumes. A record
+ * of MARC text is ~1 KB with a couple of such runs: a few dozen tests, no
+ * per-byte loop, no cascade of block sizes. */
+__attribute__((target("avx2"))) static size_t utf8_prefix_avx2(const uint8_t *buf, size_t n)
 {
-    while (i + 128 <= n) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(buf + i));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(buf + i + 32));
-        __m256i c = _mm256_loadu_si256((const __m256i *)(buf + i + 64));
-        __m256i d = _mm256_loadu_si256((const __m256i *)(buf + i + 96));
-        __m256i x = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
-        if (!_mm256_testz_si256(x, _mm256_set1_epi8((char)0x80)))
-            break;
-        i += 128;
+    size_t i = 0;
+    for (;;) {
+        while (i + 64 <= n) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(buf + i));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(buf + i + 32));
+            if (_mm256_movemask_epi8(_mm256_or_si256(a, b))) {
+                unsigned ma = (unsigned)_mm256_movemask_epi8(a);
+                i += ma ? (size_t)__builtin_ctz(ma) : 32 + (size_t)__builtin_ctz((unsigned)_mm256_movemask_epi8(b));
+                goto multi;
+            }
+            i += 64;
+        }
+        while (i + 32 <= n) {
+            unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(buf + i)));
+            if (m) {
+                i += (size_t)__builtin_ctz(m);
+                goto multi;
+            }
+            i += 32;
+        }
+        if (i >= n)
+            return n;
+        {
+            /* the last n - i < 32 bytes: one load ending at buf + n */
+            unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(buf + n - 32)));
+            m >>= 32 - (n - i);
+            if (!m)
+                return n;
+            i += (size_t)__builtin_ctz(m);
+        }
+    multi:
+        /* buf[i] >= 0x80: a run of multi-byte characters */
+        do {
+            size_t l = utf8_seq(buf + i, n - i);
+            if (!l)
+                return i;
+            i += l;
+        } while (i < n && buf[i] >= 0x80);
+        if (i >= n)
+            return n;
     }
-    return i;
 }
 #endif
 
@@ -293,15 +327,12 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
 {
     size_t i = 0;
 #ifdef WB_UTF8_AVX2
-    int avx2 = n >= 128 && __builtin_cpu_supports("avx2");
+    if (n >= 32 && __builtin_cpu_supports("avx2"))
+        return utf8_prefix_avx2(buf, n);
 #endif
     while (i < n) {
-        /* ASCII fast path: 128 bytes per test with AVX2, then 64, then 16
-         * bytes per test (SSE2: the sign bits of OR-ed loads), then 8 */
-#ifdef WB_UTF8_AVX2
-        if (avx2)
-            i = ascii_blocks_avx2(buf, i, n);
-#endif
+        /* ASCII fast path: 64, then 16 bytes per test (SSE2: the sign bits
+         * of OR-ed loads), then 8 */
 #if defined(__SSE2__)
         while (i + 64 <= n) {
             __m128i a = _mm_loadu_si128((const __m128i *)(buf + i));
