@@ -506,39 +506,75 @@ static void own_leader(wb_marc_record *rec, const uint8_t *buf)
  * entry that is anything else (nent when none); *next is where the data
  * after the last stored field starts, *edge the OR of the bytes before each
  * stored field. Its own function, so that its few variables stay in
- * registers. */
+ * registers; CONVERT(e, flen, fstart) reads an entry's two numbers. */
+#define USUAL_FIELDS_BODY(CONVERT)                                                                                  \
+    const uint8_t *e = buf + WB_MARC_LEADER_LEN;                                                                    \
+    const uint8_t *data = buf + base;                                                                               \
+    unsigned ed = 0;                                                                                                \
+    size_t i = 0;                                                                                                   \
+    const uint8_t *last = NULL;                                                                                     \
+    for (; i < nent; i++, e += WB_MARC_DIRENT_LEN) {                                                                \
+        size_t flen, fstart;                                                                                        \
+        CONVERT(e, flen, fstart);                                                                                   \
+        /* fstart and flen are below 100,000: fstart + flen cannot wrap */                                         \
+        if (flen < 1 || fstart + flen > room || data[fstart + flen - 1] != WB_MARC_FT)                              \
+            break;                                                                                                  \
+        const uint8_t *d = data + fstart;                                                                           \
+        uint32_t tw;                                                                                                \
+        memcpy(&tw, e, 4);                                                                                          \
+        tw &= 0x00FFFFFFu; /* the tag and its NUL (little-endian) */                                               \
+        if ((tw & 0xFFFFu) != 0x3030u && /* not "00x": a data field (wb_marc_is_control) */                        \
+            !(flen >= 4 && d[2] == WB_MARC_SD && (uint8_t)(d[0] - 0x20) < 0x5F && (uint8_t)(d[1] - 0x20) < 0x5F)) \
+            break;                                                                                                  \
+        wb_marc_field lf;                                                                                           \
+        memcpy(lf.tag, &tw, 4);                                                                                     \
+        lf.len = (uint32_t)(flen - 1);                                                                              \
+        lf.data = d;                                                                                                \
+        fo[i] = lf;                                                                                                 \
+        ed |= d[-1];                                                                                                \
+        last = d + flen;                                                                                            \
+    }                                                                                                               \
+    if (last)                                                                                                       \
+        *next = (size_t)(last - buf);                                                                               \
+    *edge = ed;                                                                                                     \
+    return i;
+
+#define SCALAR_CONVERT(e, flen, fstart) entry_len_start((e), &(flen), &(fstart))
+
 static size_t usual_fields(wb_marc_field *fo, const uint8_t *buf, size_t base, size_t room, size_t nent,
                            size_t *next, unsigned *edge)
 {
-    const uint8_t *e = buf + WB_MARC_LEADER_LEN;
-    const uint8_t *data = buf + base;
-    unsigned ed = 0;
-    size_t i = 0, nx = *next;
-    for (; i < nent; i++, e += WB_MARC_DIRENT_LEN) {
-        size_t flen, fstart;
-        entry_len_start(e, &flen, &fstart);
-        /* fstart and flen are below 100,000: fstart + flen cannot wrap */
-        if (flen < 1 || fstart + flen > room || data[fstart + flen - 1] != WB_MARC_FT)
-            break;
-        const uint8_t *d = data + fstart;
-        uint32_t tw;
-        memcpy(&tw, e, 4);
-        tw &= 0x00FFFFFFu; /* the tag and its NUL (little-endian) */
-        if ((tw & 0xFFFFu) != 0x3030u && /* not "00x": a data field (wb_marc_is_control) */
-            !(flen >= 4 && d[2] == WB_MARC_SD && (uint8_t)(d[0] - 0x20) < 0x5F && (uint8_t)(d[1] - 0x20) < 0x5F))
-            break;
-        wb_marc_field lf;
-        memcpy(lf.tag, &tw, 4);
-        lf.len = (uint32_t)(flen - 1);
-        lf.data = d;
-        fo[i] = lf;
-        ed |= d[-1];
-        nx = base + fstart + flen;
-    }
-    *next = nx;
-    *edge = ed;
-    return i;
+    USUAL_FIELDS_BODY(SCALAR_CONVERT)
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <tmmintrin.h>
+#define WB_DIR_SSSE3 1
+/* An entry's length (4 digits) and start (5 digits) with SSSE3: one load of
+ * the 16 bytes that end with the entry (the 4 before it are the previous
+ * entry or the leader: always readable), the digits moved into two 8-digit
+ * lanes (0000LLLL, 000SSSSS) by one shuffle, then multiply-adds by 10, 100
+ * and 10,000 (pmaddubsw, pmaddwd). */
+#define SSSE3_CONVERT(e, flen, fstart)                                                                              \
+    do {                                                                                                            \
+        __m128i v_ = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)((e) - 4)), _mm_set1_epi8('0'));                 \
+        v_ = _mm_shuffle_epi8(v_, _mm_setr_epi8(-1, -1, -1, -1, 7, 8, 9, 10, -1, -1, -1, 11, 12, 13, 14, 15));      \
+        v_ = _mm_maddubs_epi16(v_, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));          \
+        v_ = _mm_madd_epi16(v_, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));                                    \
+        v_ = _mm_packs_epi32(v_, v_);                                                                               \
+        v_ = _mm_madd_epi16(v_, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));                            \
+        uint64_t both_ = (uint64_t)_mm_cvtsi128_si64(v_);                                                          \
+        (flen) = (size_t)(uint32_t)both_;                                                                           \
+        (fstart) = (size_t)(both_ >> 32);                                                                           \
+    } while (0)
+
+__attribute__((target("ssse3"))) static size_t usual_fields_ssse3(wb_marc_field *fo, const uint8_t *buf, size_t base,
+                                                                  size_t room, size_t nent, size_t *next,
+                                                                  unsigned *edge)
+{
+    USUAL_FIELDS_BODY(SSSE3_CONVERT)
+}
+#endif
 
 static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
@@ -685,7 +721,12 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
          * follows an ASCII byte (a 0x1E), a record that is valid UTF-8 as a
          * whole has no field cut inside a character (rec->slices). */
         unsigned edge = 0;
-        i = usual_fields(rec->fields, buf, base, room, nent, &next, &edge);
+#ifdef WB_DIR_SSSE3
+        if (__builtin_cpu_supports("ssse3"))
+            i = usual_fields_ssse3(rec->fields, buf, base, room, nent, &next, &edge);
+        else
+#endif
+            i = usual_fields(rec->fields, buf, base, room, nent, &next, &edge);
         rec->nfields = i;
         rec->slices = i == nent && edge < 0x80;
     }
