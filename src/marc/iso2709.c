@@ -88,8 +88,33 @@ static inline int entry_nums(const uint8_t *e, size_t *flen, size_t *fstart, int
  * record is (tags, lengths and starts all numeric): one test over the whole
  * directory, 16 bytes at a time (the last 16 by one load ending at p + n),
  * instead of one per entry. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* all_digits() 32 bytes at a time (n >= 32), for CPUs with AVX2. */
+__attribute__((target("avx2"))) static int all_digits_avx2(const uint8_t *p, size_t n)
+{
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+    __m256i ok = _mm256_set1_epi8(-1);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(p + i)), zero);
+        ok = _mm256_and_si256(ok, _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d));
+    }
+    if (i < n) {
+        __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(p + n - 32)), zero);
+        ok = _mm256_and_si256(ok, _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d));
+    }
+    return (unsigned)_mm256_movemask_epi8(ok) == 0xFFFFFFFFu;
+}
+#define WB_DIGITS_AVX2 1
+#endif
+
 static inline int all_digits(const uint8_t *p, size_t n)
 {
+#ifdef WB_DIGITS_AVX2
+    if (n >= 32 && __builtin_cpu_supports("avx2"))
+        return all_digits_avx2(p, n);
+#endif
 #if defined(__SSE2__)
     if (n >= 16) {
         const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
@@ -623,7 +648,14 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     }
     static const char fixed_pos[6] = {10, 11, 20, 21, 22, 23};
     static const char fixed_val[6] = {'2', '2', '4', '5', '0', '0'};
-    for (int k = 0; k < 6; k++) {
+    /* leader/10-11 and 20-23 digits (the usual case): two word tests */
+    uint16_t l10;
+    uint32_t l20;
+    memcpy(&l10, rec->leader + 10, 2);
+    memcpy(&l20, rec->leader + 20, 4);
+    int fixed_ok = ((l10 | (uint16_t)(l10 + 0x4646u) | (uint16_t)(l10 - 0x3030u)) & 0x8080u) == 0 &&
+                   ((l20 | (l20 + 0x46464646u) | (l20 - 0x30303030u)) & 0x80808080u) == 0;
+    for (int k = fixed_ok ? 6 : 0; k < 6; k++) {
         uint8_t c = rec->leader[(int)fixed_pos[k]];
         if (c >= '0' && c <= '9')
             continue;
