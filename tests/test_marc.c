@@ -213,8 +213,88 @@ static void test_marc8(void)
     wb_buf_free(&o);
 }
 
+/* Reference for wb_utf8_valid_prefix: RFC 3629 "UTF-8 definition" (the
+ * table of well-formed byte sequences), one character at a time. */
+static size_t ref_utf8_prefix(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t l;
+        uint8_t lo = 0x80, hi = 0xBF; /* bounds of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            l = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            l = 3;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            l = 4;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return i;
+        }
+        if (i + l > n || p[i + 1] < lo || p[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < l; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+                return i;
+        i += l;
+    }
+    return n;
+}
+
+/* Random text (mostly ASCII, valid characters of every length, stray and
+ * cut-short bytes) in exact-size allocations (ASAN sees any read outside),
+ * against the reference: the vector paths and their tails. */
+static void test_utf8_random(void)
+{
+    static const char *const chars[] = {"\xC3\xA9", "\xCC\x81", "\xE2\x82\xAC", "\xE4\xB8\x80", "\xF0\x9F\x98\x80",
+                                        "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80"};
+    static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC1, 0xC3, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF};
+    uint32_t x = 2463534242u;
+    int wrong = 0;
+    for (int t = 0; t < 200000; t++) {
+        size_t n = 0, want;
+        uint8_t tmp[400];
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        want = x % 300;
+        int dense = x % 3 == 0;
+        while (n < want) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            unsigned k = x % 1000;
+            if (k < (dense ? 600u : 970u)) {
+                tmp[n++] = (uint8_t)(0x20 + x / 1000 % 95);
+            } else if (k < 995) {
+                const char *c = chars[x / 1000 % 8];
+                size_t cl = strlen(c);
+                memcpy(tmp + n, c, cl);
+                n += cl;
+            } else {
+                tmp[n++] = bad[x / 1000 % sizeof bad];
+            }
+        }
+        uint8_t *buf = malloc(n ? n : 1);
+        memcpy(buf, tmp, n);
+        if (wb_utf8_valid_prefix(buf, n) != ref_utf8_prefix(buf, n) && !wrong++)
+            fprintf(stderr, "utf8 prefix: case %d (%zu bytes): %zu, want %zu\n", t, n, wb_utf8_valid_prefix(buf, n),
+                    ref_utf8_prefix(buf, n));
+        /* every cut of the string, too: tails of every length */
+        for (size_t c = n > 40 ? n - 40 : 0; c < n && !wrong; c += 7)
+            if (wb_utf8_valid_prefix(buf, c) != ref_utf8_prefix(buf, c) && !wrong++)
+                fprintf(stderr, "utf8 prefix: case %d cut at %zu\n", t, c);
+        free(buf);
+    }
+    CHECK(wrong == 0);
+}
+
 static void test_utf8(void)
 {
+    test_utf8_random();
     CHECK(wb_utf8_valid_prefix((const uint8_t *)"h\xC3\xA9llo w\xE2\x82\xAC" "rld!!", 15) == 15);
     CHECK(wb_utf8_valid_prefix((const uint8_t *)"ab\xC0\xAF", 4) == 2);   /* overlong */
     CHECK(wb_utf8_valid_prefix((const uint8_t *)"ab\xED\xA0\x80", 5) == 2); /* surrogate */

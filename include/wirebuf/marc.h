@@ -71,6 +71,11 @@ typedef struct wb_marc_record {
     wb_buf store;     /* bytes the record owns (converted or rebuilt data) */
     wb_buf scratch;   /* second buffer, swapped with store by conversions */
     uint8_t leader_buf[WB_MARC_LEADER_LEN];
+    /* 1 when wb_marc_parse() left every field a slice of the raw record that
+     * follows a 0x1E and ends before one (cleared by anything that changes
+     * the fields): then raw bytes that are valid UTF-8 as a whole make every
+     * field valid UTF-8, with no per-field test (wb_marc_bring_to_utf8) */
+    uint8_t slices;
 } wb_marc_record;
 
 void wb_marc_record_free(wb_marc_record *r);

@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* n ASCII digits at p -> *val. Branch-free over the digits (one test at the
  * end): the directory has two of these per entry on the hot path. */
@@ -29,6 +32,27 @@ static inline int digits(const uint8_t *p, size_t n, size_t *val)
     }
     *val = v; /* (meaningless when 0 is returned) */
     return !bad;
+}
+
+/* Five ASCII digits at p (a leader's record length or base address) ->
+ * *val, SWAR: one 8-byte load when 8 bytes are readable (always in a
+ * leader: p + 8 <= leader + 24), then as digits(). */
+static inline int digits5(const uint8_t *p, size_t *val)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    w &= 0xFFFFFFFFFFull; /* the five bytes */
+    const uint64_t z = 0x3030303030ull, hi = 0x8080808080ull;
+    if (((w | (w + 0x4646464646ull) | (w - z)) & hi) != 0) {
+        *val = 0;
+        return 0;
+    }
+    uint64_t d = w - z;                                /* 5 digits, one per byte */
+    uint64_t lo4 = d & 0xFFFFFFFFull, d4 = d >> 32;     /* digits 0-3, digit 4 */
+    lo4 = (lo4 * 10 + (lo4 >> 8)) & 0x00FF00FFull;     /* 2 x 2-digit numbers */
+    lo4 = (lo4 * 100 + (lo4 >> 16)) & 0xFFFFull;       /* the first 4 digits */
+    *val = (size_t)lo4 * 10 + (size_t)d4;
+    return 1;
 }
 
 /* A directory entry's numbers (MARC 21 "Directory": tag 3, length of field
@@ -58,6 +82,72 @@ static inline int entry_nums(const uint8_t *e, size_t *flen, size_t *fstart, int
     *flen = (size_t)(d & 0xFFFFFFFFu);
     *fstart = (size_t)(d >> 32) * 10 + last;
     return ok;
+}
+
+/* 1 when p[0, n) is all ASCII digits. The directory of a well-formed MARC 21
+ * record is (tags, lengths and starts all numeric): one test over the whole
+ * directory, 16 bytes at a time (the last 16 by one load ending at p + n),
+ * instead of one per entry. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* all_digits() 32 bytes at a time (n >= 32), for CPUs with AVX2. */
+__attribute__((target("avx2"))) static int all_digits_avx2(const uint8_t *p, size_t n)
+{
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+    __m256i ok = _mm256_set1_epi8(-1);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(p + i)), zero);
+        ok = _mm256_and_si256(ok, _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d));
+    }
+    if (i < n) {
+        __m256i d = _mm256_sub_epi8(_mm256_loadu_si256((const __m256i *)(p + n - 32)), zero);
+        ok = _mm256_and_si256(ok, _mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d));
+    }
+    return (unsigned)_mm256_movemask_epi8(ok) == 0xFFFFFFFFu;
+}
+#define WB_DIGITS_AVX2 1
+#endif
+
+static inline int all_digits(const uint8_t *p, size_t n)
+{
+#ifdef WB_DIGITS_AVX2
+    if (n >= 32 && __builtin_cpu_supports("avx2"))
+        return all_digits_avx2(p, n);
+#endif
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+        __m128i bad = _mm_setzero_si128();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + i)), zero);
+            bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d), _mm_set1_epi8(-1)));
+        }
+        if (i < n) {
+            __m128i d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(p + n - 16)), zero);
+            bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d), _mm_set1_epi8(-1)));
+        }
+        return _mm_movemask_epi8(bad) == 0;
+    }
+#endif
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= (unsigned)p[i] - '0' > 9;
+    return !bad;
+}
+
+/* A directory entry's length and start (9 digits, already known to be
+ * digits) converted 8 at a time as in entry_nums(). */
+static inline void entry_len_start(const uint8_t *e, size_t *flen, size_t *fstart)
+{
+    uint64_t w;
+    memcpy(&w, e + 3, 8);
+    uint64_t d = w - 0x3030303030303030ull;
+    d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FFull;
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;
+    *flen = (size_t)(d & 0xFFFFFFFFu);
+    *fstart = (size_t)(d >> 32) * 10 + (size_t)(e[11] - '0');
 }
 
 static int is_blank(uint8_t c)
@@ -118,7 +208,7 @@ static size_t find_leader(const uint8_t *p, size_t from, size_t kend, size_t n)
 static int dir_fits(const uint8_t *p, size_t len)
 {
     size_t base, flen, fstart, maxend = 0;
-    if (len < WB_MARC_LEADER_LEN + 2 || !digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 ||
+    if (len < WB_MARC_LEADER_LEN + 2 || !digits5(p + 12, &base) || base < WB_MARC_LEADER_LEN + 1 ||
         base >= len || p[base - 1] != WB_MARC_FT || (base - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN)
         return 0;
     size_t end = len - 1;
@@ -139,11 +229,13 @@ static int dir_fits(const uint8_t *p, size_t len)
 static int last_entry_ends(const uint8_t *p, size_t len)
 {
     size_t base = 0, flen = 0, start = 0;
-    if (!digits(p + 12, 5, &base) || base < WB_MARC_LEADER_LEN + 1 + WB_MARC_DIRENT_LEN || base >= len ||
+    if (!digits5(p + 12, &base) || base < WB_MARC_LEADER_LEN + 1 + WB_MARC_DIRENT_LEN || base >= len ||
         p[base - 1] != WB_MARC_FT)
         return 0;
-    const uint8_t *e = p + base - 1 - WB_MARC_DIRENT_LEN;
-    return digits(e + 3, 4, &flen) && digits(e + 7, 5, &start) && base + start + flen == len - 1;
+    int tag_digits;
+    uint32_t tag_word;
+    return entry_nums(p + base - 1 - WB_MARC_DIRENT_LEN, &flen, &start, &tag_digits, &tag_word) &&
+           base + start + flen == len - 1;
 }
 
 /* Bytes that only ever appear as structure or padding: a run of them after
@@ -219,7 +311,11 @@ enum wb_marc_frame_kind wb_marc_frame_next(const uint8_t *buf, size_t n, int eof
 enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof, unsigned flags,
                                            size_t scanned, wb_marc_frame *out)
 {
-    memset(out, 0, sizeof *out);
+    /* every field but the message (160 bytes: only its first byte, on the
+     * hot path) */
+    out->skip = out->len = out->need = out->scanned = 0;
+    out->resynced = out->record = 0;
+    out->msg[0] = 0;
     size_t s = 0;
     while (s < n && is_blank(buf[s]))
         s++;
@@ -238,7 +334,7 @@ enum wb_marc_frame_kind wb_marc_frame_scan(const uint8_t *buf, size_t n, int eof
     }
     int strict = (flags & (WB_MARC_STRICT | WB_MARC_STRICT_FRAMING)) != 0;
     size_t len = 0;
-    int numeric = avail >= 5 && digits(p, 5, &len);
+    int numeric = avail >= 8 ? digits5(p, &len) : avail >= 5 && digits(p, 5, &len);
     if (numeric && len >= WB_MARC_LEADER_LEN + 2) {
         if (avail < len && !eof) {
             out->need = s + len;
@@ -428,11 +524,89 @@ static void own_leader(wb_marc_record *rec, const uint8_t *buf)
     }
 }
 
+/* The hot path of parse() over a directory known to be all digits: store
+ * entries 0.. as fields while each points at a field ending in 0x1E inside
+ * the data (room bytes from base) and each data field has the usual shape
+ * (two printable indicators, then 0x1F). Returns the index of the first
+ * entry that is anything else (nent when none); *next is where the data
+ * after the last stored field starts, *edge the OR of the bytes before each
+ * stored field. Its own function, so that its few variables stay in
+ * registers; CONVERT(e, flen, fstart) reads an entry's two numbers. */
+#define USUAL_FIELDS_BODY(CONVERT)                                                                                  \
+    const uint8_t *e = buf + WB_MARC_LEADER_LEN;                                                                    \
+    const uint8_t *data = buf + base;                                                                               \
+    unsigned ed = 0;                                                                                                \
+    size_t i = 0;                                                                                                   \
+    const uint8_t *last = NULL;                                                                                     \
+    for (; i < nent; i++, e += WB_MARC_DIRENT_LEN) {                                                                \
+        size_t flen, fstart;                                                                                        \
+        CONVERT(e, flen, fstart);                                                                                   \
+        /* fstart and flen are below 100,000: fstart + flen cannot wrap */                                         \
+        if (flen < 1 || fstart + flen > room || data[fstart + flen - 1] != WB_MARC_FT)                              \
+            break;                                                                                                  \
+        const uint8_t *d = data + fstart;                                                                           \
+        uint32_t tw;                                                                                                \
+        memcpy(&tw, e, 4);                                                                                          \
+        tw &= 0x00FFFFFFu; /* the tag and its NUL (little-endian) */                                               \
+        if ((tw & 0xFFFFu) != 0x3030u && /* not "00x": a data field (wb_marc_is_control) */                        \
+            !(flen >= 4 && d[2] == WB_MARC_SD && (uint8_t)(d[0] - 0x20) < 0x5F && (uint8_t)(d[1] - 0x20) < 0x5F)) \
+            break;                                                                                                  \
+        wb_marc_field lf;                                                                                           \
+        memcpy(lf.tag, &tw, 4);                                                                                     \
+        lf.len = (uint32_t)(flen - 1);                                                                              \
+        lf.data = d;                                                                                                \
+        fo[i] = lf;                                                                                                 \
+        ed |= d[-1];                                                                                                \
+        last = d + flen;                                                                                            \
+    }                                                                                                               \
+    if (last)                                                                                                       \
+        *next = (size_t)(last - buf);                                                                               \
+    *edge = ed;                                                                                                     \
+    return i;
+
+#define SCALAR_CONVERT(e, flen, fstart) entry_len_start((e), &(flen), &(fstart))
+
+static size_t usual_fields(wb_marc_field *fo, const uint8_t *buf, size_t base, size_t room, size_t nent,
+                           size_t *next, unsigned *edge)
+{
+    USUAL_FIELDS_BODY(SCALAR_CONVERT)
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <tmmintrin.h>
+#define WB_DIR_SSSE3 1
+/* An entry's length (4 digits) and start (5 digits) with SSSE3: one load of
+ * the 16 bytes that end with the entry (the 4 before it are the previous
+ * entry or the leader: always readable), the digits moved into two 8-digit
+ * lanes (0000LLLL, 000SSSSS) by one shuffle, then multiply-adds by 10, 100
+ * and 10,000 (pmaddubsw, pmaddwd). */
+#define SSSE3_CONVERT(e, flen, fstart)                                                                              \
+    do {                                                                                                            \
+        __m128i v_ = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)((e) - 4)), _mm_set1_epi8('0'));                 \
+        v_ = _mm_shuffle_epi8(v_, _mm_setr_epi8(-1, -1, -1, -1, 7, 8, 9, 10, -1, -1, -1, 11, 12, 13, 14, 15));      \
+        v_ = _mm_maddubs_epi16(v_, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));          \
+        v_ = _mm_madd_epi16(v_, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));                                    \
+        v_ = _mm_packs_epi32(v_, v_);                                                                               \
+        v_ = _mm_madd_epi16(v_, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));                            \
+        uint64_t both_ = (uint64_t)_mm_cvtsi128_si64(v_);                                                          \
+        (flen) = (size_t)(uint32_t)both_;                                                                           \
+        (fstart) = (size_t)(both_ >> 32);                                                                           \
+    } while (0)
+
+__attribute__((target("ssse3"))) static size_t usual_fields_ssse3(wb_marc_field *fo, const uint8_t *buf, size_t base,
+                                                                  size_t room, size_t nent, size_t *next,
+                                                                  unsigned *edge)
+{
+    USUAL_FIELDS_BODY(SSSE3_CONVERT)
+}
+#endif
+
 static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned flags, wb_marc_error *err)
 {
     int strict = (flags & WB_MARC_STRICT) != 0;
     int np = 0; /* problems found (repaired, in permissive mode) */
     rec->nfields = 0;
+    rec->slices = 0;
     rec->leader = buf;
     rec->raw_len = len;
     err->msg[0] = 0;
@@ -455,7 +629,7 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     size_t lv = 0;
     /* the length field was not trusted by the framer: the directory and the
      * data must agree before the record is accepted */
-    int verify = unterminated || !digits(buf, 5, &lv) || lv != len;
+    int verify = unterminated || !digits5(buf, &lv) || lv != len;
     /* Leader bytes: printable ASCII everywhere; positions with fixed MARC 21
      * values (indicator count 10, subfield code length 11, entry map 20-23)
      * must be digits and are repaired to the MARC 21 values (as yaz does). */
@@ -474,7 +648,14 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     }
     static const char fixed_pos[6] = {10, 11, 20, 21, 22, 23};
     static const char fixed_val[6] = {'2', '2', '4', '5', '0', '0'};
-    for (int k = 0; k < 6; k++) {
+    /* leader/10-11 and 20-23 digits (the usual case): two word tests */
+    uint16_t l10;
+    uint32_t l20;
+    memcpy(&l10, rec->leader + 10, 2);
+    memcpy(&l20, rec->leader + 20, 4);
+    int fixed_ok = ((l10 | (uint16_t)(l10 + 0x4646u) | (uint16_t)(l10 - 0x3030u)) & 0x8080u) == 0 &&
+                   ((l20 | (l20 + 0x46464646u) | (l20 - 0x30303030u)) & 0x80808080u) == 0;
+    for (int k = fixed_ok ? 6 : 0; k < 6; k++) {
         uint8_t c = rec->leader[(int)fixed_pos[k]];
         if (c >= '0' && c <= '9')
             continue;
@@ -490,14 +671,21 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     if (unterminated)
         problem(err, &np, len - 1, "record terminator (0x1D) %s, rebuilt",
                 buf[len - 1] == WB_MARC_FT ? "missing" : "overwritten");
-    const uint8_t *ft = memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
+    /* The directory ends at the first 0x1E. When the base address points
+     * just past a 0x1E and everything before it is whole entries of digits
+     * (no 0x1E among them), that is it, without a search. */
+    size_t b0;
+    int dir_digits = digits5(buf + 12, &b0) && b0 > WB_MARC_LEADER_LEN && b0 <= end && buf[b0 - 1] == WB_MARC_FT &&
+                     (b0 - 1 - WB_MARC_LEADER_LEN) % WB_MARC_DIRENT_LEN == 0 &&
+                     all_digits(buf + WB_MARC_LEADER_LEN, b0 - 1 - WB_MARC_LEADER_LEN);
+    const uint8_t *ft = dir_digits ? buf + b0 - 1 : memchr(buf + WB_MARC_LEADER_LEN, WB_MARC_FT, end - WB_MARC_LEADER_LEN);
     if (!ft) {
         wb_marc_errorf(err, WB_MARC_LEADER_LEN, "directory has no field terminator (0x1E)");
         return -1;
     }
     size_t dir_end = (size_t)(ft - buf); /* index of the directory's 0x1E */
     size_t base;
-    if (!digits(buf + 12, 5, &base) || base != dir_end + 1) {
+    if (!digits5(buf + 12, &base) || base != dir_end + 1) {
         if (strict) {
             wb_marc_errorf(err, 12, "base address of data %.5s in leader does not follow the directory (ends at %zu)",
                            (const char *)buf + 12, dir_end + 1);
@@ -554,7 +742,27 @@ static int parse(wb_marc_record *rec, const uint8_t *buf, size_t len, unsigned f
     int bad_entries = 0, bad_tags = 0, bad_inds = 0, no_inds = 0;
     size_t rebuilt = SIZE_MAX; /* rec->store holds rebuilt fields from here on */
     size_t room = base <= end ? end - base : 0; /* bytes of data before the terminator */
-    for (size_t i = 0; i < nent; i++) {
+    size_t i = 0;
+    if (dir_digits || all_digits(buf + WB_MARC_LEADER_LEN, nent * WB_MARC_DIRENT_LEN)) {
+        /* The hot path: a directory of digits (one test above), each entry
+         * pointing at a field that ends in 0x1E inside the data, every data
+         * field of the usual shape. Fields are stored through a local
+         * pointer; the first entry that is anything else leaves this loop
+         * and is done again, with every repair, by the general loop below.
+         * `edge` collects the byte before each field: when every field
+         * follows an ASCII byte (a 0x1E), a record that is valid UTF-8 as a
+         * whole has no field cut inside a character (rec->slices). */
+        unsigned edge = 0;
+#ifdef WB_DIR_SSSE3
+        if (__builtin_cpu_supports("ssse3"))
+            i = usual_fields_ssse3(rec->fields, buf, base, room, nent, &next, &edge);
+        else
+#endif
+            i = usual_fields(rec->fields, buf, base, room, nent, &next, &edge);
+        rec->nfields = i;
+        rec->slices = i == nent && edge < 0x80;
+    }
+    for (; i < nent; i++) {
         const uint8_t *e = buf + WB_MARC_LEADER_LEN + i * WB_MARC_DIRENT_LEN;
         size_t flen = 0, fstart = 0;
         int tag_digits;

@@ -103,8 +103,25 @@ long wb_marc8_to_utf8(wb_buf *out, const uint8_t *in, size_t n)
             /* hot path: a run of Basic Latin (ASCII, an identity mapping)
              * with no combining mark held back is copied as it is */
             size_t j = i + 1;
+#if defined(__SSE2__)
+            /* 16 bytes per test: printable ASCII is 0x20-0x7E as signed bytes */
+            const __m128i lo = _mm_set1_epi8(0x1F), hi = _mm_set1_epi8(0x7F);
+            while (j + 16 <= n) {
+                __m128i x = _mm_loadu_si128((const __m128i *)(in + j));
+                unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi))) &
+                             0xFFFFu;
+                if (m) {
+                    j += (size_t)__builtin_ctz(m);
+                    goto run_end;
+                }
+                j += 16;
+            }
+#endif
             while (j < n && in[j] >= 0x20 && in[j] < 0x7F)
                 j++;
+#if defined(__SSE2__)
+        run_end:
+#endif
             memcpy(out->p + out->len, in + i, j - i);
             out->len += j - i;
             i = j;
@@ -250,9 +267,69 @@ static inline size_t utf8_seq(const uint8_t *p, size_t n)
     return 0;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define WB_UTF8_AVX2 1
+/* wb_utf8_valid_prefix for n >= 32 on a CPU with AVX2: 64, then 32 bytes
+ * per test for ASCII, the last < 32 bytes by one load ending at buf + n
+ * (nothing is read outside buf[0, n)); at a byte >= 0x80 (found by its bit
+ * in the mask, not by a byte loop) the run of multi-byte characters is
+ * checked one character at a time, then the vector loop resumes. A record
+ * of MARC text is ~1 KB with a couple of such runs: a few dozen tests, no
+ * per-byte loop, no cascade of block sizes. */
+__attribute__((target("avx2"))) static size_t utf8_prefix_avx2(const uint8_t *buf, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i + 64 <= n) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(buf + i));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(buf + i + 32));
+            if (_mm256_movemask_epi8(_mm256_or_si256(a, b))) {
+                unsigned ma = (unsigned)_mm256_movemask_epi8(a);
+                i += ma ? (size_t)__builtin_ctz(ma) : 32 + (size_t)__builtin_ctz((unsigned)_mm256_movemask_epi8(b));
+                goto multi;
+            }
+            i += 64;
+        }
+        while (i + 32 <= n) {
+            unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(buf + i)));
+            if (m) {
+                i += (size_t)__builtin_ctz(m);
+                goto multi;
+            }
+            i += 32;
+        }
+        if (i >= n)
+            return n;
+        {
+            /* the last n - i < 32 bytes: one load ending at buf + n */
+            unsigned m = (unsigned)_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)(buf + n - 32)));
+            m >>= 32 - (n - i);
+            if (!m)
+                return n;
+            i += (size_t)__builtin_ctz(m);
+        }
+    multi:
+        /* buf[i] >= 0x80: a run of multi-byte characters */
+        do {
+            size_t l = utf8_seq(buf + i, n - i);
+            if (!l)
+                return i;
+            i += l;
+        } while (i < n && buf[i] >= 0x80);
+        if (i >= n)
+            return n;
+    }
+}
+#endif
+
 size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
 {
     size_t i = 0;
+#ifdef WB_UTF8_AVX2
+    if (n >= 32 && __builtin_cpu_supports("avx2"))
+        return utf8_prefix_avx2(buf, n);
+#endif
     while (i < n) {
         /* ASCII fast path: 64, then 16 bytes per test (SSE2: the sign bits
          * of OR-ed loads), then 8 */
@@ -333,6 +410,7 @@ static long rebuild(wb_marc_record *rec, int marc8)
 {
     wb_buf *o = &rec->scratch;
     o->len = 0;
+    rec->slices = 0; /* the fields move to rec->store */
     long problems = 0;
     for (size_t i = 0; i < rec->nfields; i++) {
         wb_marc_field *f = &rec->fields[i];

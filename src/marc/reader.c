@@ -6,6 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct wb_marc_reader {
     wb_stream *s;
@@ -254,7 +257,10 @@ enum wb_marc_status wb_marc_next(wb_marc_reader *r, wb_marc_record **out, wb_mar
      * Unicode by definition; MARC-8 applies to ISO 2709 and .mrk. */
     if (!(r->flags & WB_MARC_KEEP_MARC8)) {
         int c;
-        wb_marc_error cerr = *err;
+        wb_marc_error cerr; /* (filled only when c != 0: not copied on the hot path) */
+        cerr.record = err->record;
+        cerr.offset = err->offset;
+        cerr.msg[0] = 0;
         if (r->format == WB_MARC_ISO2709 || r->format == WB_MARC_MRK || r->rec.leader[9] == 'a') {
             c = wb_marc_bring_to_utf8(&r->rec, r->format == WB_MARC_ISO2709 ? r->raw : NULL,
                                       r->pending, r->flags, &cerr);
@@ -311,12 +317,44 @@ static int fields_utf8(const wb_marc_record *rec, const uint8_t *raw, size_t len
     return 1;
 }
 
+/* 1 when p[0, n) holds no byte >= 0x80 and no ESC (0x1B): MARC-8 text of
+ * Basic Latin only, which converts to the same bytes in UTF-8. 16 bytes per
+ * test. */
+static int ascii_no_escape(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i esc = _mm_set1_epi8(0x1B);
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        if (_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, esc))))
+            return 0;
+    }
+#endif
+    for (; i < n; i++)
+        if (p[i] >= 0x80 || p[i] == 0x1B)
+            return 0;
+    return 1;
+}
+
 int wb_marc_bring_to_utf8(wb_marc_record *rec, const uint8_t *raw, size_t len, unsigned flags,
                           wb_marc_error *err)
 {
+    /* a MARC-8 record of Basic Latin only (no byte >= 0x80, no escape) is
+     * its own UTF-8: wb_marc_to_utf8 would copy every byte as it is and set
+     * leader/09; only leader/09 changes here, the fields stay views */
+    if (raw && rec->slices && rec->leader[9] == ' ' && ascii_no_escape(raw, len)) {
+        if (rec->leader != rec->leader_buf) {
+            memcpy(rec->leader_buf, rec->leader, WB_MARC_LEADER_LEN);
+            rec->leader = rec->leader_buf;
+        }
+        rec->leader_buf[9] = 'a';
+        return 0;
+    }
     /* hot path: the whole record is valid UTF-8 in one scan and no field
      * starts or ends inside a character; no per-field validation calls */
-    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len && fields_utf8(rec, raw, len))
+    if (raw && rec->leader[9] == 'a' && wb_utf8_valid_prefix(raw, len) == len &&
+        (rec->slices || fields_utf8(rec, raw, len)))
         return 0;
     wb_marc_error cerr = {0};
     int c = wb_marc_to_utf8(rec, flags, &cerr);

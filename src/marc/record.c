@@ -66,6 +66,7 @@ int wb_rec_fields_reserve(wb_marc_record *r, size_t n)
 void wb_rec_reset(wb_marc_record *r)
 {
     r->nfields = 0;
+    r->slices = 0;
     r->store.len = 0;
     memset(r->leader_buf, ' ', sizeof r->leader_buf);
     r->leader = r->leader_buf;

@@ -131,9 +131,12 @@ static inline void copy_small(uint8_t *w, const uint8_t *s, size_t k)
  * is returned; n when none). 16 bytes at a time, stored unconditionally
  * (the output has 16 bytes of slack); the last < 16 bytes are tested with
  * one load that ends at s + n (overlapping what was already copied), so no
- * byte is read outside s[0, n) and no per-byte loop runs unless n < 16. */
+ * byte is read after s + n and no per-byte loop runs unless n < 16. `back`
+ * says that the 16 bytes before s + n are readable whatever n (s is a field
+ * of a parsed record, rec->slices: the leader and directory come before
+ * it), so that even a field shorter than 16 bytes takes that one load. */
 static inline __attribute__((always_inline)) size_t scan_copy(uint8_t **wp, const uint8_t *s, size_t i, size_t n,
-                                                               const uint8_t *cls, int xml)
+                                                               const uint8_t *cls, int xml, int back)
 {
     uint8_t *w = *wp;
 #ifdef WB_SSE2
@@ -149,7 +152,7 @@ static inline __attribute__((always_inline)) size_t scan_copy(uint8_t **wp, cons
         i += 16;
         w += 16;
     }
-    if (i < n && n >= 16) {
+    if (i < n && (n >= 16 || back)) {
         size_t rem = n - i;
         __m128i x = _mm_loadu_si128((const __m128i *)(s + n - 16));
         unsigned m = (xml ? xml_mask(x) : json_mask(x)) >> (16 - rem);
@@ -160,6 +163,7 @@ static inline __attribute__((always_inline)) size_t scan_copy(uint8_t **wp, cons
     }
 #endif
     (void)xml;
+    (void)back;
     while (i < n && !cls[s[i]])
         *w++ = s[i++];
     *wp = w;
@@ -170,12 +174,12 @@ static inline __attribute__((always_inline)) size_t scan_copy(uint8_t **wp, cons
  * when stop_sd (the end of a subfield). Room for 6 bytes per input byte plus
  * 16 must be reserved. */
 static inline __attribute__((always_inline)) void xml_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n,
-                                                           int stop_sd)
+                                                           int stop_sd, int back)
 {
     uint8_t *w = *wp;
     size_t i = *ip;
     for (;;) {
-        i = scan_copy(&w, s, i, n, xml_class, 1);
+        i = scan_copy(&w, s, i, n, xml_class, 1, back);
         if (i >= n)
             break;
         switch (s[i]) {
@@ -218,12 +222,12 @@ static inline uint8_t *json_esc(uint8_t *w, uint8_t c)
 
 /* As xml_run, for the inside of a JSON string. */
 static inline __attribute__((always_inline)) void json_run(uint8_t **wp, const uint8_t *s, size_t *ip, size_t n,
-                                                            int stop_sd)
+                                                            int stop_sd, int back)
 {
     uint8_t *w = *wp;
     size_t i = *ip;
     for (;;) {
-        i = scan_copy(&w, s, i, n, json_class, 0);
+        i = scan_copy(&w, s, i, n, json_class, 0, back);
         if (i >= n)
             break;
         if (s[i] == WB_MARC_SD && stop_sd)
@@ -393,7 +397,7 @@ static int xml_field_slow(wb_buf *o, const wb_marc_field *f)
         w = sf.code_len == 1 ? xml_struct_byte(w, sf.code[0]) : xml_code(w, sf.code, sf.code_len);
         WLIT(w, "\">");
         size_t i = 0;
-        xml_run(&w, sf.value, &i, sf.len, 0);
+        xml_run(&w, sf.value, &i, sf.len, 0, 0);
         WLIT(w, "</subfield>\n");
         o->len = (size_t)(w - o->p);
     }
@@ -402,6 +406,10 @@ static int xml_field_slow(wb_buf *o, const wb_marc_field *f)
 
 int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
 {
+    /* a record straight from wb_marc_parse's hot path (rec->slices): every
+     * tag is three digits, every data field two printable indicators and
+     * 0x1F, and the 16 bytes before each field are readable */
+    const int sl = r->slices;
     TRY(room(o, 64 + WB_MARC_LEADER_LEN * 6));
     uint8_t *w = o->p + o->len;
     WLIT(w, "<record>\n  <leader>");
@@ -419,14 +427,19 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
             w = xml_struct(w, (const uint8_t *)f->tag, 3);
             WLIT(w, "\">");
             size_t i = 0;
-            xml_run(&w, d, &i, len, 0);
+            xml_run(&w, d, &i, len, 0, sl);
             WLIT(w, "</controlfield>\n");
             o->len = (size_t)(w - o->p);
             continue;
         }
         uint8_t ind[2];
-        indicators(f, ind);
-        if (plain_tag(f->tag) && plain(ind[0]) && plain(ind[1])) {
+        if (sl) {
+            ind[0] = d[0];
+            ind[1] = d[1];
+        } else {
+            indicators(f, ind);
+        }
+        if ((sl || plain_tag(f->tag)) && plain(ind[0]) && plain(ind[1])) {
             /* the opening tag from a template, patched */
             static const char tpl[] = "  <datafield tag=\"TTT\" ind1=\"1\" ind2=\"2\">\n";
             memcpy(w, tpl, sizeof tpl - 1);
@@ -443,7 +456,7 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
             w = xml_struct_byte(w, ind[1]);
             WLIT(w, "\">\n");
         }
-        if (usual_shape(f)) {
+        if (sl || usual_shape(f)) {
             size_t i = 2; /* d[i] is a subfield delimiter */
             while (i < len) {
                 i++;
@@ -461,7 +474,7 @@ int wb_marc_write_marcxml(wb_buf *o, const wb_marc_record *r)
                     WLIT(w, "\">");
                     i += cl;
                 }
-                xml_run(&w, d, &i, len, 1);
+                xml_run(&w, d, &i, len, 1, sl);
                 WLIT(w, "</subfield>\n");
             }
             o->len = (size_t)(w - o->p);
@@ -521,7 +534,7 @@ static int json_field_slow(wb_buf *o, const wb_marc_field *f)
         w = json_code(w, sf.code, sf.code_len);
         WLIT(w, "\":\"");
         size_t i = 0;
-        json_run(&w, sf.value, &i, sf.len, 0);
+        json_run(&w, sf.value, &i, sf.len, 0, 0);
         WLIT(w, "\"}");
         o->len = (size_t)(w - o->p);
     }
@@ -530,6 +543,7 @@ static int json_field_slow(wb_buf *o, const wb_marc_field *f)
 
 int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
 {
+    const int sl = r->slices; /* as in wb_marc_write_marcxml */
     TRY(room(o, 64 + WB_MARC_LEADER_LEN * 6));
     uint8_t *w = o->p + o->len;
     if (!first)
@@ -547,18 +561,23 @@ int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
         if (fi)
             *w++ = ',';
         WLIT(w, "{\"");
-        w = json_struct(w, (const uint8_t *)f->tag, 3);
+        if (sl) { /* three digits */
+            memcpy(w, f->tag, 3);
+            w += 3;
+        } else {
+            w = json_struct(w, (const uint8_t *)f->tag, 3);
+        }
         WLIT(w, "\":");
         if (wb_marc_is_control(f)) {
             *w++ = '"';
             size_t i = 0;
-            json_run(&w, d, &i, len, 0);
+            json_run(&w, d, &i, len, 0, sl);
             WLIT(w, "\"}");
             o->len = (size_t)(w - o->p);
             continue;
         }
         WLIT(w, "{\"subfields\":[");
-        if (usual_shape(f)) {
+        if (sl || usual_shape(f)) {
             size_t i = 2; /* d[i] is a subfield delimiter */
             int n = 0;
             while (i < len) {
@@ -578,7 +597,7 @@ int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
                     WLIT(w, "\":\"");
                     i += cl;
                 }
-                json_run(&w, d, &i, len, 1);
+                json_run(&w, d, &i, len, 1, sl);
                 WLIT(w, "\"}");
             }
             o->len = (size_t)(w - o->p);
@@ -589,7 +608,12 @@ int wb_marc_write_json(wb_buf *o, const wb_marc_record *r, int first)
         }
         w = o->p + o->len;
         uint8_t ind[2];
-        indicators(f, ind);
+        if (sl) {
+            ind[0] = d[0];
+            ind[1] = d[1];
+        } else {
+            indicators(f, ind);
+        }
         WLIT(w, "],\"ind1\":\"");
         w = json_struct_byte(w, ind[0]);
         WLIT(w, "\",\"ind2\":\"");
