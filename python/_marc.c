@@ -44,6 +44,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
     MODE_UTF8 = 0,    /* valid UTF-8: decode strictly */
@@ -394,6 +397,18 @@ static inline int ascii_only(const uint8_t *s, size_t n)
 {
     uint64_t acc = 0;
     size_t i = 0;
+#ifdef __SSE2__
+    __m128i v = _mm_setzero_si128();
+    for (; i + 64 <= n; i += 64)
+        v = _mm_or_si128(v, _mm_or_si128(_mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),
+                                                        _mm_loadu_si128((const __m128i *)(s + i + 16))),
+                                         _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + 32)),
+                                                      _mm_loadu_si128((const __m128i *)(s + i + 48)))));
+    for (; i + 16 <= n; i += 16)
+        v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)(s + i)));
+    if (_mm_movemask_epi8(v))
+        return 0;
+#endif
     for (; i + 32 <= n; i += 32) {
         uint64_t w[4];
         memcpy(w, s + i, 32);
@@ -437,6 +452,22 @@ static size_t pm_code_skip(const uint8_t *s, size_t n)
     if (wb_utf8_valid_prefix(s, n) != n)
         return 1;
     return s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+}
+
+/* A directory entry's length (bytes 3-6) and starting position (7-11)
+ * when all nine are digits (one word test for bytes 3-10): 1, else 0 (the
+ * caller runs Python's int() rules). */
+static inline int dirent_nums(const uint8_t *ent, long long *flen, long long *foff)
+{
+    uint64_t w;
+    memcpy(&w, ent + 3, 8);
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, zeros = 0x3030303030303030ull;
+    if ((w & hi) != zeros || ((w + 0x0606060606060606ull) & hi) != zeros || ent[11] < '0' || ent[11] > '9')
+        return 0;
+    *flen = (ent[3] - '0') * 1000 + (ent[4] - '0') * 100 + (ent[5] - '0') * 10 + (ent[6] - '0');
+    *foff = (ent[7] - '0') * 10000 + (ent[8] - '0') * 1000 + (ent[9] - '0') * 100 + (ent[10] - '0') * 10 +
+            (ent[11] - '0');
+    return 1;
 }
 
 /* Payload kinds of pymarc mode, beyond MODE_*: */
@@ -505,6 +536,11 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
      * each entry's slice for the second */
     size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
     unsigned rk = k;
+    /* A chunk that is all ASCII (most records) cannot fail any check made
+     * on field bytes below (UTF-8 or ASCII decoding, non-ASCII subfield
+     * codes) and, without an ESC, holds no MARC-8 escape to convert: one
+     * pass over the chunk replaces the per-field and per-subfield scans. */
+    int plain = ascii_only(p, n) && (k != MODE_MARC8_RAW || !memchr(p, 0x1B, n));
     size_t stack_sl[2 * 128], *sl = nf <= 128 ? stack_sl : malloc(2 * nf * sizeof *sl);
     if (!sl) {
         pm_set(e, PE_OOM, 0, 0, NULL);
@@ -514,19 +550,23 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
     for (size_t i = 0; i < nf; i++) {
         const uint8_t *ent = p + dlo + 12 * i;
         long long flen, foff;
-        if (py_int(ent + 3, 4, 1, &flen) < 0) {
-            pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
-            goto done;
-        }
-        if (py_int(ent + 7, 5, 1, &foff) < 0) {
-            pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
-            goto done;
+        if (!dirent_nums(ent, &flen, &foff)) {
+            if (py_int(ent + 3, 4, 1, &flen) < 0) {
+                pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
+                goto done;
+            }
+            if (py_int(ent + 7, 5, 1, &foff) < 0) {
+                pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
+                goto done;
+            }
         }
         size_t lo, hi;
         py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
         sl[2 * i] = lo;
         sl[2 * i + 1] = hi;
         total += hi - lo;
+        if (plain)
+            continue;
         const uint8_t *s = p + lo;
         size_t len = hi - lo;
         if (is_control_tag(ent)) {
