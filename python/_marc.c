@@ -82,6 +82,10 @@ static struct {
 
 static inline void put32(uint8_t *p, uint32_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+    return;
+#endif
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
@@ -469,9 +473,18 @@ static inline int dirent_nums(const uint8_t *ent, long long *flen, long long *fo
     const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, zeros = 0x3030303030303030ull;
     if ((w & hi) != zeros || ((w + 0x0606060606060606ull) & hi) != zeros || ent[11] < '0' || ent[11] > '9')
         return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* byte k of w is ent[3 + k]: pairs of digits, then pairs of pairs */
+    uint64_t x = w - zeros;
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFull;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFull;
+    *flen = (long long)(x & 0xFFFFFFFFu);
+    *foff = (long long)(x >> 32) * 10 + (ent[11] - '0');
+#else
     *flen = (ent[3] - '0') * 1000 + (ent[4] - '0') * 100 + (ent[5] - '0') * 10 + (ent[6] - '0');
     *foff = (ent[7] - '0') * 10000 + (ent[8] - '0') * 1000 + (ent[9] - '0') * 100 + (ent[10] - '0') * 10 +
             (ent[11] - '0');
+#endif
     return 1;
 }
 
@@ -539,7 +552,6 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         k = MODE_OTHER;
     /* first pass: check everything pymarc checks, in its order, and keep
      * each entry's slice for the second */
-    size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
     unsigned rk = k;
     /* A chunk that is all ASCII (most records) cannot fail any check made
      * on field bytes below (UTF-8 or ASCII decoding, non-ASCII subfield
@@ -569,7 +581,6 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
         sl[2 * i] = lo;
         sl[2 * i + 1] = hi;
-        total += hi - lo;
         if (plain)
             continue;
         const uint8_t *s = p + lo;
@@ -632,44 +643,39 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         pm_set(e, PE_NOFIELDS, 0, 0, NULL);
         goto done;
     }
-    /* second pass: the payload, one entry per directory entry */
-    if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0) {
+    /* second pass: the payload (nfields | one entry per directory entry |
+     * the chunk itself, so that its leader is at 4 + 12 * nfields and the
+     * entries point into it; current_chunk is read from it too) */
+    size_t head = 4 + 12 * nf;
+    if (head + n > UINT32_MAX || wb_buf_reserve(out, head + n) != 0) {
         pm_set(e, PE_OOM, 0, 0, NULL);
         goto done;
     }
     uint8_t *b0 = out->p + out->len, *d = b0 + 4;
     put32(b0, (uint32_t)nf);
-    size_t off = 4 + 12 * nf + WB_MARC_LEADER_LEN;
-    uint8_t *data = b0 + off;
     for (size_t i = 0; i < nf; i++, d += 12) {
         size_t lo = sl[2 * i], hi = sl[2 * i + 1];
         const uint8_t *t = p + dlo + 12 * i;
-        /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
-        long long iv;
-        uint8_t tag[3];
-        memcpy(tag, t, 3);
-        int digits = t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9';
-        if (!digits && py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
-            long long a = iv < 0 ? -iv : iv;
-            tag[2] = (uint8_t)('0' + a % 10);
-            tag[1] = (uint8_t)('0' + a / 10 % 10);
-            tag[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
-        }
-        memcpy(d, tag, 3);
+        memcpy(d, t, 3);
         d[3] = (uint8_t)(rk & 0xFF);
-        if (!is_control_tag(t) && is_control_tag(tag)) {
-            d[3] = MODE_NULL_CONTROL;
-            hi = lo;
+        long long iv;
+        if (!(t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9') &&
+            py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
+            /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
+            long long a = iv < 0 ? -iv : iv;
+            d[2] = (uint8_t)('0' + a % 10);
+            d[1] = (uint8_t)('0' + a / 10 % 10);
+            d[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
+            if (!is_control_tag(t) && is_control_tag(d)) {
+                d[3] = MODE_NULL_CONTROL; /* no data */
+                hi = lo;
+            }
         }
-        put32(d + 4, (uint32_t)off);
+        put32(d + 4, (uint32_t)(head + lo));
         put32(d + 8, (uint32_t)(hi - lo));
-        if (hi > lo)
-            memcpy(data, p + lo, hi - lo);
-        data += hi - lo;
-        off += hi - lo;
     }
-    memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
-    out->len += (size_t)(data - b0); /* <= total: tags pymarc makes control fields carry no data */
+    memcpy(b0 + head, p, n);
+    out->len += head + n;
     *kind = rk;
     rc = 0;
 done:
@@ -1579,7 +1585,7 @@ typedef struct pm_item {
     int bad;                 /* 1: e says why (no payload) */
     uint32_t kind;           /* payload kind (MODE_*, KIND_BAD_CODES) */
     size_t out_off, out_len; /* payload in batch->out */
-    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->raw */
+    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->out */
     uint64_t offset;         /* stream offset of the chunk */
     pm_err e;
 } pm_item;
@@ -1588,7 +1594,7 @@ typedef struct pm_batch {
     size_t n, i;
     int eof, stop;  /* clean end of input / a fatal item ends the input */
     char readerr[200];
-    wb_buf raw, out;
+    wb_buf out; /* payloads (each holding its chunk) and the chunks of bad records */
     pm_item items[WB_PIPELINE_MAX_BATCH];
 } pm_batch;
 
@@ -1598,8 +1604,8 @@ typedef struct pm_batch {
 static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes)
 {
     b->n = b->i = 0;
-    b->raw.len = b->out.len = 0;
-    while (b->n < maxn && b->raw.len < maxbytes && !b->stop) {
+    b->out.len = 0;
+    while (b->n < maxn && b->out.len < maxbytes && !b->stop) {
         pm_item *it = &b->items[b->n];
         memset(it, 0, sizeof *it);
         it->offset = wb_stream_offset(s);
@@ -1649,36 +1655,36 @@ static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t
             b->stop = 1;
             break;
         }
-        it->raw_off = b->raw.len;
-        if (wb_buf_append(&b->raw, p, len) != 0) {
-            it->bad = 1;
-            it->e.kind = PE_OOM;
-            b->n++;
-            b->stop = 1;
-            break;
-        }
+        /* a record's payload holds its chunk; a bad one keeps the chunk alone */
         it->raw_len = len;
+        it->out_off = b->out.len;
+        if (kind == PE_NONE && pm_decode(c, p, len, &b->out, &it->kind, &it->e) == 0) {
+            it->out_len = b->out.len - it->out_off;
+            it->raw_off = it->out_off + 4 + 12 * (size_t)get32(b->out.p + it->out_off);
+        } else {
+            if (kind != PE_NONE)
+                it->e.kind = kind;
+            it->bad = 1;
+            b->out.len = it->out_off;
+            it->raw_off = b->out.len;
+            if (wb_buf_append(&b->out, p, len) != 0) {
+                it->e.kind = PE_OOM;
+                it->raw_len = 0;
+                kind = PE_OOM;
+            }
+        }
         wb_stream_consume(s, len);
         b->n++;
         if (kind != PE_NONE) {
-            it->bad = 1;
-            it->e.kind = kind;
             b->stop = 1; /* pymarc: a FatalReaderError ends the iteration */
             break;
         }
-        it->out_off = b->out.len;
-        if (pm_decode(c, b->raw.p + it->raw_off, len, &b->out, &it->kind, &it->e) < 0) {
-            it->bad = 1;
-            b->out.len = it->out_off;
-        }
-        it->out_len = b->out.len - it->out_off;
     }
 }
 
 static void pm_free(pm_batch *b)
 {
     if (b) {
-        wb_buf_free(&b->raw);
         wb_buf_free(&b->out);
         PyMem_RawFree(b);
     }
@@ -2436,7 +2442,7 @@ static PyObject *pm_next(Reader *r)
             pm_item *it = &b->items[b->i++];
             r->handed = it->offset + it->raw_len;
             Py_CLEAR(r->cur_chunk);
-            const uint8_t *raw = b->raw.p ? b->raw.p + it->raw_off : (const uint8_t *)"";
+            const uint8_t *raw = b->out.p ? b->out.p + it->raw_off : (const uint8_t *)"";
             if (it->bad && it->e.kind == PE_READ) {
                 wb_marc_error e = {0};
                 snprintf(e.msg, sizeof e.msg, "%s", b->readerr);
@@ -2488,7 +2494,8 @@ static PyObject *pm_next(Reader *r)
         if (b->n > 0 && !r->cur_chunk) {
             /* keep the last chunk for current_chunk */
             const pm_item *it = &b->items[b->n - 1];
-            r->cur_chunk = PyBytes_FromStringAndSize((const char *)b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+            r->cur_chunk = PyBytes_FromStringAndSize(b->out.p ? (const char *)b->out.p + it->raw_off : "",
+                                                     (Py_ssize_t)it->raw_len);
             if (!r->cur_chunk)
                 return NULL;
         }
@@ -2587,7 +2594,8 @@ static PyObject *reader_get_chunk(Reader *r, void *c)
     }
     if (r->pm && !r->pm_filling && r->pm->i > 0) {
         const pm_item *it = &r->pm->items[r->pm->i - 1];
-        return PyBytes_FromStringAndSize((const char *)r->pm->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+        return PyBytes_FromStringAndSize(r->pm->out.p ? (const char *)r->pm->out.p + it->raw_off : "",
+                                         (Py_ssize_t)it->raw_len);
     }
     if (r->b && r->i > 0) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
