@@ -25,6 +25,11 @@
  *       nfields | nfields * (tag[3], kind, offset, length) | leader[24] | data
  *   offset/length locate the field's bytes (indicators + subfields, no field
  *   terminator) inside the payload; kind says how to decode values (MODE_*).
+ *   In pymarc mode "leader | data" is the record's chunk as read (leader,
+ *   directory, fields): one copy, and current_chunk is read from it.
+ * - Record and Field are Python classes deriving from RecordBase/FieldBase
+ *   (no state: record[tag] and field[code] in C); their hot attributes are
+ *   __slots__ that C reads and fills at the offsets found by setup().
  * - Field/Record building from a payload; the pymarc-compatible MARC-8
  *   converter per subfield; ISO 2709 assembly for wirebuf's own serialiser.
  * The pymarc-compatible classes themselves are Python (the wirebuf/marc package);
