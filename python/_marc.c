@@ -1183,20 +1183,32 @@ static PyObject *field_subscript(PyObject *self, PyObject *code)
         PyErr_Format(PyExc_TypeError, "expected a wirebuf.marc.Field, not %.80s", Py_TYPE(self)->tp_name);
         return NULL;
     }
-    PyObject *ctl = slot_get(self, G.off_control);
+    /* Field and RawField themselves: straight from the slots; a subclass
+     * may override the attributes, so ask it */
+    int exact = Py_TYPE(self) == (PyTypeObject *)G.Field || Py_TYPE(self) == (PyTypeObject *)G.RawField;
+    PyObject *ctl = exact ? slot_get(self, G.off_control) : PyObject_GetAttr(self, G.s_control);
+    if (!ctl && !exact)
+        return NULL;
     int is_ctl = ctl == Py_False ? 0 : ctl == Py_True ? 1 : ctl ? PyObject_IsTrue(ctl) : 0;
+    if (!exact)
+        Py_DECREF(ctl);
     if (is_ctl < 0)
         return NULL;
     if (is_ctl) {
         PyErr_SetNone(PyExc_KeyError);
         return NULL;
     }
-    PyObject *subs = slot_get(self, G.off_subs);
-    if (!subs) {
-        PyErr_SetString(PyExc_AttributeError, "subfields");
+    PyObject *subs;
+    if (exact) {
+        subs = slot_get(self, G.off_subs);
+        if (!subs) {
+            PyErr_SetString(PyExc_AttributeError, "subfields");
+            return NULL;
+        }
+        Py_INCREF(subs);
+    } else if (!(subs = PyObject_GetAttr(self, G.s_subfields))) {
         return NULL;
     }
-    Py_INCREF(subs);
     PyObject *res = NULL;
     if (PyList_CheckExact(subs) && PyUnicode_CheckExact(code)) {
         /* the usual case: a list of Subfield(str, value) */

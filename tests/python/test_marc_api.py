@@ -260,3 +260,18 @@ def test_lookups_by_tag_and_code_as_pymarc():
     made.custom = 1  # records and fields keep arbitrary attributes
     made["245"].custom = 2
     assert made.custom == 1 and made["245"].custom == 2
+
+
+def test_field_subclass_overriding_subfields():
+    class Computed(Field):
+        @property
+        def subfields(self):
+            return [Subfield("a", "computed")]
+
+        @subfields.setter
+        def subfields(self, value):
+            pass
+    f = Computed("245", subfields=[Subfield("a", "stored")])
+    assert f["a"] == "computed"
+    with pytest.raises(KeyError):
+        f["b"]
