@@ -25,6 +25,11 @@
  *       nfields | nfields * (tag[3], kind, offset, length) | leader[24] | data
  *   offset/length locate the field's bytes (indicators + subfields, no field
  *   terminator) inside the payload; kind says how to decode values (MODE_*).
+ *   In pymarc mode "leader | data" is the record's chunk as read (leader,
+ *   directory, fields): one copy, and current_chunk is read from it.
+ * - Record and Field are Python classes deriving from RecordBase/FieldBase
+ *   (no state: record[tag] and field[code] in C); their hot attributes are
+ *   __slots__ that C reads and fills at the offsets found by setup().
  * - Field/Record building from a payload; the pymarc-compatible MARC-8
  *   converter per subfield; ISO 2709 assembly for wirebuf's own serialiser.
  * The pymarc-compatible classes themselves are Python (the wirebuf/marc package);
@@ -32,6 +37,7 @@
  * running __init__. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include "wirebuf/marc.h"
 #include "wirebuf/pipeline.h"
@@ -44,6 +50,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
     MODE_UTF8 = 0,    /* valid UTF-8: decode strictly */
@@ -65,6 +74,10 @@ static struct {
         *exc_eor, *exc_truncated, *exc_fatal;
     PyObject *normalize; /* unicodedata.normalize */
     PyObject *io_FileIO, *io_BufferedReader, *io_BufferedRandom; /* read natively */
+    /* byte offsets of the __slots__ of Record (_raw, _fields, _cache,
+     * _leader) and Field (tag, data, control_field, _indicators, subfields):
+     * C reads and stores them directly in instances of those classes */
+    Py_ssize_t off_raw, off_fields, off_cache, off_leader, off_tag, off_data, off_control, off_ind, off_subs;
     PyObject *s_raw, *s_mode, *s_enc, *s_fields, *s_cache, *s_tag, *s_data, *s_subfields,
         *s_indicators, *s_control, *s_nfc, *s_force_utf8, *s_leader, *s_latin1, *empty;
     int ready;
@@ -74,6 +87,10 @@ static struct {
 
 static inline void put32(uint8_t *p, uint32_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 4);
+    return;
+#endif
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
@@ -394,6 +411,18 @@ static inline int ascii_only(const uint8_t *s, size_t n)
 {
     uint64_t acc = 0;
     size_t i = 0;
+#ifdef __SSE2__
+    __m128i v = _mm_setzero_si128();
+    for (; i + 64 <= n; i += 64)
+        v = _mm_or_si128(v, _mm_or_si128(_mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i)),
+                                                        _mm_loadu_si128((const __m128i *)(s + i + 16))),
+                                         _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + 32)),
+                                                      _mm_loadu_si128((const __m128i *)(s + i + 48)))));
+    for (; i + 16 <= n; i += 16)
+        v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)(s + i)));
+    if (_mm_movemask_epi8(v))
+        return 0;
+#endif
     for (; i + 32 <= n; i += 32) {
         uint64_t w[4];
         memcpy(w, s + i, 32);
@@ -437,6 +466,31 @@ static size_t pm_code_skip(const uint8_t *s, size_t n)
     if (wb_utf8_valid_prefix(s, n) != n)
         return 1;
     return s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
+}
+
+/* A directory entry's length (bytes 3-6) and starting position (7-11)
+ * when all nine are digits (one word test for bytes 3-10): 1, else 0 (the
+ * caller runs Python's int() rules). */
+static inline int dirent_nums(const uint8_t *ent, long long *flen, long long *foff)
+{
+    uint64_t w;
+    memcpy(&w, ent + 3, 8);
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, zeros = 0x3030303030303030ull;
+    if ((w & hi) != zeros || ((w + 0x0606060606060606ull) & hi) != zeros || ent[11] < '0' || ent[11] > '9')
+        return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* byte k of w is ent[3 + k]: pairs of digits, then pairs of pairs */
+    uint64_t x = w - zeros;
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFull;
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFull;
+    *flen = (long long)(x & 0xFFFFFFFFu);
+    *foff = (long long)(x >> 32) * 10 + (ent[11] - '0');
+#else
+    *flen = (ent[3] - '0') * 1000 + (ent[4] - '0') * 100 + (ent[5] - '0') * 10 + (ent[6] - '0');
+    *foff = (ent[7] - '0') * 10000 + (ent[8] - '0') * 1000 + (ent[9] - '0') * 100 + (ent[10] - '0') * 10 +
+            (ent[11] - '0');
+#endif
+    return 1;
 }
 
 /* Payload kinds of pymarc mode, beyond MODE_*: */
@@ -503,8 +557,12 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         k = MODE_OTHER;
     /* first pass: check everything pymarc checks, in its order, and keep
      * each entry's slice for the second */
-    size_t total = 4 + 12 * nf + WB_MARC_LEADER_LEN;
     unsigned rk = k;
+    /* A chunk that is all ASCII (most records) cannot fail any check made
+     * on field bytes below (UTF-8 or ASCII decoding, non-ASCII subfield
+     * codes) and, without an ESC, holds no MARC-8 escape to convert: one
+     * pass over the chunk replaces the per-field and per-subfield scans. */
+    int plain = ascii_only(p, n) && (k != MODE_MARC8_RAW || !memchr(p, 0x1B, n));
     size_t stack_sl[2 * 128], *sl = nf <= 128 ? stack_sl : malloc(2 * nf * sizeof *sl);
     if (!sl) {
         pm_set(e, PE_OOM, 0, 0, NULL);
@@ -514,19 +572,22 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
     for (size_t i = 0; i < nf; i++) {
         const uint8_t *ent = p + dlo + 12 * i;
         long long flen, foff;
-        if (py_int(ent + 3, 4, 1, &flen) < 0) {
-            pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
-            goto done;
-        }
-        if (py_int(ent + 7, 5, 1, &foff) < 0) {
-            pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
-            goto done;
+        if (!dirent_nums(ent, &flen, &foff)) {
+            if (py_int(ent + 3, 4, 1, &flen) < 0) {
+                pm_set(e, PE_INT_STR, dlo + 12 * i + 3, 4, NULL);
+                goto done;
+            }
+            if (py_int(ent + 7, 5, 1, &foff) < 0) {
+                pm_set(e, PE_INT_STR, dlo + 12 * i + 7, 5, NULL);
+                goto done;
+            }
         }
         size_t lo, hi;
         py_slice(base + foff, base + foff + flen - 1, n, &lo, &hi);
         sl[2 * i] = lo;
         sl[2 * i + 1] = hi;
-        total += hi - lo;
+        if (plain)
+            continue;
         const uint8_t *s = p + lo;
         size_t len = hi - lo;
         if (is_control_tag(ent)) {
@@ -587,44 +648,39 @@ static int pm_decode(const cfg *c, const uint8_t *p, size_t n, wb_buf *out, uint
         pm_set(e, PE_NOFIELDS, 0, 0, NULL);
         goto done;
     }
-    /* second pass: the payload, one entry per directory entry */
-    if (total > UINT32_MAX || wb_buf_reserve(out, total) != 0) {
+    /* second pass: the payload (nfields | one entry per directory entry |
+     * the chunk itself, so that its leader is at 4 + 12 * nfields and the
+     * entries point into it; current_chunk is read from it too) */
+    size_t head = 4 + 12 * nf;
+    if (head + n > UINT32_MAX || wb_buf_reserve(out, head + n) != 0) {
         pm_set(e, PE_OOM, 0, 0, NULL);
         goto done;
     }
     uint8_t *b0 = out->p + out->len, *d = b0 + 4;
     put32(b0, (uint32_t)nf);
-    size_t off = 4 + 12 * nf + WB_MARC_LEADER_LEN;
-    uint8_t *data = b0 + off;
     for (size_t i = 0; i < nf; i++, d += 12) {
         size_t lo = sl[2 * i], hi = sl[2 * i + 1];
         const uint8_t *t = p + dlo + 12 * i;
-        /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
-        long long iv;
-        uint8_t tag[3];
-        memcpy(tag, t, 3);
-        int digits = t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9';
-        if (!digits && py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
-            long long a = iv < 0 ? -iv : iv;
-            tag[2] = (uint8_t)('0' + a % 10);
-            tag[1] = (uint8_t)('0' + a / 10 % 10);
-            tag[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
-        }
-        memcpy(d, tag, 3);
+        memcpy(d, t, 3);
         d[3] = (uint8_t)(rk & 0xFF);
-        if (!is_control_tag(t) && is_control_tag(tag)) {
-            d[3] = MODE_NULL_CONTROL;
-            hi = lo;
+        long long iv;
+        if (!(t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] >= '0' && t[2] <= '9') &&
+            py_int_slow(t, 3, 1, &iv) == 0 && iv > -100 && iv < 1000) {
+            /* pymarc's Field() keeps f"{int(tag):03}" when the tag is an int */
+            long long a = iv < 0 ? -iv : iv;
+            d[2] = (uint8_t)('0' + a % 10);
+            d[1] = (uint8_t)('0' + a / 10 % 10);
+            d[0] = iv < 0 ? '-' : (uint8_t)('0' + a / 100);
+            if (!is_control_tag(t) && is_control_tag(d)) {
+                d[3] = MODE_NULL_CONTROL; /* no data */
+                hi = lo;
+            }
         }
-        put32(d + 4, (uint32_t)off);
+        put32(d + 4, (uint32_t)(head + lo));
         put32(d + 8, (uint32_t)(hi - lo));
-        if (hi > lo)
-            memcpy(data, p + lo, hi - lo);
-        data += hi - lo;
-        off += hi - lo;
     }
-    memcpy(b0 + 4 + 12 * nf, p, WB_MARC_LEADER_LEN);
-    out->len += (size_t)(data - b0); /* <= total: tags pymarc makes control fields carry no data */
+    memcpy(b0 + head, p, n);
+    out->len += head + n;
     *kind = rk;
     rc = 0;
 done:
@@ -692,21 +748,44 @@ static PyObject *new_instance(PyObject *cls)
     return t->tp_new(t, G.empty, NULL);
 }
 
+/* Slot `off` of o (an instance of the class whose slot it is): borrowed,
+ * NULL when unset. */
+static inline PyObject *slot_get(PyObject *o, Py_ssize_t off)
+{
+    return *(PyObject **)((char *)o + off);
+}
+
+/* Store v (a new reference, stolen) in slot `off` of o. */
+static inline void slot_put(PyObject *o, Py_ssize_t off, PyObject *v)
+{
+    PyObject **p = (PyObject **)((char *)o + off);
+    PyObject *old = *p;
+    *p = v;
+    Py_XDECREF(old);
+}
+
+static inline PyObject *new_ref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+
 static PyObject *make_record(PyObject *payload, unsigned kind, PyObject *enc, int force_utf8)
 {
     PyObject *r = new_instance(G.Record);
     if (!r)
         return NULL;
-    PyObject *m = PyLong_FromLong((long)kind);
-    /* the payload says each field's kind: _mode stays the class default */
-    if (!m || PyObject_GenericSetAttr(r, G.s_raw, payload) < 0 ||
-        (kind == MODE_OTHER && PyObject_GenericSetAttr(r, G.s_enc, enc) < 0) ||
+    /* what Record.__init__ would set; the payload says each field's kind:
+     * _mode stays the class default */
+    slot_put(r, G.off_raw, new_ref(payload));
+    slot_put(r, G.off_fields, new_ref(Py_None));
+    slot_put(r, G.off_cache, new_ref(Py_None));
+    slot_put(r, G.off_leader, new_ref(Py_None));
+    if ((kind == MODE_OTHER && PyObject_GenericSetAttr(r, G.s_enc, enc) < 0) ||
         (force_utf8 && PyObject_GenericSetAttr(r, G.s_force_utf8, Py_True) < 0)) {
-        Py_XDECREF(m);
         Py_DECREF(r);
         return NULL;
     }
-    Py_DECREF(m);
     return r;
 }
 
@@ -794,27 +873,30 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
     PyObject *f = new_instance(kind == MODE_BYTES ? G.RawField : G.Field);
     if (!f)
         return NULL;
+    /* every slot Field.__init__ sets */
     PyObject *tag = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
-    if (!tag || PyObject_GenericSetAttr(f, G.s_tag, tag) < 0)
-        goto fail_tag;
-    Py_DECREF(tag);
-    if (kind == MODE_NULL_CONTROL) {
-        if (PyObject_GenericSetAttr(f, G.s_data, Py_None) < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_True) < 0)
+    if (!tag)
+        goto fail;
+    slot_put(f, G.off_tag, tag);
+    slot_put(f, G.off_data, new_ref(Py_None));
+    slot_put(f, G.off_ind, new_ref(Py_None));
+    if (kind == MODE_NULL_CONTROL || is_control_tag(d)) {
+        PyObject *subs = PyList_New(0);
+        if (!subs)
             goto fail;
-        return f;
-    }
-    if (is_control_tag(d)) {
+        slot_put(f, G.off_subs, subs);
+        slot_put(f, G.off_control, new_ref(Py_True));
+        if (kind == MODE_NULL_CONTROL)
+            return f;
         /* pymarc decodes the control fields of MARC-8 records as Latin-1 */
         PyObject *data = kind == MODE_MARC8_RAW ? PyUnicode_DecodeLatin1((const char *)s, (Py_ssize_t)len, NULL)
                                                 : decode_value(s, len, kind == MODE_MARC8 ? MODE_UTF8 : kind, enc);
         if (!data)
             goto fail;
-        int rc = PyObject_GenericSetAttr(f, G.s_data, data);
-        Py_DECREF(data);
-        if (rc < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_True) < 0)
-            goto fail;
+        slot_put(f, G.off_data, data);
         return f;
     }
+    slot_put(f, G.off_control, new_ref(Py_False));
     /* indicators: what comes before the first subfield delimiter (pymarc's
      * rules: none -> blanks, one -> it and a blank, more -> the first two) */
     const uint8_t *sd = memchr(s, WB_MARC_SD, len);
@@ -830,10 +912,7 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
     PyObject *ind = make_pair(G.Indicators, i1, i2);
     if (!ind)
         goto fail;
-    int rc = PyObject_GenericSetAttr(f, G.s_indicators, ind);
-    Py_DECREF(ind);
-    if (rc < 0 || PyObject_GenericSetAttr(f, G.s_control, Py_False) < 0)
-        goto fail;
+    slot_put(f, G.off_ind, ind);
     PyObject *subs = PyList_New(0);
     if (!subs)
         goto fail;
@@ -883,47 +962,45 @@ static PyObject *build_field(const pl_view *v, size_t i, PyObject *enc)
         }
         Py_DECREF(sf);
     }
-    rc = PyObject_GenericSetAttr(f, G.s_subfields, subs);
-    Py_DECREF(subs);
-    if (rc < 0)
-        goto fail;
+    slot_put(f, G.off_subs, subs);
     return f;
-fail_tag:
-    Py_XDECREF(tag);
 fail:
     Py_DECREF(f);
     return NULL;
 }
 
-/* The field at index i of record r's payload, from r._cache or new (and
- * then cached, so the same Field object comes back every time). */
+/* The field at index i of record r's payload, from r._cache (a list with
+ * one slot per payload field, None until built) or new (and then cached,
+ * so the same Field object comes back every time). */
 static PyObject *cached_field(PyObject *r, PyObject **cache, const pl_view *v, size_t i, PyObject *enc)
 {
-    PyObject *key = PyLong_FromSize_t(i);
-    if (!key)
-        return NULL;
-    if (*cache == NULL || *cache == Py_None) {
-        PyObject *d = PyDict_New();
-        if (!d || PyObject_GenericSetAttr(r, G.s_cache, d) < 0) {
-            Py_XDECREF(d);
-            Py_DECREF(key);
+    if (*cache == NULL || !PyList_CheckExact(*cache) || (size_t)PyList_GET_SIZE(*cache) != v->nfields) {
+        PyObject *l = PyList_New((Py_ssize_t)v->nfields);
+        if (!l)
             return NULL;
+        for (size_t k = 0; k < v->nfields; k++) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(l, (Py_ssize_t)k, Py_None);
         }
-        Py_DECREF(d); /* the record holds it */
-        *cache = d;
+        slot_put(r, G.off_cache, l); /* the record holds it */
+        *cache = l;
     }
-    PyObject *f = PyDict_GetItemWithError(*cache, key);
-    if (f) {
-        Py_DECREF(key);
+    PyObject *f = PyList_GET_ITEM(*cache, (Py_ssize_t)i);
+    if (f != Py_None) {
         Py_INCREF(f);
         return f;
     }
-    if (PyErr_Occurred() || !(f = build_field(v, i, enc)) || PyDict_SetItem(*cache, key, f) < 0) {
-        Py_DECREF(key);
-        Py_XDECREF(f);
+    /* building may run Python code (a warning filter) that replaces
+     * r._cache: keep this list alive until the field is stored in it */
+    PyObject *l = *cache;
+    Py_INCREF(l);
+    if (!(f = build_field(v, i, enc))) {
+        Py_DECREF(l);
         return NULL;
     }
-    Py_DECREF(key);
+    Py_INCREF(f);
+    PyList_SetItem(l, (Py_ssize_t)i, f); /* steals one reference */
+    Py_DECREF(l);
     return f;
 }
 
@@ -932,31 +1009,36 @@ typedef struct rec_view {
     pl_view v;
 } rec_view;
 
-/* Borrowed references to r's payload state. */
+/* r's payload state: raw is a new reference (building a field may run
+ * Python code that replaces r._raw; rec_close drops it), cache borrowed
+ * (cached_field keeps it alive while it builds). */
 static int rec_open(PyObject *r, rec_view *rv)
 {
-    rv->raw = PyObject_GetAttr(r, G.s_raw);
-    if (!rv->raw)
+    if (!PyObject_TypeCheck(r, (PyTypeObject *)G.Record)) {
+        PyErr_Format(PyExc_TypeError, "expected a wirebuf.marc.Record, not %.80s", Py_TYPE(r)->tp_name);
         return -1;
-    Py_DECREF(rv->raw); /* kept alive by r */
-    rv->cache = PyObject_GetAttr(r, G.s_cache);
-    if (!rv->cache)
-        return -1;
-    Py_DECREF(rv->cache);
+    }
+    rv->raw = slot_get(r, G.off_raw);
+    rv->cache = slot_get(r, G.off_cache);
     rv->enc = NULL;
-    if (pl_open(rv->raw, &rv->v) < 0)
+    if (pl_open(rv->raw ? rv->raw : Py_None, &rv->v) < 0)
         return -1;
+    Py_INCREF(rv->raw);
     /* the record's file_encoding matters only for MODE_OTHER values */
     for (size_t i = 0; i < rv->v.nfields; i++)
         if (rv->v.p[4 + 12 * i + 3] == MODE_OTHER) {
             rv->enc = PyObject_GetAttr(r, G.s_enc);
             if (!rv->enc)
                 PyErr_Clear();
-            else
-                Py_DECREF(rv->enc);
             break;
         }
     return 0;
+}
+
+static void rec_close(rec_view *rv)
+{
+    Py_CLEAR(rv->raw);
+    Py_CLEAR(rv->enc);
 }
 
 /* get_fields(record, tags) -> list of Fields with those tags (all if tags
@@ -988,8 +1070,10 @@ static PyObject *py_get_fields(PyObject *self, PyObject *args)
             memcpy(want[k], ts, 3);
     }
     PyObject *out = PyList_New(0);
-    if (!out)
+    if (!out) {
+        rec_close(&rv);
         return NULL;
+    }
     for (size_t i = 0; i < rv.v.nfields; i++) {
         const uint8_t *d = rv.v.p + 4 + 12 * i;
         int hit = nt == 0;
@@ -1002,6 +1086,7 @@ static PyObject *py_get_fields(PyObject *self, PyObject *args)
             Py_XDECREF(t);
             if (hit < 0) {
                 Py_DECREF(out);
+                rec_close(&rv);
                 return NULL;
             }
         }
@@ -1011,31 +1096,188 @@ static PyObject *py_get_fields(PyObject *self, PyObject *args)
         if (!f || PyList_Append(out, f) < 0) {
             Py_XDECREF(f);
             Py_DECREF(out);
+            rec_close(&rv);
             return NULL;
         }
         Py_DECREF(f);
     }
+    rec_close(&rv);
     return out;
 }
 
-/* first_field(record, tag) -> the first Field with tag, or None. */
-static PyObject *py_first_field(PyObject *self, PyObject *args)
+/* Record[tag] (pymarc: the first field whose tag == tag, else a bare
+ * KeyError). A record still in payload form compares the payload's tags
+ * and builds only the field found; one whose fields were built (or that
+ * was made by hand) looks through _fields as pymarc does. */
+static PyObject *record_subscript(PyObject *self, PyObject *tag)
 {
-    (void)self;
-    PyObject *r;
-    const char *tag;
-    Py_ssize_t tl;
-    if (!PyArg_ParseTuple(args, "Os#", &r, &tag, &tl))
+    if (!PyObject_TypeCheck(self, (PyTypeObject *)G.Record)) {
+        PyErr_Format(PyExc_TypeError, "expected a wirebuf.marc.Record, not %.80s", Py_TYPE(self)->tp_name);
         return NULL;
-    rec_view rv;
-    if (rec_open(r, &rv) < 0)
+    }
+    PyObject *fl = slot_get(self, G.off_fields);
+    if (!fl || fl == Py_None) {
+        rec_view rv;
+        if (rec_open(self, &rv) < 0)
+            return NULL;
+        const char *t = NULL;
+        if (PyUnicode_Check(tag) && PyUnicode_IS_COMPACT_ASCII(tag) && PyUnicode_GET_LENGTH(tag) == 3)
+            t = (const char *)PyUnicode_DATA(tag);
+        for (size_t i = 0; i < rv.v.nfields; i++) {
+            const uint8_t *d = rv.v.p + 4 + 12 * i;
+            int hit;
+            if (t) {
+                hit = d[0] == (uint8_t)t[0] && d[1] == (uint8_t)t[1] && d[2] == (uint8_t)t[2];
+            } else {
+                /* any other key: compare as pymarc does, f.tag == tag */
+                PyObject *ft = PyUnicode_DecodeLatin1((const char *)d, 3, NULL);
+                PyObject *eq = ft ? PyObject_RichCompare(ft, tag, Py_EQ) : NULL;
+                Py_XDECREF(ft);
+                hit = eq ? PyObject_IsTrue(eq) : -1;
+                Py_XDECREF(eq);
+                if (hit < 0) {
+                    rec_close(&rv);
+                    return NULL;
+                }
+            }
+            if (hit) {
+                PyObject *f = cached_field(self, &rv.cache, &rv.v, i, rv.enc);
+                rec_close(&rv);
+                return f;
+            }
+        }
+        rec_close(&rv);
+        PyErr_SetNone(PyExc_KeyError);
         return NULL;
-    if (tl == 3)
-        for (size_t i = 0; i < rv.v.nfields; i++)
-            if (memcmp(rv.v.p + 4 + 12 * i, tag, 3) == 0)
-                return cached_field(r, &rv.cache, &rv.v, i, rv.enc);
-    Py_RETURN_NONE;
+    }
+    PyObject *it = PyObject_GetIter(fl);
+    if (!it)
+        return NULL;
+    PyObject *f;
+    while ((f = PyIter_Next(it))) {
+        PyObject *ft = PyObject_GetAttr(f, G.s_tag);
+        PyObject *eq = ft ? PyObject_RichCompare(ft, tag, Py_EQ) : NULL;
+        Py_XDECREF(ft);
+        int hit = eq ? PyObject_IsTrue(eq) : -1;
+        Py_XDECREF(eq);
+        if (hit != 0) {
+            Py_DECREF(it);
+            if (hit > 0)
+                return f;
+            Py_DECREF(f);
+            return NULL;
+        }
+        Py_DECREF(f);
+    }
+    Py_DECREF(it);
+    if (!PyErr_Occurred())
+        PyErr_SetNone(PyExc_KeyError);
+    return NULL;
 }
+
+/* Field[code] (pymarc: the value of the first subfield whose code ==
+ * code; a bare KeyError when there is none or for a control field). */
+static PyObject *field_subscript(PyObject *self, PyObject *code)
+{
+    if (!PyObject_TypeCheck(self, (PyTypeObject *)G.Field)) {
+        PyErr_Format(PyExc_TypeError, "expected a wirebuf.marc.Field, not %.80s", Py_TYPE(self)->tp_name);
+        return NULL;
+    }
+    /* Field and RawField themselves: straight from the slots; a subclass
+     * may override the attributes, so ask it */
+    int exact = Py_TYPE(self) == (PyTypeObject *)G.Field || Py_TYPE(self) == (PyTypeObject *)G.RawField;
+    PyObject *ctl = exact ? slot_get(self, G.off_control) : PyObject_GetAttr(self, G.s_control);
+    if (!ctl && !exact)
+        return NULL;
+    int is_ctl = ctl == Py_False ? 0 : ctl == Py_True ? 1 : ctl ? PyObject_IsTrue(ctl) : 0;
+    if (!exact)
+        Py_DECREF(ctl);
+    if (is_ctl < 0)
+        return NULL;
+    if (is_ctl) {
+        PyErr_SetNone(PyExc_KeyError);
+        return NULL;
+    }
+    PyObject *subs;
+    if (exact) {
+        subs = slot_get(self, G.off_subs);
+        if (!subs) {
+            PyErr_SetString(PyExc_AttributeError, "subfields");
+            return NULL;
+        }
+        Py_INCREF(subs);
+    } else if (!(subs = PyObject_GetAttr(self, G.s_subfields))) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    if (PyList_CheckExact(subs) && PyUnicode_CheckExact(code)) {
+        /* the usual case: a list of Subfield(str, value) */
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(subs); i++) {
+            PyObject *sf = PyList_GET_ITEM(subs, i);
+            if (!PyTuple_Check(sf) || PyTuple_GET_SIZE(sf) < 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(sf, 0)))
+                goto general;
+            PyObject *c = PyTuple_GET_ITEM(sf, 0);
+            if (c == code || PyUnicode_Compare(c, code) == 0) {
+                res = PyTuple_GET_ITEM(sf, 1);
+                Py_INCREF(res);
+                Py_DECREF(subs);
+                return res;
+            }
+        }
+        Py_DECREF(subs);
+        PyErr_SetNone(PyExc_KeyError);
+        return NULL;
+    }
+general:;
+    /* anything else: for sf in self.subfields: if sf[0] == code: return sf[1] */
+    PyObject *it = PyObject_GetIter(subs);
+    Py_DECREF(subs);
+    if (!it)
+        return NULL;
+    PyObject *sf;
+    while ((sf = PyIter_Next(it))) {
+        PyObject *c = PySequence_GetItem(sf, 0);
+        PyObject *eq = c ? PyObject_RichCompare(c, code, Py_EQ) : NULL;
+        Py_XDECREF(c);
+        int hit = eq ? PyObject_IsTrue(eq) : -1;
+        Py_XDECREF(eq);
+        if (hit != 0) {
+            if (hit > 0)
+                res = PySequence_GetItem(sf, 1);
+            Py_DECREF(sf);
+            Py_DECREF(it);
+            return res;
+        }
+        Py_DECREF(sf);
+    }
+    Py_DECREF(it);
+    if (!PyErr_Occurred())
+        PyErr_SetNone(PyExc_KeyError);
+    return NULL;
+}
+
+static PyMappingMethods record_mapping = {.mp_subscript = record_subscript};
+static PyMappingMethods field_mapping = {.mp_subscript = field_subscript};
+
+/* Bases of the Python Record and Field classes: no state of their own
+ * (instances keep everything in their __dict__, so copy and pickle are
+ * unaffected), only the C lookups record[tag] and field[code]. */
+static PyTypeObject RecordBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "wirebuf._marc.RecordBase",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "C lookups of wirebuf.marc.Record (record[tag])",
+    .tp_as_mapping = &record_mapping,
+    .tp_new = PyType_GenericNew,
+};
+static PyTypeObject FieldBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "wirebuf._marc.FieldBase",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "C lookups of wirebuf.marc.Field (field[code])",
+    .tp_as_mapping = &field_mapping,
+    .tp_new = PyType_GenericNew,
+};
 
 /* leader(record) -> the payload's leader as str. */
 static PyObject *py_leader(PyObject *self, PyObject *r)
@@ -1044,7 +1286,9 @@ static PyObject *py_leader(PyObject *self, PyObject *r)
     rec_view rv;
     if (rec_open(r, &rv) < 0)
         return NULL;
-    return PyUnicode_DecodeLatin1((const char *)rv.v.p + 4 + 12 * rv.v.nfields, WB_MARC_LEADER_LEN, NULL);
+    PyObject *l = PyUnicode_DecodeLatin1((const char *)rv.v.p + 4 + 12 * rv.v.nfields, WB_MARC_LEADER_LEN, NULL);
+    rec_close(&rv);
+    return l;
 }
 
 /* ---- serialising Python records ------------------------------------------ */
@@ -1358,7 +1602,7 @@ typedef struct pm_item {
     int bad;                 /* 1: e says why (no payload) */
     uint32_t kind;           /* payload kind (MODE_*, KIND_BAD_CODES) */
     size_t out_off, out_len; /* payload in batch->out */
-    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->raw */
+    size_t raw_off, raw_len; /* the chunk (pymarc's current_chunk) in batch->out */
     uint64_t offset;         /* stream offset of the chunk */
     pm_err e;
 } pm_item;
@@ -1367,7 +1611,7 @@ typedef struct pm_batch {
     size_t n, i;
     int eof, stop;  /* clean end of input / a fatal item ends the input */
     char readerr[200];
-    wb_buf raw, out;
+    wb_buf out; /* payloads (each holding its chunk) and the chunks of bad records */
     pm_item items[WB_PIPELINE_MAX_BATCH];
 } pm_batch;
 
@@ -1377,8 +1621,8 @@ typedef struct pm_batch {
 static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t maxbytes)
 {
     b->n = b->i = 0;
-    b->raw.len = b->out.len = 0;
-    while (b->n < maxn && b->raw.len < maxbytes && !b->stop) {
+    b->out.len = 0;
+    while (b->n < maxn && b->out.len < maxbytes && !b->stop) {
         pm_item *it = &b->items[b->n];
         memset(it, 0, sizeof *it);
         it->offset = wb_stream_offset(s);
@@ -1428,36 +1672,36 @@ static void pm_fill(pm_batch *b, wb_stream *s, const cfg *c, size_t maxn, size_t
             b->stop = 1;
             break;
         }
-        it->raw_off = b->raw.len;
-        if (wb_buf_append(&b->raw, p, len) != 0) {
-            it->bad = 1;
-            it->e.kind = PE_OOM;
-            b->n++;
-            b->stop = 1;
-            break;
-        }
+        /* a record's payload holds its chunk; a bad one keeps the chunk alone */
         it->raw_len = len;
+        it->out_off = b->out.len;
+        if (kind == PE_NONE && pm_decode(c, p, len, &b->out, &it->kind, &it->e) == 0) {
+            it->out_len = b->out.len - it->out_off;
+            it->raw_off = it->out_off + 4 + 12 * (size_t)get32(b->out.p + it->out_off);
+        } else {
+            if (kind != PE_NONE)
+                it->e.kind = kind;
+            it->bad = 1;
+            b->out.len = it->out_off;
+            it->raw_off = b->out.len;
+            if (wb_buf_append(&b->out, p, len) != 0) {
+                it->e.kind = PE_OOM;
+                it->raw_len = 0;
+                kind = PE_OOM;
+            }
+        }
         wb_stream_consume(s, len);
         b->n++;
         if (kind != PE_NONE) {
-            it->bad = 1;
-            it->e.kind = kind;
             b->stop = 1; /* pymarc: a FatalReaderError ends the iteration */
             break;
         }
-        it->out_off = b->out.len;
-        if (pm_decode(c, b->raw.p + it->raw_off, len, &b->out, &it->kind, &it->e) < 0) {
-            it->bad = 1;
-            b->out.len = it->out_off;
-        }
-        it->out_len = b->out.len - it->out_off;
     }
 }
 
 static void pm_free(pm_batch *b)
 {
     if (b) {
-        wb_buf_free(&b->raw);
         wb_buf_free(&b->out);
         PyMem_RawFree(b);
     }
@@ -2215,7 +2459,7 @@ static PyObject *pm_next(Reader *r)
             pm_item *it = &b->items[b->i++];
             r->handed = it->offset + it->raw_len;
             Py_CLEAR(r->cur_chunk);
-            const uint8_t *raw = b->raw.p ? b->raw.p + it->raw_off : (const uint8_t *)"";
+            const uint8_t *raw = b->out.p ? b->out.p + it->raw_off : (const uint8_t *)"";
             if (it->bad && it->e.kind == PE_READ) {
                 wb_marc_error e = {0};
                 snprintf(e.msg, sizeof e.msg, "%s", b->readerr);
@@ -2267,7 +2511,8 @@ static PyObject *pm_next(Reader *r)
         if (b->n > 0 && !r->cur_chunk) {
             /* keep the last chunk for current_chunk */
             const pm_item *it = &b->items[b->n - 1];
-            r->cur_chunk = PyBytes_FromStringAndSize((const char *)b->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+            r->cur_chunk = PyBytes_FromStringAndSize(b->out.p ? (const char *)b->out.p + it->raw_off : "",
+                                                     (Py_ssize_t)it->raw_len);
             if (!r->cur_chunk)
                 return NULL;
         }
@@ -2366,7 +2611,8 @@ static PyObject *reader_get_chunk(Reader *r, void *c)
     }
     if (r->pm && !r->pm_filling && r->pm->i > 0) {
         const pm_item *it = &r->pm->items[r->pm->i - 1];
-        return PyBytes_FromStringAndSize((const char *)r->pm->raw.p + it->raw_off, (Py_ssize_t)it->raw_len);
+        return PyBytes_FromStringAndSize(r->pm->out.p ? (const char *)r->pm->out.p + it->raw_off : "",
+                                         (Py_ssize_t)it->raw_len);
     }
     if (r->b && r->i > 0) {
         const wb_marc_item *it = &r->b->items[r->i - 1];
@@ -2518,6 +2764,34 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
         Py_INCREF(o);
         Py_XSETREF(*want[i].slot, o);
     }
+    struct {
+        PyObject *cls;
+        const char *name;
+        Py_ssize_t *off;
+    } slots[] = {{G.Record, "_raw", &G.off_raw},         {G.Record, "_fields", &G.off_fields},
+                 {G.Record, "_cache", &G.off_cache},     {G.Record, "_leader", &G.off_leader},
+                 {G.Field, "tag", &G.off_tag},           {G.Field, "data", &G.off_data},
+                 {G.Field, "control_field", &G.off_control}, {G.Field, "_indicators", &G.off_ind},
+                 {G.Field, "subfields", &G.off_subs}};
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        PyObject *d = PyType_Check(slots[i].cls) ? PyObject_GetAttrString(slots[i].cls, slots[i].name) : NULL;
+        PyErr_Clear();
+        PyMemberDef *m = d && Py_IS_TYPE(d, &PyMemberDescr_Type) ? ((PyMemberDescrObject *)d)->d_member : NULL;
+        int ok = m && m->type == T_OBJECT_EX && !(m->flags & READONLY) && m->offset >= (Py_ssize_t)sizeof(PyObject);
+        if (ok)
+            *slots[i].off = m->offset;
+        Py_XDECREF(d);
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "setup: %s must be a __slots__ member", slots[i].name);
+            return NULL;
+        }
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)G.Record, &RecordBaseType) ||
+        !PyType_IsSubtype((PyTypeObject *)G.Field, &FieldBaseType) ||
+        !PyType_IsSubtype((PyTypeObject *)G.RawField, (PyTypeObject *)G.Field)) {
+        PyErr_SetString(PyExc_TypeError, "setup: Record, Field and RawField must derive from RecordBase, FieldBase, Field");
+        return NULL;
+    }
     G.ready = 1;
     Py_RETURN_NONE;
 }
@@ -2526,7 +2800,6 @@ static PyMethodDef module_methods[] = {
     {"setup", (PyCFunction)(void (*)(void))py_setup, METH_VARARGS | METH_KEYWORDS,
      "Register the pymarc-compatible classes (called by wirebuf.marc)."},
     {"get_fields", py_get_fields, METH_VARARGS, "get_fields(record, tags) -> list of Field"},
-    {"first_field", py_first_field, METH_VARARGS, "first_field(record, tag) -> Field or None"},
     {"leader", py_leader, METH_O, "leader(record) -> the record's leader as read"},
     {"serialize", py_serialize, METH_VARARGS, "serialize(leader, fields, fmt, encoding='utf-8') -> bytes"},
     {"decode", py_decode, METH_VARARGS, "decode(data, to_unicode, force_utf8, utf8_handling, file_encoding)"},
@@ -2542,7 +2815,7 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "wirebuf._marc",
 
 PyMODINIT_FUNC PyInit__marc(void)
 {
-    if (PyType_Ready(&ReaderType) < 0)
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&RecordBaseType) < 0 || PyType_Ready(&FieldBaseType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
@@ -2583,6 +2856,12 @@ PyMODINIT_FUNC PyInit__marc(void)
         return NULL;
     Py_INCREF(&ReaderType);
     if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0)
+        return NULL;
+    Py_INCREF(&RecordBaseType);
+    if (PyModule_AddObject(m, "RecordBase", (PyObject *)&RecordBaseType) < 0)
+        return NULL;
+    Py_INCREF(&FieldBaseType);
+    if (PyModule_AddObject(m, "FieldBase", (PyObject *)&FieldBaseType) < 0)
         return NULL;
     return m;
 }

@@ -212,3 +212,66 @@ def test_leader_class():
 
 def test_count():
     assert pymarc.count(shared("records", "pymarc-marc.dat")) == 20
+
+
+def test_lookups_by_tag_and_code_as_pymarc():
+    """record[tag] and field[code] (in C): pymarc's results and bare
+    KeyErrors, the same Field object on every access, for records read
+    (payload form), built (fields list) and copied or pickled."""
+    import copy
+    import pickle
+    recs = [r for r in records(shared("records", "marc4j-summerland.mrc")) if r is not None]
+    r = recs[0]
+    f = r["245"]
+    assert f is r["245"] and f is r.get_fields("245")[0] and f["a"] == f.get_subfields("a")[0]
+    for bad in ("999", 245, "24", "2455", None):
+        with pytest.raises(KeyError) as e:
+            r[bad]
+        assert e.value.args == ()
+    with pytest.raises(KeyError) as e:
+        f["9"]
+    assert e.value.args == ()
+    with pytest.raises(KeyError):
+        r["001"]["a"]  # a control field has no subfields
+    assert r["001"].subfields == [] and r["001"].indicator1 == ""
+
+    class AnyTag(str):
+        def __eq__(self, other):
+            return other == "245"
+
+        __hash__ = str.__hash__
+    assert r[AnyTag("xxx")] is f
+    for other in (copy.deepcopy(r), pickle.loads(pickle.dumps(r)), copy.copy(r)):
+        assert other["245"]["a"] == f["a"] and other.as_marc() == r.as_marc()
+    r.fields  # the record becomes a list of fields: lookups go through it
+    f["a"]  # noqa: B018
+    r.remove_field(f)
+    with pytest.raises(KeyError):
+        r["245"]
+    r.add_field(Field("245", Indicators("1", "0"), [Subfield("b", "x"), Subfield("a", "New")]))
+    assert r["245"]["a"] == "New"
+    r["245"].subfields = (("a", "tuple"),)  # any iterable of pairs, as pymarc
+    assert r["245"]["a"] == "tuple"
+    made = Record()
+    with pytest.raises(KeyError):
+        made["245"]
+    made.add_field(Field("245", subfields=[Subfield("a", "T")]), Field("001", data="x"))
+    assert made["245"]["a"] == "T" and made["001"].data == "x"
+    made.custom = 1  # records and fields keep arbitrary attributes
+    made["245"].custom = 2
+    assert made.custom == 1 and made["245"].custom == 2
+
+
+def test_field_subclass_overriding_subfields():
+    class Computed(Field):
+        @property
+        def subfields(self):
+            return [Subfield("a", "computed")]
+
+        @subfields.setter
+        def subfields(self, value):
+            pass
+    f = Computed("245", subfields=[Subfield("a", "stored")])
+    assert f["a"] == "computed"
+    with pytest.raises(KeyError):
+        f["b"]

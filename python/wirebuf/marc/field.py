@@ -5,6 +5,7 @@ first time the caller touches them."""
 
 from collections import namedtuple
 
+from .. import _marc
 from .constants import END_OF_FIELD, SUBFIELD_INDICATOR
 
 Subfield = namedtuple("Subfield", ["code", "value"])
@@ -13,7 +14,7 @@ Indicators = namedtuple("Indicators", ["first", "second"])
 _SUBJECT_VXYZ = ("v", "x", "y", "z")
 
 
-class Field:
+class Field(_marc.FieldBase):
     """A MARC field. ``Field(tag, indicators=None, subfields=None, data=None)``.
 
     Control fields (numeric tags below 010) take ``data``; data fields take
@@ -22,9 +23,9 @@ class Field:
     as subfields is a ValueError, control fields have no indicators
     (``indicator1 == ''``)."""
 
-    data = None
-    control_field = False
-    _indicators = None
+    # the C reader fills these without running __init__; other attributes
+    # live in __dict__ as usual
+    __slots__ = ("tag", "data", "control_field", "_indicators", "subfields", "__dict__", "__weakref__")
     _pos = 0
 
     def __init__(self, tag, indicators=None, subfields=None, data=None):
@@ -107,14 +108,8 @@ class Field:
         self._pos += 1
         return sf
 
-    def __getitem__(self, code):
-        """The value of the first subfield `code`; KeyError if there is none
-        (or for a control field)."""
-        if not self.control_field:
-            for sf in self.subfields:
-                if sf[0] == code:
-                    return sf[1]
-        raise KeyError
+    # field[code] (the value of the first subfield `code`; a bare KeyError
+    # if there is none, or for a control field) is _marc.FieldBase's, in C.
 
     def __setitem__(self, code, value):
         """Replace the value of subfield `code`; KeyError if it is absent or

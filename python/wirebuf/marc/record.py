@@ -34,7 +34,7 @@ _ADDED_TAGS = ("700", "710", "711", "720", "730", "740", "752", "753", "754", "7
 _SERIES_TAGS = ("440", "490", "800", "810", "811", "830")
 
 
-class Record:
+class Record(_marc.RecordBase):
     """A MARC record: a Leader and a list of Fields.
 
     ``Record(data='', fields=None, to_unicode=True, force_utf8=False,
@@ -44,13 +44,13 @@ class Record:
     decode_marc does (same checks, same exceptions). A record is always
     true (``if record:``) and, as in pymarc, has no len()."""
 
-    # payload state (set by the C reader without running __init__)
-    _raw = None
+    # payload state, in slots that the C reader fills without running
+    # __init__: _raw (the payload, or None), _fields (the list of Fields once
+    # built, else None), _cache (Fields built from the payload), _leader
+    # (None until read). Other attributes live in __dict__ as usual.
+    __slots__ = ("_raw", "_fields", "_cache", "_leader", "__dict__", "__weakref__")
     _mode = 0
     _enc = "iso8859-1"
-    _fields = None
-    _cache = None
-    _leader = None
     force_utf8 = False
     to_unicode = True
     pos = 0
@@ -58,6 +58,8 @@ class Record:
     def __init__(self, data="", fields=None, to_unicode=True, force_utf8=False,
                  hide_utf8_warnings=False, utf8_handling="strict", leader=" " * LEADER_LEN,
                  file_encoding="iso8859-1"):
+        self._raw = None
+        self._cache = None
         self.leader = Leader(leader[0:10] + "22" + leader[12:20] + "4500")
         self._fields = []
         self.pos = 0
@@ -95,17 +97,9 @@ class Record:
     def leader(self, value):
         self._leader = value  # kept as given (a str stays a str), as pymarc
 
-    def __getitem__(self, tag):
-        """The first field with `tag`; KeyError if there is none."""
-        if self._fields is None:
-            f = _marc.first_field(self, tag)
-            if f is None:
-                raise KeyError
-            return f
-        for f in self._fields:
-            if f.tag == tag:
-                return f
-        raise KeyError
+    # record[tag] (the first field with `tag`; a bare KeyError if there is
+    # none) is _marc.RecordBase's, in C: a record still in payload form
+    # builds only the field found.
 
     def __contains__(self, tag):
         try:
