@@ -11,6 +11,7 @@
  * transaction never has to upgrade a stale read snapshot (which SQLite can
  * only refuse: SQLITE_BUSY_SNAPSHOT, mapped to 40001 as PostgreSQL's
  * serialization failure). */
+#include "../core/thread.h"
 #include "internal.h"
 #include <assert.h>
 #include <errno.h>
@@ -399,12 +400,7 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
     pthread_mutex_unlock(&d->e->mu);
     if (!start)
         return SQLITE_OK;
-    pthread_t th;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &a, checkpoint_main, d);
-    pthread_attr_destroy(&a);
+    int r = wb_thread_detached(checkpoint_main, d);
     if (r != 0) { /* no thread: checkpoint here, as SQLite would */
         sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&d->e->mu);

@@ -267,6 +267,23 @@ static inline size_t utf8_seq(const uint8_t *p, size_t n)
     return 0;
 }
 
+/* From buf[i] >= 0x80: the index past the run of valid multi-byte
+ * characters there, with *bad = 0; or, with *bad = 1, the index of the
+ * invalid sequence that ended it. */
+static inline size_t utf8_run(const uint8_t *buf, size_t n, size_t i, int *bad)
+{
+    do {
+        size_t l = utf8_seq(buf + i, n - i);
+        if (!l) {
+            *bad = 1;
+            return i;
+        }
+        i += l;
+    } while (i < n && buf[i] >= 0x80);
+    *bad = 0;
+    return i;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define WB_UTF8_AVX2 1
@@ -309,14 +326,11 @@ __attribute__((target("avx2"))) static size_t utf8_prefix_avx2(const uint8_t *bu
                 return n;
             i += (size_t)__builtin_ctz(m);
         }
-    multi:
-        /* buf[i] >= 0x80: a run of multi-byte characters */
-        do {
-            size_t l = utf8_seq(buf + i, n - i);
-            if (!l)
-                return i;
-            i += l;
-        } while (i < n && buf[i] >= 0x80);
+    multi:; /* buf[i] >= 0x80: a run of multi-byte characters */
+        int bad;
+        i = utf8_run(buf, n, i, &bad);
+        if (bad)
+            return i;
         if (i >= n)
             return n;
     }
@@ -375,12 +389,10 @@ size_t wb_utf8_valid_prefix(const uint8_t *buf, size_t n)
             continue;
         }
         /* a run of non-ASCII characters (e.g. CJK) stays in this loop */
-        do {
-            size_t l = utf8_seq(buf + i, n - i);
-            if (!l)
-                return i;
-            i += l;
-        } while (i < n && buf[i] >= 0x80);
+        int bad;
+        i = utf8_run(buf, n, i, &bad);
+        if (bad)
+            return i;
     }
     return n;
 }

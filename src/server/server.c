@@ -1,4 +1,5 @@
 /* The wire server's I/O threads, worker pool and registries (server.h). */
+#include "../core/thread.h"
 #include "server.h"
 #include "session.h"
 #include "../proxy/proxy.h"
@@ -376,12 +377,7 @@ out:
 
 static int spawn_worker(wb_server *srv) /* wmu held */
 {
-    pthread_t th;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &a, worker_main, srv);
-    pthread_attr_destroy(&a);
+    int r = wb_thread_detached(worker_main, srv);
     if (r == 0)
         srv->nworkers++;
     return r;
@@ -1142,12 +1138,7 @@ static void takeover_start(iothr *t)
     pthread_mutex_lock(&srv->wmu);
     srv->helpers++;
     pthread_mutex_unlock(&srv->wmu);
-    pthread_t th;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&th, &a, takeover_main, t);
-    pthread_attr_destroy(&a);
+    int r = wb_thread_detached(takeover_main, t);
     if (r != 0) {
         pthread_mutex_lock(&srv->wmu);
         srv->helpers--;
