@@ -126,12 +126,17 @@ class Calling(io.RawIOBase):
         self.action = action
         self.reader = None
         self.raised = []
+        # set once .reader is: with threads > 1 the framer thread may ask
+        # for the second chunk before the test has stored the reader, and
+        # that read must still call back into it (seen under load)
+        self.armed = threading.Event()
 
     def readable(self):
         return True
 
     def read(self, n=-1):
-        if self.reader is not None and self.bio.tell() > 0:
+        if self.bio.tell() > 0:
+            self.armed.wait(30)
             try:
                 self.action(self.reader)
             except RuntimeError as ex:
@@ -151,6 +156,7 @@ def test_read_that_reenters_the_reader(data, recover, threads, action):
     src = Calling(data, action)
     reader = MARCReader(src, recover=recover, threads=threads)
     src.reader = reader
+    src.armed.set()
     got = 0
     with pytest.raises(RuntimeError, match="re-entered from its own read"):
         for rec in reader:
