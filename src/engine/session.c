@@ -1038,9 +1038,17 @@ static int portal_begin(wb_engine_session *s, wb_portal *p, wb_buf *out)
         if (wb_sess_tx_begin(s, write, out))
             return -1;
     } else if (t->nsqlite > 1) {
-        /* a statement of several SQLite statements is atomic on its own */
-        if (wb_sess_tx_begin(s, 1, out))
+        /* a statement of several SQLite statements is atomic on its own; a
+         * table rebuild runs with foreign keys off (wb_sql_stmt.fk_off: the
+         * pragma only takes effect outside a transaction) */
+        if (t->fk_off && !s->sqlite_tx && exec_sql(s, "PRAGMA foreign_keys = OFF") == SQLITE_OK)
+            p->fk_off = 1;
+        if (wb_sess_tx_begin(s, 1, out)) {
+            if (p->fk_off)
+                exec_sql(s, "PRAGMA foreign_keys = ON");
+            p->fk_off = 0;
             return -1;
+        }
         p->own_tx = 1;
     }
     if (t->nsqlite > 1) {
@@ -1108,6 +1116,10 @@ static int portal_finish(wb_engine_session *s, wb_portal *p, int ok, wb_buf *out
         s->sqlite_tx = 0;
         if (ok && rc == 0)
             deliver_notifies(s, 1);
+    }
+    if (p->fk_off) {
+        exec_sql(s, "PRAGMA foreign_keys = ON");
+        p->fk_off = 0;
     }
     return rc;
 }

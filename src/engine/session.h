@@ -37,6 +37,8 @@ typedef struct wb_portal {
     int is_cursor, hold, scroll;
     int own_sp;             /* a savepoint wraps a multi-statement translation */
     int own_tx;             /* the portal began an SQLite transaction itself */
+    int fk_off;             /* it turned PRAGMA foreign_keys off for a table
+                               rebuild (wb_sql_stmt.fk_off): on again at its end */
     struct wb_portal *next;
 } wb_portal;
 

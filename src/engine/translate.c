@@ -1580,6 +1580,7 @@ static void tr_release(tr *t)
     t->pdomains = NULL; t->npdomains = 0;
     free(t->pchecks);
     t->pchecks = NULL; t->npchecks = 0;
+    t->rebuild = 0;
     free(t->ctes);
     t->ctes = NULL; t->nctes = t->ctecap = 0;
     for (int i = 0; i < t->nlits; i++) free(t->lits[i].value);
@@ -1643,6 +1644,7 @@ int tr_translate_node(tr *t, PgQuery__Node *node, int location, int len, wb_sql_
                        node->node_case == NC(UPDATE_STMT) || node->node_case == NC(DELETE_STMT));
     int r = stmt_translate(t, node, st);
     t->lift = lift;
+    st->fk_off = t->rebuild;
     if (r == 0 && !t->failed && st->kind == WB_SQL_RUN) {
         int total = t->npre + 1 + t->npost;
         int has_main = out.len > 0;

@@ -104,6 +104,16 @@ typedef struct wb_sql_stmt {
                              rest (numeric included: decimal text) as text;
                              wb_sql_bind_literals does exactly that */
     int *lit_tokens;      /* (cache bookkeeping: the scan token of each) */
+    /* 1: the statement rebuilds a table (ALTER TABLE ... ADD CONSTRAINT:
+     * create the new table, copy, drop the old, rename). SQLite's DROP
+     * TABLE deletes the old rows first, which with foreign keys enforced
+     * would run the ON DELETE actions of the tables that reference it
+     * (deleting their rows) or fail. The engine runs such a statement with
+     * PRAGMA foreign_keys off when it can (outside a transaction block);
+     * the statement itself refuses (0A000) when foreign keys are still on
+     * and another table references the rebuilt one, and checks the rebuilt
+     * table's own foreign keys at its end (23503). */
+    int fk_off;
 } wb_sql_stmt;
 
 /* Several statements (a simple Query may hold many). */

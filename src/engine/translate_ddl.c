@@ -1289,6 +1289,17 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql, P
             tr_add_pre(t, tr_buf_take(t, &b));
         }
         free(order);
+        /* the old table's DROP must not reach the tables that reference it
+         * (wb_sql_stmt.fk_off): with foreign keys still enforced (inside a
+         * transaction block) and such a table, refuse before any change */
+        char *lit = sql_literal(table);
+        if (lit)
+            tr_add_pre(t, fmt(t, "SELECT wb_raise('0A000 ALTER TABLE \"' || %s || '\" rebuilds the table, which table \"' "
+                                 "|| s.name || '\" references: run it outside a transaction block') "
+                                 "FROM sqlite_schema s, pragma_foreign_key_list(s.name) f "
+                                 "WHERE (SELECT foreign_keys FROM pragma_foreign_keys) AND s.type = 'table' "
+                                 "AND s.name <> %s AND f.\"table\" = %s LIMIT 1", lit, lit, lit));
+        else tr_nomem(t);
         if (!t->failed)
             tr_add_pre(t, fmt(t, "CREATE TABLE %s %s, %s)", idn, cols ? cols : open, constraint_sql));
         free(cols);
@@ -1296,6 +1307,13 @@ static void rebuild_with(tr *t, const char *table, const char *constraint_sql, P
         tr_add_pre(t, fmt(t, "DROP TABLE %s", idt));
         tr_add_pre(t, fmt(t, "ALTER TABLE %s RENAME TO %s", idn, idt));
         for (int i = 0; i < nidx; i++) tr_add_pre(t, tr_strdup(t, idx[i]));
+        /* the rebuilt table's own foreign keys (also one just added), which
+         * the copy did not check with enforcement off */
+        if (lit)
+            tr_add_pre(t, fmt(t, "SELECT wb_raise('23503 insert or update on table \"' || %s || '\" violates foreign key "
+                                 "constraint') FROM pragma_foreign_key_check(%s) LIMIT 1", lit, lit));
+        free(lit);
+        t->rebuild = 1;
     }
     free(create);
     for (int i = 0; i < nidx; i++) free(idx[i]);

@@ -134,6 +134,7 @@ typedef struct tr {
     /* parameters declared of a domain with constraints (Parse, PREPARE):
      * each use is written wb_domain_check(?n, domain) */
     uint32_t *pchecks; int npchecks;
+    int rebuild;                  /* a table rebuild was emitted (wb_sql_stmt.fk_off) */
 } tr;
 const char *tr_node_name(const PgQuery__Node *n); /* "create_function_stmt", ... */
 uint32_t tr_subselect(tr *t, PgQuery__Node *n, int *ncols_out);
