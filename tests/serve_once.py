@@ -1,6 +1,7 @@
 """One throwaway `wirebuf serve` (trust auth, 127.0.0.1, a fresh DATADIR and
 a free port) around a test body, for the Python tests that start their own
-server (test_vector.py, test_hnsw.py). The server's stderr goes to
+server (test_vector.py, test_hnsw.py); free_port() also serves test_catalog.py
+and test_proxy.py. The server's stderr goes to
 $WB_TEST_SERVER_LOG (WB_ENGINE_DEBUG=1 prints each translation there)."""
 import os
 import shutil

@@ -9,11 +9,12 @@ PostgreSQL (WB_PG_HOST unset) the differential part is skipped; the rest
 still runs."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from serve_once import free_port  # tests/ is the script's directory
 
 WIREBUF = os.path.abspath(sys.argv[1])
 FAILS = []
@@ -46,14 +47,6 @@ def check(cond, what):
     if not cond:
         FAILS.append(what)
         print("FAIL:", what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def psql(host, port, user, *cmds, db="postgres"):

@@ -24,6 +24,8 @@ import urllib.request
 import psycopg2
 import psycopg2.errors
 
+from serve_once import free_port  # tests/ is the script's directory
+
 BIN = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/wirebuf"
 ONLY = set(sys.argv[2:])
 PGHOST = os.environ.get("WB_PG_HOST")
@@ -40,14 +42,6 @@ def check(cond, what):
         FAILS.append(what)
         print("FAIL:", what, flush=True)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def direct(**kw):

@@ -596,6 +596,23 @@ static uint32_t domain_base(wb_engine_session *s, uint32_t oid)
     return base;
 }
 
+/* ps->param_types, looked up once when the statement is prepared (not on
+ * every Bind); on failure it stays NULL and Bind looks each domain up */
+static void pstmt_param_types(wb_engine_session *s, wb_pstmt *ps)
+{
+    for (int i = 0; ps->param_oids && i < ps->nparams; i++) {
+        if (!WB_SQL_IS_DOMAIN_OID(ps->param_oids[i]))
+            continue;
+        if (!ps->param_types) {
+            ps->param_types = malloc((size_t)ps->nparams * sizeof *ps->param_types);
+            if (!ps->param_types)
+                return;
+            memcpy(ps->param_types, ps->param_oids, (size_t)ps->nparams * sizeof *ps->param_types);
+        }
+        ps->param_types[i] = domain_base(s, ps->param_oids[i]);
+    }
+}
+
 static int translate(wb_engine_session *s, const char *sql, const uint32_t *oids, int n, wb_sql_list *out,
                      wb_buf *outbuf, int posoff)
 {
@@ -644,6 +661,7 @@ static void pstmt_unref(wb_pstmt *p)
     free(p->name);
     free(p->sql);
     free(p->param_oids);
+    free(p->param_types);
     for (int i = 0; i < p->ncols; i++)
         free(p->colnames[i]);
     free(p->colnames);
@@ -825,7 +843,7 @@ static int bind_params(wb_engine_session *s, wb_pstmt *ps, sqlite3_stmt *st, con
             sqlite3_bind_value(st, i + 1, pv->svals[i]);
             continue;
         }
-        uint32_t oid = i < ps->nparams ? domain_base(s, ps->param_oids[i]) : 0;
+        uint32_t oid = i >= ps->nparams ? 0 : ps->param_types ? ps->param_types[i] : domain_base(s, ps->param_oids[i]);
         char state[6] = "22P02", msg[300];
         int fmt = wb_pg_format_at(pv->nformats, pv->formats, (uint16_t)i);
         if (wb_eng_bind_value(st, i + 1, oid, fmt == 1, v, len, state, msg, sizeof msg)) {
@@ -2232,6 +2250,7 @@ static int prepare_sql(wb_engine_session *s, wb_sql_stmt *t, wb_buf *out)
                                                          : 0;
         ps->param_oids[i] = o ? o : WB_PG_OID_TEXT;
     }
+    pstmt_param_types(s, ps);
     ps->next = s->stmts;
     s->stmts = ps;
     wb_pg_put_command_complete(out, "PREPARE");
@@ -2786,6 +2805,7 @@ static enum wb_engine_status on_parse(wb_engine_session *s, const uint8_t *body,
         uint32_t o = i < nt && given[i] ? given[i] : ps->stmt && i < ps->stmt->nparams ? ps->stmt->param_oids[i] : 0;
         ps->param_oids[i] = o ? o : WB_PG_OID_TEXT;
     }
+    pstmt_param_types(s, ps);
     free(given);
     if (*name == 0) {
         wb_pstmt *old = pstmt_find(s, "", 0);

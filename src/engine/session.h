@@ -12,6 +12,9 @@ typedef struct wb_pstmt {
     wb_sql_list list;        /* the translation; list.n is 0 (empty) or 1 */
     wb_sql_stmt *stmt;       /* list.stmts[0] or an inner statement; NULL = empty query */
     uint32_t *param_oids;    /* nparams; 0 never stays: unknown becomes text */
+    uint32_t *param_types;   /* param_oids with each domain replaced by its base
+                                type (how Bind values are decoded); NULL when
+                                no parameter is of a domain */
     int nparams;
     wb_pg_column *cols;      /* result columns once resolved (names owned in colnames) */
     char **colnames;

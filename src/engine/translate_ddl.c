@@ -315,6 +315,16 @@ static char *fmt(tr *t, const char *f, ...)
     return s;
 }
 
+/* a statement run before the main one: before, then name as an SQL
+ * string literal, then after */
+static void pre_named(tr *t, const char *before, const char *name, const char *after)
+{
+    char *lit = sql_literal(name);
+    if (!lit) { tr_nomem(t); return; }
+    tr_add_pre(t, fmt(t, "%s%s%s", before, lit, after));
+    free(lit);
+}
+
 /* the HNSW indexes' parameters (CREATE INDEX ... USING hnsw), beside the
  * plain SQLite index standing for each; DROP INDEX / DROP TABLE delete
  * their rows */
@@ -1070,11 +1080,7 @@ static int drop_domain(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
                    "AND instr(p.type, 'wbdomain' || (" TR_DOMAIN_OID_BASE_SQL " + d.rowid)) > 0 LIMIT 1");
         t->o = save;
         tr_add_pre(t, tr_buf_take(t, &b));
-        t->o = &b;
-        tr_puts(t, "DELETE FROM wb_domains WHERE name = ");
-        tr_string(t, name);
-        t->o = save;
-        tr_add_pre(t, tr_buf_take(t, &b));
+        pre_named(t, "DELETE FROM wb_domains WHERE name = ", name, "");
     }
     return t->failed ? -1 : 0;
 }
@@ -1108,36 +1114,18 @@ static int drop_stmt(tr *t, PgQuery__DropStmt *d, wb_sql_stmt *st)
             if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
                 /* an HNSW index's record goes with it (or with its table) */
                 tr_add_pre(t, tr_strdup(t, hnsw_table_sql));
-                wb_buf b = {0};
-                wb_buf *save = t->o;
-                t->o = &b;
-                tr_puts(t, d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ? "DELETE FROM wb_hnsw_indexes WHERE tbl = "
-                                                                                  : "DELETE FROM wb_hnsw_indexes WHERE name = ");
-                tr_string(t, name);
-                t->o = save;
-                tr_add_pre(t, tr_buf_take(t, &b));
+                pre_named(t, d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE ? "DELETE FROM wb_hnsw_indexes WHERE tbl = "
+                                                                                    : "DELETE FROM wb_hnsw_indexes WHERE name = ",
+                          name, "");
             }
             if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
                 tr_add_pre(t, tr_strdup(t, seq_table_sql));
-                wb_buf b = {0};
-                wb_buf *save = t->o;
-                t->o = &b;
-                tr_puts(t, "DELETE FROM wb_sequences WHERE owner_table = ");
-                tr_string(t, name);
-                t->o = save;
-                tr_add_pre(t, tr_buf_take(t, &b));
+                pre_named(t, "DELETE FROM wb_sequences WHERE owner_table = ", name, "");
             }
         } else {
             tr_add_pre(t, tr_strdup(t, seq_table_sql));
-            wb_buf b = {0};
-            wb_buf *save = t->o;
-            t->o = &b;
-            if (d->missing_ok) tr_puts(t, "DELETE FROM wb_sequences WHERE name = ");
-            else tr_puts(t, "SELECT wb_drop_sequence(");
-            tr_string(t, name);
-            if (!d->missing_ok) tr_puts(t, ")");
-            t->o = save;
-            tr_add_pre(t, tr_buf_take(t, &b));
+            if (d->missing_ok) pre_named(t, "DELETE FROM wb_sequences WHERE name = ", name, "");
+            else pre_named(t, "SELECT wb_drop_sequence(", name, ")");
         }
         free(id);
     }
@@ -1155,13 +1143,7 @@ static int truncate_stmt(tr *t, PgQuery__TruncateStmt *ts, wb_sql_stmt *st)
         free(id);
         if (ts->restart_seqs) {
             tr_add_pre(t, tr_strdup(t, seq_table_sql));
-            wb_buf b = {0};
-            wb_buf *save = t->o;
-            t->o = &b;
-            tr_puts(t, "UPDATE wb_sequences SET last_value = start_value, is_called = 0 WHERE owner_table = ");
-            tr_string(t, name);
-            t->o = save;
-            tr_add_pre(t, tr_buf_take(t, &b));
+            pre_named(t, "UPDATE wb_sequences SET last_value = start_value, is_called = 0 WHERE owner_table = ", name, "");
         }
     }
     return t->failed ? -1 : 0;
@@ -1575,13 +1557,9 @@ static int create_domain(tr *t, PgQuery__CreateDomainStmt *d, wb_sql_stmt *st)
     if (t->failed) goto done;
     st->tag = tr_strdup(t, "CREATE DOMAIN");
     tr_add_pre(t, tr_strdup(t, TR_DOMAIN_TABLE_SQL));
+    pre_named(t, "SELECT wb_raise('42710 type \"' || name || '\" already exists') FROM wb_domains WHERE name = ", name, "");
     wb_buf b = {0};
     wb_buf *save = t->o;
-    t->o = &b;
-    tr_puts(t, "SELECT wb_raise('42710 type \"' || name || '\" already exists') FROM wb_domains WHERE name = ");
-    tr_string(t, name);
-    t->o = save;
-    tr_add_pre(t, tr_buf_take(t, &b));
     t->o = &b;
     tr_puts(t, "INSERT INTO wb_domains VALUES (");
     tr_string(t, name);
